@@ -1,0 +1,64 @@
+/**
+ * Typed errors with stable codes. Lower layers throw {@link SluiceError}; each front (HTTP, later
+ * the Kafka protocol) maps a code to its wire status in one table, once, at the edge.
+ */
+
+/** The closed list of error codes. Codes are part of the public contract: never rename one. */
+export const ERROR_CODES = [
+  // Bad input: the request is refused and nothing is written.
+  "INVALID_REQUEST",
+  "INVALID_TOPIC_NAME",
+  "INVALID_CONFIG",
+  "CORRUPT_BATCH",
+  "UNSUPPORTED_COMPRESSION",
+  "RECORD_TOO_LARGE",
+  "REQUEST_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  // Lookups.
+  "TOPIC_NOT_FOUND",
+  "PARTITION_NOT_FOUND",
+  "GROUP_NOT_FOUND",
+  "MEMBER_NOT_FOUND",
+  "OFFSET_OUT_OF_RANGE",
+  // Conflicts.
+  "TOPIC_EXISTS",
+  "ILLEGAL_GENERATION",
+  "REBALANCE_IN_PROGRESS",
+  // Auth.
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  // Limits of the server rather than of the request.
+  "TOO_MANY_REQUESTS",
+  // Storage: the disk said no, or stored bytes failed their check.
+  "INSUFFICIENT_STORAGE",
+  "CORRUPT_LOG",
+  "STORAGE_ERROR",
+  "LOG_CLOSED",
+] as const;
+
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** Extra facts that help a user or operator act on the error (file, position, offsets). */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | null>>;
+
+export class SluiceError extends Error {
+  override readonly name = "SluiceError";
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** True when `err` is a SluiceError, optionally of one given code. */
+export function isSluiceError(err: unknown, code?: ErrorCode): err is SluiceError {
+  return err instanceof SluiceError && (code === undefined || err.code === code);
+}
+
+/** A broken invariant: a programmer error, never a user error. Crashes tests loudly. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}

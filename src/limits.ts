@@ -1,0 +1,58 @@
+/**
+ * Every bound Sluice enforces, with its name and default. Per-topic configs (Kafka's key names in
+ * comments) start from these defaults; the hard caps are not configurable upward.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** `segment.bytes`: a segment rolls before it would grow past this (Kafka: 1 GiB). */
+export const SEGMENT_BYTES_DEFAULT = GiB;
+/** Positions in the offset index are u32, and Kafka caps segment.bytes at an i32. */
+export const SEGMENT_BYTES_MAX = 2 * GiB - 1;
+/** Small segments are legal (tests, compaction) but not smaller than one batch header. */
+export const SEGMENT_BYTES_MIN = 64;
+
+/** `segment.ms`: a segment rolls once its first batch is older than this (Kafka: 7 days). */
+export const SEGMENT_MS_DEFAULT = 7 * 24 * 60 * 60 * 1000;
+
+/** `index.interval.bytes`: one sparse index entry per this many bytes of log (Kafka: 4096). */
+export const INDEX_INTERVAL_BYTES_DEFAULT = 4 * KiB;
+
+/** `segment.index.bytes`: the offset index of one segment holds at most this (Kafka: 10 MiB). */
+export const SEGMENT_INDEX_BYTES_DEFAULT = 10 * MiB;
+
+/** `retention.ms`: segments whose newest record is older are deleted (Kafka: 7 days; -1 = keep). */
+export const RETENTION_MS_DEFAULT = 7 * 24 * 60 * 60 * 1000;
+/** `retention.bytes`: oldest segments are deleted while the log is larger (Kafka: -1 = no cap). */
+export const RETENTION_BYTES_DEFAULT = -1;
+
+/** log.retention.check.interval.ms: how often retention looks for expired segments (Kafka: 5 min). */
+export const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 5 * 60 * 1000;
+
+/** `max.message.bytes`: the largest batch a log accepts (Kafka: 1 MiB + 12 bytes of log overhead). */
+export const MAX_MESSAGE_BYTES_DEFAULT = MiB + 12;
+/** Hard cap on one batch, whatever the config says: a batch length is read from untrusted bytes. */
+export const BATCH_BYTES_MAX = 64 * MiB;
+
+/** `flush.ms` for flush.policy `interval` (Kafka's flush.ms default is "never"; ours is 1 s). */
+export const FLUSH_MS_DEFAULT = 1000;
+
+/** The recovery checkpoint is rewritten at most this often while appends flow (Kafka: 60 s). */
+export const RECOVERY_CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
+
+/** A read returns at most this many bytes, whatever maxBytes asks (a single larger batch wins). */
+export const READ_BYTES_MAX = 64 * MiB;
+
+/** Appends waiting for one group-commit fsync; more fail fast instead of queueing without bound. */
+export const PENDING_FLUSH_WAITERS_MAX = 100_000;
+
+/** Records decoded from one batch: a batch claiming more is corrupt (1 record needs >= 7 bytes). */
+export const RECORDS_PER_BATCH_MAX: number = Math.floor(BATCH_BYTES_MAX / 7);
+
+/** Headers on one record. */
+export const HEADERS_PER_RECORD_MAX = 10_000;
+
+/** Decompressed size of one batch's records: bounds what a small compressed batch can expand to. */
+export const DECOMPRESSED_BATCH_BYTES_MAX = 256 * MiB;
