@@ -88,12 +88,14 @@ export class PartitionLog {
   #flushLoop: Promise<void> | undefined;
   #flushTimer: Timer | undefined;
   #retentionTimer: Timer | undefined;
+  #retentionRun: Promise<number> | undefined;
   #lastCheckpointMs: number;
   #checkpointDue = false;
   /** After an fsync failure the page cache state is unknown: the log refuses further writes. */
   #failure: SluiceError | undefined;
   #closing = false;
   #closed = false;
+  #fsyncRounds = 0;
 
   private constructor(
     dir: string,
@@ -146,6 +148,11 @@ export class PartitionLog {
     let total = 0;
     for (const s of this.#segments) total += s.sizeBytes;
     return total;
+  }
+
+  /** Group-commit rounds run so far (each fsyncs every dirty segment once). */
+  get fsyncRounds(): number {
+    return this.#fsyncRounds;
   }
 
   segments(): SegmentInfo[] {
@@ -307,6 +314,7 @@ export class PartitionLog {
         continue;
       }
       const point = this.#recoveryPointNow();
+      this.#fsyncRounds++;
       try {
         await this.#syncDirty();
       } catch (err) {
@@ -443,8 +451,10 @@ export class PartitionLog {
   /**
    * Deletes the oldest segments that retention.ms or retention.bytes expire (never the active
    * one); logStartOffset moves to the first remaining segment. Returns how many were deleted.
+   * Waits for a running flush first: a descriptor with an fsync in flight must stay open.
    */
-  deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): number {
+  async deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
+    if (this.#flushLoop !== undefined) await this.#flushLoop;
     if (this.#closed || this.#closing) return 0;
     let count = expiredSegmentCount(
       this.#segments.map((s) => ({
@@ -455,7 +465,7 @@ export class PartitionLog {
       this.config,
       nowMs,
     );
-    // A descriptor with an fsync in flight must stay open; such a segment goes next time.
+    // A flush that started since the wait above keeps its segments until the next check.
     for (let i = 0; i < count; i++) {
       if (this.#segments[i].syncsInFlight > 0) count = i;
     }
@@ -476,12 +486,15 @@ export class PartitionLog {
   #scheduleRetention(): void {
     if (this.config.retentionMs < 0 && this.config.retentionBytes < 0) return;
     this.#retentionTimer = this.#clock.setTimer(() => {
-      try {
-        this.deleteExpiredSegments();
-      } catch (err) {
-        this.#logger.error("retention failed", { dir: this.dir, error: String(err) });
-      }
-      if (!this.#closing && !this.#closed) this.#scheduleRetention();
+      this.#retentionRun = this.deleteExpiredSegments()
+        .catch((err) => {
+          this.#logger.error("retention failed", { dir: this.dir, error: String(err) });
+          return 0;
+        })
+        .finally(() => {
+          this.#retentionRun = undefined;
+          if (!this.#closing && !this.#closed) this.#scheduleRetention();
+        });
     }, this.config.retentionCheckIntervalMs);
   }
 
@@ -492,6 +505,7 @@ export class PartitionLog {
     this.#flushTimer?.cancel();
     this.#retentionTimer?.cancel();
     try {
+      if (this.#retentionRun !== undefined) await this.#retentionRun;
       while (this.#flushLoop !== undefined) await this.#flushLoop;
       if (this.#failure === undefined) {
         const point = this.#recoveryPointNow();
