@@ -149,6 +149,13 @@ export function joinPath(...parts: string[]): string {
   return parts.join("/").replace(/\/+/g, "/");
 }
 
+/** The directory holding `path` ("." for a bare name). */
+export function parentDir(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i > 0 ? trimmed.slice(0, i) : i === 0 ? "/" : ".";
+}
+
 /** A fresh directory under the system temp dir. */
 export function makeTempDir(prefix: string): string {
   return fs.mkdtempSync(`${tmpdir()}/${prefix}`);

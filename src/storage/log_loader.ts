@@ -20,8 +20,10 @@ import {
   joinPath,
   listDir,
   makeDir,
+  parentDir,
   readWholeFile,
   removeFile,
+  syncDir,
   writeFileAtomic,
 } from "../runtime/fs.ts";
 import {
@@ -120,6 +122,9 @@ export function loadSegments(
   const bases = listSegments(dir, logger);
   if (bases.length === 0) {
     const first = Segment.create(dir, 0, settings, nowMs);
+    // The new files and the partition dir itself must survive a power loss once data is flushed.
+    syncDir(dir);
+    syncDir(parentDir(dir));
     return { segments: [first], recovered: [] };
   }
   const point = readRecoveryPoint(dir, logger);

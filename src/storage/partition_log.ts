@@ -18,6 +18,7 @@ import { assert, SluiceError } from "../errors.ts";
 import { PENDING_FLUSH_WAITERS_MAX, READ_BYTES_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import {
+  batchSizeAt,
   CHECK_COUNTS,
   CHECK_CRC,
   checkBatch,
@@ -216,6 +217,13 @@ export class PartitionLog {
       pos += checked;
     }
 
+    if (this.config.flushPolicy === "always" && this.#waiters.length >= PENDING_FLUSH_WAITERS_MAX) {
+      // Refuse before writing: an append that fails after its write would be retried as a duplicate.
+      throw new SluiceError(
+        "TOO_MANY_REQUESTS",
+        `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`,
+      );
+    }
     const nowMs = this.#clock.nowMs();
     const baseOffset = this.logEndOffset;
     if (this.#shouldRoll(length, baseOffset + records - 1, maxTimestampMs, nowMs)) {
@@ -223,7 +231,7 @@ export class PartitionLog {
     }
     // Offsets are assigned by patching each header's baseOffset, which the CRC does not cover.
     let next = baseOffset;
-    for (pos = 0; pos < length; pos += 12 + dv.getInt32(pos + 8)) {
+    for (pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
       writeInt64(dv, pos, next);
       next += lastOffsetDeltaAt(dv, pos) + 1;
     }
@@ -235,7 +243,11 @@ export class PartitionLog {
       records,
       bytes: length,
     };
-    this.#onAppend?.(this);
+    try {
+      this.#onAppend?.(this);
+    } catch (err) {
+      this.#logger.error("append listener failed", { dir: this.dir, error: String(err) });
+    }
 
     switch (this.config.flushPolicy) {
       case "always":
