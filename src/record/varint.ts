@@ -46,21 +46,27 @@ export function readVarint(cursor: ByteCursor): number {
 export function readVarlong(cursor: ByteCursor): number {
   const bytes = cursor.bytes;
   let pos = cursor.pos;
-  let raw = 0;
-  let scale = 1;
-  for (let i = 0;; i++) {
+  if (pos >= cursor.end) throw truncated(cursor);
+  // zig-zag raw = 2 * magnitude + sign. Accumulate magnitude = raw >>> 1, never raw itself: raw
+  // needs 54 bits for ±(2^53 - 1), and an odd raw above 2^53 rounds to even in a double, which
+  // flips the sign (-(2^53 - 1) would read as 2^53 - 2).
+  let b = bytes[pos++];
+  const negative = (b & 1) === 1;
+  let magnitude = (b & 0x7f) >>> 1;
+  let scale = 64;
+  for (let i = 0; (b & 0x80) !== 0; i++) {
+    if (i >= 7) throw new SluiceError("CORRUPT_BATCH", `varlong beyond 2^53 at ${cursor.pos}`);
     if (pos >= cursor.end) throw truncated(cursor);
-    const b = bytes[pos++];
-    raw += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) break;
+    b = bytes[pos++];
+    magnitude += (b & 0x7f) * scale;
     scale *= 128;
-    if (i >= 7) {
-      throw new SluiceError("CORRUPT_BATCH", `varlong beyond 2^53 at ${cursor.pos}`);
-    }
+  }
+  // 8 bytes hold up to 2^55 - 1; past 2^53 - 1 the sum above is no longer exact.
+  if (magnitude > Number.MAX_SAFE_INTEGER) {
+    throw new SluiceError("CORRUPT_BATCH", `varlong beyond 2^53 at ${cursor.pos}`);
   }
   cursor.pos = pos;
-  // zig-zag: even raw -> raw/2, odd raw -> -(raw+1)/2
-  return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+  return negative ? -magnitude - 1 : magnitude;
 }
 
 /** Bytes a zig-zag varint of `value` takes. */
@@ -98,11 +104,16 @@ export function writeVarint(bytes: Uint8Array, pos: number, value: number): numb
 
 /** Writes a zig-zag varlong at `pos`; returns the position after it. */
 export function writeVarlong(bytes: Uint8Array, pos: number, value: number): number {
-  let raw = value >= 0 ? value * 2 : -value * 2 - 1;
-  while (raw >= 128) {
-    bytes[pos++] = (raw % 128) | 0x80;
-    raw = Math.floor(raw / 128);
+  // raw = 2 * magnitude + sign, split as readVarlong does: forming raw itself is inexact past 2^53.
+  const negative = value < 0;
+  const magnitude = negative ? -value - 1 : value;
+  let group = (magnitude % 64) * 2 + (negative ? 1 : 0);
+  let rest = Math.floor(magnitude / 64);
+  while (rest > 0) {
+    bytes[pos++] = group | 0x80;
+    group = rest % 128;
+    rest = Math.floor(rest / 128);
   }
-  bytes[pos++] = raw;
+  bytes[pos++] = group;
   return pos;
 }
