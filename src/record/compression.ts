@@ -56,9 +56,17 @@ export function decompress(codec: number, bytes: Uint8Array): Uint8Array {
       case COMPRESSION_CODECS.gzip:
         out = gunzipSync(bytes, { maxOutputLength: DECOMPRESSED_BATCH_BYTES_MAX });
         break;
-      case COMPRESSION_CODECS.lz4:
+      case COMPRESSION_CODECS.lz4: {
+        const bound = lz4FrameBound(bytes);
+        if (bound > DECOMPRESSED_BATCH_BYTES_MAX) {
+          throw new SluiceError(
+            "CORRUPT_BATCH",
+            `lz4 frame may decompress to ${bound} bytes, more than ${DECOMPRESSED_BATCH_BYTES_MAX}`,
+          );
+        }
         out = decompressFrameSync(bytes as Parameters<typeof decompressFrameSync>[0]);
         break;
+      }
       default:
         throw unsupported(codec);
     }
@@ -78,4 +86,45 @@ export function decompress(codec: number, bytes: Uint8Array): Uint8Array {
     );
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+const LZ4_FRAME_MAGIC = 0x184d2204;
+/** Block maximum sizes by the frame descriptor's BD bits 6-4 (4 = 64 KiB ... 7 = 4 MiB). */
+const LZ4_BLOCK_MAX_BYTES = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
+
+/**
+ * An upper bound on what an LZ4 frame (or frames back to back) decompresses to, from its block
+ * headers alone: each block holds at most the frame's block maximum. The addon offers no output
+ * limit, so this keeps a small batch from expanding ~255:1 into gigabytes before any check.
+ * Throws CORRUPT_BATCH for a malformed frame.
+ */
+export function lz4FrameBound(bytes: Uint8Array): number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string) => new SluiceError("CORRUPT_BATCH", `malformed lz4 frame: ${why}`);
+  let pos = 0;
+  let bound = 0;
+  for (let frames = 0; pos < bytes.length; frames++) {
+    if (frames >= 1024) throw bad("more than 1024 frames");
+    if (bytes.length - pos < 7) throw bad("header cut short");
+    if (dv.getUint32(pos, true) !== LZ4_FRAME_MAGIC) throw bad(`magic at ${pos}`);
+    const flg = bytes[pos + 4];
+    const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(bytes[pos + 5] >> 4) & 0x7];
+    if (blockMaxBytes === 0) throw bad("block size id");
+    const blockChecksum = (flg & 0x10) !== 0;
+    const contentChecksum = (flg & 0x04) !== 0;
+    pos += 6 + ((flg & 0x08) !== 0 ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0) + 1;
+    for (;;) {
+      if (bytes.length - pos < 4) throw bad("block header cut short");
+      const word = dv.getUint32(pos, true);
+      pos += 4;
+      if (word === 0) break; // EndMark
+      const size = word & 0x7fff_ffff;
+      if (size > blockMaxBytes) throw bad(`block of ${size} bytes over the frame's maximum`);
+      pos += size + (blockChecksum ? 4 : 0);
+      if (pos > bytes.length) throw bad("block runs past the end");
+      bound += blockMaxBytes;
+    }
+    if (contentChecksum) pos += 4;
+  }
+  return bound;
 }
