@@ -141,18 +141,18 @@ export function checkBatch(
   if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD) {
     return { reason: `batchLength ${batchLength} is shorter than a header`, tooLarge: false };
   }
+  if (size > end - pos) {
+    return {
+      reason: `batch of ${size} bytes runs past the end (${end - pos} left)`,
+      tooLarge: false,
+    };
+  }
   if (size > Math.min(maxBatchBytes, BATCH_BYTES_MAX)) {
     return {
       reason: `batch of ${size} bytes exceeds the limit of ${
         Math.min(maxBatchBytes, BATCH_BYTES_MAX)
       }`,
       tooLarge: true,
-    };
-  }
-  if (size > end - pos) {
-    return {
-      reason: `batch of ${size} bytes runs past the end (${end - pos} left)`,
-      tooLarge: false,
     };
   }
   const magic = dv.getInt8(pos + MAGIC_AT);

@@ -523,10 +523,17 @@ Deno.test("checkBatch()", async (t) => {
     assert.equal((r as BatchProblem).tooLarge, true);
     assert.equal(check(bytes, ALL_CHECKS, bytes.length), bytes.length, "exactly the limit");
     // A config above the hard cap does not lift it.
-    const huge = bytes.slice();
-    viewOf(huge).setInt32(BATCH_LENGTH_AT, BATCH_BYTES_MAX);
+    const huge = new Uint8Array(BATCH_BYTES_MAX + 1);
+    huge.set(bytes);
+    viewOf(huge).setInt32(BATCH_LENGTH_AT, BATCH_BYTES_MAX + 1 - LOG_OVERHEAD);
     const capped = check(huge, ALL_CHECKS, Number.MAX_SAFE_INTEGER);
     assert.equal((capped as BatchProblem).tooLarge, true);
+    // A length claiming more bytes than there are is corruption, not a size refusal.
+    const lying = bytes.slice();
+    viewOf(lying).setInt32(BATCH_LENGTH_AT, BATCH_BYTES_MAX);
+    const claimed = check(lying, ALL_CHECKS, Number.MAX_SAFE_INTEGER);
+    assert.equal((claimed as BatchProblem).tooLarge, false);
+    assert.match((claimed as BatchProblem).reason, /runs past the end/);
   });
 
   await t.step("CHECK_COUNTS requires lastOffsetDelta = recordsCount - 1 >= 0", () => {
@@ -597,7 +604,7 @@ Deno.test("throwBatchProblem() separates RECORD_TOO_LARGE from CORRUPT_BATCH", a
     assert.deepEqual([...unchecked.records[7].value!], [0, 0xff, 0x80, 0x7f, 0x11]);
     const huge = bytes.slice();
     viewOf(huge).setInt32(BATCH_LENGTH_AT, BATCH_BYTES_MAX);
-    assertCode(() => decodeRecordBatch(huge), "RECORD_TOO_LARGE", "over the hard cap");
+    assertCode(() => decodeRecordBatch(huge), "CORRUPT_BATCH", "a length past the end");
     assertCode(() => decodeRecordBatch(bytes.subarray(0, 60)), "CORRUPT_BATCH", "60 bytes");
   });
 });
