@@ -27,6 +27,10 @@ export class IndexBuffer {
   /** The file holds entries beyond #persistedEntries that truncation dropped from memory. */
   #fileNeedsTruncate = false;
   #needsSync = false;
+  /** The index had no file when loaded. */
+  readonly fileMissing: boolean;
+  /** Bytes after the last whole entry in the loaded file: non-zero means a damaged file. */
+  readonly trailingBytes: number;
 
   constructor(
     readonly path: string,
@@ -36,6 +40,10 @@ export class IndexBuffer {
   ) {
     assert(maxEntries > 0, "an index holds at least one entry");
     const entries = image === undefined ? 0 : Math.floor(image.length / entryBytes);
+    this.fileMissing = image === undefined;
+    this.trailingBytes = image === undefined ? 0 : image.length % entryBytes;
+    // A missing file is written at the next persist, even with no entries.
+    this.#needsSync = image === undefined;
     this.#bytes = new Uint8Array(Math.max(INITIAL_ENTRIES, entries) * entryBytes);
     if (image !== undefined) this.#bytes.set(image.subarray(0, entries * entryBytes));
     this.dv = new DataView(this.#bytes.buffer);

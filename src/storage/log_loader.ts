@@ -157,5 +157,7 @@ export function loadSegments(
       )
       : segment.recover(0, base, -1, base, logger);
   }
+  // A rebuilt time index of a closed segment gets the final entry a roll would have added.
+  for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
   return { segments, recovered };
 }

@@ -66,6 +66,7 @@ export class OffsetIndex extends IndexBuffer {
 
   /** Why the loaded entries cannot be trusted for a log of `logBytes`, or undefined. */
   sanityCheck(logBytes: number): string | undefined {
+    if (this.trailingBytes !== 0) return `${this.trailingBytes} bytes after the last whole entry`;
     for (let i = 0; i < this.entries; i++) {
       const position = this.positionAt(i);
       if (position >= logBytes) return `entry ${i} points at ${position}, past the log's end`;

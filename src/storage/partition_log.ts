@@ -308,56 +308,62 @@ export class PartitionLog {
       );
     }
     const promise = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (this.#flushLoop === undefined) {
-      this.#flushLoop = this.#runFlushes().finally(() => {
-        this.#flushLoop = undefined;
-      });
-    }
+    if (this.#flushLoop === undefined) this.#flushLoop = this.#runFlushes();
     return promise;
   }
 
-  /** Group commit: each round fsyncs everything written so far for every waiter queued before it. */
+  /**
+   * Group commit: each round fsyncs everything written so far for every waiter queued before it.
+   * #flushLoop is cleared in the same synchronous step in which the last round resolves its
+   * waiters, so a flush() queued by a resumed waiter starts a new loop instead of joining a
+   * finished one. (The loop awaits at least once, so #flushLoop is set before it can end.)
+   */
   async #runFlushes(): Promise<void> {
-    while (this.#waiters.length > 0) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      if (this.#failure !== undefined) {
-        for (const w of waiters) w.reject(this.#failure);
-        continue;
-      }
-      const point = this.#recoveryPointNow();
-      this.#fsyncRounds++;
-      try {
-        await this.#syncDirty();
-      } catch (err) {
-        this.#failure = new SluiceError(
-          "STORAGE_ERROR",
-          `fsync failed in ${this.dir}; the log refuses writes until reopened: ${err}`,
-          { dir: this.dir },
-          { cause: err },
-        );
-        this.#logger.error("fsync failed; log is offline for writes", {
-          dir: this.dir,
-          error: String(err),
-        });
-        for (const w of waiters) w.reject(this.#failure);
-        continue;
-      }
-      for (const w of waiters) w.resolve();
-      const nowMs = this.#clock.nowMs();
-      if (
-        !this.#closing &&
-        (this.#checkpointDue || nowMs - this.#lastCheckpointMs >= this.config.checkpointIntervalMs)
-      ) {
+    try {
+      while (this.#waiters.length > 0) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        if (this.#failure !== undefined) {
+          for (const w of waiters) w.reject(this.#failure);
+          continue;
+        }
+        const point = this.#recoveryPointNow();
+        this.#fsyncRounds++;
         try {
-          this.#writeCheckpoint(point);
+          await this.#syncDirty();
         } catch (err) {
-          this.#logger.warn("recovery checkpoint not written", {
+          this.#failure = new SluiceError(
+            "STORAGE_ERROR",
+            `fsync failed in ${this.dir}; the log refuses writes until reopened: ${err}`,
+            { dir: this.dir },
+            { cause: err },
+          );
+          this.#logger.error("fsync failed; log is offline for writes", {
             dir: this.dir,
             error: String(err),
           });
+          for (const w of waiters) w.reject(this.#failure);
+          continue;
+        }
+        for (const w of waiters) w.resolve();
+        const nowMs = this.#clock.nowMs();
+        if (
+          !this.#closing &&
+          (this.#checkpointDue ||
+            nowMs - this.#lastCheckpointMs >= this.config.checkpointIntervalMs)
+        ) {
+          try {
+            this.#writeCheckpoint(point);
+          } catch (err) {
+            this.#logger.warn("recovery checkpoint not written", {
+              dir: this.dir,
+              error: String(err),
+            });
+          }
         }
       }
+    } finally {
+      this.#flushLoop = undefined;
     }
   }
 

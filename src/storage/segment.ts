@@ -457,15 +457,28 @@ export class Segment {
     logger: Logger,
   ): boolean {
     const fileBytes = fileSize(this.log);
+    // Checked whole, before the cut: a missing or damaged index cannot vouch for the entries
+    // before `position`, so the segment is then re-validated from its start.
+    let problem: { file: string; reason: string } | undefined;
+    if (position > fileBytes) {
+      problem = { file: this.logPath, reason: `recovery position ${position} is past its end` };
+    } else if (position > 0) {
+      for (
+        const [index, reason] of [
+          [this.index, this.index.sanityCheck(fileBytes)],
+          [this.timeIndex, this.timeIndex.sanityCheck(Number.MAX_SAFE_INTEGER)],
+        ] as const
+      ) {
+        const why = index.fileMissing ? "missing" : reason;
+        if (problem === undefined && why !== undefined) problem = { file: index.path, reason: why };
+      }
+    }
     this.index.truncateToPosition(position);
     this.timeIndex.truncateToOffset(offset);
-    const problem = position > fileBytes
-      ? `recovery position ${position} is past the file's end ${fileBytes}`
-      : this.index.sanityCheck(fileBytes) ?? this.timeIndex.sanityCheck(offset + 1);
     if (problem !== undefined) {
-      logger.warn("recovery checkpoint does not match the segment; re-validating all of it", {
-        file: this.logPath,
-        reason: problem,
+      logger.warn("index does not match the recovery checkpoint; re-validating the segment", {
+        ...problem,
+        segment: this.logPath,
       });
       position = 0;
       offset = this.baseOffset;

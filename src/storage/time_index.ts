@@ -63,6 +63,7 @@ export class TimeIndex extends IndexBuffer {
   }
 
   sanityCheck(nextOffset: number): string | undefined {
+    if (this.trailingBytes !== 0) return `${this.trailingBytes} bytes after the last whole entry`;
     for (let i = 0; i < this.entries; i++) {
       if (this.offsetAt(i) >= nextOffset) return `entry ${i} points past the segment's end`;
       if (
