@@ -300,7 +300,9 @@ export class Segment {
         if (last >= offset) {
           if (pos + size > window.length) {
             // The batch holding `offset` is not whole in the window: read from its start.
-            return this.#readFrom(scanFrom + pos, maxBytes, verifyCrc);
+            const position = scanFrom + pos;
+            const length = Math.min(this.sizeBytes - position, Math.max(size, maxBytes));
+            return this.#cut(this.readBytes(position, length), position, maxBytes, verifyCrc);
           }
           return this.#cut(window.subarray(pos), scanFrom + pos, maxBytes, verifyCrc);
         }
@@ -309,12 +311,6 @@ export class Segment {
       scanFrom += pos;
     }
     return undefined;
-  }
-
-  #readFrom(position: number, maxBytes: number, verifyCrc: boolean): SegmentRead {
-    const first = batchSizeAt(this.#header(position), 0);
-    const length = Math.min(this.sizeBytes - position, Math.max(first, maxBytes));
-    return this.#cut(this.readBytes(position, length), position, maxBytes, verifyCrc);
   }
 
   /** Keeps the whole batches of `bytes` (which starts at a batch) that fit in maxBytes. */
