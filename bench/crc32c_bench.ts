@@ -11,6 +11,7 @@
  */
 import { bench, do_not_optimize, group, run } from "mitata";
 import { crc32c, crc32cImplementation, crc32cPortable } from "../src/record/crc32c.ts";
+import { randomBytes } from "./bench_util.ts";
 
 const POLY = 0x82f63b78;
 const BYTE_TABLE = new Int32Array(256);
@@ -33,18 +34,6 @@ try {
   native = (await import("@node-rs/crc32")).crc32c as NativeFn;
 } catch (err) {
   console.error(`@node-rs/crc32 did not load, native rows skipped: ${err}`);
-}
-
-function randomBuffer(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 const quick = Deno.args.includes("--quick") || Deno.env.get("SLUICE_BENCH_QUICK") === "1";
@@ -71,7 +60,7 @@ impls.push({ name: `crc32c() [${crc32cImplementation}]`, fn: (d) => crc32c(d) })
 const rows = new Map<string, { impl: string; size: string; bytes: number }>();
 
 function addGroup(label: string, bytes: number, implList: Impl[]): void {
-  const data = randomBuffer(bytes, bytes + 1);
+  const data = randomBytes(bytes, bytes + 1);
   // Every implementation must agree before its speed means anything.
   const expected = crc32cByteTable(data);
   for (const impl of implList) {

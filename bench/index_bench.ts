@@ -20,6 +20,7 @@ import { silentLogger } from "../src/logger.ts";
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from "../src/storage/offset_index.ts";
 import { PartitionLog } from "../src/storage/partition_log.ts";
 import { makeBatch } from "./storage_bench.ts";
+import { xorshiftFloat } from "./bench_util.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -60,18 +61,8 @@ const RECORDS_PER_BATCH = 16;
 const RECORD_VALUE_BYTES = 1024;
 const FETCH_BYTES = MiB;
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
-
 function randomInts(count: number, below: number, seed: number): Float64Array {
-  const next = xorshift(seed);
+  const next = xorshiftFloat(seed);
   const out = new Float64Array(count);
   for (let i = 0; i < count; i++) out[i] = Math.floor(next() * below);
   return out;

@@ -22,24 +22,12 @@ import {
   viewOf,
 } from "../src/record/record_batch.ts";
 import { MAX_MESSAGE_BYTES_DEFAULT } from "../src/limits.ts";
+import { randomBytes } from "./bench_util.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const RECORDS_PER_BATCH = 1_000;
 const NOW_MS = 1_732_406_400_000;
-
-/** xorshift32 bytes: incompressible, and the same on every run. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /**
  * Log-line-like text: a fixed vocabulary with varying numbers, so LZ4 finds matches (about 3-5x)

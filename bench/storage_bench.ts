@@ -30,6 +30,7 @@ import { silentLogger } from "../src/logger.ts";
 import { encodeRecordBatch, type RecordInput } from "../src/record/record_batch.ts";
 import type { FlushPolicy, LogConfig } from "../src/storage/log_config.ts";
 import { PartitionLog } from "../src/storage/partition_log.ts";
+import { randomBytes } from "./bench_util.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -117,24 +118,11 @@ function sizeLabel(valueBytes: number): string {
   return valueBytes >= KiB ? `${valueBytes / KiB}KiB` : `${valueBytes}B`;
 }
 
-/** Bytes that no codec shortcut could recognise (xorshift32), deterministic per seed. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** One RecordBatch v2 of `count` records with `valueBytes`-byte values, offsets to be assigned. */
 export function makeBatch(count: number, valueBytes: number, seed = 1): Uint8Array {
   const records: RecordInput[] = [];
   for (let i = 0; i < count; i++) {
-    records.push({ key: null, value: pseudoRandomBytes(valueBytes, seed * 1_000_003 + i) });
+    records.push({ key: null, value: randomBytes(valueBytes, seed * 1_000_003 + i) });
   }
   return encodeRecordBatch(records, { timestampMs: TIMESTAMP_MS });
 }

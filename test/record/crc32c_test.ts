@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32c, crc32cImplementation, crc32cPortable } from "../../src/record/crc32c.ts";
+import { fromHex, prng, randomBytes } from "../test_util.ts";
 
 interface Crc32cCase {
   ascii?: string;
@@ -13,27 +14,7 @@ const fixture = JSON.parse(
 
 function caseBytes(c: Crc32cCase): Uint8Array {
   if (c.ascii !== undefined) return new TextEncoder().encode(c.ascii);
-  const hex = c.hex ?? "";
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-/** mulberry32: a seeded PRNG so a failing length can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-function randomBytes(next: () => number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
-  return out;
+  return fromHex(c.hex ?? "");
 }
 
 /** The addon itself, to compare against the portable code at every length (crc32c() keeps short
@@ -100,7 +81,7 @@ Deno.test("crc32c", async (t) => {
     assert.ok(v > 0x7fffffff);
     const next = prng(7);
     for (const len of [1, 100, 300, 5000]) {
-      const data = randomBytes(next, len);
+      const data = randomBytes(len, next);
       for (const f of [crc32c, crc32cPortable]) {
         const r = f(data);
         assert.ok(Number.isInteger(r) && r >= 0 && r <= 0xffffffff, `${f.name} ${len}: ${r}`);
@@ -118,7 +99,7 @@ Deno.test("crc32c", async (t) => {
 
   await t.step("native and portable agree on every length 0..1000", () => {
     const next = prng(0x5eed);
-    const data = randomBytes(next, 1000);
+    const data = randomBytes(1000, next);
     for (let len = 0; len <= 1000; len++) {
       const view = data.subarray(0, len);
       const expected = crc32cPortable(view);
@@ -130,7 +111,7 @@ Deno.test("crc32c", async (t) => {
   await t.step("native and portable agree on multi-MiB buffers", () => {
     const next = prng(42);
     for (const len of [MiB, 3 * MiB + 5, 4 * MiB - 1]) {
-      const data = randomBytes(next, len);
+      const data = randomBytes(len, next);
       const expected = crc32cPortable(data);
       assert.equal(crc32c(data), expected, `crc32c len ${len}`);
       if (nativeFn) assert.equal(nativeFn(data) >>> 0, expected, `native len ${len}`);
@@ -139,7 +120,7 @@ Deno.test("crc32c", async (t) => {
 
   await t.step("chaining with initial equals one pass", () => {
     const next = prng(99);
-    const data = randomBytes(next, 4096);
+    const data = randomBytes(4096, next);
     const whole = crc32cPortable(data);
     // Split points cover both sides of the native/portable cut-over and of the 8-byte stride.
     for (const cut of [0, 1, 7, 8, 9, 63, 100, 255, 256, 257, 1000, 4095, 4096]) {
@@ -167,7 +148,7 @@ Deno.test("crc32c", async (t) => {
 
   await t.step("subarray views with non-zero byteOffset", () => {
     const next = prng(1234);
-    const backing = randomBytes(next, 10_000);
+    const backing = randomBytes(10_000, next);
     for (const [start, end] of [[1, 10], [3, 100], [5, 300], [7, 4099], [13, 9_999]]) {
       const view = backing.subarray(start, end);
       assert.ok(view.byteOffset > 0);
@@ -184,7 +165,7 @@ Deno.test("crc32c", async (t) => {
     bytes.set(ENCODER.encode("123456789"));
     assert.equal(crc32c(bytes), 0xe3069283);
     const big = new Uint8Array(new ArrayBuffer(8192), 1, 4000);
-    big.set(randomBytes(next, 4000));
+    big.set(randomBytes(4000, next));
     assert.equal(crc32c(big), crc32cPortable(big.slice()));
   });
 

@@ -39,6 +39,7 @@ import {
   utf8,
   viewOf,
 } from "../../src/record/record_batch.ts";
+import { assertBytes } from "../test_util.ts";
 
 // --- kafkajs internals, typed as far as this file uses them ----------------------------------
 
@@ -126,23 +127,6 @@ const CODECS: [string, CompressionCodec][] = [
 ];
 const NOW_MS = 1_732_406_400_000;
 const textDecoder = new TextDecoder();
-
-function assertBytes(
-  actual: Uint8Array | null,
-  expected: Uint8Array | null,
-  what: string,
-): void {
-  if (actual === null || expected === null) {
-    assert.equal(actual, expected, what);
-    return;
-  }
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) {
-      assert.fail(`${what}: byte ${i} is ${actual[i]}, expected ${expected[i]}`);
-    }
-  }
-}
 
 /** The records section as plain bytes, whatever the codec (to compare two encoders' output). */
 function recordsSection(batch: Uint8Array): Uint8Array {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { murmur2, partitionForKey, toPositive } from "../../src/record/murmur2.ts";
+import { fromHex } from "../test_util.ts";
 
 const fixture = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/murmur2.json", import.meta.url)),
@@ -50,12 +51,6 @@ const HIGH_BYTE_HASHES: Record<string, number> = {
   "f09f9880": 131881617,
 };
 
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 Deno.test("murmur2", async (t) => {
   await t.step("Kafka UtilsTest vectors", () => {
     assert.ok(entries.length >= 6);
@@ -76,7 +71,7 @@ Deno.test("murmur2", async (t) => {
 
   await t.step("bytes >= 0x80 are read unsigned", () => {
     for (const [hex, hash] of Object.entries(HIGH_BYTE_HASHES)) {
-      assert.equal(murmur2(hexBytes(hex)), hash, hex);
+      assert.equal(murmur2(fromHex(hex)), hash, hex);
     }
   });
 

@@ -40,6 +40,7 @@ import {
   utf8Length,
   viewOf,
 } from "../../src/record/record_batch.ts";
+import { assertBytes, randomBytes, toHex } from "../test_util.ts";
 
 const MiB = 1024 * 1024;
 const NOW_MS = 1_732_406_400_000;
@@ -50,42 +51,6 @@ const CODECS: [string, CompressionCodec][] = [
 ];
 const ALL_CHECKS = CHECK_CRC | CHECK_COUNTS;
 const textDecoder = new TextDecoder();
-
-/** mulberry32: a seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-function randomBytes(length: number, seed: number): Uint8Array {
-  const next = prng(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
-  return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Byte equality with the first differing index in the message (deepEqual on 1 MiB is slow). */
-function assertBytes(actual: Uint8Array | null, expected: Uint8Array | null, what: string): void {
-  if (expected === null || actual === null) {
-    assert.equal(actual, expected, what);
-    return;
-  }
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) {
-      assert.fail(`${what}: byte ${i} is ${actual[i]}, expected ${expected[i]}`);
-    }
-  }
-}
 
 /** Checks every record against its input: offset, timestamp, key, value, headers. */
 function assertRecords(

@@ -9,20 +9,11 @@ import {
   writeVarint,
   writeVarlong,
 } from "../../src/record/varint.ts";
+import { fromHex, prng, toHex } from "../test_util.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
 const INT32_MIN = -(2 ** 31);
 const SAFE_MAX = Number.MAX_SAFE_INTEGER; // 2^53 - 1
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 /**
  * Zig-zag + LEB128 in BigInt arithmetic, exact for any int64: the reference the number-based code
@@ -52,17 +43,6 @@ function encodeVarlong(value: number): string {
 
 function assertCorrupt(fn: () => unknown, message: string): void {
   assert.throws(fn, (err: unknown) => isSluiceError(err, "CORRUPT_BATCH"), message);
-}
-
-/** mulberry32: a seeded PRNG so a failing value can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /** Values on both sides of every 7-bit group boundary of the zig-zag encoding, both signs. */

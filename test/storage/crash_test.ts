@@ -16,6 +16,7 @@ import { CHECKPOINT_FILE } from "../../src/storage/log_loader.ts";
 import { PartitionLog } from "../../src/storage/partition_log.ts";
 import { segmentFileStem } from "../../src/storage/segment.ts";
 import { type Ack, idOf, parseAck, valueFor } from "./crash_child.ts";
+import { prngFloat } from "../test_util.ts";
 
 const encoder = new TextEncoder();
 const childPath = new URL("./crash_child.ts", import.meta.url).pathname;
@@ -23,17 +24,6 @@ const childPath = new URL("./crash_child.ts", import.meta.url).pathname;
 /** Seed of every random choice here; set CRASH_SEED to replay a failure. */
 const seed = Number(Deno.env.get("CRASH_SEED") ?? Date.now() % 1_000_000_007);
 const seedNote = `(CRASH_SEED=${seed})`;
-
-/** mulberry32: a seeded PRNG, floats in [0, 1). */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -269,7 +259,7 @@ async function crashRounds(o: CrashRounds): Promise<void> {
 }
 
 Deno.test("PartitionLog survives SIGKILL of a writer with flush.policy always", async (t) => {
-  const random = prng(seed);
+  const random = prngFloat(seed);
   const dir = await Deno.makeTempDir({ prefix: "sluice-crash-always-" });
   try {
     await t.step("3 rounds of kill, verify every ack, append, clean reopen", async () => {
@@ -288,7 +278,7 @@ Deno.test("PartitionLog survives SIGKILL of a writer with flush.policy always", 
 });
 
 Deno.test("PartitionLog loses nothing acknowledged on SIGKILL with flush.policy none", async (t) => {
-  const random = prng(seed + 1);
+  const random = prngFloat(seed + 1);
   const dir = await Deno.makeTempDir({ prefix: "sluice-crash-none-" });
   try {
     await t.step("2 rounds: the page cache outlives the process", async () => {
@@ -482,7 +472,7 @@ async function cleanLog(
 }
 
 Deno.test("PartitionLog.open() truncates a log cut mid-batch to the last whole batch", async (t) => {
-  const random = prng(seed + 2);
+  const random = prngFloat(seed + 2);
   // Cut points inside the last batch: in its length field, in its header, one byte short.
   const cuts: [string, (size: number) => number][] = [
     ["in the length field", () => 9],
@@ -531,7 +521,7 @@ Deno.test("PartitionLog.open() truncates a log cut mid-batch to the last whole b
 });
 
 Deno.test("PartitionLog.open() truncates at a corrupt batch after the recovery checkpoint", async (t) => {
-  const random = prng(seed + 3);
+  const random = prngFloat(seed + 3);
 
   /**
    * A log whose recovery checkpoint sits in an early segment, copied while still open (as a crash
@@ -617,7 +607,7 @@ Deno.test("PartitionLog.open() truncates at a corrupt batch after the recovery c
 });
 
 Deno.test("PartitionLog.open() rebuilds deleted .index and .timeindex files", async (t) => {
-  const random = prng(seed + 4);
+  const random = prngFloat(seed + 4);
   const { dir, model, clock } = await cleanLog("noindex", 120, random);
   try {
     const segments = [...new Set(model.map((b) => b.segment))];
@@ -650,7 +640,7 @@ Deno.test("PartitionLog.open() rebuilds deleted .index and .timeindex files", as
 });
 
 Deno.test("PartitionLog.open() detects and rebuilds a damaged index file", async (t) => {
-  const random = prng(seed + 5);
+  const random = prngFloat(seed + 5);
   const damages: [string, (segments: number[]) => number, string, (b: Uint8Array) => Uint8Array][] =
     [
       ["garbage .index of a closed segment", (s) => s[1], ".index", (b) => b.fill(0xab)],
@@ -699,7 +689,7 @@ Deno.test("PartitionLog.open() detects and rebuilds a damaged index file", async
 });
 
 Deno.test("PartitionLog reports, and does not truncate, a corrupt batch below the checkpoint", async (t) => {
-  const random = prng(seed + 6);
+  const random = prngFloat(seed + 6);
   const { dir, model, clock } = await cleanLog("flushed", 120, random);
   try {
     const first = model.filter((b) => b.segment === 0);

@@ -1,0 +1,63 @@
+/**
+ * Helpers shared by the tests: seeded random numbers and bytes (so a failure can be replayed from
+ * its seed), hex conversion and byte-array assertions. Not a test file itself (no `_test` suffix).
+ */
+import assert from "node:assert/strict";
+
+/** mulberry32: a seeded PRNG returning uint32 values, so a failure can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** The same mulberry32 sequence as prng(seed), scaled to floats in [0, 1). */
+export function prngFloat(seed: number): () => number {
+  const next = prng(seed);
+  return () => next() / 0x1_0000_0000;
+}
+
+/**
+ * `length` bytes, each the low byte of one prng() value: from a fresh prng(source) for a seed, or
+ * drawn on from `source` itself when given a generator (several buffers from one stream).
+ */
+export function randomBytes(length: number, source: number | (() => number)): Uint8Array {
+  const next = typeof source === "number" ? prng(source) : source;
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
+  return out;
+}
+
+/** Lower-case hex, two digits a byte. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The bytes of a hex string (two digits a byte, no separators). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Byte equality with the first differing index in the message (deepEqual on 1 MiB is slow). */
+export function assertBytes(
+  actual: Uint8Array | null,
+  expected: Uint8Array | null,
+  what: string,
+): void {
+  if (expected === null || actual === null) {
+    assert.equal(actual, expected, what);
+    return;
+  }
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) {
+      assert.fail(`${what}: byte ${i} is ${actual[i]}, expected ${expected[i]}`);
+    }
+  }
+}
