@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "GROUP_NOT_FOUND",
   "MEMBER_NOT_FOUND",
   "OFFSET_OUT_OF_RANGE",
+  "NOT_FOUND",
   // Conflicts.
   "TOPIC_EXISTS",
   "ILLEGAL_GENERATION",
@@ -34,6 +35,8 @@ export const ERROR_CODES = [
   "CORRUPT_LOG",
   "STORAGE_ERROR",
   "LOG_CLOSED",
+  // A bug: reported as such, never as the user's fault.
+  "INTERNAL",
 ] as const;
 
 export type ErrorCode = typeof ERROR_CODES[number];

@@ -56,3 +56,25 @@ export const HEADERS_PER_RECORD_MAX = 10_000;
 
 /** Decompressed size of one batch's records: bounds what a small compressed batch can expand to. */
 export const DECOMPRESSED_BATCH_BYTES_MAX = 256 * MiB;
+
+// ---------------------------------------------------------------------------------------------
+// Broker and server bounds.
+
+/** Topics one broker holds. */
+export const TOPICS_MAX = 10_000;
+/** Partitions of one topic. */
+export const PARTITIONS_PER_TOPIC_MAX = 1024;
+/** `num.partitions`: partitions of a topic created without a count (Kafka: 1). */
+export const PARTITIONS_DEFAULT = 1;
+/** Long-polling fetches waiting at once across the broker; more get 429 TOO_MANY_REQUESTS. */
+export const LONG_POLLS_MAX = 1000;
+/** The longest a fetch may wait for data (Kafka's fetch.max.wait.ms default is 500 ms). */
+export const FETCH_WAIT_MS_MAX = 30_000;
+/** Bytes of one HTTP request body; more is 413 REQUEST_TOO_LARGE. */
+export const REQUEST_BYTES_DEFAULT = 16 * MiB;
+/** Records in one JSON produce request. */
+export const RECORDS_PER_REQUEST_MAX = 100_000;
+/** Server-Sent Events streams open at once. */
+export const SSE_STREAMS_MAX = 100;
+/** Bytes one SSE stream may have queued for a slow client before it stops reading the log. */
+export const SSE_BUFFER_BYTES_MAX = 1 * MiB;

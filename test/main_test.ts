@@ -2,11 +2,22 @@ import assert from "node:assert/strict";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 
-Deno.test("deno task start (storage demo) appends, reads back and reopens", async () => {
+Deno.test("src/main.ts demo appends, reads back and reopens", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "sluice-main-" });
   const run = async () => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "--data-dir", dataDir, "--records", "5000", "--compression", "lz4"],
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "demo",
+        "--data-dir",
+        dataDir,
+        "--records",
+        "5000",
+        "--compression",
+        "lz4",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();

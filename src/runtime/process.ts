@@ -16,3 +16,8 @@ export function envVar(name: string): string | undefined {
 export function exitProcess(code: number): never {
   process.exit(code);
 }
+
+/** Calls `handler` on SIGINT and SIGTERM (node:process signals work in Deno and Bun). */
+export function onTerminationSignal(handler: (signal: string) => void): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => handler(signal));
+}

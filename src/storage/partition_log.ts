@@ -40,7 +40,7 @@ export interface PartitionLogOptions {
   clock?: Clock;
   logger?: Logger;
   /** Called after every append, once its bytes are readable (wakes long-polling fetchers). */
-  onAppend?: (log: PartitionLog) => void;
+  onAppend?: (log: PartitionLog, result: AppendResult) => void;
 }
 
 export interface AppendResult {
@@ -83,7 +83,7 @@ export class PartitionLog {
   readonly config: LogConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #onAppend: ((log: PartitionLog) => void) | undefined;
+  readonly #onAppend: ((log: PartitionLog, result: AppendResult) => void) | undefined;
   readonly #segments: Segment[];
   #waiters: Waiter[] = [];
   #flushLoop: Promise<void> | undefined;
@@ -244,7 +244,7 @@ export class PartitionLog {
       bytes: length,
     };
     try {
-      this.#onAppend?.(this);
+      this.#onAppend?.(this, result);
     } catch (err) {
       this.#logger.error("append listener failed", { dir: this.dir, error: String(err) });
     }

@@ -34,6 +34,7 @@ Deno.test({
       args: [
         "run",
         "src/main.ts",
+        "demo",
         "--data-dir",
         dataDir,
         "--records",

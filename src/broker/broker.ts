@@ -1,0 +1,276 @@
+/**
+ * The broker: topics, partitioning, produce and fetch, on the storage layer. It knows nothing of
+ * HTTP: fronts translate their wire into these calls and map its typed errors to their statuses.
+ *
+ * - produce(): records of one request are grouped per partition into one RecordBatch v2 each (LZ4
+ *   when the topic's compression.type is lz4), every batch is encoded and size-checked before any
+ *   is appended, and offsets come back in request order.
+ * - appendBatches(): client-built batches appended as bytes (CRC checked, offsets patched in place).
+ * - fetch(): whole stored batches from an offset, waiting up to maxWaitMs for minBytes.
+ */
+import { type Clock, systemClock } from "../clock.ts";
+import { SluiceError } from "../errors.ts";
+import { FETCH_WAIT_MS_MAX, LONG_POLLS_MAX } from "../limits.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
+import { COMPRESSION_CODECS } from "../record/compression.ts";
+import {
+  baseOffsetAt,
+  BATCH_HEADER_BYTES,
+  batchSizeAt,
+  encodeRecordBatch,
+  lastOffsetDeltaAt,
+  type RecordInput,
+  viewOf,
+} from "../record/record_batch.ts";
+import type { AppendResult } from "../storage/partition_log.ts";
+import { FetchWaiters } from "./fetch_waiters.ts";
+import { StickyPartitioner } from "./partitioner.ts";
+import type { TopicConfig } from "./topic_config.ts";
+import { type Topic, TopicRegistry } from "./topic_registry.ts";
+
+export interface BrokerOptions {
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  topicDefaults?: Readonly<TopicConfig>;
+  /** Long polls waiting at once (LONG_POLLS_MAX). */
+  longPollsMax?: number;
+  random?: () => number;
+}
+
+/** A record to produce; `partition` pins it, otherwise its key (or stickiness) decides. */
+export interface ProduceRecord extends RecordInput {
+  partition?: number;
+}
+
+export interface ProducedOffset {
+  partition: number;
+  offset: number;
+}
+
+export type OffsetSpec = number | "earliest" | "latest";
+
+export interface FetchRequest {
+  offset: OffsetSpec;
+  maxBytes: number;
+  maxWaitMs?: number;
+  minBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  /** Whole batches as stored; empty when there was nothing to return. */
+  bytes: Uint8Array;
+  /** The offset the fetch resolved to (earliest/latest made concrete). */
+  offset: number;
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Broker {
+  readonly topics: TopicRegistry;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly waiters: FetchWaiters;
+  readonly #partitioner: StickyPartitioner;
+  #closed = false;
+  /** Shutting down: fetches return what is there instead of waiting. */
+  #draining = false;
+
+  private constructor(
+    topics: TopicRegistry,
+    clock: Clock,
+    logger: Logger,
+    waiters: FetchWaiters,
+    partitioner: StickyPartitioner,
+  ) {
+    this.topics = topics;
+    this.clock = clock;
+    this.logger = logger;
+    this.waiters = waiters;
+    this.#partitioner = partitioner;
+  }
+
+  static async open(options: BrokerOptions): Promise<Broker> {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? consoleLogger;
+    const waiters = new FetchWaiters(clock, options.longPollsMax ?? LONG_POLLS_MAX);
+    const topics = await TopicRegistry.open(options.dataDir, {
+      clock,
+      logger,
+      topicDefaults: options.topicDefaults,
+      onAppend: (topic, partition, result: AppendResult) => {
+        topic.stats.recordsIn += result.records;
+        topic.stats.bytesIn += result.bytes;
+        waiters.notify(topic.logs[partition], result.bytes);
+      },
+    });
+    return new Broker(topics, clock, logger, waiters, new StickyPartitioner(options.random));
+  }
+
+  createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
+    return this.topics.create(name, partitions, config);
+  }
+
+  async deleteTopic(name: unknown): Promise<void> {
+    const topic = this.topics.get(name);
+    await this.topics.delete(topic.name);
+    for (const log of topic.logs) this.waiters.wakeAll(log);
+    this.#partitioner.forget(topic.name);
+  }
+
+  /** Appends records, one batch per partition; offsets in request order. */
+  async produce(topicName: unknown, records: readonly ProduceRecord[]): Promise<ProducedOffset[]> {
+    const topic = this.topics.get(topicName);
+    if (records.length === 0) throw new SluiceError("INVALID_REQUEST", "no records to produce");
+    const partitions = topic.logs.length;
+    const sticky = this.#partitioner.current(topic.name, partitions);
+    const partitionOf = new Int32Array(records.length);
+    const indexInBatch = new Int32Array(records.length);
+    const groups = new Map<number, RecordInput[]>();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const p = r.partition ?? StickyPartitioner.partitionOf(r.key ?? null, partitions, sticky);
+      topic.partition(p); // PARTITION_NOT_FOUND before anything is written
+      let group = groups.get(p);
+      if (group === undefined) groups.set(p, group = []);
+      partitionOf[i] = p;
+      indexInBatch[i] = group.length;
+      group.push(r);
+    }
+    // Encode and size-check every batch first: a refused request writes nothing.
+    const nowMs = this.clock.nowMs();
+    const compression = topic.config["compression.type"] === "lz4"
+      ? COMPRESSION_CODECS.lz4
+      : COMPRESSION_CODECS.none;
+    const maxBytes = topic.config["max.message.bytes"];
+    const batches = new Map<number, Uint8Array>();
+    for (const [p, group] of groups) {
+      const batch = encodeRecordBatch(group, { timestampMs: nowMs, compression });
+      if (batch.length > maxBytes) {
+        throw new SluiceError(
+          "RECORD_TOO_LARGE",
+          `the records for partition ${p} make a batch of ${batch.length} bytes, over ` +
+            `max.message.bytes ${maxBytes}`,
+          { partition: p, bytes: batch.length },
+        );
+      }
+      batches.set(p, batch);
+    }
+    const bases = new Map<number, number>();
+    await Promise.all(
+      [...batches].map(async ([p, batch]) => {
+        bases.set(p, (await topic.partition(p).append(batch)).baseOffset);
+      }),
+    );
+    if (groups.has(sticky)) this.#partitioner.next(topic.name, partitions);
+    const offsets: ProducedOffset[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      offsets[i] = {
+        partition: partitionOf[i],
+        offset: bases.get(partitionOf[i])! + indexInBatch[i],
+      };
+    }
+    return offsets;
+  }
+
+  /** Appends client-built RecordBatch v2 bytes to one partition, as they are. */
+  appendBatches(topicName: unknown, partition: number, bytes: Uint8Array): Promise<AppendResult> {
+    const topic = this.topics.get(topicName);
+    const log = topic.partition(partition);
+    return log.append(bytes);
+  }
+
+  /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */
+  #resolveOffset(topic: Topic, partition: number, offset: OffsetSpec): number {
+    const log = topic.partition(partition);
+    if (offset === "earliest") return log.logStartOffset;
+    if (offset === "latest") return log.logEndOffset;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `offset must be a non-negative integer, not ${offset}`,
+      );
+    }
+    return offset;
+  }
+
+  /**
+   * Whole batches from `offset`, up to maxBytes (at least one batch). When fewer than minBytes
+   * (default 1) are there, waits up to maxWaitMs for appends to bring them.
+   */
+  async fetch(topicName: unknown, partition: number, request: FetchRequest): Promise<FetchResult> {
+    const topic = this.topics.get(topicName);
+    const log = topic.partition(partition);
+    const offset = this.#resolveOffset(topic, partition, request.offset);
+    const maxWaitMs = Math.min(Math.max(0, request.maxWaitMs ?? 0), FETCH_WAIT_MS_MAX);
+    const minBytes = Math.max(1, request.minBytes ?? 1);
+    let read = log.read(offset, request.maxBytes);
+    const have = read?.bytes.length ?? 0;
+    if (have < minBytes && maxWaitMs > 0 && !this.#draining) {
+      await this.waiters.wait(log, minBytes - have, maxWaitMs, request.signal);
+      topic.partition(partition); // deleted while waiting: TOPIC_NOT_FOUND
+      read = log.read(offset, request.maxBytes);
+    }
+    if (read === undefined) {
+      return {
+        bytes: EMPTY,
+        offset,
+        nextOffset: offset,
+        highWatermark: log.logEndOffset,
+        logStartOffset: log.logStartOffset,
+      };
+    }
+    topic.stats.bytesOut += read.bytes.length;
+    topic.stats.recordsOut += countRecordsFrom(read.bytes, offset);
+    return {
+      bytes: read.bytes,
+      offset,
+      nextOffset: read.nextOffset,
+      highWatermark: read.highWatermark,
+      logStartOffset: read.logStartOffset,
+    };
+  }
+
+  /** Kafka's ListOffsets: earliest, latest, or the first offset at or after a timestamp. */
+  offsetFor(
+    topicName: unknown,
+    partition: number,
+    timestamp: number | "earliest" | "latest",
+  ): number | undefined {
+    const topic = this.topics.get(topicName);
+    const log = topic.partition(partition);
+    if (timestamp === "earliest") return log.logStartOffset;
+    if (timestamp === "latest") return log.logEndOffset;
+    return log.offsetForTimestamp(timestamp);
+  }
+
+  /** Wakes every long poll and makes new fetches answer at once: the first step of shutdown. */
+  stopWaiting(): void {
+    this.#draining = true;
+    this.waiters.wakeAll();
+  }
+
+  /** Wakes every long poll, then closes every log (flush and recovery checkpoints). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stopWaiting();
+    await this.topics.close();
+  }
+}
+
+/** Records at or after `fromOffset` in a range of whole batches, from headers alone. */
+export function countRecordsFrom(bytes: Uint8Array, fromOffset: number): number {
+  const dv = viewOf(bytes);
+  let count = 0;
+  for (let pos = 0; pos + BATCH_HEADER_BYTES <= bytes.length; pos += batchSizeAt(dv, pos)) {
+    const base = baseOffsetAt(dv, pos);
+    const last = base + lastOffsetDeltaAt(dv, pos);
+    if (last >= fromOffset) count += last - Math.max(base, fromOffset) + 1;
+  }
+  return count;
+}

@@ -1,0 +1,95 @@
+/**
+ * Topic configs as Kafka names them, validated with zod at the broker's edge, and their mapping to
+ * the storage layer's LogConfig. Values may come as numbers or as numeric strings (Kafka's admin
+ * tools send strings). Unknown keys are refused, so a typo never silently means "default".
+ */
+import { z } from "zod";
+import { SluiceError } from "../errors.ts";
+import { BATCH_BYTES_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from "../limits.ts";
+import { DEFAULT_LOG_CONFIG, type LogConfig, resolveLogConfig } from "../storage/log_config.ts";
+
+const int = (min: number, max: number) =>
+  z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+export const TopicConfigSchema = z.strictObject({
+  "retention.ms": int(-1, Number.MAX_SAFE_INTEGER).optional(),
+  "retention.bytes": int(-1, Number.MAX_SAFE_INTEGER).optional(),
+  "segment.bytes": int(SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX).optional(),
+  "segment.ms": int(1, Number.MAX_SAFE_INTEGER).optional(),
+  "segment.index.bytes": int(8, SEGMENT_BYTES_MAX).optional(),
+  "index.interval.bytes": int(0, SEGMENT_BYTES_MAX).optional(),
+  "max.message.bytes": int(61, BATCH_BYTES_MAX).optional(),
+  "compression.type": z.enum(["none", "lz4"]).optional(),
+  "cleanup.policy": z.enum(["delete"]).optional(),
+  "flush.policy": z.enum(["none", "interval", "always"]).optional(),
+  "flush.ms": int(0, Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export type TopicConfigInput = z.input<typeof TopicConfigSchema>;
+
+/** A topic's effective config: every key present. */
+export interface TopicConfig {
+  "retention.ms": number;
+  "retention.bytes": number;
+  "segment.bytes": number;
+  "segment.ms": number;
+  "segment.index.bytes": number;
+  "index.interval.bytes": number;
+  "max.message.bytes": number;
+  "compression.type": "none" | "lz4";
+  "cleanup.policy": "delete";
+  "flush.policy": LogConfig["flushPolicy"];
+  "flush.ms": number;
+}
+
+export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
+  "retention.ms": DEFAULT_LOG_CONFIG.retentionMs,
+  "retention.bytes": DEFAULT_LOG_CONFIG.retentionBytes,
+  "segment.bytes": DEFAULT_LOG_CONFIG.segmentBytes,
+  "segment.ms": DEFAULT_LOG_CONFIG.segmentMs,
+  "segment.index.bytes": DEFAULT_LOG_CONFIG.segmentIndexBytes,
+  "index.interval.bytes": DEFAULT_LOG_CONFIG.indexIntervalBytes,
+  "max.message.bytes": DEFAULT_LOG_CONFIG.maxMessageBytes,
+  "compression.type": "none",
+  "cleanup.policy": "delete",
+  "flush.policy": DEFAULT_LOG_CONFIG.flushPolicy,
+  "flush.ms": DEFAULT_LOG_CONFIG.flushMs,
+});
+
+/** Validates user input and fills defaults; throws INVALID_CONFIG naming the first bad key. */
+export function parseTopicConfig(
+  input: unknown,
+  defaults: Readonly<TopicConfig> = DEFAULT_TOPIC_CONFIG,
+): TopicConfig {
+  const parsed = TopicConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".");
+    const message = issue.code === "unrecognized_keys"
+      ? `unknown topic config ${key}`
+      : `topic config ${key}: ${issue.message}`;
+    throw new SluiceError("INVALID_CONFIG", message, { key });
+  }
+  const config = { ...defaults } as TopicConfig;
+  for (const [k, v] of Object.entries(parsed.data)) {
+    if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  }
+  toLogConfig(config); // cross-field checks of the storage layer
+  return config;
+}
+
+export function toLogConfig(config: TopicConfig): LogConfig {
+  return resolveLogConfig({
+    retentionMs: config["retention.ms"],
+    retentionBytes: config["retention.bytes"],
+    segmentBytes: config["segment.bytes"],
+    segmentMs: config["segment.ms"],
+    segmentIndexBytes: config["segment.index.bytes"],
+    indexIntervalBytes: config["index.interval.bytes"],
+    maxMessageBytes: config["max.message.bytes"],
+    flushPolicy: config["flush.policy"],
+    flushMs: config["flush.ms"],
+  });
+}

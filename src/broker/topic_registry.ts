@@ -1,0 +1,281 @@
+/**
+ * Topics and their partition logs, persisted in the data dir:
+ *
+ * ```
+ * <dataDir>/topics/<topic>/topic.json        {"name","partitions","config","createdMs","id"}
+ * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
+ * <dataDir>/deleted/                          topics being removed (renamed here first)
+ * ```
+ * topic.json is written by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
+ * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
+ * [a-zA-Z0-9._-], not "." or "..", so it can never name a parent or another directory.
+ */
+import type { Clock } from "../clock.ts";
+import { SluiceError } from "../errors.ts";
+import { PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import {
+  joinPath,
+  listDir,
+  makeDir,
+  pathExists,
+  readWholeFile,
+  removeTree,
+  renamePath,
+  syncDir,
+  writeFileAtomic,
+} from "../runtime/fs.ts";
+import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
+import {
+  DEFAULT_TOPIC_CONFIG,
+  parseTopicConfig,
+  toLogConfig,
+  type TopicConfig,
+} from "./topic_config.ts";
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Kafka's topic name rule; throws INVALID_TOPIC_NAME. */
+export function validateTopicName(name: unknown): string {
+  if (typeof name !== "string" || !TOPIC_NAME.test(name) || name === "." || name === "..") {
+    const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 300)) : typeof name;
+    throw new SluiceError(
+      "INVALID_TOPIC_NAME",
+      `topic name ${shown} is invalid: use 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
+    );
+  }
+  return name;
+}
+
+export interface TopicMeta {
+  name: string;
+  partitions: number;
+  config: TopicConfig;
+  createdMs: number;
+  id: string;
+}
+
+/** Per-topic counters for /metrics. */
+export class TopicStats {
+  recordsIn = 0;
+  bytesIn = 0;
+  recordsOut = 0;
+  bytesOut = 0;
+}
+
+export class Topic {
+  readonly stats = new TopicStats();
+  #deleted = false;
+
+  constructor(readonly meta: TopicMeta, readonly logs: readonly PartitionLog[]) {}
+
+  get name(): string {
+    return this.meta.name;
+  }
+
+  get config(): TopicConfig {
+    return this.meta.config;
+  }
+
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  markDeleted(): void {
+    this.#deleted = true;
+  }
+
+  /** The partition's log; PARTITION_NOT_FOUND for anything but an integer in range. */
+  partition(p: number): PartitionLog {
+    if (this.#deleted) throw topicNotFound(this.name);
+    if (!Number.isInteger(p) || p < 0 || p >= this.logs.length) {
+      throw new SluiceError(
+        "PARTITION_NOT_FOUND",
+        `topic ${this.name} has partitions 0..${this.logs.length - 1}, not ${p}`,
+        { topic: this.name, partition: String(p) },
+      );
+    }
+    return this.logs[p];
+  }
+}
+
+function topicNotFound(name: string): SluiceError {
+  return new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+}
+
+export interface RegistryOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Defaults for configs a create request leaves out. */
+  topicDefaults?: Readonly<TopicConfig>;
+  onAppend?: (topic: Topic, partition: number, result: AppendResult) => void;
+}
+
+export class TopicRegistry {
+  readonly #topics = new Map<string, Topic>();
+  /** Names being created right now: a second create of one fails fast instead of racing. */
+  readonly #creating = new Set<string>();
+  readonly #topicsDir: string;
+  readonly #deletedDir: string;
+  readonly #options: RegistryOptions;
+
+  private constructor(readonly dataDir: string, options: RegistryOptions) {
+    this.#topicsDir = joinPath(dataDir, "topics");
+    this.#deletedDir = joinPath(dataDir, "deleted");
+    this.#options = options;
+  }
+
+  /** Opens every topic found in `dataDir` (recovering their logs); creates the layout if new. */
+  static async open(dataDir: string, options: RegistryOptions): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dataDir, options);
+    makeDir(registry.#topicsDir);
+    // A delete interrupted by a crash finishes now.
+    if (pathExists(registry.#deletedDir)) removeTree(registry.#deletedDir);
+    for (const name of listDir(registry.#topicsDir).sort()) {
+      try {
+        validateTopicName(name);
+      } catch {
+        if (!name.endsWith(".tmp")) {
+          options.logger.warn("ignoring a directory that is not a topic", { name });
+        }
+        continue;
+      }
+      const meta = registry.#readMeta(name);
+      if (meta === undefined) continue;
+      const logs = await registry.#openLogs(meta);
+      registry.#topics.set(name, new Topic(meta, logs));
+    }
+    return registry;
+  }
+
+  #readMeta(name: string): TopicMeta | undefined {
+    const path = joinPath(this.#topicsDir, name, "topic.json");
+    const bytes = readWholeFile(path);
+    if (bytes === undefined) {
+      this.#options.logger.warn("topic directory without topic.json; ignoring it", { path });
+      return undefined;
+    }
+    try {
+      const raw = JSON.parse(new TextDecoder().decode(bytes));
+      if (raw.name !== name || !Number.isInteger(raw.partitions) || raw.partitions < 1) {
+        throw new Error("name or partitions do not match");
+      }
+      return {
+        name,
+        partitions: raw.partitions,
+        config: parseTopicConfig(raw.config ?? {}, DEFAULT_TOPIC_CONFIG),
+        createdMs: Number(raw.createdMs) || 0,
+        id: String(raw.id ?? ""),
+      };
+    } catch (err) {
+      this.#options.logger.error("unreadable topic.json; topic not served", {
+        path,
+        error: String(err),
+      });
+      return undefined;
+    }
+  }
+
+  async #openLogs(meta: TopicMeta): Promise<PartitionLog[]> {
+    const logs: PartitionLog[] = [];
+    const logConfig = toLogConfig(meta.config);
+    for (let p = 0; p < meta.partitions; p++) {
+      const partition = p;
+      logs.push(
+        await PartitionLog.open(joinPath(this.#topicsDir, meta.name, String(p)), {
+          config: logConfig,
+          clock: this.#options.clock,
+          logger: this.#options.logger,
+          onAppend: this.#options.onAppend === undefined ? undefined : (_log, result) => {
+            const topic = this.#topics.get(meta.name);
+            if (topic !== undefined) this.#options.onAppend?.(topic, partition, result);
+          },
+        }),
+      );
+    }
+    return logs;
+  }
+
+  /** Creates a topic: validates name, partition count and config before anything touches disk. */
+  async create(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
+    const topicName = validateTopicName(name);
+    if (
+      typeof partitions !== "number" || !Number.isInteger(partitions) || partitions < 1 ||
+      partitions > PARTITIONS_PER_TOPIC_MAX
+    ) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `partitions must be an integer in [1, ${PARTITIONS_PER_TOPIC_MAX}], not ${partitions}`,
+      );
+    }
+    const topicConfig = parseTopicConfig(config, this.#options.topicDefaults);
+    if (this.#topics.has(topicName) || this.#creating.has(topicName)) {
+      throw new SluiceError("TOPIC_EXISTS", `topic ${topicName} already exists`, {
+        topic: topicName,
+      });
+    }
+    if (this.#topics.size + this.#creating.size >= TOPICS_MAX) {
+      throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${TOPICS_MAX} topics`);
+    }
+    this.#creating.add(topicName);
+    try {
+      const meta: TopicMeta = {
+        name: topicName,
+        partitions,
+        config: topicConfig,
+        createdMs: this.#options.clock.nowMs(),
+        id: crypto.randomUUID(),
+      };
+      const dir = joinPath(this.#topicsDir, topicName);
+      makeDir(dir);
+      const logs = await this.#openLogs(meta);
+      writeFileAtomic(
+        joinPath(dir, "topic.json"),
+        new TextEncoder().encode(JSON.stringify(meta, null, 2)),
+        dir,
+      );
+      syncDir(this.#topicsDir);
+      const topic = new Topic(meta, logs);
+      this.#topics.set(topicName, topic);
+      this.#options.logger.info("created topic", { topic: topicName, partitions });
+      return topic;
+    } finally {
+      this.#creating.delete(topicName);
+    }
+  }
+
+  /** The topic; INVALID_TOPIC_NAME or TOPIC_NOT_FOUND. */
+  get(name: unknown): Topic {
+    const topicName = validateTopicName(name);
+    const topic = this.#topics.get(topicName);
+    if (topic === undefined) throw topicNotFound(topicName);
+    return topic;
+  }
+
+  list(): Topic[] {
+    return [...this.#topics.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Deletes a topic: readers holding it get TOPIC_NOT_FOUND from then on; its directory is renamed
+   * out of topics/ (atomic) and then removed.
+   */
+  async delete(name: unknown): Promise<void> {
+    const topic = this.get(name);
+    topic.markDeleted();
+    this.#topics.delete(topic.name);
+    await Promise.all(topic.logs.map((log) => log.close()));
+    makeDir(this.#deletedDir);
+    const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
+    renamePath(joinPath(this.#topicsDir, topic.name), parked);
+    syncDir(this.#topicsDir);
+    removeTree(parked);
+    this.#options.logger.info("deleted topic", { topic: topic.name });
+  }
+
+  /** Closes every log: flushes and writes recovery checkpoints. */
+  async close(): Promise<void> {
+    const logs = [...this.#topics.values()].flatMap((t) => t.logs);
+    await Promise.all(logs.map((log) => log.close()));
+  }
+}

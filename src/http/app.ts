@@ -1,0 +1,104 @@
+/**
+ * The HTTP front: a Hono app that translates API.md's routes into broker calls. It validates at
+ * the edge (zod schemas, content types, body size), maps every typed error once (error_handler.ts)
+ * and documents itself from the same schemas (/openapi.json, /docs).
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { Broker } from "../broker/broker.ts";
+import { SluiceError } from "../errors.ts";
+import { REQUEST_BYTES_DEFAULT, SSE_STREAMS_MAX } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import { errorResponse } from "./error_handler.ts";
+import { HttpMetrics } from "./metrics.ts";
+import { registerRecordRoutes } from "./routes/records.ts";
+import { registerServiceRoutes } from "./routes/service.ts";
+import { registerStreamRoutes } from "./routes/stream.ts";
+import { registerTopicRoutes } from "./routes/topics.ts";
+
+export interface AppOptions {
+  logger: Logger;
+  /** Request bodies larger than this are refused with 413 REQUEST_TOO_LARGE. */
+  maxRequestBytes?: number;
+  /** Server-Sent Events streams open at once. */
+  sseStreamsMax?: number;
+}
+
+/** What every route module needs. */
+export interface AppContext {
+  app: OpenAPIHono;
+  broker: Broker;
+  logger: Logger;
+  metrics: HttpMetrics;
+  sseStreamsMax: number;
+  /** Aborted when the server shuts down: streams end, long polls return. */
+  shutdown: AbortSignal;
+}
+
+export interface SluiceApp {
+  fetch: (request: Request) => Response | Promise<Response>;
+  metrics: HttpMetrics;
+  /** Ends open streams; call before closing the broker. */
+  beginShutdown(): void;
+}
+
+export function createApp(broker: Broker, options: AppOptions): SluiceApp {
+  const app = new OpenAPIHono({ strict: true });
+  const metrics = new HttpMetrics();
+  const shutdown = new AbortController();
+  const { logger } = options;
+  const maxRequestBytes = options.maxRequestBytes ?? REQUEST_BYTES_DEFAULT;
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    metrics.observe(
+      c.req.routePath,
+      c.req.method,
+      c.res.status,
+      (performance.now() - started) / 1e3,
+    );
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: maxRequestBytes,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new SluiceError(
+            "REQUEST_TOO_LARGE",
+            `request bodies are limited to ${maxRequestBytes} bytes`,
+          ),
+          logger,
+        ),
+    }),
+  );
+  app.onError((err, c) => errorResponse(c, err, logger));
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new SluiceError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+      logger,
+    )
+  );
+
+  const ctx: AppContext = {
+    app,
+    broker,
+    logger,
+    metrics,
+    sseStreamsMax: options.sseStreamsMax ?? SSE_STREAMS_MAX,
+    shutdown: shutdown.signal,
+  };
+  registerServiceRoutes(ctx);
+  registerTopicRoutes(ctx);
+  registerRecordRoutes(ctx);
+  registerStreamRoutes(ctx);
+
+  return {
+    fetch: (request) => app.fetch(request),
+    metrics,
+    beginShutdown: () => shutdown.abort(),
+  };
+}

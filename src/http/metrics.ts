@@ -1,0 +1,121 @@
+/**
+ * Prometheus text exposition (format 0.0.4) for /metrics: request counts and a latency histogram
+ * per route, and at scrape time the broker's per-topic counters and per-partition gauges. Route
+ * labels are Hono's route patterns, so label cardinality is bounded by the number of routes.
+ */
+import type { Broker } from "../broker/broker.ts";
+
+const DURATION_BUCKETS_S = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+interface RouteStats {
+  bucketCounts: number[];
+  count: number;
+  sumSeconds: number;
+}
+
+function label(value: string | number): string {
+  return String(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export class HttpMetrics {
+  readonly #requests = new Map<string, number>();
+  readonly #durations = new Map<string, RouteStats>();
+  openStreams = 0;
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    const key = `route="${label(route)}",method="${label(method)}",status="${status}"`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    const routeKey = `route="${label(route)}",method="${label(method)}"`;
+    let stats = this.#durations.get(routeKey);
+    if (stats === undefined) {
+      stats = { bucketCounts: DURATION_BUCKETS_S.map(() => 0), count: 0, sumSeconds: 0 };
+      this.#durations.set(routeKey, stats);
+    }
+    for (let i = 0; i < DURATION_BUCKETS_S.length; i++) {
+      if (seconds <= DURATION_BUCKETS_S[i]) stats.bucketCounts[i]++;
+    }
+    stats.count++;
+    stats.sumSeconds += seconds;
+  }
+
+  render(broker: Broker): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    family("sluice_http_requests_total", "counter", "HTTP requests by route, method and status.");
+    for (const [key, n] of this.#requests) lines.push(`sluice_http_requests_total{${key}} ${n}`);
+    family("sluice_http_request_duration_seconds", "histogram", "HTTP request latency.");
+    for (const [key, s] of this.#durations) {
+      DURATION_BUCKETS_S.forEach((le, i) => {
+        lines.push(
+          `sluice_http_request_duration_seconds_bucket{${key},le="${le}"} ${s.bucketCounts[i]}`,
+        );
+      });
+      lines.push(`sluice_http_request_duration_seconds_bucket{${key},le="+Inf"} ${s.count}`);
+      lines.push(`sluice_http_request_duration_seconds_sum{${key}} ${s.sumSeconds}`);
+      lines.push(`sluice_http_request_duration_seconds_count{${key}} ${s.count}`);
+    }
+
+    const topics = broker.topics.list();
+    const perTopic = (name: string, help: string, pick: (t: typeof topics[number]) => number) => {
+      family(name, "counter", help);
+      for (const t of topics) lines.push(`${name}{topic="${label(t.name)}"} ${pick(t)}`);
+    };
+    perTopic("sluice_records_in_total", "Records appended.", (t) => t.stats.recordsIn);
+    perTopic("sluice_bytes_in_total", "Batch bytes appended.", (t) => t.stats.bytesIn);
+    perTopic("sluice_records_out_total", "Records fetched.", (t) => t.stats.recordsOut);
+    perTopic("sluice_bytes_out_total", "Batch bytes fetched.", (t) => t.stats.bytesOut);
+
+    const perPartition = (
+      name: string,
+      help: string,
+      pick: (t: typeof topics[number], p: number) => number,
+    ) => {
+      family(name, "gauge", help);
+      for (const t of topics) {
+        t.logs.forEach((_, p) => {
+          lines.push(`${name}{topic="${label(t.name)}",partition="${p}"} ${pick(t, p)}`);
+        });
+      }
+    };
+    perPartition("sluice_log_end_offset", "Log end offset.", (t, p) => t.logs[p].logEndOffset);
+    perPartition(
+      "sluice_log_start_offset",
+      "Log start offset.",
+      (t, p) => t.logs[p].logStartOffset,
+    );
+    perPartition(
+      "sluice_log_size_bytes",
+      "Bytes in the partition's segments.",
+      (t, p) => t.logs[p].sizeBytes,
+    );
+    perPartition(
+      "sluice_log_segments",
+      "Segments of the partition.",
+      (t, p) => t.logs[p].segments().length,
+    );
+
+    family("sluice_open_long_polls", "gauge", "Fetches waiting for data.");
+    lines.push(`sluice_open_long_polls ${broker.waiters.open}`);
+    family("sluice_open_streams", "gauge", "Server-Sent Events streams open.");
+    lines.push(`sluice_open_streams ${this.openStreams}`);
+    return lines.join("\n") + "\n";
+  }
+}

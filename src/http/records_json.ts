@@ -1,0 +1,117 @@
+/**
+ * Records between JSON and bytes, for the fronts that must show records. Only the batches a fetch
+ * returned are decoded, and only records at or after the requested offset are shown.
+ */
+import { Buffer } from "node:buffer";
+import { SluiceError } from "../errors.ts";
+import { decodeBatches, type RecordHeader } from "../record/record_batch.ts";
+import type { ProduceRecord } from "../broker/broker.ts";
+import type { z } from "@hono/zod-openapi";
+import type { ProduceBody } from "./schemas.ts";
+
+export type KeyEncoding = "string" | "base64";
+export type ValueEncoding = "string" | "base64" | "json";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function fromBase64(text: string, where: string): Uint8Array {
+  if (!BASE64.test(text)) throw new SluiceError("INVALID_REQUEST", `${where} is not valid base64`);
+  const buf = Buffer.from(text, "base64");
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+function encodeField(
+  value: unknown,
+  encoding: ValueEncoding,
+  where: string,
+): Uint8Array | null {
+  if (encoding === "json") return value === null ? null : encoder.encode(JSON.stringify(value));
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "string") {
+    throw new SluiceError(
+      "INVALID_REQUEST",
+      `${where} must be a string or null with ${encoding} encoding (valueEncoding "json" takes any JSON)`,
+    );
+  }
+  return encoding === "base64" ? fromBase64(value, where) : encoder.encode(value);
+}
+
+/** A produce request's records as the broker takes them. */
+export function toProduceRecords(body: z.output<typeof ProduceBody>): ProduceRecord[] {
+  const keyEncoding = body.keyEncoding ?? "string";
+  const valueEncoding = body.valueEncoding ?? "string";
+  return body.records.map((r, i) => {
+    let headers: RecordHeader[] | undefined;
+    if (Array.isArray(r.headers)) {
+      headers = r.headers.map((h) => ({
+        key: h.key,
+        value: h.value === null ? null : encoder.encode(h.value),
+      }));
+    } else if (r.headers !== undefined) {
+      headers = Object.entries(r.headers).map(([key, value]) => ({
+        key,
+        value: value === null ? null : encoder.encode(value),
+      }));
+    }
+    return {
+      key: encodeField(r.key ?? null, keyEncoding, `records.${i}.key`),
+      value: encodeField(r.value ?? null, valueEncoding, `records.${i}.value`),
+      headers,
+      partition: r.partition,
+      timestamp: r.timestamp,
+    };
+  });
+}
+
+export interface RecordJson {
+  offset: number;
+  timestamp: number;
+  key: unknown;
+  value: unknown;
+  headers: { key: string; value: string | null }[];
+}
+
+function showField(bytes: Uint8Array | null, encoding: ValueEncoding, offset: number): unknown {
+  if (bytes === null) return null;
+  if (encoding === "base64") return Buffer.from(bytes).toString("base64");
+  const text = decoder.decode(bytes);
+  if (encoding === "string") return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SluiceError(
+      "INVALID_REQUEST",
+      `the value at offset ${offset} is not JSON; fetch it with valueEncoding=string or base64`,
+      { offset },
+    );
+  }
+}
+
+/** Decodes whole batches into JSON records, keeping those at or after `fromOffset`. */
+export function recordsToJson(
+  bytes: Uint8Array,
+  fromOffset: number,
+  keyEncoding: KeyEncoding,
+  valueEncoding: ValueEncoding,
+): RecordJson[] {
+  const out: RecordJson[] = [];
+  for (const batch of decodeBatches(bytes, false)) {
+    if (batch.isControl) continue;
+    for (const r of batch.records) {
+      if (r.offset < fromOffset) continue;
+      out.push({
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: showField(r.key, keyEncoding, r.offset),
+        value: showField(r.value, valueEncoding, r.offset),
+        headers: r.headers.map((h) => ({
+          key: h.key,
+          value: h.value === null ? null : decoder.decode(h.value),
+        })),
+      });
+    }
+  }
+  return out;
+}

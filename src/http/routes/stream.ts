@@ -1,0 +1,92 @@
+/**
+ * Streaming consume over Server-Sent Events: one event per record (`id:` offset, `data:` the
+ * record as JSON), pushed as records are appended, resuming after `Last-Event-ID`.
+ *
+ * Back-pressure: the loop reads at most SSE_BUFFER_BYTES_MAX of batches at a time and awaits each
+ * write, which waits while the client is not reading; a slow client therefore slows its own
+ * reads of the log and never grows the server's memory. Streams are bounded (SSE_STREAMS_MAX).
+ */
+import { streamSSE } from "hono/streaming";
+import { isSluiceError, SluiceError } from "../../errors.ts";
+import { SSE_BUFFER_BYTES_MAX } from "../../limits.ts";
+import type { AppContext } from "../app.ts";
+import { readParams, readQuery } from "../body.ts";
+import { toErrorResponse } from "../error_handler.ts";
+import { recordsToJson } from "../records_json.ts";
+import { ErrorResponse, PartitionParams, StreamQuery } from "../schemas.ts";
+
+/** How long one wait for data lasts before a keep-alive comment goes out. */
+const KEEPALIVE_MS = 15_000;
+
+export function registerStreamRoutes(ctx: AppContext): void {
+  const { app, broker, logger, metrics } = ctx;
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/topics/{topic}/partitions/{partition}/stream",
+    summary: "Server-Sent Events: one event per record, pushed as records are appended",
+    request: { params: PartitionParams, query: StreamQuery },
+    responses: {
+      200: { description: "an event stream", content: { "text/event-stream": { schema: {} } } },
+      default: {
+        description: "an error",
+        content: { "application/json": { schema: ErrorResponse } },
+      },
+    },
+  });
+
+  app.get("/v1/topics/:topic/partitions/:partition/stream", (c) => {
+    const { topic, partition } = readParams(c, PartitionParams);
+    const q = readQuery(c, StreamQuery);
+    const log = broker.topics.get(topic).partition(partition); // 400/404 as JSON, before streaming
+    const lastEventId = c.req.header("last-event-id");
+    let offset: number;
+    if (lastEventId !== undefined && /^\d{1,16}$/.test(lastEventId.trim())) {
+      offset = Number(lastEventId.trim()) + 1;
+    } else if (q.offset === "earliest" || q.offset === undefined) {
+      offset = log.logStartOffset;
+    } else if (q.offset === "latest") {
+      offset = log.logEndOffset;
+    } else {
+      offset = q.offset;
+    }
+    if (metrics.openStreams >= ctx.sseStreamsMax) {
+      throw new SluiceError("TOO_MANY_REQUESTS", `${ctx.sseStreamsMax} streams are already open`);
+    }
+    metrics.openStreams++;
+    const clientGone = c.req.raw.signal;
+    return streamSSE(c, async (stream) => {
+      const stop = AbortSignal.any([clientGone, ctx.shutdown]);
+      stream.onAbort(() => {});
+      try {
+        while (!stop.aborted && !stream.aborted && !stream.closed) {
+          const result = await broker.fetch(topic, partition, {
+            offset,
+            maxBytes: SSE_BUFFER_BYTES_MAX,
+            maxWaitMs: KEEPALIVE_MS,
+            signal: stop,
+          });
+          const records = recordsToJson(
+            result.bytes,
+            result.offset,
+            q.keyEncoding ?? "string",
+            q.valueEncoding ?? "string",
+          );
+          for (const r of records) {
+            if (stop.aborted) break;
+            await stream.writeSSE({ id: String(r.offset), data: JSON.stringify(r) });
+          }
+          if (records.length === 0 && !stop.aborted) await stream.write(": keep-alive\n\n");
+          offset = result.nextOffset;
+        }
+      } catch (err) {
+        if (!stream.closed) {
+          const { body } = toErrorResponse(err, logger);
+          await stream.writeSSE({ event: "error", data: JSON.stringify(body) }).catch(() => {});
+        }
+        if (!isSluiceError(err)) logger.error("stream failed", { error: String(err) });
+      } finally {
+        metrics.openStreams--;
+      }
+    });
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * zod schemas for every body and query the HTTP API takes. Handlers validate with them (see
+ * body.ts), and the same schemas generate /openapi.json, so the docs cannot drift from the checks.
+ */
+import { z } from "@hono/zod-openapi";
+import { FETCH_WAIT_MS_MAX, READ_BYTES_MAX, RECORDS_PER_REQUEST_MAX } from "../limits.ts";
+
+/** A non-negative integer given as a query string (no sign, exponent or fraction). */
+const queryInt = (min: number, max: number) =>
+  z.string().regex(/^\d{1,16}$/, "a non-negative integer").transform(Number).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+export const TopicParams = z.object({ topic: z.string().openapi({ example: "orders" }) });
+export const PartitionParams = TopicParams.extend({
+  partition: z.string().regex(/^\d{1,9}$/, "a partition number").transform(Number)
+    .openapi({ type: "integer", example: "0" }),
+});
+
+export const CreateTopicBody = z.object({
+  name: z.string().openapi({ example: "orders" }),
+  partitions: z.number().int().optional().openapi({ example: 3 }),
+  config: z.record(z.string(), z.union([z.string(), z.number()])).optional().openapi({
+    example: { "retention.ms": 604800000, "compression.type": "lz4" },
+  }),
+}).openapi("CreateTopic");
+
+export const PartitionInfo = z.object({
+  partition: z.number().int(),
+  logStartOffset: z.number().int(),
+  highWatermark: z.number().int(),
+  sizeBytes: z.number().int(),
+});
+
+export const TopicDescription = z.object({
+  name: z.string(),
+  config: z.record(z.string(), z.union([z.string(), z.number()])),
+  partitions: z.array(PartitionInfo),
+}).openapi("Topic");
+
+export const TopicList = z.object({
+  topics: z.array(z.object({ name: z.string(), partitions: z.number().int() })),
+});
+
+export const Encoding = z.enum(["string", "base64"]);
+export const ValueEncoding = z.enum(["string", "base64", "json"]);
+
+const HeaderInput = z.union([
+  z.record(z.string(), z.string().nullable()),
+  z.array(z.object({ key: z.string(), value: z.string().nullable() })),
+]);
+
+export const ProduceRecordInput = z.object({
+  key: z.string().nullable().optional(),
+  value: z.unknown().openapi({ description: "string or null; any JSON with valueEncoding=json" }),
+  headers: HeaderInput.optional(),
+  partition: z.number().int().min(0).optional(),
+  timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export const ProduceBody = z.object({
+  records: z.array(ProduceRecordInput).min(1).max(RECORDS_PER_REQUEST_MAX),
+  keyEncoding: Encoding.optional(),
+  valueEncoding: ValueEncoding.optional(),
+}).openapi("Produce");
+
+export const ProduceResponse = z.object({
+  offsets: z.array(z.object({ partition: z.number().int(), offset: z.number().int() })),
+});
+
+export const AppendResponse = z.object({
+  baseOffset: z.number().int(),
+  lastOffset: z.number().int(),
+});
+
+export const OffsetQueryValue = z.union([
+  z.enum(["earliest", "latest"]),
+  queryInt(0, Number.MAX_SAFE_INTEGER),
+]);
+
+export const FetchQuery = z.object({
+  offset: OffsetQueryValue.optional().openapi({ description: "a number, earliest or latest" }),
+  maxBytes: queryInt(1, READ_BYTES_MAX).optional(),
+  maxWaitMs: queryInt(0, FETCH_WAIT_MS_MAX).optional(),
+  minBytes: queryInt(1, READ_BYTES_MAX).optional(),
+  keyEncoding: Encoding.optional(),
+  valueEncoding: ValueEncoding.optional(),
+});
+
+export const RecordOutput = z.object({
+  offset: z.number().int(),
+  timestamp: z.number().int(),
+  key: z.unknown(),
+  value: z.unknown(),
+  headers: z.array(z.object({ key: z.string(), value: z.string().nullable() })),
+});
+
+export const FetchResponse = z.object({
+  records: z.array(RecordOutput),
+  nextOffset: z.number().int(),
+  highWatermark: z.number().int(),
+});
+
+export const StreamQuery = z.object({
+  offset: OffsetQueryValue.optional(),
+  keyEncoding: Encoding.optional(),
+  valueEncoding: ValueEncoding.optional(),
+});
+
+export const OffsetsQuery = z.object({
+  timestamp: OffsetQueryValue.openapi({ description: "ms since the epoch, earliest or latest" }),
+});
+
+export const OffsetResponse = z.object({ offset: z.number().int().nullable() });
+
+export const ErrorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+}).openapi("Error");
