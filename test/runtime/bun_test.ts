@@ -65,3 +65,52 @@ Deno.test({
     await Deno.remove(dataDir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "Bun serves the HTTP API: create, produce, fetch, then a clean SIGTERM stop",
+  ignore: bun === undefined,
+  fn: async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "sluice-bun-serve-" });
+    const proc = new Deno.Command(bun!, {
+      args: ["run", "src/main.ts", "serve", "--port", "0", "--data-dir", dataDir],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const deadline = Date.now() + 20_000;
+    while (!/listening on (http:\/\/\S+)/.test(seen) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const url = /listening on (http:\/\/\S+)/.exec(seen)?.[1];
+    try {
+      assert.ok(url, `no listening line from bun: ${seen}`);
+      const created = await fetch(`${url}/v1/topics`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "bun-orders", partitions: 2 }),
+      });
+      assert.equal(created.status, 201);
+      await created.body?.cancel();
+      const produced = await fetch(`${url}/v1/topics/bun-orders/records`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ records: [{ value: "from bun", partition: 1 }] }),
+      });
+      assert.deepEqual(await produced.json(), { offsets: [{ partition: 1, offset: 0 }] });
+      const fetched = await fetch(`${url}/v1/topics/bun-orders/partitions/1/records?offset=0`);
+      const body = await fetched.json();
+      assert.equal(body.records[0].value, "from bun");
+      assert.equal(body.nextOffset, 1);
+    } finally {
+      proc.kill("SIGTERM");
+      const status = await proc.status;
+      await reader.cancel().catch(() => {});
+      assert.equal(status.code, 0, "a SIGTERM stop exits 0");
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
