@@ -43,3 +43,14 @@ export {
   type LogConfig,
   resolveLogConfig,
 } from "./storage/log_config.ts";
+export {
+  Broker,
+  type BrokerOptions,
+  type FetchRequest,
+  type FetchResult,
+  type ProducedOffset,
+  type ProduceRecord,
+} from "./broker/broker.ts";
+export { type Topic, validateTopicName } from "./broker/topic_registry.ts";
+export { parseTopicConfig, type TopicConfig } from "./broker/topic_config.ts";
+export { createApp, type SluiceApp } from "./http/app.ts";
