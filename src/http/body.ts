@@ -7,6 +7,8 @@ import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
 import { SluiceError } from "../errors.ts";
 
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
 function invalid(what: string, error: z.ZodError): SluiceError {
   const issue = error.issues[0];
   const path = issue.path.length > 0 ? issue.path.join(".") : what;
@@ -22,7 +24,13 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
       `this route takes Content-Type application/json, not ${JSON.stringify(type)}`,
     );
   }
-  const text = await c.req.text();
+  let text: string;
+  try {
+    // fatal: a body that is not UTF-8 is refused, never silently turned into U+FFFD.
+    text = utf8Strict.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new SluiceError("INVALID_REQUEST", "the JSON body is not valid UTF-8");
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
