@@ -61,3 +61,28 @@ export function assertBytes(
     }
   }
 }
+
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
+
+/**
+ * A fresh temp directory that is removed when the test module ends (Deno's "unload" event fires
+ * once per test file), so tests that leave logs open or fail midway leave nothing behind.
+ */
+export function tempDir(prefix: string): string {
+  const dir = Deno.makeTempDirSync({ prefix });
+  tempDirs.push(dir);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    globalThis.addEventListener("unload", () => {
+      for (const d of tempDirs) {
+        try {
+          Deno.removeSync(d, { recursive: true });
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+  return dir;
+}

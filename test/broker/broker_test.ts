@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { tempDir } from "../test_util.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { Broker } from "../../src/broker/broker.ts";
 import { isSluiceError } from "../../src/errors.ts";
@@ -7,7 +8,7 @@ import { partitionForKey } from "../../src/record/murmur2.ts";
 import { decodeBatches, utf8 } from "../../src/record/record_batch.ts";
 
 async function openBroker(clock = new ManualClock(), dataDir?: string) {
-  const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sluice-broker-" });
+  const dir = dataDir ?? tempDir("sluice-broker-");
   const broker = await Broker.open({
     dataDir: dir,
     clock,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { tempDir } from "../test_util.ts";
 import { OffsetIndex } from "../../src/storage/offset_index.ts";
 
-const tmp = () => Deno.makeTempDirSync({ prefix: "sluice-index-" });
+const tmp = () => tempDir("sluice-index-");
 
 Deno.test("OffsetIndex", async (t) => {
   await t.step("lookup() returns position 0 when empty", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { tempDir as makeTemp } from "../test_util.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { isSluiceError, type SluiceError } from "../../src/errors.ts";
 import { MemoryLogger } from "../../src/logger.ts";
@@ -14,7 +15,7 @@ import { PartitionLog } from "../../src/storage/partition_log.ts";
 const BASE_MS = 1_700_000_000_000;
 
 function tempDir(): string {
-  return Deno.makeTempDirSync({ prefix: "sluice-log-" });
+  return makeTemp("sluice-log-");
 }
 
 async function openLog(

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { tempDir } from "../test_util.ts";
 import { TimeIndex } from "../../src/storage/time_index.ts";
 
-const tmp = () => Deno.makeTempDirSync({ prefix: "sluice-timeindex-" });
+const tmp = () => tempDir("sluice-timeindex-");
 
 Deno.test("TimeIndex", async (t) => {
   await t.step("maybeAppend() keeps timestamps and offsets strictly increasing", () => {
