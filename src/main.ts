@@ -21,4 +21,12 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
-if (import.meta.main) await main(commandLineArgs());
+if (import.meta.main) {
+  try {
+    await main(commandLineArgs());
+  } catch (err) {
+    // A start-up failure (port in use, data dir locked or unwritable) is a message, not a trace.
+    console.error(`sluice: ${err instanceof Error ? err.message : String(err)}`);
+    exitProcess(1);
+  }
+}

@@ -22,6 +22,7 @@ import {
   type RecordInput,
   viewOf,
 } from "../record/record_batch.ts";
+import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { AppendResult } from "../storage/partition_log.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
 import { StickyPartitioner } from "./partitioner.ts";
@@ -76,6 +77,7 @@ export class Broker {
   readonly logger: Logger;
   readonly waiters: FetchWaiters;
   readonly #partitioner: StickyPartitioner;
+  readonly #lock: DirLock;
   #closed = false;
   /** Shutting down: fetches return what is there instead of waiting. */
   #draining = false;
@@ -86,7 +88,9 @@ export class Broker {
     logger: Logger,
     waiters: FetchWaiters,
     partitioner: StickyPartitioner,
+    lock: DirLock,
   ) {
+    this.#lock = lock;
     this.topics = topics;
     this.clock = clock;
     this.logger = logger;
@@ -98,17 +102,24 @@ export class Broker {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? consoleLogger;
     const waiters = new FetchWaiters(clock, options.longPollsMax ?? LONG_POLLS_MAX);
-    const topics = await TopicRegistry.open(options.dataDir, {
-      clock,
-      logger,
-      topicDefaults: options.topicDefaults,
-      onAppend: (topic, partition, result: AppendResult) => {
-        topic.stats.recordsIn += result.records;
-        topic.stats.bytesIn += result.bytes;
-        waiters.notify(topic.logs[partition], result.bytes);
-      },
-    });
-    return new Broker(topics, clock, logger, waiters, new StickyPartitioner(options.random));
+    const lock = lockDataDir(options.dataDir);
+    let topics: TopicRegistry;
+    try {
+      topics = await TopicRegistry.open(options.dataDir, {
+        clock,
+        logger,
+        topicDefaults: options.topicDefaults,
+        onAppend: (topic, partition, result: AppendResult) => {
+          topic.stats.recordsIn += result.records;
+          topic.stats.bytesIn += result.bytes;
+          waiters.notify(topic.logs[partition], result.bytes);
+        },
+      });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    return new Broker(topics, clock, logger, waiters, new StickyPartitioner(options.random), lock);
   }
 
   createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
@@ -259,7 +270,11 @@ export class Broker {
     if (this.#closed) return;
     this.#closed = true;
     this.stopWaiting();
-    await this.topics.close();
+    try {
+      await this.topics.close();
+    } finally {
+      this.#lock.release();
+    }
   }
 }
 

@@ -21,3 +21,17 @@ export function exitProcess(code: number): never {
 export function onTerminationSignal(handler: (signal: string) => void): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => handler(signal));
 }
+
+export function processId(): number {
+  return process.pid;
+}
+
+/** True when a process with this pid exists (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}
