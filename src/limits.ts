@@ -78,3 +78,14 @@ export const RECORDS_PER_REQUEST_MAX = 100_000;
 export const SSE_STREAMS_MAX = 100;
 /** Bytes one SSE stream may have queued for a slow client before it stops reading the log. */
 export const SSE_BUFFER_BYTES_MAX = 1 * MiB;
+
+/** Consumer groups one broker tracks. */
+export const GROUPS_MAX = 10_000;
+/** Members of one consumer group. */
+export const MEMBERS_PER_GROUP_MAX = 1000;
+/** `session.timeout.ms`: a member not heard from for this long is evicted (Kafka: 10 s in 2.x). */
+export const SESSION_TIMEOUT_MS_DEFAULT = 10_000;
+/** Kafka's group.min.session.timeout.ms is 6 s; lower values are allowed here for tests. */
+export const SESSION_TIMEOUT_MS_MIN = 100;
+/** Kafka's group.max.session.timeout.ms: 30 min. */
+export const SESSION_TIMEOUT_MS_MAX = 30 * 60 * 1000;

@@ -25,6 +25,8 @@ import {
 import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { AppendResult } from "../storage/partition_log.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
+import { GroupCoordinator } from "./group_coordinator.ts";
+import { OffsetStore } from "./offset_store.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
 import { type Topic, TopicRegistry } from "./topic_registry.ts";
@@ -73,6 +75,8 @@ const EMPTY = new Uint8Array(0);
 
 export class Broker {
   readonly topics: TopicRegistry;
+  readonly groups: GroupCoordinator;
+  readonly #offsets: OffsetStore;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly waiters: FetchWaiters;
@@ -89,8 +93,11 @@ export class Broker {
     waiters: FetchWaiters,
     partitioner: StickyPartitioner,
     lock: DirLock,
+    offsets: OffsetStore,
   ) {
     this.#lock = lock;
+    this.#offsets = offsets;
+    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger);
     this.topics = topics;
     this.clock = clock;
     this.logger = logger;
@@ -104,6 +111,7 @@ export class Broker {
     const waiters = new FetchWaiters(clock, options.longPollsMax ?? LONG_POLLS_MAX);
     const lock = lockDataDir(options.dataDir);
     let topics: TopicRegistry;
+    let offsets: OffsetStore;
     try {
       topics = await TopicRegistry.open(options.dataDir, {
         clock,
@@ -115,11 +123,20 @@ export class Broker {
           waiters.notify(topic.logs[partition], result.bytes);
         },
       });
+      offsets = await OffsetStore.open(options.dataDir, clock, logger);
     } catch (err) {
       lock.release();
       throw err;
     }
-    return new Broker(topics, clock, logger, waiters, new StickyPartitioner(options.random), lock);
+    return new Broker(
+      topics,
+      clock,
+      logger,
+      waiters,
+      new StickyPartitioner(options.random),
+      lock,
+      offsets,
+    );
   }
 
   createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
@@ -270,7 +287,9 @@ export class Broker {
     if (this.#closed) return;
     this.#closed = true;
     this.stopWaiting();
+    this.groups.close();
     try {
+      await this.#offsets.close();
       await this.topics.close();
     } finally {
       this.#lock.release();

@@ -12,10 +12,13 @@ interface Waiter {
   missingBytes: number;
   timer: Timer | undefined;
   done: () => void;
+  finished: boolean;
 }
 
 export class FetchWaiters {
   readonly #byLog = new Map<PartitionLog, Set<Waiter>>();
+  /** Every waiter, including those watching no log (an idle group member). */
+  readonly #all = new Set<Waiter>();
   #count = 0;
 
   constructor(readonly clock: Clock, readonly max: number) {}
@@ -26,11 +29,12 @@ export class FetchWaiters {
   }
 
   /**
-   * Resolves when `minBytes` more bytes were appended to `log`, after `maxWaitMs`, when `signal`
-   * aborts, or at {@link FetchWaiters.wakeAll}. Never rejects once it started waiting.
+   * Resolves when `minBytes` more bytes were appended to `logs` (one log, or any of several: a
+   * group member waits on all its partitions), after `maxWaitMs`, when `signal` aborts, or at
+   * {@link FetchWaiters.wakeAll}. Never rejects once it started waiting.
    */
   wait(
-    log: PartitionLog,
+    logs: PartitionLog | readonly PartitionLog[],
     minBytes: number,
     maxWaitMs: number,
     signal?: AbortSignal,
@@ -41,24 +45,34 @@ export class FetchWaiters {
       );
     }
     if (signal?.aborted) return Promise.resolve();
+    const watched: readonly PartitionLog[] = Array.isArray(logs) ? logs : [logs as PartitionLog];
     return new Promise<void>((resolve) => {
-      let set = this.#byLog.get(log);
-      if (set === undefined) this.#byLog.set(log, set = new Set());
-      const waiters = set;
       const onAbort = () => waiter.done();
       const waiter: Waiter = {
         missingBytes: Math.max(1, minBytes),
         timer: undefined,
         done: () => {
-          if (!waiters.delete(waiter)) return;
+          if (waiter.finished) return;
+          waiter.finished = true;
           this.#count--;
-          if (waiters.size === 0) this.#byLog.delete(log);
+          for (const log of watched) {
+            const set = this.#byLog.get(log);
+            set?.delete(waiter);
+            if (set?.size === 0) this.#byLog.delete(log);
+          }
+          this.#all.delete(waiter);
           waiter.timer?.cancel();
           signal?.removeEventListener("abort", onAbort);
           resolve();
         },
+        finished: false,
       };
-      waiters.add(waiter);
+      for (const log of watched) {
+        let set = this.#byLog.get(log);
+        if (set === undefined) this.#byLog.set(log, set = new Set());
+        set.add(waiter);
+      }
+      this.#all.add(waiter);
       this.#count++;
       waiter.timer = this.clock.setTimer(waiter.done, maxWaitMs);
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -75,9 +89,9 @@ export class FetchWaiters {
     }
   }
 
-  /** Wakes every waiter of `log` (its topic was deleted), or of every log (shutdown). */
+  /** Wakes every waiter of `log` (its topic was deleted), or every waiter (shutdown). */
   wakeAll(log?: PartitionLog): void {
-    const sets = log === undefined ? [...this.#byLog.values()] : [this.#byLog.get(log)];
-    for (const set of sets) for (const w of [...(set ?? [])]) w.done();
+    const waiters = log === undefined ? [...this.#all] : [...(this.#byLog.get(log) ?? [])];
+    for (const w of waiters) w.done();
   }
 }

@@ -11,6 +11,7 @@ import { REQUEST_BYTES_DEFAULT, SSE_STREAMS_MAX } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { errorResponse } from "./error_handler.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerServiceRoutes } from "./routes/service.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
@@ -95,6 +96,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
   registerTopicRoutes(ctx);
   registerRecordRoutes(ctx);
   registerStreamRoutes(ctx);
+  registerGroupRoutes(ctx);
 
   return {
     fetch: (request) => app.fetch(request),

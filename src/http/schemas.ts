@@ -117,3 +117,66 @@ export const OffsetResponse = z.object({ offset: z.number().int().nullable() });
 export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 }).openapi("Error");
+
+export const GroupParams = z.object({ group: z.string().openapi({ example: "billing" }) });
+export const MemberParams = GroupParams.extend({ member: z.string() });
+
+const TopicPartitionSchema = z.object({ topic: z.string(), partition: z.number().int() });
+
+export const JoinBody = z.object({
+  topics: z.array(z.string()).min(1).max(1000),
+  assignor: z.enum(["range", "roundrobin"]).optional(),
+  sessionTimeoutMs: z.number().int().optional(),
+  autoOffsetReset: z.enum(["earliest", "latest"]).optional(),
+}).openapi("JoinGroup");
+
+export const MemberResponse = z.object({
+  memberId: z.string(),
+  generation: z.number().int(),
+  assignment: z.array(TopicPartitionSchema),
+});
+
+export const HeartbeatResponse = z.object({
+  generation: z.number().int(),
+  assignment: z.array(TopicPartitionSchema),
+  rebalance: z.boolean(),
+});
+
+export const MemberFetchQuery = z.object({
+  maxBytes: queryInt(1, READ_BYTES_MAX).optional(),
+  maxWaitMs: queryInt(0, FETCH_WAIT_MS_MAX).optional(),
+  keyEncoding: Encoding.optional(),
+  valueEncoding: ValueEncoding.optional(),
+});
+
+export const MemberFetchResponse = z.object({
+  records: z.array(RecordOutput.extend({ topic: z.string(), partition: z.number().int() })),
+  generation: z.number().int(),
+  rebalance: z.boolean(),
+});
+
+export const CommitBody = z.object({
+  memberId: z.string(),
+  generation: z.number().int(),
+  offsets: z.array(z.object({
+    topic: z.string(),
+    partition: z.number().int().min(0),
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })).min(1).max(10_000),
+}).openapi("CommitOffsets");
+
+export const GroupOffsetsResponse = z.object({
+  offsets: z.array(z.object({
+    topic: z.string(),
+    partition: z.number().int(),
+    offset: z.number().int(),
+    lag: z.number().int().nullable(),
+  })),
+});
+
+export const GroupDescription = z.object({
+  group: z.string(),
+  generation: z.number().int(),
+  state: z.string(),
+  members: z.array(z.object({ memberId: z.string(), assignment: z.array(TopicPartitionSchema) })),
+}).openapi("Group");

@@ -474,7 +474,7 @@ export class PartitionLog {
   async deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
     if (this.#flushLoop !== undefined) await this.#flushLoop;
     if (this.#closed || this.#closing) return 0;
-    let count = expiredSegmentCount(
+    const count = expiredSegmentCount(
       this.#segments.map((s) => ({
         sizeBytes: s.sizeBytes,
         maxTimestampMs: s.maxTimestampMs,
@@ -483,16 +483,33 @@ export class PartitionLog {
       this.config,
       nowMs,
     );
-    // A flush that started since the wait above keeps its segments until the next check.
+    return this.#deleteOldest(count, "retention");
+  }
+
+  /**
+   * Deletes the whole segments that end at or before `offset` (never the active one), as Kafka's
+   * DeleteRecords does at segment granularity: for internal logs whose content a snapshot covers.
+   */
+  async deleteSegmentsBefore(offset: number): Promise<number> {
+    if (this.#flushLoop !== undefined) await this.#flushLoop;
+    if (this.#closed || this.#closing) return 0;
+    let count = 0;
+    while (count < this.#segments.length - 1 && this.#segments[count].nextOffset <= offset) count++;
+    return this.#deleteOldest(count, "deleteSegmentsBefore");
+  }
+
+  #deleteOldest(count: number, why: string): number {
+    // A flush that started since the caller's wait keeps its segments until the next call.
     for (let i = 0; i < count; i++) {
       if (this.#segments[i].syncsInFlight > 0) count = i;
     }
     if (count === 0) return 0;
     const doomed = this.#segments.splice(0, count);
-    assert(this.#segments.length > 0, "retention keeps the active segment");
+    assert(this.#segments.length > 0, "deletion keeps the active segment");
     for (const s of doomed) {
       s.delete();
-      this.#logger.info("retention deleted segment", {
+      this.#logger.info("deleted segment", {
+        why,
         file: s.logPath,
         baseOffset: s.baseOffset,
         sizeBytes: s.sizeBytes,

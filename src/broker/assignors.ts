@@ -1,0 +1,95 @@
+/**
+ * Partition assignment for consumer groups, as Kafka's client-side assignors compute it, run here
+ * by the coordinator. Every partition of every subscribed topic goes to exactly one member that
+ * subscribes to its topic; members beyond the partition count get nothing (they stay idle).
+ * Members are ordered by memberId so every computation of the same membership agrees.
+ */
+
+export const ASSIGNORS = ["range", "roundrobin"] as const;
+export type AssignorName = typeof ASSIGNORS[number];
+
+export interface MemberSubscription {
+  memberId: string;
+  topics: readonly string[];
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** memberId -> its partitions, sorted by topic then partition. */
+export type Assignment = Map<string, TopicPartition[]>;
+
+function emptyAssignment(members: readonly MemberSubscription[]): Assignment {
+  const out: Assignment = new Map();
+  for (const m of [...members].sort((a, b) => a.memberId.localeCompare(b.memberId))) {
+    out.set(m.memberId, []);
+  }
+  return out;
+}
+
+/**
+ * Kafka's RangeAssignor: per topic, the subscribed members in order each take a contiguous range;
+ * the first (partitions % members) members take one extra.
+ */
+export function rangeAssign(
+  members: readonly MemberSubscription[],
+  partitionsOf: (topic: string) => number,
+): Assignment {
+  const out = emptyAssignment(members);
+  const ordered = [...out.keys()];
+  const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
+  for (const topic of topics) {
+    const subscribed = ordered.filter((id) =>
+      members.find((m) => m.memberId === id)!.topics.includes(topic)
+    );
+    const n = partitionsOf(topic);
+    const per = Math.floor(n / subscribed.length);
+    const extra = n % subscribed.length;
+    let next = 0;
+    subscribed.forEach((id, i) => {
+      const count = per + (i < extra ? 1 : 0);
+      for (let k = 0; k < count; k++) out.get(id)!.push({ topic, partition: next++ });
+    });
+  }
+  return out;
+}
+
+/**
+ * Kafka's RoundRobinAssignor: all partitions in (topic, partition) order are dealt to the members
+ * in turn, skipping members not subscribed to the partition's topic.
+ */
+export function roundRobinAssign(
+  members: readonly MemberSubscription[],
+  partitionsOf: (topic: string) => number,
+): Assignment {
+  const out = emptyAssignment(members);
+  const ordered = [...out.keys()];
+  const subs = new Map(members.map((m) => [m.memberId, new Set(m.topics)]));
+  const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
+  let turn = 0;
+  for (const topic of topics) {
+    for (let partition = 0; partition < partitionsOf(topic); partition++) {
+      // At most one full lap finds a subscriber: someone subscribes to every listed topic.
+      for (let tries = 0; tries < ordered.length; tries++) {
+        const id = ordered[turn++ % ordered.length];
+        if (subs.get(id)!.has(topic)) {
+          out.get(id)!.push({ topic, partition });
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function assign(
+  name: AssignorName,
+  members: readonly MemberSubscription[],
+  partitionsOf: (topic: string) => number,
+): Assignment {
+  return name === "range"
+    ? rangeAssign(members, partitionsOf)
+    : roundRobinAssign(members, partitionsOf);
+}

@@ -1,0 +1,256 @@
+/**
+ * Committed offsets and group metadata, durable, as Kafka keeps them in __consumer_offsets:
+ *
+ * ```
+ * <dataDir>/groups/log/        a PartitionLog (flush.policy always, 16 MiB segments) of records
+ *                              key   ["o", group, topic, partition]  value {"offset","ms"}
+ *                              key   ["g", group]                     value group metadata | null
+ * <dataDir>/groups/snapshot.json  {"version":1,"offset":N,"offsets":[...],"groups":[...]}
+ * ```
+ * A commit request is one RecordBatch (atomic: a torn batch fails its CRC and is dropped whole on
+ * recovery) and resolves after its fsync. At start the snapshot is loaded and only the log after
+ * it is replayed; every SNAPSHOT_EVERY_RECORDS records a new snapshot is written and the segments
+ * it covers are deleted, so start-up time stays bounded however many commits were made.
+ */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../logger.ts";
+import { decodeBatches, encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
+import { joinPath, makeDir, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
+import { PartitionLog } from "../storage/partition_log.ts";
+
+/** Records between snapshots: bounds replay at start to this many (~a few MiB). */
+export const SNAPSHOT_EVERY_RECORDS = 20_000;
+const SEGMENT_BYTES = 16 * 1024 * 1024;
+
+export interface OffsetCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface StoredMember {
+  memberId: string;
+  topics: string[];
+  sessionTimeoutMs: number;
+  autoOffsetReset: "earliest" | "latest";
+}
+
+export interface StoredGroup {
+  generation: number;
+  assignor: string;
+  members: StoredMember[];
+}
+
+interface Snapshot {
+  version: 1;
+  offset: number;
+  offsets: [string, string, number, number, number][];
+  groups: [string, StoredGroup][];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class OffsetStore {
+  /** group -> "topic\0partition" -> {offset, ms} */
+  readonly #offsets = new Map<string, Map<string, { offset: number; ms: number }>>();
+  readonly #groups = new Map<string, StoredGroup>();
+  readonly #log: PartitionLog;
+  readonly #dir: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  #recordsSinceSnapshot = 0;
+  /** Memory reflects every log record below this offset. */
+  #appliedThrough = 0;
+  #snapshotting: Promise<void> | undefined;
+
+  private constructor(dir: string, log: PartitionLog, clock: Clock, logger: Logger) {
+    this.#dir = dir;
+    this.#log = log;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  static async open(dataDir: string, clock: Clock, logger: Logger): Promise<OffsetStore> {
+    const dir = joinPath(dataDir, "groups");
+    makeDir(dir);
+    const log = await PartitionLog.open(joinPath(dir, "log"), {
+      config: {
+        flushPolicy: "always",
+        segmentBytes: SEGMENT_BYTES,
+        retentionMs: -1,
+        retentionBytes: -1,
+      },
+      clock,
+      logger,
+    });
+    const store = new OffsetStore(dir, log, clock, logger);
+    const from = store.#loadSnapshot();
+    store.#replay(Math.max(from, log.logStartOffset));
+    return store;
+  }
+
+  #loadSnapshot(): number {
+    const path = joinPath(this.#dir, "snapshot.json");
+    const bytes = readWholeFile(path);
+    if (bytes === undefined) return 0;
+    try {
+      const snap = JSON.parse(decoder.decode(bytes)) as Snapshot;
+      if (snap.version !== 1 || !Number.isSafeInteger(snap.offset)) throw new Error("bad header");
+      for (const [group, topic, partition, offset, ms] of snap.offsets) {
+        this.#setOffset(group, topic, partition, offset, ms);
+      }
+      for (const [group, meta] of snap.groups) this.#groups.set(group, meta);
+      return snap.offset;
+    } catch (err) {
+      // The log still holds everything the snapshot did not cover; replay from its start.
+      this.#logger.error("unreadable offsets snapshot; replaying the whole log", {
+        file: path,
+        error: String(err),
+      });
+      this.#offsets.clear();
+      this.#groups.clear();
+      return 0;
+    }
+  }
+
+  #replay(from: number): void {
+    let offset = from;
+    for (let reads = 0; offset < this.#log.logEndOffset; reads++) {
+      const read = this.#log.read(offset, 4 * 1024 * 1024);
+      if (read === undefined) break;
+      for (const batch of decodeBatches(read.bytes, false)) {
+        for (const r of batch.records) {
+          if (r.offset < offset || r.key === null) continue;
+          this.#apply(r.key, r.value);
+          this.#recordsSinceSnapshot++;
+        }
+      }
+      offset = read.nextOffset;
+    }
+    this.#appliedThrough = offset;
+  }
+
+  #apply(keyBytes: Uint8Array, valueBytes: Uint8Array | null): void {
+    const key = JSON.parse(decoder.decode(keyBytes));
+    const value = valueBytes === null ? null : JSON.parse(decoder.decode(valueBytes));
+    if (key[0] === "o") {
+      if (value === null) this.#offsets.get(key[1])?.delete(`${key[2]}\0${key[3]}`);
+      else this.#setOffset(key[1], key[2], key[3], value.offset, value.ms);
+    } else if (key[0] === "g") {
+      if (value === null) this.#groups.delete(key[1]);
+      else this.#groups.set(key[1], value as StoredGroup);
+    }
+  }
+
+  #setOffset(group: string, topic: string, partition: number, offset: number, ms: number): void {
+    let map = this.#offsets.get(group);
+    if (map === undefined) this.#offsets.set(group, map = new Map());
+    map.set(`${topic}\0${partition}`, { offset, ms });
+  }
+
+  committed(group: string, topic: string, partition: number): number | undefined {
+    return this.#offsets.get(group)?.get(`${topic}\0${partition}`)?.offset;
+  }
+
+  offsetsOf(group: string): OffsetCommit[] {
+    const out: OffsetCommit[] = [];
+    for (const [key, v] of this.#offsets.get(group) ?? []) {
+      const [topic, partition] = key.split("\0");
+      out.push({ topic, partition: Number(partition), offset: v.offset });
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  hasOffsets(group: string): boolean {
+    return (this.#offsets.get(group)?.size ?? 0) > 0;
+  }
+
+  storedGroups(): [string, StoredGroup][] {
+    return [...this.#groups];
+  }
+
+  /** Makes the commits of one request durable together (one batch, one fsync), then visible. */
+  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    if (commits.length === 0) return;
+    const ms = this.#clock.nowMs();
+    await this.#append(
+      commits.map((c) => ({
+        key: encoder.encode(JSON.stringify(["o", group, c.topic, c.partition])),
+        value: encoder.encode(JSON.stringify({ offset: c.offset, ms })),
+      })),
+      () => {
+        for (const c of commits) this.#setOffset(group, c.topic, c.partition, c.offset, ms);
+      },
+    );
+  }
+
+  /** Stores a group's membership (null removes it). */
+  async saveGroup(group: string, meta: StoredGroup | null): Promise<void> {
+    await this.#append([{
+      key: encoder.encode(JSON.stringify(["g", group])),
+      value: meta === null ? null : encoder.encode(JSON.stringify(meta)),
+    }], () => {
+      if (meta === null) this.#groups.delete(group);
+      else this.#groups.set(group, meta);
+    });
+  }
+
+  /**
+   * Appends and waits for the fsync, then applies the change to memory. Appends resolve in call
+   * order, so memory always reflects a prefix of the log, up to #appliedThrough: the offset a
+   * snapshot may claim to cover.
+   */
+  async #append(records: RecordInput[], apply: () => void): Promise<void> {
+    const result = await this.#log.append(
+      encodeRecordBatch(records, { timestampMs: this.#clock.nowMs() }),
+    );
+    apply();
+    this.#appliedThrough = Math.max(this.#appliedThrough, result.lastOffset + 1);
+    this.#recordsSinceSnapshot += records.length;
+    this.#maybeSnapshot();
+  }
+
+  #maybeSnapshot(): void {
+    if (this.#recordsSinceSnapshot < SNAPSHOT_EVERY_RECORDS || this.#snapshotting) return;
+    this.#snapshotting = this.snapshot()
+      .catch((err) => this.#logger.error("offsets snapshot failed", { error: String(err) }))
+      .finally(() => {
+        this.#snapshotting = undefined;
+      });
+  }
+
+  /** Writes the whole state with the log offset it covers, then drops the segments before it. */
+  async snapshot(): Promise<void> {
+    const covered = this.#appliedThrough;
+    const snap: Snapshot = {
+      version: 1,
+      offset: covered,
+      offsets: [],
+      groups: [...this.#groups],
+    };
+    for (const [group, map] of this.#offsets) {
+      for (const [key, v] of map) {
+        const [topic, partition] = key.split("\0");
+        snap.offsets.push([group, topic, Number(partition), v.offset, v.ms]);
+      }
+    }
+    writeFileAtomic(
+      joinPath(this.#dir, "snapshot.json"),
+      encoder.encode(JSON.stringify(snap)),
+      this.#dir,
+    );
+    this.#recordsSinceSnapshot = 0;
+    await this.#log.deleteSegmentsBefore(covered);
+  }
+
+  get logSegments(): number {
+    return this.#log.segments().length;
+  }
+
+  async close(): Promise<void> {
+    if (this.#snapshotting) await this.#snapshotting;
+    await this.snapshot();
+    await this.#log.close();
+  }
+}

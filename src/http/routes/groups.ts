@@ -1,0 +1,142 @@
+/** Consumer group routes (API.md "Consumer groups"). */
+import { READ_BYTES_DEFAULT } from "../../storage/partition_log.ts";
+import type { AppContext } from "../app.ts";
+import { readJson, readParams, readQuery } from "../body.ts";
+import { errorResponses, jsonResponse } from "../openapi.ts";
+import { recordsToJson } from "../records_json.ts";
+import {
+  CommitBody,
+  GroupDescription,
+  GroupOffsetsResponse,
+  GroupParams,
+  HeartbeatResponse,
+  JoinBody,
+  MemberFetchQuery,
+  MemberFetchResponse,
+  MemberParams,
+  MemberResponse,
+} from "../schemas.ts";
+
+export function registerGroupRoutes({ app, broker }: AppContext): void {
+  const r = app.openAPIRegistry;
+  const groups = broker.groups;
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/members",
+    summary: "Join a consumer group; partitions are reassigned at once",
+    request: {
+      params: GroupParams,
+      body: { content: { "application/json": { schema: JoinBody } } },
+    },
+    responses: { 200: jsonResponse(MemberResponse, "the member"), ...errorResponses },
+  });
+  app.post("/v1/groups/:group/members", async (c) => {
+    const { group } = readParams(c, GroupParams);
+    const body = await readJson(c, JoinBody);
+    return c.json(await groups.join(group, body));
+  });
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/members/{member}/heartbeat",
+    summary: "Keep the member alive; returns its generation and assignment",
+    request: { params: MemberParams },
+    responses: { 200: jsonResponse(HeartbeatResponse, "generation"), ...errorResponses },
+  });
+  app.post("/v1/groups/:group/members/:member/heartbeat", (c) => {
+    const { group, member } = readParams(c, MemberParams);
+    const view = groups.heartbeat(group, member);
+    return c.json({
+      generation: view.generation,
+      assignment: view.assignment,
+      rebalance: view.rebalance,
+    });
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}/members/{member}/records",
+    summary: "Records from the member's partitions, from its committed offsets",
+    request: { params: MemberParams, query: MemberFetchQuery },
+    responses: { 200: jsonResponse(MemberFetchResponse, "records"), ...errorResponses },
+  });
+  app.get("/v1/groups/:group/members/:member/records", async (c) => {
+    const { group, member } = readParams(c, MemberParams);
+    const q = readQuery(c, MemberFetchQuery);
+    const result = await groups.fetch(group, member, {
+      maxBytes: q.maxBytes ?? READ_BYTES_DEFAULT,
+      maxWaitMs: q.maxWaitMs ?? 0,
+      signal: c.req.raw.signal,
+    });
+    const records = result.parts.flatMap((part) =>
+      recordsToJson(
+        part.bytes,
+        part.fromOffset,
+        q.keyEncoding ?? "string",
+        q.valueEncoding ?? "string",
+      )
+        .map((rec) => ({ topic: part.topic, partition: part.partition, ...rec }))
+    );
+    return c.json({
+      records,
+      generation: result.generation,
+      assignment: result.assignment,
+      rebalance: result.rebalance,
+    });
+  });
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/offsets",
+    summary: "Commit offsets (the next offset to read) atomically",
+    request: {
+      params: GroupParams,
+      body: { content: { "application/json": { schema: CommitBody } } },
+    },
+    responses: { 200: jsonResponse(GroupOffsetsResponse, "committed"), ...errorResponses },
+  });
+  app.post("/v1/groups/:group/offsets", async (c) => {
+    const { group } = readParams(c, GroupParams);
+    const body = await readJson(c, CommitBody);
+    await groups.commit(group, body);
+    return c.json({ offsets: body.offsets });
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}/offsets",
+    summary: "Committed offsets with lag",
+    request: { params: GroupParams },
+    responses: { 200: jsonResponse(GroupOffsetsResponse, "offsets"), ...errorResponses },
+  });
+  app.get("/v1/groups/:group/offsets", (c) => {
+    const { group } = readParams(c, GroupParams);
+    return c.json({ offsets: groups.offsets(group) });
+  });
+
+  r.registerPath({
+    method: "delete",
+    path: "/v1/groups/{group}/members/{member}",
+    summary: "Leave the group; its partitions go to the other members",
+    request: { params: MemberParams },
+    responses: { 204: { description: "left" }, ...errorResponses },
+  });
+  app.delete("/v1/groups/:group/members/:member", async (c) => {
+    const { group, member } = readParams(c, MemberParams);
+    await groups.leave(group, member);
+    return c.body(null, 204);
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}",
+    summary: "Describe a group: generation, state, members and assignments",
+    request: { params: GroupParams },
+    responses: { 200: jsonResponse(GroupDescription, "the group"), ...errorResponses },
+  });
+  app.get("/v1/groups/:group", (c) => {
+    const { group } = readParams(c, GroupParams);
+    return c.json(groups.describe(group));
+  });
+}
