@@ -67,7 +67,7 @@ export function registerGroupRoutes({ app, broker }: AppContext): void {
     const result = await groups.fetch(group, member, {
       maxBytes: q.maxBytes ?? READ_BYTES_DEFAULT,
       maxWaitMs: q.maxWaitMs ?? 0,
-      signal: c.req.raw.signal,
+      signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });
     const records = result.parts.flatMap((part) =>
       recordsToJson(

@@ -94,7 +94,9 @@ export function registerRecordRoutes({ app, broker }: AppContext): void {
       maxBytes: q.maxBytes ?? READ_BYTES_DEFAULT,
       maxWaitMs: q.maxWaitMs ?? 0,
       minBytes: q.minBytes ?? 1,
-      signal: c.req.raw.signal,
+      // Only a waiting fetch needs to hear of a client that went away; reading request.signal
+      // costs Deno an abort per response.
+      signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });
     if ((c.req.header("accept") ?? "").includes(RECORD_BATCH_TYPE)) {
       // The stored bytes as they are: no decoding, no re-encoding.
