@@ -47,9 +47,13 @@ export function fromHex(hex: string): Uint8Array {
 /** Byte equality with the first differing index in the message (deepEqual on 1 MiB is slow). */
 export function assertBytes(
   actual: Uint8Array | null,
-  expected: Uint8Array | null,
+  expectedInput: Uint8Array | string | null,
   what: string,
 ): void {
+  // A string stands for its UTF-8 bytes, as the record encoder writes it.
+  const expected = typeof expectedInput === "string"
+    ? new TextEncoder().encode(expectedInput)
+    : expectedInput;
   if (expected === null || actual === null) {
     assert.equal(actual, expected, what);
     return;

@@ -23,9 +23,9 @@ export type Assignment = Map<string, TopicPartition[]>;
 
 function emptyAssignment(members: readonly MemberSubscription[]): Assignment {
   const out: Assignment = new Map();
-  for (const m of [...members].sort((a, b) => a.memberId.localeCompare(b.memberId))) {
-    out.set(m.memberId, []);
-  }
+  // Array sort's default is code-unit order, as Kafka's String.compareTo; localeCompare would put
+  // "a" before "B", and could differ between hosts' locales.
+  for (const id of members.map((m) => m.memberId).sort()) out.set(id, []);
   return out;
 }
 

@@ -41,8 +41,12 @@ export interface BrokerOptions {
   random?: () => number;
 }
 
-/** A record to produce; `partition` pins it, otherwise its key (or stickiness) decides. */
-export interface ProduceRecord extends RecordInput {
+/**
+ * A record to produce; `partition` pins it, otherwise its key (or stickiness) decides. The key is
+ * bytes, since the partitioner hashes them; the value may be a string (written as UTF-8).
+ */
+export interface ProduceRecord extends Omit<RecordInput, "key"> {
+  key?: Uint8Array | null;
   partition?: number;
 }
 

@@ -336,7 +336,10 @@ export class GroupCoordinator {
     const nowMs = this.clock.nowMs();
     const gone: string[] = [];
     for (const m of group.members.values()) {
-      if (m.inFlight === 0 && nowMs - m.lastSeenMs >= m.sessionTimeoutMs) gone.push(m.memberId);
+      // A member waiting in a long poll is alive now: counting it as seen re-arms the timer a
+      // session later, instead of at once in a loop for as long as the poll waits (up to 30 s).
+      if (m.inFlight > 0) m.lastSeenMs = nowMs;
+      else if (nowMs - m.lastSeenMs >= m.sessionTimeoutMs) gone.push(m.memberId);
     }
     for (const id of gone) group.members.delete(id);
     if (gone.length > 0) {

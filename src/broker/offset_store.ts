@@ -78,6 +78,9 @@ export class OffsetStore {
       config: {
         flushPolicy: "always",
         segmentBytes: SEGMENT_BYTES,
+        // One commit request is one batch: 10,000 offsets with 249-character names is ~5.7 MB,
+        // over a topic's default max.message.bytes (1 MiB).
+        maxMessageBytes: SEGMENT_BYTES,
         retentionMs: -1,
         retentionBytes: -1,
       },

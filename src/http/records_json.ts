@@ -22,12 +22,13 @@ function fromBase64(text: string, where: string): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }
 
+/** A key or value as the encoder takes it: strings stay strings (UTF-8 written in place). */
 function encodeField(
   value: unknown,
   encoding: ValueEncoding,
   where: string,
-): Uint8Array | null {
-  if (encoding === "json") return value === null ? null : encoder.encode(JSON.stringify(value));
+): Uint8Array | string | null {
+  if (encoding === "json") return value === null ? null : JSON.stringify(value);
   if (value === null || value === undefined) return null;
   if (typeof value !== "string") {
     throw new SluiceError(
@@ -35,7 +36,13 @@ function encodeField(
       `${where} must be a string or null with ${encoding} encoding (valueEncoding "json" takes any JSON)`,
     );
   }
-  return encoding === "base64" ? fromBase64(value, where) : encoder.encode(value);
+  return encoding === "base64" ? fromBase64(value, where) : value;
+}
+
+/** Keys are hashed by the partitioner, so they are bytes. */
+function encodeKey(value: unknown, encoding: KeyEncoding, where: string): Uint8Array | null {
+  const key = encodeField(value, encoding, where);
+  return typeof key === "string" ? encoder.encode(key) : key;
 }
 
 /** A produce request's records as the broker takes them. */
@@ -56,7 +63,7 @@ export function toProduceRecords(body: z.output<typeof ProduceBody>): ProduceRec
       }));
     }
     return {
-      key: encodeField(r.key ?? null, keyEncoding, `records.${i}.key`),
+      key: encodeKey(r.key ?? null, keyEncoding, `records.${i}.key`),
       value: encodeField(r.value ?? null, valueEncoding, `records.${i}.value`),
       headers,
       partition: r.partition,

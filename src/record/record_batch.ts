@@ -204,10 +204,13 @@ export interface RecordHeader {
   value: Uint8Array | null;
 }
 
-/** A record to encode. A missing timestamp takes the batch's `timestampMs`. */
+/**
+ * A record to encode. A missing timestamp takes the batch's `timestampMs`. Key and value may be
+ * strings, written as UTF-8 straight into the batch (no intermediate buffer per record).
+ */
 export interface RecordInput {
-  key?: Uint8Array | null;
-  value: Uint8Array | null;
+  key?: Uint8Array | string | null;
+  value: Uint8Array | string | null;
   headers?: readonly RecordHeader[];
   timestamp?: number;
 }
@@ -275,25 +278,54 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+type Field = Uint8Array | string | null | undefined;
+
+/** Encoded length of a key or value, -1 for null. */
+function fieldLength(f: Field): number {
+  if (f == null) return -1;
+  return typeof f === "string" ? utf8Length(f) : f.length;
+}
+
 function bytesFieldSize(b: Uint8Array | null | undefined): number {
   return b == null ? 1 : varintSize(b.length) + b.length;
 }
 
-function writeBytesField(out: Uint8Array, pos: number, b: Uint8Array | null | undefined): number {
-  if (b == null) return writeVarint(out, pos, -1);
-  pos = writeVarint(out, pos, b.length);
-  out.set(b, pos);
-  return pos + b.length;
+/** ASCII strings up to this long are copied by a loop: cheaper than a view plus encodeInto. */
+const ASCII_LOOP_MAX = 256;
+
+/** Writes a length-prefixed key or value whose encoded length is `length` (-1 = null). */
+function writeField(out: Uint8Array, pos: number, f: Field, length: number): number {
+  pos = writeVarint(out, pos, length);
+  if (length <= 0 || f == null) return pos;
+  if (typeof f !== "string") {
+    out.set(f, pos);
+  } else if (length === f.length && length <= ASCII_LOOP_MAX) {
+    for (let i = 0; i < length; i++) out[pos + i] = f.charCodeAt(i);
+  } else {
+    utf8Encoder.encodeInto(f, out.subarray(pos, pos + length));
+  }
+  return pos + length;
 }
 
-function recordBodySize(r: RecordInput, tsDelta: number, offsetDelta: number): number {
-  let size = 1 + varlongSize(tsDelta) + varintSize(offsetDelta) + bytesFieldSize(r.key) +
-    bytesFieldSize(r.value);
+function writeBytesField(out: Uint8Array, pos: number, b: Uint8Array | null | undefined): number {
+  return writeField(out, pos, b, b == null ? -1 : b.length);
+}
+
+function recordBodySize(
+  r: RecordInput,
+  tsDelta: number,
+  offsetDelta: number,
+  keyLength: number,
+  valueLength: number,
+): number {
+  let size = 1 + varlongSize(tsDelta) + varintSize(offsetDelta) +
+    varintSize(keyLength) + Math.max(0, keyLength) +
+    varintSize(valueLength) + Math.max(0, valueLength);
   const headers = r.headers ?? [];
   size += varintSize(headers.length);
   for (const h of headers) {
-    const keyLength = utf8Length(h.key);
-    size += varintSize(keyLength) + keyLength + bytesFieldSize(h.value);
+    const hkLength = utf8Length(h.key);
+    size += varintSize(hkLength) + hkLength + bytesFieldSize(h.value);
   }
   return size;
 }
@@ -318,6 +350,10 @@ export function encodeRecordBatch(
   const baseTimestamp = records[0].timestamp ?? options.timestampMs;
   let maxTimestamp = baseTimestamp;
   let recordsBytes = 0;
+  // Sizes from the sizing pass, reused by the writing pass: three arrays per batch, none per record.
+  const bodySizes = new Int32Array(records.length);
+  const keyLengths = new Int32Array(records.length);
+  const valueLengths = new Int32Array(records.length);
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     const ts = r.timestamp ?? options.timestampMs;
@@ -328,7 +364,10 @@ export function encodeRecordBatch(
         `a record has at most ${HEADERS_PER_RECORD_MAX} headers`,
       );
     }
-    const body = recordBodySize(r, ts - baseTimestamp, i);
+    keyLengths[i] = fieldLength(r.key);
+    valueLengths[i] = fieldLength(r.value);
+    const body = recordBodySize(r, ts - baseTimestamp, i, keyLengths[i], valueLengths[i]);
+    bodySizes[i] = body;
     recordsBytes += varintSize(body) + body;
   }
 
@@ -338,12 +377,12 @@ export function encodeRecordBatch(
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     const tsDelta = (r.timestamp ?? options.timestampMs) - baseTimestamp;
-    pos = writeVarint(plain, pos, recordBodySize(r, tsDelta, i));
+    pos = writeVarint(plain, pos, bodySizes[i]);
     plain[pos++] = 0; // record attributes: unused in v2
     pos = writeVarlong(plain, pos, tsDelta);
     pos = writeVarint(plain, pos, i);
-    pos = writeBytesField(plain, pos, r.key);
-    pos = writeBytesField(plain, pos, r.value);
+    pos = writeField(plain, pos, r.key, keyLengths[i]);
+    pos = writeField(plain, pos, r.value, valueLengths[i]);
     const headers = r.headers ?? [];
     pos = writeVarint(plain, pos, headers.length);
     for (const h of headers) {

@@ -749,3 +749,31 @@ Deno.test("compression failures surface as typed errors", async (t) => {
     });
   }
 });
+
+Deno.test("encodeRecordBatch() writes string keys and values as UTF-8 in place", () => {
+  const values = [
+    "",
+    "ascii",
+    "a".repeat(256),
+    "b".repeat(257), // past the ASCII loop: encodeInto
+    "ü€𝄞 mixed",
+    "\ud800 lone surrogate",
+    "é".repeat(1000),
+  ];
+  const batch = encodeRecordBatch(
+    values.map((v, i) => ({ key: i % 2 === 0 ? v : null, value: v })),
+    { timestampMs: 1 },
+  );
+  const { records } = decodeRecordBatch(batch);
+  const enc = new TextEncoder();
+  values.forEach((v, i) => {
+    assertBytes(records[i].value, enc.encode(v), `value ${i}`);
+    assertBytes(records[i].key, i % 2 === 0 ? enc.encode(v) : null, `key ${i}`);
+  });
+  // The same records given as bytes encode to the same batch.
+  const asBytes = encodeRecordBatch(
+    values.map((v, i) => ({ key: i % 2 === 0 ? enc.encode(v) : null, value: enc.encode(v) })),
+    { timestampMs: 1 },
+  );
+  assert.deepEqual(batch, asBytes);
+});
