@@ -62,6 +62,15 @@ export interface MemberFetchResult extends HeartbeatResult {
   parts: MemberFetchPart[];
 }
 
+export interface GroupDescription {
+  group: string;
+  generation: number;
+  /** "Empty" without members, "Stable" otherwise (assignment is immediate: no rebalancing state). */
+  state: "Empty" | "Stable";
+  assignor: AssignorName;
+  members: { memberId: string; topics: string[]; assignment: TopicPartition[] }[];
+}
+
 interface Member {
   memberId: string;
   topics: string[];
@@ -464,7 +473,7 @@ export class GroupCoordinator {
     await this.store.commit(group.id, request.offsets);
   }
 
-  describe(groupId: unknown) {
+  describe(groupId: unknown): GroupDescription {
     const group = this.#group(groupId);
     return {
       group: group.id,

@@ -6,21 +6,32 @@
  *                              key   ["o", group, topic, partition]  value {"offset","ms"}
  *                              key   ["g", group]                     value group metadata | null
  * <dataDir>/groups/snapshot.json  {"version":1,"offset":N,"offsets":[...],"groups":[...]}
+ * <dataDir>/groups/snapshot.prev.json  the snapshot before it (a fallback)
  * ```
  * A commit request is one RecordBatch (atomic: a torn batch fails its CRC and is dropped whole on
  * recovery) and resolves after its fsync. At start the snapshot is loaded and only the log after
  * it is replayed; every SNAPSHOT_EVERY_RECORDS records a new snapshot is written and the segments
- * it covers are deleted, so start-up time stays bounded however many commits were made.
+ * the previous one covers are deleted, so start-up time stays bounded however many commits were
+ * made, and a damaged snapshot falls back to the previous one without losing a commit.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import { decodeBatches, encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
-import { joinPath, makeDir, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
+import {
+  joinPath,
+  makeDir,
+  pathExists,
+  readWholeFile,
+  renamePath,
+  writeFileAtomic,
+} from "../runtime/fs.ts";
 import { PartitionLog } from "../storage/partition_log.ts";
 
 /** Records between snapshots: bounds replay at start to this many (~a few MiB). */
 export const SNAPSHOT_EVERY_RECORDS = 20_000;
 const SEGMENT_BYTES = 16 * 1024 * 1024;
+const SNAPSHOT_FILE = "snapshot.json";
+const PREVIOUS_SNAPSHOT_FILE = "snapshot.prev.json";
 
 export interface OffsetCommit {
   topic: string;
@@ -62,6 +73,8 @@ export class OffsetStore {
   #recordsSinceSnapshot = 0;
   /** Memory reflects every log record below this offset. */
   #appliedThrough = 0;
+  /** The log offset snapshot.json covers. */
+  #snapshotOffset = 0;
   #snapshotting: Promise<void> | undefined;
 
   private constructor(dir: string, log: PartitionLog, clock: Clock, logger: Logger) {
@@ -93,28 +106,41 @@ export class OffsetStore {
     return store;
   }
 
+  /**
+   * Loads snapshot.json, or, when it is unreadable, the previous one (snapshot.prev.json): the log
+   * keeps every segment after the previous snapshot, so replaying from it loses nothing. Returns
+   * the log offset to replay from.
+   */
   #loadSnapshot(): number {
-    const path = joinPath(this.#dir, "snapshot.json");
-    const bytes = readWholeFile(path);
-    if (bytes === undefined) return 0;
-    try {
-      const snap = JSON.parse(decoder.decode(bytes)) as Snapshot;
-      if (snap.version !== 1 || !Number.isSafeInteger(snap.offset)) throw new Error("bad header");
-      for (const [group, topic, partition, offset, ms] of snap.offsets) {
-        this.#setOffset(group, topic, partition, offset, ms);
+    for (const name of [SNAPSHOT_FILE, PREVIOUS_SNAPSHOT_FILE]) {
+      const path = joinPath(this.#dir, name);
+      const bytes = readWholeFile(path);
+      if (bytes === undefined) continue;
+      try {
+        const snap = JSON.parse(decoder.decode(bytes)) as Snapshot;
+        if (snap.version !== 1 || !Number.isSafeInteger(snap.offset)) throw new Error("bad header");
+        for (const [group, topic, partition, offset, ms] of snap.offsets) {
+          this.#setOffset(group, topic, partition, offset, ms);
+        }
+        for (const [group, meta] of snap.groups) this.#groups.set(group, meta);
+        this.#snapshotOffset = snap.offset;
+        return snap.offset;
+      } catch (err) {
+        this.#logger.error("unreadable offsets snapshot; trying the previous one", {
+          file: path,
+          error: String(err),
+        });
+        this.#offsets.clear();
+        this.#groups.clear();
       }
-      for (const [group, meta] of snap.groups) this.#groups.set(group, meta);
-      return snap.offset;
-    } catch (err) {
-      // The log still holds everything the snapshot did not cover; replay from its start.
-      this.#logger.error("unreadable offsets snapshot; replaying the whole log", {
-        file: path,
-        error: String(err),
-      });
-      this.#offsets.clear();
-      this.#groups.clear();
-      return 0;
     }
+    if (this.#log.logStartOffset > 0) {
+      this.#logger.error("no readable offsets snapshot; replaying what the log still holds", {
+        dir: this.#dir,
+        logStartOffset: this.#log.logStartOffset,
+      });
+    }
+    return 0;
   }
 
   #replay(from: number): void {
@@ -223,7 +249,11 @@ export class OffsetStore {
       });
   }
 
-  /** Writes the whole state with the log offset it covers, then drops the segments before it. */
+  /**
+   * Writes the whole state with the log offset it covers. The previous snapshot is kept as
+   * snapshot.prev.json, and only the segments before *it* are deleted: should the new file ever be
+   * unreadable, the previous one plus the log still hold every commit.
+   */
   async snapshot(): Promise<void> {
     const covered = this.#appliedThrough;
     const snap: Snapshot = {
@@ -238,13 +268,13 @@ export class OffsetStore {
         snap.offsets.push([group, topic, Number(partition), v.offset, v.ms]);
       }
     }
-    writeFileAtomic(
-      joinPath(this.#dir, "snapshot.json"),
-      encoder.encode(JSON.stringify(snap)),
-      this.#dir,
-    );
+    const current = joinPath(this.#dir, SNAPSHOT_FILE);
+    if (pathExists(current)) renamePath(current, joinPath(this.#dir, PREVIOUS_SNAPSHOT_FILE));
+    writeFileAtomic(current, encoder.encode(JSON.stringify(snap)), this.#dir);
+    const previous = this.#snapshotOffset;
+    this.#snapshotOffset = covered;
     this.#recordsSinceSnapshot = 0;
-    await this.#log.deleteSegmentsBefore(covered);
+    await this.#log.deleteSegmentsBefore(previous);
   }
 
   get logSegments(): number {
