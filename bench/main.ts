@@ -5,8 +5,9 @@
  *
  * Suites: storage (bench/storage_bench.ts: append, read, always), index (bench/index_bench.ts:
  * lookup, random-read), http (bench/http_bench.ts: produce-batch, produce-json, fetch, latency;
- * the real server as a subprocess, driven over loopback from this process), crc32c
- * (bench/crc32c_bench.ts) and record (bench/record_bench.ts). The
+ * the real server as a subprocess, driven over loopback from this process), groups
+ * (bench/group_bench.ts: consume, rebalance; consumer groups over HTTP against their own server
+ * subprocess), crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts). The
  * last two are imported and called when they export runCrc32cBench / runRecordBench and guard
  * their own run with import.meta.main; otherwise they run as subprocesses of this runtime (their
  * output is streamed and kept in the JSON). A subprocess gets NO_COLOR=1, and --quick plus
@@ -14,9 +15,9 @@
  *
  * Flags:
  *   --quick           smaller workloads (the whole run stays under a minute on 2 cores)
- *   --scenario NAME   a suite (storage, index, http, crc32c, record) or a group (append, read,
- *                     always, lookup, random-read, produce-batch, produce-json, fetch, latency);
- *                     repeatable, or comma-separated
+ *   --scenario NAME   a suite (storage, index, http, groups, crc32c, record) or a group (append,
+ *                     read, always, lookup, random-read, produce-batch, produce-json, fetch,
+ *                     latency, consume, rebalance); repeatable, or comma-separated
  *   --json            the results document on stdout; progress and reports go to stderr
  *
  * Run: deno task bench [--quick] [--scenario NAME] [--json]
@@ -28,6 +29,12 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { crc32cImplementation } from "../src/record/crc32c.ts";
+import {
+  formatGroupTable,
+  GROUP_GROUPS,
+  type GroupBenchOutcome,
+  runGroupBench,
+} from "./group_bench.ts";
 import { formatHttpTable, HTTP_GROUPS, type HttpBenchOutcome, runHttpBench } from "./http_bench.ts";
 import {
   formatIndexTable,
@@ -46,7 +53,7 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = dirname(BENCH_DIR);
 const RESULTS_DIR = join(BENCH_DIR, "results");
 
-const SUITES = ["storage", "index", "http", "crc32c", "record"] as const;
+const SUITES = ["storage", "index", "http", "groups", "crc32c", "record"] as const;
 type Suite = typeof SUITES[number];
 
 /** Suites whose code another module owns: run by their exported function or as a subprocess. */
@@ -100,6 +107,8 @@ export interface BenchReport {
   external: ExternalSuiteResult[];
   /** The http suite: its results, the server's start and stop (exit code), the loopback note. */
   http?: HttpBenchOutcome;
+  /** The groups suite: its results and its own server's start and stop (exit code). */
+  groups?: GroupBenchOutcome;
   /** The targets the storage and http suites check, one line each. */
   targets: { scenario: string; text: string; met: boolean }[];
 }
@@ -111,14 +120,20 @@ interface Args {
 }
 
 function usage(): string {
-  const groups = [...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS];
+  const groups = [...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS, ...GROUP_GROUPS];
   return `usage: deno task bench [--quick] [--json] [--scenario NAME]...
   NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")})`;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, json: false, scenarios: [] };
-  const known = new Set<string>([...SUITES, ...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS]);
+  const known = new Set<string>([
+    ...SUITES,
+    ...STORAGE_GROUPS,
+    ...INDEX_GROUPS,
+    ...HTTP_GROUPS,
+    ...GROUP_GROUPS,
+  ]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--quick") args.quick = true;
@@ -157,6 +172,7 @@ function selection(scenarios: readonly string[]): Map<Suite, string[]> {
     if ((SUITES as readonly string[]).includes(name)) add(name as Suite, undefined);
     else if ((STORAGE_GROUPS as readonly string[]).includes(name)) add("storage", name);
     else if ((HTTP_GROUPS as readonly string[]).includes(name)) add("http", name);
+    else if ((GROUP_GROUPS as readonly string[]).includes(name)) add("groups", name);
     else add("index", name);
   }
   return chosen;
@@ -373,6 +389,9 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchReport
       case "http":
         report.http = await runHttpBench({ quick: args.quick, scenarios: groups, log: out });
         break;
+      case "groups":
+        report.groups = await runGroupBench({ quick: args.quick, scenarios: groups, log: out });
+        break;
       case "crc32c":
       case "record":
         report.external.push(await runExternal(suite, args.quick, args.json, out));
@@ -398,6 +417,7 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchReport
   if (report.storage.length > 0) out(`\n${formatStorageTable(report.storage)}`);
   if (report.index.length > 0) out(`\n${formatIndexTable(report.index)}`);
   if (report.http !== undefined) out(`\n${formatHttpTable(report.http)}`);
+  if (report.groups !== undefined) out(`\n${formatGroupTable(report.groups)}`);
   for (const e of report.external) {
     if (e.mode === "missing") out(`\n${e.suite}: skipped, ${e.file} not found`);
     else {
@@ -426,6 +446,7 @@ if (import.meta.main) {
     if (report.external.some((e) => e.mode !== "missing" && !e.ok)) process.exitCode = 1;
     // The server must stop cleanly on SIGTERM (exit 0): anything else is a failed run.
     if (report.http !== undefined && report.http.server.exitCode !== 0) process.exitCode = 1;
+    if (report.groups !== undefined && report.groups.server.exitCode !== 0) process.exitCode = 1;
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);
