@@ -38,6 +38,8 @@ export interface BrokerOptions {
   topicDefaults?: Readonly<TopicConfig>;
   /** Long polls waiting at once (LONG_POLLS_MAX). */
   longPollsMax?: number;
+  /** Consumer groups with members at once (GROUPS_MAX). */
+  groupsMax?: number;
   random?: () => number;
 }
 
@@ -98,10 +100,11 @@ export class Broker {
     partitioner: StickyPartitioner,
     lock: DirLock,
     offsets: OffsetStore,
+    groupsMax: number | undefined,
   ) {
     this.#lock = lock;
     this.#offsets = offsets;
-    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger);
+    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger, groupsMax);
     this.topics = topics;
     this.clock = clock;
     this.logger = logger;
@@ -140,6 +143,7 @@ export class Broker {
       new StickyPartitioner(options.random),
       lock,
       offsets,
+      options.groupsMax,
     );
   }
 

@@ -119,6 +119,8 @@ export class GroupCoordinator {
     readonly waiters: FetchWaiters,
     readonly clock: Clock,
     readonly logger: Logger,
+    /** Groups tracked at once (GROUPS_MAX). */
+    readonly groupsMax: number = GROUPS_MAX,
   ) {
     // Groups stored before a restart come back with their generation and members; members get
     // a fresh session timeout to heartbeat again.
@@ -216,8 +218,12 @@ export class GroupCoordinator {
     }
     let group = this.#groups.get(id);
     if (group === undefined) {
-      if (this.#groups.size >= GROUPS_MAX) {
-        throw new SluiceError("TOO_MANY_REQUESTS", `a broker tracks at most ${GROUPS_MAX} groups`);
+      if (this.#groups.size >= this.groupsMax) await this.#forgetEmptyGroups();
+      if (this.#groups.size >= this.groupsMax) {
+        throw new SluiceError(
+          "TOO_MANY_REQUESTS",
+          `a broker tracks at most ${this.groupsMax} groups with members`,
+        );
       }
       group = this.#newGroup(id, assignor);
       this.#groups.set(id, group);
@@ -249,6 +255,20 @@ export class GroupCoordinator {
     await this.#rebalance(group, `member ${memberId} joined`);
     member.seenGeneration = group.generation;
     return { memberId, generation: group.generation, assignment: member.assignment };
+  }
+
+  /**
+   * Empty groups stay (state "Empty", as Kafka keeps them) until the group table is full; then
+   * they are forgotten, their committed offsets kept, so throwaway group ids cannot lock out new
+   * groups.
+   */
+  async #forgetEmptyGroups(): Promise<void> {
+    for (const group of [...this.#groups.values()]) {
+      if (group.members.size > 0) continue;
+      group.expiry?.cancel();
+      this.#groups.delete(group.id);
+      await this.store.saveGroup(group.id, null);
+    }
   }
 
   /** Liveness, and the member's current generation and assignment. */

@@ -104,21 +104,53 @@ export function recordsToJson(
   valueEncoding: ValueEncoding,
 ): RecordJson[] {
   const out: RecordJson[] = [];
+  decodeInto(bytes, fromOffset, keyEncoding, valueEncoding, (r) => out.push(r));
+  return out;
+}
+
+/** The same with topic and partition on each record, built once (a group member's fetch). */
+export function recordsToJsonWithPartition(
+  out: (RecordJson & { topic: string; partition: number })[],
+  topic: string,
+  partition: number,
+  bytes: Uint8Array,
+  fromOffset: number,
+  keyEncoding: KeyEncoding,
+  valueEncoding: ValueEncoding,
+): void {
+  decodeInto(bytes, fromOffset, keyEncoding, valueEncoding, (r) =>
+    out.push({
+      topic,
+      partition,
+      offset: r.offset,
+      timestamp: r.timestamp,
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+    }));
+}
+
+function decodeInto(
+  bytes: Uint8Array,
+  fromOffset: number,
+  keyEncoding: KeyEncoding,
+  valueEncoding: ValueEncoding,
+  emit: (r: RecordJson) => void,
+): void {
   for (const batch of decodeBatches(bytes, false)) {
     if (batch.isControl) continue;
     for (const r of batch.records) {
       if (r.offset < fromOffset) continue;
-      out.push({
+      emit({
         offset: r.offset,
         timestamp: r.timestamp,
         key: showField(r.key, keyEncoding, r.offset),
         value: showField(r.value, valueEncoding, r.offset),
-        headers: r.headers.map((h) => ({
+        headers: r.headers.length === 0 ? [] : r.headers.map((h) => ({
           key: h.key,
           value: h.value === null ? null : decoder.decode(h.value),
         })),
       });
     }
   }
-  return out;
 }

@@ -152,6 +152,7 @@ export const MemberFetchQuery = z.object({
 export const MemberFetchResponse = z.object({
   records: z.array(RecordOutput.extend({ topic: z.string(), partition: z.number().int() })),
   generation: z.number().int(),
+  assignment: z.array(TopicPartitionSchema),
   rebalance: z.boolean(),
 });
 

@@ -831,3 +831,35 @@ Deno.test("GroupCoordinator after a broker restart", async (t) => {
 
   await broker.close();
 });
+
+Deno.test("GroupCoordinator forgets empty groups when the group table is full", async () => {
+  const dir = tempDir("sluice-groups-max-");
+  const broker = await Broker.open({
+    dataDir: dir,
+    clock: new ManualClock(),
+    logger: new MemoryLogger(),
+    groupsMax: 2,
+  });
+  try {
+    await broker.createTopic("t", 1, {});
+    await broker.produce("t", [{ value: utf8("x") }]);
+    const a = await broker.groups.join("a", { topics: ["t"] });
+    await broker.groups.commit("a", {
+      memberId: a.memberId,
+      generation: a.generation,
+      offsets: [{ topic: "t", partition: 0, offset: 1 }],
+    });
+    await broker.groups.leave("a", a.memberId);
+    const b = await broker.groups.join("b", { topics: ["t"] });
+    // Full: "a" is empty, so it makes room; "b" has a member, so a third live group does not fit.
+    await broker.groups.join("c", { topics: ["t"] });
+    await assert.rejects(
+      broker.groups.join("d", { topics: ["t"] }),
+      (e) => isSluiceError(e, "TOO_MANY_REQUESTS"),
+    );
+    assert.deepEqual(broker.groups.offsets("a"), [{ topic: "t", partition: 0, offset: 1, lag: 0 }]);
+    assert.equal(broker.groups.describe("b").members[0].memberId, b.memberId);
+  } finally {
+    await broker.close();
+  }
+});

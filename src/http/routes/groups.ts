@@ -3,7 +3,7 @@ import { READ_BYTES_DEFAULT } from "../../storage/partition_log.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
-import { recordsToJson } from "../records_json.ts";
+import { recordsToJsonWithPartition } from "../records_json.ts";
 import {
   CommitBody,
   GroupDescription,
@@ -69,15 +69,18 @@ export function registerGroupRoutes({ app, broker }: AppContext): void {
       maxWaitMs: q.maxWaitMs ?? 0,
       signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });
-    const records = result.parts.flatMap((part) =>
-      recordsToJson(
+    const records: Parameters<typeof recordsToJsonWithPartition>[0] = [];
+    for (const part of result.parts) {
+      recordsToJsonWithPartition(
+        records,
+        part.topic,
+        part.partition,
         part.bytes,
         part.fromOffset,
         q.keyEncoding ?? "string",
         q.valueEncoding ?? "string",
-      )
-        .map((rec) => ({ topic: part.topic, partition: part.partition, ...rec }))
-    );
+      );
+    }
     return c.json({
       records,
       generation: result.generation,
