@@ -2,7 +2,7 @@
  * Consumer group suite: the real server (`deno run -A src/main.ts serve --host 127.0.0.1 --port 0
  * --data-dir <temp>`) started once as a subprocess, driven over loopback with fetch() from this
  * process (the members are concurrent loops in it), and stopped with SIGTERM at the end (its exit
- * code is recorded). The server handling is http_bench.ts's, copied: that file exports none of it.
+ * code is recorded). The server handling is bench_server.ts's, shared with http_bench.ts.
  *
  * - `consume`: a 4-partition topic pre-filled with raw record batches (1,000 records of 100 B
  *   values each; 400,000 records, 200,000 under --quick), read through a fresh group per run by 1,
@@ -29,28 +29,38 @@
  * Run: deno run -A bench/group_bench.ts [--quick] [--scenario GROUP] [--cpu-prof-dir DIR]
  * (--cpu-prof-dir runs the server under `deno run --cpu-prof` and keeps its .cpuprofile there.)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { cpus } from "node:os";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { encodeRecordBatch, utf8 } from "../src/record/record_batch.ts";
 import { RECORD_BATCH_TYPE } from "../src/http/routes/records.ts";
-import { xorshift32 } from "./bench_util.ts";
+import {
+  asciiStrings,
+  cliOptions,
+  type Figure,
+  figure,
+  fixed,
+  latencyOf,
+  MiB,
+  percentile,
+  progressLog,
+  textTable,
+  wantsGroup,
+} from "./bench_util.ts";
+import {
+  cpuCores,
+  cpuMeter,
+  type CpuReading,
+  formatServerLine,
+  type Server,
+  type ServerBenchOptions,
+  type ServerInfo,
+  withServer,
+} from "./bench_server.ts";
 
-const MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), "src", "main.ts");
-const LISTENING = /^sluice listening on (http:\/\/\S+) \(data: (.*)\)$/;
-/** A cold `deno run` resolves npm packages and compiles; 30 s covers a cold cache. */
-const START_TIMEOUT_MS = 30_000;
-/** SIGTERM drains in-flight requests and flushes every log; the logs here hold < 100 MB. */
-const STOP_TIMEOUT_MS = 30_000;
+export type { Figure } from "./bench_util.ts";
+
 /** Every request of a run is aborted after this: a hung server fails the bench, never stalls it. */
 const RUN_TIMEOUT_MS = 60_000;
-/** The server's stderr kept for the report (its JSON log lines; the tail is what matters). */
-const STDERR_CHARS_MAX = 16_384;
-
-const MiB = 1024 * 1024;
 
 const TOPIC = "bench-groups";
 const PARTITIONS = 4;
@@ -74,13 +84,6 @@ const REBALANCE_TIMEOUT_MS = 10_000;
 const REBALANCE_MEMBERS = 4;
 
 export const GROUP_GROUPS = ["consume", "rebalance"] as const;
-
-/** median, min and max of the measured runs. */
-export interface Figure {
-  median: number;
-  min: number;
-  max: number;
-}
 
 export interface GroupConsumeResult {
   suite: "groups";
@@ -125,22 +128,8 @@ export interface GroupRebalanceResult {
 
 export type GroupBenchResult = GroupConsumeResult | GroupRebalanceResult;
 
-export interface GroupServerInfo {
-  argv: string[];
-  url: string;
-  dataDir: string;
-  startSeconds: number;
-  stopSeconds?: number;
-  /** The exit code after SIGTERM (0 is a clean stop); null when a signal ended it. */
-  exitCode?: number | null;
-  exitSignal?: string | null;
-  /** True when SIGTERM did not stop it within STOP_TIMEOUT_MS and it was killed. */
-  killed?: boolean;
-  peakRssBytes?: number;
-  /** The end of what the server printed on stderr. */
-  stderrTail: string;
-  cpuProfileDir?: string;
-}
+/** The server subprocess: how it was started and how it stopped (bench_server.ts). */
+export type GroupServerInfo = ServerInfo;
 
 export interface GroupBenchOutcome {
   results: GroupBenchResult[];
@@ -150,15 +139,8 @@ export interface GroupBenchOutcome {
   note: string;
 }
 
-export interface GroupBenchOptions {
-  quick: boolean;
-  /** Runs only the groups named (GROUP_GROUPS); all when absent or empty. */
-  scenarios?: readonly string[];
-  /** Progress lines; default console.error. */
-  log?: (line: string) => void;
-  /** Runs the server under --cpu-prof, writing its profile into this directory. */
-  cpuProfileDir?: string;
-}
+/** quick, scenarios (groups of GROUP_GROUPS), log and cpuProfileDir. */
+export type GroupBenchOptions = ServerBenchOptions;
 
 interface Plan {
   warmupRuns: number;
@@ -185,183 +167,9 @@ const QUICK_PLAN: Plan = {
   rebalanceRuns: 10,
 };
 
-function figure(values: readonly number[]): Figure {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
-}
-
 function p50Max(values: readonly number[]): { p50: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process (as in http_bench.ts)
-
-/** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every mainstream Linux). */
-let clockTicksPerSec: number | undefined;
-
-function ticksPerSec(): number {
-  if (clockTicksPerSec === undefined) {
-    let ticks = 100;
-    try {
-      const out = execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim();
-      if (/^\d+$/.test(out)) ticks = Number(out);
-    } catch {
-      // no getconf: keep 100
-    }
-    clockTicksPerSec = ticks;
-  }
-  return clockTicksPerSec;
-}
-
-/** CPU seconds (user + system) the process has used so far; undefined off Linux. */
-function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces) start at the state, field 3.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSec();
-  } catch {
-    return undefined;
-  }
-}
-
-function peakRssBytes(pid: number): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-function selfCpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-/**
- * Signals the child by pid rather than with child.kill(): on Deno 2.9.6 a ChildProcess that was
- * sent a signal through kill() reports exit (null, that signal) even when the child handled it and
- * exited with its own code (a SIGTERM'd server exiting 0 reads as "killed by SIGTERM"), and a
- * second kill() (SIGKILL after SIGTERM) returns false without sending anything.
- */
-function sendSignal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(child.pid, name);
-  } catch {
-    // already gone: the exit event reports how it ended
-  }
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  info: GroupServerInfo;
-  stop(): Promise<void>;
-}
-
-async function startServer(dataDir: string, cpuProfileDir: string | undefined): Promise<Server> {
-  const isDeno = process.versions.deno !== undefined;
-  const profile = cpuProfileDir === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
-  const argv = [
-    "run",
-    ...(isDeno ? ["-A", ...profile] : []),
-    MAIN,
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-  ];
-  const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, argv, {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Uint8Array) => {
-    stderr += new TextDecoder().decode(chunk);
-    if (stderr.length > 2 * STDERR_CHARS_MAX) stderr = stderr.slice(-STDERR_CHARS_MAX);
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    child.on("exit", (code: number | null, signal: string | null) => resolve({ code, signal }));
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let pending = "";
-    const timer = setTimeout(() => {
-      sendSignal(child, "SIGKILL");
-      reject(new Error(`server did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    child.stdout?.on("data", (chunk: Uint8Array) => {
-      pending += new TextDecoder().decode(chunk);
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const m = LISTENING.exec(line.trim());
-        if (m !== null) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      }
-    });
-    child.on("error", (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(
-        new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${stderr}`),
-      );
-    });
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("server has no pid");
-  const info: GroupServerInfo = {
-    argv: [process.execPath, ...argv],
-    url,
-    dataDir,
-    startSeconds: (performance.now() - t0) / 1000,
-    stderrTail: "",
-    cpuProfileDir,
-  };
-  const stop = async () => {
-    info.peakRssBytes = peakRssBytes(pid);
-    const t1 = performance.now();
-    sendSignal(child, "SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS);
-    });
-    let outcome = await Promise.race([exited, timedOut]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      info.killed = true;
-      sendSignal(child, "SIGKILL");
-      outcome = await exited;
-    }
-    info.stopSeconds = (performance.now() - t1) / 1000;
-    info.exitCode = outcome.code;
-    info.exitSignal = outcome.signal;
-    info.stderrTail = stderr.slice(-STDERR_CHARS_MAX);
-  };
-  return { url, pid, info, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,13 +228,8 @@ async function highWatermarks(url: string, topic: string): Promise<number[]> {
 
 /** One RecordBatch of RECORDS_PER_BATCH records with VALUE_BYTES ASCII values, no keys. */
 function recordBatch(): Uint8Array<ArrayBuffer> {
-  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  const next = xorshift32(42);
-  const records = Array.from({ length: RECORDS_PER_BATCH }, () => {
-    let s = "";
-    for (let j = 0; j < VALUE_BYTES; j++) s += alphabet[next() % alphabet.length];
-    return { key: null, value: utf8(s) };
-  });
+  const records = asciiStrings(RECORDS_PER_BATCH, VALUE_BYTES, 42)
+    .map((s) => ({ key: null, value: utf8(s) }));
   return new Uint8Array(encodeRecordBatch(records, { timestampMs: TIMESTAMP_MS }));
 }
 
@@ -616,12 +419,10 @@ async function consumeMember(
   }
 }
 
-interface RunSample {
+interface RunSample extends CpuReading {
   seconds: number;
   records: number;
   fetches: number;
-  serverCpuSeconds?: number;
-  clientCpuSeconds: number;
 }
 
 async function consumeRun(
@@ -635,15 +436,13 @@ async function consumeRun(
   const seen = hw.map((h) => new Uint8Array(h));
   const runTotals: ConsumeTotals = { records: 0, fetches: 0, fetchMs: [], commitMs: [] };
   const signal = AbortSignal.timeout(RUN_TIMEOUT_MS);
-  const server0 = processCpuSeconds(server.pid);
-  const client0 = selfCpuSeconds();
+  const cpu = cpuMeter(server.pid);
   const t0 = performance.now();
   await Promise.all(
     members.map((m) => consumeMember(server.url, group, m, hw, seen, runTotals, signal)),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const server1 = processCpuSeconds(server.pid);
-  const clientCpuSeconds = selfCpuSeconds() - client0;
+  const cpuUsed = cpu();
 
   const produced = hw.reduce((a, b) => a + b, 0);
   if (runTotals.records !== produced) {
@@ -670,19 +469,7 @@ async function consumeRun(
     seconds,
     records: runTotals.records,
     fetches: runTotals.fetches,
-    serverCpuSeconds: server0 === undefined || server1 === undefined
-      ? undefined
-      : server1 - server0,
-    clientCpuSeconds,
-  };
-}
-
-function latencyOf(values: number[]): { p50: number; p99: number; max: number } {
-  values.sort((a, b) => a - b);
-  return {
-    p50: percentile(values, 50),
-    p99: percentile(values, 99),
-    max: values[values.length - 1],
+    ...cpuUsed,
   };
 }
 
@@ -704,7 +491,6 @@ async function benchConsume(
       if (measured) samples.push(sample);
     }
     const seconds = samples.map((s) => s.seconds);
-    const serverCpu = samples.map((s) => s.serverCpuSeconds);
     results.push({
       suite: "groups",
       name: `consume/x${memberCount}`,
@@ -728,10 +514,7 @@ async function benchConsume(
       fetchesPerSec: figure(samples.map((s) => s.fetches / s.seconds)),
       fetchMs: latencyOf(totals.fetchMs),
       commitMs: latencyOf(totals.commitMs),
-      cpuCores: serverCpu.some((c) => c === undefined) ? undefined : {
-        server: figure(serverCpu.map((c, i) => c! / seconds[i])).median,
-        client: figure(samples.map((s) => s.clientCpuSeconds / s.seconds)).median,
-      },
+      cpuCores: cpuCores(samples),
     });
   }
   return results;
@@ -993,24 +776,21 @@ async function benchRebalance(
 /** Runs the group suite against one server; progress goes to `opts.log` (stderr by default). */
 export async function runGroupBench(opts: GroupBenchOptions): Promise<GroupBenchOutcome> {
   const plan = opts.quick ? QUICK_PLAN : FULL_PLAN;
-  const log = opts.log ?? ((line: string) => console.error(line));
-  const wanted = (group: string) =>
-    opts.scenarios === undefined || opts.scenarios.length === 0 || opts.scenarios.includes(group);
+  const log = progressLog(opts);
+  const wanted = (group: string) => wantsGroup(opts, group);
   const note = `loopback: the members (fetch() in the bench's own process) and the server share ` +
     `this machine's ${cpus().length} cores`;
-  const dataDir = fs.mkdtempSync(join(tmpdir(), "sluice-group-bench-"));
   const results: GroupBenchResult[] = [];
-  let server: Server | undefined;
   let recordsProduced = 0;
   let runs = 0;
   const runId = () => runs++;
-  try {
-    server = await startServer(dataDir, opts.cpuProfileDir);
-    log(
-      `groups: server ${server.url} (pid ${server.pid}) up in ${
-        server.info.startSeconds.toFixed(1)
-      } s; ${note}`,
-    );
+  const server = await withServer({
+    label: "groups",
+    tempPrefix: "sluice-group-bench-",
+    note,
+    log,
+    cpuProfileDir: opts.cpuProfileDir,
+  }, async (server) => {
     let since = performance.now();
     const hw = await fill(server.url, TOPIC, plan.records / PARTITIONS);
     recordsProduced = hw.reduce((a, b) => a + b, 0);
@@ -1041,33 +821,8 @@ export async function runGroupBench(opts: GroupBenchOptions): Promise<GroupBench
       }
       log(`  (${((performance.now() - since) / 1000).toFixed(1)} s with set-up)`);
     }
-  } finally {
-    if (server !== undefined) {
-      await server.stop();
-      log(
-        `groups: server stopped by SIGTERM in ${
-          server.info.stopSeconds?.toFixed(1)
-        } s, exit code ${server.info.exitCode}${
-          server.info.killed ? " (killed after the stop timeout)" : ""
-        }`,
-      );
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-  return { results, server: server.info, recordsProduced, note };
-}
-
-function fixed(n: number, digits: number): string {
-  return n.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
   });
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
-    .join("\n");
+  return { results, server, recordsProduced, note };
 }
 
 /** Text tables of the group results, then the note and the server. */
@@ -1099,7 +854,7 @@ export function formatGroupTable(outcome: GroupBenchOutcome): string {
           : `${fixed(r.cpuCores.server, 2)}/${fixed(r.cpuCores.client, 2)}`,
       ]);
     }
-    parts.push(table(rows));
+    parts.push(textTable(rows));
   }
   const rebalance = outcome.results.filter((r): r is GroupRebalanceResult =>
     r.group === "rebalance"
@@ -1124,34 +879,18 @@ export function formatGroupTable(outcome: GroupBenchOutcome): string {
         pm(r.deleteServerMs),
       ]);
     }
-    parts.push(table(rows));
+    parts.push(textTable(rows));
   }
-  const s = outcome.server;
-  const rss = s.peakRssBytes === undefined
-    ? ""
-    : `, peak RSS ${fixed(s.peakRssBytes / MiB, 0)} MiB`;
   parts.push(
     `note: ${outcome.note}; ${outcome.recordsProduced} records of ${VALUE_BYTES} B in ` +
       `${PARTITIONS} partitions; times measured from sending the DELETE; CPU is cores busy\n` +
-      `server: started in ${s.startSeconds.toFixed(1)} s, SIGTERM stop in ${
-        s.stopSeconds?.toFixed(1) ?? "?"
-      } s, exit code ${s.exitCode ?? `none (signal ${s.exitSignal})`}${rss}`,
+      formatServerLine(outcome.server),
   );
   return parts.join("\n\n");
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const valueOf = (flag: string) => {
-    const at = args.indexOf(flag);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const scenario = valueOf("--scenario");
-  const outcome = await runGroupBench({
-    quick: args.includes("--quick") || process.env.SLUICE_BENCH_QUICK === "1",
-    scenarios: scenario === undefined ? undefined : scenario.split(","),
-    cpuProfileDir: valueOf("--cpu-prof-dir"),
-  });
+  const outcome = await runGroupBench(cliOptions(process.argv.slice(2), process.env));
   console.log(formatGroupTable(outcome));
   if (outcome.server.exitCode !== 0) process.exitCode = 1;
 }

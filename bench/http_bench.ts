@@ -31,30 +31,40 @@
  * Run: deno run -A bench/http_bench.ts [--quick] [--scenario GROUP] [--cpu-prof-dir DIR]
  * (--cpu-prof-dir runs the server under `deno run --cpu-prof` and keeps its .cpuprofile there.)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { encodeRecordBatch, type RecordInput, utf8 } from "../src/record/record_batch.ts";
 import { RECORD_BATCH_TYPE } from "../src/http/routes/records.ts";
-import { xorshift32 } from "./bench_util.ts";
+import {
+  asciiStrings,
+  cliOptions,
+  type Figure,
+  figure,
+  fixed,
+  MB,
+  MiB,
+  percentile,
+  progressLog,
+  rates,
+  textTable,
+  wantsGroup,
+} from "./bench_util.ts";
+import {
+  cpuCores,
+  cpuMeter,
+  type CpuReading,
+  formatServerLine,
+  type Server,
+  type ServerBenchOptions,
+  type ServerInfo,
+  withServer,
+} from "./bench_server.ts";
 
-const MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), "src", "main.ts");
-const LISTENING = /^sluice listening on (http:\/\/\S+) \(data: (.*)\)$/;
-/** A cold `deno run` resolves npm packages and compiles; 30 s covers a cold cache. */
-const START_TIMEOUT_MS = 30_000;
-/** SIGTERM drains in-flight requests and flushes every log; the logs here hold < 2 GB. */
-const STOP_TIMEOUT_MS = 30_000;
+export type { Figure } from "./bench_util.ts";
+
 /** Every request of a run is aborted after this: a hung server fails the bench, never stalls it. */
 const RUN_TIMEOUT_MS = 120_000;
-/** The server's stderr kept for the report (its JSON log lines; the tail is what matters). */
-const STDERR_CHARS_MAX = 16_384;
-
-const MiB = 1024 * 1024;
-/** Rates are decimal: 1 MB = 10^6 bytes. */
-const MB = 1e6;
 
 const RECORDS_PER_REQUEST = 1_000;
 const VALUE_BYTES = 100;
@@ -69,13 +79,6 @@ const FETCH_BATCH_TARGET_RECORDS_PER_SEC = 1_000_000;
 const LATENCY_TARGET_P99_MS = 5;
 
 export const HTTP_GROUPS = ["produce-batch", "produce-json", "fetch", "latency"] as const;
-
-/** median, min and max of the measured runs. */
-export interface Figure {
-  median: number;
-  min: number;
-  max: number;
-}
 
 export interface HttpBenchResult {
   suite: "http";
@@ -98,22 +101,8 @@ export interface HttpBenchResult {
   target?: { text: string; met: boolean };
 }
 
-export interface HttpServerInfo {
-  argv: string[];
-  url: string;
-  dataDir: string;
-  startSeconds: number;
-  stopSeconds?: number;
-  /** The exit code after SIGTERM (0 is a clean stop); null when a signal ended it. */
-  exitCode?: number | null;
-  exitSignal?: string | null;
-  /** True when SIGTERM did not stop it within STOP_TIMEOUT_MS and it was killed. */
-  killed?: boolean;
-  peakRssBytes?: number;
-  /** The end of what the server printed on stderr. */
-  stderrTail: string;
-  cpuProfileDir?: string;
-}
+/** The server subprocess: how it was started and how it stopped (bench_server.ts). */
+export type HttpServerInfo = ServerInfo;
 
 export interface HttpBenchOutcome {
   results: HttpBenchResult[];
@@ -121,15 +110,8 @@ export interface HttpBenchOutcome {
   note: string;
 }
 
-export interface HttpBenchOptions {
-  quick: boolean;
-  /** Runs only the groups named (HTTP_GROUPS); all when absent or empty. */
-  scenarios?: readonly string[];
-  /** Progress lines; default console.error. */
-  log?: (line: string) => void;
-  /** Runs the server under --cpu-prof, writing its profile into this directory. */
-  cpuProfileDir?: string;
-}
+/** quick, scenarios (groups of HTTP_GROUPS), log and cpuProfileDir. */
+export type HttpBenchOptions = ServerBenchOptions;
 
 interface Plan {
   warmupRuns: number;
@@ -165,197 +147,6 @@ const QUICK_PLAN: Plan = {
   latencyRequestsPerRun: 300,
   pacedRequestsPerRun: 250,
 };
-
-function figure(values: readonly number[]): Figure {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
-}
-
-function rates(amounts: readonly number[], seconds: readonly number[]): Figure {
-  return figure(seconds.map((s, i) => amounts[i] / s));
-}
-
-/** `count` ASCII strings of `length` letters and digits, the same on every run. */
-function values(count: number, length: number, seed: number): string[] {
-  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  const next = xorshift32(seed);
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let s = "";
-    for (let j = 0; j < length; j++) s += alphabet[next() % alphabet.length];
-    out.push(s);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-/** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every mainstream Linux). */
-let clockTicksPerSec: number | undefined;
-
-function ticksPerSec(): number {
-  if (clockTicksPerSec === undefined) {
-    let ticks = 100;
-    try {
-      const out = execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim();
-      if (/^\d+$/.test(out)) ticks = Number(out);
-    } catch {
-      // no getconf: keep 100
-    }
-    clockTicksPerSec = ticks;
-  }
-  return clockTicksPerSec;
-}
-
-/** CPU seconds (user + system) the process has used so far; undefined off Linux. */
-function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces) start at the state, field 3.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSec();
-  } catch {
-    return undefined;
-  }
-}
-
-function peakRssBytes(pid: number): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-function selfCpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-/**
- * Signals the child by pid rather than with child.kill(): on Deno 2.9.6 a ChildProcess that was
- * sent a signal through kill() reports exit (null, that signal) even when the child handled it and
- * exited with its own code (a SIGTERM'd server exiting 0 reads as "killed by SIGTERM"), and a
- * second kill() (SIGKILL after SIGTERM) returns false without sending anything.
- */
-function sendSignal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(child.pid, name);
-  } catch {
-    // already gone: the exit event reports how it ended
-  }
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  info: HttpServerInfo;
-  stop(): Promise<void>;
-}
-
-async function startServer(dataDir: string, cpuProfileDir: string | undefined): Promise<Server> {
-  const isDeno = process.versions.deno !== undefined;
-  const profile = cpuProfileDir === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
-  const argv = [
-    "run",
-    ...(isDeno ? ["-A", ...profile] : []),
-    MAIN,
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-  ];
-  const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, argv, {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Uint8Array) => {
-    stderr += new TextDecoder().decode(chunk);
-    if (stderr.length > 2 * STDERR_CHARS_MAX) stderr = stderr.slice(-STDERR_CHARS_MAX);
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    child.on("exit", (code: number | null, signal: string | null) => resolve({ code, signal }));
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let pending = "";
-    const timer = setTimeout(() => {
-      sendSignal(child, "SIGKILL");
-      reject(new Error(`server did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    child.stdout?.on("data", (chunk: Uint8Array) => {
-      pending += new TextDecoder().decode(chunk);
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const m = LISTENING.exec(line.trim());
-        if (m !== null) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      }
-    });
-    child.on("error", (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(
-        new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${stderr}`),
-      );
-    });
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("server has no pid");
-  const info: HttpServerInfo = {
-    argv: [process.execPath, ...argv],
-    url,
-    dataDir,
-    startSeconds: (performance.now() - t0) / 1000,
-    stderrTail: "",
-    cpuProfileDir,
-  };
-  const stop = async () => {
-    info.peakRssBytes = peakRssBytes(pid);
-    const t1 = performance.now();
-    sendSignal(child, "SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS);
-    });
-    let outcome = await Promise.race([exited, timedOut]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      info.killed = true;
-      sendSignal(child, "SIGKILL");
-      outcome = await exited;
-    }
-    info.stopSeconds = (performance.now() - t1) / 1000;
-    info.exitCode = outcome.code;
-    info.exitSignal = outcome.signal;
-    info.stderrTail = stderr.slice(-STDERR_CHARS_MAX);
-  };
-  return { url, pid, info, stop };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -432,72 +223,84 @@ interface ReadTotals {
   requests: number;
 }
 
+/** What one fetch request at some offset returned. */
+interface FetchStep {
+  /** The offset to read next. */
+  next: number;
+  records: number;
+  bytes: number;
+}
+
+/**
+ * Reads `partition` with maxBytes=FETCH_MAX_BYTES from offset 0 until `until`: `step` sends one
+ * request to `target` (the URL with that offset) and says how far it got.
+ */
+async function readPartition(
+  url: string,
+  topic: string,
+  partition: number,
+  until: number,
+  step: (target: string, offset: number) => Promise<FetchStep>,
+): Promise<ReadTotals> {
+  const base =
+    `${url}/v1/topics/${topic}/partitions/${partition}/records?maxBytes=${FETCH_MAX_BYTES}`;
+  const totals: ReadTotals = { records: 0, bytes: 0, requests: 0 };
+  let offset = 0;
+  while (offset < until) {
+    const r = await step(`${base}&offset=${offset}`, offset);
+    totals.records += r.records;
+    totals.bytes += r.bytes;
+    totals.requests++;
+    offset = r.next;
+  }
+  return totals;
+}
+
 /** Binary fetches from offset 0 until `endOffset`; records from Sluice-Next-Offset deltas. */
-async function fetchBatches(
+function fetchBatches(
   url: string,
   topic: string,
   partition: number,
   endOffset: number,
   signal: AbortSignal,
 ): Promise<ReadTotals> {
-  const base =
-    `${url}/v1/topics/${topic}/partitions/${partition}/records?maxBytes=${FETCH_MAX_BYTES}`;
-  const totals: ReadTotals = { records: 0, bytes: 0, requests: 0 };
-  let offset = 0;
-  while (offset < endOffset) {
-    const res = await fetch(`${base}&offset=${offset}`, {
-      headers: { accept: RECORD_BATCH_TYPE },
-      signal,
-    });
+  return readPartition(url, topic, partition, endOffset, async (target, offset) => {
+    const res = await fetch(target, { headers: { accept: RECORD_BATCH_TYPE }, signal });
     const body = await res.arrayBuffer();
     if (!res.ok) throw new Error(`fetch ${topic}/${partition}@${offset}: HTTP ${res.status}`);
     const next = Number(res.headers.get("sluice-next-offset"));
     if (!(next > offset)) throw new Error(`fetch ${topic}/${partition}@${offset}: next ${next}`);
-    totals.records += next - offset;
-    totals.bytes += body.byteLength;
-    totals.requests++;
-    offset = next;
-  }
-  return totals;
+    return { next, records: next - offset, bytes: body.byteLength };
+  });
 }
 
 /** JSON fetches from offset 0 until at least `records` records; the client parses each body. */
-async function fetchJson(
+function fetchJson(
   url: string,
   topic: string,
   partition: number,
   records: number,
   signal: AbortSignal,
 ): Promise<ReadTotals> {
-  const base =
-    `${url}/v1/topics/${topic}/partitions/${partition}/records?maxBytes=${FETCH_MAX_BYTES}`;
-  const totals: ReadTotals = { records: 0, bytes: 0, requests: 0 };
-  let offset = 0;
-  while (offset < records) {
-    const res = await fetch(`${base}&offset=${offset}`, { signal });
+  return readPartition(url, topic, partition, records, async (target, offset) => {
+    const res = await fetch(target, { signal });
     const text = await expectOk(res, `fetch ${topic}/${partition}@${offset} as JSON`);
     const body = JSON.parse(text) as { records: unknown[]; nextOffset: number };
     if (!(body.nextOffset > offset) || body.records.length !== body.nextOffset - offset) {
       throw new Error(`fetch ${topic}/${partition}@${offset} as JSON: next ${body.nextOffset}`);
     }
-    totals.records += body.records.length;
-    totals.bytes += text.length;
-    totals.requests++;
-    offset = body.nextOffset;
-  }
-  return totals;
+    return { next: body.nextOffset, records: body.records.length, bytes: text.length };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-interface RunSample {
+interface RunSample extends CpuReading {
   seconds: number;
   records: number;
   bytes: number;
   requests: number;
-  serverCpuSeconds?: number;
-  clientCpuSeconds: number;
 }
 
 /** Times `work` (all of whose requests share one abort timeout) and the CPU both sides used. */
@@ -511,20 +314,11 @@ async function timed(
     RUN_TIMEOUT_MS,
   );
   try {
-    const server0 = processCpuSeconds(serverPid);
-    const client0 = selfCpuSeconds();
+    const cpu = cpuMeter(serverPid);
     const t0 = performance.now();
     const totals = await work(abort.signal);
     const seconds = (performance.now() - t0) / 1000;
-    const server1 = processCpuSeconds(serverPid);
-    return {
-      seconds,
-      ...totals,
-      serverCpuSeconds: server0 === undefined || server1 === undefined
-        ? undefined
-        : server1 - server0,
-      clientCpuSeconds: selfCpuSeconds() - client0,
-    };
+    return { seconds, ...totals, ...cpu() };
   } finally {
     clearTimeout(timer);
   }
@@ -561,7 +355,6 @@ function summarize(
   | "cpuCores"
 > {
   const seconds = samples.map((s) => s.seconds);
-  const serverCpu = samples.map((s) => s.serverCpuSeconds);
   return {
     warmupRuns: plan.warmupRuns,
     measuredRuns: samples.length,
@@ -569,10 +362,7 @@ function summarize(
     recordsPerSec: rates(samples.map((s) => s.records), seconds),
     mbPerSec: rates(samples.map((s) => s.bytes / MB), seconds),
     requestsPerSec: rates(samples.map((s) => s.requests), seconds),
-    cpuCores: serverCpu.some((c) => c === undefined) ? undefined : {
-      server: figure(serverCpu.map((c, i) => c! / seconds[i])).median,
-      client: figure(samples.map((s) => s.clientCpuSeconds / s.seconds)).median,
-    },
+    cpuCores: cpuCores(samples),
   };
 }
 
@@ -588,7 +378,7 @@ interface Payloads {
 }
 
 function payloads(): Payloads {
-  const strings = values(RECORDS_PER_REQUEST, VALUE_BYTES, 42);
+  const strings = asciiStrings(RECORDS_PER_REQUEST, VALUE_BYTES, 42);
   const records: RecordInput[] = strings.map((s) => ({ key: null, value: utf8(s) }));
   const batch = encodeRecordBatch(records, { timestampMs: TIMESTAMP_MS });
   return {
@@ -602,6 +392,80 @@ function batchTopic(clients: number): string {
   return `bench-batch-x${clients}`;
 }
 
+/** Requests each of `clients` clients sends per run for about `records` records in all. */
+function requestsPerClientFor(records: number, clients: number): number {
+  return Math.max(1, Math.floor(records / RECORDS_PER_REQUEST / clients));
+}
+
+/** One produce scenario: `clients` clients on a fresh `clients`-partition topic. */
+interface ProduceScenario {
+  group: "produce-batch" | "produce-json";
+  topic: string;
+  clients: number;
+  /** The plan's records per run, split evenly across the clients. */
+  plannedRecords: number;
+  /** Bytes of each request's body. */
+  requestBytes: number;
+  description: string;
+  targetRecordsPerSec: number;
+  /**
+   * True when each client writes its own partition (raw batches): every partition's high
+   * watermark is checked; otherwise (JSON, sticky partitioner) only their sum.
+   */
+  ownPartition: boolean;
+  /** Client `client`'s part of a run: `requests` requests, one after the other. */
+  send: (client: number, requests: number, signal: AbortSignal) => Promise<void>;
+}
+
+async function benchProduce(
+  server: Server,
+  plan: Plan,
+  s: ProduceScenario,
+): Promise<HttpBenchResult> {
+  const { topic, clients } = s;
+  await createTopic(server.url, topic, clients);
+  const requestsPerClient = requestsPerClientFor(s.plannedRecords, clients);
+  const recordsPerRun = requestsPerClient * clients * RECORDS_PER_REQUEST;
+  const samples = await repeat(plan, server.pid, async (signal) => {
+    await Promise.all(
+      Array.from({ length: clients }, (_, c) => s.send(c, requestsPerClient, signal)),
+    );
+    return {
+      records: recordsPerRun,
+      bytes: requestsPerClient * clients * s.requestBytes,
+      requests: requestsPerClient * clients,
+    };
+  });
+  const hw = await highWatermarks(server.url, topic);
+  const written = (plan.warmupRuns + plan.measuredRuns) * recordsPerRun;
+  if (s.ownPartition ? hw.some((h) => h !== written / clients) : sum(hw) !== written) {
+    const want = s.ownPartition ? `${written / clients} each` : `${written} in all`;
+    throw new Error(`${topic}: high watermarks ${hw.join(",")}, want ${want}`);
+  }
+  const summary = summarize(samples, plan);
+  return {
+    suite: "http",
+    name: `${s.group}/x${clients}`,
+    group: s.group,
+    description: s.description,
+    params: {
+      clients,
+      partitions: clients,
+      recordsPerRequest: RECORDS_PER_REQUEST,
+      recordValueBytes: VALUE_BYTES,
+      requestBytes: s.requestBytes,
+      requestsPerClient,
+      recordsPerRun,
+    },
+    ...summary,
+    target: atLeast(summary.recordsPerSec!.median, s.targetRecordsPerSec, "records/s"),
+  };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
 async function benchProduceBatch(
   server: Server,
   plan: Plan,
@@ -610,53 +474,21 @@ async function benchProduceBatch(
   const results: HttpBenchResult[] = [];
   for (const clients of CLIENTS) {
     const topic = batchTopic(clients);
-    await createTopic(server.url, topic, clients);
-    const requestsPerClient = Math.max(
-      1,
-      Math.floor(plan.batchRecordsPerRun / RECORDS_PER_REQUEST / clients),
-    );
-    const recordsPerRun = requestsPerClient * clients * RECORDS_PER_REQUEST;
-    const samples = await repeat(plan, server.pid, async (signal) => {
-      await Promise.all(
-        Array.from(
-          { length: clients },
-          (_, c) => produceBatches(server.url, topic, c, p.batch, requestsPerClient, signal),
-        ),
-      );
-      return {
-        records: recordsPerRun,
-        bytes: requestsPerClient * clients * p.batch.length,
-        requests: requestsPerClient * clients,
-      };
-    });
-    const hw = await highWatermarks(server.url, topic);
-    const written = (plan.warmupRuns + plan.measuredRuns) * requestsPerClient * RECORDS_PER_REQUEST;
-    if (hw.some((h) => h !== written)) {
-      throw new Error(`${topic}: high watermarks ${hw.join(",")}, want ${written} each`);
-    }
-    const summary = summarize(samples, plan);
-    results.push({
-      suite: "http",
-      name: `produce-batch/x${clients}`,
-      group: "produce-batch",
-      description: `${clients} client(s) POSTing pre-encoded RecordBatch v2 bytes, ` +
-        `${clients === 1 ? "one partition" : "one partition each"}`,
-      params: {
+    results.push(
+      await benchProduce(server, plan, {
+        group: "produce-batch",
+        topic,
         clients,
-        partitions: clients,
-        recordsPerRequest: RECORDS_PER_REQUEST,
-        recordValueBytes: VALUE_BYTES,
+        plannedRecords: plan.batchRecordsPerRun,
         requestBytes: p.batch.length,
-        requestsPerClient,
-        recordsPerRun,
-      },
-      ...summary,
-      target: atLeast(
-        summary.recordsPerSec!.median,
-        PRODUCE_BATCH_TARGET_RECORDS_PER_SEC,
-        "records/s",
-      ),
-    });
+        description: `${clients} client(s) POSTing pre-encoded RecordBatch v2 bytes, ` +
+          `${clients === 1 ? "one partition" : "one partition each"}`,
+        targetRecordsPerSec: PRODUCE_BATCH_TARGET_RECORDS_PER_SEC,
+        ownPartition: true,
+        send: (c, requests, signal) =>
+          produceBatches(server.url, topic, c, p.batch, requests, signal),
+      }),
+    );
   }
   return results;
 }
@@ -670,52 +502,19 @@ async function benchProduceJson(
   const bodyBytes = new TextEncoder().encode(p.jsonBody).length;
   for (const clients of CLIENTS) {
     const topic = `bench-json-x${clients}`;
-    await createTopic(server.url, topic, clients);
-    const requestsPerClient = Math.max(
-      1,
-      Math.floor(plan.jsonRecordsPerRun / RECORDS_PER_REQUEST / clients),
-    );
-    const recordsPerRun = requestsPerClient * clients * RECORDS_PER_REQUEST;
-    const samples = await repeat(plan, server.pid, async (signal) => {
-      await Promise.all(
-        Array.from(
-          { length: clients },
-          () => produceJson(server.url, topic, p.jsonBody, requestsPerClient, signal),
-        ),
-      );
-      return {
-        records: recordsPerRun,
-        bytes: requestsPerClient * clients * bodyBytes,
-        requests: requestsPerClient * clients,
-      };
-    });
-    const hw = await highWatermarks(server.url, topic);
-    const written = (plan.warmupRuns + plan.measuredRuns) * recordsPerRun;
-    if (hw.reduce((a, b) => a + b, 0) !== written) {
-      throw new Error(`${topic}: high watermarks ${hw.join(",")}, want ${written} in all`);
-    }
-    const summary = summarize(samples, plan);
-    results.push({
-      suite: "http",
-      name: `produce-json/x${clients}`,
-      group: "produce-json",
-      description: `${clients} client(s) POSTing JSON records (string values, no key)`,
-      params: {
+    results.push(
+      await benchProduce(server, plan, {
+        group: "produce-json",
+        topic,
         clients,
-        partitions: clients,
-        recordsPerRequest: RECORDS_PER_REQUEST,
-        recordValueBytes: VALUE_BYTES,
+        plannedRecords: plan.jsonRecordsPerRun,
         requestBytes: bodyBytes,
-        requestsPerClient,
-        recordsPerRun,
-      },
-      ...summary,
-      target: atLeast(
-        summary.recordsPerSec!.median,
-        PRODUCE_JSON_TARGET_RECORDS_PER_SEC,
-        "records/s",
-      ),
-    });
+        description: `${clients} client(s) POSTing JSON records (string values, no key)`,
+        targetRecordsPerSec: PRODUCE_JSON_TARGET_RECORDS_PER_SEC,
+        ownPartition: false,
+        send: (_, requests, signal) => produceJson(server.url, topic, p.jsonBody, requests, signal),
+      }),
+    );
   }
   return results;
 }
@@ -724,10 +523,7 @@ async function benchProduceJson(
 async function ensureFetchData(server: Server, plan: Plan, p: Payloads): Promise<number[]> {
   const clients = CLIENTS[CLIENTS.length - 1];
   const topic = batchTopic(clients);
-  const requestsPerClient = Math.max(
-    1,
-    Math.floor(plan.batchRecordsPerRun / RECORDS_PER_REQUEST / clients),
-  );
+  const requestsPerClient = requestsPerClientFor(plan.batchRecordsPerRun, clients);
   const want = (plan.warmupRuns + plan.measuredRuns) * requestsPerClient * RECORDS_PER_REQUEST;
   let hw: number[];
   try {
@@ -748,6 +544,30 @@ async function ensureFetchData(server: Server, plan: Plan, p: Payloads): Promise
   return hw;
 }
 
+/** Readers at once, one per entry of `partitions` (on that partition); their summed totals. */
+async function benchReaders(
+  server: Server,
+  plan: Plan,
+  partitions: readonly number[],
+  recordsPerReader: number,
+  read: (partition: number, signal: AbortSignal) => Promise<ReadTotals>,
+): Promise<{ samples: RunSample[]; params: HttpBenchResult["params"] }> {
+  const samples = await repeat(plan, server.pid, async (signal) => {
+    const totals = await Promise.all(partitions.map((part) => read(part, signal)));
+    return sumTotals(totals);
+  });
+  const params = {
+    readers: partitions.length,
+    partitions: new Set(partitions).size,
+    maxBytes: FETCH_MAX_BYTES,
+    recordValueBytes: VALUE_BYTES,
+    recordsPerReader,
+    recordsPerRun: samples[0].records,
+    requestsPerRun: samples[0].requests,
+  };
+  return { samples, params };
+}
+
 async function benchFetch(server: Server, plan: Plan, p: Payloads): Promise<HttpBenchResult[]> {
   const hw = await ensureFetchData(server, plan, p);
   const topic = batchTopic(CLIENTS[CLIENTS.length - 1]);
@@ -758,27 +578,20 @@ async function benchFetch(server: Server, plan: Plan, p: Payloads): Promise<Http
     { name: "x4-same", partitions: [0, 0, 0, 0], what: "4 readers, all on partition 0" },
   ];
   for (const v of variants) {
-    const samples = await repeat(plan, server.pid, async (signal) => {
-      const totals = await Promise.all(
-        v.partitions.map((part) => fetchBatches(server.url, topic, part, hw[part], signal)),
-      );
-      return sumTotals(totals);
-    });
+    const { samples, params } = await benchReaders(
+      server,
+      plan,
+      v.partitions,
+      hw[0],
+      (part, signal) => fetchBatches(server.url, topic, part, hw[part], signal),
+    );
     const summary = summarize(samples, plan);
     results.push({
       suite: "http",
       name: `fetch-batch/${v.name}`,
       group: "fetch",
       description: `${v.what}: binary fetch (Accept ${RECORD_BATCH_TYPE}) from 0 to the end`,
-      params: {
-        readers: v.partitions.length,
-        partitions: new Set(v.partitions).size,
-        maxBytes: FETCH_MAX_BYTES,
-        recordValueBytes: VALUE_BYTES,
-        recordsPerReader: hw[0],
-        recordsPerRun: samples[0].records,
-        requestsPerRun: samples[0].requests,
-      },
+      params,
       ...summary,
       target: atLeast(
         summary.recordsPerSec!.median,
@@ -789,26 +602,19 @@ async function benchFetch(server: Server, plan: Plan, p: Payloads): Promise<Http
   }
   for (const v of variants.slice(0, 2)) {
     const records = Math.min(plan.jsonFetchRecordsPerReader, hw[0]);
-    const samples = await repeat(plan, server.pid, async (signal) => {
-      const totals = await Promise.all(
-        v.partitions.map((part) => fetchJson(server.url, topic, part, records, signal)),
-      );
-      return sumTotals(totals);
-    });
+    const { samples, params } = await benchReaders(
+      server,
+      plan,
+      v.partitions,
+      records,
+      (part, signal) => fetchJson(server.url, topic, part, records, signal),
+    );
     results.push({
       suite: "http",
       name: `fetch-json/${v.name}`,
       group: "fetch",
       description: `${v.what}: JSON fetch parsed by the client, the first ${records} records`,
-      params: {
-        readers: v.partitions.length,
-        partitions: new Set(v.partitions).size,
-        maxBytes: FETCH_MAX_BYTES,
-        recordValueBytes: VALUE_BYTES,
-        recordsPerReader: records,
-        recordsPerRun: samples[0].records,
-        requestsPerRun: samples[0].requests,
-      },
+      params,
       ...summarize(samples, plan),
     });
   }
@@ -956,22 +762,19 @@ function settle(log: (line: string) => void): void {
 /** Runs the HTTP suite against one server; progress goes to `opts.log` (stderr by default). */
 export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOutcome> {
   const plan = opts.quick ? QUICK_PLAN : FULL_PLAN;
-  const log = opts.log ?? ((line: string) => console.error(line));
-  const wanted = (group: string) =>
-    opts.scenarios === undefined || opts.scenarios.length === 0 || opts.scenarios.includes(group);
+  const log = progressLog(opts);
+  const wanted = (group: string) => wantsGroup(opts, group);
   const note = `loopback: the client (fetch() in the bench's own process) and the server share ` +
     `this machine's ${cpus().length} cores`;
   const p = payloads();
-  const dataDir = fs.mkdtempSync(join(tmpdir(), "sluice-http-bench-"));
   const results: HttpBenchResult[] = [];
-  let server: Server | undefined;
-  try {
-    server = await startServer(dataDir, opts.cpuProfileDir);
-    log(
-      `http: server ${server.url} (pid ${server.pid}) up in ${
-        server.info.startSeconds.toFixed(1)
-      } s; ${note}`,
-    );
+  const server = await withServer({
+    label: "http",
+    tempPrefix: "sluice-http-bench-",
+    note,
+    log,
+    cpuProfileDir: opts.cpuProfileDir,
+  }, async (server) => {
     let since = performance.now();
     const done = (r: HttpBenchResult[]) => {
       for (const x of r) {
@@ -1004,27 +807,8 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOut
       settle(log);
       done(await benchLatency(server, plan, p));
     }
-  } finally {
-    if (server !== undefined) {
-      await server.stop();
-      log(
-        `http: server stopped by SIGTERM in ${
-          server.info.stopSeconds?.toFixed(1)
-        } s, exit code ${server.info.exitCode}${
-          server.info.killed ? " (killed after the stop timeout)" : ""
-        }`,
-      );
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-  return { results, server: server.info, note };
-}
-
-function fixed(n: number, digits: number): string {
-  return n.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
   });
+  return { results, server, note };
 }
 
 /** A text table of HTTP results: median [min - max] per figure, then the note and the server. */
@@ -1057,32 +841,13 @@ export function formatHttpTable(outcome: HttpBenchOutcome): string {
       r.target === undefined ? "" : `${r.target.met ? "MET" : "MISSED"} (${r.target.text})`,
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const table = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
-    .join("\n");
-  const s = outcome.server;
-  const rss = s.peakRssBytes === undefined
-    ? ""
-    : `, peak RSS ${fixed(s.peakRssBytes / MiB, 0)} MiB`;
-  return `${table}
+  return `${textTable(rows)}
 note: ${outcome.note}; CPU is cores busy (CPU s per wall s), client = the whole bench process
-server: started in ${s.startSeconds.toFixed(1)} s, SIGTERM stop in ${
-    s.stopSeconds?.toFixed(1) ?? "?"
-  } s, exit code ${s.exitCode ?? `none (signal ${s.exitSignal})`}${rss}`;
+${formatServerLine(outcome.server)}`;
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const valueOf = (flag: string) => {
-    const at = args.indexOf(flag);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const scenario = valueOf("--scenario");
-  const outcome = await runHttpBench({
-    quick: args.includes("--quick") || process.env.SLUICE_BENCH_QUICK === "1",
-    scenarios: scenario === undefined ? undefined : scenario.split(","),
-    cpuProfileDir: valueOf("--cpu-prof-dir"),
-  });
+  const outcome = await runHttpBench(cliOptions(process.argv.slice(2), process.env));
   console.log(formatHttpTable(outcome));
   if (outcome.server.exitCode !== 0) process.exitCode = 1;
 }

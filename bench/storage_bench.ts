@@ -30,19 +30,23 @@ import { silentLogger } from "../src/logger.ts";
 import { encodeRecordBatch, type RecordInput } from "../src/record/record_batch.ts";
 import type { FlushPolicy, LogConfig } from "../src/storage/log_config.ts";
 import { PartitionLog } from "../src/storage/partition_log.ts";
-import { randomBytes } from "./bench_util.ts";
+import {
+  type BenchRunOptions,
+  type Figure,
+  figure,
+  fixed,
+  KiB,
+  latencyOf,
+  MB,
+  MiB,
+  progressLog,
+  randomBytes,
+  rates,
+  textTable,
+  wantsGroup,
+} from "./bench_util.ts";
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-/** Rates are decimal: 1 MB = 10^6 bytes, 1 GB = 10^9 bytes. */
-const MB = 1e6;
-
-/** median, min and max of the measured runs. */
-export interface Figure {
-  median: number;
-  min: number;
-  max: number;
-}
+export type { Figure } from "./bench_util.ts";
 
 export interface StorageBenchResult {
   suite: "storage";
@@ -66,13 +70,8 @@ export interface StorageBenchResult {
   target?: { text: string; met: boolean };
 }
 
-export interface StorageBenchOptions {
-  quick: boolean;
-  /** Runs only the groups named (append, read, always); all when absent or empty. */
-  scenarios?: readonly string[];
-  /** Progress lines; default console.error. */
-  log?: (line: string) => void;
-}
+/** quick, scenarios (groups of STORAGE_GROUPS: append, read, always) and log. */
+export type StorageBenchOptions = BenchRunOptions;
 
 export const STORAGE_GROUPS = ["append", "read", "always"] as const;
 
@@ -114,7 +113,8 @@ const APPEND_TARGET_RATIO = 0.5;
 const READ_TARGET_BYTES_PER_SEC = 1e9;
 const TIMESTAMP_MS = 1_700_000_000_000;
 
-function sizeLabel(valueBytes: number): string {
+/** "100B", "1KiB": a record value size as scenario names spell it. */
+export function sizeLabel(valueBytes: number): string {
   return valueBytes >= KiB ? `${valueBytes / KiB}KiB` : `${valueBytes}B`;
 }
 
@@ -127,32 +127,18 @@ export function makeBatch(count: number, valueBytes: number, seed = 1): Uint8Arr
   return encodeRecordBatch(records, { timestampMs: TIMESTAMP_MS });
 }
 
-function figure(values: readonly number[]): Figure {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
-}
-
-function rates(amount: number, seconds: readonly number[]): Figure {
-  return figure(seconds.map((s) => amount / s));
-}
-
-function freshDir(): string {
+/** A new empty directory under the system temp dir. */
+export function freshDir(): string {
   return fs.mkdtempSync(join(tmpdir(), "sluice-bench-"));
 }
 
-function removeDir(dir: string): void {
+/** Deletes `dir` and everything in it (its dirty pages are dropped, not written back). */
+export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+/** Writes all of `bytes` at `position` with positional writeSync, as the log does. */
+export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   let done = 0;
   while (done < bytes.length) {
     done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
@@ -306,7 +292,8 @@ async function buildLog(valueBytes: number, plan: Plan): Promise<string> {
   return dir;
 }
 
-function segmentFiles(dir: string): string[] {
+/** The .log segment files of a partition directory, in offset order. */
+export function segmentFiles(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => f.endsWith(".log")).sort().map((f) => join(dir, f));
 }
 
@@ -327,7 +314,7 @@ function sluiceReadRun(log: PartitionLog): { seconds: number; bytes: number; rec
 }
 
 /** The baseline: every segment file read with readSync in 1 MiB chunks into one buffer. */
-function rawReadRun(
+export function rawReadRun(
   files: readonly string[],
   buffer: Uint8Array,
 ): { seconds: number; bytes: number } {
@@ -479,7 +466,6 @@ async function benchAlways(plan: Plan): Promise<StorageBenchResult[]> {
       );
       if (measured) seconds.push(s);
     }
-    latenciesUs.sort((a, b) => a - b);
     results.push({
       suite: "storage",
       name: `always/x${appenders}`,
@@ -497,11 +483,7 @@ async function benchAlways(plan: Plan): Promise<StorageBenchResult[]> {
       seconds: figure(seconds),
       appendsPerSec: rates(appends, seconds),
       mbPerSec: rates((appends * batches[0].length) / MB, seconds),
-      latencyUs: {
-        p50: percentile(latenciesUs, 50),
-        p99: percentile(latenciesUs, 99),
-        max: latenciesUs[latenciesUs.length - 1],
-      },
+      latencyUs: latencyOf(latenciesUs),
     });
   }
   return results;
@@ -510,9 +492,8 @@ async function benchAlways(plan: Plan): Promise<StorageBenchResult[]> {
 /** Runs the storage suite; progress goes to `opts.log` (stderr by default). */
 export async function runStorageBench(opts: StorageBenchOptions): Promise<StorageBenchResult[]> {
   const plan = opts.quick ? QUICK_PLAN : FULL_PLAN;
-  const log = opts.log ?? ((line: string) => console.error(line));
-  const wanted = (group: string) =>
-    opts.scenarios === undefined || opts.scenarios.length === 0 || opts.scenarios.includes(group);
+  const log = progressLog(opts);
+  const wanted = (group: string) => wantsGroup(opts, group);
   const results: StorageBenchResult[] = [];
   let since = performance.now();
   const done = (r: StorageBenchResult[]) => {
@@ -546,13 +527,6 @@ export async function runStorageBench(opts: StorageBenchOptions): Promise<Storag
   return results;
 }
 
-function fixed(n: number, digits: number): string {
-  return n.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
 /** A text table of storage results: median [min - max] per figure. */
 export function formatStorageTable(results: readonly StorageBenchResult[]): string {
   const rows: string[][] = [[
@@ -579,9 +553,7 @@ export function formatStorageTable(results: readonly StorageBenchResult[]): stri
       r.target === undefined ? "" : `${r.target.met ? "MET" : "MISSED"} (${r.target.text})`,
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
-    .join("\n");
+  return textTable(rows);
 }
 
 if (import.meta.main) {
