@@ -9,7 +9,15 @@
  * | --port                | SLUICE_PORT              | port              | 8080         |
  * | --data-dir            | SLUICE_DATA_DIR          | dataDir           | ./data       |
  * | --max-request-bytes   | SLUICE_MAX_REQUEST_BYTES | maxRequestBytes   | 16 MiB       |
+ * | --auth                | SLUICE_AUTH              | auth              | (none: open) |
+ * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
+ * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
+ * | --insecure            |                          |                   | off          |
  * |                       |                          | topicDefaults     | Kafka's      |
+ *
+ * --auth FILE turns on bearer tokens (src/http/auth.ts); SIGHUP re-reads FILE (a bad new file
+ * keeps the old tokens and logs an error). A host other than loopback is refused (exit 2) without
+ * --auth unless --insecure says an open server on the network is meant.
  *
  * SIGINT/SIGTERM: stop accepting, end streams and long polls, finish in-flight requests, flush
  * every log and write its recovery checkpoint, exit 0. A second signal exits at once (code 130).
@@ -19,10 +27,11 @@ import { Broker } from "../broker/broker.ts";
 import { DEFAULT_TOPIC_CONFIG, parseTopicConfig } from "../broker/topic_config.ts";
 import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
+import { Authenticator, TokenSet } from "../http/auth.ts";
 import { REQUEST_BYTES_DEFAULT } from "../limits.ts";
 import { consoleLogger } from "../logger.ts";
 import { readWholeFile } from "../runtime/fs.ts";
-import { envVar, exitProcess, onTerminationSignal } from "../runtime/process.ts";
+import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
 import { runtimeName, serve } from "../runtime/serve.ts";
 
 const ServerConfig = z.strictObject({
@@ -31,6 +40,10 @@ const ServerConfig = z.strictObject({
   dataDir: z.string().min(1),
   maxRequestBytes: z.coerce.number().int().min(1024).max(2 ** 31 - 1),
   topicDefaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  auth: z.string().min(1).optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  insecure: z.boolean().optional(),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -40,11 +53,21 @@ const SETTINGS = [
   ["port", "--port", "SLUICE_PORT"],
   ["dataDir", "--data-dir", "SLUICE_DATA_DIR"],
   ["maxRequestBytes", "--max-request-bytes", "SLUICE_MAX_REQUEST_BYTES"],
+  ["auth", "--auth", "SLUICE_AUTH"],
+  ["tlsCert", "--tls-cert", "SLUICE_TLS_CERT"],
+  ["tlsKey", "--tls-key", "SLUICE_TLS_KEY"],
 ] as const;
+
+/** Hosts that only this machine can reach. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 function usage(message: string): never {
   console.error(`${message}
 usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
+                         [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
                          [--config FILE]`);
   exitProcess(2);
 }
@@ -52,8 +75,13 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
 /** The server's settings from flags, environment, config file and defaults. */
 export function resolveServerConfig(args: string[]): ServerConfig {
   const flags = new Map<string, string>();
+  let insecure = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (arg === "--insecure") {
+      insecure = true;
+      continue;
+    }
     const known = arg === "--config" || SETTINGS.some(([, flag]) => flag === arg);
     if (!known) usage(`unknown argument ${arg}`);
     if (i + 1 >= args.length) usage(`${arg} needs a value`);
@@ -81,12 +109,42 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     const value = flags.get(flag) ?? envVar(env);
     if (value !== undefined) merged[key] = value;
   }
+  if (insecure) merged.insecure = true;
   const parsed = ServerConfig.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     usage(`invalid setting ${issue.path.join(".")}: ${issue.message}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    usage("--tls-cert and --tls-key go together");
+  }
+  if (!isLoopback(config.host) && config.auth === undefined && config.insecure !== true) {
+    console.error(
+      `sluice: refusing to listen on ${config.host} without --auth: anyone who can reach it ` +
+        `could read, write and delete every topic. Give --auth FILE, bind 127.0.0.1, or pass ` +
+        `--insecure to serve it open on purpose.`,
+    );
+    exitProcess(2);
+  }
+  return config;
+}
+
+/** The auth file's tokens; throws a start-up error (exit 1) naming the file. */
+function loadTokens(path: string): TokenSet {
+  const bytes = readWholeFile(path);
+  if (bytes === undefined) throw new Error(`auth file ${path} does not exist`);
+  try {
+    return TokenSet.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new Error(`auth file ${path}: ${(err as Error).message}`);
+  }
+}
+
+function readPem(path: string, what: string): string {
+  const bytes = readWholeFile(path);
+  if (bytes === undefined) throw new Error(`${what} ${path} does not exist`);
+  return new TextDecoder().decode(bytes);
 }
 
 export async function serveCommand(args: string[]): Promise<void> {
@@ -98,22 +156,33 @@ export async function serveCommand(args: string[]): Promise<void> {
   } catch (err) {
     usage(`invalid topicDefaults: ${(err as SluiceError).message}`);
   }
+  const auth = config.auth === undefined ? undefined : new Authenticator(loadTokens(config.auth));
+  const tls = config.tlsCert === undefined || config.tlsKey === undefined
+    ? undefined
+    : { cert: readPem(config.tlsCert, "TLS certificate"), key: readPem(config.tlsKey, "TLS key") };
   const broker = await Broker.open({ dataDir: config.dataDir, logger, topicDefaults });
-  const app = createApp(broker, { logger, maxRequestBytes: config.maxRequestBytes });
+  const app = createApp(broker, { logger, maxRequestBytes: config.maxRequestBytes, auth });
   const server = await serve({
     hostname: config.host,
     port: config.port,
     fetch: app.fetch,
+    tls,
     onError: (err) => logger.error("unhandled server error", { error: String(err) }),
   });
-  const url = `http://${server.hostname}:${server.port}`;
-  console.log(`sluice listening on ${url} (data: ${config.dataDir})`);
-  logger.info("started", {
-    url,
-    dataDir: config.dataDir,
-    runtime: runtimeName(),
-    topics: broker.topics.list().length,
-  });
+  const authPath = config.auth;
+  if (auth !== undefined && authPath !== undefined) {
+    onReloadSignal(() => {
+      try {
+        const tokens = loadTokens(authPath);
+        auth.replace(tokens);
+        logger.info("auth file reloaded", { path: authPath, tokens: tokens.size });
+      } catch (err) {
+        logger.error("auth file reload failed; keeping the previous tokens", {
+          error: (err as Error).message,
+        });
+      }
+    });
+  }
 
   let stopping = false;
   onTerminationSignal(async (signal) => {
@@ -132,5 +201,18 @@ export async function serveCommand(args: string[]): Promise<void> {
       logger.error("shutdown failed", { error: String(err) });
       exitProcess(1);
     }
+  });
+
+  // Announced only once the signal handlers are in place: a supervisor (or a test) may stop the
+  // server the moment it reads this line.
+  const url = `${tls ? "https" : "http"}://${server.hostname}:${server.port}`;
+  console.log(`sluice listening on ${url} (data: ${config.dataDir})`);
+  logger.info("started", {
+    url,
+    dataDir: config.dataDir,
+    runtime: runtimeName(),
+    topics: broker.topics.list().length,
+    auth: auth === undefined ? "off" : "on",
+    tls: tls !== undefined,
   });
 }

@@ -9,6 +9,7 @@ import type { Broker } from "../broker/broker.ts";
 import { SluiceError } from "../errors.ts";
 import { REQUEST_BYTES_DEFAULT, SSE_STREAMS_MAX } from "../limits.ts";
 import type { Logger } from "../logger.ts";
+import { type Authenticator, authMiddleware } from "./auth.ts";
 import { errorResponse } from "./error_handler.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
@@ -23,6 +24,8 @@ export interface AppOptions {
   maxRequestBytes?: number;
   /** Server-Sent Events streams open at once. */
   sseStreamsMax?: number;
+  /** Bearer-token auth (auth.ts); without it every route is open. */
+  auth?: Authenticator;
 }
 
 /** What every route module needs. */
@@ -75,6 +78,8 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
         ),
     }),
   );
+  // After bodyLimit: the auth check may read a body (a topic or group request names topics).
+  if (options.auth !== undefined) app.use("*", authMiddleware(options.auth, broker, logger));
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) =>
     errorResponse(

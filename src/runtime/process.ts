@@ -22,6 +22,11 @@ export function onTerminationSignal(handler: (signal: string) => void): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => handler(signal));
 }
 
+/** Calls `handler` on SIGHUP (the server re-reads its auth file). */
+export function onReloadSignal(handler: () => void): void {
+  process.on("SIGHUP", handler);
+}
+
 export function processId(): number {
   return process.pid;
 }

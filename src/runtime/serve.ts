@@ -15,6 +15,8 @@ export interface ServeOptions {
   port: number;
   fetch: (request: Request) => Response | Promise<Response>;
   onError: (err: unknown) => void;
+  /** PEM certificate chain and private key: serve HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 interface BunServer {
@@ -32,6 +34,7 @@ interface BunGlobal {
     /** Seconds a connection may stay silent; long polls wait up to 30 s, SSE sends a keep-alive every 15 s. */
     idleTimeout: number;
     maxRequestBodySize: number;
+    tls?: { cert: string; key: string };
   }): BunServer;
 }
 
@@ -55,6 +58,7 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
       idleTimeout: 120,
       // Bodies are bounded by the app's own limit, with its own 413 answer.
       maxRequestBodySize: 2 ** 31 - 1,
+      ...(options.tls ? { tls: options.tls } : {}),
     });
     return Promise.resolve({
       hostname: server.hostname,
@@ -67,6 +71,7 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
       const server = Deno.serve({
         hostname: options.hostname,
         port: options.port,
+        ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
         onError: (err) => {
           options.onError(err);
           return new Response("internal error", { status: 500 });
