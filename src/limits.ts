@@ -89,3 +89,10 @@ export const SESSION_TIMEOUT_MS_DEFAULT = 10_000;
 export const SESSION_TIMEOUT_MS_MIN = 100;
 /** Kafka's group.max.session.timeout.ms: 30 min. */
 export const SESSION_TIMEOUT_MS_MAX = 30 * 60 * 1000;
+
+/**
+ * Requests being served at once (long polls and SSE streams included); more are answered 429
+ * TOO_MANY_REQUESTS at once. With HTTP/1.1 each in-flight request holds a connection, so this
+ * bounds the connections doing work; /healthz is never refused.
+ */
+export const REQUESTS_IN_FLIGHT_MAX = 4096;

@@ -9,6 +9,7 @@
  * | --port                | SLUICE_PORT              | port              | 8080         |
  * | --data-dir            | SLUICE_DATA_DIR          | dataDir           | ./data       |
  * | --max-request-bytes   | SLUICE_MAX_REQUEST_BYTES | maxRequestBytes   | 16 MiB       |
+ * | --max-in-flight       | SLUICE_MAX_IN_FLIGHT     | maxInFlight       | 4096         |
  * | --auth                | SLUICE_AUTH              | auth              | (none: open) |
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
@@ -28,7 +29,7 @@ import { DEFAULT_TOPIC_CONFIG, parseTopicConfig } from "../broker/topic_config.t
 import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../http/auth.ts";
-import { REQUEST_BYTES_DEFAULT } from "../limits.ts";
+import { REQUEST_BYTES_DEFAULT, REQUESTS_IN_FLIGHT_MAX } from "../limits.ts";
 import { consoleLogger } from "../logger.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
@@ -39,6 +40,7 @@ const ServerConfig = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
   dataDir: z.string().min(1),
   maxRequestBytes: z.coerce.number().int().min(1024).max(2 ** 31 - 1),
+  maxInFlight: z.coerce.number().int().min(1).max(1_000_000),
   topicDefaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
   auth: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
@@ -53,6 +55,7 @@ const SETTINGS = [
   ["port", "--port", "SLUICE_PORT"],
   ["dataDir", "--data-dir", "SLUICE_DATA_DIR"],
   ["maxRequestBytes", "--max-request-bytes", "SLUICE_MAX_REQUEST_BYTES"],
+  ["maxInFlight", "--max-in-flight", "SLUICE_MAX_IN_FLIGHT"],
   ["auth", "--auth", "SLUICE_AUTH"],
   ["tlsCert", "--tls-cert", "SLUICE_TLS_CERT"],
   ["tlsKey", "--tls-key", "SLUICE_TLS_KEY"],
@@ -66,7 +69,7 @@ function isLoopback(host: string): boolean {
 
 function usage(message: string): never {
   console.error(`${message}
-usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
+usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N] [--max-in-flight N]
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
                          [--config FILE]`);
   exitProcess(2);
@@ -103,6 +106,7 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     port: 8080,
     dataDir: "./data",
     maxRequestBytes: REQUEST_BYTES_DEFAULT,
+    maxInFlight: REQUESTS_IN_FLIGHT_MAX,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -161,7 +165,12 @@ export async function serveCommand(args: string[]): Promise<void> {
     ? undefined
     : { cert: readPem(config.tlsCert, "TLS certificate"), key: readPem(config.tlsKey, "TLS key") };
   const broker = await Broker.open({ dataDir: config.dataDir, logger, topicDefaults });
-  const app = createApp(broker, { logger, maxRequestBytes: config.maxRequestBytes, auth });
+  const app = createApp(broker, {
+    logger,
+    maxRequestBytes: config.maxRequestBytes,
+    requestsInFlightMax: config.maxInFlight,
+    auth,
+  });
   const server = await serve({
     hostname: config.host,
     port: config.port,

@@ -7,7 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Broker } from "../broker/broker.ts";
 import { SluiceError } from "../errors.ts";
-import { REQUEST_BYTES_DEFAULT, SSE_STREAMS_MAX } from "../limits.ts";
+import { REQUEST_BYTES_DEFAULT, REQUESTS_IN_FLIGHT_MAX, SSE_STREAMS_MAX } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { type Authenticator, authMiddleware } from "./auth.ts";
 import { errorResponse } from "./error_handler.ts";
@@ -24,6 +24,8 @@ export interface AppOptions {
   maxRequestBytes?: number;
   /** Server-Sent Events streams open at once. */
   sseStreamsMax?: number;
+  /** Requests served at once (REQUESTS_IN_FLIGHT_MAX). */
+  requestsInFlightMax?: number;
   /** Bearer-token auth (auth.ts); without it every route is open. */
   auth?: Authenticator;
 }
@@ -53,9 +55,24 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
   const { logger } = options;
   const maxRequestBytes = options.maxRequestBytes ?? REQUEST_BYTES_DEFAULT;
 
+  const inFlightMax = options.requestsInFlightMax ?? REQUESTS_IN_FLIGHT_MAX;
   app.use("*", async (c, next) => {
     const started = performance.now();
-    await next();
+    if (metrics.inFlight >= inFlightMax && c.req.path !== "/healthz") {
+      c.res = errorResponse(
+        c,
+        new SluiceError("TOO_MANY_REQUESTS", `${inFlightMax} requests are already being served`),
+        logger,
+      );
+      metrics.observe("*", c.req.method, 429, (performance.now() - started) / 1e3);
+      return;
+    }
+    metrics.inFlight++;
+    try {
+      await next();
+    } finally {
+      metrics.inFlight--;
+    }
     metrics.observe(
       c.req.routePath,
       c.req.method,

@@ -37,6 +37,8 @@ export class HttpMetrics {
   readonly #requests = new Map<string, number>();
   readonly #durations = new Map<string, RouteStats>();
   openStreams = 0;
+  /** Requests being served right now. */
+  inFlight = 0;
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${label(route)}",method="${label(method)}",status="${status}"`;
@@ -116,6 +118,8 @@ export class HttpMetrics {
     lines.push(`sluice_open_long_polls ${broker.waiters.open}`);
     family("sluice_open_streams", "gauge", "Server-Sent Events streams open.");
     lines.push(`sluice_open_streams ${this.openStreams}`);
+    family("sluice_http_requests_in_flight", "gauge", "Requests being served.");
+    lines.push(`sluice_http_requests_in_flight ${this.inFlight}`);
     return lines.join("\n") + "\n";
   }
 }

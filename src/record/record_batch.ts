@@ -59,6 +59,8 @@ export const BASE_SEQUENCE_AT = 53;
 export const RECORDS_COUNT_AT = 57;
 
 const COMPRESSION_MASK = 0x07;
+/** The smallest encoding of one record: seven one-byte fields. */
+const RECORD_BYTES_MIN = 7;
 const TIMESTAMP_TYPE_BIT = 0x08;
 const TRANSACTIONAL_BIT = 0x10;
 const CONTROL_BIT = 0x20;
@@ -164,11 +166,22 @@ export function checkBatch(
   if (count < 0 || count > RECORDS_PER_BATCH_MAX || lastOffsetDelta < 0) {
     return { reason: `recordsCount ${count}, lastOffsetDelta ${lastOffsetDelta}`, tooLarge: false };
   }
-  if ((checks & CHECK_COUNTS) !== 0 && (count < 1 || lastOffsetDelta !== count - 1)) {
-    return {
-      reason: `recordsCount ${count} with lastOffsetDelta ${lastOffsetDelta} (want count - 1)`,
-      tooLarge: false,
-    };
+  if ((checks & CHECK_COUNTS) !== 0) {
+    if (count < 1 || lastOffsetDelta !== count - 1) {
+      return {
+        reason: `recordsCount ${count} with lastOffsetDelta ${lastOffsetDelta} (want count - 1)`,
+        tooLarge: false,
+      };
+    }
+    // An uncompressed record takes at least 7 bytes (length, attributes, timestamp and offset
+    // deltas, key and value lengths, header count): a small batch cannot claim millions of
+    // records and move the log end by as many offsets.
+    if (codec === 0 && count * RECORD_BYTES_MIN > size - BATCH_HEADER_BYTES) {
+      return {
+        reason: `recordsCount ${count} cannot fit in ${size - BATCH_HEADER_BYTES} bytes of records`,
+        tooLarge: false,
+      };
+    }
   }
   if ((checks & CHECK_CRC) !== 0) {
     const stored = dv.getUint32(pos + CRC_AT);
@@ -454,7 +467,8 @@ export function decodeRecordBatch(bytes: Uint8Array, verifyCrc = true): DecodedB
 
   const section = decompress(codec, bytes.subarray(BATCH_HEADER_BYTES, size));
   const c = new ByteCursor(section);
-  const records: DecodedRecord[] = new Array(count);
+  // Grown per record, not preallocated: recordsCount is untrusted (a 122-byte batch can claim 8M).
+  const records: DecodedRecord[] = [];
   for (let i = 0; i < count; i++) {
     const length = readVarint(c);
     const recordEnd = c.pos + length;
@@ -483,13 +497,13 @@ export function decodeRecordBatch(bytes: Uint8Array, verifyCrc = true): DecodedB
         `record ${i} has ${recordEnd - inner.pos} stray bytes`,
       );
     }
-    records[i] = {
+    records.push({
       offset: baseOffset + offsetDelta,
       timestamp: logAppendTime ? maxTimestamp : baseTimestamp + tsDelta,
       key,
       value,
       headers,
-    };
+    });
     c.pos = recordEnd;
   }
   if (c.pos !== section.length) {
