@@ -36,6 +36,8 @@ export interface BrokerOptions {
   clock?: Clock;
   logger?: Logger;
   topicDefaults?: Readonly<TopicConfig>;
+  /** Topics one broker holds (TOPICS_MAX). */
+  topicsMax?: number;
   /** Long polls waiting at once (LONG_POLLS_MAX). */
   longPollsMax?: number;
   /** Consumer groups with members at once (GROUPS_MAX). */
@@ -124,6 +126,7 @@ export class Broker {
         clock,
         logger,
         topicDefaults: options.topicDefaults,
+        topicsMax: options.topicsMax,
         onAppend: (topic, partition, result: AppendResult) => {
           topic.stats.recordsIn += result.records;
           topic.stats.bytesIn += result.bytes;

@@ -108,6 +108,8 @@ export interface RegistryOptions {
   logger: Logger;
   /** Defaults for configs a create request leaves out. */
   topicDefaults?: Readonly<TopicConfig>;
+  /** Topics one broker holds (TOPICS_MAX). */
+  topicsMax?: number;
   onAppend?: (topic: Topic, partition: number, result: AppendResult) => void;
 }
 
@@ -214,8 +216,9 @@ export class TopicRegistry {
         topic: topicName,
       });
     }
-    if (this.#topics.size + this.#creating.size >= TOPICS_MAX) {
-      throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${TOPICS_MAX} topics`);
+    const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
+    if (this.#topics.size + this.#creating.size >= topicsMax) {
+      throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${topicsMax} topics`);
     }
     this.#creating.add(topicName);
     try {

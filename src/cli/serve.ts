@@ -10,6 +10,9 @@
  * | --data-dir            | SLUICE_DATA_DIR          | dataDir           | ./data       |
  * | --max-request-bytes   | SLUICE_MAX_REQUEST_BYTES | maxRequestBytes   | 16 MiB       |
  * | --max-in-flight       | SLUICE_MAX_IN_FLIGHT     | maxInFlight       | 4096         |
+ * | --max-long-polls      | SLUICE_MAX_LONG_POLLS    | maxLongPolls      | 1000         |
+ * | --max-streams         | SLUICE_MAX_STREAMS       | maxStreams        | 100          |
+ * | --max-topics          | SLUICE_MAX_TOPICS        | maxTopics         | 10000        |
  * | --auth                | SLUICE_AUTH              | auth              | (none: open) |
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
@@ -29,7 +32,13 @@ import { DEFAULT_TOPIC_CONFIG, parseTopicConfig } from "../broker/topic_config.t
 import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../http/auth.ts";
-import { REQUEST_BYTES_DEFAULT, REQUESTS_IN_FLIGHT_MAX } from "../limits.ts";
+import {
+  LONG_POLLS_MAX,
+  REQUEST_BYTES_DEFAULT,
+  REQUESTS_IN_FLIGHT_MAX,
+  SSE_STREAMS_MAX,
+  TOPICS_MAX,
+} from "../limits.ts";
 import { consoleLogger } from "../logger.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
@@ -41,6 +50,9 @@ const ServerConfig = z.strictObject({
   dataDir: z.string().min(1),
   maxRequestBytes: z.coerce.number().int().min(1024).max(2 ** 31 - 1),
   maxInFlight: z.coerce.number().int().min(1).max(1_000_000),
+  maxLongPolls: z.coerce.number().int().min(1).max(1_000_000),
+  maxStreams: z.coerce.number().int().min(1).max(1_000_000),
+  maxTopics: z.coerce.number().int().min(1).max(1_000_000),
   topicDefaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
   auth: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
@@ -56,6 +68,9 @@ const SETTINGS = [
   ["dataDir", "--data-dir", "SLUICE_DATA_DIR"],
   ["maxRequestBytes", "--max-request-bytes", "SLUICE_MAX_REQUEST_BYTES"],
   ["maxInFlight", "--max-in-flight", "SLUICE_MAX_IN_FLIGHT"],
+  ["maxLongPolls", "--max-long-polls", "SLUICE_MAX_LONG_POLLS"],
+  ["maxStreams", "--max-streams", "SLUICE_MAX_STREAMS"],
+  ["maxTopics", "--max-topics", "SLUICE_MAX_TOPICS"],
   ["auth", "--auth", "SLUICE_AUTH"],
   ["tlsCert", "--tls-cert", "SLUICE_TLS_CERT"],
   ["tlsKey", "--tls-key", "SLUICE_TLS_KEY"],
@@ -69,7 +84,8 @@ function isLoopback(host: string): boolean {
 
 function usage(message: string): never {
   console.error(`${message}
-usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N] [--max-in-flight N]
+usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
+                         [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
                          [--config FILE]`);
   exitProcess(2);
@@ -107,6 +123,9 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     dataDir: "./data",
     maxRequestBytes: REQUEST_BYTES_DEFAULT,
     maxInFlight: REQUESTS_IN_FLIGHT_MAX,
+    maxLongPolls: LONG_POLLS_MAX,
+    maxStreams: SSE_STREAMS_MAX,
+    maxTopics: TOPICS_MAX,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -164,11 +183,18 @@ export async function serveCommand(args: string[]): Promise<void> {
   const tls = config.tlsCert === undefined || config.tlsKey === undefined
     ? undefined
     : { cert: readPem(config.tlsCert, "TLS certificate"), key: readPem(config.tlsKey, "TLS key") };
-  const broker = await Broker.open({ dataDir: config.dataDir, logger, topicDefaults });
+  const broker = await Broker.open({
+    dataDir: config.dataDir,
+    logger,
+    topicDefaults,
+    longPollsMax: config.maxLongPolls,
+    topicsMax: config.maxTopics,
+  });
   const app = createApp(broker, {
     logger,
     maxRequestBytes: config.maxRequestBytes,
     requestsInFlightMax: config.maxInFlight,
+    sseStreamsMax: config.maxStreams,
     auth,
   });
   const server = await serve({
