@@ -65,7 +65,7 @@
  * Run: deno run -A bench/embedded_bench.ts [--quick] [--growth] [--scenario GROUP|NAME-PREFIX]
  */
 import * as fs from "node:fs";
-import { tmpdir, totalmem } from "node:os";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { Broker } from "../src/broker/broker.ts";
@@ -76,6 +76,16 @@ import type { FlushPolicy, LogConfig } from "../src/storage/log_config.ts";
 import { PartitionLog, READ_BYTES_DEFAULT } from "../src/storage/partition_log.ts";
 import { randomBytes, xorshift32 } from "./bench_util.ts";
 import type { BaselineResult, RunFigure, ScenarioResult, SuiteOptions } from "./types.ts";
+import {
+  freshDir,
+  rawReadRun,
+  removeDir,
+  segmentFiles,
+  sizeLabel,
+  writeAll,
+} from "./storage_bench.ts";
+
+export { sizeLabel };
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -169,10 +179,6 @@ export interface EmbeddedBenchResult {
   baselines: BaselineResult[];
 }
 
-export function sizeLabel(valueBytes: number): string {
-  return valueBytes >= KiB ? `${valueBytes / KiB}KiB` : `${valueBytes}B`;
-}
-
 const WORDS: readonly string[] = (
   "the log offset partition segment record batch broker consumer producer topic index append " +
   "fetch commit leader stream value key header time flush retention group member epoch and of " +
@@ -229,21 +235,6 @@ function percentile(sorted: ArrayLike<number>, count: number, p: number): number
   if (count === 0) return NaN;
   const rank = Math.min(count - 1, Math.max(0, Math.ceil((p / 100) * count) - 1));
   return sorted[rank];
-}
-
-function freshDir(): string {
-  return fs.mkdtempSync(join(tmpdir(), "sluice-embedded-"));
-}
-
-function removeDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < bytes.length) {
-    done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
-  }
 }
 
 /**
@@ -478,31 +469,6 @@ async function benchProduce(
   return { scenario, keptDir };
 }
 
-function segmentFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".log")).sort().map((f) => join(dir, f));
-}
-
-/** The read limit: every segment file read with readSync in 1 MiB chunks into one buffer. */
-function fileReadRun(
-  files: readonly string[],
-  buffer: Uint8Array,
-): { seconds: number; bytes: number } {
-  const t0 = performance.now();
-  let bytes = 0;
-  for (const file of files) {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY);
-    let position = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buffer, 0, buffer.length, position);
-      if (n === 0) break;
-      position += n;
-    }
-    fs.closeSync(fd);
-    bytes += position;
-  }
-  return { seconds: (performance.now() - t0) / 1000, bytes };
-}
-
 interface ConsumeRun {
   seconds: number;
   bytes: number;
@@ -555,7 +521,7 @@ async function benchConsume(
   try {
     for (let run = 0; run < runs; run++) {
       const measured = run >= plan.readWarmupRuns;
-      const raw = fileReadRun(files, buffer);
+      const raw = rawReadRun(files, buffer);
       if (measured) baselines.add(limit, raw.bytes, raw.seconds);
       for (const kind of kinds) {
         const name = `embedded.consume.${label}.${kind}`;
