@@ -96,3 +96,8 @@ export const SESSION_TIMEOUT_MS_MAX = 30 * 60 * 1000;
  * bounds the connections doing work; /healthz is never refused.
  */
 export const REQUESTS_IN_FLIGHT_MAX = 4096;
+
+/** Kafka protocol: most elements one decoded array may claim (refused before allocating). */
+export const KAFKA_ARRAY_LENGTH_MAX = 1_000_000;
+/** Kafka protocol: most unknown tagged fields one struct may carry before decoding gives up. */
+export const KAFKA_TAGGED_FIELDS_MAX = 10_000;
