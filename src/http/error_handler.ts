@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type ErrorCode, SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { isNoSpace } from "../runtime/fs.ts";
 
 export const HTTP_STATUS = {
   INVALID_REQUEST: 400,
@@ -64,6 +65,14 @@ export function toErrorResponse(err: unknown, logger: Logger): { status: number;
       ? "UNSUPPORTED_MEDIA_TYPE"
       : "INVALID_REQUEST";
     return { status: HTTP_STATUS[code], body: { error: { code, message: err.message } } };
+  }
+  if (isNoSpace(err)) {
+    // A full disk met outside the log's own typed paths (topic files, checkpoints): still 507.
+    logger.error("no space left on device", { error: String(err) });
+    return {
+      status: HTTP_STATUS.INSUFFICIENT_STORAGE,
+      body: { error: { code: "INSUFFICIENT_STORAGE", message: "no space left on device" } },
+    };
   }
   logger.error("unexpected error", { error: String(err), stack: (err as Error)?.stack });
   return {

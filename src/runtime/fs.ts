@@ -8,7 +8,6 @@
  * is asynchronous so one flush can cover many appends (group commit).
  */
 import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 
 export interface FileHandle {
   readonly path: string;
@@ -18,11 +17,6 @@ export interface FileHandle {
 /** Opens (creating if needed) a file for positional reads and writes. */
 export function openReadWrite(path: string): FileHandle {
   return { path, fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644) };
-}
-
-/** Opens an existing file read-only. */
-export function openReadOnly(path: string): FileHandle {
-  return { path, fd: fs.openSync(path, fs.constants.O_RDONLY) };
 }
 
 export function closeFile(file: FileHandle): void {
@@ -154,9 +148,4 @@ export function parentDir(path: string): string {
   const trimmed = path.replace(/\/+$/, "");
   const i = trimmed.lastIndexOf("/");
   return i > 0 ? trimmed.slice(0, i) : i === 0 ? "/" : ".";
-}
-
-/** A fresh directory under the system temp dir. */
-export function makeTempDir(prefix: string): string {
-  return fs.mkdtempSync(`${tmpdir()}/${prefix}`);
 }

@@ -33,7 +33,7 @@ import { modifiedMs, removeTree, syncDir } from "../runtime/fs.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { loadSegments, type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
 import { expiredSegmentCount } from "./retention.ts";
-import { Segment } from "./segment.ts";
+import { Segment, storageFailure } from "./segment.ts";
 
 export interface PartitionLogOptions {
   config?: Partial<LogConfig>;
@@ -281,8 +281,14 @@ export class PartitionLog {
   #roll(nowMs: number): void {
     const old = this.#active;
     old.onBecomeInactive();
-    old.persistIndexes(false);
-    const segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs);
+    let segment: Segment;
+    try {
+      old.persistIndexes(false);
+      segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs);
+    } catch (err) {
+      // Nothing was appended yet: the append is refused whole, typed (507 on a full disk).
+      throw storageFailure(err, `rolling a segment in ${this.dir}`, { dir: this.dir });
+    }
     this.#segments.push(segment);
     syncDir(this.dir);
     this.#logger.info("rolled segment", { dir: this.dir, baseOffset: segment.baseOffset });

@@ -6,7 +6,7 @@
  * `indexIntervalBytes` after the last indexed batch (the segment's start counts as indexed), so a
  * lookup scans at most one interval plus one batch of headers. It never decodes records.
  */
-import { assert, SluiceError } from "../errors.ts";
+import { assert, type ErrorDetails, SluiceError } from "../errors.ts";
 import { BATCH_BYTES_MAX } from "../limits.ts";
 import {
   baseOffsetAt,
@@ -48,6 +48,17 @@ export interface SegmentSettings {
 /** 20 digits, zero-padded: the names sort as the offsets do. */
 export function segmentFileStem(baseOffset: number): string {
   return String(baseOffset).padStart(20, "0");
+}
+
+/**
+ * A file-system failure as a typed error: a full disk (ENOSPC, EDQUOT) is INSUFFICIENT_STORAGE
+ * (507 at the HTTP front), anything else STORAGE_ERROR.
+ */
+export function storageFailure(err: unknown, what: string, details: ErrorDetails): SluiceError {
+  if (err instanceof SluiceError) return err;
+  return isNoSpace(err)
+    ? new SluiceError("INSUFFICIENT_STORAGE", `no space left: ${what}`, details, { cause: err })
+    : new SluiceError("STORAGE_ERROR", `${what} failed: ${err}`, details, { cause: err });
 }
 
 /** Recovery reads the log in chunks of this size (or one batch, if larger). */
@@ -133,9 +144,14 @@ export class Segment {
     nowMs: number,
   ): Segment {
     const segment = new Segment(dir, baseOffset, settings, nowMs, undefined, undefined);
-    truncateFile(segment.log, 0);
-    segment.index.persist(false);
-    segment.timeIndex.persist(false);
+    try {
+      truncateFile(segment.log, 0);
+      segment.index.persist(false);
+      segment.timeIndex.persist(false);
+    } catch (err) {
+      segment.close(); // no descriptor left behind by a segment that could not be created
+      throw storageFailure(err, `creating segment ${segment.logPath}`, { file: segment.logPath });
+    }
     return segment;
   }
 
@@ -193,19 +209,10 @@ export class Segment {
     } catch {
       undone = false;
     }
-    const details = { file: this.logPath, position: start, undone };
-    if (isNoSpace(err)) {
-      throw new SluiceError(
-        "INSUFFICIENT_STORAGE",
-        `no space left writing ${this.logPath}`,
-        details,
-        {
-          cause: err,
-        },
-      );
-    }
-    throw new SluiceError("STORAGE_ERROR", `write to ${this.logPath} failed: ${err}`, details, {
-      cause: err,
+    throw storageFailure(err, `write to ${this.logPath}`, {
+      file: this.logPath,
+      position: start,
+      undone,
     });
   }
 
