@@ -188,6 +188,14 @@ function isDefault(value: Value, def: Value): boolean {
     return def instanceof Uint8Array && def.length === value.length &&
       value.every((b, i) => b === def[i]);
   }
+  if (isStruct(value)) {
+    if (!isStruct(def)) return false;
+    const keys = new Set([...Object.keys(value), ...Object.keys(def)]);
+    for (const k of keys) {
+      if (!(k in value) || !(k in def) || !isDefault(value[k], def[k])) return false;
+    }
+    return true;
+  }
   return value === def;
 }
 
@@ -197,10 +205,20 @@ function isDefault(value: Value, def: Value): boolean {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Byte strings at least this long are not copied into the output: the writer keeps a reference
+ * and emits them as their own chunk, so stored record batches go from log to socket as they are.
+ */
+export const ZERO_COPY_MIN_BYTES = 4096;
+
 class Writer {
   #buf = new Uint8Array(256);
   #view = new DataView(this.#buf.buffer);
+  /** Bytes of the current buffer in use. */
   length = 0;
+  /** Finished chunks before the current buffer (zero-copy references and filled buffers). */
+  readonly #chunks: Uint8Array[] = [];
+  #chunkBytes = 0;
 
   #reserve(bytes: number): void {
     if (this.length + bytes <= this.#buf.length) return;
@@ -256,8 +274,39 @@ class Writer {
     this.#buf.set(bytes, this.length);
     this.length += bytes.length;
   }
+  /** Appends `bytes`; a long one by reference (see {@link ZERO_COPY_MIN_BYTES}). */
+  rawShared(bytes: Uint8Array): void {
+    if (bytes.length < ZERO_COPY_MIN_BYTES) return this.raw(bytes);
+    if (this.length > 0) {
+      this.#chunks.push(this.#buf.subarray(0, this.length));
+      this.#chunkBytes += this.length;
+      this.#buf = new Uint8Array(256);
+      this.#view = new DataView(this.#buf.buffer);
+      this.length = 0;
+    }
+    this.#chunks.push(bytes);
+    this.#chunkBytes += bytes.length;
+  }
+  /** Every byte written so far. */
+  get size(): number {
+    return this.#chunkBytes + this.length;
+  }
+  /** The output as one array (copies shared chunks). */
   bytes(): Uint8Array {
-    return this.#buf.slice(0, this.length);
+    if (this.#chunks.length === 0) return this.#buf.slice(0, this.length);
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks()) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+  /** The output as chunks, shared byte strings by reference. */
+  chunks(): Uint8Array[] {
+    const out = [...this.#chunks];
+    if (this.length > 0) out.push(this.#buf.subarray(0, this.length));
+    return out;
   }
 }
 
@@ -339,6 +388,12 @@ class Reader {
   raw(n: number): Uint8Array {
     this.need(n);
     const out = this.#bytes.slice(this.position, this.position + n);
+    this.position += n;
+    return out;
+  }
+  view(n: number): Uint8Array {
+    this.need(n);
+    const out = this.#bytes.subarray(this.position, this.position + n);
     this.position += n;
     return out;
   }
@@ -438,7 +493,8 @@ function writeScalar(w: Writer, type: ScalarType, value: Value, mode: Mode, name
       }
       assert(value instanceof Uint8Array, `${name}: Uint8Array expected`);
       writeLength(w, mode, value.length, true);
-      w.raw(value);
+      if (type === "records") w.rawShared(value);
+      else w.raw(value);
       return;
     }
   }
@@ -499,7 +555,7 @@ function writeStruct(
     const inner = new Writer();
     writeType(inner, field.type, value[field.name], modeFor(field, version, flexible), field.name);
     w.uvarint(field.tag!);
-    w.uvarint(inner.length);
+    w.uvarint(inner.size);
     w.raw(inner.bytes());
   }
 }
@@ -510,6 +566,22 @@ export function encode(schema: MessageSchema, version: number, value: Struct): U
   const w = new Writer();
   writeStruct(w, schema.fields, value, version, inRange(schema.flexibleVersions, version));
   return w.bytes();
+}
+
+/**
+ * Encodes like {@link encode} but returns chunks: `records` values of
+ * {@link ZERO_COPY_MIN_BYTES} or more are referenced, not copied (a Fetch response's stored
+ * batches go to the socket as they are).
+ */
+export function encodeChunks(
+  schema: MessageSchema,
+  version: number,
+  value: Struct,
+): Uint8Array[] {
+  checkVersion(schema, version);
+  const w = new Writer();
+  writeStruct(w, schema.fields, value, version, inRange(schema.flexibleVersions, version));
+  return w.chunks();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,7 +630,10 @@ function readScalar(r: Reader, type: ScalarType, mode: Mode, name: string): Valu
     case "records": {
       const nullableMode = type === "records" ? { ...mode, nullable: true } : mode;
       const length = readLength(r, nullableMode, true, name);
-      return length === -1 ? null : r.raw(length);
+      if (length === -1) return null;
+      // Records are a view into the request frame (appended as they are, offsets patched in
+      // place); other byte strings are copied so a retained value does not pin the frame.
+      return type === "records" ? r.view(length) : r.raw(length);
     }
   }
 }
