@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   "TOPIC_EXISTS",
   "ILLEGAL_GENERATION",
   "REBALANCE_IN_PROGRESS",
+  /** The group id is in use by members of the other protocol (HTTP vs Kafka). */
+  "INCONSISTENT_GROUP_PROTOCOL",
   // Auth.
   "UNAUTHENTICATED",
   "FORBIDDEN",

@@ -101,3 +101,19 @@ export const REQUESTS_IN_FLIGHT_MAX = 4096;
 export const KAFKA_ARRAY_LENGTH_MAX = 1_000_000;
 /** Kafka protocol: most unknown tagged fields one struct may carry before decoding gives up. */
 export const KAFKA_TAGGED_FIELDS_MAX = 10_000;
+/**
+ * Kafka protocol: largest request frame (Kafka's socket.request.max.bytes, 100 MiB). A bigger
+ * size prefix closes the connection before any of it is buffered.
+ */
+export const KAFKA_FRAME_BYTES_MAX = 100 * 1024 * 1024;
+/**
+ * Kafka protocol: requests read ahead on one connection. Requests are served one at a time in
+ * order (as Kafka does); past this many waiting the socket is paused until the queue drains.
+ */
+export const KAFKA_QUEUED_REQUESTS_MAX = 64;
+/** Kafka protocol: open client connections; one more is closed at once with a logged reason. */
+export const KAFKA_CONNECTIONS_MAX = 10_000;
+/** Kafka protocol: most bytes one Fetch response carries, whatever the client's max_bytes. */
+export const KAFKA_FETCH_BYTES_MAX = 64 * 1024 * 1024;
+/** The Kafka listener's port when none is given (Kafka's own default). */
+export const KAFKA_PORT_DEFAULT = 9092;

@@ -287,6 +287,11 @@ export class Broker {
     return log.offsetForTimestamp(timestamp);
   }
 
+  /** Committed offsets of every group, HTTP and Kafka protocol alike. */
+  get offsets(): OffsetStore {
+    return this.#offsets;
+  }
+
   /** Wakes every long poll and makes new fetches answer at once: the first step of shutdown. */
   stopWaiting(): void {
     this.#draining = true;

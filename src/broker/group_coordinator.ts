@@ -112,6 +112,8 @@ function validateGroupId(id: unknown): string {
 
 export class GroupCoordinator {
   readonly #groups = new Map<string, Group>();
+  /** True for a group id that Kafka-protocol consumers are using (set by the Kafka listener). */
+  #foreignGroup: (groupId: string) => boolean = () => false;
 
   constructor(
     readonly topics: TopicRegistry,
@@ -216,6 +218,12 @@ export class GroupCoordinator {
         `sessionTimeoutMs must be an integer in [${SESSION_TIMEOUT_MS_MIN}, ${SESSION_TIMEOUT_MS_MAX}]`,
       );
     }
+    if (this.#foreignGroup(id)) {
+      throw new SluiceError(
+        "INCONSISTENT_GROUP_PROTOCOL",
+        `group ${id} has members consuming over the Kafka protocol; use another group id`,
+      );
+    }
     let group = this.#groups.get(id);
     if (group === undefined) {
       if (this.#groups.size >= this.groupsMax) await this.#forgetEmptyGroups();
@@ -269,6 +277,16 @@ export class GroupCoordinator {
       this.#groups.delete(group.id);
       await this.store.saveGroup(group.id, null);
     }
+  }
+
+  /** True when the group has HTTP members now (its id is taken for Kafka-protocol consumers). */
+  hasMembers(groupId: string): boolean {
+    return (this.#groups.get(groupId)?.members.size ?? 0) > 0;
+  }
+
+  /** Tells the coordinator which group ids the Kafka listener's consumers hold. */
+  setForeignGroupCheck(check: (groupId: string) => boolean): void {
+    this.#foreignGroup = check;
   }
 
   /** Liveness, and the member's current generation and assignment. */

@@ -17,11 +17,21 @@
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
  * | --insecure            |                          |                   | off          |
+ * | --kafka-port          | SLUICE_KAFKA_PORT        | kafkaPort         | 9092 (0: off)|
+ * | --kafka-host          | SLUICE_KAFKA_HOST        | kafkaHost         | 127.0.0.1    |
+ * | --kafka-advertised-host | SLUICE_KAFKA_ADVERTISED_HOST | kafkaAdvertisedHost | kafka host |
+ * | --auto-create-topics  | SLUICE_AUTO_CREATE_TOPICS| autoCreateTopics  | true         |
+ * | --default-partitions  | SLUICE_DEFAULT_PARTITIONS| defaultPartitions | 1            |
  * |                       |                          | topicDefaults     | Kafka's      |
  *
  * --auth FILE turns on bearer tokens (src/http/auth.ts); SIGHUP re-reads FILE (a bad new file
  * keeps the old tokens and logs an error). A host other than loopback is refused (exit 2) without
  * --auth unless --insecure says an open server on the network is meant.
+ *
+ * The Kafka listener (src/kafka_protocol) has no authentication yet (PLAINTEXT, no SASL): like the
+ * HTTP host, a Kafka host other than loopback needs --insecure; and with --auth it stays off
+ * unless --kafka-port (or SLUICE_KAFKA_PORT / kafkaPort) asks for it. Its line
+ * `sluice kafka listening on HOST:PORT` is printed before the HTTP one.
  *
  * SIGINT/SIGTERM: stop accepting, end streams and long polls, finish in-flight requests, flush
  * every log and write its recovery checkpoint, exit 0. A second signal exits at once (code 130).
@@ -33,12 +43,20 @@ import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../http/auth.ts";
 import {
+  KAFKA_PORT_DEFAULT,
   LONG_POLLS_MAX,
+  PARTITIONS_PER_TOPIC_MAX,
   REQUEST_BYTES_DEFAULT,
   REQUESTS_IN_FLIGHT_MAX,
   SSE_STREAMS_MAX,
   TOPICS_MAX,
 } from "../limits.ts";
+import {
+  AUTO_CREATE_TOPICS_DEFAULT,
+  DEFAULT_PARTITIONS_DEFAULT,
+  type KafkaListener,
+  startKafkaListener,
+} from "../kafka_protocol/listener.ts";
 import { consoleLogger } from "../logger.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
@@ -58,6 +76,16 @@ const ServerConfig = z.strictObject({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   insecure: z.boolean().optional(),
+  kafkaPort: z.coerce.number().int().min(0).max(65535),
+  kafkaHost: z.string().min(1),
+  kafkaAdvertisedHost: z.string().min(1).optional(),
+  autoCreateTopics: z.union([
+    z.boolean(),
+    z.enum(["true", "false"]).transform((v) => v === "true"),
+  ]),
+  defaultPartitions: z.coerce.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX),
+  /** Whether the Kafka port was given (flag, env or file) rather than defaulted. */
+  kafkaPortGiven: z.boolean(),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -74,6 +102,11 @@ const SETTINGS = [
   ["auth", "--auth", "SLUICE_AUTH"],
   ["tlsCert", "--tls-cert", "SLUICE_TLS_CERT"],
   ["tlsKey", "--tls-key", "SLUICE_TLS_KEY"],
+  ["kafkaPort", "--kafka-port", "SLUICE_KAFKA_PORT"],
+  ["kafkaHost", "--kafka-host", "SLUICE_KAFKA_HOST"],
+  ["kafkaAdvertisedHost", "--kafka-advertised-host", "SLUICE_KAFKA_ADVERTISED_HOST"],
+  ["autoCreateTopics", "--auto-create-topics", "SLUICE_AUTO_CREATE_TOPICS"],
+  ["defaultPartitions", "--default-partitions", "SLUICE_DEFAULT_PARTITIONS"],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -87,6 +120,8 @@ function usage(message: string): never {
 usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
                          [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
+                         [--kafka-port P] [--kafka-host H] [--kafka-advertised-host H]
+                         [--auto-create-topics true|false] [--default-partitions N]
                          [--config FILE]`);
   exitProcess(2);
 }
@@ -126,11 +161,17 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     maxLongPolls: LONG_POLLS_MAX,
     maxStreams: SSE_STREAMS_MAX,
     maxTopics: TOPICS_MAX,
+    kafkaPort: KAFKA_PORT_DEFAULT,
+    kafkaHost: "127.0.0.1",
+    autoCreateTopics: AUTO_CREATE_TOPICS_DEFAULT,
+    defaultPartitions: DEFAULT_PARTITIONS_DEFAULT,
     ...file,
+    kafkaPortGiven: "kafkaPort" in file,
   };
   for (const [key, flag, env] of SETTINGS) {
     const value = flags.get(flag) ?? envVar(env);
     if (value !== undefined) merged[key] = value;
+    if (value !== undefined && key === "kafkaPort") merged.kafkaPortGiven = true;
   }
   if (insecure) merged.insecure = true;
   const parsed = ServerConfig.safeParse(merged);
@@ -147,6 +188,15 @@ export function resolveServerConfig(args: string[]): ServerConfig {
       `sluice: refusing to listen on ${config.host} without --auth: anyone who can reach it ` +
         `could read, write and delete every topic. Give --auth FILE, bind 127.0.0.1, or pass ` +
         `--insecure to serve it open on purpose.`,
+    );
+    exitProcess(2);
+  }
+  if (
+    config.kafkaPort !== 0 && !isLoopback(config.kafkaHost) && config.insecure !== true
+  ) {
+    console.error(
+      `sluice: refusing to serve the Kafka protocol on ${config.kafkaHost}: it has no ` +
+        `authentication yet. Bind 127.0.0.1, or pass --insecure to serve it open on purpose.`,
     );
     exitProcess(2);
   }
@@ -204,6 +254,34 @@ export async function serveCommand(args: string[]): Promise<void> {
     tls,
     onError: (err) => logger.error("unhandled server error", { error: String(err) }),
   });
+  // With HTTP tokens required, an unauthenticated Kafka port is opened only when asked for.
+  const kafkaOn = config.kafkaPort !== 0 && (config.auth === undefined || config.kafkaPortGiven);
+  let kafka: KafkaListener | undefined;
+  if (kafkaOn) {
+    try {
+      kafka = await startKafkaListener(broker, {
+        host: config.kafkaHost,
+        port: config.kafkaPort,
+        advertisedHost: config.kafkaAdvertisedHost,
+        autoCreateTopics: config.autoCreateTopics,
+        defaultPartitions: config.defaultPartitions,
+        logger,
+      });
+    } catch (err) {
+      logger.error("cannot start the Kafka listener", {
+        host: config.kafkaHost,
+        port: config.kafkaPort,
+        error: (err as Error).message,
+      });
+      await server.shutdown();
+      await broker.close();
+      console.error(
+        `sluice: cannot listen for Kafka clients on ${config.kafkaHost}:${config.kafkaPort}: ` +
+          `${(err as Error).message} (--kafka-port 0 turns the Kafka listener off)`,
+      );
+      exitProcess(1);
+    }
+  }
   const authPath = config.auth;
   if (auth !== undefined && authPath !== undefined) {
     onReloadSignal(() => {
@@ -226,9 +304,11 @@ export async function serveCommand(args: string[]): Promise<void> {
     logger.info("shutting down", { signal });
     try {
       const drained = server.shutdown();
+      const kafkaClosed = kafka?.close();
       app.beginShutdown();
       broker.stopWaiting();
       await drained;
+      await kafkaClosed;
       await broker.close();
       logger.info("stopped cleanly");
       exitProcess(0);
@@ -241,6 +321,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   // Announced only once the signal handlers are in place: a supervisor (or a test) may stop the
   // server the moment it reads this line.
   const url = `${tls ? "https" : "http"}://${server.hostname}:${server.port}`;
+  if (kafka !== undefined) console.log(`sluice kafka listening on ${kafka.host}:${kafka.port}`);
   console.log(`sluice listening on ${url} (data: ${config.dataDir})`);
   logger.info("started", {
     url,
@@ -249,5 +330,6 @@ export async function serveCommand(args: string[]): Promise<void> {
     topics: broker.topics.list().length,
     auth: auth === undefined ? "off" : "on",
     tls: tls !== undefined,
+    kafka: kafka === undefined ? "off" : `${kafka.host}:${kafka.port}`,
   });
 }

@@ -534,12 +534,24 @@ Deno.test({
     assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
 
     const proc = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "serve", "--port", "0", "--data-dir", `${dir}/data`, ...[
-        "--tls-cert",
-        `${dir}/cert.pem`,
-        "--tls-key",
-        `${dir}/key.pem`,
-      ]],
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "serve",
+        "--port",
+        "0",
+        "--kafka-port",
+        "0",
+        "--data-dir",
+        `${dir}/data`,
+        ...[
+          "--tls-cert",
+          `${dir}/cert.pem`,
+          "--tls-key",
+          `${dir}/key.pem`,
+        ],
+      ],
       env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "piped",

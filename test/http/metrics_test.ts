@@ -197,7 +197,12 @@ Deno.test("HTTP service: SLUICE_HOST, SLUICE_PORT and SLUICE_DATA_DIR replace th
     const server = await startServer({
       noDefaultFlags: true,
       dataDir,
-      env: { SLUICE_HOST: "127.0.0.1", SLUICE_PORT: "0", SLUICE_DATA_DIR: dataDir },
+      env: {
+        SLUICE_HOST: "127.0.0.1",
+        SLUICE_PORT: "0",
+        SLUICE_DATA_DIR: dataDir,
+        SLUICE_KAFKA_PORT: "0",
+      },
     });
     try {
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/);

@@ -62,6 +62,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     "0",
     "--data-dir",
     dataDir,
+    "--kafka-port",
+    "0",
     ...(options.args ?? []),
   ];
   const proc = new Deno.Command(Deno.execPath(), {

@@ -72,7 +72,17 @@ Deno.test({
   fn: async () => {
     const dataDir = await Deno.makeTempDir({ prefix: "sluice-bun-serve-" });
     const proc = new Deno.Command(bun!, {
-      args: ["run", "src/main.ts", "serve", "--port", "0", "--data-dir", dataDir],
+      args: [
+        "run",
+        "src/main.ts",
+        "serve",
+        "--port",
+        "0",
+        "--kafka-port",
+        "0",
+        "--data-dir",
+        dataDir,
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "null",

@@ -1,0 +1,54 @@
+/**
+ * The Kafka APIs Sluice serves: each one's key, the versions it answers (a sub-range of what its
+ * tables describe), its request/response tables and its handler. ApiVersions answers from this
+ * list, so what is advertised is exactly what is served.
+ */
+import type { MessageSchema, Struct } from "./codec.ts";
+
+export interface RequestContext {
+  apiVersion: number;
+  clientId: string | null;
+  /** The client's address (ClientHost in group membership). */
+  clientHost: string;
+  /** "host:port", for logs. */
+  remote: string;
+}
+
+/**
+ * A handler's answer: the response body (a value of the API's response table, checked by the
+ * encoder), or null when none is sent (Produce with acks=0).
+ */
+export type Handler = (body: Struct, context: RequestContext) => Promise<object | null>;
+
+export interface Api {
+  readonly key: number;
+  readonly name: string;
+  /** Versions served, as a range ("3-9"). */
+  readonly versions: string;
+  readonly request: MessageSchema;
+  readonly response: MessageSchema;
+  readonly handle: Handler;
+}
+
+export class ApiRegistry {
+  readonly #apis = new Map<number, Api>();
+
+  add(api: Api): this {
+    this.#apis.set(api.key, api);
+    return this;
+  }
+
+  get(key: number): Api | undefined {
+    return this.#apis.get(key);
+  }
+
+  /** ApiVersions' api_keys: every served API and its version range, by key. */
+  supportedRanges(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return [...this.#apis.values()]
+      .sort((a, b) => a.key - b.key)
+      .map((api) => {
+        const [lo, hi] = api.versions.split("-").map(Number);
+        return { apiKey: api.key, minVersion: lo, maxVersion: hi ?? lo };
+      });
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What the Kafka handlers share: the broker, the Kafka-protocol group coordinator, producer-id
+ * allocation and idempotence state, and the listener's own settings.
+ */
+import type { Broker } from "../broker/broker.ts";
+import type { KafkaGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
+import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
+import type { Logger } from "../logger.ts";
+import type { ProducerStates } from "./producer_guard.ts";
+
+export interface KafkaListenerSettings {
+  /** The address clients are told to connect to (Metadata, FindCoordinator). */
+  advertisedHost: string;
+  /** Set once the listener is bound (port 0 picks one). */
+  advertisedPort: number;
+  /** Stable per data dir (Metadata's cluster_id). */
+  clusterId: string;
+  /** auto.create.topics.enable: Metadata and Produce create missing topics. */
+  autoCreateTopics: boolean;
+  /** num.partitions: partitions of an auto-created topic, and of CreateTopics with -1. */
+  defaultPartitions: number;
+}
+
+/** The single broker's node id (Metadata's broker list, leader of every partition). */
+export const NODE_ID = 0;
+
+export interface KafkaContext {
+  readonly broker: Broker;
+  readonly groups: KafkaGroupCoordinator;
+  readonly producerIds: ProducerIdAllocator;
+  readonly producerStates: ProducerStates;
+  readonly settings: KafkaListenerSettings;
+  readonly logger: Logger;
+}

@@ -1,0 +1,48 @@
+/**
+ * Sluice's typed errors as Kafka error codes: the one place the Kafka edge maps them, as
+ * src/http/error_handler.ts does for HTTP statuses.
+ */
+import { type ErrorCode, isSluiceError } from "../errors.ts";
+import { KafkaError } from "./error_codes.ts";
+
+const BY_CODE: Record<ErrorCode, number> = {
+  INVALID_REQUEST: KafkaError.INVALID_REQUEST,
+  INVALID_TOPIC_NAME: KafkaError.INVALID_TOPIC_EXCEPTION,
+  INVALID_CONFIG: KafkaError.INVALID_CONFIG,
+  CORRUPT_BATCH: KafkaError.CORRUPT_MESSAGE,
+  UNSUPPORTED_COMPRESSION: KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
+  RECORD_TOO_LARGE: KafkaError.MESSAGE_TOO_LARGE,
+  REQUEST_TOO_LARGE: KafkaError.RECORD_LIST_TOO_LARGE,
+  UNSUPPORTED_MEDIA_TYPE: KafkaError.INVALID_REQUEST,
+  TOPIC_NOT_FOUND: KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+  PARTITION_NOT_FOUND: KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+  GROUP_NOT_FOUND: KafkaError.GROUP_ID_NOT_FOUND,
+  MEMBER_NOT_FOUND: KafkaError.UNKNOWN_MEMBER_ID,
+  OFFSET_OUT_OF_RANGE: KafkaError.OFFSET_OUT_OF_RANGE,
+  NOT_FOUND: KafkaError.INVALID_REQUEST,
+  TOPIC_EXISTS: KafkaError.TOPIC_ALREADY_EXISTS,
+  ILLEGAL_GENERATION: KafkaError.ILLEGAL_GENERATION,
+  REBALANCE_IN_PROGRESS: KafkaError.REBALANCE_IN_PROGRESS,
+  INCONSISTENT_GROUP_PROTOCOL: KafkaError.INCONSISTENT_GROUP_PROTOCOL,
+  UNAUTHENTICATED: KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+  FORBIDDEN: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+  // A retriable answer: the client backs off and tries again.
+  TOO_MANY_REQUESTS: KafkaError.REQUEST_TIMED_OUT,
+  INSUFFICIENT_STORAGE: KafkaError.KAFKA_STORAGE_ERROR,
+  CORRUPT_LOG: KafkaError.KAFKA_STORAGE_ERROR,
+  STORAGE_ERROR: KafkaError.KAFKA_STORAGE_ERROR,
+  LOG_CLOSED: KafkaError.NOT_LEADER_OR_FOLLOWER,
+  INTERNAL: KafkaError.UNKNOWN_SERVER_ERROR,
+};
+
+/** The Kafka error code for `err`; an untyped error is UNKNOWN_SERVER_ERROR. */
+export function kafkaErrorCode(err: unknown): number {
+  if (isSluiceError(err)) return BY_CODE[err.code];
+  if ((err as { code?: unknown })?.code === "ENOSPC") return KafkaError.KAFKA_STORAGE_ERROR;
+  return KafkaError.UNKNOWN_SERVER_ERROR;
+}
+
+/** The message to send with the code (Kafka's error_message fields), when there is one. */
+export function kafkaErrorMessage(err: unknown): string | null {
+  return err instanceof Error ? err.message : null;
+}

@@ -1,0 +1,209 @@
+/**
+ * ApiVersions, Metadata, FindCoordinator, CreateTopics and InitProducerId: what a client asks
+ * before it produces or consumes. Sluice is one broker (node 0), leader of every partition and
+ * coordinator of every group.
+ */
+import { initProducerId } from "../../broker/producer_ids.ts";
+import type { Topic } from "../../broker/topic_registry.ts";
+import { isSluiceError } from "../../errors.ts";
+import type { ApiRegistry, Handler } from "../apis.ts";
+import type { Struct } from "../codec.ts";
+import { type KafkaContext, NODE_ID } from "../context.ts";
+import { KafkaError } from "../error_codes.ts";
+import { kafkaErrorCode } from "../errors.ts";
+
+const ZERO_UUID = new Uint8Array(16);
+/** Kafka's "no authorized operations reported" (INT32_MIN). */
+const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
+
+export function apiVersionsHandler(apis: ApiRegistry): Handler {
+  return () =>
+    Promise.resolve({
+      errorCode: KafkaError.NONE,
+      apiKeys: apis.supportedRanges(),
+      throttleTimeMs: 0,
+    });
+}
+
+/** The topic, creating it when auto-creation is on and allowed; undefined when it is missing. */
+export async function topicOrCreate(
+  ctx: KafkaContext,
+  name: string,
+  allowCreate: boolean,
+): Promise<Topic | undefined> {
+  try {
+    return ctx.broker.topics.get(name);
+  } catch (err) {
+    if (!isSluiceError(err, "TOPIC_NOT_FOUND") || !allowCreate || !ctx.settings.autoCreateTopics) {
+      throw err;
+    }
+  }
+  try {
+    const topic = await ctx.broker.createTopic(name, ctx.settings.defaultPartitions, {});
+    ctx.logger.info("auto-created topic", {
+      topic: name,
+      partitions: ctx.settings.defaultPartitions,
+    });
+    return topic;
+  } catch (err) {
+    if (isSluiceError(err, "TOPIC_EXISTS")) return ctx.broker.topics.get(name); // a racing create
+    throw err;
+  }
+}
+
+function topicMetadata(topic: Topic): Struct {
+  return {
+    errorCode: KafkaError.NONE,
+    name: topic.name,
+    topicId: ZERO_UUID,
+    isInternal: false,
+    partitions: topic.logs.map((_, p) => ({
+      errorCode: KafkaError.NONE,
+      partitionIndex: p,
+      leaderId: NODE_ID,
+      leaderEpoch: 0,
+      replicaNodes: [NODE_ID],
+      isrNodes: [NODE_ID],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+  };
+}
+
+export function metadataHandler(ctx: KafkaContext): Handler {
+  return async (body, { apiVersion }) => {
+    const requested = body.topics as { name: string | null }[] | null;
+    const all = requested === null || (apiVersion === 0 && requested.length === 0);
+    const allowCreate = body.allowAutoTopicCreation as boolean;
+    const topics: Struct[] = [];
+    if (all) {
+      for (const topic of ctx.broker.topics.list()) topics.push(topicMetadata(topic));
+    } else {
+      for (const { name } of requested) {
+        if (name === null) continue; // lookups by topic id are not supported (v10+ by name only)
+        try {
+          const topic = await topicOrCreate(ctx, name, allowCreate);
+          topics.push(topicMetadata(topic!));
+        } catch (err) {
+          topics.push({
+            errorCode: kafkaErrorCode(err),
+            name,
+            topicId: ZERO_UUID,
+            isInternal: false,
+            partitions: [],
+            topicAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+          });
+        }
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: [{
+        nodeId: NODE_ID,
+        host: ctx.settings.advertisedHost,
+        port: ctx.settings.advertisedPort,
+        rack: null,
+      }],
+      clusterId: ctx.settings.clusterId,
+      controllerId: NODE_ID,
+      topics,
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+    };
+  };
+}
+
+/** Key types of FindCoordinator: 0 group, 1 transaction. */
+const KEY_TYPE_GROUP = 0;
+
+export function findCoordinatorHandler(ctx: KafkaContext): Handler {
+  return (body) => {
+    const keyType = body.keyType as number;
+    const answer = (key: string) => {
+      const ok = keyType === KEY_TYPE_GROUP;
+      return {
+        key,
+        nodeId: ok ? NODE_ID : -1,
+        host: ok ? ctx.settings.advertisedHost : "",
+        port: ok ? ctx.settings.advertisedPort : -1,
+        errorCode: ok ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE,
+        errorMessage: ok ? null : "transactions are not supported",
+      };
+    };
+    const keys = (body.coordinatorKeys as string[] | undefined) ?? [];
+    const single = answer(body.key as string);
+    return Promise.resolve({
+      throttleTimeMs: 0,
+      errorCode: single.errorCode,
+      errorMessage: single.errorMessage,
+      nodeId: single.nodeId,
+      host: single.host,
+      port: single.port,
+      coordinators: keys.map(answer),
+    });
+  };
+}
+
+export function createTopicsHandler(ctx: KafkaContext): Handler {
+  return async (body) => {
+    const validateOnly = body.validateOnly as boolean;
+    const out: Struct[] = [];
+    for (const t of body.topics as Struct[]) {
+      const name = t.name as string;
+      const replicationFactor = t.replicationFactor as number;
+      let partitions = t.numPartitions as number;
+      const result = (errorCode: number, errorMessage: string | null, n = -1) => ({
+        name,
+        topicId: ZERO_UUID,
+        errorCode,
+        errorMessage,
+        numPartitions: n,
+        replicationFactor: n === -1 ? -1 : 1,
+        configs: [],
+      });
+      if (replicationFactor !== -1 && replicationFactor !== 1) {
+        out.push(result(
+          KafkaError.INVALID_REPLICATION_FACTOR,
+          `replication factor ${replicationFactor}: this broker is a single node (use 1 or -1)`,
+        ));
+        continue;
+      }
+      if ((t.assignments as unknown[]).length > 0) {
+        out.push(result(KafkaError.INVALID_REQUEST, "manual replica assignment is not supported"));
+        continue;
+      }
+      if (partitions === -1) partitions = ctx.settings.defaultPartitions;
+      const config: Record<string, string> = {};
+      for (const c of t.configs as { name: string; value: string | null }[]) {
+        if (c.value !== null) config[c.name] = c.value;
+      }
+      try {
+        if (validateOnly) {
+          try {
+            ctx.broker.topics.get(name);
+            out.push(result(KafkaError.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`));
+            continue;
+          } catch (err) {
+            if (!isSluiceError(err, "TOPIC_NOT_FOUND")) throw err;
+          }
+          out.push(result(KafkaError.NONE, null, partitions));
+          continue;
+        }
+        const topic = await ctx.broker.createTopic(name, partitions, config);
+        out.push(result(KafkaError.NONE, null, topic.logs.length));
+      } catch (err) {
+        out.push(result(kafkaErrorCode(err), err instanceof Error ? err.message : String(err)));
+      }
+    }
+    return { throttleTimeMs: 0, topics: out };
+  };
+}
+
+export function initProducerIdHandler(ctx: KafkaContext): Handler {
+  // Transactional ids are refused (no transaction coordinator); a producer re-initialising
+  // itself (v3+: its current id and epoch) gets a new id, always safe without transactions.
+  return (body) =>
+    Promise.resolve({
+      throttleTimeMs: 0,
+      ...initProducerId(ctx.producerIds, body.transactionalId as string | null),
+    });
+}

@@ -1,0 +1,181 @@
+/**
+ * Produce: each partition's RecordBatch v2 bytes are appended as the client built them (CRC and
+ * counts checked, offsets patched in place; records never decoded).
+ *
+ * acks: 0 sends no response (errors are logged); 1 and -1 answer once the append is done as the
+ * partition's flush policy says (a single broker: the leader's log is every in-sync replica).
+ * Any other value is INVALID_REQUIRED_ACKS. A batch from an idempotent producer (producer id set)
+ * goes through its partition's producer state first: a retried batch is answered with the offset
+ * it got the first time and written again never; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+ */
+import { appendWithProducerState } from "../../broker/producer_state.ts";
+import type { Topic } from "../../broker/topic_registry.ts";
+import {
+  BATCH_HEADER_BYTES,
+  batchSizeAt,
+  MAGIC_AT,
+  MAGIC_V2,
+  PRODUCER_ID_AT,
+  viewOf,
+} from "../../record/record_batch.ts";
+import type { Handler } from "../apis.ts";
+import type { Struct } from "../codec.ts";
+import type { KafkaContext } from "../context.ts";
+import { KafkaError, kafkaErrorName } from "../error_codes.ts";
+import { kafkaErrorCode } from "../errors.ts";
+import { topicOrCreate } from "./cluster.ts";
+
+type PartitionResult = Struct & {
+  index: number;
+  errorCode: number;
+  baseOffset: bigint;
+  logAppendTimeMs: bigint;
+  logStartOffset: bigint;
+  recordErrors: Struct[];
+  errorMessage: string | null;
+};
+
+function failed(index: number, errorCode: number, errorMessage: string | null): PartitionResult {
+  return {
+    index,
+    errorCode,
+    baseOffset: -1n,
+    logAppendTimeMs: -1n,
+    logStartOffset: -1n,
+    recordErrors: [],
+    errorMessage,
+  };
+}
+
+/** Batches in `bytes` and whether any comes from an idempotent producer (header fields only). */
+function inspect(bytes: Uint8Array): { batches: number; idempotent: boolean } | string {
+  const dv = viewOf(bytes);
+  let batches = 0;
+  let idempotent = false;
+  for (let pos = 0; pos < bytes.length; pos += batchSizeAt(dv, pos)) {
+    if (pos + BATCH_HEADER_BYTES > bytes.length) return "truncated batch";
+    if (dv.getInt8(pos + MAGIC_AT) !== MAGIC_V2) {
+      return `magic ${dv.getInt8(pos + MAGIC_AT)}: only RecordBatch v2 (magic 2) is accepted`;
+    }
+    if (dv.getBigInt64(pos + PRODUCER_ID_AT) !== -1n) idempotent = true;
+    batches++;
+  }
+  return { batches, idempotent };
+}
+
+async function producePartition(
+  ctx: KafkaContext,
+  topic: Topic,
+  index: number,
+  records: Uint8Array | null,
+): Promise<PartitionResult> {
+  if (index < 0 || index >= topic.logs.length) {
+    return failed(index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${index}`);
+  }
+  if (records === null || records.length === 0) {
+    return failed(index, KafkaError.CORRUPT_MESSAGE, "no records");
+  }
+  const shape = inspect(records);
+  if (typeof shape === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, shape);
+  const log = topic.logs[index];
+  try {
+    if (shape.idempotent) {
+      if (shape.batches !== 1) {
+        return failed(
+          index,
+          KafkaError.INVALID_RECORD,
+          "an idempotent producer sends one batch per partition",
+        );
+      }
+      // Check, write and record in one synchronous step (the append writes before it returns).
+      const outcome = await appendWithProducerState(ctx.producerStates.forLog(log), log, records);
+      if (outcome.kind === "duplicate") {
+        return {
+          ...failed(index, KafkaError.NONE, null),
+          baseOffset: BigInt(outcome.baseOffset),
+          logStartOffset: BigInt(log.logStartOffset),
+        };
+      }
+      if (outcome.kind === "error") return failed(index, outcome.errorCode, outcome.message);
+    } else {
+      await log.append(records);
+    }
+    const baseOffset = BigInt(records.length > 0 ? viewOf(records).getBigInt64(0) : -1n);
+    return {
+      index,
+      errorCode: KafkaError.NONE,
+      baseOffset,
+      logAppendTimeMs: -1n,
+      logStartOffset: BigInt(log.logStartOffset),
+      recordErrors: [],
+      errorMessage: null,
+    };
+  } catch (err) {
+    const code = kafkaErrorCode(err);
+    if (code === KafkaError.UNKNOWN_SERVER_ERROR || code === KafkaError.KAFKA_STORAGE_ERROR) {
+      ctx.logger.error("kafka produce failed", {
+        topic: topic.name,
+        partition: index,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return failed(index, code, err instanceof Error ? err.message : String(err));
+  }
+}
+
+export function produceHandler(ctx: KafkaContext): Handler {
+  return async (body, { clientId }) => {
+    const acks = body.acks as number;
+    const topicData = body.topicData as Struct[];
+    const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
+    const transactional = body.transactionalId !== null;
+    const responses = await Promise.all(topicData.map(async (t) => {
+      const name = t.name as string;
+      const partitions = t.partitionData as { index: number; records: Uint8Array | null }[];
+      const all = (code: number, message: string | null) =>
+        partitions.map((p) => failed(p.index, code, message));
+      if (badAcks) return { name, partitionResponses: all(KafkaError.INVALID_REQUIRED_ACKS, null) };
+      if (transactional) {
+        return {
+          name,
+          partitionResponses: all(
+            KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "transactions are not supported",
+          ),
+        };
+      }
+      let topic: Topic | undefined;
+      try {
+        topic = await topicOrCreate(ctx, name, true);
+      } catch (err) {
+        return {
+          name,
+          partitionResponses: all(kafkaErrorCode(err), err instanceof Error ? err.message : null),
+        };
+      }
+      return {
+        name,
+        partitionResponses: await Promise.all(
+          partitions.map((p) => producePartition(ctx, topic!, p.index, p.records)),
+        ),
+      };
+    }));
+    if (acks === 0) {
+      // No response: report failures here, since the client never hears of them.
+      for (const r of responses) {
+        for (const p of r.partitionResponses) {
+          if (p.errorCode === KafkaError.NONE) continue;
+          ctx.logger.warn("acks=0 produce failed", {
+            clientId,
+            topic: r.name,
+            partition: p.index,
+            error: kafkaErrorName(p.errorCode),
+            message: p.errorMessage,
+          });
+        }
+      }
+      return null;
+    }
+    return { responses, throttleTimeMs: 0 } as Struct;
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The Kafka listener on a broker: the served APIs and their version ranges, the shared context,
+ * and the TCP server. `startKafkaListener` is what `serve --kafka-port` runs; tests and embedders
+ * call it on a Broker of their own.
+ *
+ * No authentication: the listener speaks PLAINTEXT only (no SASL yet). src/cli/serve.ts keeps it
+ * on loopback unless told otherwise, and off when HTTP tokens are required unless asked for.
+ */
+import type { Broker } from "../broker/broker.ts";
+import {
+  KafkaGroupCoordinator,
+  type KafkaGroupOptions,
+} from "../broker/kafka_group_coordinator.ts";
+import { ProducerIdAllocator } from "../broker/producer_ids.ts";
+import type { Logger } from "../logger.ts";
+import { joinPath, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
+import { ApiRegistry } from "./apis.ts";
+import type { KafkaContext, KafkaListenerSettings } from "./context.ts";
+import {
+  apiVersionsHandler,
+  createTopicsHandler,
+  findCoordinatorHandler,
+  initProducerIdHandler,
+  metadataHandler,
+} from "./handlers/cluster.ts";
+import { fetchHandler, listOffsetsHandler } from "./handlers/fetch.ts";
+import {
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  offsetCommitHandler,
+  offsetFetchHandler,
+  syncGroupHandler,
+} from "./handlers/groups.ts";
+import { produceHandler } from "./handlers/produce.ts";
+import { API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
+import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
+import { FETCH_REQUEST, FETCH_RESPONSE } from "./messages/fetch.ts";
+import {
+  FIND_COORDINATOR_REQUEST,
+  FIND_COORDINATOR_RESPONSE,
+} from "./messages/find_coordinator.ts";
+import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "./messages/heartbeat.ts";
+import {
+  INIT_PRODUCER_ID_REQUEST,
+  INIT_PRODUCER_ID_RESPONSE,
+} from "./messages/init_producer_id.ts";
+import { JOIN_GROUP_REQUEST, JOIN_GROUP_RESPONSE } from "./messages/join_group.ts";
+import { LEAVE_GROUP_REQUEST, LEAVE_GROUP_RESPONSE } from "./messages/leave_group.ts";
+import { LIST_OFFSETS_REQUEST, LIST_OFFSETS_RESPONSE } from "./messages/list_offsets.ts";
+import { METADATA_REQUEST, METADATA_RESPONSE } from "./messages/metadata.ts";
+import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset_commit.ts";
+import { OFFSET_FETCH_REQUEST, OFFSET_FETCH_RESPONSE } from "./messages/offset_fetch.ts";
+import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "./messages/produce.ts";
+import { SYNC_GROUP_REQUEST, SYNC_GROUP_RESPONSE } from "./messages/sync_group.ts";
+import { ProducerStates } from "./producer_guard.ts";
+import { type KafkaServer, startKafkaServer } from "./server.ts";
+
+export interface KafkaListenerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Host clients are told to connect to; default `host` (or 127.0.0.1 for 0.0.0.0 / ::). */
+  advertisedHost?: string;
+  autoCreateTopics?: boolean;
+  defaultPartitions?: number;
+  groups?: Partial<KafkaGroupOptions>;
+  logger: Logger;
+}
+
+export interface KafkaListener {
+  readonly host: string;
+  readonly port: number;
+  readonly groups: KafkaGroupCoordinator;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** auto.create.topics.enable, as Kafka's default. */
+export const AUTO_CREATE_TOPICS_DEFAULT = true;
+/** num.partitions, as Kafka's default. */
+export const DEFAULT_PARTITIONS_DEFAULT = 1;
+
+/** The cluster id of `dataDir`: made once (22 characters, like Kafka's) and kept in cluster_id. */
+function clusterIdOf(dataDir: string): string {
+  const path = joinPath(dataDir, "cluster_id");
+  const stored = readWholeFile(path);
+  if (stored !== undefined) {
+    const id = new TextDecoder().decode(stored).trim();
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+  }
+  const raw = crypto.getRandomValues(new Uint8Array(16));
+  const id = btoa(String.fromCharCode(...raw)).replace(/=+$/, "").replace(/\+/g, "-")
+    .replace(/\//g, "_");
+  writeFileAtomic(path, new TextEncoder().encode(id + "\n"), dataDir);
+  return id;
+}
+
+function advertised(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
+}
+
+/** Every API the listener serves, with the versions it serves. */
+export function kafkaApis(ctx: KafkaContext): ApiRegistry {
+  const apis = new ApiRegistry();
+  return apis
+    .add({
+      key: 0,
+      name: "Produce",
+      versions: "3-9",
+      request: PRODUCE_REQUEST,
+      response: PRODUCE_RESPONSE,
+      handle: produceHandler(ctx),
+    })
+    .add({
+      key: 1,
+      name: "Fetch",
+      versions: "4-12",
+      request: FETCH_REQUEST,
+      response: FETCH_RESPONSE,
+      handle: fetchHandler(ctx),
+    })
+    .add({
+      key: 2,
+      name: "ListOffsets",
+      versions: "1-6",
+      request: LIST_OFFSETS_REQUEST,
+      response: LIST_OFFSETS_RESPONSE,
+      handle: listOffsetsHandler(ctx),
+    })
+    .add({
+      key: 3,
+      name: "Metadata",
+      versions: "0-11",
+      request: METADATA_REQUEST,
+      response: METADATA_RESPONSE,
+      handle: metadataHandler(ctx),
+    })
+    .add({
+      key: 8,
+      name: "OffsetCommit",
+      versions: "2-8",
+      request: OFFSET_COMMIT_REQUEST,
+      response: OFFSET_COMMIT_RESPONSE,
+      handle: offsetCommitHandler(ctx),
+    })
+    .add({
+      key: 9,
+      name: "OffsetFetch",
+      versions: "1-7",
+      request: OFFSET_FETCH_REQUEST,
+      response: OFFSET_FETCH_RESPONSE,
+      handle: offsetFetchHandler(ctx),
+    })
+    .add({
+      key: 10,
+      name: "FindCoordinator",
+      versions: "0-4",
+      request: FIND_COORDINATOR_REQUEST,
+      response: FIND_COORDINATOR_RESPONSE,
+      handle: findCoordinatorHandler(ctx),
+    })
+    .add({
+      key: 11,
+      name: "JoinGroup",
+      versions: "0-7",
+      request: JOIN_GROUP_REQUEST,
+      response: JOIN_GROUP_RESPONSE,
+      handle: joinGroupHandler(ctx),
+    })
+    .add({
+      key: 12,
+      name: "Heartbeat",
+      versions: "0-4",
+      request: HEARTBEAT_REQUEST,
+      response: HEARTBEAT_RESPONSE,
+      handle: heartbeatHandler(ctx),
+    })
+    .add({
+      key: 13,
+      name: "LeaveGroup",
+      versions: "0-4",
+      request: LEAVE_GROUP_REQUEST,
+      response: LEAVE_GROUP_RESPONSE,
+      handle: leaveGroupHandler(ctx),
+    })
+    .add({
+      key: 14,
+      name: "SyncGroup",
+      versions: "0-5",
+      request: SYNC_GROUP_REQUEST,
+      response: SYNC_GROUP_RESPONSE,
+      handle: syncGroupHandler(ctx),
+    })
+    .add({
+      key: 18,
+      name: "ApiVersions",
+      versions: "0-3",
+      request: API_VERSIONS_REQUEST,
+      response: API_VERSIONS_RESPONSE,
+      handle: apiVersionsHandler(apis),
+    })
+    .add({
+      key: 19,
+      name: "CreateTopics",
+      versions: "0-7",
+      request: CREATE_TOPICS_REQUEST,
+      response: CREATE_TOPICS_RESPONSE,
+      handle: createTopicsHandler(ctx),
+    })
+    .add({
+      key: 22,
+      name: "InitProducerId",
+      versions: "0-4",
+      request: INIT_PRODUCER_ID_REQUEST,
+      response: INIT_PRODUCER_ID_RESPONSE,
+      handle: initProducerIdHandler(ctx),
+    });
+}
+
+export async function startKafkaListener(
+  broker: Broker,
+  options: KafkaListenerOptions,
+): Promise<KafkaListener> {
+  const dataDir = broker.topics.dataDir;
+  const settings: KafkaListenerSettings = {
+    advertisedHost: options.advertisedHost ?? advertised(options.host),
+    advertisedPort: options.port,
+    clusterId: clusterIdOf(dataDir),
+    autoCreateTopics: options.autoCreateTopics ?? AUTO_CREATE_TOPICS_DEFAULT,
+    defaultPartitions: options.defaultPartitions ?? DEFAULT_PARTITIONS_DEFAULT,
+  };
+  const groups = new KafkaGroupCoordinator(
+    broker.offsets,
+    broker.clock,
+    options.logger,
+    options.groups,
+    (id) => broker.groups.hasMembers(id),
+  );
+  broker.groups.setForeignGroupCheck((id) => groups.hasActiveGroup(id));
+  const ctx: KafkaContext = {
+    broker,
+    groups,
+    producerIds: ProducerIdAllocator.open(dataDir),
+    producerStates: new ProducerStates(broker.clock),
+    settings,
+    logger: options.logger,
+  };
+  let server: KafkaServer;
+  try {
+    server = await startKafkaServer({
+      hostname: options.host,
+      port: options.port,
+      apis: kafkaApis(ctx),
+      logger: options.logger,
+      onListening: (_host, port) => {
+        settings.advertisedPort = port;
+      },
+    });
+  } catch (err) {
+    groups.close();
+    throw err;
+  }
+  return {
+    host: options.host,
+    port: server.port,
+    groups,
+    get connections() {
+      return server.connections;
+    },
+    async close() {
+      await server.close();
+      groups.close();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Idempotent-producer state per partition for the Kafka listener: a ProducerStateTable
+ * (src/broker/producer_state.ts) made the first time an idempotent batch reaches a partition,
+ * rebuilt from the log's tail (PRODUCER_STATE_REBUILD_BYTES_DEFAULT) so that a batch retried
+ * across a restart is still recognised as a duplicate.
+ */
+import type { Clock } from "../clock.ts";
+import {
+  PRODUCER_STATE_REBUILD_BYTES_DEFAULT,
+  type ProducerStateTable,
+  rebuildFromLog,
+} from "../broker/producer_state.ts";
+import type { PartitionLog } from "../storage/partition_log.ts";
+
+export class ProducerStates {
+  readonly #tables = new WeakMap<PartitionLog, ProducerStateTable>();
+
+  constructor(
+    readonly clock: Clock,
+    readonly rebuildBytes: number = PRODUCER_STATE_REBUILD_BYTES_DEFAULT,
+  ) {}
+
+  /** The partition's table; the first call scans the log's tail (headers only). */
+  forLog(log: PartitionLog): ProducerStateTable {
+    let table = this.#tables.get(log);
+    if (table === undefined) {
+      table = rebuildFromLog(log, this.rebuildBytes, { clock: this.clock });
+      this.#tables.set(log, table);
+    }
+    return table;
+  }
+}

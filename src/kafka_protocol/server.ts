@@ -1,0 +1,304 @@
+/**
+ * The Kafka listener: size-prefixed request frames in, size-prefixed response frames out, over
+ * TCP (src/runtime/tcp.ts).
+ *
+ * Per connection, frames are cut from the byte stream as they arrive and served one at a time in
+ * arrival order, as Kafka does, so responses leave in request order and a connection's produce
+ * requests append in the order they were sent. Reading ahead is bounded (KAFKA_QUEUED_REQUESTS_MAX
+ * frames, then the socket is paused), and so is a frame (KAFKA_FRAME_BYTES_MAX).
+ *
+ * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
+ * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
+ * that connection with a logged reason; nothing else is affected. A handler's unexpected error
+ * is logged and closes the connection too: the client reconnects and retries, which is how Kafka
+ * clients recover from a broken connection.
+ */
+import { isSluiceError } from "../errors.ts";
+import {
+  KAFKA_CONNECTIONS_MAX,
+  KAFKA_FRAME_BYTES_MAX,
+  KAFKA_QUEUED_REQUESTS_MAX,
+} from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import { listenTcp, type TcpConnection, type TcpServer } from "../runtime/tcp.ts";
+import {
+  decodePrefix,
+  encode,
+  encodeChunks,
+  inRange,
+  KafkaCodecError,
+  type Struct,
+} from "./codec.ts";
+import { KafkaError } from "./error_codes.ts";
+import { API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
+import {
+  REQUEST_HEADER,
+  requestHeaderVersion,
+  RESPONSE_HEADER,
+  responseHeaderVersion,
+} from "./messages/request_header.ts";
+import type { Api, ApiRegistry, RequestContext } from "./apis.ts";
+
+export interface KafkaServerOptions {
+  hostname: string;
+  port: number;
+  apis: ApiRegistry;
+  logger: Logger;
+  frameBytesMax?: number;
+  queuedRequestsMax?: number;
+  connectionsMax?: number;
+  /** Called with the listener's bound port before any connection is served (Metadata's port). */
+  onListening?: (hostname: string, port: number) => void;
+}
+
+export interface KafkaServer {
+  readonly hostname: string;
+  readonly port: number;
+  readonly connections: number;
+  /** Stops accepting, closes every connection. */
+  close(): Promise<void>;
+}
+
+const API_VERSIONS_KEY = 18;
+
+/** Why a connection was closed by us: logged, never sent. */
+class CloseConnection extends Error {}
+
+class Connection {
+  readonly #conn: TcpConnection;
+  readonly #options: Required<Omit<KafkaServerOptions, "onListening">>;
+  /** Received bytes not yet cut into frames. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** Size of the frame being received, once its prefix is in. */
+  #frameSize = -1;
+  readonly #queue: Uint8Array[] = [];
+  #serving = false;
+  #paused = false;
+  #closed = false;
+  readonly #client: { host: string; id: string | null };
+
+  constructor(conn: TcpConnection, options: Required<Omit<KafkaServerOptions, "onListening">>) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#client = { host: conn.remoteHost, id: null };
+  }
+
+  onData(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    try {
+      this.#cutFrames();
+    } catch (err) {
+      this.close(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (!this.#serving && this.#queue.length > 0) void this.#serve();
+  }
+
+  #take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const head = this.#pending[0];
+      const need = n - at;
+      if (head.length <= need) {
+        out.set(head, at);
+        at += head.length;
+        this.#pending.shift();
+      } else {
+        out.set(head.subarray(0, need), at);
+        this.#pending[0] = head.subarray(need);
+        at += need;
+      }
+    }
+    this.#pendingBytes -= n;
+    return out;
+  }
+
+  #cutFrames(): void {
+    for (;;) {
+      if (this.#frameSize < 0) {
+        if (this.#pendingBytes < 4) return;
+        const prefix = this.#take(4);
+        const size = new DataView(prefix.buffer).getInt32(0);
+        if (size < 8 || size > this.#options.frameBytesMax) {
+          throw new CloseConnection(
+            `request frame of ${size} bytes (valid: 8 to ${this.#options.frameBytesMax})`,
+          );
+        }
+        this.#frameSize = size;
+      }
+      if (this.#pendingBytes < this.#frameSize) return;
+      this.#queue.push(this.#take(this.#frameSize));
+      this.#frameSize = -1;
+      if (this.#queue.length >= this.#options.queuedRequestsMax && !this.#paused) {
+        this.#paused = true;
+        this.#conn.pause();
+      }
+    }
+  }
+
+  async #serve(): Promise<void> {
+    this.#serving = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const frame = this.#queue.shift()!;
+        if (this.#paused && this.#queue.length < this.#options.queuedRequestsMax / 2) {
+          this.#paused = false;
+          this.#conn.resume();
+        }
+        const response = await this.#handle(frame);
+        if (response !== null && !this.#closed) await this.#conn.write(response);
+      }
+    } catch (err) {
+      if (err instanceof CloseConnection) this.close(err.message);
+      else {
+        this.#options.logger.error("kafka request failed", {
+          client: this.#conn.remote,
+          clientId: this.#client.id,
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        });
+        this.close("internal error (logged above)");
+      }
+    } finally {
+      this.#serving = false;
+    }
+  }
+
+  /** Serves one frame; returns the response frame's chunks, or null when none is sent. */
+  async #handle(frame: Uint8Array): Promise<Uint8Array[] | null> {
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const apiKey = view.getInt16(0);
+    const version = view.getInt16(2);
+    const correlationId = view.getInt32(4);
+    const api = this.#options.apis.get(apiKey);
+    if (api === undefined) throw new CloseConnection(`unknown API key ${apiKey}`);
+    if (!inRange(api.versions, version)) {
+      if (apiKey === API_VERSIONS_KEY) return this.#unsupportedApiVersions(correlationId);
+      throw new CloseConnection(
+        `${api.name} v${version} is not supported (supported: ${api.versions})`,
+      );
+    }
+    let header: Struct;
+    let body: Struct;
+    try {
+      const h = decodePrefix(REQUEST_HEADER, requestHeaderVersion(api.request, version), frame, 0);
+      header = h.value;
+      const b = decodePrefix(api.request, version, frame, h.position);
+      body = b.value;
+      if (b.position !== frame.length) {
+        throw new KafkaCodecError(
+          "TRAILING_BYTES",
+          `${frame.length - b.position} bytes after the request`,
+          b.position,
+        );
+      }
+    } catch (err) {
+      if (err instanceof KafkaCodecError) {
+        throw new CloseConnection(`malformed ${api.name} v${version}: ${err.message}`);
+      }
+      throw err;
+    }
+    this.#client.id = header.clientId as string | null;
+    const context: RequestContext = {
+      apiVersion: version,
+      clientId: this.#client.id,
+      clientHost: this.#client.host,
+      remote: this.#conn.remote,
+    };
+    let response: Struct | null;
+    try {
+      response = await api.handle(body, context) as Struct | null;
+    } catch (err) {
+      // A typed error the handler did not map (a closed log during shutdown, say): the client
+      // sees a broken connection and retries elsewhere or later.
+      if (isSluiceError(err)) throw new CloseConnection(`${api.name}: ${err.code}: ${err.message}`);
+      throw err;
+    }
+    if (response === null) return null;
+    return this.#frame(api, version, correlationId, response);
+  }
+
+  #frame(api: Api, version: number, correlationId: number, body: Struct): Uint8Array[] {
+    const header = encode(RESPONSE_HEADER, responseHeaderVersion(api.response, version), {
+      correlationId,
+    });
+    const chunks = encodeChunks(api.response, version, body);
+    let size = header.length;
+    for (const c of chunks) size += c.length;
+    const prefix = new Uint8Array(4 + header.length);
+    new DataView(prefix.buffer).setInt32(0, size);
+    prefix.set(header, 4);
+    return [prefix, ...chunks];
+  }
+
+  /** ApiVersions at a version we do not have: answered at v0 with error 35 and our ranges. */
+  #unsupportedApiVersions(correlationId: number): Uint8Array[] {
+    const body = {
+      errorCode: KafkaError.UNSUPPORTED_VERSION,
+      apiKeys: this.#options.apis.supportedRanges(),
+    };
+    const api = this.#options.apis.get(API_VERSIONS_KEY)!;
+    return this.#frame({ ...api, response: API_VERSIONS_RESPONSE }, 0, correlationId, body);
+  }
+
+  close(reason: string | null): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (reason !== null) {
+      this.#options.logger.warn("closing kafka connection", {
+        client: this.#conn.remote,
+        clientId: this.#client.id,
+        reason,
+      });
+    }
+    this.#queue.length = 0;
+    this.#pending = [];
+    this.#conn.close(true);
+  }
+}
+
+export async function startKafkaServer(options: KafkaServerOptions): Promise<KafkaServer> {
+  const resolved = {
+    hostname: options.hostname,
+    port: options.port,
+    apis: options.apis,
+    logger: options.logger,
+    frameBytesMax: options.frameBytesMax ?? KAFKA_FRAME_BYTES_MAX,
+    queuedRequestsMax: options.queuedRequestsMax ?? KAFKA_QUEUED_REQUESTS_MAX,
+    connectionsMax: options.connectionsMax ?? KAFKA_CONNECTIONS_MAX,
+  };
+  const connections = new Map<TcpConnection, Connection>();
+  const tcp: TcpServer = await listenTcp(options.hostname, options.port, {
+    onData(conn, bytes) {
+      let c = connections.get(conn);
+      if (c === undefined) {
+        c = new Connection(conn, resolved);
+        connections.set(conn, c);
+        if (connections.size > resolved.connectionsMax) {
+          c.close(`more than ${resolved.connectionsMax} connections`);
+          return;
+        }
+      }
+      c.onData(bytes);
+    },
+    onClose(conn) {
+      connections.get(conn)?.close(null);
+      connections.delete(conn);
+    },
+    onError(conn, err) {
+      options.logger.warn("kafka connection error", { client: conn.remote, error: err.message });
+    },
+  });
+  options.onListening?.(tcp.hostname, tcp.port);
+  return {
+    hostname: tcp.hostname,
+    port: tcp.port,
+    get connections() {
+      return tcp.connections;
+    },
+    close: () => tcp.close(),
+  };
+}
