@@ -17,7 +17,7 @@
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
  * | --insecure            |                          |                   | off          |
- * | --kafka-port          | SLUICE_KAFKA_PORT        | kafkaPort         | 9092 (0: off)|
+ * | --kafka-port          | SLUICE_KAFKA_PORT        | kafkaPort         | 9092 (0: off, auto: any free port)|
  * | --kafka-host          | SLUICE_KAFKA_HOST        | kafkaHost         | 127.0.0.1    |
  * | --kafka-advertised-host | SLUICE_KAFKA_ADVERTISED_HOST | kafkaAdvertisedHost | kafka host |
  * | --auto-create-topics  | SLUICE_AUTO_CREATE_TOPICS| autoCreateTopics  | true         |
@@ -76,7 +76,8 @@ const ServerConfig = z.strictObject({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   insecure: z.boolean().optional(),
-  kafkaPort: z.coerce.number().int().min(0).max(65535),
+  /** 0 turns the listener off; "auto" binds any free port (tests, several servers on a host). */
+  kafkaPort: z.union([z.literal("auto"), z.coerce.number().int().min(0).max(65535)]),
   kafkaHost: z.string().min(1),
   kafkaAdvertisedHost: z.string().min(1).optional(),
   autoCreateTopics: z.union([
@@ -120,7 +121,7 @@ function usage(message: string): never {
 usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
                          [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
-                         [--kafka-port P] [--kafka-host H] [--kafka-advertised-host H]
+                         [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
                          [--auto-create-topics true|false] [--default-partitions N]
                          [--config FILE]`);
   exitProcess(2);
@@ -261,7 +262,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     try {
       kafka = await startKafkaListener(broker, {
         host: config.kafkaHost,
-        port: config.kafkaPort,
+        port: config.kafkaPort === "auto" ? 0 : config.kafkaPort,
         advertisedHost: config.kafkaAdvertisedHost,
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,

@@ -4,6 +4,7 @@
  * a `bun` binary is found (PATH, SLUICE_BUN, or node_modules/.bin) and is skipped otherwise.
  */
 import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
 
 function findBun(): string | undefined {
   const candidates = [
@@ -67,7 +68,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Bun serves the HTTP API: create, produce, fetch, then a clean SIGTERM stop",
+  name: "Bun serves the HTTP API and the Kafka listener, then stops cleanly on SIGTERM",
   ignore: bun === undefined,
   fn: async () => {
     const dataDir = await Deno.makeTempDir({ prefix: "sluice-bun-serve-" });
@@ -79,7 +80,7 @@ Deno.test({
         "--port",
         "0",
         "--kafka-port",
-        "0",
+        "auto",
         "--data-dir",
         dataDir,
       ],
@@ -90,7 +91,7 @@ Deno.test({
     const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     const deadline = Date.now() + 20_000;
-    while (!/listening on (http:\/\/\S+)/.test(seen) && Date.now() < deadline) {
+    while (!/ listening on (http:\/\/\S+)/.test(seen) && Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
       seen += value;
@@ -115,6 +116,24 @@ Deno.test({
       const body = await fetched.json();
       assert.equal(body.records[0].value, "from bun");
       assert.equal(body.nextOffset, 1);
+
+      // A Kafka client's record, produced through the listener on Bun, read back over HTTP.
+      const kafkaAddress = /sluice kafka listening on (\S+:\d+)/.exec(seen)?.[1];
+      assert.ok(kafkaAddress, `no kafka listening line from bun: ${seen}`);
+      const kafka = new Kafka({ brokers: [kafkaAddress], logLevel: logLevel.NOTHING });
+      const producer = kafka.producer();
+      await producer.connect();
+      const [sent] = await producer.send({
+        topic: "bun-orders",
+        acks: -1,
+        messages: [{ key: "k", value: "from kafkajs", partition: 0 }],
+      });
+      await producer.disconnect();
+      assert.equal(sent.errorCode, 0);
+      const viaHttp = await fetch(`${url}/v1/topics/bun-orders/partitions/0/records?offset=0`);
+      const kafkaBody = await viaHttp.json();
+      assert.equal(kafkaBody.records[0].value, "from kafkajs");
+      assert.equal(kafkaBody.records[0].key, "k");
     } finally {
       proc.kill("SIGTERM");
       const status = await proc.status;
