@@ -460,13 +460,20 @@ export class PartitionLog {
    * undefined when no record is that new. Decodes exactly one batch.
    */
   offsetForTimestamp(timestampMs: number): number | undefined {
+    return this.recordAtTimestamp(timestampMs)?.offset;
+  }
+
+  /** The first record at or after `timestampMs`: its offset and its own timestamp. */
+  recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | undefined {
     if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
     for (const s of this.#segments) {
       const bytes = s.findBatchByTimestamp(timestampMs);
       if (bytes === undefined) continue;
       const batch = decodeRecordBatch(bytes, this.config.verifyCrcOnRead);
       for (const r of batch.records) {
-        if (r.timestamp >= timestampMs) return Math.max(r.offset, this.logStartOffset);
+        if (r.timestamp >= timestampMs && r.offset >= this.logStartOffset) {
+          return { offset: r.offset, timestampMs: r.timestamp };
+        }
       }
     }
     return undefined;

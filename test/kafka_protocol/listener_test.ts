@@ -359,11 +359,14 @@ Deno.test("Kafka listener", async (t) => {
               partitions: [
                 { partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -2n },
                 { partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -1n },
+                { partitionIndex: 1, currentLeaderEpoch: -1, timestamp: 1_699_999_999_000n },
+                { partitionIndex: 1, currentLeaderEpoch: -1, timestamp: 1_800_000_000_000n },
               ],
             }],
           });
           const parts = (l.topics as Struct[])[0].partitions as Struct[];
-          assert.deepEqual(parts.map((p) => p.offset), [0n, 9n]);
+          assert.deepEqual(parts.map((p) => p.offset), [0n, 9n, 0n, -1n]);
+          assert.deepEqual(parts.map((p) => p.timestamp), [-1n, -1n, 1_700_000_000_000n, -1n]);
         } finally {
           c.close();
         }

@@ -171,6 +171,7 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
           const timestamp = p.timestamp as bigint;
           try {
             let offset: number | undefined;
+            let found = -1n;
             if (timestamp === LATEST) offset = ctx.broker.offsetFor(name, partitionIndex, "latest");
             else if (timestamp === EARLIEST) {
               offset = ctx.broker.offsetFor(name, partitionIndex, "earliest");
@@ -182,12 +183,17 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
                 offset: -1n,
                 leaderEpoch: -1,
               };
-            } else offset = ctx.broker.offsetFor(name, partitionIndex, Number(timestamp));
+            } else {
+              const log = ctx.broker.topics.get(name).partition(partitionIndex);
+              const hit = log.recordAtTimestamp(Number(timestamp));
+              offset = hit?.offset;
+              if (hit !== undefined) found = BigInt(hit.timestampMs);
+            }
             return {
               partitionIndex,
               errorCode: KafkaError.NONE,
-              // The found record's own timestamp is not looked up: -1, as for earliest/latest.
-              timestamp: -1n,
+              // The found record's own timestamp; -1 for earliest, latest and no match (Kafka's).
+              timestamp: found,
               offset: offset === undefined ? -1n : BigInt(offset),
               leaderEpoch: 0,
             };
