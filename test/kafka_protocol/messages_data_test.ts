@@ -155,8 +155,8 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
         partitionIndex: 3,
         errorCode: 1,
         highWatermark: -1n,
-        // Tagged structs equal to their defaults would be written anyway (see the ignored test
-        // below), so this sample sets them to other values to keep the round trip byte-exact.
+        // Tagged structs equal to their defaults are left out (see the test below), so this
+        // sample sets them to other values to have them written.
         divergingEpoch: { epoch: 0, endOffset: 0n },
         currentLeader: { leaderId: 2, leaderEpoch: -1 },
         snapshotId: { endOffset: -1n, epoch: 0 },
