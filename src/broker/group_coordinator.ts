@@ -65,9 +65,15 @@ export interface MemberFetchResult extends HeartbeatResult {
 export interface GroupDescription {
   group: string;
   generation: number;
-  /** "Empty" without members, "Stable" otherwise (assignment is immediate: no rebalancing state). */
-  state: "Empty" | "Stable";
-  assignor: AssignorName;
+  /**
+   * HTTP groups: "Empty" without members, "Stable" otherwise (assignment is immediate). A group of
+   * Kafka-protocol consumers also shows Kafka's "PreparingRebalance" and "CompletingRebalance".
+   */
+  state: "Empty" | "Stable" | "PreparingRebalance" | "CompletingRebalance";
+  /** The assignor: HTTP's own, or the one a Kafka group's members elected (e.g. "range"). */
+  assignor: string;
+  /** "http", or "kafka" for a group of Kafka-protocol consumers. */
+  protocol: "http" | "kafka";
   members: { memberId: string; topics: string[]; assignment: TopicPartition[] }[];
 }
 
@@ -114,6 +120,7 @@ export class GroupCoordinator {
   readonly #groups = new Map<string, Group>();
   /** True for a group id that Kafka-protocol consumers are using (set by the Kafka listener). */
   #foreignGroup: (groupId: string) => boolean = () => false;
+  #foreignDescribe: (groupId: string) => GroupDescription | undefined = () => undefined;
 
   constructor(
     readonly topics: TopicRegistry,
@@ -284,9 +291,16 @@ export class GroupCoordinator {
     return (this.#groups.get(groupId)?.members.size ?? 0) > 0;
   }
 
-  /** Tells the coordinator which group ids the Kafka listener's consumers hold. */
-  setForeignGroupCheck(check: (groupId: string) => boolean): void {
+  /**
+   * Tells the coordinator which group ids the Kafka listener's consumers hold, and how to describe
+   * such a group (GET /v1/groups/{group} shows it too).
+   */
+  setForeignGroups(
+    check: (groupId: string) => boolean,
+    describe: (groupId: string) => GroupDescription | undefined,
+  ): void {
     this.#foreignGroup = check;
+    this.#foreignDescribe = describe;
   }
 
   /** Liveness, and the member's current generation and assignment. */
@@ -512,12 +526,16 @@ export class GroupCoordinator {
   }
 
   describe(groupId: unknown): GroupDescription {
+    const id = validateGroupId(groupId);
+    const foreign = this.#foreignDescribe(id);
+    if (foreign !== undefined && !this.hasMembers(id)) return foreign;
     const group = this.#group(groupId);
     return {
       group: group.id,
       generation: group.generation,
       state: group.members.size === 0 ? "Empty" : "Stable",
       assignor: group.assignor,
+      protocol: "http",
       members: [...group.members.values()].map((m) => ({
         memberId: m.memberId,
         topics: m.topics,

@@ -178,6 +178,9 @@ export const GroupOffsetsResponse = z.object({
 export const GroupDescription = z.object({
   group: z.string(),
   generation: z.number().int(),
-  state: z.string(),
+  state: z.enum(["Empty", "Stable", "PreparingRebalance", "CompletingRebalance"]),
+  assignor: z.string(),
+  /** "kafka" for a group of Kafka-protocol consumers (JoinGroup/SyncGroup). */
+  protocol: z.enum(["http", "kafka"]),
   members: z.array(z.object({ memberId: z.string(), assignment: z.array(TopicPartitionSchema) })),
 }).openapi("Group");

@@ -7,6 +7,7 @@
  * on loopback unless told otherwise, and off when HTTP tokens are required unless asked for.
  */
 import type { Broker } from "../broker/broker.ts";
+import type { GroupDescription } from "../broker/group_coordinator.ts";
 import {
   KafkaGroupCoordinator,
   type KafkaGroupOptions,
@@ -34,6 +35,11 @@ import {
 } from "./handlers/groups.ts";
 import { produceHandler } from "./handlers/produce.ts";
 import { API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
+import {
+  CONSUMER_PROTOCOL_ASSIGNMENT,
+  CONSUMER_PROTOCOL_SUBSCRIPTION,
+  readConsumerProtocol,
+} from "./messages/consumer_protocol.ts";
 import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "./messages/fetch.ts";
 import {
@@ -94,6 +100,40 @@ function clusterIdOf(dataDir: string): string {
     .replace(/\//g, "_");
   writeFileAtomic(path, new TextEncoder().encode(id + "\n"), dataDir);
   return id;
+}
+
+/**
+ * A Kafka-protocol group as GET /v1/groups/{group} shows groups: members with the topics of their
+ * subscription and the partitions of their assignment, read from the consumer protocol's bytes
+ * (empty for another protocol type, or while the group rebalances). Undefined when not active.
+ */
+function describeKafkaGroup(
+  groups: KafkaGroupCoordinator,
+  id: string,
+): GroupDescription | undefined {
+  if (!groups.hasActiveGroup(id)) return undefined;
+  const d = groups.describe(id);
+  if (d.state === "Dead") return undefined;
+  const partitions = (bytes: Uint8Array) => {
+    const a = readConsumerProtocol(CONSUMER_PROTOCOL_ASSIGNMENT, bytes);
+    const assigned = (a?.assignedPartitions ?? []) as { topic: string; partitions: number[] }[];
+    return assigned.flatMap((t) =>
+      t.partitions.map((partition) => ({ topic: t.topic, partition }))
+    );
+  };
+  return {
+    group: id,
+    generation: Math.max(0, d.generationId),
+    state: d.state,
+    assignor: d.protocolName,
+    protocol: "kafka",
+    members: d.members.map((m) => ({
+      memberId: m.memberId,
+      topics: (readConsumerProtocol(CONSUMER_PROTOCOL_SUBSCRIPTION, m.metadata)?.topics ??
+        []) as string[],
+      assignment: partitions(m.assignment),
+    })),
+  };
 }
 
 function advertised(host: string): string {
@@ -237,7 +277,10 @@ export async function startKafkaListener(
     options.groups,
     (id) => broker.groups.hasMembers(id),
   );
-  broker.groups.setForeignGroupCheck((id) => groups.hasActiveGroup(id));
+  broker.groups.setForeignGroups(
+    (id) => groups.hasActiveGroup(id),
+    (id) => describeKafkaGroup(groups, id),
+  );
   const ctx: KafkaContext = {
     broker,
     groups,

@@ -468,6 +468,28 @@ Deno.test({
         assert.deepEqual(duplicates(), [], "no record processed twice across the rebalance");
         assert.ok(c.seen.length > 0, "C consumed from its partitions");
         await waitCommitted("after 300 more with three members");
+
+        // The HTTP API shows the Kafka group: its members, their topics and partitions.
+        const view = await json(`${server.httpUrl}/v1/groups/${groupId}`);
+        const body = view.body as {
+          protocol: string;
+          state: string;
+          assignor: string;
+          members: { memberId: string; assignment: { topic: string; partition: number }[] }[];
+        };
+        assert.equal(view.status, 200);
+        assert.equal(body.protocol, "kafka");
+        assert.equal(body.state, "Stable");
+        assert.equal(body.members.length, 3);
+        const owned = body.members.flatMap((m) => m.assignment.map((tp) => tp.partition));
+        assert.deepEqual(owned.sort(), [0, 1, 2, 3], "every partition owned once");
+        const joined = await fetch(`${server.httpUrl}/v1/groups/${groupId}/members`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ topics: [topic] }),
+        });
+        assert.equal(joined.status, 409, "an HTTP member cannot join a Kafka group");
+        await joined.body?.cancel();
       });
 
       await t.step("a stopped member leaves: the others rebalance at once", async () => {
