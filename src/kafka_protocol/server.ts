@@ -5,7 +5,8 @@
  * Per connection, frames are cut from the byte stream as they arrive and served one at a time in
  * arrival order, as Kafka does, so responses leave in request order and a connection's produce
  * requests append in the order they were sent. Reading ahead is bounded (KAFKA_QUEUED_REQUESTS_MAX
- * frames, then the socket is paused), and so is a frame (KAFKA_FRAME_BYTES_MAX).
+ * frames or KAFKA_FRAME_BYTES_MAX bytes waiting, then the socket is paused until they are
+ * served), and so is a frame (KAFKA_FRAME_BYTES_MAX).
  *
  * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
  * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
@@ -73,6 +74,8 @@ class Connection {
   /** Size of the frame being received, once its prefix is in. */
   #frameSize = -1;
   readonly #queue: Uint8Array[] = [];
+  /** Bytes of the frames in #queue. */
+  #queuedBytes = 0;
   #serving = false;
   #paused = false;
   #closed = false;
@@ -132,12 +135,19 @@ class Connection {
       }
       if (this.#pendingBytes < this.#frameSize) return;
       this.#queue.push(this.#take(this.#frameSize));
+      this.#queuedBytes += this.#frameSize;
       this.#frameSize = -1;
-      if (this.#queue.length >= this.#options.queuedRequestsMax && !this.#paused) {
+      if (this.#overQueued() && !this.#paused) {
         this.#paused = true;
         this.#conn.pause();
       }
     }
+  }
+
+  /** Read-ahead past its bounds: frames, or bytes (one maximal frame's worth). */
+  #overQueued(): boolean {
+    return this.#queue.length >= this.#options.queuedRequestsMax ||
+      this.#queuedBytes >= this.#options.frameBytesMax;
   }
 
   async #serve(): Promise<void> {
@@ -145,7 +155,8 @@ class Connection {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const frame = this.#queue.shift()!;
-        if (this.#paused && this.#queue.length < this.#options.queuedRequestsMax / 2) {
+        this.#queuedBytes -= frame.length;
+        if (this.#paused && !this.#overQueued()) {
           this.#paused = false;
           this.#conn.resume();
         }

@@ -407,6 +407,32 @@ Deno.test("Kafka listener", async (t) => {
       }
     });
 
+    await t.step(
+      "a client far ahead is paused at the read-ahead bound, then served in full",
+      async () => {
+        const c = await RawClient.connect(port);
+        try {
+          // 300 requests (past KAFKA_QUEUED_REQUESTS_MAX) written before reading any answer.
+          const frames = Array.from(
+            { length: 300 },
+            (_, i) => c.frame(PRODUCE_REQUEST, 7, produceBody("ahead", 0, batchOf([`r${i}`])), i),
+          );
+          const writing = (async () => {
+            for (const f of frames) await c.send(f);
+          })();
+          for (let i = 0; i < 300; i++) {
+            const frame = await c.readFrame();
+            assert.ok(frame !== null, `answer ${i}`);
+            assert.equal(new DataView(frame.buffer).getInt32(0), i);
+          }
+          await writing;
+          assert.equal(s.broker.topics.get("ahead").logs[0].logEndOffset, 300);
+        } finally {
+          c.close();
+        }
+      },
+    );
+
     await t.step("acks=0 gets no response, and the data is appended", async () => {
       const c = await RawClient.connect(port);
       try {
