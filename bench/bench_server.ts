@@ -15,6 +15,8 @@ import { type BenchRunOptions, figure, fixed, MiB } from "./bench_util.ts";
 
 const MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), "src", "main.ts");
 const LISTENING = /^sluice listening on (http:\/\/\S+) \(data: (.*)\)$/;
+/** Printed before LISTENING when the Kafka listener is on. */
+const KAFKA_LISTENING = /^sluice kafka listening on (\S+:\d+)$/;
 /** A cold `deno run` resolves npm packages and compiles; 30 s covers a cold cache. */
 const START_TIMEOUT_MS = 30_000;
 /**
@@ -34,6 +36,8 @@ export interface ServerBenchOptions extends BenchRunOptions {
 export interface ServerInfo {
   argv: string[];
   url: string;
+  /** host:port of the Kafka listener, when the server printed its line. */
+  kafka?: string;
   dataDir: string;
   startSeconds: number;
   stopSeconds?: number;
@@ -50,6 +54,8 @@ export interface ServerInfo {
 
 export interface Server {
   url: string;
+  /** host:port of the Kafka listener, when the server printed its line. */
+  kafka?: string;
   pid: number;
   info: ServerInfo;
   stop(): Promise<void>;
@@ -159,11 +165,13 @@ function sendSignal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
 /**
  * Starts the server on a free loopback port with its data in `dataDir`; resolves once it printed
  * its listening line. With `cpuProfileDir`, it runs under `deno run --cpu-prof` and writes its
- * .cpuprofile there when it stops.
+ * .cpuprofile there when it stops. `kafkaPort` is passed as --kafka-port (default 0: off; "auto": any free port); the Kafka
+ * listener's address, when it prints one, is `kafka`.
  */
 export async function startServer(
   dataDir: string,
   cpuProfileDir: string | undefined,
+  kafkaPort: number | "auto" = 0,
 ): Promise<Server> {
   const isDeno = process.versions.deno !== undefined;
   const profile = cpuProfileDir === undefined
@@ -180,6 +188,8 @@ export async function startServer(
     "0",
     "--data-dir",
     dataDir,
+    "--kafka-port",
+    String(kafkaPort),
   ];
   const t0 = performance.now();
   const child: ChildProcess = spawn(process.execPath, argv, {
@@ -194,6 +204,7 @@ export async function startServer(
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.on("exit", (code: number | null, signal: string | null) => resolve({ code, signal }));
   });
+  let kafka: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     let pending = "";
     const timer = setTimeout(() => {
@@ -205,6 +216,8 @@ export async function startServer(
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
+        const k = KAFKA_LISTENING.exec(line.trim());
+        if (k !== null) kafka = k[1];
         const m = LISTENING.exec(line.trim());
         if (m !== null) {
           clearTimeout(timer);
@@ -228,6 +241,7 @@ export async function startServer(
   const info: ServerInfo = {
     argv: [process.execPath, ...argv],
     url,
+    kafka,
     dataDir,
     startSeconds: (performance.now() - t0) / 1000,
     stderrTail: "",
@@ -253,7 +267,7 @@ export async function startServer(
     info.exitSignal = outcome.signal;
     info.stderrTail = stderr.slice(-STDERR_CHARS_MAX);
   };
-  return { url, pid, info, stop };
+  return { url, kafka, pid, info, stop };
 }
 
 export interface WithServerOptions {
@@ -265,6 +279,8 @@ export interface WithServerOptions {
   note: string;
   log: (line: string) => void;
   cpuProfileDir?: string;
+  /** --kafka-port (default 0). */
+  kafkaPort?: number | "auto";
 }
 
 /**
@@ -280,11 +296,11 @@ export async function withServer(
   const dataDir = fs.mkdtempSync(join(tmpdir(), opts.tempPrefix));
   let server: Server | undefined;
   try {
-    server = await startServer(dataDir, opts.cpuProfileDir);
+    server = await startServer(dataDir, opts.cpuProfileDir, opts.kafkaPort);
     log(
-      `${label}: server ${server.url} (pid ${server.pid}) up in ${
-        server.info.startSeconds.toFixed(1)
-      } s; ${opts.note}`,
+      `${label}: server ${server.url}${
+        server.kafka === undefined ? "" : `, kafka ${server.kafka}`
+      } (pid ${server.pid}) up in ${server.info.startSeconds.toFixed(1)} s; ${opts.note}`,
     );
     await work(server);
   } finally {

@@ -22,6 +22,13 @@
  * - http (bench/http_bench.ts: produce-batch, produce-json, fetch, latency) and groups
  *   (bench/group_bench.ts: consume, rebalance): the server as a subprocess over loopback; their
  *   figures become `http.*` scenarios.
+ * - kafka-client (bench/kafka_client_bench.ts): librdkafka (python3-confluent-kafka, via
+ *   bench/kafka_client.py) produces and consumes 1,000,000 x 100 B records (100,000 under --quick)
+ *   through the server's Kafka listener: `kafka.produce.100B.librdkafka`,
+ *   `kafka.consume.100B.librdkafka`; with KAFKA_BROKERS set, the same client and settings against
+ *   that Kafka as `kafka` peer rows. Also kafkajs as a second, labelled client
+ *   (`kafka.*.100B.kafkajs`). The librdkafka half is skipped, with a note, when its client is not
+ *   installed.
  * - peers (bench/peers.ts): Redis Streams and NATS JetStream when installed, each set beside a
  *   Sluice scenario; with --kafka also a live Kafka at KAFKA_BROKERS (bench/kafka_bench.ts).
  * - crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts): mitata micro benches, run by
@@ -35,14 +42,17 @@
  * Flags:
  *   --quick           smaller workloads; the micro benches (index, crc32c, record) only when named
  *                     with --scenario: the whole run stays under a minute on 2 cores
- *   --scenario NAME   a suite (embedded, storage, index, http, groups, peers, crc32c, record) or a
+ *   --scenario NAME   a suite (embedded, storage, index, http, groups, kafka-client, peers, crc32c,
+ *                     record) or a
  *                     group of one (append, read, always, lookup, random-read, produce-batch,
  *                     produce-json, fetch, latency, consume, rebalance); repeatable, or
  *                     comma-separated
  *   --json            the report on stdout; every other line goes to stderr
  *   --growth          adds the embedded suite's growth scenario (long: opt-in); with a
  *                     --scenario list that leaves embedded out, the growth runs alone
- *   --kafka           adds a live Kafka peer; needs KAFKA_BROKERS=host:port[,host:port]
+ *   --kafka           adds a live Kafka peer; needs KAFKA_BROKERS=host:port[,host:port]. The
+ *                     kafka-client suite runs against KAFKA_BROKERS whenever it is set; a
+ *                     failure there is an error with --kafka and a note without it
  *
  * Run: deno task bench [--quick] [--scenario NAME] [--json] [--growth] [--kafka]
  */
@@ -55,6 +65,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { crc32cImplementation } from "../src/record/crc32c.ts";
 import { runEmbeddedSelected } from "./embedded_bench.ts";
 import { KAFKA_REFERENCE, KAFKA_REFERENCE_LATENCY, runKafkaLive } from "./kafka_bench.ts";
+import {
+  formatKafkaClientTable,
+  type KafkaClientBenchOutcome,
+  runKafkaClientBench,
+} from "./kafka_client_bench.ts";
 import {
   formatGroupTable,
   GROUP_GROUPS,
@@ -107,6 +122,7 @@ const SUITES = [
   "index",
   "http",
   "groups",
+  "kafka-client",
   "peers",
   "crc32c",
   "record",
@@ -185,6 +201,8 @@ export interface BenchDetails {
   http?: HttpBenchOutcome;
   /** The groups suite: its results and its own server's start and stop (exit code). */
   groups?: GroupBenchOutcome;
+  /** The kafka-client suite: every run, the settings, its server, the peer Kafka's outcome. */
+  kafkaClient?: KafkaClientBenchOutcome;
   /** Kafka's published end-to-end latency (KafkaReference has no latency fields). */
   kafkaReferenceLatency: typeof KAFKA_REFERENCE_LATENCY;
   /** Names the embedded suite reported that a storage figure would also have produced. */
@@ -1010,6 +1028,29 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchResult
         case "groups":
           details.groups = await runGroupBench({ quick: args.quick, scenarios: groups, log: out });
           break;
+        case "kafka-client": {
+          const brokers = (process.env[KAFKA_BROKERS_ENV] ?? "").trim();
+          const r = await runKafkaClientBench({
+            ...suiteOptions,
+            log: out,
+            kafkaBrokers: brokers || undefined,
+          });
+          output.done();
+          details.kafkaClient = r;
+          if (r.skipped !== undefined) {
+            details.skipped.push({ suite: "kafka-client", reason: `librdkafka: ${r.skipped}` });
+          }
+          if (r.peerError !== undefined) {
+            // Asked for with --kafka: a failure; only found in the environment: a note.
+            const entry = { suite: "kafka-client: kafka peer", error: r.peerError };
+            if (args.kafka) details.errors.push(entry);
+            else details.skipped.push({ suite: entry.suite, reason: `failed: ${r.peerError}` });
+          }
+          report.peers.push(...r.peers);
+          for (const s of r.scenarios) out(`  ${describeScenario(s)}`);
+          for (const p of r.peers) out(`  ${describePeer(p)}`);
+          break;
+        }
         case "peers": {
           for (const p of peersAvailable()) {
             if (p.version !== null) continue;
@@ -1054,6 +1095,7 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchResult
   }
   if (details.http !== undefined) report.scenarios.push(...httpScenarios(details.http));
   if (details.groups !== undefined) report.scenarios.push(...groupScenarios(details.groups));
+  if (details.kafkaClient !== undefined) report.scenarios.push(...details.kafkaClient.scenarios);
   applyLimits(report.scenarios, report.baselines);
   applyPeerRatios(report.peers, report.scenarios);
 
@@ -1076,6 +1118,7 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchResult
   if (details.index.length > 0) out(`\n${formatIndexTable(details.index)}`);
   if (details.http !== undefined) out(`\n${formatHttpTable(details.http)}`);
   if (details.groups !== undefined) out(`\n${formatGroupTable(details.groups)}`);
+  if (details.kafkaClient !== undefined) out(`\n${formatKafkaClientTable(details.kafkaClient)}`);
   for (const e of details.external) {
     if (e.mode === "missing") out(`\n${e.suite}: skipped, ${e.file} not found`);
     else {
@@ -1134,6 +1177,8 @@ if (import.meta.main) {
     // The server must stop cleanly on SIGTERM (exit 0): anything else is a failed run.
     if (d.http !== undefined && d.http.server.exitCode !== 0) process.exitCode = 1;
     if (d.groups !== undefined && d.groups.server.exitCode !== 0) process.exitCode = 1;
+    const kafkaServer = d.kafkaClient?.server;
+    if (kafkaServer !== undefined && kafkaServer.exitCode !== 0) process.exitCode = 1;
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);

@@ -162,6 +162,25 @@ function checkContract(report: unknown): void {
   }
 
   assert.ok(isObject(report.details), "details");
+
+  // The Kafka-client suite: kafkajs always; librdkafka's two scenarios, or a note saying why they
+  // were skipped (no librdkafka client on this machine), never an error.
+  const details = report.details as Json;
+  const skipped = (details.skipped as Json[]).find((s) => s.suite === "kafka-client");
+  const kafkaClientNames = ["kafka.produce.100B.kafkajs", "kafka.consume.100B.kafkajs"];
+  if (skipped === undefined) {
+    kafkaClientNames.push("kafka.produce.100B.librdkafka", "kafka.consume.100B.librdkafka");
+  }
+  for (const n of kafkaClientNames) {
+    const s = byName.get(n);
+    assert.ok(s !== undefined, `scenario ${n} is missing`);
+    assert.ok((s.recordsPerSec as number) > 0, `${n}.recordsPerSec`);
+    assert.equal(s.recordSizeBytes, 100, `${n}.recordSizeBytes`);
+  }
+  if (skipped !== undefined) {
+    assert.equal(typeof skipped.reason, "string", "kafka-client skip reason");
+    assert.ok(!names.has("kafka.produce.100B.librdkafka"), "skipped, yet a kafka-client figure");
+  }
 }
 
 Deno.test("bench/main.ts --quick --json prints the report contract and writes .json, .md, .svg", async () => {
