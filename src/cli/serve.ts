@@ -283,6 +283,10 @@ export async function serveCommand(args: string[]): Promise<void> {
       exitProcess(1);
     }
   }
+  if (kafka !== undefined) {
+    const listener = kafka;
+    app.metrics.addSource(() => listener.metrics.render());
+  }
   const authPath = config.auth;
   if (auth !== undefined && authPath !== undefined) {
     onReloadSignal(() => {

@@ -39,6 +39,12 @@ export class HttpMetrics {
   openStreams = 0;
   /** Requests being served right now. */
   inFlight = 0;
+  /** More families rendered after these (the Kafka listener's). */
+  readonly #sources: (() => string)[] = [];
+
+  addSource(render: () => string): void {
+    this.#sources.push(render);
+  }
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${label(route)}",method="${label(method)}",status="${status}"`;
@@ -120,6 +126,6 @@ export class HttpMetrics {
     lines.push(`sluice_open_streams ${this.openStreams}`);
     family("sluice_http_requests_in_flight", "gauge", "Requests being served.");
     lines.push(`sluice_http_requests_in_flight ${this.inFlight}`);
-    return lines.join("\n") + "\n";
+    return lines.join("\n") + "\n" + this.#sources.map((render) => render()).join("");
   }
 }

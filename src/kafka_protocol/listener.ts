@@ -59,6 +59,7 @@ import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset
 import { OFFSET_FETCH_REQUEST, OFFSET_FETCH_RESPONSE } from "./messages/offset_fetch.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "./messages/produce.ts";
 import { SYNC_GROUP_REQUEST, SYNC_GROUP_RESPONSE } from "./messages/sync_group.ts";
+import { KafkaMetrics } from "./metrics.ts";
 import { ProducerStates } from "./producer_guard.ts";
 import { type KafkaServer, startKafkaServer } from "./server.ts";
 
@@ -78,6 +79,7 @@ export interface KafkaListener {
   readonly host: string;
   readonly port: number;
   readonly groups: KafkaGroupCoordinator;
+  readonly metrics: KafkaMetrics;
   readonly connections: number;
   close(): Promise<void>;
 }
@@ -289,6 +291,7 @@ export async function startKafkaListener(
     settings,
     logger: options.logger,
   };
+  const metrics = new KafkaMetrics();
   let server: KafkaServer;
   try {
     server = await startKafkaServer({
@@ -296,6 +299,7 @@ export async function startKafkaListener(
       port: options.port,
       apis: kafkaApis(ctx),
       logger: options.logger,
+      metrics,
       onListening: (_host, port) => {
         settings.advertisedPort = port;
       },
@@ -308,6 +312,7 @@ export async function startKafkaListener(
     host: options.host,
     port: server.port,
     groups,
+    metrics,
     get connections() {
       return server.connections;
     },

@@ -39,6 +39,7 @@ import {
   responseHeaderVersion,
 } from "./messages/request_header.ts";
 import type { Api, ApiRegistry, RequestContext } from "./apis.ts";
+import { type CloseReason, KafkaMetrics } from "./metrics.ts";
 
 export interface KafkaServerOptions {
   hostname: string;
@@ -48,6 +49,8 @@ export interface KafkaServerOptions {
   frameBytesMax?: number;
   queuedRequestsMax?: number;
   connectionsMax?: number;
+  /** Where request counts and closes are counted (rendered into /metrics). */
+  metrics?: KafkaMetrics;
   /** Called with the listener's bound port before any connection is served (Metadata's port). */
   onListening?: (hostname: string, port: number) => void;
 }
@@ -62,8 +65,12 @@ export interface KafkaServer {
 
 const API_VERSIONS_KEY = 18;
 
-/** Why a connection was closed by us: logged, never sent. */
-class CloseConnection extends Error {}
+/** Why a connection was closed by us: logged (and counted by kind), never sent. */
+class CloseConnection extends Error {
+  constructor(readonly kind: CloseReason, message: string) {
+    super(message);
+  }
+}
 
 class Connection {
   readonly #conn: TcpConnection;
@@ -85,6 +92,7 @@ class Connection {
     this.#conn = conn;
     this.#options = options;
     this.#client = { host: conn.remoteHost, id: null };
+    options.metrics.connections++;
   }
 
   onData(bytes: Uint8Array): void {
@@ -94,7 +102,8 @@ class Connection {
     try {
       this.#cutFrames();
     } catch (err) {
-      this.close(err instanceof Error ? err.message : String(err));
+      if (err instanceof CloseConnection) this.close(err.message, err.kind);
+      else this.close(String(err), "server_error");
       return;
     }
     if (!this.#serving && this.#queue.length > 0) void this.#serve();
@@ -128,6 +137,7 @@ class Connection {
         const size = new DataView(prefix.buffer).getInt32(0);
         if (size < 8 || size > this.#options.frameBytesMax) {
           throw new CloseConnection(
+            "frame_size",
             `request frame of ${size} bytes (valid: 8 to ${this.#options.frameBytesMax})`,
           );
         }
@@ -164,14 +174,14 @@ class Connection {
         if (response !== null && !this.#closed) await this.#conn.write(response);
       }
     } catch (err) {
-      if (err instanceof CloseConnection) this.close(err.message);
+      if (err instanceof CloseConnection) this.close(err.message, err.kind);
       else {
         this.#options.logger.error("kafka request failed", {
           client: this.#conn.remote,
           clientId: this.#client.id,
           error: err instanceof Error ? (err.stack ?? err.message) : String(err),
         });
-        this.close("internal error (logged above)");
+        this.close("internal error (logged above)", "server_error");
       }
     } finally {
       this.#serving = false;
@@ -185,10 +195,11 @@ class Connection {
     const version = view.getInt16(2);
     const correlationId = view.getInt32(4);
     const api = this.#options.apis.get(apiKey);
-    if (api === undefined) throw new CloseConnection(`unknown API key ${apiKey}`);
+    if (api === undefined) throw new CloseConnection("unknown_api", `unknown API key ${apiKey}`);
     if (!inRange(api.versions, version)) {
       if (apiKey === API_VERSIONS_KEY) return this.#unsupportedApiVersions(correlationId);
       throw new CloseConnection(
+        "unsupported_version",
         `${api.name} v${version} is not supported (supported: ${api.versions})`,
       );
     }
@@ -208,7 +219,7 @@ class Connection {
       }
     } catch (err) {
       if (err instanceof KafkaCodecError) {
-        throw new CloseConnection(`malformed ${api.name} v${version}: ${err.message}`);
+        throw new CloseConnection("malformed", `malformed ${api.name} v${version}: ${err.message}`);
       }
       throw err;
     }
@@ -220,12 +231,16 @@ class Connection {
       remote: this.#conn.remote,
     };
     let response: Struct | null;
+    const started = performance.now();
     try {
       response = await api.handle(body, context) as Struct | null;
+      this.#options.metrics.observe(api.name, (performance.now() - started) / 1e3);
     } catch (err) {
       // A typed error the handler did not map (a closed log during shutdown, say): the client
       // sees a broken connection and retries elsewhere or later.
-      if (isSluiceError(err)) throw new CloseConnection(`${api.name}: ${err.code}: ${err.message}`);
+      if (isSluiceError(err)) {
+        throw new CloseConnection("server_error", `${api.name}: ${err.code}: ${err.message}`);
+      }
       throw err;
     }
     if (response === null) return null;
@@ -255,9 +270,11 @@ class Connection {
     return this.#frame({ ...api, response: API_VERSIONS_RESPONSE }, 0, correlationId, body);
   }
 
-  close(reason: string | null): void {
+  close(reason: string | null, kind?: CloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.metrics.connections--;
+    if (kind !== undefined) this.#options.metrics.closed(kind);
     if (reason !== null) {
       this.#options.logger.warn("closing kafka connection", {
         client: this.#conn.remote,
@@ -280,6 +297,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     frameBytesMax: options.frameBytesMax ?? KAFKA_FRAME_BYTES_MAX,
     queuedRequestsMax: options.queuedRequestsMax ?? KAFKA_QUEUED_REQUESTS_MAX,
     connectionsMax: options.connectionsMax ?? KAFKA_CONNECTIONS_MAX,
+    metrics: options.metrics ?? new KafkaMetrics(),
   };
   const connections = new Map<TcpConnection, Connection>();
   const tcp: TcpServer = await listenTcp(options.hostname, options.port, {
@@ -289,7 +307,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
         c = new Connection(conn, resolved);
         connections.set(conn, c);
         if (connections.size > resolved.connectionsMax) {
-          c.close(`more than ${resolved.connectionsMax} connections`);
+          c.close(`more than ${resolved.connectionsMax} connections`, "connection_limit");
           return;
         }
       }

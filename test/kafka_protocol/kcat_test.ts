@@ -199,6 +199,13 @@ Deno.test({
     for (const p of t.partitions) {
       assert.equal(p.leader, md.brokers[0].id, `leader of partition ${p.partition}`);
     }
+
+    // The Kafka listener's families are part of the server's /metrics.
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    assert.match(metrics, /^sluice_kafka_requests_total\{api="Produce"\} [1-9]\d*$/m);
+    assert.match(metrics, /^sluice_kafka_requests_total\{api="Fetch"\} [1-9]\d*$/m);
+    assert.match(metrics, /^sluice_kafka_requests_total\{api="Metadata"\} [1-9]\d*$/m);
+    assert.match(metrics, /^sluice_records_in_total\{topic="[^"]+"\} 10000$/m);
   });
 });
 

@@ -533,6 +533,23 @@ Deno.test("Kafka listener", async (t) => {
           const r = await healthy.call(API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE, 1, {});
           assert.equal(r.errorCode, 0, `${what}: other connections unaffected`);
         }
+        const metrics = s.listener.metrics.render();
+        for (
+          const [reason, n] of [
+            ["unknown_api", 1],
+            ["frame_size", 2],
+            ["malformed", 1],
+            ["unsupported_version", 1],
+            ["server_error", 0],
+          ] as const
+        ) {
+          assert.ok(
+            metrics.includes(`sluice_kafka_connections_closed_total{reason="${reason}"} ${n}\n`),
+            `${reason} closes counted: ${metrics}`,
+          );
+        }
+        assert.match(metrics, /sluice_kafka_requests_total\{api="Produce"\} [1-9]\d*\n/);
+        assert.match(metrics, /sluice_kafka_connections 1\n/, "only the healthy one is open");
       } finally {
         healthy.close();
       }
