@@ -1382,6 +1382,11 @@ export class KafkaGroupCoordinator {
     return group !== undefined && !this.#isIdle(group);
   }
 
+  /** The ids {@link hasActiveGroup} is true for (ListGroups). */
+  activeGroupIds(): string[] {
+    return [...this.#groups.values()].filter((g) => !this.#isIdle(g)).map((g) => g.id);
+  }
+
   /** The group as DescribeGroups shows it; state "Dead" for a group this coordinator lacks. */
   describe(groupId: string): KafkaGroupDescription {
     const group = this.#groups.get(groupId);

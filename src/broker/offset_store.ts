@@ -3,7 +3,7 @@
  *
  * ```
  * <dataDir>/groups/log/        a PartitionLog (flush.policy always, 16 MiB segments) of records
- *                              key   ["o", group, topic, partition]  value {"offset","ms"}
+ *                              key   ["o", group, topic, partition]  value {"offset","ms"} | null
  *                              key   ["g", group]                     value group metadata | null
  * <dataDir>/groups/snapshot.json  {"version":1,"offset":N,"offsets":[...],"groups":[...]}
  * <dataDir>/groups/snapshot.prev.json  the snapshot before it (a fallback)
@@ -12,7 +12,8 @@
  * recovery) and resolves after its fsync. At start the snapshot is loaded and only the log after
  * it is replayed; every SNAPSHOT_EVERY_RECORDS records a new snapshot is written and the segments
  * the previous one covers are deleted, so start-up time stays bounded however many commits were
- * made, and a damaged snapshot falls back to the previous one without losing a commit.
+ * made, and a damaged snapshot falls back to the previous one without losing a commit. A null value
+ * is a tombstone: `deleteGroup` writes them, and replay and snapshots drop the key.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
@@ -164,7 +165,7 @@ export class OffsetStore {
     const key = JSON.parse(decoder.decode(keyBytes));
     const value = valueBytes === null ? null : JSON.parse(decoder.decode(valueBytes));
     if (key[0] === "o") {
-      if (value === null) this.#offsets.get(key[1])?.delete(`${key[2]}\0${key[3]}`);
+      if (value === null) this.#deleteOffset(key[1], `${key[2]}\0${key[3]}`);
       else this.#setOffset(key[1], key[2], key[3], value.offset, value.ms);
     } else if (key[0] === "g") {
       if (value === null) this.#groups.delete(key[1]);
@@ -176,6 +177,12 @@ export class OffsetStore {
     let map = this.#offsets.get(group);
     if (map === undefined) this.#offsets.set(group, map = new Map());
     map.set(`${topic}\0${partition}`, { offset, ms });
+  }
+
+  #deleteOffset(group: string, key: string): void {
+    const map = this.#offsets.get(group);
+    map?.delete(key);
+    if (map?.size === 0) this.#offsets.delete(group);
   }
 
   committed(group: string, topic: string, partition: number): number | undefined {
@@ -197,6 +204,11 @@ export class OffsetStore {
 
   storedGroups(): [string, StoredGroup][] {
     return [...this.#groups];
+  }
+
+  /** Every group with at least one committed offset. */
+  groupsWithOffsets(): string[] {
+    return [...this.#offsets.keys()];
   }
 
   /** Makes the commits of one request durable together (one batch, one fsync), then visible. */
@@ -223,6 +235,31 @@ export class OffsetStore {
       if (meta === null) this.#groups.delete(group);
       else this.#groups.set(group, meta);
     });
+  }
+
+  /**
+   * Forgets a group: its committed offsets and its stored membership, as one batch of tombstones
+   * (atomic, durable when it resolves, replayed and snapshotted like any record). False when the
+   * group had neither. The caller makes sure the group has no members; a commit or membership
+   * change requested after this call is appended after the tombstones and stays.
+   */
+  async deleteGroup(group: string): Promise<boolean> {
+    const keys = [...(this.#offsets.get(group)?.keys() ?? [])];
+    const stored = this.#groups.has(group);
+    if (keys.length === 0 && !stored) return false;
+    const records: RecordInput[] = keys.map((k) => {
+      const [topic, partition] = k.split("\0");
+      return {
+        key: encoder.encode(JSON.stringify(["o", group, topic, Number(partition)])),
+        value: null,
+      };
+    });
+    if (stored) records.push({ key: encoder.encode(JSON.stringify(["g", group])), value: null });
+    await this.#append(records, () => {
+      for (const k of keys) this.#deleteOffset(group, k);
+      if (stored) this.#groups.delete(group);
+    });
+    return true;
   }
 
   /**

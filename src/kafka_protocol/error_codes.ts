@@ -56,6 +56,7 @@ export const KafkaError = {
   SECURITY_DISABLED: 54,
   KAFKA_STORAGE_ERROR: 56,
   UNKNOWN_PRODUCER_ID: 59,
+  NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
   FETCH_SESSION_ID_NOT_FOUND: 70,
   INVALID_FETCH_SESSION_EPOCH: 71,
@@ -70,6 +71,7 @@ export const KafkaError = {
   THROTTLING_QUOTA_EXCEEDED: 89,
   PRODUCER_FENCED: 90,
   INVALID_RECORD: 87,
+  UNKNOWN_TOPIC_ID: 100,
 } as const;
 
 export type KafkaErrorName = keyof typeof KafkaError;

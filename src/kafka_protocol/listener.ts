@@ -18,6 +18,12 @@ import { joinPath, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
 import { ApiRegistry } from "./apis.ts";
 import type { KafkaContext, KafkaListenerSettings } from "./context.ts";
 import {
+  deleteGroupsHandler,
+  deleteTopicsHandler,
+  describeGroupsHandler,
+  listGroupsHandler,
+} from "./handlers/admin.ts";
+import {
   apiVersionsHandler,
   createTopicsHandler,
   findCoordinatorHandler,
@@ -41,6 +47,9 @@ import {
   readConsumerProtocol,
 } from "./messages/consumer_protocol.ts";
 import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
+import { DELETE_GROUPS_REQUEST, DELETE_GROUPS_RESPONSE } from "./messages/delete_groups.ts";
+import { DELETE_TOPICS_REQUEST, DELETE_TOPICS_RESPONSE } from "./messages/delete_topics.ts";
+import { DESCRIBE_GROUPS_REQUEST, DESCRIBE_GROUPS_RESPONSE } from "./messages/describe_groups.ts";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "./messages/fetch.ts";
 import {
   FIND_COORDINATOR_REQUEST,
@@ -53,6 +62,7 @@ import {
 } from "./messages/init_producer_id.ts";
 import { JOIN_GROUP_REQUEST, JOIN_GROUP_RESPONSE } from "./messages/join_group.ts";
 import { LEAVE_GROUP_REQUEST, LEAVE_GROUP_RESPONSE } from "./messages/leave_group.ts";
+import { LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE } from "./messages/list_groups.ts";
 import { LIST_OFFSETS_REQUEST, LIST_OFFSETS_RESPONSE } from "./messages/list_offsets.ts";
 import { METADATA_REQUEST, METADATA_RESPONSE } from "./messages/metadata.ts";
 import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset_commit.ts";
@@ -235,6 +245,22 @@ export function kafkaApis(ctx: KafkaContext): ApiRegistry {
       handle: syncGroupHandler(ctx),
     })
     .add({
+      key: 15,
+      name: "DescribeGroups",
+      versions: "0-5",
+      request: DESCRIBE_GROUPS_REQUEST,
+      response: DESCRIBE_GROUPS_RESPONSE,
+      handle: describeGroupsHandler(ctx),
+    })
+    .add({
+      key: 16,
+      name: "ListGroups",
+      versions: "0-4",
+      request: LIST_GROUPS_REQUEST,
+      response: LIST_GROUPS_RESPONSE,
+      handle: listGroupsHandler(ctx),
+    })
+    .add({
       key: 18,
       name: "ApiVersions",
       versions: "0-3",
@@ -251,12 +277,28 @@ export function kafkaApis(ctx: KafkaContext): ApiRegistry {
       handle: createTopicsHandler(ctx),
     })
     .add({
+      key: 20,
+      name: "DeleteTopics",
+      versions: "0-6",
+      request: DELETE_TOPICS_REQUEST,
+      response: DELETE_TOPICS_RESPONSE,
+      handle: deleteTopicsHandler(ctx),
+    })
+    .add({
       key: 22,
       name: "InitProducerId",
       versions: "0-4",
       request: INIT_PRODUCER_ID_REQUEST,
       response: INIT_PRODUCER_ID_RESPONSE,
       handle: initProducerIdHandler(ctx),
+    })
+    .add({
+      key: 42,
+      name: "DeleteGroups",
+      versions: "0-2",
+      request: DELETE_GROUPS_REQUEST,
+      response: DELETE_GROUPS_RESPONSE,
+      handle: deleteGroupsHandler(ctx),
     });
 }
 

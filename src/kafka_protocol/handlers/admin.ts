@@ -1,0 +1,243 @@
+/**
+ * DescribeGroups, ListGroups, DeleteTopics and DeleteGroups: what Kafka's admin tools ask
+ * (kafka-consumer-groups, kafka-topics --delete, the kafkajs and librdkafka admin clients).
+ *
+ * Kafka-protocol groups, HTTP groups and committed offsets share one id space; a group id is
+ * described by the first of these that knows it:
+ * - a Kafka-protocol group with members (or rebalancing): as Kafka describes it (the
+ *   KafkaGroupCoordinator's state, protocol type, elected protocol, members' metadata and
+ *   assignment bytes);
+ * - an HTTP group with members: Stable, protocol type "consumer" and the HTTP assignor as the
+ *   protocol, each member's topics and partitions in the consumer protocol's bytes (client id
+ *   "sluice-http"), so Kafka's tools, which describe only "consumer" groups, show it with its lag;
+ * - a group with committed offsets or a stored HTTP group without members: Empty, no members,
+ *   protocol type "consumer" when it had consumers, else "" (as Kafka shows a group of simple
+ *   commits);
+ * - anything else: Dead with no error, as Kafka's DescribeGroups answers for an unknown group.
+ *
+ * DeleteGroups forgets a group's committed offsets and stored membership (OffsetStore.deleteGroup)
+ * only when no member, Kafka or HTTP, uses it: NON_EMPTY_GROUP otherwise, GROUP_ID_NOT_FOUND when
+ * nothing is stored for it. DeleteTopics deletes by name; topic ids (v6) are not kept, so a topic
+ * named by id alone is UNKNOWN_TOPIC_ID.
+ */
+import type { Handler } from "../apis.ts";
+import { encode, type MessageSchema, type Struct } from "../codec.ts";
+import type { KafkaContext } from "../context.ts";
+import { KafkaError } from "../error_codes.ts";
+import { kafkaErrorCode, kafkaErrorMessage } from "../errors.ts";
+import {
+  CONSUMER_PROTOCOL_ASSIGNMENT,
+  CONSUMER_PROTOCOL_SUBSCRIPTION,
+} from "../messages/consumer_protocol.ts";
+
+const ZERO_UUID = new Uint8Array(16);
+const EMPTY = new Uint8Array(0);
+/** Kafka's "no authorized operations reported" (INT32_MIN). */
+const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
+/**
+ * Every operation on a group (READ 3, DELETE 6, DESCRIBE 8, as bits of Kafka's AclOperation
+ * codes): this listener has no authorizer, so all are allowed, as on a Kafka broker without one.
+ */
+const GROUP_OPERATIONS_ALL = (1 << 3) | (1 << 6) | (1 << 8);
+/** The protocol type Kafka consumers join with. */
+const CONSUMER = "consumer";
+/** The client id HTTP members are shown with. */
+export const HTTP_MEMBER_CLIENT_ID = "sluice-http";
+
+/** A consumer-protocol message as a consumer writes it: int16 version 0, then the body. */
+function consumerProtocolBytes(schema: MessageSchema, value: Struct): Uint8Array {
+  const body = encode(schema, 0, value);
+  const out = new Uint8Array(2 + body.length);
+  out.set(body, 2);
+  return out;
+}
+
+/** What every described group has; `members` only for groups with members. */
+interface DescribedGroup {
+  groupId: string;
+  groupState: string;
+  protocolType: string;
+  protocolData: string;
+  members: Struct[];
+}
+
+/**
+ * Describes groups by id (see the module comment for the order). Stored HTTP groups are read once
+ * per request, so describing every group (ListGroups) stays linear.
+ */
+function groupDescriber(ctx: KafkaContext): (groupId: string) => DescribedGroup {
+  const stored = new Set(ctx.broker.offsets.storedGroups().map(([id]) => id));
+  return (groupId) => {
+    if (ctx.groups.hasActiveGroup(groupId)) {
+      const d = ctx.groups.describe(groupId);
+      return {
+        groupId,
+        groupState: d.state,
+        protocolType: d.protocolType,
+        protocolData: d.protocolName,
+        members: d.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: m.metadata,
+          memberAssignment: m.assignment,
+        })),
+      };
+    }
+    if (ctx.broker.groups.hasMembers(groupId)) {
+      const d = ctx.broker.groups.describe(groupId);
+      return {
+        groupId,
+        groupState: d.state,
+        protocolType: CONSUMER,
+        protocolData: d.assignor,
+        members: d.members.map((m) => {
+          const byTopic = new Map<string, number[]>();
+          for (const tp of m.assignment) {
+            let list = byTopic.get(tp.topic);
+            if (list === undefined) byTopic.set(tp.topic, list = []);
+            list.push(tp.partition);
+          }
+          return {
+            memberId: m.memberId,
+            groupInstanceId: null,
+            clientId: HTTP_MEMBER_CLIENT_ID,
+            clientHost: "",
+            memberMetadata: consumerProtocolBytes(CONSUMER_PROTOCOL_SUBSCRIPTION, {
+              topics: m.topics,
+              userData: EMPTY,
+            }),
+            memberAssignment: consumerProtocolBytes(CONSUMER_PROTOCOL_ASSIGNMENT, {
+              assignedPartitions: [...byTopic].map(([topic, partitions]) => ({
+                topic,
+                partitions,
+              })),
+              userData: EMPTY,
+            }),
+          };
+        }),
+      };
+    }
+    if (stored.has(groupId) || ctx.broker.offsets.hasOffsets(groupId)) {
+      const kafka = ctx.groups.describe(groupId);
+      const hadConsumers = stored.has(groupId) ||
+        (kafka.state !== "Dead" && kafka.protocolType === CONSUMER);
+      return {
+        groupId,
+        groupState: "Empty",
+        protocolType: hadConsumers ? CONSUMER : "",
+        protocolData: "",
+        members: [],
+      };
+    }
+    return { groupId, groupState: "Dead", protocolType: "", protocolData: "", members: [] };
+  };
+}
+
+/** Every group id with members, a stored membership or committed offsets, sorted. */
+function knownGroupIds(ctx: KafkaContext): string[] {
+  const ids = new Set(ctx.groups.activeGroupIds());
+  for (const [id] of ctx.broker.offsets.storedGroups()) ids.add(id);
+  for (const id of ctx.broker.offsets.groupsWithOffsets()) ids.add(id);
+  return [...ids].sort();
+}
+
+export function describeGroupsHandler(ctx: KafkaContext): Handler {
+  return (body) => {
+    const describe = groupDescriber(ctx);
+    const authorizedOperations = body.includeAuthorizedOperations === true
+      ? GROUP_OPERATIONS_ALL
+      : AUTHORIZED_OPERATIONS_UNKNOWN;
+    return Promise.resolve({
+      throttleTimeMs: 0,
+      groups: (body.groups as string[]).map((id) => ({
+        errorCode: KafkaError.NONE,
+        ...describe(id),
+        authorizedOperations,
+      })),
+    });
+  };
+}
+
+export function listGroupsHandler(ctx: KafkaContext): Handler {
+  return (body) => {
+    const states = new Set(
+      ((body.statesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase()),
+    );
+    const describe = groupDescriber(ctx);
+    const groups: Struct[] = [];
+    for (const id of knownGroupIds(ctx)) {
+      const d = describe(id);
+      if (d.groupState === "Dead") continue;
+      if (states.size > 0 && !states.has(d.groupState.toLowerCase())) continue;
+      groups.push({ groupId: id, protocolType: d.protocolType, groupState: d.groupState });
+    }
+    return Promise.resolve({ throttleTimeMs: 0, errorCode: KafkaError.NONE, groups });
+  };
+}
+
+export function deleteTopicsHandler(ctx: KafkaContext): Handler {
+  return async (body, { apiVersion }) => {
+    const requested = apiVersion >= 6
+      ? body.topics as { name: string | null; topicId: Uint8Array }[]
+      : (body.topicNames as string[]).map((name) => ({ name, topicId: ZERO_UUID }));
+    const times = new Map<string, number>();
+    for (const { name } of requested) {
+      if (name !== null) times.set(name, (times.get(name) ?? 0) + 1);
+    }
+    const responses: Struct[] = [];
+    for (const { name, topicId } of requested) {
+      const result = (errorCode: number, errorMessage: string | null) => ({
+        name,
+        topicId: name === null ? topicId : ZERO_UUID,
+        errorCode,
+        errorMessage,
+      });
+      const byId = topicId.some((b) => b !== 0);
+      if (name === null) {
+        responses.push(result(
+          KafkaError.UNKNOWN_TOPIC_ID,
+          "topic ids are not supported by this broker; delete the topic by name",
+        ));
+      } else if (byId) {
+        responses.push(result(
+          KafkaError.INVALID_REQUEST,
+          "you may not specify both topic name and topic id",
+        ));
+      } else if (times.get(name)! > 1) {
+        responses.push(result(KafkaError.INVALID_REQUEST, `topic ${name} is named twice`));
+      } else {
+        try {
+          await ctx.broker.deleteTopic(name);
+          responses.push(result(KafkaError.NONE, null));
+        } catch (err) {
+          responses.push(result(kafkaErrorCode(err), kafkaErrorMessage(err)));
+        }
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  };
+}
+
+export function deleteGroupsHandler(ctx: KafkaContext): Handler {
+  return async (body) => {
+    const results: Struct[] = [];
+    for (const groupId of new Set(body.groupsNames as string[])) {
+      let errorCode: number = KafkaError.NONE;
+      if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
+        errorCode = KafkaError.NON_EMPTY_GROUP;
+      } else {
+        try {
+          const deleted = await ctx.broker.offsets.deleteGroup(groupId);
+          if (deleted) ctx.logger.info("deleted group", { group: groupId, via: "kafka" });
+          else errorCode = KafkaError.GROUP_ID_NOT_FOUND;
+        } catch (err) {
+          errorCode = kafkaErrorCode(err);
+        }
+      }
+      results.push({ groupId, errorCode });
+    }
+    return { throttleTimeMs: 0, results };
+  };
+}
