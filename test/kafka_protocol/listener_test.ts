@@ -447,6 +447,28 @@ Deno.test("Kafka listener", async (t) => {
       }
     });
 
+    await t.step("batch lengths that do not fit are CORRUPT_MESSAGE, nothing written", async () => {
+      const c = await RawClient.connect(port);
+      try {
+        // -12 (size 0) once stalled the walk over the batches; -100 stepped before the start.
+        for (const length of [-12, -100, 0, 48, 10_000]) {
+          const batch = batchOf(["x"]);
+          new DataView(batch.buffer).setInt32(8, length);
+          const r = await c.call(
+            PRODUCE_REQUEST,
+            PRODUCE_RESPONSE,
+            3,
+            produceBody("fit", 0, batch),
+          );
+          const p = ((r.responses as Struct[])[0].partitionResponses as Struct[])[0];
+          assert.equal(p.errorCode, KafkaError.CORRUPT_MESSAGE, `length ${length}`);
+        }
+        assert.equal(s.broker.topics.get("fit").logs[0].logEndOffset, 0);
+      } finally {
+        c.close();
+      }
+    });
+
     await t.step("an idempotent producer's retried batch is not appended twice", async () => {
       const c = await RawClient.connect(port);
       try {

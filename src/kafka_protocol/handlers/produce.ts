@@ -52,13 +52,20 @@ function inspect(bytes: Uint8Array): { batches: number; idempotent: boolean } | 
   const dv = viewOf(bytes);
   let batches = 0;
   let idempotent = false;
-  for (let pos = 0; pos < bytes.length; pos += batchSizeAt(dv, pos)) {
+  for (let pos = 0; pos < bytes.length;) {
     if (pos + BATCH_HEADER_BYTES > bytes.length) return "truncated batch";
+    // Sizes come from the client: one below a header or past the end would stall or misstep
+    // this walk, so it is refused here (the log's own checks come later).
+    const size = batchSizeAt(dv, pos);
+    if (size < BATCH_HEADER_BYTES || size > bytes.length - pos) {
+      return `batch at byte ${pos}: length ${size - 12} does not fit ${bytes.length - pos} bytes`;
+    }
     if (dv.getInt8(pos + MAGIC_AT) !== MAGIC_V2) {
       return `magic ${dv.getInt8(pos + MAGIC_AT)}: only RecordBatch v2 (magic 2) is accepted`;
     }
     if (dv.getBigInt64(pos + PRODUCER_ID_AT) !== -1n) idempotent = true;
     batches++;
+    pos += size;
   }
   return { batches, idempotent };
 }
