@@ -117,3 +117,8 @@ export const KAFKA_CONNECTIONS_MAX = 10_000;
 export const KAFKA_FETCH_BYTES_MAX = 64 * 1024 * 1024;
 /** The Kafka listener's port when none is given (Kafka's own default). */
 export const KAFKA_PORT_DEFAULT = 9092;
+/**
+ * Kafka protocol: largest frame before a SASL login, when the listener requires one (Kafka's
+ * sasl.server.max.receive.size, 512 KiB).
+ */
+export const KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX = 512 * 1024;

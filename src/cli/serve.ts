@@ -28,9 +28,12 @@
  * keeps the old tokens and logs an error). A host other than loopback is refused (exit 2) without
  * --auth unless --insecure says an open server on the network is meant.
  *
- * The Kafka listener (src/kafka_protocol) has no authentication yet (PLAINTEXT, no SASL): like the
- * HTTP host, a Kafka host other than loopback needs --insecure; and with --auth it stays off
- * unless --kafka-port (or SLUICE_KAFKA_PORT / kafkaPort) asks for it. Its line
+ * The Kafka listener (src/kafka_protocol) is on by default (port 9092; --kafka-port 0 turns it off).
+ * With --auth it is SASL_PLAINTEXT: clients must authenticate with SASL/PLAIN using the same
+ * tokens (username = the token's name, password = its secret) and get the same rights; SIGHUP
+ * reloads apply to both listeners. There is no TLS on this port, so PLAIN sends the secret in
+ * clear text. Without --auth it is PLAINTEXT and open: like the HTTP host, a Kafka host other than
+ * loopback is refused (exit 2) without --auth unless --insecure. Its line
  * `sluice kafka listening on HOST:PORT` is printed before the HTTP one.
  *
  * SIGINT/SIGTERM: stop accepting, end streams and long polls, finish in-flight requests, flush
@@ -85,8 +88,6 @@ const ServerConfig = z.strictObject({
     z.enum(["true", "false"]).transform((v) => v === "true"),
   ]),
   defaultPartitions: z.coerce.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX),
-  /** Whether the Kafka port was given (flag, env or file) rather than defaulted. */
-  kafkaPortGiven: z.boolean(),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -167,12 +168,10 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     autoCreateTopics: AUTO_CREATE_TOPICS_DEFAULT,
     defaultPartitions: DEFAULT_PARTITIONS_DEFAULT,
     ...file,
-    kafkaPortGiven: "kafkaPort" in file,
   };
   for (const [key, flag, env] of SETTINGS) {
     const value = flags.get(flag) ?? envVar(env);
     if (value !== undefined) merged[key] = value;
-    if (value !== undefined && key === "kafkaPort") merged.kafkaPortGiven = true;
   }
   if (insecure) merged.insecure = true;
   const parsed = ServerConfig.safeParse(merged);
@@ -193,11 +192,14 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     exitProcess(2);
   }
   if (
-    config.kafkaPort !== 0 && !isLoopback(config.kafkaHost) && config.insecure !== true
+    config.kafkaPort !== 0 && !isLoopback(config.kafkaHost) && config.auth === undefined &&
+    config.insecure !== true
   ) {
     console.error(
-      `sluice: refusing to serve the Kafka protocol on ${config.kafkaHost}: it has no ` +
-        `authentication yet. Bind 127.0.0.1, or pass --insecure to serve it open on purpose.`,
+      `sluice: refusing to serve the Kafka protocol on ${config.kafkaHost} without --auth: ` +
+        `anyone who can reach it could read, write and delete every topic. Give --auth FILE ` +
+        `(clients then need SASL/PLAIN), bind 127.0.0.1, or pass --insecure to serve it open ` +
+        `on purpose.`,
     );
     exitProcess(2);
   }
@@ -255,10 +257,8 @@ export async function serveCommand(args: string[]): Promise<void> {
     tls,
     onError: (err) => logger.error("unhandled server error", { error: String(err) }),
   });
-  // With HTTP tokens required, an unauthenticated Kafka port is opened only when asked for.
-  const kafkaOn = config.kafkaPort !== 0 && (config.auth === undefined || config.kafkaPortGiven);
   let kafka: KafkaListener | undefined;
-  if (kafkaOn) {
+  if (config.kafkaPort !== 0) {
     try {
       kafka = await startKafkaListener(broker, {
         host: config.kafkaHost,
@@ -267,6 +267,7 @@ export async function serveCommand(args: string[]): Promise<void> {
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,
         logger,
+        auth, // SASL/PLAIN with the same tokens; a SIGHUP reload (below) applies here too
       });
     } catch (err) {
       logger.error("cannot start the Kafka listener", {
@@ -336,5 +337,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     auth: auth === undefined ? "off" : "on",
     tls: tls !== undefined,
     kafka: kafka === undefined ? "off" : `${kafka.host}:${kafka.port}`,
+    kafkaSecurity: kafka === undefined
+      ? undefined
+      : auth === undefined
+      ? "PLAINTEXT"
+      : "SASL_PLAINTEXT",
   });
 }

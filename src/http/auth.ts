@@ -158,13 +158,32 @@ export class TokenSet {
 
   /** The principal whose secret is `secret`, in time independent of which one matches. */
   authenticate(secret: string): Principal | undefined {
-    const digest = sha256(secret);
+    return this.#byDigest(sha256(secret));
+  }
+
+  #byDigest(digest: Uint8Array): Principal | undefined {
     let found: StoredToken | undefined;
     for (const t of this.#tokens) {
       if (timingSafeEqual(digest, t.digest) && found === undefined) found = t;
     }
-    return found;
+    return found === undefined ? undefined : { name: found.name, rules: found.rules };
   }
+
+  /**
+   * The principal named `name` whose secret has the SHA-256 digest `digest` (the same
+   * constant-time scan by secret, then the name must match): how a Kafka connection's login is
+   * checked again after a reload without keeping the secret itself.
+   */
+  authenticateDigest(name: string, digest: Uint8Array): Principal | undefined {
+    const found = this.#byDigest(digest);
+    return found !== undefined && found.name === name ? found : undefined;
+  }
+}
+
+/** What a Kafka connection keeps of a SASL/PLAIN login: the name and the secret's digest. */
+export interface Credential {
+  readonly name: string;
+  readonly digest: Uint8Array;
 }
 
 /** Holds the current TokenSet; SIGHUP swaps it without a restart. */
@@ -175,8 +194,34 @@ export class Authenticator {
     this.#tokens = tokens;
   }
 
+  #generation = 0;
+
   replace(tokens: TokenSet): void {
     this.#tokens = tokens;
+    this.#generation++;
+  }
+
+  /** Bumped by every replace(): a login made before it must be checked again. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * SASL/PLAIN (the Kafka listener): the principal when `secret` is a token's secret and `name`
+   * that token's name, with the credential to check it again after a reload; undefined otherwise.
+   */
+  authenticatePlain(
+    name: string,
+    secret: string,
+  ): { principal: Principal; credential: Credential } | undefined {
+    const credential = { name, digest: sha256(secret) };
+    const principal = this.#tokens.authenticateDigest(name, credential.digest);
+    return principal === undefined ? undefined : { principal, credential };
+  }
+
+  /** The credential's principal under the current tokens (its rules may have changed). */
+  recheck(credential: Credential): Principal | undefined {
+    return this.#tokens.authenticateDigest(credential.name, credential.digest);
   }
 
   /** The principal for an `Authorization` header value, undefined for none or unknown. */

@@ -3,7 +3,23 @@
  * tables describe), its request/response tables and its handler. ApiVersions answers from this
  * list, so what is advertised is exactly what is served.
  */
+import type { Credential, Principal } from "../http/auth.ts";
 import type { MessageSchema, Struct } from "./codec.ts";
+
+/** A connection's SASL state, kept by the server and changed by the SASL handlers. */
+export interface SaslSession {
+  /** The mechanism a SaslHandshake chose (only "PLAIN"); null before one. */
+  mechanism: string | null;
+  /** Set by SaslHandshake v0: the next frame is the mechanism's raw bytes, not a request. */
+  rawNext: boolean;
+  /** Set once authenticated: who, and what to check again after a token reload. */
+  principal: Principal | undefined;
+  credential: Credential | undefined;
+  /** Authenticator.generation when `principal` was last checked. */
+  generation: number;
+  /** Set by a handler: the connection is closed after this response, for this logged reason. */
+  closeAfterResponse: { reason: string; kind: "unauthenticated" | "authentication_failed" } | null;
+}
 
 export interface RequestContext {
   apiVersion: number;
@@ -12,6 +28,14 @@ export interface RequestContext {
   clientHost: string;
   /** "host:port", for logs. */
   remote: string;
+  /**
+   * Who sent the request: the SASL-authenticated principal, or null when the listener has no
+   * authentication (every request allowed). Before authentication only ApiVersions and the SASL
+   * APIs are served, with a principal that has no rights.
+   */
+  principal: Principal | null;
+  /** The connection's SASL state (the SASL handlers change it). */
+  sasl: SaslSession;
 }
 
 /**

@@ -3,10 +3,14 @@
  * and the TCP server. `startKafkaListener` is what `serve --kafka-port` runs; tests and embedders
  * call it on a Broker of their own.
  *
- * No authentication: the listener speaks PLAINTEXT only (no SASL yet). src/cli/serve.ts keeps it
- * on loopback unless told otherwise, and off when HTTP tokens are required unless asked for.
+ * With `auth` the listener is SASL_PLAINTEXT: clients authenticate with SASL/PLAIN using the HTTP
+ * tokens (username = token name, password = secret; server.ts, handlers/sasl.ts) and every request
+ * is checked against the token's ACLs (acl.ts). Without it, PLAINTEXT with no checks: src/cli/serve.ts
+ * keeps that on loopback unless told otherwise. No TLS on this port: PLAIN sends the secret in
+ * clear text.
  */
 import type { Broker } from "../broker/broker.ts";
+import type { Authenticator } from "../http/auth.ts";
 import type { GroupDescription } from "../broker/group_coordinator.ts";
 import {
   KafkaGroupCoordinator,
@@ -40,6 +44,7 @@ import {
   syncGroupHandler,
 } from "./handlers/groups.ts";
 import { produceHandler } from "./handlers/produce.ts";
+import { saslAuthenticateHandler, saslHandshakeHandler } from "./handlers/sasl.ts";
 import { API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
 import {
   CONSUMER_PROTOCOL_ASSIGNMENT,
@@ -68,6 +73,12 @@ import { METADATA_REQUEST, METADATA_RESPONSE } from "./messages/metadata.ts";
 import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset_commit.ts";
 import { OFFSET_FETCH_REQUEST, OFFSET_FETCH_RESPONSE } from "./messages/offset_fetch.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "./messages/produce.ts";
+import {
+  SASL_AUTHENTICATE_REQUEST,
+  SASL_AUTHENTICATE_RESPONSE,
+  SASL_HANDSHAKE_REQUEST,
+  SASL_HANDSHAKE_RESPONSE,
+} from "./messages/sasl.ts";
 import { SYNC_GROUP_REQUEST, SYNC_GROUP_RESPONSE } from "./messages/sync_group.ts";
 import { KafkaMetrics } from "./metrics.ts";
 import { ProducerStates } from "./producer_guard.ts";
@@ -83,6 +94,8 @@ export interface KafkaListenerOptions {
   defaultPartitions?: number;
   groups?: Partial<KafkaGroupOptions>;
   logger: Logger;
+  /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT). */
+  auth?: Authenticator;
 }
 
 export interface KafkaListener {
@@ -152,9 +165,31 @@ function advertised(host: string): string {
   return host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
 }
 
-/** Every API the listener serves, with the versions it serves. */
-export function kafkaApis(ctx: KafkaContext): ApiRegistry {
+/**
+ * Every API the listener serves, with the versions it serves; SaslHandshake and SaslAuthenticate
+ * only with `auth`.
+ */
+export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry {
   const apis = new ApiRegistry();
+  if (auth !== undefined) {
+    apis
+      .add({
+        key: 17,
+        name: "SaslHandshake",
+        versions: "0-1",
+        request: SASL_HANDSHAKE_REQUEST,
+        response: SASL_HANDSHAKE_RESPONSE,
+        handle: saslHandshakeHandler(),
+      })
+      .add({
+        key: 36,
+        name: "SaslAuthenticate",
+        versions: "0-2",
+        request: SASL_AUTHENTICATE_REQUEST,
+        response: SASL_AUTHENTICATE_RESPONSE,
+        handle: saslAuthenticateHandler(auth),
+      });
+  }
   return apis
     .add({
       key: 0,
@@ -339,9 +374,10 @@ export async function startKafkaListener(
     server = await startKafkaServer({
       hostname: options.host,
       port: options.port,
-      apis: kafkaApis(ctx),
+      apis: kafkaApis(ctx, options.auth),
       logger: options.logger,
       metrics,
+      auth: options.auth,
       onListening: (_host, port) => {
         settings.advertisedPort = port;
       },

@@ -11,6 +11,10 @@ export const CLOSE_REASONS = [
   "frame_size",
   "connection_limit",
   "server_error",
+  /** A request other than ApiVersions or SASL before authentication, or revoked credentials. */
+  "unauthenticated",
+  /** SASL authentication failed (after its error response). */
+  "authentication_failed",
 ] as const;
 export type CloseReason = typeof CLOSE_REASONS[number];
 

@@ -8,6 +8,14 @@
  * frames or KAFKA_FRAME_BYTES_MAX bytes waiting, then the socket is paused until they are
  * served), and so is a frame (KAFKA_FRAME_BYTES_MAX).
  *
+ * With `auth` (SASL_PLAINTEXT), a connection must authenticate with SASL/PLAIN first
+ * (handlers/sasl.ts): until then only ApiVersions, SaslHandshake and SaslAuthenticate are served
+ * and any other request closes it ("unauthenticated"). The connection keeps its principal for the
+ * handlers' ACL checks (acl.ts); after a token reload (SIGHUP) the login is checked again at the
+ * next request, with the new rights, and a removed token closes the connection. After SaslHandshake
+ * v0 the next frame is the raw PLAIN message: answered with an empty size-prefixed frame, or a
+ * close on failure.
+ *
  * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
  * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
  * that connection with a logged reason; nothing else is affected. A handler's unexpected error
@@ -15,10 +23,12 @@
  * clients recover from a broken connection.
  */
 import { isSluiceError } from "../errors.ts";
+import type { Authenticator, Principal } from "../http/auth.ts";
 import {
   KAFKA_CONNECTIONS_MAX,
   KAFKA_FRAME_BYTES_MAX,
   KAFKA_QUEUED_REQUESTS_MAX,
+  KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX,
 } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { listenTcp, type TcpConnection, type TcpServer } from "../runtime/tcp.ts";
@@ -38,7 +48,8 @@ import {
   RESPONSE_HEADER,
   responseHeaderVersion,
 } from "./messages/request_header.ts";
-import type { Api, ApiRegistry, RequestContext } from "./apis.ts";
+import type { Api, ApiRegistry, RequestContext, SaslSession } from "./apis.ts";
+import { plainLogin, plainUsername } from "./handlers/sasl.ts";
 import { type CloseReason, KafkaMetrics } from "./metrics.ts";
 
 export interface KafkaServerOptions {
@@ -53,6 +64,8 @@ export interface KafkaServerOptions {
   metrics?: KafkaMetrics;
   /** Called with the listener's bound port before any connection is served (Metadata's port). */
   onListening?: (hostname: string, port: number) => void;
+  /** Requires SASL/PLAIN authentication with these tokens (the registry must have the SASL APIs). */
+  auth?: Authenticator;
 }
 
 export interface KafkaServer {
@@ -64,6 +77,12 @@ export interface KafkaServer {
 }
 
 const API_VERSIONS_KEY = 18;
+/** Served before authentication: ApiVersions, SaslHandshake, SaslAuthenticate. */
+const BEFORE_AUTH_KEYS = new Set([API_VERSIONS_KEY, 17, 36]);
+/** The principal of a request before authentication: no rights at all. */
+const NOBODY: Principal = { name: "", rules: [] };
+/** How long a connection closed after a SASL failure response may take to read it. */
+const LINGER_MS = 2_000;
 
 /** Why a connection was closed by us: logged (and counted by kind), never sent. */
 class CloseConnection extends Error {
@@ -74,7 +93,17 @@ class CloseConnection extends Error {
 
 class Connection {
   readonly #conn: TcpConnection;
-  readonly #options: Required<Omit<KafkaServerOptions, "onListening">>;
+  readonly #options: Required<Omit<KafkaServerOptions, "onListening" | "auth">>;
+  readonly #auth: Authenticator | undefined;
+  readonly #sasl: SaslSession = {
+    mechanism: null,
+    rawNext: false,
+    principal: undefined,
+    credential: undefined,
+    generation: 0,
+    closeAfterResponse: null,
+  };
+  #linger: ReturnType<typeof setTimeout> | undefined;
   /** Received bytes not yet cut into frames. */
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
@@ -88,9 +117,14 @@ class Connection {
   #closed = false;
   readonly #client: { host: string; id: string | null };
 
-  constructor(conn: TcpConnection, options: Required<Omit<KafkaServerOptions, "onListening">>) {
+  constructor(
+    conn: TcpConnection,
+    options: Required<Omit<KafkaServerOptions, "onListening" | "auth">>,
+    auth: Authenticator | undefined,
+  ) {
     this.#conn = conn;
     this.#options = options;
+    this.#auth = auth;
     this.#client = { host: conn.remoteHost, id: null };
     options.metrics.connections++;
   }
@@ -135,10 +169,15 @@ class Connection {
         if (this.#pendingBytes < 4) return;
         const prefix = this.#take(4);
         const size = new DataView(prefix.buffer).getInt32(0);
-        if (size < 8 || size > this.#options.frameBytesMax) {
+        // Before a SASL login a frame is small (Kafka's sasl.server.max.receive.size): an
+        // unauthenticated peer cannot make the server buffer 100 MiB.
+        const max = this.#auth !== undefined && this.#sasl.principal === undefined
+          ? Math.min(KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX, this.#options.frameBytesMax)
+          : this.#options.frameBytesMax;
+        if (size < 8 || size > max) {
           throw new CloseConnection(
             "frame_size",
-            `request frame of ${size} bytes (valid: 8 to ${this.#options.frameBytesMax})`,
+            `request frame of ${size} bytes (valid: 8 to ${max})`,
           );
         }
         this.#frameSize = size;
@@ -172,6 +211,8 @@ class Connection {
         }
         const response = await this.#handle(frame);
         if (response !== null && !this.#closed) await this.#conn.write(response);
+        const after = this.#sasl.closeAfterResponse;
+        if (after !== null) this.close(after.reason, after.kind, true);
       }
     } catch (err) {
       if (err instanceof CloseConnection) this.close(err.message, err.kind);
@@ -190,12 +231,14 @@ class Connection {
 
   /** Serves one frame; returns the response frame's chunks, or null when none is sent. */
   async #handle(frame: Uint8Array): Promise<Uint8Array[] | null> {
+    if (this.#sasl.rawNext) return this.#rawPlain(frame);
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
     const apiKey = view.getInt16(0);
     const version = view.getInt16(2);
     const correlationId = view.getInt32(4);
     const api = this.#options.apis.get(apiKey);
     if (api === undefined) throw new CloseConnection("unknown_api", `unknown API key ${apiKey}`);
+    const principal = this.#principalFor(api);
     if (!inRange(api.versions, version)) {
       if (apiKey === API_VERSIONS_KEY) return this.#unsupportedApiVersions(correlationId);
       throw new CloseConnection(
@@ -229,6 +272,8 @@ class Connection {
       clientId: this.#client.id,
       clientHost: this.#client.host,
       remote: this.#conn.remote,
+      principal,
+      sasl: this.#sasl,
     };
     let response: Struct | null;
     const started = performance.now();
@@ -245,6 +290,49 @@ class Connection {
     }
     if (response === null) return null;
     return this.#frame(api, version, correlationId, response);
+  }
+
+  /**
+   * Who may send this request: null without auth; the authenticated principal (checked again
+   * after a token reload); NOBODY for the APIs served before authentication. Closes otherwise.
+   */
+  #principalFor(api: Api): Principal | null {
+    const auth = this.#auth;
+    if (auth === undefined) return null;
+    const sasl = this.#sasl;
+    if (sasl.principal !== undefined && sasl.credential !== undefined) {
+      if (sasl.generation !== auth.generation) {
+        sasl.principal = auth.recheck(sasl.credential);
+        sasl.generation = auth.generation;
+        if (sasl.principal === undefined) {
+          throw new CloseConnection(
+            "unauthenticated",
+            `the token "${sasl.credential.name}" is no longer valid (auth file reloaded)`,
+          );
+        }
+      }
+      return sasl.principal;
+    }
+    if (BEFORE_AUTH_KEYS.has(api.key)) return NOBODY;
+    throw new CloseConnection(
+      "unauthenticated",
+      `${api.name} before SASL authentication (this listener requires SASL/PLAIN)`,
+    );
+  }
+
+  /** The raw PLAIN message after SaslHandshake v0: an empty frame on success, else a close. */
+  #rawPlain(frame: Uint8Array): Uint8Array[] {
+    this.#sasl.rawNext = false;
+    const failure = plainLogin(this.#auth!, this.#sasl, frame);
+    if (failure !== null) {
+      throw new CloseConnection(
+        "authentication_failed",
+        `SASL/PLAIN authentication failed for username ${
+          JSON.stringify(plainUsername(frame))
+        }: ${failure}`,
+      );
+    }
+    return [new Uint8Array(4)];
   }
 
   #frame(api: Api, version: number, correlationId: number, body: Struct): Uint8Array[] {
@@ -270,7 +358,8 @@ class Connection {
     return this.#frame({ ...api, response: API_VERSIONS_RESPONSE }, 0, correlationId, body);
   }
 
-  close(reason: string | null, kind?: CloseReason): void {
+  /** `linger`: let the client read what was written (the socket ends, then is destroyed). */
+  close(reason: string | null, kind?: CloseReason, linger = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#options.metrics.connections--;
@@ -284,7 +373,16 @@ class Connection {
     }
     this.#queue.length = 0;
     this.#pending = [];
-    this.#conn.close(true);
+    if (linger) {
+      this.#conn.close(false);
+      this.#linger = setTimeout(() => this.#conn.close(true), LINGER_MS);
+    } else this.#conn.close(true);
+  }
+
+  /** The socket is gone: nothing left to do for it. */
+  disposed(): void {
+    this.close(null);
+    if (this.#linger !== undefined) clearTimeout(this.#linger);
   }
 }
 
@@ -304,7 +402,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     onData(conn, bytes) {
       let c = connections.get(conn);
       if (c === undefined) {
-        c = new Connection(conn, resolved);
+        c = new Connection(conn, resolved, options.auth);
         connections.set(conn, c);
         if (connections.size > resolved.connectionsMax) {
           c.close(`more than ${resolved.connectionsMax} connections`, "connection_limit");
@@ -314,7 +412,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
       c.onData(bytes);
     },
     onClose(conn) {
-      connections.get(conn)?.close(null);
+      connections.get(conn)?.disposed();
       connections.delete(conn);
     },
     onError(conn, err) {

@@ -19,7 +19,12 @@
  * only when no member, Kafka or HTTP, uses it: NON_EMPTY_GROUP otherwise, GROUP_ID_NOT_FOUND when
  * nothing is stored for it. DeleteTopics deletes by name; topic ids (v6) are not kept, so a topic
  * named by id alone is UNKNOWN_TOPIC_ID.
+ *
+ * With authentication: DescribeGroups and DeleteGroups need admin on each group
+ * (GROUP_AUTHORIZATION_FAILED), ListGroups lists only groups with it, DeleteTopics needs admin on
+ * each topic (TOPIC_AUTHORIZATION_FAILED).
  */
+import { denied, may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import { encode, type MessageSchema, type Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
@@ -144,30 +149,39 @@ function knownGroupIds(ctx: KafkaContext): string[] {
 }
 
 export function describeGroupsHandler(ctx: KafkaContext): Handler {
-  return (body) => {
+  return (body, context) => {
     const describe = groupDescriber(ctx);
     const authorizedOperations = body.includeAuthorizedOperations === true
       ? GROUP_OPERATIONS_ALL
       : AUTHORIZED_OPERATIONS_UNKNOWN;
     return Promise.resolve({
       throttleTimeMs: 0,
-      groups: (body.groups as string[]).map((id) => ({
-        errorCode: KafkaError.NONE,
-        ...describe(id),
-        authorizedOperations,
-      })),
+      groups: (body.groups as string[]).map((id) =>
+        may(context, "group", id, "admin")
+          ? { errorCode: KafkaError.NONE, ...describe(id), authorizedOperations }
+          : {
+            errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED,
+            groupId: id,
+            groupState: "",
+            protocolType: "",
+            protocolData: "",
+            members: [],
+            authorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+          }
+      ),
     });
   };
 }
 
 export function listGroupsHandler(ctx: KafkaContext): Handler {
-  return (body) => {
+  return (body, context) => {
     const states = new Set(
       ((body.statesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase()),
     );
     const describe = groupDescriber(ctx);
     const groups: Struct[] = [];
     for (const id of knownGroupIds(ctx)) {
+      if (!may(context, "group", id, "admin")) continue;
       const d = describe(id);
       if (d.groupState === "Dead") continue;
       if (states.size > 0 && !states.has(d.groupState.toLowerCase())) continue;
@@ -178,7 +192,8 @@ export function listGroupsHandler(ctx: KafkaContext): Handler {
 }
 
 export function deleteTopicsHandler(ctx: KafkaContext): Handler {
-  return async (body, { apiVersion }) => {
+  return async (body, context) => {
+    const apiVersion = context.apiVersion;
     const requested = apiVersion >= 6
       ? body.topics as { name: string | null; topicId: Uint8Array }[]
       : (body.topicNames as string[]).map((name) => ({ name, topicId: ZERO_UUID }));
@@ -205,6 +220,11 @@ export function deleteTopicsHandler(ctx: KafkaContext): Handler {
           KafkaError.INVALID_REQUEST,
           "you may not specify both topic name and topic id",
         ));
+      } else if (!may(context, "topic", name, "admin")) {
+        responses.push(result(
+          KafkaError.TOPIC_AUTHORIZATION_FAILED,
+          denied(context, "topic", name, "admin"),
+        ));
       } else if (times.get(name)! > 1) {
         responses.push(result(KafkaError.INVALID_REQUEST, `topic ${name} is named twice`));
       } else {
@@ -221,11 +241,13 @@ export function deleteTopicsHandler(ctx: KafkaContext): Handler {
 }
 
 export function deleteGroupsHandler(ctx: KafkaContext): Handler {
-  return async (body) => {
+  return async (body, context) => {
     const results: Struct[] = [];
     for (const groupId of new Set(body.groupsNames as string[])) {
       let errorCode: number = KafkaError.NONE;
-      if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
+      if (!may(context, "group", groupId, "admin")) {
+        errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
+      } else if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
         errorCode = KafkaError.NON_EMPTY_GROUP;
       } else {
         try {

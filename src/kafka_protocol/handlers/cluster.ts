@@ -6,6 +6,7 @@
 import { initProducerId } from "../../broker/producer_ids.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import { isSluiceError } from "../../errors.ts";
+import { denied, may, mayAny } from "../acl.ts";
 import type { ApiRegistry, Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import { type KafkaContext, NODE_ID } from "../context.ts";
@@ -71,18 +72,34 @@ function topicMetadata(topic: Topic): Struct {
 }
 
 export function metadataHandler(ctx: KafkaContext): Handler {
-  return async (body, { apiVersion }) => {
+  return async (body, context) => {
+    const apiVersion = context.apiVersion;
     const requested = body.topics as { name: string | null }[] | null;
     const all = requested === null || (apiVersion === 0 && requested.length === 0);
     const allowCreate = body.allowAutoTopicCreation as boolean;
     const topics: Struct[] = [];
     if (all) {
-      for (const topic of ctx.broker.topics.list()) topics.push(topicMetadata(topic));
+      for (const topic of ctx.broker.topics.list()) {
+        if (mayAny(context, "topic", topic.name)) topics.push(topicMetadata(topic));
+      }
     } else {
       for (const { name } of requested) {
         if (name === null) continue; // lookups by topic id are not supported (v10+ by name only)
         try {
-          const topic = await topicOrCreate(ctx, name, allowCreate);
+          if (!mayAny(context, "topic", name)) {
+            topics.push({
+              errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+              name,
+              topicId: ZERO_UUID,
+              isInternal: false,
+              partitions: [],
+              topicAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+            });
+            continue;
+          }
+          const mayCreate = may(context, "topic", name, "write") ||
+            may(context, "topic", name, "admin");
+          const topic = await topicOrCreate(ctx, name, allowCreate && mayCreate);
           topics.push(topicMetadata(topic!));
         } catch (err) {
           topics.push({
@@ -116,10 +133,20 @@ export function metadataHandler(ctx: KafkaContext): Handler {
 const KEY_TYPE_GROUP = 0;
 
 export function findCoordinatorHandler(ctx: KafkaContext): Handler {
-  return (body) => {
+  return (body, context) => {
     const keyType = body.keyType as number;
     const answer = (key: string) => {
       const ok = keyType === KEY_TYPE_GROUP;
+      if (ok && !may(context, "group", key, "read")) {
+        return {
+          key,
+          nodeId: -1,
+          host: "",
+          port: -1,
+          errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED,
+          errorMessage: denied(context, "group", key, "read"),
+        };
+      }
       return {
         key,
         nodeId: ok ? NODE_ID : -1,
@@ -144,7 +171,7 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
 }
 
 export function createTopicsHandler(ctx: KafkaContext): Handler {
-  return async (body) => {
+  return async (body, context) => {
     const validateOnly = body.validateOnly as boolean;
     const out: Struct[] = [];
     for (const t of body.topics as Struct[]) {
@@ -160,6 +187,13 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
         replicationFactor: n === -1 ? -1 : 1,
         configs: [],
       });
+      if (!may(context, "topic", name, "admin")) {
+        out.push(result(
+          KafkaError.TOPIC_AUTHORIZATION_FAILED,
+          denied(context, "topic", name, "admin"),
+        ));
+        continue;
+      }
       if (replicationFactor !== -1 && replicationFactor !== 1) {
         out.push(result(
           KafkaError.INVALID_REPLICATION_FACTOR,

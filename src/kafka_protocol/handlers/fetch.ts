@@ -15,6 +15,7 @@ import { countRecordsFrom } from "../../broker/broker.ts";
 import { isSluiceError } from "../../errors.ts";
 import { FETCH_WAIT_MS_MAX, KAFKA_FETCH_BYTES_MAX } from "../../limits.ts";
 import type { PartitionLog } from "../../storage/partition_log.ts";
+import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
@@ -84,7 +85,7 @@ function readAll(ctx: KafkaContext, slots: Slot[], maxBytes: number): number {
 }
 
 export function fetchHandler(ctx: KafkaContext): Handler {
-  return async (body) => {
+  return async (body, context) => {
     const maxWaitMs = Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX);
     const minBytes = Math.max(0, body.minBytes as number);
     const requestedMax = body.maxBytes as number;
@@ -99,10 +100,14 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       const topicSlots: Slot[] = [];
       let topic;
       let topicError: number = KafkaError.NONE;
-      try {
-        topic = ctx.broker.topics.get(topicName);
-      } catch (err) {
-        topicError = kafkaErrorCode(err);
+      if (!may(context, "topic", topicName, "read")) {
+        topicError = KafkaError.TOPIC_AUTHORIZATION_FAILED;
+      } else {
+        try {
+          topic = ctx.broker.topics.get(topicName);
+        } catch (err) {
+          topicError = kafkaErrorCode(err);
+        }
       }
       for (const p of t.partitions as unknown as PartitionRequest[]) {
         const slot: Slot = {
@@ -161,14 +166,24 @@ const LATEST = -1n;
 const EARLIEST = -2n;
 
 export function listOffsetsHandler(ctx: KafkaContext): Handler {
-  return (body) => {
+  return (body, context) => {
     const topics = (body.topics as Struct[]).map((t) => {
       const name = t.name as string;
+      const allowed = may(context, "topic", name, "read");
       return {
         name,
         partitions: (t.partitions as Struct[]).map((p) => {
           const partitionIndex = p.partitionIndex as number;
           const timestamp = p.timestamp as bigint;
+          if (!allowed) {
+            return {
+              partitionIndex,
+              errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+              timestamp: -1n,
+              offset: -1n,
+              leaderEpoch: -1,
+            };
+          }
           try {
             let offset: number | undefined;
             let found = -1n;

@@ -3,13 +3,35 @@
  * src/broker/kafka_group_coordinator.ts (the classic protocol, client-side assignment relayed as
  * bytes). Commits go to the broker's one offset store, so a group's offsets read the same over
  * Kafka and over HTTP.
+ *
+ * With authentication each needs read on the group (GROUP_AUTHORIZATION_FAILED otherwise);
+ * OffsetCommit and OffsetFetch also read on each topic (TOPIC_AUTHORIZATION_FAILED per partition;
+ * an OffsetFetch of all topics leaves out those without it).
  */
+import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
+import { KafkaError } from "../error_codes.ts";
+
+const EMPTY = new Uint8Array(0);
+const GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED;
 
 export function joinGroupHandler(ctx: KafkaContext): Handler {
-  return async (body, { apiVersion, clientId, clientHost }) => {
+  return async (body, context) => {
+    const { apiVersion, clientId, clientHost } = context;
+    if (!may(context, "group", body.groupId as string, "read")) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: GROUP_DENIED,
+        generationId: -1,
+        protocolType: null,
+        protocolName: apiVersion >= 7 ? null : "",
+        leader: "",
+        memberId: "",
+        members: [],
+      };
+    }
     const sessionTimeoutMs = body.sessionTimeoutMs as number;
     const result = await ctx.groups.joinGroup({
       groupId: body.groupId as string,
@@ -38,7 +60,16 @@ export function joinGroupHandler(ctx: KafkaContext): Handler {
 }
 
 export function syncGroupHandler(ctx: KafkaContext): Handler {
-  return async (body) => {
+  return async (body, context) => {
+    if (!may(context, "group", body.groupId as string, "read")) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: GROUP_DENIED,
+        protocolType: null,
+        protocolName: null,
+        assignment: EMPTY,
+      };
+    }
     const result = await ctx.groups.syncGroup({
       groupId: body.groupId as string,
       generationId: body.generationId as number,
@@ -59,7 +90,10 @@ export function syncGroupHandler(ctx: KafkaContext): Handler {
 }
 
 export function heartbeatHandler(ctx: KafkaContext): Handler {
-  return (body) => {
+  return (body, context) => {
+    if (!may(context, "group", body.groupId as string, "read")) {
+      return Promise.resolve({ throttleTimeMs: 0, errorCode: GROUP_DENIED });
+    }
     const result = ctx.groups.heartbeat({
       groupId: body.groupId as string,
       generationId: body.generationId as number,
@@ -71,7 +105,11 @@ export function heartbeatHandler(ctx: KafkaContext): Handler {
 }
 
 export function leaveGroupHandler(ctx: KafkaContext): Handler {
-  return async (body, { apiVersion }) => {
+  return async (body, context) => {
+    const apiVersion = context.apiVersion;
+    if (!may(context, "group", body.groupId as string, "read")) {
+      return { throttleTimeMs: 0, errorCode: GROUP_DENIED, members: [] };
+    }
     // v0-2 name one member; v3+ a batch of members (static members by instance id).
     const members = apiVersion >= 3
       ? (body.members as { memberId: string; groupInstanceId: string | null }[])
@@ -85,8 +123,8 @@ export function leaveGroupHandler(ctx: KafkaContext): Handler {
 }
 
 export function offsetCommitHandler(ctx: KafkaContext): Handler {
-  return async (body) => {
-    const topics = body.topics as {
+  return async (body, context) => {
+    const requested = body.topics as {
       name: string;
       partitions: {
         partitionIndex: number;
@@ -94,6 +132,17 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
         committedMetadata: string | null;
       }[];
     }[];
+    const denied = (t: (typeof requested)[number], errorCode: number) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+    });
+    if (!may(context, "group", body.groupId as string, "read")) {
+      return { throttleTimeMs: 0, topics: requested.map((t) => denied(t, GROUP_DENIED)) };
+    }
+    const topics = requested.filter((t) => may(context, "topic", t.name, "read"));
+    const refused = requested.filter((t) => !may(context, "topic", t.name, "read"))
+      .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
+    if (topics.length === 0 && refused.length > 0) return { throttleTimeMs: 0, topics: refused };
     const result = await ctx.groups.commitOffsets({
       groupId: body.groupId as string,
       generationId: body.generationIdOrMemberEpoch as number,
@@ -108,17 +157,44 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
         })),
       })),
     });
-    return { throttleTimeMs: 0, topics: result.topics };
+    return { throttleTimeMs: 0, topics: [...result.topics, ...refused] };
   };
 }
 
 export function offsetFetchHandler(ctx: KafkaContext): Handler {
-  return (body) => {
-    const topics = body.topics as { name: string; partitionIndexes: number[] }[] | null;
-    const result = ctx.groups.fetchOffsets(body.groupId as string, topics);
+  return (body, context) => {
+    const requested = body.topics as { name: string; partitionIndexes: number[] }[] | null;
+    const denied = (t: { name: string; partitionIndexes: number[] }, errorCode: number) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((partitionIndex) => ({
+        partitionIndex,
+        committedOffset: -1n,
+        committedLeaderEpoch: -1,
+        metadata: null,
+        errorCode,
+      })),
+    });
+    if (!may(context, "group", body.groupId as string, "read")) {
+      // v1 has no top-level error: each requested partition carries it.
+      return Promise.resolve({
+        throttleTimeMs: 0,
+        topics: (requested ?? []).map((t) => denied(t, GROUP_DENIED)),
+        errorCode: GROUP_DENIED,
+      } as Struct);
+    }
+    const readable = (name: string) => may(context, "topic", name, "read");
+    const topics = requested === null ? null : requested.filter((t) => readable(t.name));
+    const refused = (requested ?? []).filter((t) => !readable(t.name))
+      .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
+    const result = topics !== null && topics.length === 0 && refused.length > 0
+      ? { topics: [] as Struct[], errorCode: KafkaError.NONE as number }
+      : ctx.groups.fetchOffsets(body.groupId as string, topics);
     return Promise.resolve({
       throttleTimeMs: 0,
-      topics: result.topics,
+      topics: [
+        ...(result.topics as Struct[]).filter((t) => readable(t.name as string)),
+        ...refused,
+      ],
       errorCode: result.errorCode,
     } as Struct);
   };

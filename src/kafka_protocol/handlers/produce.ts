@@ -18,6 +18,7 @@ import {
   PRODUCER_ID_AT,
   viewOf,
 } from "../../record/record_batch.ts";
+import { denied, may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
@@ -131,7 +132,8 @@ async function producePartition(
 }
 
 export function produceHandler(ctx: KafkaContext): Handler {
-  return async (body, { clientId }) => {
+  return async (body, context) => {
+    const clientId = context.clientId;
     const acks = body.acks as number;
     const topicData = body.topicData as Struct[];
     const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
@@ -148,6 +150,15 @@ export function produceHandler(ctx: KafkaContext): Handler {
           partitionResponses: all(
             KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
             "transactions are not supported",
+          ),
+        };
+      }
+      if (!may(context, "topic", name, "write")) {
+        return {
+          name,
+          partitionResponses: all(
+            KafkaError.TOPIC_AUTHORIZATION_FAILED,
+            denied(context, "topic", name, "write"),
           ),
         };
       }
