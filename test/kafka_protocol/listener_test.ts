@@ -336,6 +336,14 @@ Deno.test("Kafka listener", async (t) => {
         assert.equal(decodeBatches(partitionOf(r).records!)[0].records[0].value!.length, 4);
         const empty = await c.call(FETCH_REQUEST, FETCH_RESPONSE, 11, fetchBody("meta", 2, 1, 200));
         assert.equal(partitionOf(empty).records?.length ?? 0, 0, "nothing after 200 ms");
+        // min_bytes 0: answered at once, whatever max_wait_ms says (Kafka's rule).
+        const at = performance.now();
+        const now = await c.call(FETCH_REQUEST, FETCH_RESPONSE, 11, {
+          ...fetchBody("meta", 2, 1, 5000),
+          minBytes: 0,
+        });
+        assert.equal(partitionOf(now).records?.length ?? 0, 0);
+        assert.ok(performance.now() - at < 2000, "min_bytes 0 does not wait");
       } finally {
         c.close();
         p2.close();

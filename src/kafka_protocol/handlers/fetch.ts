@@ -132,10 +132,11 @@ export function fetchHandler(ctx: KafkaContext): Handler {
 
     let total = readAll(ctx, slots, maxBytes);
     const errors = slots.some((s) => s.errorCode !== KafkaError.NONE);
-    if (total < Math.max(1, minBytes) && maxWaitMs > 0 && !errors) {
+    // min_bytes 0 answers at once, as Kafka does; otherwise wait for that many bytes.
+    if (minBytes > 0 && total < minBytes && maxWaitMs > 0 && !errors) {
       const logs = slots.map((s) => s.log).filter((l): l is PartitionLog => l !== undefined);
       try {
-        await ctx.broker.waiters.wait(logs, Math.max(1, minBytes) - total, maxWaitMs);
+        await ctx.broker.waiters.wait(logs, minBytes - total, maxWaitMs);
       } catch (err) {
         // Too many waiting fetches: answer now with what is there; the client fetches again.
         if (!isSluiceError(err, "TOO_MANY_REQUESTS")) throw err;
