@@ -350,6 +350,22 @@ Deno.test("Kafka listener", async (t) => {
       }
     });
 
+    await t.step("a long poll on a topic deleted meanwhile is answered, not dropped", async () => {
+      await s.broker.createTopic("doomed", 1, {});
+      const c = await RawClient.connect(port);
+      try {
+        const waiting = c.call(FETCH_REQUEST, FETCH_RESPONSE, 11, fetchBody("doomed", 0, 0, 5000));
+        await new Promise((r) => setTimeout(r, 100));
+        await s.broker.deleteTopic("doomed");
+        const p = partitionOf(await waiting);
+        assert.notEqual(p.errorCode, KafkaError.NONE, "an error the client acts on");
+        const again = await c.call(FETCH_REQUEST, FETCH_RESPONSE, 11, fetchBody("doomed", 0, 0));
+        assert.equal(partitionOf(again).errorCode, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+      } finally {
+        c.close();
+      }
+    });
+
     await t.step(
       "out-of-range fetch offsets and unknown partitions are per-partition errors",
       async () => {

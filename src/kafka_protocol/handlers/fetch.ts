@@ -14,6 +14,7 @@
 import { countRecordsFrom } from "../../broker/broker.ts";
 import { isSluiceError } from "../../errors.ts";
 import { FETCH_WAIT_MS_MAX, KAFKA_FETCH_BYTES_MAX } from "../../limits.ts";
+import type { Topic } from "../../broker/topic_registry.ts";
 import type { PartitionLog } from "../../storage/partition_log.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
@@ -32,7 +33,9 @@ interface PartitionRequest {
 }
 
 interface Slot {
-  topic: string;
+  name: string;
+  /** Kept from the lookup: the topic may be deleted while the fetch waits. */
+  topic: Topic | undefined;
   partition: number;
   log: PartitionLog | undefined;
   fetchOffset: number;
@@ -72,9 +75,10 @@ function readAll(ctx: KafkaContext, slots: Slot[], maxBytes: number): number {
       total += read.bytes.length;
     } catch (err) {
       slot.errorCode = kafkaErrorCode(err);
-      if (!isSluiceError(err, "OFFSET_OUT_OF_RANGE")) {
+      // Out of range is the client's to handle; a closed log is a topic deleted meanwhile.
+      if (!isSluiceError(err, "OFFSET_OUT_OF_RANGE") && !isSluiceError(err, "LOG_CLOSED")) {
         ctx.logger.error("kafka fetch failed", {
-          topic: slot.topic,
+          topic: slot.name,
           partition: slot.partition,
           error: err instanceof Error ? err.message : String(err),
         });
@@ -98,7 +102,7 @@ export function fetchHandler(ctx: KafkaContext): Handler {
     for (const t of body.topics as Struct[]) {
       const topicName = t.topic as string;
       const topicSlots: Slot[] = [];
-      let topic;
+      let topic: Topic | undefined;
       let topicError: number = KafkaError.NONE;
       if (!may(context, "topic", topicName, "read")) {
         topicError = KafkaError.TOPIC_AUTHORIZATION_FAILED;
@@ -111,7 +115,8 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       }
       for (const p of t.partitions as unknown as PartitionRequest[]) {
         const slot: Slot = {
-          topic: topicName,
+          name: topicName,
+          topic,
           partition: p.partition,
           log: undefined,
           fetchOffset: Number(p.fetchOffset),
@@ -144,10 +149,9 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       total = readAll(ctx, slots, maxBytes);
     }
     for (const slot of slots) {
-      if (slot.bytes.length === 0 || slot.log === undefined) continue;
-      const topic = ctx.broker.topics.get(slot.topic);
-      topic.stats.bytesOut += slot.bytes.length;
-      topic.stats.recordsOut += countRecordsFrom(slot.bytes, slot.fetchOffset);
+      if (slot.bytes.length === 0 || slot.topic === undefined) continue;
+      slot.topic.stats.bytesOut += slot.bytes.length;
+      slot.topic.stats.recordsOut += countRecordsFrom(slot.bytes, slot.fetchOffset);
     }
     return {
       throttleTimeMs: 0,
