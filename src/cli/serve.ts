@@ -16,6 +16,7 @@
  * | --auth                | SLUICE_AUTH              | auth              | (none: open) |
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
+ *   (both: HTTPS, and TLS on the Kafka port: SSL, or SASL_SSL with --auth)
  * | --insecure            |                          |                   | off          |
  * | --kafka-port          | SLUICE_KAFKA_PORT        | kafkaPort         | 9092 (0: off, auto: any free port)|
  * | --kafka-host          | SLUICE_KAFKA_HOST        | kafkaHost         | 127.0.0.1    |
@@ -31,9 +32,11 @@
  * The Kafka listener (src/kafka_protocol) is on by default (port 9092; --kafka-port 0 turns it off).
  * With --auth it is SASL_PLAINTEXT: clients must authenticate with SASL/PLAIN using the same
  * tokens (username = the token's name, password = its secret) and get the same rights; SIGHUP
- * reloads apply to both listeners. There is no TLS on this port, so PLAIN sends the secret in
- * clear text. Without --auth it is PLAINTEXT and open: like the HTTP host, a Kafka host other than
- * loopback is refused (exit 2) without --auth unless --insecure. Its line
+ * reloads apply to both listeners. Without --auth it is PLAINTEXT and open: like the HTTP host, a
+ * Kafka host other than loopback is refused (exit 2) without --auth unless --insecure.
+ * --tls-cert/--tls-key make this port TLS too, with the same certificate: SSL, or SASL_SSL with
+ * --auth (without TLS, PLAIN sends the secret in clear text). The startup log's kafkaSecurity field
+ * says which of the four it is. Its line
  * `sluice kafka listening on HOST:PORT` is printed before the HTTP one.
  *
  * SIGINT/SIGTERM: stop accepting, end streams and long polls, finish in-flight requests, flush
@@ -268,6 +271,7 @@ export async function serveCommand(args: string[]): Promise<void> {
         defaultPartitions: config.defaultPartitions,
         logger,
         auth, // SASL/PLAIN with the same tokens; a SIGHUP reload (below) applies here too
+        tls, // the same certificate as HTTPS: SSL, or SASL_SSL with auth
       });
     } catch (err) {
       logger.error("cannot start the Kafka listener", {
@@ -339,8 +343,6 @@ export async function serveCommand(args: string[]): Promise<void> {
     kafka: kafka === undefined ? "off" : `${kafka.host}:${kafka.port}`,
     kafkaSecurity: kafka === undefined
       ? undefined
-      : auth === undefined
-      ? "PLAINTEXT"
-      : "SASL_PLAINTEXT",
+      : `${auth === undefined ? "" : "SASL_"}${tls === undefined ? "PLAINTEXT" : "SSL"}`,
   });
 }

@@ -6,8 +6,9 @@
  * With `auth` the listener is SASL_PLAINTEXT: clients authenticate with SASL/PLAIN using the HTTP
  * tokens (username = token name, password = secret; server.ts, handlers/sasl.ts) and every request
  * is checked against the token's ACLs (acl.ts). Without it, PLAINTEXT with no checks: src/cli/serve.ts
- * keeps that on loopback unless told otherwise. No TLS on this port: PLAIN sends the secret in
- * clear text.
+ * keeps that on loopback unless told otherwise. With `tls` (PEM certificate and key) the port
+ * speaks TLS: SSL, or SASL_SSL with `auth` (then PLAIN's secret is encrypted on the wire); without
+ * it PLAIN sends the secret in clear text. No client certificates (mutual TLS).
  */
 import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../http/auth.ts";
@@ -94,8 +95,10 @@ export interface KafkaListenerOptions {
   defaultPartitions?: number;
   groups?: Partial<KafkaGroupOptions>;
   logger: Logger;
-  /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT). */
+  /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT / SASL_SSL). */
   auth?: Authenticator;
+  /** PEM certificate chain and private key: the port speaks TLS (SSL / SASL_SSL). */
+  tls?: { cert: string; key: string };
 }
 
 export interface KafkaListener {
@@ -378,6 +381,7 @@ export async function startKafkaListener(
       logger: options.logger,
       metrics,
       auth: options.auth,
+      tls: options.tls,
       onListening: (_host, port) => {
         settings.advertisedPort = port;
       },

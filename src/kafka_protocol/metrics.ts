@@ -11,6 +11,7 @@ export const CLOSE_REASONS = [
   "frame_size",
   "connection_limit",
   "server_error",
+  "tls_handshake",
   /** A request other than ApiVersions or SASL before authentication, or revoked credentials. */
   "unauthenticated",
   /** SASL authentication failed (after its error response). */

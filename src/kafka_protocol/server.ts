@@ -1,6 +1,6 @@
 /**
  * The Kafka listener: size-prefixed request frames in, size-prefixed response frames out, over
- * TCP (src/runtime/tcp.ts).
+ * TCP (src/runtime/tcp.ts), optionally TLS.
  *
  * Per connection, frames are cut from the byte stream as they arrive and served one at a time in
  * arrival order, as Kafka does, so responses leave in request order and a connection's produce
@@ -8,13 +8,17 @@
  * frames or KAFKA_FRAME_BYTES_MAX bytes waiting, then the socket is paused until they are
  * served), and so is a frame (KAFKA_FRAME_BYTES_MAX).
  *
- * With `auth` (SASL_PLAINTEXT), a connection must authenticate with SASL/PLAIN first
- * (handlers/sasl.ts): until then only ApiVersions, SaslHandshake and SaslAuthenticate are served
- * and any other request closes it ("unauthenticated"). The connection keeps its principal for the
- * handlers' ACL checks (acl.ts); after a token reload (SIGHUP) the login is checked again at the
- * next request, with the new rights, and a removed token closes the connection. After SaslHandshake
- * v0 the next frame is the raw PLAIN message: answered with an empty size-prefixed frame, or a
- * close on failure.
+ * With `tls` (a PEM certificate and key) the listener speaks TLS (Kafka's SSL, or SASL_SSL with
+ * `auth`): everything below sees the decrypted bytes; a failed handshake (a plaintext client, a
+ * client that does not trust the certificate) closes that socket alone and is logged at info.
+ *
+ * With `auth` (SASL_PLAINTEXT, or SASL_SSL with `tls`), a connection must authenticate with
+ * SASL/PLAIN first (handlers/sasl.ts): until then only ApiVersions, SaslHandshake and
+ * SaslAuthenticate are served and any other request closes it ("unauthenticated"). The connection
+ * keeps its principal for the handlers' ACL checks (acl.ts); after a token reload (SIGHUP) the
+ * login is checked again at the next request, with the new rights, and a removed token closes the
+ * connection. After SaslHandshake v0 the next frame is the raw PLAIN message: answered with an
+ * empty size-prefixed frame, or a close on failure.
  *
  * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
  * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
@@ -31,7 +35,12 @@ import {
   KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX,
 } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import { listenTcp, type TcpConnection, type TcpServer } from "../runtime/tcp.ts";
+import {
+  listenTcp,
+  type TcpConnection,
+  type TcpServer,
+  type TcpTlsOptions,
+} from "../runtime/tcp.ts";
 import {
   decodePrefix,
   encode,
@@ -66,6 +75,8 @@ export interface KafkaServerOptions {
   onListening?: (hostname: string, port: number) => void;
   /** Requires SASL/PLAIN authentication with these tokens (the registry must have the SASL APIs). */
   auth?: Authenticator;
+  /** PEM certificate chain and private key: the listener speaks TLS. */
+  tls?: TcpTlsOptions;
 }
 
 export interface KafkaServer {
@@ -93,7 +104,7 @@ class CloseConnection extends Error {
 
 class Connection {
   readonly #conn: TcpConnection;
-  readonly #options: Required<Omit<KafkaServerOptions, "onListening" | "auth">>;
+  readonly #options: Required<Omit<KafkaServerOptions, "onListening" | "auth" | "tls">>;
   readonly #auth: Authenticator | undefined;
   readonly #sasl: SaslSession = {
     mechanism: null,
@@ -119,7 +130,7 @@ class Connection {
 
   constructor(
     conn: TcpConnection,
-    options: Required<Omit<KafkaServerOptions, "onListening" | "auth">>,
+    options: Required<Omit<KafkaServerOptions, "onListening" | "auth" | "tls">>,
     auth: Authenticator | undefined,
   ) {
     this.#conn = conn;
@@ -418,7 +429,11 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     onError(conn, err) {
       options.logger.warn("kafka connection error", { client: conn.remote, error: err.message });
     },
-  });
+    onTlsError(remote, err) {
+      options.logger.info("kafka TLS handshake failed", { client: remote, error: err.message });
+      resolved.metrics.closed("tls_handshake");
+    },
+  }, { tls: options.tls });
   options.onListening?.(tcp.hostname, tcp.port);
   return {
     hostname: tcp.hostname,

@@ -1,9 +1,13 @@
 /**
- * A plain TCP listener (the Kafka protocol's transport) on node:net, which Deno and Bun both
- * implement, so the same code runs on either. Everything above this file sees only
- * {@link TcpConnection}: bytes in, chunks out, pause/resume for back-pressure.
+ * A TCP listener (the Kafka protocol's transport) on node:net, or on node:tls when given a
+ * certificate and key, which Deno and Bun both implement, so the same code runs on either.
+ * Everything above this file sees only {@link TcpConnection}: bytes in, chunks out, pause/resume
+ * for back-pressure; with TLS a connection is handed over once its handshake is done, so the
+ * bytes are the decrypted ones. A failed handshake (a plaintext client, say) closes that socket
+ * alone and is reported to {@link TcpHandlers.onTlsError}.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 
 export interface TcpConnection {
   /** "host:port" of the peer, for logs. */
@@ -23,6 +27,15 @@ export interface TcpHandlers {
   onData(conn: TcpConnection, bytes: Uint8Array): void;
   onClose(conn: TcpConnection): void;
   onError?(conn: TcpConnection, err: Error): void;
+  /** A TLS handshake failed (`remote` is "host:port"); that socket is already closed. */
+  onTlsError?(remote: string, err: Error): void;
+}
+
+export interface TcpTlsOptions {
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
 }
 
 export interface TcpServer {
@@ -34,18 +47,34 @@ export interface TcpServer {
   close(): Promise<void>;
 }
 
+/**
+ * The peer of a socket. A TLS socket that has not finished its handshake may not know it yet on
+ * Deno; the raw socket under it (`_parent`, as node:tls names it) does.
+ */
+function peer(socket: net.Socket): { host: string; port: number } {
+  const parent = (socket as { _parent?: net.Socket })._parent;
+  return {
+    host: socket.remoteAddress ?? parent?.remoteAddress ?? "unknown",
+    port: socket.remotePort ?? parent?.remotePort ?? 0,
+  };
+}
+
 export function listenTcp(
   hostname: string,
   port: number,
   handlers: TcpHandlers,
+  options: { tls?: TcpTlsOptions } = {},
 ): Promise<TcpServer> {
+  /** The connections handed to `handlers` (with TLS, the secure sockets). */
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  /** With TLS, the raw sockets under them, handshake done or not: destroyed on close. */
+  const raw = new Set<net.Socket>();
+  const onSocket = (socket: net.Socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
-    const remoteHost = socket.remoteAddress ?? "unknown";
+    const { host: remoteHost, port: remotePort } = peer(socket);
     const conn: TcpConnection = {
-      remote: `${remoteHost}:${socket.remotePort ?? 0}`,
+      remote: `${remoteHost}:${remotePort}`,
       remoteHost,
       write(chunks) {
         let ok = true;
@@ -77,7 +106,22 @@ export function listenTcp(
       sockets.delete(socket);
       handlers.onClose(conn);
     });
-  });
+  };
+  let server: net.Server;
+  if (options.tls === undefined) server = net.createServer({ noDelay: true }, onSocket);
+  else {
+    server = tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket);
+    server.on("connection", (socket: net.Socket) => {
+      raw.add(socket);
+      socket.once("close", () => raw.delete(socket));
+    });
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      const { host, port } = peer(socket);
+      const remote = `${host}:${port}`;
+      socket.destroy();
+      handlers.onTlsError?.(remote, err);
+    });
+  }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: hostname, port }, () => {
@@ -93,6 +137,7 @@ export function listenTcp(
           return new Promise<void>((done) => {
             server.close(() => done());
             for (const s of sockets) s.destroy();
+            for (const s of raw) s.destroy();
           });
         },
       });
