@@ -122,3 +122,8 @@ export const KAFKA_PORT_DEFAULT = 9092;
  * sasl.server.max.receive.size, 512 KiB).
  */
 export const KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX = 512 * 1024;
+/**
+ * Kafka protocol: a connection with no request in flight and no bytes either way for this long is
+ * closed (Kafka's connections.max.idle.ms, 10 min); clients reconnect when they need to.
+ */
+export const KAFKA_CONNECTION_IDLE_MS = 10 * 60 * 1000;

@@ -99,6 +99,8 @@ export interface KafkaListenerOptions {
   auth?: Authenticator;
   /** PEM certificate chain and private key: the port speaks TLS (SSL / SASL_SSL). */
   tls?: { cert: string; key: string };
+  /** Idle connections are closed after this long (KAFKA_CONNECTION_IDLE_MS). */
+  idleMs?: number;
 }
 
 export interface KafkaListener {
@@ -382,6 +384,7 @@ export async function startKafkaListener(
       metrics,
       auth: options.auth,
       tls: options.tls,
+      idleMs: options.idleMs,
       onListening: (_host, port) => {
         settings.advertisedPort = port;
       },

@@ -12,6 +12,8 @@ export const CLOSE_REASONS = [
   "connection_limit",
   "server_error",
   "tls_handshake",
+  /** No request for KAFKA_CONNECTION_IDLE_MS (Kafka's connections.max.idle.ms). */
+  "idle",
   /** A request other than ApiVersions or SASL before authentication, or revoked credentials. */
   "unauthenticated",
   /** SASL authentication failed (after its error response). */

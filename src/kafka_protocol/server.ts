@@ -29,6 +29,7 @@
 import { isSluiceError } from "../errors.ts";
 import type { Authenticator, Principal } from "../http/auth.ts";
 import {
+  KAFKA_CONNECTION_IDLE_MS,
   KAFKA_CONNECTIONS_MAX,
   KAFKA_FRAME_BYTES_MAX,
   KAFKA_QUEUED_REQUESTS_MAX,
@@ -69,6 +70,8 @@ export interface KafkaServerOptions {
   frameBytesMax?: number;
   queuedRequestsMax?: number;
   connectionsMax?: number;
+  /** Closes a connection silent this long with nothing in flight (KAFKA_CONNECTION_IDLE_MS). */
+  idleMs?: number;
   /** Where request counts and closes are counted (rendered into /metrics). */
   metrics?: KafkaMetrics;
   /** Called with the listener's bound port before any connection is served (Metadata's port). */
@@ -390,6 +393,15 @@ class Connection {
     } else this.#conn.close(true);
   }
 
+  /**
+   * The socket was silent for `idleMs`: closed unless a request is being served or waits (a long
+   * poll or a JoinGroup may legitimately be quiet that long).
+   */
+  idle(idleMs: number): void {
+    if (this.#serving || this.#queue.length > 0) return;
+    this.close(`idle for ${idleMs} ms`, "idle");
+  }
+
   /** The socket is gone: nothing left to do for it. */
   disposed(): void {
     this.close(null);
@@ -406,21 +418,23 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     frameBytesMax: options.frameBytesMax ?? KAFKA_FRAME_BYTES_MAX,
     queuedRequestsMax: options.queuedRequestsMax ?? KAFKA_QUEUED_REQUESTS_MAX,
     connectionsMax: options.connectionsMax ?? KAFKA_CONNECTIONS_MAX,
+    idleMs: options.idleMs ?? KAFKA_CONNECTION_IDLE_MS,
     metrics: options.metrics ?? new KafkaMetrics(),
   };
   const connections = new Map<TcpConnection, Connection>();
   const tcp: TcpServer = await listenTcp(options.hostname, options.port, {
-    onData(conn, bytes) {
-      let c = connections.get(conn);
-      if (c === undefined) {
-        c = new Connection(conn, resolved, options.auth);
-        connections.set(conn, c);
-        if (connections.size > resolved.connectionsMax) {
-          c.close(`more than ${resolved.connectionsMax} connections`, "connection_limit");
-          return;
-        }
+    onConnect(conn) {
+      const c = new Connection(conn, resolved, options.auth);
+      connections.set(conn, c);
+      if (connections.size > resolved.connectionsMax) {
+        c.close(`more than ${resolved.connectionsMax} connections`, "connection_limit");
       }
-      c.onData(bytes);
+    },
+    onData(conn, bytes) {
+      connections.get(conn)?.onData(bytes);
+    },
+    onIdle(conn) {
+      connections.get(conn)?.idle(resolved.idleMs);
     },
     onClose(conn) {
       connections.get(conn)?.disposed();
@@ -433,7 +447,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
       options.logger.info("kafka TLS handshake failed", { client: remote, error: err.message });
       resolved.metrics.closed("tls_handshake");
     },
-  }, { tls: options.tls });
+  }, { tls: options.tls, idleMs: resolved.idleMs });
   options.onListening?.(tcp.hostname, tcp.port);
   return {
     hostname: tcp.hostname,

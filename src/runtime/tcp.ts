@@ -24,7 +24,11 @@ export interface TcpConnection {
 }
 
 export interface TcpHandlers {
+  /** A connection is open (with TLS: its handshake is done); before any of its data. */
+  onConnect?(conn: TcpConnection): void;
   onData(conn: TcpConnection, bytes: Uint8Array): void;
+  /** Nothing was read or written for `idleMs` (fires again after the next activity). */
+  onIdle?(conn: TcpConnection): void;
   onClose(conn: TcpConnection): void;
   onError?(conn: TcpConnection, err: Error): void;
   /** A TLS handshake failed (`remote` is "host:port"); that socket is already closed. */
@@ -63,7 +67,7 @@ export function listenTcp(
   hostname: string,
   port: number,
   handlers: TcpHandlers,
-  options: { tls?: TcpTlsOptions } = {},
+  options: { tls?: TcpTlsOptions; idleMs?: number } = {},
 ): Promise<TcpServer> {
   /** The connections handed to `handlers` (with TLS, the secure sockets). */
   const sockets = new Set<net.Socket>();
@@ -100,6 +104,11 @@ export function listenTcp(
         else socket.end();
       },
     };
+    if (options.idleMs !== undefined && options.idleMs > 0) {
+      socket.setTimeout(options.idleMs);
+      socket.on("timeout", () => handlers.onIdle?.(conn));
+    }
+    handlers.onConnect?.(conn);
     socket.on("data", (data: Uint8Array) => handlers.onData(conn, data));
     socket.on("error", (err: Error) => handlers.onError?.(conn, err));
     socket.on("close", () => {

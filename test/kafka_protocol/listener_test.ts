@@ -121,7 +121,7 @@ class RawClient {
   }
 }
 
-async function setup(options: { autoCreate?: boolean } = {}) {
+async function setup(options: { autoCreate?: boolean; idleMs?: number } = {}) {
   const dataDir = tempDir("sluice-kafka-listener-");
   const logger = new MemoryLogger();
   const broker = await Broker.open({ dataDir, logger });
@@ -131,6 +131,7 @@ async function setup(options: { autoCreate?: boolean } = {}) {
     logger,
     autoCreateTopics: options.autoCreate ?? true,
     defaultPartitions: 2,
+    idleMs: options.idleMs,
   });
   return {
     broker,
@@ -620,6 +621,30 @@ Deno.test("Kafka listener without auto-creation answers UNKNOWN_TOPIC_OR_PARTITI
     assert.throws(() => s.broker.topics.get("nope"));
   } finally {
     c.close();
+    await s.close();
+  }
+});
+
+Deno.test("Kafka listener closes idle connections, never one with a request waiting", async () => {
+  const s = await setup({ idleMs: 300 });
+  const idle = await RawClient.connect(s.listener.port);
+  const polling = await RawClient.connect(s.listener.port);
+  try {
+    await s.broker.createTopic("quiet", 1, {});
+    const started = performance.now();
+    // A long poll three times the idle time: its connection is busy, not idle.
+    const poll = polling.call(FETCH_REQUEST, FETCH_RESPONSE, 11, fetchBody("quiet", 0, 0, 1000));
+    assert.equal(await idle.readFrame(), null, "the silent connection is closed");
+    const r = await poll;
+    assert.equal(partitionOf(r).errorCode, 0);
+    assert.ok(performance.now() - started >= 900, "the long poll ran its course");
+    assert.match(
+      s.listener.metrics.render(),
+      /^sluice_kafka_connections_closed_total\{reason="idle"\} 1$/m,
+    );
+  } finally {
+    idle.close();
+    polling.close();
     await s.close();
   }
 });
