@@ -286,6 +286,17 @@ export class GroupCoordinator {
     }
   }
 
+  /**
+   * Drops a group without members from memory (after its stored offsets and membership were
+   * deleted, e.g. by Kafka's DeleteGroups), so it no longer shows as Empty. No-op with members.
+   */
+  forgetEmpty(groupId: string): void {
+    const group = this.#groups.get(groupId);
+    if (group === undefined || group.members.size > 0) return;
+    group.expiry?.cancel();
+    this.#groups.delete(groupId);
+  }
+
   /** True when the group has HTTP members now (its id is taken for Kafka-protocol consumers). */
   hasMembers(groupId: string): boolean {
     return (this.#groups.get(groupId)?.members.size ?? 0) > 0;

@@ -247,6 +247,8 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
       assert.deepEqual(res.results.map((r: { errorCode: number }) => r.errorCode), [0, 0]);
       assert.deepEqual(s.broker.offsets.storedGroups(), []);
       assert.deepEqual(s.broker.offsets.groupsWithOffsets(), []);
+      // Gone from the HTTP side too, not shown as Empty until a restart.
+      assert.throws(() => s.broker.groups.describe("http-g"), /does not exist/);
       const listed = await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, 4, {}) as Any;
       assert.deepEqual(listed.groups, []);
     });

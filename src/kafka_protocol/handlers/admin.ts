@@ -252,6 +252,7 @@ export function deleteGroupsHandler(ctx: KafkaContext): Handler {
       } else {
         try {
           const deleted = await ctx.broker.offsets.deleteGroup(groupId);
+          ctx.broker.groups.forgetEmpty(groupId);
           if (deleted) ctx.logger.info("deleted group", { group: groupId, via: "kafka" });
           else errorCode = KafkaError.GROUP_ID_NOT_FOUND;
         } catch (err) {
