@@ -406,3 +406,78 @@ Deno.test("kafka auth: kafkajs with SASL/PLAIN runs a consumer group on an allow
     });
   });
 });
+
+Deno.test("kafka auth: a SIGHUP reload changes a live connection's rights, or ends it", async (t) => {
+  const dir = tempDir("sluice-kafka-auth-hup-");
+  const path = `${dir}/auth.json`;
+  Deno.writeTextFileSync(path, JSON.stringify(TOKENS));
+  await withKafkaServer({ args: ["--auth", path] }, async (server) => {
+    await createTopic(server, "orders-hup");
+    /** Logs in as `who` with SaslHandshake v0 and the raw PLAIN bytes. */
+    const login = async (who: keyof typeof SECRETS) => {
+      const c = await rawConnect(server);
+      await c.send(request(17, 0, str16("PLAIN")));
+      assert.ok((await c.frame()) !== null);
+      const plain = enc.encode(`\0${who}\0${SECRETS[who]}`);
+      const raw = new Uint8Array(4 + plain.length);
+      new DataView(raw.buffer).setInt32(0, plain.length);
+      raw.set(plain, 4);
+      await c.send(raw);
+      assert.deepEqual([...(await c.frame())!], []);
+      return c;
+    };
+    /** Metadata v1 for orders-hup: the topic's error code, or null when the connection closed. */
+    const topicError = async (c: Awaited<ReturnType<typeof rawConnect>>) => {
+      await c.send(request(3, 1, [0, 0, 0, 1, ...str16("orders-hup")]));
+      const frame = await c.frame();
+      if (frame === null) return null;
+      // correlation id, brokers [node, host, port, rack], controller, topics [error, ...]
+      const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+      let at = 4;
+      const brokers = dv.getInt32(at);
+      at += 4;
+      for (let i = 0; i < brokers; i++) {
+        at += 4;
+        at += 2 + dv.getInt16(at);
+        at += 4;
+        const rack = dv.getInt16(at);
+        at += 2 + Math.max(0, rack);
+      }
+      at += 4; // controller id
+      at += 4; // topics count (1)
+      return dv.getInt16(at);
+    };
+    const hup = async () => {
+      const before = server.stderr().split("auth file reloaded").length;
+      server.server.proc.kill("SIGHUP");
+      for (let i = 0; i < 100; i++) {
+        if (server.stderr().split("auth file reloaded").length > before) return;
+        await sleep(50);
+      }
+      assert.fail(`no reload logged:\n${server.stderrTail()}`);
+    };
+
+    const reader = await login("reader");
+    const app = await login("app");
+    try {
+      await t.step("before the reload both see the topic", async () => {
+        assert.equal(await topicError(reader), 0);
+        assert.equal(await topicError(app), 0);
+      });
+      await t.step("after it, a revoked right is refused on the same connection", async () => {
+        const shrunk = structuredClone(TOKENS) as typeof TOKENS;
+        shrunk.tokens = shrunk.tokens
+          .filter((x) => x.name !== "reader")
+          .map((x) => x.name === "app" ? { ...x, allow: [{ topic: "other*", ops: ["read"] }] } : x);
+        Deno.writeTextFileSync(path, JSON.stringify(shrunk));
+        await hup();
+        assert.equal(await topicError(app), 29, "TOPIC_AUTHORIZATION_FAILED for app now");
+        assert.equal(await topicError(reader), null, "the removed token's connection is closed");
+        assert.match(server.stderr(), /no longer valid \(auth file reloaded\)/);
+      });
+    } finally {
+      reader.close();
+      app.close();
+    }
+  });
+});
