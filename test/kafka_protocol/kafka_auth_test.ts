@@ -362,6 +362,29 @@ Deno.test("kafka auth: kafkajs with SASL/PLAIN runs a consumer group on an allow
       assert.deepEqual(seen.sort(), Array.from({ length: 10 }, (_, i) => `v${i}`).sort());
     });
 
+    await t.step("CreateTopics and DeleteTopics need admin on the topic", async () => {
+      const appAdmin = kafka.admin();
+      const rootAdmin = kafkajs(server, "admin").admin();
+      await appAdmin.connect();
+      await rootAdmin.connect();
+      try {
+        await assert.rejects(
+          () => appAdmin.createTopics({ topics: [{ topic: "orders-made", numPartitions: 1 }] }),
+          (e: Error) => /authoriz/i.test(String((e as { errors?: unknown }).errors ?? e.message)),
+          "app has read and write on orders*, not admin",
+        );
+        assert.ok(!(await rootAdmin.listTopics()).includes("orders-made"), "nothing created");
+        await rootAdmin.createTopics({ topics: [{ topic: "orders-made", numPartitions: 1 }] });
+        await assert.rejects(() => appAdmin.deleteTopics({ topics: ["orders-made"] }));
+        assert.ok((await rootAdmin.listTopics()).includes("orders-made"), "still there");
+        await rootAdmin.deleteTopics({ topics: ["orders-made"] });
+        assert.ok(!(await rootAdmin.listTopics()).includes("orders-made"));
+      } finally {
+        await appAdmin.disconnect();
+        await rootAdmin.disconnect();
+      }
+    });
+
     await t.step("a forbidden group is GROUP_AUTHORIZATION_FAILED", async () => {
       // kafkajs reports "Failed to find group coordinator"; the broker's error code is in its
       // debug log ("Tried to find group coordinator").
