@@ -13,7 +13,7 @@
  * it is replayed; every SNAPSHOT_EVERY_RECORDS records a new snapshot is written and the segments
  * the previous one covers are deleted, so start-up time stays bounded however many commits were
  * made, and a damaged snapshot falls back to the previous one without losing a commit. A null value
- * is a tombstone: `deleteGroup` writes them, and replay and snapshots drop the key.
+ * is a tombstone: `deleteGroup` and `deleteOffsets` write them, and replay and snapshots drop the key.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
@@ -260,6 +260,33 @@ export class OffsetStore {
       if (stored) this.#groups.delete(group);
     });
     return true;
+  }
+
+  /**
+   * Forgets some of a group's committed offsets (OffsetDelete): one batch of tombstones for those
+   * of `partitions` it has (atomic, durable when it resolves, replayed and snapshotted like
+   * deleteGroup's). Partitions without an offset are skipped; returns how many were deleted. The
+   * group's stored membership stays. The caller makes sure no member consumes them.
+   */
+  async deleteOffsets(
+    group: string,
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<number> {
+    const map = this.#offsets.get(group);
+    const keys = new Map<string, { topic: string; partition: number }>();
+    for (const p of partitions) {
+      const k = `${p.topic}\0${p.partition}`;
+      if (map?.has(k)) keys.set(k, p);
+    }
+    if (keys.size === 0) return 0;
+    const records: RecordInput[] = [...keys.values()].map((p) => ({
+      key: encoder.encode(JSON.stringify(["o", group, p.topic, p.partition])),
+      value: null,
+    }));
+    await this.#append(records, () => {
+      for (const k of keys.keys()) this.#deleteOffset(group, k);
+    });
+    return keys.size;
   }
 
   /**

@@ -13,6 +13,9 @@
  * | OffsetFetch                                   | read on each topic (all topics: filtered) |
  * | FindCoordinator (group)                       | read on the group                         |
  * | DescribeGroups, DeleteGroups                  | admin on the group (ListGroups filters)   |
+ * | OffsetDelete                                  | admin on the group and read on each topic |
+ * | DescribeConfigs                               | a topic: any right on it; the broker: admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED) |
+ * | DescribeCluster                               | any authenticated principal               |
  * | InitProducerId, ApiVersions                   | any authenticated principal               |
  *
  * A missing right is TOPIC_AUTHORIZATION_FAILED (29) per topic or partition, or

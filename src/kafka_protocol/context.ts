@@ -21,6 +21,11 @@ export interface KafkaListenerSettings {
   defaultPartitions: number;
 }
 
+/** auto.create.topics.enable, as Kafka's default. */
+export const AUTO_CREATE_TOPICS_DEFAULT = true;
+/** num.partitions, as Kafka's default. */
+export const DEFAULT_PARTITIONS_DEFAULT = 1;
+
 /** The single broker's node id (Metadata's broker list, leader of every partition). */
 export const NODE_ID = 0;
 

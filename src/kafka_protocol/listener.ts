@@ -21,13 +21,20 @@ import { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
 import { joinPath, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
 import { ApiRegistry } from "./apis.ts";
-import type { KafkaContext, KafkaListenerSettings } from "./context.ts";
+import {
+  AUTO_CREATE_TOPICS_DEFAULT,
+  DEFAULT_PARTITIONS_DEFAULT,
+  type KafkaContext,
+  type KafkaListenerSettings,
+} from "./context.ts";
 import {
   deleteGroupsHandler,
   deleteTopicsHandler,
   describeGroupsHandler,
   listGroupsHandler,
+  offsetDeleteHandler,
 } from "./handlers/admin.ts";
+import { describeClusterHandler, describeConfigsHandler } from "./handlers/configs.ts";
 import {
   apiVersionsHandler,
   createTopicsHandler,
@@ -55,6 +62,14 @@ import {
 import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
 import { DELETE_GROUPS_REQUEST, DELETE_GROUPS_RESPONSE } from "./messages/delete_groups.ts";
 import { DELETE_TOPICS_REQUEST, DELETE_TOPICS_RESPONSE } from "./messages/delete_topics.ts";
+import {
+  DESCRIBE_CLUSTER_REQUEST,
+  DESCRIBE_CLUSTER_RESPONSE,
+} from "./messages/describe_cluster.ts";
+import {
+  DESCRIBE_CONFIGS_REQUEST,
+  DESCRIBE_CONFIGS_RESPONSE,
+} from "./messages/describe_configs.ts";
 import { DESCRIBE_GROUPS_REQUEST, DESCRIBE_GROUPS_RESPONSE } from "./messages/describe_groups.ts";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "./messages/fetch.ts";
 import {
@@ -72,6 +87,7 @@ import { LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE } from "./messages/list_group
 import { LIST_OFFSETS_REQUEST, LIST_OFFSETS_RESPONSE } from "./messages/list_offsets.ts";
 import { METADATA_REQUEST, METADATA_RESPONSE } from "./messages/metadata.ts";
 import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset_commit.ts";
+import { OFFSET_DELETE_REQUEST, OFFSET_DELETE_RESPONSE } from "./messages/offset_delete.ts";
 import { OFFSET_FETCH_REQUEST, OFFSET_FETCH_RESPONSE } from "./messages/offset_fetch.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "./messages/produce.ts";
 import {
@@ -112,10 +128,7 @@ export interface KafkaListener {
   close(): Promise<void>;
 }
 
-/** auto.create.topics.enable, as Kafka's default. */
-export const AUTO_CREATE_TOPICS_DEFAULT = true;
-/** num.partitions, as Kafka's default. */
-export const DEFAULT_PARTITIONS_DEFAULT = 1;
+export { AUTO_CREATE_TOPICS_DEFAULT, DEFAULT_PARTITIONS_DEFAULT } from "./context.ts";
 
 /** The cluster id of `dataDir`: made once (22 characters, like Kafka's) and kept in cluster_id. */
 function clusterIdOf(dataDir: string): string {
@@ -333,12 +346,36 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       handle: initProducerIdHandler(ctx),
     })
     .add({
+      key: 32,
+      name: "DescribeConfigs",
+      versions: "0-4",
+      request: DESCRIBE_CONFIGS_REQUEST,
+      response: DESCRIBE_CONFIGS_RESPONSE,
+      handle: describeConfigsHandler(ctx),
+    })
+    .add({
       key: 42,
       name: "DeleteGroups",
       versions: "0-2",
       request: DELETE_GROUPS_REQUEST,
       response: DELETE_GROUPS_RESPONSE,
       handle: deleteGroupsHandler(ctx),
+    })
+    .add({
+      key: 47,
+      name: "OffsetDelete",
+      versions: "0",
+      request: OFFSET_DELETE_REQUEST,
+      response: OFFSET_DELETE_RESPONSE,
+      handle: offsetDeleteHandler(ctx),
+    })
+    .add({
+      key: 60,
+      name: "DescribeCluster",
+      versions: "0-1",
+      request: DESCRIBE_CLUSTER_REQUEST,
+      response: DESCRIBE_CLUSTER_RESPONSE,
+      handle: describeClusterHandler(ctx),
     });
 }
 

@@ -304,3 +304,81 @@ Deno.test("OffsetStore snapshots", async (t) => {
     await again.store.close();
   });
 });
+
+Deno.test("OffsetStore.deleteOffsets", async (t) => {
+  const SEED: OffsetCommit[] = [
+    { topic: "orders", partition: 0, offset: 7 },
+    { topic: "orders", partition: 1, offset: 3 },
+    { topic: "payments", partition: 0, offset: 11 },
+  ];
+
+  await t.step("deletes only the named partitions that have an offset", async () => {
+    const { store } = await open(tempDir("sluice-offsets-"));
+    await store.commit("g", SEED);
+    await store.commit("other", [{ topic: "orders", partition: 0, offset: 1 }]);
+    await store.saveGroup("g", GROUP);
+    assert.equal(
+      await store.deleteOffsets("g", [
+        { topic: "orders", partition: 1 },
+        { topic: "orders", partition: 1 },
+        { topic: "orders", partition: 9 },
+        { topic: "missing", partition: 0 },
+      ]),
+      1,
+    );
+    assert.deepEqual(store.offsetsOf("g"), [
+      { topic: "orders", partition: 0, offset: 7 },
+      { topic: "payments", partition: 0, offset: 11 },
+    ]);
+    assert.equal(store.committed("other", "orders", 0), 1, "other groups untouched");
+    assert.deepEqual(store.storedGroups(), [["g", GROUP]], "membership stays");
+    assert.equal(await store.deleteOffsets("g", [{ topic: "orders", partition: 1 }]), 0);
+    assert.equal(await store.deleteOffsets("unknown", [{ topic: "orders", partition: 0 }]), 0);
+    assert.equal(await store.deleteOffsets("g", []), 0);
+    await store.close();
+  });
+
+  await t.step("deleting the last offsets leaves the group without offsets", async () => {
+    const { store } = await open(tempDir("sluice-offsets-"));
+    await store.commit("g", SEED);
+    assert.equal(await store.deleteOffsets("g", SEED), 3);
+    assert.equal(store.hasOffsets("g"), false);
+    assert.deepEqual(store.groupsWithOffsets(), []);
+    await store.close();
+  });
+
+  await t.step("the tombstones survive a reopen, a crash and a snapshot", async () => {
+    const dir = tempDir("sluice-offsets-");
+    const first = await open(dir);
+    await first.store.commit("g", SEED);
+    assert.equal(
+      await first.store.deleteOffsets("g", [
+        { topic: "orders", partition: 0 },
+        { topic: "payments", partition: 0 },
+      ]),
+      2,
+    );
+    const crash = tempDir("sluice-offsets-crash-");
+    copyTree(dir, crash);
+    await first.store.close(); // writes a snapshot
+    const expected = [{ topic: "orders", partition: 1, offset: 3 }];
+
+    const reopened = await open(dir);
+    assert.deepEqual(reopened.store.offsetsOf("g"), expected);
+    // A commit after the tombstones comes back.
+    await reopened.store.commit("g", [{ topic: "orders", partition: 0, offset: 20 }]);
+    await reopened.store.close();
+    const again = await open(dir);
+    assert.deepEqual(again.store.offsetsOf("g"), [
+      { topic: "orders", partition: 0, offset: 20 },
+      { topic: "orders", partition: 1, offset: 3 },
+    ]);
+    assert.deepEqual(problems(again.logger), []);
+    await again.store.close();
+
+    const recovered = await open(crash); // no snapshot of the delete: replayed from the log
+    assert.deepEqual(recovered.store.offsetsOf("g"), expected);
+    assert.deepEqual(problems(recovered.logger), []);
+    await recovered.store.close();
+  });
+});

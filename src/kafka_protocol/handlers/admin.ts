@@ -1,6 +1,6 @@
 /**
- * DescribeGroups, ListGroups, DeleteTopics and DeleteGroups: what Kafka's admin tools ask
- * (kafka-consumer-groups, kafka-topics --delete, the kafkajs and librdkafka admin clients).
+ * DescribeGroups, ListGroups, DeleteTopics, DeleteGroups and OffsetDelete: what Kafka's admin tools
+ * ask (kafka-consumer-groups, kafka-topics --delete, the kafkajs and librdkafka admin clients).
  *
  * Kafka-protocol groups, HTTP groups and committed offsets share one id space; a group id is
  * described by the first of these that knows it:
@@ -17,12 +17,18 @@
  *
  * DeleteGroups forgets a group's committed offsets and stored membership (OffsetStore.deleteGroup)
  * only when no member, Kafka or HTTP, uses it: NON_EMPTY_GROUP otherwise, GROUP_ID_NOT_FOUND when
- * nothing is stored for it. DeleteTopics deletes by name; topic ids (v6) are not kept, so a topic
+ * nothing is stored for it. OffsetDelete forgets a group's committed offsets for the partitions
+ * named (OffsetStore.deleteOffsets, one batch) under the same rule at group level: NON_EMPTY_GROUP
+ * while any member uses the group (Kafka refines this to GROUP_SUBSCRIBED_TO_TOPIC per partition of
+ * a subscribed topic; Sluice refuses the whole request), GROUP_ID_NOT_FOUND when nothing is stored
+ * for it; a topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION per partition, and a partition
+ * without a committed offset succeeds, as in Kafka. DeleteTopics deletes by name; topic ids (v6) are not kept, so a topic
  * named by id alone is UNKNOWN_TOPIC_ID.
  *
  * With authentication: DescribeGroups and DeleteGroups need admin on each group
  * (GROUP_AUTHORIZATION_FAILED), ListGroups lists only groups with it, DeleteTopics needs admin on
- * each topic (TOPIC_AUTHORIZATION_FAILED).
+ * each topic (TOPIC_AUTHORIZATION_FAILED), OffsetDelete admin on the group (Kafka: DELETE) and read
+ * on each topic (Kafka: READ; TOPIC_AUTHORIZATION_FAILED per partition).
  */
 import { denied, may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
@@ -30,6 +36,7 @@ import { encode, type MessageSchema, type Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode, kafkaErrorMessage } from "../errors.ts";
+import { existingTopic } from "./configs.ts";
 import {
   CONSUMER_PROTOCOL_ASSIGNMENT,
   CONSUMER_PROTOCOL_SUBSCRIPTION,
@@ -262,5 +269,50 @@ export function deleteGroupsHandler(ctx: KafkaContext): Handler {
       results.push({ groupId, errorCode });
     }
     return { throttleTimeMs: 0, results };
+  };
+}
+
+export function offsetDeleteHandler(ctx: KafkaContext): Handler {
+  return async (body, context) => {
+    const groupId = body.groupId as string;
+    const topics = body.topics as { name: string; partitions: { partitionIndex: number }[] }[];
+    const refuse = (errorCode: number) => ({ errorCode, throttleTimeMs: 0, topics: [] });
+    if (!may(context, "group", groupId, "admin")) {
+      return refuse(KafkaError.GROUP_AUTHORIZATION_FAILED);
+    }
+    if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
+      return refuse(KafkaError.NON_EMPTY_GROUP);
+    }
+    const offsets = ctx.broker.offsets;
+    if (!offsets.hasOffsets(groupId) && !offsets.storedGroups().some(([id]) => id === groupId)) {
+      return refuse(KafkaError.GROUP_ID_NOT_FOUND);
+    }
+    const results = topics.map(({ name, partitions }) => {
+      const errorCode: number = !may(context, "topic", name, "read")
+        ? KafkaError.TOPIC_AUTHORIZATION_FAILED
+        : existingTopic(ctx, name) === undefined
+        ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
+        : KafkaError.NONE;
+      return {
+        name,
+        partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+      };
+    });
+    const doomed = results.flatMap((t) =>
+      t.partitions.filter((p) => p.errorCode === KafkaError.NONE)
+        .map((p) => ({ topic: t.name, partition: p.partitionIndex }))
+    );
+    try {
+      const deleted = await offsets.deleteOffsets(groupId, doomed);
+      if (deleted > 0) {
+        ctx.logger.info("deleted committed offsets", { group: groupId, partitions: deleted });
+      }
+    } catch (err) {
+      const errorCode = kafkaErrorCode(err);
+      for (const t of results) {
+        for (const p of t.partitions) if (p.errorCode === KafkaError.NONE) p.errorCode = errorCode;
+      }
+    }
+    return { errorCode: KafkaError.NONE, throttleTimeMs: 0, topics: results };
   };
 }

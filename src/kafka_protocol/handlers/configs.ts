@@ -1,0 +1,292 @@
+/**
+ * DescribeConfigs and DescribeCluster: what Kafka's admin tools ask about topics and the cluster
+ * (kafka-configs --describe, kafka-topics --describe, AdminClient.describeConfigs /
+ * describeCluster in the Java, kafkajs and librdkafka clients).
+ *
+ * DescribeConfigs answers two resource types:
+ * - TOPIC (2): every key of the topic's TopicConfig (Kafka's names, plus Sluice's flush.policy and
+ *   flush.ms), the value as Kafka prints it. A topic's stored config holds every key filled in,
+ *   not which were set at creation, so config_source is DEFAULT_CONFIG (5) for a value equal to
+ *   Sluice's built-in default and DYNAMIC_TOPIC_CONFIG (1) otherwise (a value from the server's
+ *   topicDefaults therefore shows as 1).
+ * - BROKER (4), named "0" (the node id) or "": broker.id, auto.create.topics.enable and
+ *   num.partitions, STATIC_BROKER_CONFIG (4) when set away from the default, else DEFAULT_CONFIG.
+ *   The server's topicDefaults (log.retention.ms and the like) are not shown: the broker does not
+ *   keep them where the listener can read them.
+ * Every entry is read-only (Sluice has no AlterConfigs) and not sensitive; synonyms are always
+ * empty; config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
+ * configuration_keys filters by name (null or empty: every key; unknown names are skipped, as Kafka
+ * does). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION for that resource, another broker id or
+ * resource type INVALID_REQUEST.
+ *
+ * DescribeCluster: this broker (node 0 at the advertised host and port, no rack) as the only broker
+ * and the controller, and the cluster id. A v1 request for the controller endpoint (endpoint_type
+ * 2) is INVALID_REQUEST: there is no separate controller listener.
+ *
+ * With authentication: describing a topic needs any right on it (TOPIC_AUTHORIZATION_FAILED), the
+ * broker's configs admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED), as /metrics over HTTP;
+ * DescribeCluster needs only an authenticated principal, like Metadata's broker list.
+ */
+import { may, mayAny } from "../acl.ts";
+import type { Handler, RequestContext } from "../apis.ts";
+import type { Struct } from "../codec.ts";
+import { KafkaError } from "../error_codes.ts";
+import {
+  AUTO_CREATE_TOPICS_DEFAULT,
+  DEFAULT_PARTITIONS_DEFAULT,
+  type KafkaContext,
+  NODE_ID,
+} from "../context.ts";
+import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../../broker/topic_config.ts";
+import type { Topic } from "../../broker/topic_registry.ts";
+import { isSluiceError } from "../../errors.ts";
+
+/** Kafka's ConfigResource.Type codes. */
+export const RESOURCE_TOPIC = 2;
+export const RESOURCE_BROKER = 4;
+
+/** Kafka's DescribeConfigsResponse.ConfigSource codes. */
+export const ConfigSource = {
+  DYNAMIC_TOPIC_CONFIG: 1,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+} as const;
+
+/** Kafka's DescribeConfigsResponse.ConfigType codes. */
+export const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, LIST: 7 } as const;
+
+/** Kafka's "no authorized operations reported" (INT32_MIN). */
+const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
+/** AclOperation codes as bits: DESCRIBE 8, DESCRIBE_CONFIGS 10, IDEMPOTENT_WRITE 12. */
+const DESCRIBE = 1 << 8;
+const DESCRIBE_CONFIGS = 1 << 10;
+const IDEMPOTENT_WRITE = 1 << 12;
+
+/** The topic named, or undefined when there is none (or the name is not a valid one). */
+export function existingTopic(ctx: KafkaContext, name: string): Topic | undefined {
+  try {
+    return ctx.broker.topics.get(name);
+  } catch (err) {
+    if (isSluiceError(err, "TOPIC_NOT_FOUND") || isSluiceError(err, "INVALID_TOPIC_NAME")) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+interface ConfigInfo {
+  type: number;
+  doc: string;
+}
+
+/** Every topic config key: its type as Kafka declares it (Sluice's own keys: their nature). */
+const TOPIC_CONFIGS: { readonly [K in keyof TopicConfig]: ConfigInfo } = {
+  "retention.ms": {
+    type: ConfigType.LONG,
+    doc: "How long a segment's records are kept before it may be deleted (-1: no limit).",
+  },
+  "retention.bytes": {
+    type: ConfigType.LONG,
+    doc: "The size a partition may grow to before its oldest segments are deleted (-1: no limit).",
+  },
+  "segment.bytes": { type: ConfigType.INT, doc: "The size at which a segment is rolled." },
+  "segment.ms": { type: ConfigType.LONG, doc: "The age at which a segment is rolled." },
+  "segment.index.bytes": {
+    type: ConfigType.INT,
+    doc: "The size of a segment's offset and time indexes.",
+  },
+  "index.interval.bytes": {
+    type: ConfigType.INT,
+    doc: "Bytes of records between two offset index entries.",
+  },
+  "max.message.bytes": { type: ConfigType.INT, doc: "The largest record batch accepted." },
+  "compression.type": {
+    type: ConfigType.STRING,
+    doc: "The compression batches are stored with (none or lz4).",
+  },
+  "cleanup.policy": {
+    type: ConfigType.LIST,
+    doc: "What happens to old segments: delete (compaction is not supported).",
+  },
+  "flush.policy": {
+    type: ConfigType.STRING,
+    doc: "Sluice: when appends are fsynced (none, interval or always).",
+  },
+  "flush.ms": {
+    type: ConfigType.LONG,
+    doc: "Sluice: the fsync interval of flush.policy interval.",
+  },
+};
+
+interface Entry {
+  name: string;
+  value: string;
+  source: number;
+  info: ConfigInfo;
+}
+
+function topicEntries(config: Readonly<TopicConfig>): Entry[] {
+  return (Object.keys(TOPIC_CONFIGS) as (keyof TopicConfig)[]).map((name) => ({
+    name,
+    value: String(config[name]),
+    source: config[name] === DEFAULT_TOPIC_CONFIG[name]
+      ? ConfigSource.DEFAULT_CONFIG
+      : ConfigSource.DYNAMIC_TOPIC_CONFIG,
+    info: TOPIC_CONFIGS[name],
+  }));
+}
+
+function brokerEntries(ctx: KafkaContext): Entry[] {
+  const source = (isDefault: boolean) =>
+    isDefault ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG;
+  const { autoCreateTopics, defaultPartitions } = ctx.settings;
+  return [
+    {
+      name: "broker.id",
+      value: String(NODE_ID),
+      source: ConfigSource.DEFAULT_CONFIG,
+      info: { type: ConfigType.INT, doc: "This broker's node id (always 0: a single broker)." },
+    },
+    {
+      name: "auto.create.topics.enable",
+      value: String(autoCreateTopics),
+      source: source(autoCreateTopics === AUTO_CREATE_TOPICS_DEFAULT),
+      info: {
+        type: ConfigType.BOOLEAN,
+        doc: "Whether Metadata and Produce create a topic that does not exist.",
+      },
+    },
+    {
+      name: "num.partitions",
+      value: String(defaultPartitions),
+      source: source(defaultPartitions === DEFAULT_PARTITIONS_DEFAULT),
+      info: {
+        type: ConfigType.INT,
+        doc: "Partitions of an auto-created topic, and of CreateTopics with -1.",
+      },
+    },
+  ];
+}
+
+function describeResource(
+  ctx: KafkaContext,
+  context: RequestContext,
+  resource: { resourceType: number; resourceName: string; configurationKeys: string[] | null },
+  includeDocumentation: boolean,
+): Struct {
+  const { resourceType, resourceName } = resource;
+  const result = (errorCode: number, errorMessage: string | null, entries: Entry[]) => {
+    const keys = resource.configurationKeys;
+    const wanted = keys === null || keys.length === 0 ? null : new Set(keys);
+    return {
+      errorCode,
+      errorMessage,
+      resourceType,
+      resourceName,
+      configs: entries.filter((e) => wanted === null || wanted.has(e.name)).map((e) => ({
+        name: e.name,
+        value: e.value,
+        readOnly: true,
+        isDefault: e.source === ConfigSource.DEFAULT_CONFIG,
+        configSource: e.source,
+        isSensitive: false,
+        synonyms: [],
+        configType: e.info.type,
+        documentation: includeDocumentation ? e.info.doc : null,
+      })),
+    };
+  };
+  if (resourceType === RESOURCE_TOPIC) {
+    if (!mayAny(context, "topic", resourceName)) {
+      return result(
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        `principal "${context.principal?.name}" has no right on topic ${
+          JSON.stringify(resourceName)
+        }`,
+        [],
+      );
+    }
+    const topic = existingTopic(ctx, resourceName);
+    if (topic === undefined) {
+      return result(
+        KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+        `topic ${JSON.stringify(resourceName)} does not exist`,
+        [],
+      );
+    }
+    return result(KafkaError.NONE, null, topicEntries(topic.config));
+  }
+  if (resourceType === RESOURCE_BROKER) {
+    if (resourceName !== "" && resourceName !== String(NODE_ID)) {
+      return result(
+        KafkaError.INVALID_REQUEST,
+        `unexpected broker id ${JSON.stringify(resourceName)}; this broker is ${NODE_ID}`,
+        [],
+      );
+    }
+    if (!may(context, "topic", "*", "admin")) {
+      return result(
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        `principal "${context.principal?.name}" may not describe the broker's configs`,
+        [],
+      );
+    }
+    return result(KafkaError.NONE, null, brokerEntries(ctx));
+  }
+  return result(
+    KafkaError.INVALID_REQUEST,
+    `resource type ${resourceType} is not supported; only topics (2) and the broker (4)`,
+    [],
+  );
+}
+
+export function describeConfigsHandler(ctx: KafkaContext): Handler {
+  return (body, context) => {
+    const resources = body.resources as {
+      resourceType: number;
+      resourceName: string;
+      configurationKeys: string[] | null;
+    }[];
+    const includeDocumentation = body.includeDocumentation === true;
+    return Promise.resolve({
+      throttleTimeMs: 0,
+      results: resources.map((r) => describeResource(ctx, context, r, includeDocumentation)),
+    });
+  };
+}
+
+export function describeClusterHandler(ctx: KafkaContext): Handler {
+  return (body, context) => {
+    const base = {
+      throttleTimeMs: 0,
+      endpointType: 1,
+      clusterId: ctx.settings.clusterId,
+      controllerId: NODE_ID,
+      brokers: [{
+        brokerId: NODE_ID,
+        host: ctx.settings.advertisedHost,
+        port: ctx.settings.advertisedPort,
+        rack: null,
+      }],
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+    };
+    if (context.apiVersion >= 1 && body.endpointType !== 1) {
+      return Promise.resolve({
+        ...base,
+        errorCode: KafkaError.INVALID_REQUEST,
+        errorMessage:
+          `endpoint type ${body.endpointType} is not served: this listener is a broker (1)`,
+        brokers: [],
+      });
+    }
+    const clusterAuthorizedOperations = body.includeClusterAuthorizedOperations === true
+      ? DESCRIBE | IDEMPOTENT_WRITE | (may(context, "topic", "*", "admin") ? DESCRIBE_CONFIGS : 0)
+      : AUTHORIZED_OPERATIONS_UNKNOWN;
+    return Promise.resolve({
+      ...base,
+      errorCode: KafkaError.NONE,
+      errorMessage: null,
+      clusterAuthorizedOperations,
+    });
+  };
+}

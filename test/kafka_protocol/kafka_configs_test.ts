@@ -1,0 +1,489 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * DescribeConfigs, DescribeCluster and OffsetDelete (handlers/configs.ts, handlers/admin.ts):
+ * - in process, every served version with frames from our own tables: a topic's configs with
+ *   their sources and types, key filters, the broker's settings, unknown topics and resource
+ *   types; the cluster; offsets deleted per partition only from a group without members;
+ * - the rights each needs with authentication (the handlers called with a principal);
+ * - the real server with kafkajs's admin client: describeConfigs of a topic created over HTTP with
+ *   a config, and describeCluster.
+ */
+import assert from "node:assert/strict";
+import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
+import { Broker } from "../../src/broker/broker.ts";
+import type { RequestContext } from "../../src/kafka_protocol/apis.ts";
+import { decode, encode, type MessageSchema, type Struct } from "../../src/kafka_protocol/codec.ts";
+import type { KafkaContext } from "../../src/kafka_protocol/context.ts";
+import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
+import { offsetDeleteHandler } from "../../src/kafka_protocol/handlers/admin.ts";
+import {
+  describeClusterHandler,
+  describeConfigsHandler,
+} from "../../src/kafka_protocol/handlers/configs.ts";
+import { type KafkaListener, startKafkaListener } from "../../src/kafka_protocol/listener.ts";
+import {
+  DESCRIBE_CLUSTER_REQUEST,
+  DESCRIBE_CLUSTER_RESPONSE,
+} from "../../src/kafka_protocol/messages/describe_cluster.ts";
+import {
+  DESCRIBE_CONFIGS_REQUEST,
+  DESCRIBE_CONFIGS_RESPONSE,
+} from "../../src/kafka_protocol/messages/describe_configs.ts";
+import {
+  OFFSET_DELETE_REQUEST,
+  OFFSET_DELETE_RESPONSE,
+} from "../../src/kafka_protocol/messages/offset_delete.ts";
+import {
+  REQUEST_HEADER,
+  requestHeaderVersion,
+  RESPONSE_HEADER,
+  responseHeaderVersion,
+} from "../../src/kafka_protocol/messages/request_header.ts";
+import { MemoryLogger } from "../../src/logger.ts";
+import { createTopic } from "../http/server_harness.ts";
+import { tempDir } from "../test_util.ts";
+import { withKafkaServer } from "./kafka_harness.ts";
+
+const INT32_MIN = -2147483648;
+
+async function setup() {
+  const dataDir = tempDir("sluice-kafka-configs-");
+  const logger = new MemoryLogger();
+  const broker = await Broker.open({ dataDir, logger });
+  const listener: KafkaListener = await startKafkaListener(broker, {
+    host: "127.0.0.1",
+    port: 0,
+    logger,
+    defaultPartitions: 3,
+  });
+  return {
+    broker,
+    listener,
+    logger,
+    async close() {
+      await listener.close();
+      await broker.close();
+    },
+  };
+}
+
+/** One request on a fresh connection, framed and read back with our tables. */
+async function call(
+  port: number,
+  request: MessageSchema,
+  response: MessageSchema,
+  version: number,
+  body: Struct,
+): Promise<any> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const header = encode(REQUEST_HEADER, requestHeaderVersion(request, version), {
+      requestApiKey: request.apiKey!,
+      requestApiVersion: version,
+      correlationId: 7,
+      clientId: "configs-test",
+    });
+    const payload = encode(request, version, body);
+    const frame = new Uint8Array(4 + header.length + payload.length);
+    new DataView(frame.buffer).setInt32(0, header.length + payload.length);
+    frame.set(header, 4);
+    frame.set(payload, 4 + header.length);
+    let at = 0;
+    while (at < frame.length) at += await conn.write(frame.subarray(at));
+    let buf = new Uint8Array(0);
+    for (;;) {
+      if (buf.length >= 4) {
+        const size = new DataView(buf.buffer, buf.byteOffset).getInt32(0);
+        if (buf.length >= 4 + size) {
+          const answer = buf.subarray(4, 4 + size);
+          const hv = responseHeaderVersion(response, version);
+          const headerBytes = hv === 0 ? 4 : 5;
+          const h = decode(RESPONSE_HEADER, hv, answer.subarray(0, headerBytes));
+          assert.equal(h.correlationId, 7);
+          return decode(response, version, answer.subarray(headerBytes));
+        }
+      }
+      const chunk = new Uint8Array(65536);
+      const n = await conn.read(chunk);
+      assert.ok(n !== null, `${request.name} v${version}: connection closed`);
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.length);
+      buf = next;
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("DescribeConfigs in process", async (t) => {
+  const env = await setup();
+  const port = env.listener.port;
+  try {
+    await env.broker.createTopic("orders", 2, {
+      "retention.ms": 3600000,
+      "cleanup.policy": "delete",
+    });
+    for (let version = 0; version <= 4; version++) {
+      await t.step(`v${version}: every key of a topic, with sources and types`, async () => {
+        const res = await call(port, DESCRIBE_CONFIGS_REQUEST, DESCRIBE_CONFIGS_RESPONSE, version, {
+          resources: [{ resourceType: 2, resourceName: "orders", configurationKeys: null }],
+          includeSynonyms: true,
+          includeDocumentation: true,
+        });
+        assert.equal(res.results.length, 1);
+        const r = res.results[0];
+        assert.deepEqual([r.errorCode, r.errorMessage, r.resourceType, r.resourceName], [
+          0,
+          null,
+          2,
+          "orders",
+        ]);
+        const byName = new Map(r.configs.map((c: Struct) => [c.name, c]));
+        assert.deepEqual([...byName.keys()].sort(), [
+          "cleanup.policy",
+          "compression.type",
+          "flush.ms",
+          "flush.policy",
+          "index.interval.bytes",
+          "max.message.bytes",
+          "retention.bytes",
+          "retention.ms",
+          "segment.bytes",
+          "segment.index.bytes",
+          "segment.ms",
+        ]);
+        const retention = byName.get("retention.ms") as any;
+        const segment = byName.get("segment.bytes") as any;
+        const cleanup = byName.get("cleanup.policy") as any;
+        assert.equal(retention.value, "3600000");
+        assert.equal(cleanup.value, "delete");
+        assert.equal(
+          segment.value,
+          String(env.broker.topics.get("orders")!.config["segment.bytes"]),
+        );
+        for (const c of r.configs) {
+          assert.equal(c.readOnly, true);
+          assert.equal(c.isSensitive, false);
+        }
+        if (version === 0) {
+          assert.equal(retention.isDefault, false);
+          assert.equal(segment.isDefault, true);
+          assert.equal(cleanup.isDefault, true, "set to its default: shown as the default");
+        } else {
+          assert.equal(retention.configSource, 1);
+          assert.equal(segment.configSource, 5);
+          assert.deepEqual(retention.synonyms, []);
+        }
+        if (version >= 3) {
+          assert.deepEqual([retention.configType, segment.configType, cleanup.configType], [
+            5,
+            3,
+            7,
+          ]);
+          assert.equal(typeof retention.documentation, "string");
+        }
+      });
+    }
+
+    await t.step("keys filter; no documentation unless asked", async () => {
+      const res = await call(port, DESCRIBE_CONFIGS_REQUEST, DESCRIBE_CONFIGS_RESPONSE, 4, {
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: "orders",
+            configurationKeys: ["retention.ms", "no.such.key"],
+          },
+          { resourceType: 2, resourceName: "orders", configurationKeys: [] },
+        ],
+      });
+      assert.deepEqual(res.results[0].configs.map((c: Struct) => [c.name, c.documentation]), [
+        ["retention.ms", null],
+      ]);
+      assert.equal(
+        res.results[1].configs.length,
+        11,
+        "an empty list: every key, as Kafka reads it",
+      );
+    });
+
+    await t.step("the broker, unknown topics, other brokers and resource types", async () => {
+      const res = await call(port, DESCRIBE_CONFIGS_REQUEST, DESCRIBE_CONFIGS_RESPONSE, 2, {
+        resources: [
+          { resourceType: 4, resourceName: "0", configurationKeys: null },
+          { resourceType: 4, resourceName: "", configurationKeys: ["num.partitions"] },
+          { resourceType: 2, resourceName: "missing", configurationKeys: null },
+          { resourceType: 4, resourceName: "1", configurationKeys: null },
+          { resourceType: 3, resourceName: "g", configurationKeys: null },
+        ],
+      });
+      const [broker, one, missing, other, group] = res.results;
+      assert.equal(broker.errorCode, 0);
+      assert.deepEqual(
+        broker.configs.map((c: Struct) => [c.name, c.value, c.configSource]),
+        [
+          ["broker.id", "0", 5],
+          ["auto.create.topics.enable", "true", 5],
+          ["num.partitions", "3", 4],
+        ],
+      );
+      assert.deepEqual(one.configs.map((c: Struct) => c.name), ["num.partitions"]);
+      assert.equal(missing.errorCode, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+      assert.deepEqual(missing.configs, []);
+      assert.equal(other.errorCode, KafkaError.INVALID_REQUEST);
+      assert.equal(group.errorCode, KafkaError.INVALID_REQUEST);
+      assert.equal(group.resourceType, 3);
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("DescribeCluster in process", async (t) => {
+  const env = await setup();
+  const port = env.listener.port;
+  try {
+    for (const version of [0, 1]) {
+      await t.step(`v${version}`, async () => {
+        const res = await call(port, DESCRIBE_CLUSTER_REQUEST, DESCRIBE_CLUSTER_RESPONSE, version, {
+          includeClusterAuthorizedOperations: false,
+        });
+        assert.equal(res.errorCode, 0);
+        assert.equal(res.controllerId, 0);
+        assert.match(res.clusterId, /\S/);
+        assert.deepEqual(res.brokers, [{ brokerId: 0, host: "127.0.0.1", port, rack: null }]);
+        assert.equal(res.clusterAuthorizedOperations, INT32_MIN);
+      });
+    }
+    await t.step("authorized operations when asked; no controller endpoint", async () => {
+      const asked = await call(port, DESCRIBE_CLUSTER_REQUEST, DESCRIBE_CLUSTER_RESPONSE, 1, {
+        includeClusterAuthorizedOperations: true,
+      });
+      assert.equal(asked.clusterAuthorizedOperations, (1 << 8) | (1 << 10) | (1 << 12));
+      const controller = await call(port, DESCRIBE_CLUSTER_REQUEST, DESCRIBE_CLUSTER_RESPONSE, 1, {
+        endpointType: 2,
+      });
+      assert.equal(controller.errorCode, KafkaError.INVALID_REQUEST);
+      assert.deepEqual(controller.brokers, []);
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("OffsetDelete in process", async (t) => {
+  const env = await setup();
+  const port = env.listener.port;
+  const offsetDelete = (body: Struct) =>
+    call(port, OFFSET_DELETE_REQUEST, OFFSET_DELETE_RESPONSE, 0, body);
+  try {
+    await env.broker.createTopic("orders", 3, {});
+    await env.broker.offsets.commit("g", [
+      { topic: "orders", partition: 0, offset: 5 },
+      { topic: "orders", partition: 1, offset: 6 },
+      { topic: "orders", partition: 2, offset: 7 },
+    ]);
+
+    await t.step("deletes the named partitions; unknown topics per partition", async () => {
+      const res = await offsetDelete({
+        groupId: "g",
+        topics: [
+          { name: "orders", partitions: [{ partitionIndex: 1 }, { partitionIndex: 2 }] },
+          { name: "missing", partitions: [{ partitionIndex: 0 }] },
+        ],
+      });
+      assert.equal(res.errorCode, 0);
+      assert.deepEqual(res.topics, [
+        {
+          name: "orders",
+          partitions: [{ partitionIndex: 1, errorCode: 0 }, { partitionIndex: 2, errorCode: 0 }],
+        },
+        { name: "missing", partitions: [{ partitionIndex: 0, errorCode: 3 }] },
+      ]);
+      assert.deepEqual(env.broker.offsets.offsetsOf("g"), [
+        { topic: "orders", partition: 0, offset: 5 },
+      ]);
+      // Again: nothing left there, still no error (as Kafka).
+      const again = await offsetDelete({
+        groupId: "g",
+        topics: [{ name: "orders", partitions: [{ partitionIndex: 1 }] }],
+      });
+      assert.deepEqual([again.errorCode, again.topics[0].partitions[0].errorCode], [0, 0]);
+    });
+
+    await t.step("an unknown group is GROUP_ID_NOT_FOUND", async () => {
+      const res = await offsetDelete({
+        groupId: "nobody",
+        topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
+      });
+      assert.deepEqual([res.errorCode, res.topics], [KafkaError.GROUP_ID_NOT_FOUND, []]);
+    });
+
+    await t.step("a group with members is NON_EMPTY_GROUP and keeps its offsets", async () => {
+      const member = await env.broker.groups.join("g", { topics: ["orders"] });
+      const res = await offsetDelete({
+        groupId: "g",
+        topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
+      });
+      assert.deepEqual([res.errorCode, res.topics], [KafkaError.NON_EMPTY_GROUP, []]);
+      assert.equal(env.broker.offsets.committed("g", "orders", 0), 5);
+      await env.broker.groups.leave("g", member.memberId);
+      const after = await offsetDelete({
+        groupId: "g",
+        topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
+      });
+      assert.equal(after.errorCode, 0);
+      assert.equal(env.broker.offsets.committed("g", "orders", 0), undefined);
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("DescribeConfigs, DescribeCluster and OffsetDelete with authentication", async (t) => {
+  const env = await setup();
+  const ctx: KafkaContext = {
+    broker: env.broker,
+    groups: env.listener.groups,
+    producerIds: undefined as never,
+    producerStates: undefined as never,
+    settings: {
+      advertisedHost: "127.0.0.1",
+      advertisedPort: env.listener.port,
+      clusterId: "c",
+      autoCreateTopics: true,
+      defaultPartitions: 1,
+    },
+    logger: env.logger,
+  };
+  const as = (name: string, rules: unknown[]): RequestContext => ({
+    apiVersion: 0,
+    clientId: null,
+    clientHost: "/127.0.0.1",
+    remote: "127.0.0.1:1",
+    principal: { name, rules: rules as any },
+    sasl: undefined as any,
+  });
+  try {
+    await env.broker.createTopic("orders", 1, {});
+    await env.broker.createTopic("secret", 1, {});
+    await env.broker.offsets.commit("g", [
+      { topic: "orders", partition: 0, offset: 1 },
+      { topic: "secret", partition: 0, offset: 2 },
+    ]);
+
+    await t.step(
+      "DescribeConfigs: any right on a topic; admin on topic * for the broker",
+      async () => {
+        const reader = as("reader", [{ topic: "orders", ops: ["read"] }]);
+        const res = await describeConfigsHandler(ctx)({
+          resources: [
+            { resourceType: 2, resourceName: "orders", configurationKeys: null },
+            { resourceType: 2, resourceName: "secret", configurationKeys: null },
+            { resourceType: 4, resourceName: "0", configurationKeys: null },
+          ],
+        }, reader) as any;
+        assert.deepEqual(res.results.map((r: Struct) => r.errorCode), [
+          0,
+          KafkaError.TOPIC_AUTHORIZATION_FAILED,
+          KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        ]);
+        const admin = as("admin", [{ topic: "*", ops: ["admin"] }]);
+        const ok = await describeConfigsHandler(ctx)({
+          resources: [{ resourceType: 4, resourceName: "0", configurationKeys: null }],
+        }, admin) as any;
+        assert.equal(ok.results[0].errorCode, 0);
+        const cluster = await describeClusterHandler(ctx)({
+          includeClusterAuthorizedOperations: true,
+        }, reader) as any;
+        assert.equal(cluster.errorCode, 0);
+        assert.equal(cluster.clusterAuthorizedOperations, (1 << 8) | (1 << 12));
+      },
+    );
+
+    await t.step("OffsetDelete: admin on the group, read on each topic", async () => {
+      const body = {
+        groupId: "g",
+        topics: [
+          { name: "orders", partitions: [{ partitionIndex: 0 }] },
+          { name: "secret", partitions: [{ partitionIndex: 0 }] },
+        ],
+      };
+      const noGroup = as("x", [{ topic: "*", ops: ["read"] }]);
+      const refused = await offsetDeleteHandler(ctx)(body, noGroup) as any;
+      assert.equal(refused.errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+      const groupAdmin = as("y", [{ group: "g", ops: ["admin"] }, {
+        topic: "orders",
+        ops: ["read"],
+      }]);
+      const res = await offsetDeleteHandler(ctx)(body, groupAdmin) as any;
+      assert.equal(res.errorCode, 0);
+      assert.deepEqual(
+        res.topics.map((t: Struct) => [t.name, (t.partitions as Struct[])[0].errorCode]),
+        [
+          ["orders", 0],
+          ["secret", KafkaError.TOPIC_AUTHORIZATION_FAILED],
+        ],
+      );
+      assert.deepEqual(env.broker.offsets.offsetsOf("g"), [
+        { topic: "secret", partition: 0, offset: 2 },
+      ]);
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("kafkajs admin: describeConfigs and describeCluster against the server", async () => {
+  await withKafkaServer({}, async (server) => {
+    const kafka = new Kafka({
+      clientId: "kjs-configs",
+      brokers: [server.bootstrap],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3000,
+      requestTimeout: 10_000,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await createTopic(server.server, "configured", 2, {
+        "retention.ms": 7200000,
+        "max.message.bytes": 65536,
+      });
+      const described = await admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: "configured" }],
+        includeSynonyms: false,
+      });
+      assert.equal(described.resources.length, 1);
+      const r = described.resources[0];
+      assert.deepEqual([r.errorCode, r.resourceName], [0, "configured"]);
+      const entries = new Map(r.configEntries.map((e) => [e.configName, e]));
+      assert.equal(entries.get("retention.ms")?.configValue, "7200000");
+      assert.equal(entries.get("retention.ms")?.isDefault, false);
+      assert.equal(entries.get("max.message.bytes")?.configValue, "65536");
+      assert.equal(entries.get("segment.bytes")?.isDefault, true);
+      assert.equal(entries.get("cleanup.policy")?.configValue, "delete");
+
+      const filtered = await admin.describeConfigs({
+        resources: [{
+          type: ConfigResourceTypes.TOPIC,
+          name: "configured",
+          configNames: ["retention.ms"],
+        }],
+        includeSynonyms: false,
+      });
+      assert.deepEqual(
+        filtered.resources[0].configEntries.map((e) => [e.configName, e.configValue]),
+        [["retention.ms", "7200000"]],
+      );
+
+      const cluster = await admin.describeCluster();
+      assert.equal(cluster.controller, 0);
+      assert.deepEqual(cluster.brokers.map((b) => [b.nodeId, b.port]), [[0, server.kafkaPort]]);
+      assert.match(cluster.clusterId, /\S/);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
