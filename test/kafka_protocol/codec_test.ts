@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import apiVersionsV0 from "kafkajs/src/protocol/requests/apiVersions/v0/request.js";
 import apiVersionsV1 from "kafkajs/src/protocol/requests/apiVersions/v1/request.js";
 import apiVersionsV2 from "kafkajs/src/protocol/requests/apiVersions/v2/request.js";
@@ -25,7 +24,6 @@ import {
   decode,
   decodePrefix,
   encode,
-  inRange,
   KafkaCodecError,
   type MessageSchema,
   normalize,
@@ -42,6 +40,7 @@ import {
   RESPONSE_HEADER,
   responseHeaderVersion,
 } from "../../src/kafka_protocol/messages/request_header.ts";
+import { kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 
@@ -101,49 +100,8 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
   }],
 ];
 
-function versionsOf(schema: MessageSchema): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** A size-prefixed request frame as a broker receives it: int32 size, header, body. */
-function ourRequestFrame(
-  body: MessageSchema,
-  apiVersion: number,
-  value: Struct,
-  clientId: string,
-): Uint8Array {
-  const header = encode(REQUEST_HEADER, requestHeaderVersion(body, apiVersion), {
-    requestApiKey: body.apiKey!,
-    requestApiVersion: apiVersion,
-    correlationId: 1234,
-    clientId,
-  });
-  const payload = concat(header, encode(body, apiVersion, value));
-  const size = new Uint8Array(4);
-  new DataView(size.buffer).setInt32(0, payload.length);
-  return concat(size, payload);
-}
-
 // deno-lint-ignore no-explicit-any
 type KafkajsRequestFactory = (args: any) => unknown;
-
-async function kafkajsFrame(request: unknown, clientId: string): Promise<Uint8Array> {
-  // deno-lint-ignore no-explicit-any
-  const encoder = await (kafkajsRequest as any)({ correlationId: 1234, clientId, request });
-  return new Uint8Array(encoder.buffer);
-}
 
 function assertCodecError(fn: () => unknown, reason?: string): void {
   assert.throws(fn, (err: unknown) => {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { Broker } from "../../src/broker/broker.ts";
 import type { RequestContext } from "../../src/kafka_protocol/apis.ts";
-import { decode, encode, type MessageSchema, type Struct } from "../../src/kafka_protocol/codec.ts";
+import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import type { KafkaContext } from "../../src/kafka_protocol/context.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
 import { offsetDeleteHandler } from "../../src/kafka_protocol/handlers/admin.ts";
@@ -33,16 +33,14 @@ import {
   OFFSET_DELETE_REQUEST,
   OFFSET_DELETE_RESPONSE,
 } from "../../src/kafka_protocol/messages/offset_delete.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-  RESPONSE_HEADER,
-  responseHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
 import { MemoryLogger } from "../../src/logger.ts";
 import { createTopic } from "../http/server_harness.ts";
 import { tempDir } from "../test_util.ts";
 import { withKafkaServer } from "./kafka_harness.ts";
+import { callOnce } from "./kafka_wire_util.ts";
+
+// deno-lint-ignore no-explicit-any
+const call = (...args: Parameters<typeof callOnce>): Promise<any> => callOnce(...args);
 
 const INT32_MIN = -2147483648;
 
@@ -65,55 +63,6 @@ async function setup() {
       await broker.close();
     },
   };
-}
-
-/** One request on a fresh connection, framed and read back with our tables. */
-async function call(
-  port: number,
-  request: MessageSchema,
-  response: MessageSchema,
-  version: number,
-  body: Struct,
-): Promise<any> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const header = encode(REQUEST_HEADER, requestHeaderVersion(request, version), {
-      requestApiKey: request.apiKey!,
-      requestApiVersion: version,
-      correlationId: 7,
-      clientId: "configs-test",
-    });
-    const payload = encode(request, version, body);
-    const frame = new Uint8Array(4 + header.length + payload.length);
-    new DataView(frame.buffer).setInt32(0, header.length + payload.length);
-    frame.set(header, 4);
-    frame.set(payload, 4 + header.length);
-    let at = 0;
-    while (at < frame.length) at += await conn.write(frame.subarray(at));
-    let buf = new Uint8Array(0);
-    for (;;) {
-      if (buf.length >= 4) {
-        const size = new DataView(buf.buffer, buf.byteOffset).getInt32(0);
-        if (buf.length >= 4 + size) {
-          const answer = buf.subarray(4, 4 + size);
-          const hv = responseHeaderVersion(response, version);
-          const headerBytes = hv === 0 ? 4 : 5;
-          const h = decode(RESPONSE_HEADER, hv, answer.subarray(0, headerBytes));
-          assert.equal(h.correlationId, 7);
-          return decode(response, version, answer.subarray(headerBytes));
-        }
-      }
-      const chunk = new Uint8Array(65536);
-      const n = await conn.read(chunk);
-      assert.ok(n !== null, `${request.name} v${version}: connection closed`);
-      const next = new Uint8Array(buf.length + n);
-      next.set(buf);
-      next.set(chunk.subarray(0, n), buf.length);
-      buf = next;
-    }
-  } finally {
-    conn.close();
-  }
 }
 
 Deno.test("DescribeConfigs in process", async (t) => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Broker } from "../../src/broker/broker.ts";
-import { decode, encode, type MessageSchema, type Struct } from "../../src/kafka_protocol/codec.ts";
+import type { MessageSchema, Struct } from "../../src/kafka_protocol/codec.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
 import { type KafkaListener, startKafkaListener } from "../../src/kafka_protocol/listener.ts";
 import {
@@ -24,15 +24,10 @@ import {
 } from "../../src/kafka_protocol/messages/list_offsets.ts";
 import { METADATA_REQUEST, METADATA_RESPONSE } from "../../src/kafka_protocol/messages/metadata.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "../../src/kafka_protocol/messages/produce.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-  RESPONSE_HEADER,
-  responseHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
 import { MemoryLogger } from "../../src/logger.ts";
 import { decodeBatches, encodeRecordBatch, utf8 } from "../../src/record/record_batch.ts";
 import { tempDir } from "../test_util.ts";
+import { ourRequestFrame, parseResponse } from "./kafka_wire_util.ts";
 
 /** A raw Kafka client on one socket: sends frames, reads size-prefixed responses in order. */
 class RawClient {
@@ -45,18 +40,13 @@ class RawClient {
   }
 
   frame(schema: MessageSchema, version: number, body: Struct, correlationId?: number): Uint8Array {
-    const header = encode(REQUEST_HEADER, requestHeaderVersion(schema, version), {
-      requestApiKey: schema.apiKey!,
-      requestApiVersion: version,
-      correlationId: correlationId ?? ++this.#correlation,
-      clientId: "listener-test",
-    });
-    const payload = encode(schema, version, body);
-    const out = new Uint8Array(4 + header.length + payload.length);
-    new DataView(out.buffer).setInt32(0, header.length + payload.length);
-    out.set(header, 4);
-    out.set(payload, 4 + header.length);
-    return out;
+    return ourRequestFrame(
+      schema,
+      version,
+      body,
+      "listener-test",
+      correlationId ?? ++this.#correlation,
+    );
   }
 
   async send(bytes: Uint8Array): Promise<void> {
@@ -86,19 +76,7 @@ class RawClient {
   }
 
   /** Decodes a response frame: correlation id and body. */
-  static parse(
-    frame: Uint8Array,
-    response: MessageSchema,
-    version: number,
-  ): { correlationId: number; body: Struct } {
-    const hv = responseHeaderVersion(response, version);
-    const headerBytes = hv === 0 ? 4 : 5; // v1 adds an empty tagged-field section
-    const header = decode(RESPONSE_HEADER, hv, frame.subarray(0, headerBytes));
-    return {
-      correlationId: header.correlationId as number,
-      body: decode(response, version, frame.subarray(headerBytes)),
-    };
-  }
+  static parse = parseResponse;
 
   async call(
     request: MessageSchema,

@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import describeConfigsV0 from "kafkajs/src/protocol/requests/describeConfigs/v0/request.js";
 import describeConfigsV1 from "kafkajs/src/protocol/requests/describeConfigs/v1/request.js";
 import describeConfigsV2 from "kafkajs/src/protocol/requests/describeConfigs/v2/request.js";
@@ -18,7 +17,6 @@ import describeConfigsResponseV2 from "kafkajs/src/protocol/requests/describeCon
 import {
   decode,
   encode,
-  inRange,
   KafkaCodecError,
   type MessageSchema,
   normalize,
@@ -36,10 +34,7 @@ import {
   OFFSET_DELETE_REQUEST,
   OFFSET_DELETE_RESPONSE,
 } from "../../src/kafka_protocol/messages/offset_delete.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
+import { kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const INT32_MIN = -2147483648;
 
@@ -118,44 +113,6 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
     }],
   }],
 ];
-
-function versionsOf(schema: MessageSchema): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function ourRequestFrame(body: MessageSchema, apiVersion: number, value: Struct): Uint8Array {
-  const header = encode(REQUEST_HEADER, requestHeaderVersion(body, apiVersion), {
-    requestApiKey: body.apiKey!,
-    requestApiVersion: apiVersion,
-    correlationId: 1234,
-    clientId: "kafkajs-peer",
-  });
-  const payload = concat(header, encode(body, apiVersion, value));
-  const size = new Uint8Array(4);
-  new DataView(size.buffer).setInt32(0, payload.length);
-  return concat(size, payload);
-}
-
-async function kafkajsFrame(request: unknown): Promise<Uint8Array> {
-  const encoder = await (kafkajsRequest as any)({
-    correlationId: 1234,
-    clientId: "kafkajs-peer",
-    request,
-  });
-  return new Uint8Array(encoder.buffer);
-}
 
 type KafkajsResponseModule = { decode(raw: Buffer): Promise<any>; parse(data: any): Promise<any> };
 

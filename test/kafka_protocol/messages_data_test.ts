@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import { RecordBatch } from "kafkajs/src/protocol/recordBatch/v0/index.js";
 import kafkajsRecord from "kafkajs/src/protocol/recordBatch/record/v0/index.js";
 import produceV3 from "kafkajs/src/protocol/requests/produce/v3/request.js";
@@ -51,7 +50,6 @@ import {
   decode,
   decodePrefix,
   encode,
-  inRange,
   type MessageSchema,
   normalize,
   type Struct,
@@ -70,10 +68,8 @@ import {
   LIST_OFFSETS_RESPONSE,
 } from "../../src/kafka_protocol/messages/list_offsets.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "../../src/kafka_protocol/messages/produce.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
+import { REQUEST_HEADER } from "../../src/kafka_protocol/messages/request_header.ts";
+import { concat, kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
 const RECORDS = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -248,49 +244,8 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
   }],
 ];
 
-function versionsOf(schema: MessageSchema): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const CLIENT_ID = "kafkajs-peer";
-
-/** A size-prefixed request frame as a broker receives it: int32 size, header, body. */
-function ourRequestFrame(body: MessageSchema, apiVersion: number, value: Struct): Uint8Array {
-  const header = encode(REQUEST_HEADER, requestHeaderVersion(body, apiVersion), {
-    requestApiKey: body.apiKey!,
-    requestApiVersion: apiVersion,
-    correlationId: 1234,
-    clientId: CLIENT_ID,
-  });
-  const payload = concat(header, encode(body, apiVersion, value));
-  const size = new Uint8Array(4);
-  new DataView(size.buffer).setInt32(0, payload.length);
-  return concat(size, payload);
-}
-
 // deno-lint-ignore no-explicit-any
 type KafkajsModule = any;
-
-async function kafkajsFrame(request: unknown): Promise<Uint8Array> {
-  const encoder = await (kafkajsRequest as KafkajsModule)({
-    correlationId: 1234,
-    clientId: CLIENT_ID,
-    request,
-  });
-  return new Uint8Array(encoder.buffer);
-}
 
 /** The body of a kafkajs request frame, decoded with our table (header checked on the way). */
 function decodeKafkajsBody(schema: MessageSchema, version: number, frame: Uint8Array): Struct {

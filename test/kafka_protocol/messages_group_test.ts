@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import findCoordinatorV0 from "kafkajs/src/protocol/requests/findCoordinator/v0/request.js";
 import findCoordinatorV1 from "kafkajs/src/protocol/requests/findCoordinator/v1/request.js";
 import findCoordinatorV2 from "kafkajs/src/protocol/requests/findCoordinator/v2/request.js";
@@ -62,7 +61,6 @@ import offsetFetchResponseV4 from "kafkajs/src/protocol/requests/offsetFetch/v4/
 import {
   decode,
   encode,
-  inRange,
   KafkaCodecError,
   type MessageSchema,
   normalize,
@@ -96,10 +94,7 @@ import {
   OFFSET_FETCH_REQUEST,
   OFFSET_FETCH_RESPONSE,
 } from "../../src/kafka_protocol/messages/offset_fetch.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
+import { kafkajsFrame, kafkajsRead, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const METADATA = Uint8Array.from([0, 1, 0, 0, 0, 1, 0x61, 0x62]);
 const ASSIGNMENT = Uint8Array.from([0, 1, 0, 0, 0, 0]);
@@ -251,57 +246,8 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
   }],
 ];
 
-function versionsOf(schema: MessageSchema): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** A size-prefixed request frame as a broker receives it: int32 size, header, body. */
-function ourRequestFrame(body: MessageSchema, apiVersion: number, value: Struct): Uint8Array {
-  const header = encode(REQUEST_HEADER, requestHeaderVersion(body, apiVersion), {
-    requestApiKey: body.apiKey!,
-    requestApiVersion: apiVersion,
-    correlationId: 1234,
-    clientId: "kafkajs-peer",
-  });
-  const payload = concat(header, encode(body, apiVersion, value));
-  const size = new Uint8Array(4);
-  new DataView(size.buffer).setInt32(0, payload.length);
-  return concat(size, payload);
-}
-
 // deno-lint-ignore no-explicit-any
 type KafkajsRequestFactory = (args: any) => unknown;
-// deno-lint-ignore no-explicit-any
-type KafkajsResponseModule = { decode(raw: Buffer): Promise<any>; parse(data: any): Promise<any> };
-
-async function kafkajsFrame(request: unknown): Promise<Uint8Array> {
-  // deno-lint-ignore no-explicit-any
-  const encoder = await (kafkajsRequest as any)({
-    correlationId: 1234,
-    clientId: "kafkajs-peer",
-    request,
-  });
-  return new Uint8Array(encoder.buffer);
-}
-
-/** Encodes `value` with our table and reads it back with kafkajs's decoder and parser. */
-// deno-lint-ignore no-explicit-any
-async function kafkajsRead(module: unknown, bytes: Uint8Array): Promise<any> {
-  const m = module as KafkajsResponseModule;
-  return await m.parse(await m.decode(Buffer.from(bytes)));
-}
 
 /** Asserts that our frame for `value` equals kafkajs's frame for `args`, for every version. */
 async function checkRequests(

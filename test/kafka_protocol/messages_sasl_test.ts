@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import kafkajsEncoder from "kafkajs/src/protocol/encoder.js";
 import saslHandshakeV0 from "kafkajs/src/protocol/requests/saslHandshake/v0/request.js";
 import saslHandshakeV1 from "kafkajs/src/protocol/requests/saslHandshake/v1/request.js";
@@ -19,7 +18,6 @@ import plainRequest from "kafkajs/src/protocol/sasl/plain/request.js";
 import {
   decode,
   encode,
-  inRange,
   type MessageSchema,
   normalize,
   type Struct,
@@ -30,10 +28,7 @@ import {
   SASL_HANDSHAKE_REQUEST,
   SASL_HANDSHAKE_RESPONSE,
 } from "../../src/kafka_protocol/messages/sasl.ts";
-import {
-  REQUEST_HEADER,
-  requestHeaderVersion,
-} from "../../src/kafka_protocol/messages/request_header.ts";
+import { kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const PLAIN_BYTES = new TextEncoder().encode("\0app\0app-secret-0000000001");
 
@@ -54,45 +49,6 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
     sessionLifetimeMs: 0n,
   }],
 ];
-
-function versionsOf(schema: MessageSchema): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function ourRequestFrame(body: MessageSchema, apiVersion: number, value: Struct): Uint8Array {
-  const header = encode(REQUEST_HEADER, requestHeaderVersion(body, apiVersion), {
-    requestApiKey: body.apiKey!,
-    requestApiVersion: apiVersion,
-    correlationId: 77,
-    clientId: "kafkajs-peer",
-  });
-  const payload = concat(header, encode(body, apiVersion, value));
-  const size = new Uint8Array(4);
-  new DataView(size.buffer).setInt32(0, payload.length);
-  return concat(size, payload);
-}
-
-async function kafkajsFrame(request: unknown): Promise<Uint8Array> {
-  // deno-lint-ignore no-explicit-any
-  const encoder = await (kafkajsRequest as any)({
-    correlationId: 77,
-    clientId: "kafkajs-peer",
-    request,
-  });
-  return new Uint8Array(encoder.buffer);
-}
 
 // deno-lint-ignore no-explicit-any
 type ResponseModule = { decode(raw: Buffer): Promise<any>; parse(data: any): Promise<any> };
