@@ -39,7 +39,6 @@ import { tempDir } from "../test_util.ts";
 import { withKafkaServer } from "./kafka_harness.ts";
 import { callOnce } from "./kafka_wire_util.ts";
 
-// deno-lint-ignore no-explicit-any
 const call = (...args: Parameters<typeof callOnce>): Promise<any> => callOnce(...args);
 
 const INT32_MIN = -2147483648;
