@@ -127,3 +127,27 @@ export const KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX = 512 * 1024;
  * closed (Kafka's connections.max.idle.ms, 10 min); clients reconnect when they need to.
  */
 export const KAFKA_CONNECTION_IDLE_MS = 10 * 60 * 1000;
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors. Every open segment file and every connection holds one; the process's
+// RLIMIT_NOFILE (src/runtime/fd_limit.ts) is split between them so that no load, hostile or not,
+// can reach EMFILE: half for segment files, a fifth for each listener, the last tenth for index
+// writes, checkpoints, directory syncs, the auth file and the runtime's own descriptors.
+
+/** Share of the descriptor limit for open segment files (bounded LRU of descriptors). */
+export const LOG_FILES_DESCRIPTOR_SHARE = 0.5;
+/** Share of the descriptor limit for each listener's connections (HTTP, Kafka). */
+export const LISTENER_DESCRIPTOR_SHARE = 0.2;
+
+/** Descriptor budgets derived from a process limit (each at least a small working minimum). */
+export function descriptorBudget(limit: number): {
+  logFiles: number;
+  httpConnections: number;
+  kafkaConnections: number;
+} {
+  return {
+    logFiles: Math.max(16, Math.floor(limit * LOG_FILES_DESCRIPTOR_SHARE)),
+    httpConnections: Math.max(16, Math.floor(limit * LISTENER_DESCRIPTOR_SHARE)),
+    kafkaConnections: Math.max(16, Math.floor(limit * LISTENER_DESCRIPTOR_SHARE)),
+  };
+}
