@@ -5,6 +5,8 @@
  * <dataDir>/topics/<topic>/topic.json        {"name","partitions","config","createdMs","id"}
  * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
  * <dataDir>/deleted/                          topics being removed (renamed here first)
+ * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
+ *                                             topic was created (kept for an operator, not served)
  * ```
  * topic.json is written by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
  * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
@@ -26,6 +28,7 @@ import {
   writeFileAtomic,
 } from "../runtime/fs.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
+import { storageFailure } from "../storage/segment.ts";
 import {
   DEFAULT_TOPIC_CONFIG,
   parseTopicConfig,
@@ -115,8 +118,10 @@ export interface RegistryOptions {
 
 export class TopicRegistry {
   readonly #topics = new Map<string, Topic>();
-  /** Names being created right now: a second create of one fails fast instead of racing. */
-  readonly #creating = new Set<string>();
+  /** Creates accepted and not yet finished (they count toward the topic limit). */
+  #creating = 0;
+  /** The last create or delete of each name still running: later ones wait for it. */
+  readonly #nameOps = new Map<string, Promise<void>>();
   readonly #topicsDir: string;
   readonly #deletedDir: string;
   readonly #options: RegistryOptions;
@@ -178,8 +183,8 @@ export class TopicRegistry {
     }
   }
 
-  async #openLogs(meta: TopicMeta): Promise<PartitionLog[]> {
-    const logs: PartitionLog[] = [];
+  /** Opens the topic's partition logs into `logs` (so a caller can close those opened before a failure). */
+  async #openLogs(meta: TopicMeta, logs: PartitionLog[] = []): Promise<PartitionLog[]> {
     const logConfig = toLogConfig(meta.config);
     for (let p = 0; p < meta.partitions; p++) {
       const partition = p;
@@ -198,6 +203,36 @@ export class TopicRegistry {
     return logs;
   }
 
+  /**
+   * Runs `op` once every earlier create or delete of the same name has finished. Create and delete
+   * of one name are serialized so that the directory on disk always matches what was answered: a
+   * create never reopens the directory of a topic whose delete is still closing its logs, and a
+   * delete never moves away the directory of a topic created after it was answered.
+   */
+  async #serialized<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const before = this.#nameOps.get(name);
+    const run = (before ?? Promise.resolve()).then(op);
+    const settled = run.then(() => {}, () => {});
+    this.#nameOps.set(name, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#nameOps.get(name) === settled) this.#nameOps.delete(name);
+    }
+  }
+
+  #setAside(dir: string, topicName: string): void {
+    const orphaned = joinPath(this.dataDir, "orphaned");
+    makeDir(orphaned);
+    const to = joinPath(orphaned, `${topicName}-${this.#options.clock.nowMs()}`);
+    renamePath(dir, to);
+    syncDir(this.#topicsDir);
+    this.#options.logger.warn("moved a topic directory without topic.json aside", {
+      from: dir,
+      to,
+    });
+  }
+
   /** Creates a topic: validates name, partition count and config before anything touches disk. */
   async create(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
     const topicName = validateTopicName(name);
@@ -211,40 +246,65 @@ export class TopicRegistry {
       );
     }
     const topicConfig = parseTopicConfig(config, this.#options.topicDefaults);
-    if (this.#topics.has(topicName) || this.#creating.has(topicName)) {
+    const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
+    if (this.#topics.size + this.#creating >= topicsMax) {
+      throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${topicsMax} topics`);
+    }
+    this.#creating++;
+    return await this.#serialized(topicName, async () => {
+      try {
+        return await this.#create(topicName, partitions, topicConfig);
+      } finally {
+        this.#creating--;
+      }
+    });
+  }
+
+  async #create(topicName: string, partitions: number, topicConfig: TopicConfig): Promise<Topic> {
+    if (this.#topics.has(topicName)) {
       throw new SluiceError("TOPIC_EXISTS", `topic ${topicName} already exists`, {
         topic: topicName,
       });
     }
-    const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
-    if (this.#topics.size + this.#creating.size >= topicsMax) {
-      throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${topicsMax} topics`);
-    }
-    this.#creating.add(topicName);
+    const meta: TopicMeta = {
+      name: topicName,
+      partitions,
+      config: topicConfig,
+      createdMs: this.#options.clock.nowMs(),
+      id: crypto.randomUUID(),
+    };
+    const dir = joinPath(this.#topicsDir, topicName);
+    // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
+    // would come back under the new topic. It is moved aside, not removed: it may hold data.
+    if (pathExists(dir)) this.#setAside(dir, topicName);
+    const logs: PartitionLog[] = [];
     try {
-      const meta: TopicMeta = {
-        name: topicName,
-        partitions,
-        config: topicConfig,
-        createdMs: this.#options.clock.nowMs(),
-        id: crypto.randomUUID(),
-      };
-      const dir = joinPath(this.#topicsDir, topicName);
       makeDir(dir);
-      const logs = await this.#openLogs(meta);
+      await this.#openLogs(meta, logs);
       writeFileAtomic(
         joinPath(dir, "topic.json"),
         new TextEncoder().encode(JSON.stringify(meta, null, 2)),
         dir,
       );
       syncDir(this.#topicsDir);
-      const topic = new Topic(meta, logs);
-      this.#topics.set(topicName, topic);
-      this.#options.logger.info("created topic", { topic: topicName, partitions });
-      return topic;
-    } finally {
-      this.#creating.delete(topicName);
+    } catch (err) {
+      // Nothing of a failed create stays open or on disk: its descriptors are released and its
+      // directory removed, so the next create (or restart) starts clean.
+      await Promise.allSettled(logs.map((log) => log.close()));
+      try {
+        removeTree(dir);
+      } catch (cleanup) {
+        this.#options.logger.warn("could not remove a failed create's directory", {
+          dir,
+          error: String(cleanup),
+        });
+      }
+      throw storageFailure(err, `creating topic ${topicName}`, { topic: topicName });
     }
+    const topic = new Topic(meta, logs);
+    this.#topics.set(topicName, topic);
+    this.#options.logger.info("created topic", { topic: topicName, partitions });
+    return topic;
   }
 
   /** The topic; INVALID_TOPIC_NAME or TOPIC_NOT_FOUND. */
@@ -260,24 +320,37 @@ export class TopicRegistry {
   }
 
   /**
-   * Deletes a topic: readers holding it get TOPIC_NOT_FOUND from then on; its directory is renamed
-   * out of topics/ (atomic) and then removed.
+   * Deletes a topic: readers holding it get TOPIC_NOT_FOUND from then on; its logs are closed, its
+   * directory renamed out of topics/ (atomic, fsynced) and then removed. It resolves only once the
+   * rename is durable, and a create of the same name waits until then.
    */
   async delete(name: unknown): Promise<void> {
-    const topic = this.get(name);
-    topic.markDeleted();
-    this.#topics.delete(topic.name);
-    await Promise.all(topic.logs.map((log) => log.close()));
-    makeDir(this.#deletedDir);
-    const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
-    renamePath(joinPath(this.#topicsDir, topic.name), parked);
-    syncDir(this.#topicsDir);
-    removeTree(parked);
-    this.#options.logger.info("deleted topic", { topic: topic.name });
+    const topicName = validateTopicName(name);
+    await this.#serialized(topicName, async () => {
+      const topic = this.get(topicName);
+      topic.markDeleted();
+      this.#topics.delete(topic.name);
+      const closed = await Promise.allSettled(topic.logs.map((log) => log.close()));
+      for (const result of closed) {
+        if (result.status === "rejected") {
+          this.#options.logger.warn("closing a deleted topic's log failed", {
+            topic: topic.name,
+            error: String(result.reason),
+          });
+        }
+      }
+      makeDir(this.#deletedDir);
+      const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
+      renamePath(joinPath(this.#topicsDir, topic.name), parked);
+      syncDir(this.#topicsDir);
+      removeTree(parked);
+      this.#options.logger.info("deleted topic", { topic: topic.name });
+    });
   }
 
-  /** Closes every log: flushes and writes recovery checkpoints. */
+  /** Closes every log (flushes and writes recovery checkpoints) once running creates and deletes end. */
   async close(): Promise<void> {
+    await Promise.all([...this.#nameOps.values()]);
     const logs = [...this.#topics.values()].flatMap((t) => t.logs);
     await Promise.all(logs.map((log) => log.close()));
   }

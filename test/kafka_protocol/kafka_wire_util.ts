@@ -136,3 +136,73 @@ export async function callOnce(
     conn.close();
   }
 }
+
+/** A raw Kafka client on one socket: sends frames, reads size-prefixed responses in order. */
+export class RawClient {
+  #buf = new Uint8Array(0);
+  #correlation = 0;
+  private constructor(readonly conn: Deno.Conn) {}
+
+  static async connect(port: number): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  frame(schema: MessageSchema, version: number, body: Struct, correlationId?: number): Uint8Array {
+    return ourRequestFrame(
+      schema,
+      version,
+      body,
+      CLIENT_ID,
+      correlationId ?? ++this.#correlation,
+    );
+  }
+
+  async send(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
+  }
+
+  /** The next response frame, or null when the server closed the connection. */
+  async readFrame(): Promise<Uint8Array | null> {
+    for (;;) {
+      if (this.#buf.length >= 4) {
+        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
+        if (this.#buf.length >= 4 + size) {
+          const frame = this.#buf.slice(4, 4 + size);
+          this.#buf = this.#buf.slice(4 + size);
+          return frame;
+        }
+      }
+      const chunk = new Uint8Array(65536);
+      const n = await this.conn.read(chunk);
+      if (n === null) return null;
+      const next = new Uint8Array(this.#buf.length + n);
+      next.set(this.#buf);
+      next.set(chunk.subarray(0, n), this.#buf.length);
+      this.#buf = next;
+    }
+  }
+
+  /** Decodes a response frame: correlation id and body. */
+  static parse = parseResponse;
+
+  async call(
+    request: MessageSchema,
+    response: MessageSchema,
+    version: number,
+    body: Struct,
+  ): Promise<Struct> {
+    await this.send(this.frame(request, version, body));
+    const frame = await this.readFrame();
+    assert.ok(frame !== null, `${request.name} v${version}: connection closed`);
+    return RawClient.parse(frame, response, version).body;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
