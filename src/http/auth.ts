@@ -178,6 +178,22 @@ export class TokenSet {
     const found = this.#byDigest(digest);
     return found !== undefined && found.name === name ? found : undefined;
   }
+
+  /** True when a token is named `name` (names are configuration, not secrets). */
+  hasName(name: string): boolean {
+    return this.#tokens.some((t) => t.name === name);
+  }
+}
+
+/**
+ * A user-supplied login name as it may appear in a log: a configured token name as it is; anything
+ * else (a client may put its secret in the name field) only as its length and a digest prefix, so
+ * the log never holds a credential and repeated attempts can still be told apart.
+ */
+export function loggableName(tokens: { hasName(name: string): boolean }, name: string): string {
+  if (tokens.hasName(name)) return JSON.stringify(name);
+  const prefix = Array.from(sha256(name).subarray(0, 4), (b) => b.toString(16).padStart(2, "0"));
+  return `(not a token name: ${name.length} characters, sha256 ${prefix.join("")}...)`;
 }
 
 /** What a Kafka connection keeps of a SASL/PLAIN login: the name and the secret's digest. */
@@ -199,6 +215,11 @@ export class Authenticator {
   replace(tokens: TokenSet): void {
     this.#tokens = tokens;
     this.#generation++;
+  }
+
+  /** True when a token is named `name`. */
+  hasName(name: string): boolean {
+    return this.#tokens.hasName(name);
   }
 
   /** Bumped by every replace(): a login made before it must be checked again. */

@@ -342,7 +342,7 @@ class Connection {
       throw new CloseConnection(
         "authentication_failed",
         `SASL/PLAIN authentication failed for username ${
-          JSON.stringify(plainUsername(frame))
+          plainUsername(this.#auth!, frame)
         }: ${failure}`,
       );
     }

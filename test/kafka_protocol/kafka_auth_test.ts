@@ -61,14 +61,19 @@ async function createTopic(server: KafkaServer, name: string, partitions = 1): P
   assert.equal(res.status, 201, `create ${name}`);
 }
 
-function kcat(server: KafkaServer, who: keyof typeof SECRETS | null, password?: string) {
+function kcat(
+  server: KafkaServer,
+  who: keyof typeof SECRETS | null,
+  password?: string,
+  username?: string,
+) {
   const sasl = who === null ? [] : [
     "-X",
     "security.protocol=SASL_PLAINTEXT",
     "-X",
     "sasl.mechanisms=PLAIN",
     "-X",
-    `sasl.username=${who}`,
+    `sasl.username=${username ?? who}`,
     "-X",
     `sasl.password=${password ?? SECRETS[who]}`,
   ];
@@ -189,6 +194,16 @@ Deno.test({
           assert.ok(!server.stderr().includes(wrong), "the log holds the wrong password");
         },
       );
+
+      await t.step("a secret sent in the username field is not logged", async () => {
+        const out = await kcat(server, "app", "anything-at-all-00001", SECRETS.app)("-L");
+        assert.notEqual(out.code, 0);
+        await eventually(
+          () => /failed for username \(not a token name: \d+ characters/.test(server.stderr()),
+          "the failure in the server log, the name shown as a length and digest",
+        );
+        assert.ok(!server.stderr().includes(SECRETS.app), "the log holds a secret");
+      });
 
       await t.step("a read-only token gets TOPIC_AUTHORIZATION_FAILED on produce", async () => {
         const out = await kcat(server, "reader")("-P", "-t", "orders", "-K", ":");

@@ -11,7 +11,7 @@
  * connection is closed. Sessions do not expire (session_lifetime_ms 0): a token removed by a
  * reload ends its connections at their next request instead (server.ts).
  */
-import type { Authenticator } from "../../http/auth.ts";
+import { type Authenticator, loggableName } from "../../http/auth.ts";
 import type { Handler, RequestContext, SaslSession } from "../apis.ts";
 import { KafkaError } from "../error_codes.ts";
 
@@ -77,14 +77,19 @@ export function plainLogin(
   return null;
 }
 
-/** The username of a PLAIN message, for the log (bounded; "" when unreadable). */
-export function plainUsername(bytes: Uint8Array): string {
+/**
+ * The username of a PLAIN message as the log may show it: a token's name as it is, anything else
+ * as a length and digest prefix (clients put secrets in the wrong field; see loggableName).
+ */
+export function plainUsername(auth: Authenticator, bytes: Uint8Array): string {
+  let name = "";
   try {
     const parts = utf8.decode(bytes).split("\0");
-    return parts.length === 3 ? parts[1].slice(0, 200) : "";
+    if (parts.length === 3) name = parts[1];
   } catch {
-    return "";
+    // not UTF-8: logged as an empty name
   }
+  return loggableName(auth, name);
 }
 
 export function saslAuthenticateHandler(auth: Authenticator): Handler {
@@ -107,9 +112,7 @@ export function saslAuthenticateHandler(auth: Authenticator): Handler {
       return fail(
         KafkaError.SASL_AUTHENTICATION_FAILED,
         failure,
-        `SASL/PLAIN authentication failed for username ${
-          JSON.stringify(plainUsername(bytes))
-        }: ${failure}`,
+        `SASL/PLAIN authentication failed for username ${plainUsername(auth, bytes)}: ${failure}`,
       );
     }
     return Promise.resolve({
