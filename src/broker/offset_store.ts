@@ -63,6 +63,45 @@ interface Snapshot {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+
+/** A stored group as written by saveGroup; anything else (damage, a foreign file) is refused. */
+function isStoredGroup(v: unknown): v is StoredGroup {
+  const g = v as StoredGroup;
+  return typeof g === "object" && g !== null && isInt(g.generation) &&
+    typeof g.assignor === "string" && Array.isArray(g.members) &&
+    g.members.every((m) =>
+      typeof m === "object" && m !== null && isName(m.memberId) && Array.isArray(m.topics) &&
+      m.topics.every(isName) && isInt(m.sessionTimeoutMs) &&
+      (m.autoOffsetReset === "earliest" || m.autoOffsetReset === "latest")
+    );
+}
+
+/** One `offsets` row of a snapshot: [group, topic, partition, offset, ms]. */
+function isOffsetRow(v: unknown): v is Snapshot["offsets"][number] {
+  return Array.isArray(v) && v.length === 5 && isName(v[0]) && isName(v[1]) && isInt(v[2]) &&
+    v[2] >= 0 && isInt(v[3]) && typeof v[4] === "number";
+}
+
+/** Checks a parsed snapshot's whole shape before any of it is used; throws what is wrong. */
+function checkSnapshot(snap: unknown): Snapshot {
+  const s = snap as Snapshot;
+  if (typeof s !== "object" || s === null || s.version !== 1 || !isInt(s.offset) || s.offset < 0) {
+    throw new Error("bad header");
+  }
+  if (!Array.isArray(s.offsets) || !Array.isArray(s.groups)) throw new Error("bad sections");
+  const badRow = s.offsets.findIndex((row) => !isOffsetRow(row));
+  if (badRow >= 0) {
+    throw new Error(`offsets[${badRow}] is not [group, topic, partition, offset, ms]`);
+  }
+  const badGroup = s.groups.findIndex((e) =>
+    !Array.isArray(e) || e.length !== 2 || !isName(e[0]) || !isStoredGroup(e[1])
+  );
+  if (badGroup >= 0) throw new Error(`groups[${badGroup}] is not a stored group`);
+  return s;
+}
+
 export class OffsetStore {
   /** group -> "topic\0partition" -> {offset, ms} */
   readonly #offsets = new Map<string, Map<string, { offset: number; ms: number }>>();
@@ -118,8 +157,7 @@ export class OffsetStore {
       const bytes = readWholeFile(path);
       if (bytes === undefined) continue;
       try {
-        const snap = JSON.parse(decoder.decode(bytes)) as Snapshot;
-        if (snap.version !== 1 || !Number.isSafeInteger(snap.offset)) throw new Error("bad header");
+        const snap = checkSnapshot(JSON.parse(decoder.decode(bytes)));
         for (const [group, topic, partition, offset, ms] of snap.offsets) {
           this.#setOffset(group, topic, partition, offset, ms);
         }
@@ -152,7 +190,16 @@ export class OffsetStore {
       for (const batch of decodeBatches(read.bytes, false)) {
         for (const r of batch.records) {
           if (r.offset < offset || r.key === null) continue;
-          this.#apply(r.key, r.value);
+          try {
+            this.#apply(r.key, r.value);
+          } catch (err) {
+            // A record this store did not write (or damage the CRC missed) is skipped, not fatal.
+            this.#logger.error("skipping an unreadable group-log record", {
+              dir: this.#dir,
+              offset: r.offset,
+              error: String(err),
+            });
+          }
           this.#recordsSinceSnapshot++;
         }
       }
@@ -161,15 +208,21 @@ export class OffsetStore {
     this.#appliedThrough = offset;
   }
 
+  /** Applies one log record: key ["o", group, topic, partition] or ["g", group]; null deletes. */
   #apply(keyBytes: Uint8Array, valueBytes: Uint8Array | null): void {
     const key = JSON.parse(decoder.decode(keyBytes));
     const value = valueBytes === null ? null : JSON.parse(decoder.decode(valueBytes));
+    if (!Array.isArray(key) || !isName(key[1])) throw new Error("bad key");
     if (key[0] === "o") {
+      if (!isName(key[2]) || !isInt(key[3]) || key[3] < 0) throw new Error("bad offset key");
       if (value === null) this.#deleteOffset(key[1], `${key[2]}\0${key[3]}`);
-      else this.#setOffset(key[1], key[2], key[3], value.offset, value.ms);
+      else if (isInt(value?.offset) && typeof value.ms === "number") {
+        this.#setOffset(key[1], key[2], key[3], value.offset, value.ms);
+      } else throw new Error("bad offset value");
     } else if (key[0] === "g") {
       if (value === null) this.#groups.delete(key[1]);
-      else this.#groups.set(key[1], value as StoredGroup);
+      else if (isStoredGroup(value)) this.#groups.set(key[1], value);
+      else throw new Error("bad group value");
     }
   }
 

@@ -237,7 +237,18 @@ Deno.test("OffsetStore snapshots", async (t) => {
     }
     await first.store.close(); // writes a snapshot covering everything
 
-    for (const garbage of ['{"version":1,"offset":', '{"version":2,"offset":0}', "\u0000\u0001"]) {
+    const garbages = [
+      '{"version":1,"offset":',
+      '{"version":2,"offset":0}',
+      "\u0000\u0001",
+      // Valid JSON, wrong types: each stopped start-up before (reading 'assignor' of null).
+      '{"version":1,"offset":0,"offsets":[],"groups":[["g",null]]}',
+      '{"version":1,"offset":0,"offsets":[],"groups":[["g",{"generation":"1","members":{}}]]}',
+      '{"version":1,"offset":0,"offsets":[["g","orders","0",5,0]],"groups":[]}',
+      '{"version":1,"offset":0,"offsets":null,"groups":[]}',
+      "null",
+    ];
+    for (const garbage of garbages) {
       Deno.writeTextFileSync(`${dir}/groups/snapshot.json`, garbage);
       const again = await open(dir);
       assert.deepEqual(
