@@ -167,6 +167,12 @@ export class TopicRegistry {
       if (raw.name !== name || !Number.isInteger(raw.partitions) || raw.partitions < 1) {
         throw new Error("name or partitions do not match");
       }
+      // A damaged count must not open (and create) partitions by the thousand until EMFILE.
+      if (raw.partitions > PARTITIONS_PER_TOPIC_MAX) {
+        throw new Error(
+          `claims ${raw.partitions} partitions, over the limit of ${PARTITIONS_PER_TOPIC_MAX}`,
+        );
+      }
       return {
         name,
         partitions: raw.partitions,
