@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import { SluiceError } from "../errors.ts";
-import { errorCode, joinPath, makeDir } from "./fs.ts";
+import { errorCode, isNoSpace, joinPath, makeDir } from "./fs.ts";
 import { processAlive, processId } from "./process.ts";
 
 export interface DirLock {
@@ -27,7 +27,21 @@ export function lockDataDir(dir: string): DirLock {
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(path, `${pid}\n`, { flag: "wx" });
+      const fd = fs.openSync(path, "wx", 0o644);
+      let failure: unknown;
+      try {
+        fs.writeSync(fd, `${pid}\n`);
+      } catch (err) {
+        failure = err;
+      } finally {
+        fs.closeSync(fd);
+      }
+      // On a full disk the lock is still ours (created exclusively) without its pid: the server
+      // starts read-only rather than not at all; a later starter takes an empty lock as stale.
+      if (failure !== undefined && !isNoSpace(failure)) {
+        fs.rmSync(path, { force: true });
+        throw failure;
+      }
       held.add(path);
       return {
         release: () => {
