@@ -76,9 +76,17 @@ export class LogFile {
     return opened;
   }
 
-  /** fdatasync with the descriptor pinned open until it ends. */
-  async sync(): Promise<void> {
-    await this.cache.awaitPinSlot();
+  /**
+   * fdatasync with the descriptor pinned open until it ends. With a pin slot free the pin is
+   * taken before this returns; otherwise once an fsync elsewhere ends.
+   */
+  sync(): Promise<void> {
+    if (this.cache.tryPinSlot()) return this.#syncPinned();
+    return this.cache.awaitPinSlot().then(() => this.#syncPinned());
+  }
+
+  /** Runs synchronously up to the fdatasync: the pin is in place when sync() returns. */
+  async #syncPinned(): Promise<void> {
     let handle: FileHandle;
     try {
       handle = this.handle();
@@ -241,12 +249,15 @@ export class LogFiles {
     if (file.isOpen) this.#pushNewest(file);
   }
 
-  /** @internal Resolves once an fsync may pin a descriptor (at most pinnedMax at once). */
+  /** @internal Takes a pin slot when one is free (at most pinnedMax at once). */
+  tryPinSlot(): boolean {
+    if (this.#pinSlots >= this.pinnedMax) return false;
+    this.#pinSlots++;
+    return true;
+  }
+
+  /** @internal Resolves once a pin slot passes to this caller. */
   awaitPinSlot(): Promise<void> {
-    if (this.#pinSlots < this.pinnedMax) {
-      this.#pinSlots++;
-      return Promise.resolve();
-    }
     // Bounded by the fsyncs the logs run: one per dirty segment per flush round.
     return new Promise((resolve) => this.#pinWaiters.push(resolve));
   }
