@@ -178,7 +178,7 @@ export class PartitionLog {
     });
   }
 
-  /** See the module comment. */
+  /** online, read-only or offline: see {@link LogState}. */
   get state(): LogState {
     if (this.#offline !== undefined) return "offline";
     return this.#failure !== undefined ? "read-only" : "online";
