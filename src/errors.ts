@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "CORRUPT_LOG",
   "STORAGE_ERROR",
   "LOG_CLOSED",
+  // Storage: the process has no file descriptor left (EMFILE/ENFILE); retriable, nothing written.
+  "TOO_MANY_OPEN_FILES",
   // A bug: reported as such, never as the user's fault.
   "INTERNAL",
 ] as const;

@@ -151,3 +151,31 @@ export function descriptorBudget(limit: number): {
     kafkaConnections: Math.max(16, Math.floor(limit * LISTENER_DESCRIPTOR_SHARE)),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storage: segment descriptors and damage reports (src/storage/log_files.ts, log_damage.ts).
+
+/**
+ * Hard cap on the segment-file descriptors the process keeps open, whatever the process limit
+ * allows: past this many the LRU cache closes the least recently used (a closed descriptor costs
+ * one open(2) on the next use; 65,536 open files is far beyond any working set worth caching).
+ */
+export const LOG_FILES_OPEN_CAP = 65_536;
+
+/**
+ * Open segment-file descriptors of the process (the shared LRU cache of src/storage/log_files.ts):
+ * half the RLIMIT_NOFILE soft limit (descriptorBudget), at least 16, at most LOG_FILES_OPEN_CAP.
+ */
+export function logFilesOpenMax(descriptorLimit: number): number {
+  return Math.min(LOG_FILES_OPEN_CAP, descriptorBudget(descriptorLimit).logFiles);
+}
+
+/**
+ * Share of the cached descriptors that fsyncs may pin at once: an fsync in flight keeps its
+ * descriptor open, and past this share the next fsync waits for one to finish, so synchronous
+ * reads and appends always find a descriptor they may close to open theirs.
+ */
+export const LOG_FILES_PINNED_SHARE = 0.75;
+
+/** Damage entries (file, position, reason) one log keeps for its callers; more are only counted. */
+export const LOG_DAMAGE_ENTRIES_MAX = 100;

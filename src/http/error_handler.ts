@@ -35,6 +35,7 @@ export const HTTP_STATUS = {
   CORRUPT_LOG: 500,
   STORAGE_ERROR: 500,
   LOG_CLOSED: 503,
+  TOO_MANY_OPEN_FILES: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -9,6 +9,30 @@
  */
 import * as fs from "node:fs";
 
+/**
+ * A file-system failure that names its file: `<op> <path>: <the OS's message>`. It keeps the OS
+ * error's `code` (ENOSPC, EMFILE, ...) so callers still classify it; the original is its cause.
+ * Every function here throws these, never a bare OS error (whose message may name no file).
+ */
+export class FileError extends Error {
+  override readonly name = "FileError";
+  readonly code: string | undefined;
+  constructor(readonly op: string, readonly path: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(why.includes(path) ? `${op}: ${why}` : `${op} ${path}: ${why}`, { cause });
+    this.code = errorCode(cause);
+  }
+}
+
+/** Runs `fn`, turning what it throws into a {@link FileError} naming `op` and `path`. */
+function named<T>(op: string, path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw err instanceof FileError ? err : new FileError(op, path, err);
+  }
+}
+
 export interface FileHandle {
   readonly path: string;
   readonly fd: number;
@@ -16,22 +40,28 @@ export interface FileHandle {
 
 /** Opens (creating if needed) a file for positional reads and writes. */
 export function openReadWrite(path: string): FileHandle {
-  return { path, fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644) };
+  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT;
+  return { path, fd: named("open", path, () => fs.openSync(path, flags, 0o644)) };
 }
 
 export function closeFile(file: FileHandle): void {
-  fs.closeSync(file.fd);
+  named("close", file.path, () => fs.closeSync(file.fd));
 }
 
 export function fileSize(file: FileHandle): number {
-  return fs.fstatSync(file.fd).size;
+  return named("fstat", file.path, () => fs.fstatSync(file.fd).size);
 }
 
 /** Writes all of `bytes` at `position`; throws on any error (a short write is retried). */
 export function writeAt(file: FileHandle, bytes: Uint8Array, position: number): void {
   let done = 0;
   while (done < bytes.length) {
-    const n = fs.writeSync(file.fd, bytes, done, bytes.length - done, position + done);
+    let n: number;
+    try {
+      n = fs.writeSync(file.fd, bytes, done, bytes.length - done, position + done);
+    } catch (err) {
+      throw new FileError(`write at byte ${position + done} of`, file.path, err);
+    }
     if (n <= 0) throw new Error(`write returned ${n} at ${file.path}:${position + done}`);
     done += n;
   }
@@ -41,7 +71,12 @@ export function writeAt(file: FileHandle, bytes: Uint8Array, position: number): 
 export function readAt(file: FileHandle, into: Uint8Array, position: number): number {
   let done = 0;
   while (done < into.length) {
-    const n = fs.readSync(file.fd, into, done, into.length - done, position + done);
+    let n: number;
+    try {
+      n = fs.readSync(file.fd, into, done, into.length - done, position + done);
+    } catch (err) {
+      throw new FileError(`read at byte ${position + done} of`, file.path, err);
+    }
     if (n === 0) break;
     done += n;
   }
@@ -49,36 +84,39 @@ export function readAt(file: FileHandle, into: Uint8Array, position: number): nu
 }
 
 export function truncateFile(file: FileHandle, length: number): void {
-  fs.ftruncateSync(file.fd, length);
+  named(`truncate to ${length} bytes`, file.path, () => fs.ftruncateSync(file.fd, length));
 }
 
 /** fdatasync: the file's bytes reach the disk; resolves when the disk acknowledged them. */
 export function syncData(file: FileHandle): Promise<void> {
   return new Promise((resolve, reject) => {
-    fs.fdatasync(file.fd, (err) => (err ? reject(err) : resolve()));
+    fs.fdatasync(
+      file.fd,
+      (err) => (err ? reject(new FileError("fdatasync", file.path, err)) : resolve()),
+    );
   });
 }
 
 export function syncDataNow(file: FileHandle): void {
-  fs.fdatasyncSync(file.fd);
+  named("fdatasync", file.path, () => fs.fdatasyncSync(file.fd));
 }
 
 /** fsyncs a directory so that files created, renamed or deleted in it survive a power loss. */
 export function syncDir(path: string): void {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY);
+  const fd = named("open directory", path, () => fs.openSync(path, fs.constants.O_RDONLY));
   try {
-    fs.fsyncSync(fd);
+    named("fsync directory", path, () => fs.fsyncSync(fd));
   } finally {
     fs.closeSync(fd);
   }
 }
 
 export function makeDir(path: string): void {
-  fs.mkdirSync(path, { recursive: true });
+  named("mkdir", path, () => fs.mkdirSync(path, { recursive: true }));
 }
 
 export function listDir(path: string): string[] {
-  return fs.readdirSync(path);
+  return named("readdir", path, () => fs.readdirSync(path));
 }
 
 export function pathExists(path: string): boolean {
@@ -86,15 +124,25 @@ export function pathExists(path: string): boolean {
 }
 
 export function removeFile(path: string): void {
-  fs.rmSync(path, { force: true });
+  named("remove", path, () => fs.rmSync(path, { force: true }));
 }
 
 export function removeTree(path: string): void {
-  fs.rmSync(path, { recursive: true, force: true });
+  named("remove tree", path, () => fs.rmSync(path, { recursive: true, force: true }));
 }
 
 export function renamePath(from: string, to: string): void {
-  fs.renameSync(from, to);
+  named(`rename to ${to}`, from, () => fs.renameSync(from, to));
+}
+
+/** Size of the file at `path`, or undefined when it does not exist. */
+export function sizeOfPath(path: string): number | undefined {
+  try {
+    return fs.statSync(path).size;
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return undefined;
+    throw new FileError("stat", path, err);
+  }
 }
 
 /** Reads a whole small file (indexes, checkpoints); undefined when it does not exist. */
@@ -103,28 +151,38 @@ export function readWholeFile(path: string): Uint8Array | undefined {
     return new Uint8Array(fs.readFileSync(path));
   } catch (err) {
     if (errorCode(err) === "ENOENT") return undefined;
-    throw err;
+    throw new FileError("read", path, err);
   }
 }
 
 /** Writes a file so that a crash leaves either the old or the new content: tmp, fsync, rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array, dir: string): void {
   const tmp = `${path}.tmp`;
-  const fd = fs.openSync(tmp, "w", 0o644);
+  const fd = named("create", tmp, () => fs.openSync(tmp, "w", 0o644));
   try {
-    let done = 0;
-    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
-    fs.fsyncSync(fd);
-  } finally {
+    named("write", tmp, () => {
+      let done = 0;
+      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
+      fs.fsyncSync(fd);
+    });
+  } catch (err) {
     fs.closeSync(fd);
+    // Nothing half-written stays behind (a full disk leaves the old file as it was).
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // the write error is the one to report
+    }
+    throw err;
   }
-  fs.renameSync(tmp, path);
+  fs.closeSync(fd);
+  named(`rename to ${path}`, tmp, () => fs.renameSync(tmp, path));
   syncDir(dir);
 }
 
 /** Last-modified time in ms since the epoch. */
 export function modifiedMs(path: string): number {
-  return fs.statSync(path).mtimeMs;
+  return named("stat", path, () => fs.statSync(path).mtimeMs);
 }
 
 /** The errno name of a file-system error (ENOSPC, ENOENT, ...), or undefined. */
@@ -137,6 +195,12 @@ export function errorCode(err: unknown): string | undefined {
 export function isNoSpace(err: unknown): boolean {
   const code = errorCode(err);
   return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/** True for "this process (EMFILE) or the system (ENFILE) has no descriptor left". */
+export function isOutOfDescriptors(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === "EMFILE" || code === "ENFILE";
 }
 
 export function joinPath(...parts: string[]): string {

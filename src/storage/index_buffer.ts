@@ -18,6 +18,9 @@ import {
 
 const INITIAL_ENTRIES = 64;
 
+/** Opens the index file for a persist (closed right after): the log's descriptor cache's way. */
+export type OpenIndexFile = (path: string) => FileHandle;
+
 export class IndexBuffer {
   #bytes: Uint8Array;
   protected dv: DataView;
@@ -37,6 +40,7 @@ export class IndexBuffer {
     readonly entryBytes: number,
     readonly maxEntries: number,
     image?: Uint8Array,
+    readonly openFile: OpenIndexFile = openReadWrite,
   ) {
     assert(maxEntries > 0, "an index holds at least one entry");
     const entries = image === undefined ? 0 : Math.floor(image.length / entryBytes);
@@ -109,7 +113,7 @@ export class IndexBuffer {
   /** Writes entries not yet in the file (one write), and fsyncs it when `sync`. */
   persist(sync: boolean): void {
     if (!this.hasUnpersisted) return;
-    const file: FileHandle = openReadWrite(this.path);
+    const file: FileHandle = this.openFile(this.path);
     try {
       const from = this.#persistedEntries * this.entryBytes;
       const to = this.#entries * this.entryBytes;

@@ -14,9 +14,25 @@
  *   batch truncates its segment (a torn write never acknowledged under flush.policy always), and
  *   the segments after a truncation are deleted, since offsets must stay contiguous.
  * Without a checkpoint (first open after a crash) every segment is re-validated.
+ *
+ * Nothing in the data makes open throw. What cannot be trusted is reported (logged with file and
+ * position, and returned as `damage` for `PartitionLog.damage`) and served around, never guessed:
+ * - a checkpoint that does not match its segment (segment missing, position not a batch boundary
+ *   or past the end, offset not where the batches before it end) is ignored with a warning, and
+ *   every segment re-validated as if there were none;
+ * - a segment whose name is not an offset (more than 2^53) is left alone on disk and not loaded;
+ * - an empty segment whose name is not where the previous segment ends is a stray (it holds no
+ *   batch, so removing it loses nothing) and is removed; a last one would otherwise move the log
+ *   end (and the next append's offset) to its name;
+ * - offsets missing between two segments (one deleted or emptied) are a gap, reported at the
+ *   later segment; reads inside a gap answer the first batch after it, as over a compacted hole;
+ * - a segment that runs past the next one's base is reported as an overlap.
+ * A full disk (ENOSPC, EDQUOT) while creating the first segment leaves the log read-only.
  */
+import type { SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import {
+  isNoSpace,
   joinPath,
   listDir,
   makeDir,
@@ -26,13 +42,17 @@ import {
   syncDir,
   writeFileAtomic,
 } from "../runtime/fs.ts";
+import type { LogFiles } from "./log_files.ts";
 import {
   INDEX_SUFFIX,
   LOG_SUFFIX,
   Segment,
+  segmentFileStem,
   type SegmentSettings,
   TIME_INDEX_SUFFIX,
 } from "./segment.ts";
+import { checkpointProblem, loadTrusted, recover } from "./segment_recovery.ts";
+import { type LogDamage, storageFailure } from "./storage_errors.ts";
 
 export const CHECKPOINT_FILE = "recovery-checkpoint";
 
@@ -80,13 +100,27 @@ export function readRecoveryPoint(dir: string, logger: Logger): RecoveryPoint | 
 
 const SEGMENT_NAME = /^(\d{20})\.log$/;
 
-/** Base offsets of the segments in `dir`, ascending; stray tmp files and orphan indexes removed. */
-function listSegments(dir: string, logger: Logger): number[] {
+/**
+ * Base offsets of the segments in `dir`, ascending; stray tmp files and orphan indexes removed;
+ * names that are not a safe integer reported into `damage` and skipped.
+ */
+function listSegments(dir: string, logger: Logger, damage: LogDamage[]): number[] {
   const names = listDir(dir);
   const bases = new Set<number>();
+  const stems = new Set<string>();
   for (const name of names) {
     const m = SEGMENT_NAME.exec(name);
-    if (m) bases.add(Number(m[1]));
+    if (!m) continue;
+    stems.add(m[1]);
+    const base = Number(m[1]);
+    if (Number.isSafeInteger(base)) {
+      bases.add(base);
+      continue;
+    }
+    const file = joinPath(dir, name);
+    const reason = `segment name ${m[1]} is not an offset (above 2^53); file left as it is`;
+    logger.error("ignoring a segment file whose name is not an offset", { file, reason });
+    damage.push({ file, position: 0, reason });
   }
   for (const name of names) {
     if (name.endsWith(".tmp")) {
@@ -96,7 +130,7 @@ function listSegments(dir: string, logger: Logger): number[] {
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       if (!name.endsWith(suffix)) continue;
       const stem = name.slice(0, -suffix.length);
-      if (/^\d{20}$/.test(stem) && !bases.has(Number(stem))) {
+      if (/^\d{20}$/.test(stem) && !stems.has(stem)) {
         logger.warn("removing an index without its log", { file: joinPath(dir, name) });
         removeFile(joinPath(dir, name));
       }
@@ -109,55 +143,172 @@ export interface LoadResult {
   segments: Segment[];
   /** Segments that were re-validated (their bytes may not be on disk yet: flush them). */
   recovered: Segment[];
+  /** What was found damaged (already logged). */
+  damage: LogDamage[];
+  /** Set when the log must not take appends: a file it needed could not be written. */
+  readOnly: SluiceError | undefined;
 }
 
-/** Opens every segment of `dir` (creating segment 0 in an empty dir). */
+/**
+ * Opens every segment of `dir` (creating segment 0 in an empty dir). Throws only for the file
+ * system's own failures (typed, naming the file), never for what the files contain; on a throw
+ * nothing stays open.
+ */
 export function loadSegments(
   dir: string,
   settings: SegmentSettings,
   nowMs: number,
   logger: Logger,
+  files: LogFiles,
 ): LoadResult {
-  makeDir(dir);
-  const bases = listSegments(dir, logger);
-  if (bases.length === 0) {
-    const first = Segment.create(dir, 0, settings, nowMs);
-    // The new files and the partition dir itself must survive a power loss once data is flushed.
-    syncDir(dir);
-    syncDir(parentDir(dir));
-    return { segments: [first], recovered: [] };
+  const damage: LogDamage[] = [];
+  const opened: Segment[] = [];
+  try {
+    return load(dir, settings, nowMs, logger, files, damage, opened);
+  } catch (err) {
+    for (const s of opened) s.close();
+    throw storageFailure(err, `opening the log in ${dir}`, { dir });
   }
-  const point = readRecoveryPoint(dir, logger);
+}
+
+function load(
+  dir: string,
+  settings: SegmentSettings,
+  nowMs: number,
+  logger: Logger,
+  files: LogFiles,
+  damage: LogDamage[],
+  opened: Segment[],
+): LoadResult {
+  let bases: number[];
+  try {
+    makeDir(dir);
+    bases = listSegments(dir, logger, damage);
+    if (bases.length === 0) {
+      const first = Segment.create(dir, 0, settings, nowMs, files);
+      opened.push(first);
+      // The new files and the partition dir itself must survive a power loss once data is flushed.
+      syncDir(dir);
+      syncDir(parentDir(dir));
+      return { segments: [first], recovered: [], damage, readOnly: undefined };
+    }
+  } catch (err) {
+    if (!isNoSpace(err) && !isNoSpace((err as { cause?: unknown })?.cause)) throw err;
+    // A new partition on a full disk: an empty log that serves reads (of nothing) until restart.
+    for (const s of opened.splice(0)) s.close();
+    const readOnly = storageFailure(err, `creating the log in ${dir}`, { dir });
+    logger.error("no space to create the log; it is read-only until restart", {
+      dir,
+      error: readOnly.message,
+    });
+    const first = Segment.detached(dir, 0, settings, nowMs, files);
+    opened.push(first);
+    return { segments: [first], recovered: [], damage, readOnly };
+  }
+  const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
+  opened.push(...all);
+  const point = checkedRecoveryPoint(dir, all, logger, damage);
   const segments: Segment[] = [];
   const recovered: Segment[] = [];
+  let readOnly: SluiceError | undefined;
   let truncated = false;
-  for (let i = 0; i < bases.length; i++) {
-    const base = bases[i];
+  for (let i = 0; i < all.length; i++) {
+    const segment = all[i];
+    const base = segment.baseOffset;
     if (truncated) {
-      logger.warn("deleting a segment after a truncated one", {
-        file: joinPath(dir, `${String(base).padStart(20, "0")}${LOG_SUFFIX}`),
-      });
-      Segment.open(dir, base, settings, nowMs).delete();
+      logger.warn("deleting a segment after a truncated one", { file: segment.logPath });
+      segment.delete();
       continue;
     }
-    const segment = Segment.open(dir, base, settings, nowMs);
     segments.push(segment);
-    if (point !== undefined && base < point.segment && i + 1 < bases.length) {
-      segment.loadTrusted(logger, bases[i + 1]);
+    if (point !== undefined && base < point.segment && i + 1 < all.length) {
+      damage.push(...loadTrusted(segment, logger, all[i + 1].baseOffset));
       continue;
     }
     recovered.push(segment);
-    truncated = point !== undefined && base === point.segment
-      ? segment.recover(
+    const result = point !== undefined && base === point.segment
+      ? recover(
+        segment,
         point.position,
         point.offset,
         point.maxTimestampMs,
         point.offsetOfMaxTimestamp,
         logger,
       )
-      : segment.recover(0, base, -1, base, logger);
+      : recover(segment, 0, base, -1, base, logger);
+    truncated = result.truncated;
+    damage.push(...result.damage);
+    readOnly ??= result.writeFailure;
   }
+  checkContinuity(segments, recovered, logger, damage);
   // A rebuilt time index of a closed segment gets the final entry a roll would have added.
   for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
-  return { segments, recovered };
+  return { segments, recovered, damage, readOnly };
+}
+
+/** The recovery checkpoint when it matches the log; otherwise undefined, with a warning. */
+function checkedRecoveryPoint(
+  dir: string,
+  segments: Segment[],
+  logger: Logger,
+  damage: LogDamage[],
+): RecoveryPoint | undefined {
+  const point = readRecoveryPoint(dir, logger);
+  if (point === undefined) return undefined;
+  const segment = segments.find((s) => s.baseOffset === point.segment);
+  const problem = segment === undefined
+    ? `its segment ${segmentFileStem(point.segment)}${LOG_SUFFIX} does not exist`
+    : checkpointProblem(segment, point.offset, point.position);
+  if (problem === undefined) return point;
+  const file = joinPath(dir, CHECKPOINT_FILE);
+  logger.warn(
+    "recovery checkpoint does not match the log; ignoring it, re-validating every segment",
+    {
+      file,
+      position: point.position,
+      reason: problem,
+    },
+  );
+  damage.push({ file, position: point.position, reason: `checkpoint ignored: ${problem}` });
+  return undefined;
+}
+
+/**
+ * Segment N must end where segment N+1 begins. An empty segment that does not is a stray and is
+ * removed (from `segments`, `recovered` and the disk); otherwise a gap or an overlap is reported.
+ */
+function checkContinuity(
+  segments: Segment[],
+  recovered: Segment[],
+  logger: Logger,
+  damage: LogDamage[],
+): void {
+  for (let i = 1; i < segments.length; i++) {
+    const prev = segments[i - 1];
+    const s = segments[i];
+    if (s.baseOffset === prev.nextOffset) continue;
+    if (s.isEmpty) {
+      const reason =
+        `empty segment named ${s.baseOffset}, but ${prev.logPath} ends at offset ${prev.nextOffset}: a stray file, removed`;
+      logger.error("removing a stray empty segment", { file: s.logPath, reason });
+      damage.push({ file: s.logPath, position: 0, reason });
+      s.delete();
+      segments.splice(i, 1);
+      const r = recovered.indexOf(s);
+      if (r >= 0) recovered.splice(r, 1);
+      i--;
+      continue;
+    }
+    const reason = s.baseOffset > prev.nextOffset
+      ? `offsets ${prev.nextOffset}..${
+        s.baseOffset - 1
+      } are missing: ${prev.logPath} ends at offset ${prev.nextOffset}`
+      : `overlaps ${prev.logPath}, which runs to offset ${prev.nextOffset}`;
+    logger.error("segments are not contiguous; serving around the gap", {
+      file: s.logPath,
+      position: 0,
+      reason,
+    });
+    damage.push({ file: s.logPath, position: 0, reason });
+  }
 }

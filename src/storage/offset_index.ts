@@ -8,13 +8,23 @@
  * the log; a file that fails {@link OffsetIndex.sanityCheck} is rebuilt whole.
  */
 import { assert } from "../errors.ts";
-import { IndexBuffer } from "./index_buffer.ts";
+import { IndexBuffer, type OpenIndexFile } from "./index_buffer.ts";
 
 export const OFFSET_INDEX_ENTRY_BYTES = 8;
 
 export class OffsetIndex extends IndexBuffer {
-  constructor(path: string, readonly baseOffset: number, maxEntries: number, image?: Uint8Array) {
-    super(path, OFFSET_INDEX_ENTRY_BYTES, maxEntries, image);
+  /** The offset of the entry the last {@link lookup} found (the base offset when none). */
+  lookedUpOffset: number;
+
+  constructor(
+    path: string,
+    readonly baseOffset: number,
+    maxEntries: number,
+    image?: Uint8Array,
+    open?: OpenIndexFile,
+  ) {
+    super(path, OFFSET_INDEX_ENTRY_BYTES, maxEntries, image, open);
+    this.lookedUpOffset = baseOffset;
   }
 
   relativeOffsetAt(i: number): number {
@@ -56,7 +66,15 @@ export class OffsetIndex extends IndexBuffer {
   lookup(offset: number): number {
     const relative = offset - this.baseOffset;
     const count = this.countPrefix((i) => this.relativeOffsetAt(i) <= relative);
+    this.lookedUpOffset = this.baseOffset + (count === 0 ? 0 : this.relativeOffsetAt(count - 1));
     return count === 0 ? 0 : this.positionAt(count - 1);
+  }
+
+  /** The last entry at or before byte `position`, as [offset, position]; [base, 0] when none. */
+  entryAtOrBefore(position: number): [number, number] {
+    const count = this.countPrefix((i) => this.positionAt(i) <= position);
+    if (count === 0) return [this.baseOffset, 0];
+    return [this.baseOffset + this.relativeOffsetAt(count - 1), this.positionAt(count - 1)];
   }
 
   /** Drops entries whose position is >= `position` (their batches are being re-scanned). */

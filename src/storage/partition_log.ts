@@ -12,71 +12,48 @@
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
  * waits, so appends are ordered by call and reads always see whole batches.
+ *
+ * States (online, read-only, offline) and damage reports: see {@link LogState} in log_types.ts.
  */
 import { type Clock, systemClock, type Timer } from "../clock.ts";
 import { assert, SluiceError } from "../errors.ts";
 import { PENDING_FLUSH_WAITERS_MAX, READ_BYTES_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import {
-  batchSizeAt,
-  CHECK_COUNTS,
-  CHECK_CRC,
-  checkBatch,
-  decodeRecordBatch,
-  lastOffsetDeltaAt,
-  maxTimestampAt,
-  throwBatchProblem,
-  viewOf,
-  writeInt64,
-} from "../record/record_batch.ts";
-import { modifiedMs, removeTree, syncDir } from "../runtime/fs.ts";
+import { viewOf } from "../record/record_batch.ts";
+import { isNoSpace, modifiedMs, removeTree, syncDir } from "../runtime/fs.ts";
+import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
+import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { loadSegments, type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
 import { expiredSegmentCount } from "./retention.ts";
 import { Segment, storageFailure } from "./segment.ts";
+import { offlineError } from "./storage_errors.ts";
 
-export interface PartitionLogOptions {
-  config?: Partial<LogConfig>;
-  clock?: Clock;
-  logger?: Logger;
-  /** Called after every append, once its bytes are readable (wakes long-polling fetchers). */
-  onAppend?: (log: PartitionLog, result: AppendResult) => void;
-}
+import { type AppendTally, assignOffsets, checkAppendBatches, shouldRoll } from "./append_rules.ts";
+import { findRecordAtTimestamp, readSegments } from "./log_reads.ts";
+import {
+  type AppendResult,
+  type LogState,
+  type PartitionLogOptions,
+  READ_BYTES_DEFAULT,
+  type ReadResult,
+  type SegmentInfo,
+} from "./log_types.ts";
 
-export interface AppendResult {
-  baseOffset: number;
-  /** Offset of the last record appended. */
-  lastOffset: number;
-  batches: number;
-  records: number;
-  bytes: number;
-}
-
-export interface ReadResult {
-  /** Whole batches, exactly as appended. The first may start below the requested offset. */
-  bytes: Uint8Array;
-  firstOffset: number;
-  /** The offset to read next. */
-  nextOffset: number;
-  /** The log end offset when the read was made (single node: the high watermark). */
-  highWatermark: number;
-  logStartOffset: number;
-}
-
-export interface SegmentInfo {
-  baseOffset: number;
-  nextOffset: number;
-  sizeBytes: number;
-  maxTimestampMs: number;
-}
+export type { LogDamage } from "./log_damage.ts";
+export type {
+  AppendResult,
+  LogState,
+  PartitionLogOptions,
+  ReadResult,
+  SegmentInfo,
+} from "./log_types.ts";
+export { READ_BYTES_DEFAULT } from "./log_types.ts";
 
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
 }
-
-/** Default maxBytes of a read: Kafka's max.partition.fetch.bytes. */
-export const READ_BYTES_DEFAULT = 1024 * 1024;
 
 export class PartitionLog {
   readonly dir: string;
@@ -85,14 +62,23 @@ export class PartitionLog {
   readonly #logger: Logger;
   readonly #onAppend: ((log: PartitionLog, result: AppendResult) => void) | undefined;
   readonly #segments: Segment[];
+  readonly #files: LogFiles;
+  readonly #damage = new DamageList();
+  /** Set for a log made by offline(): every read and write throws it. */
+  #offline: SluiceError | undefined;
   #waiters: Waiter[] = [];
+  /** The append check's tally, reused (appends run one at a time). */
+  readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
   #flushLoop: Promise<void> | undefined;
   #flushTimer: Timer | undefined;
   #retentionTimer: Timer | undefined;
   #retentionRun: Promise<number> | undefined;
   #lastCheckpointMs: number;
   #checkpointDue = false;
-  /** After an fsync failure the page cache state is unknown: the log refuses further writes. */
+  /**
+   * Why the log refuses writes (read-only): after an fsync failure the page cache state is
+   * unknown; after an open that could not write what recovery needed, the disk is full.
+   */
   #failure: SluiceError | undefined;
   #closing = false;
   #closed = false;
@@ -110,39 +96,121 @@ export class PartitionLog {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
+    this.#files = options.logFiles ?? sharedLogFiles();
     this.#lastCheckpointMs = this.#clock.nowMs();
   }
 
-  /** Opens (or creates) the log in `dir`, recovering it if it was not closed cleanly. */
+  /**
+   * Opens (or creates) the log in `dir`, recovering it if it was not closed cleanly. Never throws
+   * for damaged data (see `damage`) nor for a full disk (the log opens read-only); throws a typed
+   * error (naming the file) when the file system fails otherwise (EACCES, EIO, EMFILE:
+   * TOO_MANY_OPEN_FILES), leaving no descriptor open.
+   */
   static async open(dir: string, options: PartitionLogOptions = {}): Promise<PartitionLog> {
     const config = resolveLogConfig(options.config);
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? consoleLogger;
-    const { segments, recovered } = loadSegments(dir, config, clock.nowMs(), logger);
-    const log = new PartitionLog(dir, config, segments, options);
+    const files = options.logFiles ?? sharedLogFiles();
+    const loaded = loadSegments(dir, config, clock.nowMs(), logger, files);
+    const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
+    for (const d of loaded.damage) log.#damage.add(d);
+    if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
-    if (recovered.length > 0) {
-      for (const s of recovered) s.dirty = true;
-      await log.#syncDirty();
-      log.#writeCheckpoint(log.#recoveryPointNow());
+    if (loaded.recovered.length > 0 && log.#failure === undefined) {
+      for (const s of loaded.recovered) s.dirty = true;
+      try {
+        await log.#syncDirty();
+        log.#writeCheckpoint(log.#recoveryPointNow());
+      } catch (err) {
+        const failure = storageFailure(err, `recovering the log in ${dir}`, { dir });
+        if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
+          for (const s of loaded.segments) s.close();
+          throw failure;
+        }
+        log.#readOnly(failure);
+      }
     }
     log.#scheduleRetention();
     return log;
+  }
+
+  /**
+   * A log that serves nothing: every read and write fails with STORAGE_ERROR naming `dir` and
+   * `cause` (details.offline true). For a partition whose open failed, so that its topic stays up.
+   */
+  static offline(dir: string, cause: unknown, options: PartitionLogOptions = {}): PartitionLog {
+    const log = new PartitionLog(dir, resolveLogConfig(options.config), [], options);
+    log.#offline = offlineError(dir, cause);
+    return log;
+  }
+
+  /**
+   * open(), or, when it throws, an offline() log for the same dir (the failure logged as an
+   * error). Never throws except for an invalid config (INVALID_CONFIG).
+   */
+  static async openOrOffline(
+    dir: string,
+    options: PartitionLogOptions = {},
+  ): Promise<PartitionLog> {
+    resolveLogConfig(options.config);
+    try {
+      return await PartitionLog.open(dir, options);
+    } catch (err) {
+      const log = PartitionLog.offline(dir, err, options);
+      (options.logger ?? consoleLogger).error("partition log could not be opened; it is offline", {
+        dir,
+        error: log.#offline!.message,
+        code: (err as { code?: unknown })?.code as string | undefined,
+      });
+      return log;
+    }
+  }
+
+  #readOnly(failure: SluiceError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = failure;
+    this.#logger.error("log is read-only until it is reopened", {
+      dir: this.dir,
+      code: failure.code,
+      error: failure.message,
+      file: (failure.details?.file as string | undefined) ?? null,
+    });
+  }
+
+  /** online, read-only or offline: see {@link LogState}. */
+  get state(): LogState {
+    if (this.#offline !== undefined) return "offline";
+    return this.#failure !== undefined ? "read-only" : "online";
+  }
+
+  /** Why the log is offline or read-only; undefined while online. */
+  get failure(): SluiceError | undefined {
+    return this.#offline ?? this.#failure;
+  }
+
+  /** Damage found at open or by reads since (at most LOG_DAMAGE_ENTRIES_MAX, the first found). */
+  get damage(): readonly LogDamage[] {
+    return this.#damage.entries;
+  }
+
+  /** Distinct damage found, including entries beyond the list's bound. */
+  get damageCount(): number {
+    return this.#damage.count;
   }
 
   get #active(): Segment {
     return this.#segments[this.#segments.length - 1];
   }
 
-  /** First offset still in the log. */
+  /** First offset still in the log (0 when offline). */
   get logStartOffset(): number {
-    return this.#segments[0].baseOffset;
+    return this.#offline === undefined ? this.#segments[0].baseOffset : 0;
   }
 
-  /** Offset the next appended record gets (exclusive end of the log). */
+  /** Offset the next appended record gets (exclusive end of the log; 0 when offline). */
   get logEndOffset(): number {
-    return this.#active.nextOffset;
+    return this.#offline === undefined ? this.#active.nextOffset : 0;
   }
 
   get sizeBytes(): number {
@@ -166,10 +234,16 @@ export class PartitionLog {
   }
 
   #ensureWritable(): void {
+    if (this.#offline !== undefined) throw this.#offline;
     if (this.#closing || this.#closed) {
       throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
     }
     if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #ensureReadable(): void {
+    if (this.#offline !== undefined) throw this.#offline;
+    if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
   }
 
   /**
@@ -197,25 +271,9 @@ export class PartitionLog {
     }
     const dv = viewOf(batches);
     // Check every batch before writing any: a rejected append writes nothing.
-    let pos = 0;
-    let batchCount = 0;
-    let records = 0;
-    let maxTimestampMs = -1;
-    while (pos < length) {
-      const checked = checkBatch(
-        batches,
-        dv,
-        pos,
-        length,
-        this.config.maxMessageBytes,
-        CHECK_CRC | CHECK_COUNTS,
-      );
-      if (typeof checked !== "number") throwBatchProblem(checked, pos);
-      records += lastOffsetDeltaAt(dv, pos) + 1;
-      maxTimestampMs = Math.max(maxTimestampMs, maxTimestampAt(dv, pos));
-      batchCount++;
-      pos += checked;
-    }
+    const tally = this.#tally;
+    checkAppendBatches(batches, dv, this.config.maxMessageBytes, tally);
+    const records = tally.records;
 
     if (this.config.flushPolicy === "always" && this.#waiters.length >= PENDING_FLUSH_WAITERS_MAX) {
       // Refuse before writing: an append that fails after its write would be retried as a duplicate.
@@ -226,20 +284,16 @@ export class PartitionLog {
     }
     const nowMs = this.#clock.nowMs();
     const baseOffset = this.logEndOffset;
-    if (this.#shouldRoll(length, baseOffset + records - 1, maxTimestampMs, nowMs)) {
+    const last = baseOffset + records - 1;
+    if (shouldRoll(this.#active, this.config, length, last, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
-    // Offsets are assigned by patching each header's baseOffset, which the CRC does not cover.
-    let next = baseOffset;
-    for (pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
-      writeInt64(dv, pos, next);
-      next += lastOffsetDeltaAt(dv, pos) + 1;
-    }
+    const next = assignOffsets(dv, length, baseOffset);
     this.#active.append(batches, dv, next);
     const result: AppendResult = {
       baseOffset,
       lastOffset: next - 1,
-      batches: batchCount,
+      batches: tally.batches,
       records,
       bytes: length,
     };
@@ -265,26 +319,13 @@ export class PartitionLog {
     }
   }
 
-  #shouldRoll(length: number, lastOffset: number, maxTimestampMs: number, nowMs: number): boolean {
-    const active = this.#active;
-    if (active.isEmpty) return false;
-    if (active.sizeBytes + length > this.config.segmentBytes) return true;
-    if (active.isIndexFull) return true;
-    if (lastOffset - active.baseOffset > 0xffff_ffff) return true; // relative offsets are u32
-    // segment.ms as Kafka measures it: by record timestamps when both sides have one.
-    const waitedMs = active.firstBatchTimestampMs >= 0 && maxTimestampMs >= 0
-      ? maxTimestampMs - active.firstBatchTimestampMs
-      : nowMs - active.createdMs;
-    return waitedMs >= this.config.segmentMs;
-  }
-
   #roll(nowMs: number): void {
     const old = this.#active;
     old.onBecomeInactive();
     let segment: Segment;
     try {
       old.persistIndexes(false);
-      segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs);
+      segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs, this.#files);
     } catch (err) {
       // Nothing was appended yet: the append is refused whole, typed (507 on a full disk).
       throw storageFailure(err, `rolling a segment in ${this.dir}`, { dir: this.dir });
@@ -306,6 +347,7 @@ export class PartitionLog {
 
   /** Resolves once every byte appended before the call is on disk (fdatasync). */
   flush(): Promise<void> {
+    if (this.#offline !== undefined) return Promise.reject(this.#offline);
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.resolve();
     if (this.#waiters.length >= PENDING_FLUSH_WAITERS_MAX) {
@@ -415,7 +457,7 @@ export class PartitionLog {
    * batch fails its check.
    */
   read(offset: number, maxBytes: number = READ_BYTES_DEFAULT): ReadResult | undefined {
-    if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
+    this.#ensureReadable();
     const logEndOffset = this.logEndOffset;
     if (!Number.isSafeInteger(offset) || offset < this.logStartOffset || offset > logEndOffset) {
       throw new SluiceError(
@@ -426,33 +468,31 @@ export class PartitionLog {
     }
     if (offset === logEndOffset) return undefined;
     const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
-    // Segments are few (one per segment.bytes); the loop continues past a gap between segments.
-    for (let i = this.#segmentIndexFor(offset); i < this.#segments.length; i++) {
-      const s = this.#segments[i];
-      const r = s.read(Math.max(offset, s.baseOffset), limit, this.config.verifyCrcOnRead);
-      if (r !== undefined) {
-        return {
-          bytes: r.bytes,
-          firstOffset: r.firstOffset,
-          nextOffset: r.nextOffset,
-          highWatermark: logEndOffset,
-          logStartOffset: this.logStartOffset,
-        };
-      }
+    let r;
+    try {
+      r = readSegments(this.#segments, offset, limit, this.config.verifyCrcOnRead);
+    } catch (err) {
+      this.#noteCorruption(err);
+      throw err;
     }
-    return undefined;
+    return {
+      bytes: r.bytes,
+      firstOffset: r.firstOffset,
+      nextOffset: r.nextOffset,
+      highWatermark: logEndOffset,
+      logStartOffset: this.logStartOffset,
+    };
   }
 
-  /** Index of the segment with the greatest baseOffset <= offset (binary search). */
-  #segmentIndexFor(offset: number): number {
-    let lo = 0;
-    let hi = this.#segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.#segments[mid].baseOffset <= offset) lo = mid;
-      else hi = mid - 1;
+  /** A CORRUPT_LOG a read met joins `damage` (and is logged once per file and position). */
+  #noteCorruption(err: unknown): void {
+    if (!(err instanceof SluiceError) || err.code !== "CORRUPT_LOG") return;
+    const file = err.details?.file;
+    const position = err.details?.position;
+    if (typeof file !== "string" || typeof position !== "number") return;
+    if (this.#damage.add({ file, position, reason: err.message })) {
+      this.#logger.error("a read reached a corrupt batch", { file, position, error: err.message });
     }
-    return lo;
   }
 
   /**
@@ -465,18 +505,18 @@ export class PartitionLog {
 
   /** The first record at or after `timestampMs`: its offset and its own timestamp. */
   recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | undefined {
-    if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
-    for (const s of this.#segments) {
-      const bytes = s.findBatchByTimestamp(timestampMs);
-      if (bytes === undefined) continue;
-      const batch = decodeRecordBatch(bytes, this.config.verifyCrcOnRead);
-      for (const r of batch.records) {
-        if (r.timestamp >= timestampMs && r.offset >= this.logStartOffset) {
-          return { offset: r.offset, timestampMs: r.timestamp };
-        }
-      }
+    this.#ensureReadable();
+    try {
+      return findRecordAtTimestamp(
+        this.#segments,
+        timestampMs,
+        this.logStartOffset,
+        this.config.verifyCrcOnRead,
+      );
+    } catch (err) {
+      this.#noteCorruption(err);
+      throw err;
     }
-    return undefined;
   }
 
   /**
@@ -486,7 +526,7 @@ export class PartitionLog {
    */
   async deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
     if (this.#flushLoop !== undefined) await this.#flushLoop;
-    if (this.#closed || this.#closing) return 0;
+    if (this.#closed || this.#closing || this.#offline !== undefined) return 0;
     const count = expiredSegmentCount(
       this.#segments.map((s) => ({
         sizeBytes: s.sizeBytes,
@@ -505,7 +545,7 @@ export class PartitionLog {
    */
   async deleteSegmentsBefore(offset: number): Promise<number> {
     if (this.#flushLoop !== undefined) await this.#flushLoop;
-    if (this.#closed || this.#closing) return 0;
+    if (this.#closed || this.#closing || this.#offline !== undefined) return 0;
     let count = 0;
     while (count < this.#segments.length - 1 && this.#segments[count].nextOffset <= offset) count++;
     return this.#deleteOldest(count, "deleteSegmentsBefore");
@@ -533,6 +573,7 @@ export class PartitionLog {
 
   #scheduleRetention(): void {
     if (this.config.retentionMs < 0 && this.config.retentionBytes < 0) return;
+    if (this.#offline !== undefined) return;
     this.#retentionTimer = this.#clock.setTimer(() => {
       this.#retentionRun = this.deleteExpiredSegments()
         .catch((err) => {
@@ -555,10 +596,22 @@ export class PartitionLog {
     try {
       if (this.#retentionRun !== undefined) await this.#retentionRun;
       while (this.#flushLoop !== undefined) await this.#flushLoop;
-      if (this.#failure === undefined) {
+      if (this.#failure === undefined && this.#offline === undefined) {
         const point = this.#recoveryPointNow();
-        await this.#syncDirty();
-        this.#writeCheckpoint(point);
+        try {
+          await this.#syncDirty();
+        } catch (err) {
+          throw storageFailure(err, `flushing the log in ${this.dir} on close`, { dir: this.dir });
+        }
+        try {
+          this.#writeCheckpoint(point);
+        } catch (err) {
+          // The data is flushed; without the checkpoint the next open only re-validates more.
+          this.#logger.warn("recovery checkpoint not written on close", {
+            dir: this.dir,
+            error: String(err),
+          });
+        }
       }
     } finally {
       for (const s of this.#segments) s.close();

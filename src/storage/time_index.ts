@@ -9,13 +9,19 @@
  */
 import { assert } from "../errors.ts";
 import { readInt64, writeInt64 } from "../record/record_batch.ts";
-import { IndexBuffer } from "./index_buffer.ts";
+import { IndexBuffer, type OpenIndexFile } from "./index_buffer.ts";
 
 export const TIME_INDEX_ENTRY_BYTES = 12;
 
 export class TimeIndex extends IndexBuffer {
-  constructor(path: string, readonly baseOffset: number, maxEntries: number, image?: Uint8Array) {
-    super(path, TIME_INDEX_ENTRY_BYTES, maxEntries, image);
+  constructor(
+    path: string,
+    readonly baseOffset: number,
+    maxEntries: number,
+    image?: Uint8Array,
+    open?: OpenIndexFile,
+  ) {
+    super(path, TIME_INDEX_ENTRY_BYTES, maxEntries, image, open);
   }
 
   timestampAt(i: number): number {

@@ -1,0 +1,86 @@
+/**
+ * The rules an append follows before it writes (PartitionLog.append): every batch checked,
+ * offsets assigned by patching each header's baseOffset, and whether the active segment must roll
+ * first. Allocation-free: the check reports into a caller-owned tally.
+ */
+import {
+  batchSizeAt,
+  CHECK_COUNTS,
+  CHECK_CRC,
+  checkBatch,
+  lastOffsetDeltaAt,
+  maxTimestampAt,
+  throwBatchProblem,
+  writeInt64,
+} from "../record/record_batch.ts";
+import type { LogConfig } from "./log_config.ts";
+import type { Segment } from "./segment.ts";
+
+/** What {@link checkAppendBatches} found. */
+export interface AppendTally {
+  batches: number;
+  records: number;
+  maxTimestampMs: number;
+}
+
+/**
+ * Checks every batch of `bytes` (bounds, magic, counts, CRC-32C, at most `maxMessageBytes`
+ * each) before any is written, so a rejected append writes nothing; throws CORRUPT_BATCH or
+ * RECORD_TOO_LARGE for the first bad one.
+ */
+export function checkAppendBatches(
+  bytes: Uint8Array,
+  dv: DataView,
+  maxMessageBytes: number,
+  tally: AppendTally,
+): void {
+  tally.batches = 0;
+  tally.records = 0;
+  tally.maxTimestampMs = -1;
+  let pos = 0;
+  while (pos < bytes.length) {
+    const checked = checkBatch(
+      bytes,
+      dv,
+      pos,
+      bytes.length,
+      maxMessageBytes,
+      CHECK_CRC | CHECK_COUNTS,
+    );
+    if (typeof checked !== "number") throwBatchProblem(checked, pos);
+    tally.records += lastOffsetDeltaAt(dv, pos) + 1;
+    tally.maxTimestampMs = Math.max(tally.maxTimestampMs, maxTimestampAt(dv, pos));
+    tally.batches++;
+    pos += checked;
+  }
+}
+
+/** Patches the baseOffsets (which the CRC does not cover) from `baseOffset`; returns the next. */
+export function assignOffsets(dv: DataView, length: number, baseOffset: number): number {
+  let next = baseOffset;
+  for (let pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
+    writeInt64(dv, pos, next);
+    next += lastOffsetDeltaAt(dv, pos) + 1;
+  }
+  return next;
+}
+
+/** Whether `active` must roll before an append of `length` bytes ending at `lastOffset`. */
+export function shouldRoll(
+  active: Segment,
+  config: LogConfig,
+  length: number,
+  lastOffset: number,
+  maxTimestampMs: number,
+  nowMs: number,
+): boolean {
+  if (active.isEmpty) return false;
+  if (active.sizeBytes + length > config.segmentBytes) return true;
+  if (active.isIndexFull) return true;
+  if (lastOffset - active.baseOffset > 0xffff_ffff) return true; // relative offsets are u32
+  // segment.ms as Kafka measures it: by record timestamps when both sides have one.
+  const waitedMs = active.firstBatchTimestampMs >= 0 && maxTimestampMs >= 0
+    ? maxTimestampMs - active.firstBatchTimestampMs
+    : nowMs - active.createdMs;
+  return waitedMs >= config.segmentMs;
+}

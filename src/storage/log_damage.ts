@@ -1,0 +1,36 @@
+/**
+ * The damage one log found, for its callers (`PartitionLog.damage`): at open, and each time a
+ * read reaches a batch that fails its checks. Kept once per file and position, at most
+ * LOG_DAMAGE_ENTRIES_MAX entries (the first found; later ones are only counted), so a log with a
+ * badly damaged file cannot grow it without bound.
+ */
+import { LOG_DAMAGE_ENTRIES_MAX } from "../limits.ts";
+import type { LogDamage } from "./storage_errors.ts";
+
+export type { LogDamage } from "./storage_errors.ts";
+
+export class DamageList {
+  readonly #entries: LogDamage[] = [];
+  #count = 0;
+
+  /** Adds `damage` unless its file and position are known; true when it is new. */
+  add(damage: LogDamage): boolean {
+    for (const d of this.#entries) {
+      if (d.file === damage.file && d.position === damage.position) return false;
+    }
+    this.#count++;
+    if (this.#entries.length < LOG_DAMAGE_ENTRIES_MAX) {
+      this.#entries.push(Object.freeze({ ...damage }));
+    }
+    return true;
+  }
+
+  get entries(): readonly LogDamage[] {
+    return this.#entries;
+  }
+
+  /** Distinct damage found, including what did not fit in the list. */
+  get count(): number {
+    return this.#count;
+  }
+}

@@ -1,0 +1,64 @@
+/** The types PartitionLog takes and returns (re-exported by partition_log.ts). */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../logger.ts";
+import type { LogConfig } from "./log_config.ts";
+import type { LogFiles } from "./log_files.ts";
+import type { PartitionLog } from "./partition_log.ts";
+
+/**
+ * A log's state (`PartitionLog.state`), for the layers above:
+ * - `online`: reads and appends.
+ * - `read-only`: reads are served; appends, flush and checkpoint fail with `failure` (typed). Set
+ *   when open could not write what recovery needs (a full disk: INSUFFICIENT_STORAGE naming the
+ *   file) or after an fsync failed (STORAGE_ERROR). It lasts until the log is reopened (restart).
+ * - `offline`: made by `PartitionLog.offline` (or `PartitionLog.openOrOffline` when open threw):
+ *   every read and write fails with STORAGE_ERROR (`details.offline` true), so the rest of the
+ *   topic stays up. logStartOffset and logEndOffset read 0, segments() is empty.
+ *
+ * Damage (`PartitionLog.damage`): open never throws for what the files contain (log_loader.ts);
+ * what it, or a later read, finds damaged is logged and listed as {file, position, reason}. A
+ * read that reaches a damaged batch fails with CORRUPT_LOG naming file and position; a read inside
+ * a gap of missing offsets answers the first batch after it (as Kafka consumers expect over a
+ * compacted hole). A read below the log end never answers nothing.
+ */
+export type LogState = "online" | "read-only" | "offline";
+
+export interface PartitionLogOptions {
+  config?: Partial<LogConfig>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Called after every append, once its bytes are readable (wakes long-polling fetchers). */
+  onAppend?: (log: PartitionLog, result: AppendResult) => void;
+  /** The descriptor cache for its segment files; the process's shared one by default. */
+  logFiles?: LogFiles;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  /** Offset of the last record appended. */
+  lastOffset: number;
+  batches: number;
+  records: number;
+  bytes: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, exactly as appended. The first may start below the requested offset. */
+  bytes: Uint8Array;
+  firstOffset: number;
+  /** The offset to read next. */
+  nextOffset: number;
+  /** The log end offset when the read was made (single node: the high watermark). */
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface SegmentInfo {
+  baseOffset: number;
+  nextOffset: number;
+  sizeBytes: number;
+  maxTimestampMs: number;
+}
+
+/** Default maxBytes of a read: Kafka's max.partition.fetch.bytes. */
+export const READ_BYTES_DEFAULT = 1024 * 1024;
