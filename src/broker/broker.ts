@@ -23,7 +23,8 @@ import {
   viewOf,
 } from "../record/record_batch.ts";
 import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
-import type { AppendResult } from "../storage/partition_log.ts";
+import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
+import { sharedLogFiles } from "../storage/log_files.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
 import { GroupCoordinator } from "./group_coordinator.ts";
 import { OffsetStore } from "./offset_store.ts";
@@ -150,6 +151,11 @@ export class Broker {
     );
   }
 
+  /** Segment-file descriptors open now, across every log of the process (a bounded LRU). */
+  get logFilesOpen(): number {
+    return sharedLogFiles().openCount;
+  }
+
   createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
     return this.topics.create(name, partitions, config);
   }
@@ -225,7 +231,7 @@ export class Broker {
 
   /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */
   #resolveOffset(topic: Topic, partition: number, offset: OffsetSpec): number {
-    const log = topic.partition(partition);
+    const log = servable(topic, partition);
     if (offset === "earliest") return log.logStartOffset;
     if (offset === "latest") return log.logEndOffset;
     if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -281,7 +287,7 @@ export class Broker {
     timestamp: number | "earliest" | "latest",
   ): number | undefined {
     const topic = this.topics.get(topicName);
-    const log = topic.partition(partition);
+    const log = servable(topic, partition);
     if (timestamp === "earliest") return log.logStartOffset;
     if (timestamp === "latest") return log.logEndOffset;
     return log.offsetForTimestamp(timestamp);
@@ -323,4 +329,14 @@ export function countRecordsFrom(bytes: Uint8Array, fromOffset: number): number 
     if (last >= fromOffset) count += last - Math.max(base, fromOffset) + 1;
   }
   return count;
+}
+
+/**
+ * The partition's log, unless it is offline: then its failure (STORAGE_ERROR naming the dir), so
+ * that offsets are never answered from a log that could not be opened.
+ */
+function servable(topic: Topic, partition: number): PartitionLog {
+  const log = topic.partition(partition);
+  if (log.state === "offline") throw log.failure!;
+  return log;
 }

@@ -106,6 +106,13 @@ function topicNotFound(name: string): SluiceError {
   return new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
 }
 
+/** A topic directory found at start that is not served, and why. */
+export interface UnservedTopic {
+  topic: string;
+  file: string;
+  reason: string;
+}
+
 export interface RegistryOptions {
   clock: Clock;
   logger: Logger;
@@ -118,6 +125,7 @@ export interface RegistryOptions {
 
 export class TopicRegistry {
   readonly #topics = new Map<string, Topic>();
+  readonly #unserved: UnservedTopic[] = [];
   /** Creates accepted and not yet finished (they count toward the topic limit). */
   #creating = 0;
   /** The last create or delete of each name still running: later ones wait for it. */
@@ -149,22 +157,28 @@ export class TopicRegistry {
       }
       const meta = registry.#readMeta(name);
       if (meta === undefined) continue;
-      const logs = await registry.#openLogs(meta);
+      const logs = await registry.#openLogs(meta, "load");
       registry.#topics.set(name, new Topic(meta, logs));
     }
     return registry;
   }
 
+  /** Topic directories found at start and not served, with why (for /metrics and operators). */
+  get unserved(): readonly UnservedTopic[] {
+    return this.#unserved;
+  }
+
   #readMeta(name: string): TopicMeta | undefined {
     const path = joinPath(this.#topicsDir, name, "topic.json");
-    const bytes = readWholeFile(path);
-    if (bytes === undefined) {
-      this.#options.logger.warn("topic directory without topic.json; ignoring it", { path });
-      return undefined;
-    }
     try {
+      const bytes = readWholeFile(path);
+      if (bytes === undefined) {
+        this.#options.logger.warn("topic directory without topic.json; ignoring it", { path });
+        this.#unserved.push({ topic: name, file: path, reason: "topic.json missing" });
+        return undefined;
+      }
       const raw = JSON.parse(new TextDecoder().decode(bytes));
-      if (raw.name !== name || !Number.isInteger(raw.partitions) || raw.partitions < 1) {
+      if (raw?.name !== name || !Number.isInteger(raw.partitions) || raw.partitions < 1) {
         throw new Error("name or partitions do not match");
       }
       // A damaged count must not open (and create) partitions by the thousand until EMFILE.
@@ -185,26 +199,52 @@ export class TopicRegistry {
         path,
         error: String(err),
       });
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#unserved.push({ topic: name, file: path, reason });
       return undefined;
     }
   }
 
-  /** Opens the topic's partition logs into `logs` (so a caller can close those opened before a failure). */
-  async #openLogs(meta: TopicMeta, logs: PartitionLog[] = []): Promise<PartitionLog[]> {
+  /**
+   * Opens the topic's partition logs into `logs` (so a caller can close those opened before a
+   * failure). When loading at start, a partition that cannot be opened, or whose directory is
+   * missing, is an offline log: its topic stays up and the failure is reported. When creating,
+   * a log that is not fully writable (a full disk opens it read-only) fails the create.
+   */
+  async #openLogs(
+    meta: TopicMeta,
+    mode: "load" | "create",
+    logs: PartitionLog[] = [],
+  ): Promise<PartitionLog[]> {
     const logConfig = toLogConfig(meta.config);
     for (let p = 0; p < meta.partitions; p++) {
       const partition = p;
-      logs.push(
-        await PartitionLog.open(joinPath(this.#topicsDir, meta.name, String(p)), {
-          config: logConfig,
-          clock: this.#options.clock,
-          logger: this.#options.logger,
-          onAppend: this.#options.onAppend === undefined ? undefined : (_log, result) => {
+      const dir = joinPath(this.#topicsDir, meta.name, String(p));
+      const options = {
+        config: logConfig,
+        clock: this.#options.clock,
+        logger: this.#options.logger,
+        onAppend: this.#options.onAppend === undefined
+          ? undefined
+          : (_log: PartitionLog, result: AppendResult) => {
             const topic = this.#topics.get(meta.name);
             if (topic !== undefined) this.#options.onAppend?.(topic, partition, result);
           },
-        }),
-      );
+      };
+      if (mode === "create") {
+        const log = await PartitionLog.open(dir, options);
+        logs.push(log);
+        if (log.failure !== undefined) throw log.failure;
+      } else if (!pathExists(dir)) {
+        // Created with its topic, before topic.json: missing now means lost, not new. An empty
+        // log in its place would answer offsets from 0 again as if nothing had been written.
+        this.#options.logger.error("partition directory missing; the partition is offline", {
+          dir,
+        });
+        logs.push(PartitionLog.offline(dir, new Error(`directory ${dir} is missing`), options));
+      } else {
+        logs.push(await PartitionLog.openOrOffline(dir, options));
+      }
     }
     return logs;
   }
@@ -286,7 +326,7 @@ export class TopicRegistry {
     const logs: PartitionLog[] = [];
     try {
       makeDir(dir);
-      await this.#openLogs(meta, logs);
+      await this.#openLogs(meta, "create", logs);
       writeFileAtomic(
         joinPath(dir, "topic.json"),
         new TextEncoder().encode(JSON.stringify(meta, null, 2)),

@@ -120,6 +120,28 @@ export class HttpMetrics {
       (t, p) => t.logs[p].segments().length,
     );
 
+    perPartition(
+      "sluice_log_offline",
+      "1 when the partition could not be opened (reads and writes fail), else 0.",
+      (t, p) => t.logs[p].state === "offline" ? 1 : 0,
+    );
+    perPartition(
+      "sluice_log_read_only",
+      "1 when the partition refuses writes until a restart (a full disk at start), else 0.",
+      (t, p) => t.logs[p].state === "read-only" ? 1 : 0,
+    );
+    perPartition(
+      "sluice_log_damage",
+      "Damaged places found in the partition's files (see the topic's description).",
+      (t, p) => t.logs[p].damageCount,
+    );
+    family("sluice_topics_unserved", "gauge", "Topic directories not served (topic.json).");
+    for (const u of broker.topics.unserved) {
+      lines.push(`sluice_topics_unserved{topic="${label(u.topic)}"} 1`);
+    }
+    family("sluice_log_files_open", "gauge", "Segment file descriptors open (a bounded LRU).");
+    lines.push(`sluice_log_files_open ${broker.logFilesOpen}`);
+
     family("sluice_open_long_polls", "gauge", "Fetches waiting for data.");
     lines.push(`sluice_open_long_polls ${broker.waiters.open}`);
     family("sluice_open_streams", "gauge", "Server-Sent Events streams open.");

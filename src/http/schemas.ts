@@ -31,6 +31,14 @@ export const PartitionInfo = z.object({
   logStartOffset: z.number().int(),
   highWatermark: z.number().int(),
   sizeBytes: z.number().int(),
+  /** online; read-only (a full disk at start: reads served, writes refused); offline. */
+  state: z.enum(["online", "read-only", "offline"]),
+  /** Why the partition is read-only or offline. */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** Damage found in its files (file, byte position, reason), the first 100; when any. */
+  damage: z.array(z.object({ file: z.string(), position: z.number().int(), reason: z.string() }))
+    .optional(),
+  damageCount: z.number().int().optional(),
 });
 
 export const TopicDescription = z.object({

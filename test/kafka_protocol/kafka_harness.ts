@@ -35,6 +35,8 @@ export interface KafkaServer {
 }
 
 export interface KafkaServerOptions {
+  /** Serve this data dir (kept when starting fails); default a fresh temporary one. */
+  dataDir?: string;
   /** Extra arguments after the defaults (e.g. `--default-partitions 3`). */
   args?: readonly string[];
   env?: Record<string, string>;
@@ -42,7 +44,11 @@ export interface KafkaServerOptions {
 
 /** Starts the server with both listeners; rejects with its stdout and stderr when it cannot. */
 export async function startKafkaServer(options: KafkaServerOptions = {}): Promise<KafkaServer> {
-  const dataDir = await Deno.makeTempDir({ prefix: "sluice-kafka-" });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "sluice-kafka-" });
+  const removeDir = () =>
+    options.dataDir === undefined
+      ? Deno.remove(dataDir, { recursive: true }).catch(() => {})
+      : Promise.resolve();
   let server: RunningServer;
   try {
     server = await startServer({
@@ -64,13 +70,13 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
       ],
     });
   } catch (err) {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await removeDir();
     throw err;
   }
   const line = server.stdoutLines.map((l) => l.match(KAFKA_LISTENING)).find((m) => m !== null);
   if (!line) {
     await server.stop().catch(() => {});
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await removeDir();
     throw new Error(
       `server printed no "sluice kafka listening on HOST:PORT" line before its HTTP line\n` +
         `stdout:\n${server.stdoutLines.join("\n")}\nstderr:\n${server.stderr()}`,

@@ -15,6 +15,13 @@ export function describeTopic(topic: Topic) {
       logStartOffset: log.logStartOffset,
       highWatermark: log.logEndOffset,
       sizeBytes: log.sizeBytes,
+      state: log.state,
+      ...(log.failure === undefined
+        ? {}
+        : { error: { code: log.failure.code, message: log.failure.message } }),
+      ...(log.damageCount === 0
+        ? {}
+        : { damage: log.damage.map((d) => ({ ...d })), damageCount: log.damageCount }),
     })),
   };
 }

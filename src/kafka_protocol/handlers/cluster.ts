@@ -58,15 +58,29 @@ function topicMetadata(topic: Topic): Struct {
     name: topic.name,
     topicId: ZERO_UUID,
     isInternal: false,
-    partitions: topic.logs.map((_, p) => ({
-      errorCode: KafkaError.NONE,
-      partitionIndex: p,
-      leaderId: NODE_ID,
-      leaderEpoch: 0,
-      replicaNodes: [NODE_ID],
-      isrNodes: [NODE_ID],
-      offlineReplicas: [],
-    })),
+    // An offline partition (its log could not be opened) has no leader, as in Kafka when the
+    // only replica's log dir failed: LEADER_NOT_AVAILABLE, and this node listed as offline.
+    partitions: topic.logs.map((log, p) =>
+      log.state === "offline"
+        ? {
+          errorCode: KafkaError.LEADER_NOT_AVAILABLE,
+          partitionIndex: p,
+          leaderId: -1,
+          leaderEpoch: 0,
+          replicaNodes: [NODE_ID],
+          isrNodes: [],
+          offlineReplicas: [NODE_ID],
+        }
+        : {
+          errorCode: KafkaError.NONE,
+          partitionIndex: p,
+          leaderId: NODE_ID,
+          leaderEpoch: 0,
+          replicaNodes: [NODE_ID],
+          isrNodes: [NODE_ID],
+          offlineReplicas: [],
+        }
+    ),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
   };
 }
