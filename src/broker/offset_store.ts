@@ -398,9 +398,20 @@ export class OffsetStore {
     return this.#log.segments().length;
   }
 
+  /**
+   * Writes a last snapshot and closes the log. A snapshot that cannot be written (a full disk) is
+   * reported, not fatal: the log still holds every commit since the previous one.
+   */
   async close(): Promise<void> {
     if (this.#snapshotting) await this.#snapshotting;
-    await this.snapshot();
+    try {
+      await this.snapshot();
+    } catch (err) {
+      this.#logger.warn("offsets snapshot not written on close; the log keeps every commit", {
+        dir: this.#dir,
+        error: String(err),
+      });
+    }
     await this.#log.close();
   }
 }
