@@ -9,6 +9,9 @@ import {
   API_VERSIONS_REQUEST,
   API_VERSIONS_RESPONSE,
 } from "../../src/kafka_protocol/messages/api_versions.ts";
+import { CONNECTION_REFUSAL_LOG_INTERVAL_MS } from "../../src/limits.ts";
+import { MemoryLogger } from "../../src/logger.ts";
+import { ConnectionGate } from "../../src/runtime/accept.ts";
 import { gauge, openIdle, rawHttp } from "../../scripts/soak_flood.ts";
 import { sleep, startServer } from "../http/server_harness.ts";
 import { concat, ourRequestFrame, parseResponse } from "../kafka_protocol/kafka_wire_util.ts";
@@ -166,4 +169,29 @@ Deno.test("connection bounds per address and per listener", async (t) => {
     await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
     if (!failed) assert.equal(code, 0, server.stderr());
   }
+});
+
+Deno.test("ConnectionGate: bounds, release, and refusals logged at most once per interval", () => {
+  const logger = new MemoryLogger();
+  let now = 0;
+  const gate = new ConnectionGate("http", { max: 3, perAddressMax: 2 }, logger, () => now);
+  assert.equal(gate.admit("a"), null);
+  assert.equal(gate.admit("a"), null);
+  assert.equal(gate.admit("a"), "address_limit");
+  assert.equal(gate.admit("b"), null);
+  assert.equal(gate.admit("c"), "listener_limit");
+  assert.equal(gate.open, 3);
+  for (let i = 0; i < 1000; i++) gate.admit("a");
+  assert.equal(logger.events.length, 1, "one line for the first refusal, the rest counted");
+  now += CONNECTION_REFUSAL_LOG_INTERVAL_MS;
+  assert.equal(gate.admit("c"), "listener_limit");
+  assert.equal(logger.events.length, 2);
+  assert.equal(logger.events[1].fields?.refusedUnloggedSinceLast, 1001);
+  gate.release("a");
+  assert.equal(gate.admit("c"), null, "a released slot is free again");
+  gate.release("nobody"); // unknown addresses are ignored
+  assert.equal(gate.open, 3);
+  const refused = gate.stats().refused;
+  assert.equal(refused.get("address_limit"), 1);
+  assert.equal(refused.get("listener_limit"), 1002, "checked before the address bound");
 });
