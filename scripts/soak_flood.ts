@@ -61,6 +61,14 @@ export interface FloodResult {
   healthzFailures: number;
   healthzP50Ms: number;
   healthzP99Ms: number;
+  healthzMaxMs: number;
+  /** p99 while the flood was being opened, and while it was only held open. */
+  healthzP99MsOpening: number;
+  healthzP99MsHolding: number;
+  /** How long opening the flood took (connects done or refused). */
+  openingMs: number;
+  /** The first few probe failures, for the log. */
+  healthzErrors: string[];
   /** The server process was alive at the end. */
   alive: boolean;
   /** ms from closing the flood until /healthz answered (and the gauges read 0, with a token). */
@@ -224,6 +232,11 @@ export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> 
   const rssStart = rssMiB(opts.pid);
   let rssMax = rssStart;
   const latencies: number[] = [];
+  const opening: number[] = [];
+  const holding: number[] = [];
+  let opened = false;
+  const errors: string[] = [];
+  const openStart = performance.now();
   let failures = 0;
   let sampling = true;
   const rssLoop = (async () => {
@@ -239,9 +252,14 @@ export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> 
       try {
         const r = await rawHttp(opts.httpPort, "/healthz", { localAddress: probeAddress });
         if (r.status !== 200) failures++;
-        else if (latencies.length < SAMPLES_MAX) latencies.push(performance.now() - started);
-      } catch {
+        else if (latencies.length < SAMPLES_MAX) {
+          const ms = performance.now() - started;
+          latencies.push(ms);
+          (opened ? holding : opening).push(ms);
+        }
+      } catch (err) {
         failures++;
+        if (errors.length < 5) errors.push(String(err));
       }
       await new Promise((res) => setTimeout(res, PROBE_INTERVAL_MS));
     }
@@ -251,6 +269,8 @@ export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> 
     openIdle(opts.httpPort, opts.connections, floodAddress, deadline),
     opts.kafkaPort ? openIdle(opts.kafkaPort, opts.connections, floodAddress, deadline) : null,
   ]);
+  opened = true;
+  const openingMs = Math.round(performance.now() - openStart);
   await new Promise((res) => setTimeout(res, opts.seconds * 1000));
   const held = { http: http.open, kafka: kafka?.open ?? 0 };
   const refused = { http: http.refused, kafka: kafka?.refused ?? 0 };
@@ -279,7 +299,7 @@ export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> 
     } catch { /* not yet */ }
     await new Promise((res) => setTimeout(res, 100));
   }
-  latencies.sort((a, b) => a - b);
+  for (const l of [latencies, opening, holding]) l.sort((a, b) => a - b);
   return {
     held,
     refused,
@@ -289,6 +309,11 @@ export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> 
     healthzFailures: failures,
     healthzP50Ms: Math.round(percentile(latencies, 0.5) * 100) / 100,
     healthzP99Ms: Math.round(percentile(latencies, 0.99) * 100) / 100,
+    healthzMaxMs: Math.round((latencies[latencies.length - 1] ?? NaN) * 100) / 100,
+    healthzP99MsOpening: Math.round(percentile(opening, 0.99) * 100) / 100,
+    healthzP99MsHolding: Math.round(percentile(holding, 0.99) * 100) / 100,
+    openingMs,
+    healthzErrors: errors,
     alive: isAlive(opts.pid),
     recoveredMs: recoveredMs === null ? null : Math.round(recoveredMs),
   };
