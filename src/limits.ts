@@ -179,3 +179,61 @@ export const LOG_FILES_PINNED_SHARE = 0.75;
 
 /** Damage entries (file, position, reason) one log keeps for its callers; more are only counted. */
 export const LOG_DAMAGE_ENTRIES_MAX = 100;
+
+// Connection admission (src/runtime/accept.ts). Each listener admits at most its budget of
+// connections (above), and at most a share of that from one client address; a connection over
+// either bound is closed at once, counted in /metrics by reason and logged at most once per
+// interval, so a flood can neither exhaust descriptors nor fill the log.
+
+/** HTTP listener: open connections, before the descriptor budget caps it (as Kafka's below). */
+export const HTTP_CONNECTIONS_MAX = 10_000;
+/**
+ * Share of a listener's connection bound one client address may hold (Kafka's
+ * max.connections.per.ip, unlimited there). Half: one address (an attacker, a runaway pool) can
+ * never take the whole listener, while a local deployment, where every client is 127.0.0.1,
+ * still gets half of it (2,000 of 4,000 at a 20,000-descriptor limit; 102 at 1,024).
+ */
+export const CONNECTIONS_PER_ADDRESS_SHARE = 0.5;
+/** Refused connections are logged at most once per this interval (with a count of the rest). */
+export const CONNECTION_REFUSAL_LOG_INTERVAL_MS = 10_000;
+/**
+ * After an accept fails (EMFILE, ENFILE with no spare descriptor to refuse with, ...), the listener
+ * waits this long before the next try, doubling up to the max: a descriptor shortage is not turned
+ * into a busy loop, and accepting resumes within a second of descriptors freeing up.
+ */
+export const ACCEPT_BACKOFF_MS_MIN = 10;
+export const ACCEPT_BACKOFF_MS_MAX = 1000;
+/**
+ * A TLS handshake not done within this is abandoned (Node's default is 120 s): a handshake takes a
+ * few round trips, and a peer that stays silent holds a connection slot for nothing.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Refused plain-HTTP connections being sent their 429 at once; past this, one is closed without
+ * it, so that answering a flood never holds more than this many descriptors.
+ */
+export const HTTP_REFUSAL_ANSWERS_MAX = 32;
+
+/** A listener's bounds: open connections, and open connections from one client address. */
+export interface ConnectionLimits {
+  max: number;
+  perAddressMax: number;
+}
+
+/**
+ * A listener's effective bounds: `configured` (a flag) when given, else the smaller of the
+ * listener's constant and its descriptor budget; per address, `configuredPerAddress` or
+ * CONNECTIONS_PER_ADDRESS_SHARE of that (at least 1).
+ */
+export function connectionLimits(
+  budget: number,
+  constantMax: number,
+  configured?: number,
+  configuredPerAddress?: number,
+): ConnectionLimits {
+  const max = configured ?? Math.min(constantMax, budget);
+  const perAddressMax = configuredPerAddress ??
+    Math.max(1, Math.floor(max * CONNECTIONS_PER_ADDRESS_SHARE));
+  return { max, perAddressMax: Math.min(perAddressMax, max) };
+}

@@ -24,6 +24,12 @@
  * | --auto-create-topics  | SLUICE_AUTO_CREATE_TOPICS| autoCreateTopics  | true         |
  * | --default-partitions  | SLUICE_DEFAULT_PARTITIONS| defaultPartitions | 1            |
  * |                       |                          | topicDefaults     | Kafka's      |
+ * | --max-http-connections | SLUICE_MAX_HTTP_CONNECTIONS | maxHttpConnections | min(10000, fd budget) |
+ * | --max-http-connections-per-address | SLUICE_MAX_HTTP_CONNECTIONS_PER_ADDRESS | maxHttpConnectionsPerAddress | half |
+ * | --max-kafka-connections | SLUICE_MAX_KAFKA_CONNECTIONS | maxKafkaConnections | min(10000, fd budget) |
+ * | --max-kafka-connections-per-address | SLUICE_MAX_KAFKA_CONNECTIONS_PER_ADDRESS | maxKafkaConnectionsPerAddress | half |
+ *   (fd budget: a fifth of the open-file limit per listener, src/limits.ts descriptorBudget; a
+ *   connection over a bound is closed at accept, counted in /metrics, logged at most every 10 s)
  *
  * --auth FILE turns on bearer tokens (src/http/auth.ts); SIGHUP re-reads FILE (a bad new file
  * keeps the old tokens and logs an error). A host other than loopback is refused (exit 2) without
@@ -49,6 +55,10 @@ import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../http/auth.ts";
 import {
+  connectionLimits,
+  descriptorBudget,
+  HTTP_CONNECTIONS_MAX,
+  KAFKA_CONNECTIONS_MAX,
   KAFKA_PORT_DEFAULT,
   LONG_POLLS_MAX,
   PARTITIONS_PER_TOPIC_MAX,
@@ -63,7 +73,9 @@ import {
   type KafkaListener,
   startKafkaListener,
 } from "../kafka_protocol/listener.ts";
+import { connectionRefusal, renderConnectionStats } from "../http/connections.ts";
 import { consoleLogger } from "../logger.ts";
+import { descriptorLimit } from "../runtime/fd_limit.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
 import { runtimeName, serve } from "../runtime/serve.ts";
@@ -91,6 +103,10 @@ const ServerConfig = z.strictObject({
     z.enum(["true", "false"]).transform((v) => v === "true"),
   ]),
   defaultPartitions: z.coerce.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX),
+  maxHttpConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  maxHttpConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  maxKafkaConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  maxKafkaConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -112,6 +128,18 @@ const SETTINGS = [
   ["kafkaAdvertisedHost", "--kafka-advertised-host", "SLUICE_KAFKA_ADVERTISED_HOST"],
   ["autoCreateTopics", "--auto-create-topics", "SLUICE_AUTO_CREATE_TOPICS"],
   ["defaultPartitions", "--default-partitions", "SLUICE_DEFAULT_PARTITIONS"],
+  ["maxHttpConnections", "--max-http-connections", "SLUICE_MAX_HTTP_CONNECTIONS"],
+  [
+    "maxHttpConnectionsPerAddress",
+    "--max-http-connections-per-address",
+    "SLUICE_MAX_HTTP_CONNECTIONS_PER_ADDRESS",
+  ],
+  ["maxKafkaConnections", "--max-kafka-connections", "SLUICE_MAX_KAFKA_CONNECTIONS"],
+  [
+    "maxKafkaConnectionsPerAddress",
+    "--max-kafka-connections-per-address",
+    "SLUICE_MAX_KAFKA_CONNECTIONS_PER_ADDRESS",
+  ],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -127,6 +155,8 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
                          [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
                          [--auto-create-topics true|false] [--default-partitions N]
+                         [--max-http-connections N] [--max-http-connections-per-address N]
+                         [--max-kafka-connections N] [--max-kafka-connections-per-address N]
                          [--config FILE]`);
   exitProcess(2);
 }
@@ -253,11 +283,44 @@ export async function serveCommand(args: string[]): Promise<void> {
     sseStreamsMax: config.maxStreams,
     auth,
   });
+  // Connection bounds: from the flags, else from the process's descriptor limit (limits.ts).
+  const fdLimit = descriptorLimit();
+  const budget = descriptorBudget(fdLimit);
+  const httpLimits = connectionLimits(
+    budget.httpConnections,
+    HTTP_CONNECTIONS_MAX,
+    config.maxHttpConnections,
+    config.maxHttpConnectionsPerAddress,
+  );
+  const kafkaLimits = connectionLimits(
+    budget.kafkaConnections,
+    KAFKA_CONNECTIONS_MAX,
+    config.maxKafkaConnections,
+    config.maxKafkaConnectionsPerAddress,
+  );
+  for (
+    const [name, limits, share] of [
+      ["http", httpLimits, budget.httpConnections],
+      ["kafka", kafkaLimits, budget.kafkaConnections],
+    ] as const
+  ) {
+    if (limits.max > share) {
+      logger.warn("connection bound above the descriptor budget: EMFILE can be reached", {
+        listener: name,
+        max: limits.max,
+        budget: share,
+        descriptorLimit: fdLimit,
+      });
+    }
+  }
   const server = await serve({
     hostname: config.host,
     port: config.port,
     fetch: app.fetch,
     tls,
+    limits: httpLimits,
+    logger,
+    refusal: connectionRefusal,
     onError: (err) => logger.error("unhandled server error", { error: String(err) }),
   });
   let kafka: KafkaListener | undefined;
@@ -272,6 +335,7 @@ export async function serveCommand(args: string[]): Promise<void> {
         logger,
         auth, // SASL/PLAIN with the same tokens; a SIGHUP reload (below) applies here too
         tls, // the same certificate as HTTPS: SSL, or SASL_SSL with auth
+        connectionLimits: kafkaLimits,
       });
     } catch (err) {
       logger.error("cannot start the Kafka listener", {
@@ -291,6 +355,15 @@ export async function serveCommand(args: string[]): Promise<void> {
   if (kafka !== undefined) {
     const listener = kafka;
     app.metrics.addSource(() => listener.metrics.render());
+  }
+  {
+    const listeners = kafka;
+    app.metrics.addSource(() =>
+      renderConnectionStats([
+        ...(server.bounded ? [server.gate.stats()] : []),
+        ...(listeners !== undefined ? [listeners.gate.stats()] : []),
+      ])
+    );
   }
   const authPath = config.auth;
   if (auth !== undefined && authPath !== undefined) {
@@ -344,5 +417,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     kafkaSecurity: kafka === undefined
       ? undefined
       : `${auth === undefined ? "" : "SASL_"}${tls === undefined ? "PLAINTEXT" : "SSL"}`,
+    descriptorLimit: fdLimit,
+    httpConnectionsMax: server.bounded ? httpLimits.max : "not enforced on this runtime",
+    httpConnectionsPerAddressMax: server.bounded ? httpLimits.perAddressMax : undefined,
+    kafkaConnectionsMax: kafka === undefined ? undefined : kafkaLimits.max,
+    kafkaConnectionsPerAddressMax: kafka === undefined ? undefined : kafkaLimits.perAddressMax,
   });
 }

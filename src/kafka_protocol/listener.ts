@@ -18,7 +18,9 @@ import {
   type KafkaGroupOptions,
 } from "../broker/kafka_group_coordinator.ts";
 import { ProducerIdAllocator } from "../broker/producer_ids.ts";
+import type { ConnectionLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
+import type { ConnectionGate } from "../runtime/accept.ts";
 import { joinPath, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
 import { ApiRegistry } from "./apis.ts";
 import {
@@ -117,6 +119,8 @@ export interface KafkaListenerOptions {
   tls?: { cert: string; key: string };
   /** Idle connections are closed after this long (KAFKA_CONNECTION_IDLE_MS). */
   idleMs?: number;
+  /** Open connections, in total and from one address (src/limits.ts connectionLimits). */
+  connectionLimits?: ConnectionLimits;
 }
 
 export interface KafkaListener {
@@ -125,6 +129,8 @@ export interface KafkaListener {
   readonly groups: KafkaGroupCoordinator;
   readonly metrics: KafkaMetrics;
   readonly connections: number;
+  /** Admission at accept: open connections per address, refusals by reason. */
+  readonly gate: ConnectionGate;
   close(): Promise<void>;
 }
 
@@ -422,6 +428,8 @@ export async function startKafkaListener(
       auth: options.auth,
       tls: options.tls,
       idleMs: options.idleMs,
+      connectionsMax: options.connectionLimits?.max,
+      connectionsPerAddressMax: options.connectionLimits?.perAddressMax,
       onListening: (_host, port) => {
         settings.advertisedPort = port;
       },
@@ -435,6 +443,7 @@ export async function startKafkaListener(
     port: server.port,
     groups,
     metrics,
+    gate: server.gate,
     get connections() {
       return server.connections;
     },

@@ -36,6 +36,7 @@ import {
   KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX,
 } from "../limits.ts";
 import type { Logger } from "../logger.ts";
+import { ConnectionGate } from "../runtime/accept.ts";
 import {
   listenTcp,
   type TcpConnection,
@@ -69,7 +70,10 @@ export interface KafkaServerOptions {
   logger: Logger;
   frameBytesMax?: number;
   queuedRequestsMax?: number;
+  /** Open connections (KAFKA_CONNECTIONS_MAX); one more is closed at accept (runtime/accept.ts). */
   connectionsMax?: number;
+  /** Open connections from one client address (default: all of connectionsMax). */
+  connectionsPerAddressMax?: number;
   /** Closes a connection silent this long with nothing in flight (KAFKA_CONNECTION_IDLE_MS). */
   idleMs?: number;
   /** Where request counts and closes are counted (rendered into /metrics). */
@@ -86,6 +90,8 @@ export interface KafkaServer {
   readonly hostname: string;
   readonly port: number;
   readonly connections: number;
+  /** Admission at accept: open connections per address, refusals by reason (for /metrics). */
+  readonly gate: ConnectionGate;
   /** Stops accepting, closes every connection. */
   close(): Promise<void>;
 }
@@ -418,17 +424,20 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     frameBytesMax: options.frameBytesMax ?? KAFKA_FRAME_BYTES_MAX,
     queuedRequestsMax: options.queuedRequestsMax ?? KAFKA_QUEUED_REQUESTS_MAX,
     connectionsMax: options.connectionsMax ?? KAFKA_CONNECTIONS_MAX,
+    connectionsPerAddressMax: options.connectionsPerAddressMax ??
+      options.connectionsMax ?? KAFKA_CONNECTIONS_MAX,
     idleMs: options.idleMs ?? KAFKA_CONNECTION_IDLE_MS,
     metrics: options.metrics ?? new KafkaMetrics(),
   };
   const connections = new Map<TcpConnection, Connection>();
+  // Connections over the bounds are closed at accept, before they reach onConnect.
+  const gate = new ConnectionGate("kafka", {
+    max: resolved.connectionsMax,
+    perAddressMax: resolved.connectionsPerAddressMax,
+  }, options.logger);
   const tcp: TcpServer = await listenTcp(options.hostname, options.port, {
     onConnect(conn) {
-      const c = new Connection(conn, resolved, options.auth);
-      connections.set(conn, c);
-      if (connections.size > resolved.connectionsMax) {
-        c.close(`more than ${resolved.connectionsMax} connections`, "connection_limit");
-      }
+      connections.set(conn, new Connection(conn, resolved, options.auth));
     },
     onData(conn, bytes) {
       connections.get(conn)?.onData(bytes);
@@ -447,11 +456,12 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
       options.logger.info("kafka TLS handshake failed", { client: remote, error: err.message });
       resolved.metrics.closed("tls_handshake");
     },
-  }, { tls: options.tls, idleMs: resolved.idleMs });
+  }, { tls: options.tls, idleMs: resolved.idleMs, gate });
   options.onListening?.(tcp.hostname, tcp.port);
   return {
     hostname: tcp.hostname,
     port: tcp.port,
+    gate,
     get connections() {
       return tcp.connections;
     },

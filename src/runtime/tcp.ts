@@ -1,6 +1,9 @@
 /**
- * A TCP listener (the Kafka protocol's transport) on node:net, or on node:tls when given a
- * certificate and key, which Deno and Bun both implement, so the same code runs on either.
+ * A TCP listener (the Kafka protocol's transport): on Deno, Deno's own sockets (tcp_deno.ts: the
+ * node:net server on Deno 2.9 stops accepting for good after one EMFILE); elsewhere (Bun) node:net,
+ * or node:tls when given a certificate and key. Every connection first passes the listener's
+ * ConnectionGate (accept.ts: open connections in total and per client address); one refused is
+ * closed at once and never reaches the handlers.
  * Everything above this file sees only {@link TcpConnection}: bytes in, chunks out, pause/resume
  * for back-pressure; with TLS a connection is handed over once its handshake is done, so the
  * bytes are the decrypted ones. A failed handshake (a plaintext client, say) closes that socket
@@ -8,6 +11,9 @@
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { ConnectionGate } from "./accept.ts";
+import { runtimeName } from "./serve.ts";
+import { listenTcpDeno } from "./tcp_deno.ts";
 
 export interface TcpConnection {
   /** "host:port" of the peer, for logs. */
@@ -47,6 +53,8 @@ export interface TcpServer {
   readonly port: number;
   /** Open connections now. */
   readonly connections: number;
+  /** Admission: open connections per address, refusals. */
+  readonly gate: ConnectionGate;
   /** Stops accepting; closes every open connection; resolves when the listener is closed. */
   close(): Promise<void>;
 }
@@ -67,8 +75,27 @@ export function listenTcp(
   hostname: string,
   port: number,
   handlers: TcpHandlers,
-  options: { tls?: TcpTlsOptions; idleMs?: number } = {},
+  options: { tls?: TcpTlsOptions; idleMs?: number; gate?: ConnectionGate } = {},
 ): Promise<TcpServer> {
+  const gate = options.gate ??
+    new ConnectionGate("tcp", {
+      max: Number.MAX_SAFE_INTEGER,
+      perAddressMax: Number.MAX_SAFE_INTEGER,
+    });
+  if (runtimeName() === "deno") return listenTcpDeno(hostname, port, handlers, gate, options);
+  /** Raw sockets the gate refused: destroyed at once, never handed to `handlers`. */
+  const refused = new WeakSet<net.Socket>();
+  /** Counts a raw socket in (or refuses it); false when refused. */
+  const admit = (socket: net.Socket): boolean => {
+    const address = peer(socket).host;
+    if (gate.admit(address) !== null) {
+      refused.add(socket);
+      socket.destroy();
+      return false;
+    }
+    socket.once("close", () => gate.release(address));
+    return true;
+  };
   /** The connections handed to `handlers` (with TLS, the secure sockets). */
   const sockets = new Set<net.Socket>();
   /** With TLS, the raw sockets under them, handshake done or not: destroyed on close. */
@@ -117,14 +144,20 @@ export function listenTcp(
     });
   };
   let server: net.Server;
-  if (options.tls === undefined) server = net.createServer({ noDelay: true }, onSocket);
-  else {
+  if (options.tls === undefined) {
+    server = net.createServer({ noDelay: true }, (socket) => {
+      if (admit(socket)) onSocket(socket);
+    });
+  } else {
     server = tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket);
     server.on("connection", (socket: net.Socket) => {
+      if (!admit(socket)) return;
       raw.add(socket);
       socket.once("close", () => raw.delete(socket));
     });
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      const parent = (socket as { _parent?: net.Socket })._parent;
+      if (parent !== undefined && refused.has(parent)) return;
       const { host, port } = peer(socket);
       const remote = `${host}:${port}`;
       socket.destroy();
@@ -139,6 +172,7 @@ export function listenTcp(
       resolve({
         hostname,
         port: address.port,
+        gate,
         get connections() {
           return sockets.size;
         },

@@ -29,6 +29,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Pass only `serve` plus `args` (to test SLUICE_HOST / SLUICE_PORT / SLUICE_DATA_DIR). */
   noDefaultFlags?: boolean;
+  /** Runs the server under `ulimit -n N` (through bash; `exec`, so the pid is the server's). */
+  descriptorLimit?: number;
 }
 
 export interface RunningServer {
@@ -66,8 +68,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     "0",
     ...(options.args ?? []),
   ];
-  const proc = new Deno.Command(Deno.execPath(), {
-    args,
+  const limit = options.descriptorLimit;
+  const proc = new Deno.Command(limit === undefined ? Deno.execPath() : "bash", {
+    args: limit === undefined
+      ? args
+      : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, Deno.execPath(), ...args],
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
