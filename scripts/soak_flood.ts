@@ -17,6 +17,7 @@
 import * as net from "node:net";
 import { parseArgs } from "node:util";
 import { startServer } from "../test/http/server_harness.ts";
+import { concat } from "../test/kafka_protocol/kafka_wire_util.ts";
 
 /** Most connections the flood holds per port, whatever it is asked (each costs it a descriptor). */
 const FLOOD_CONNECTIONS_MAX = 20_000;
@@ -196,23 +197,13 @@ export function rawHttp(
     });
     socket.on("close", () => {
       clearTimeout(timer);
-      const text = new TextDecoder().decode(concat(chunks));
+      const text = new TextDecoder().decode(concat(...chunks));
       const m = text.match(/^HTTP\/1\.[01] (\d{3})/);
       if (m === null) return reject(new Error(`GET ${path}: no HTTP response (${text.length} B)`));
       const at = text.indexOf("\r\n\r\n");
       resolve({ status: Number(m[1]), body: at < 0 ? "" : text.slice(at + 4) });
     });
   });
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A gauge's value in Prometheus text, or undefined. */
