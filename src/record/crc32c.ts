@@ -9,12 +9,11 @@
  * - portable: slice-by-8 in plain TypeScript, 8 KiB of tables built once at module load.
  *
  * Setting SLUICE_CRC32C=portable forces the portable path (to test it, or to rule out the addon).
- * The environment is read through node:process because only src/runtime may touch Deno.*, and
- * node:process exists in Deno and Bun alike.
+ * The environment is read through src/runtime/process.ts, the only code that touches the process.
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
-import process from "node:process";
+import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
 
@@ -68,12 +67,8 @@ export function crc32cPortable(data: Uint8Array, initial = 0): number {
 type NativeCrc32c = (input: Uint8Array, initialState?: number | null) => number;
 
 function wantPortable(): boolean {
-  try {
-    return process.env.SLUICE_CRC32C === "portable";
-  } catch {
-    // Deno without --allow-env throws here; the default (native when available) then applies.
-    return false;
-  }
+  // Deno without --allow-env reads undefined here; the default (native when available) applies.
+  return envVar("SLUICE_CRC32C") === "portable";
 }
 
 async function loadNative(): Promise<NativeCrc32c | null> {
