@@ -38,20 +38,6 @@ export interface AllowedEdge {
  * Never add one to silence a new crossing.
  */
 export const ALLOWLIST: readonly AllowedEdge[] = [
-  // Front -> front: the Kafka listener authenticates and authorizes with the HTTP front's code.
-  ...[
-    "acl.ts",
-    "apis.ts",
-    "listener.ts",
-    "server.ts",
-    "handlers/sasl.ts",
-  ].map((file) => ({
-    from: `src/kafka_protocol/${file}`,
-    to: "src/http/auth.ts",
-    why:
-      "to be removed: tokens, ACL matching and the SASL credential check move to src/security, " +
-      "below both fronts (Redpanda's src/v/security, used by kafka and pandaproxy alike)",
-  })),
   // Broker -> front: coordinators answer in Kafka wire error codes.
   ...["kafka_group_coordinator.ts", "producer_ids.ts", "producer_state.ts"].map((file) => ({
     from: `src/broker/${file}`,

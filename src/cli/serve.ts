@@ -31,7 +31,7 @@
  *   (fd budget: a fifth of the open-file limit per listener, src/limits.ts descriptorBudget; a
  *   connection over a bound is closed at accept, counted in /metrics, logged at most every 10 s)
  *
- * --auth FILE turns on bearer tokens (src/http/auth.ts); SIGHUP re-reads FILE (a bad new file
+ * --auth FILE turns on bearer tokens (src/security/tokens.ts); SIGHUP re-reads FILE (a bad new file
  * keeps the old tokens and logs an error). A host other than loopback is refused (exit 2) without
  * --auth unless --insecure says an open server on the network is meant.
  *
@@ -53,7 +53,7 @@ import { Broker } from "../broker/broker.ts";
 import { DEFAULT_TOPIC_CONFIG, parseTopicConfig } from "../broker/topic_config.ts";
 import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
-import { Authenticator, TokenSet } from "../http/auth.ts";
+import { Authenticator, TokenSet } from "../security/tokens.ts";
 import {
   connectionLimits,
   descriptorBudget,

@@ -1,5 +1,5 @@
 /**
- * The token ACLs of src/http/auth.ts applied to Kafka requests (README "Security"): a handler asks
+ * The token ACLs of src/security/acl.ts applied to Kafka requests (README "Security"): a handler asks
  * `may(context, kind, name, op)` before it touches a topic or a group. Without authentication on
  * the listener (context.principal null) everything is allowed.
  *
@@ -21,7 +21,7 @@
  * A missing right is TOPIC_AUTHORIZATION_FAILED (29) per topic or partition, or
  * GROUP_AUTHORIZATION_FAILED (30) for a group, as Kafka answers.
  */
-import { allows, AUTH_OPS, type AuthOp } from "../http/auth.ts";
+import { allows, AUTH_OPS, type AuthOp } from "../security/acl.ts";
 import type { RequestContext } from "./apis.ts";
 
 export function may(

@@ -3,7 +3,8 @@
  * tables describe), its request/response tables and its handler. ApiVersions answers from this
  * list, so what is advertised is exactly what is served.
  */
-import type { Credential, Principal } from "../http/auth.ts";
+import type { Principal } from "../security/acl.ts";
+import type { Credential } from "../security/tokens.ts";
 import type { MessageSchema, Struct } from "./codec.ts";
 
 /** A connection's SASL state, kept by the server and changed by the SASL handlers. */

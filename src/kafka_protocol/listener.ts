@@ -11,7 +11,7 @@
  * it PLAIN sends the secret in clear text. No client certificates (mutual TLS).
  */
 import type { Broker } from "../broker/broker.ts";
-import type { Authenticator } from "../http/auth.ts";
+import type { Authenticator } from "../security/tokens.ts";
 import type { GroupDescription } from "../broker/group_coordinator.ts";
 import {
   KafkaGroupCoordinator,

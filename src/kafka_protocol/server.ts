@@ -27,7 +27,8 @@
  * clients recover from a broken connection.
  */
 import { isSluiceError } from "../errors.ts";
-import type { Authenticator, Principal } from "../http/auth.ts";
+import type { Principal } from "../security/acl.ts";
+import type { Authenticator } from "../security/tokens.ts";
 import {
   KAFKA_CONNECTION_IDLE_MS,
   KAFKA_CONNECTIONS_MAX,

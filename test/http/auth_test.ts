@@ -1,10 +1,11 @@
 /**
- * Bearer-token auth (API.md "Auth", src/http/auth.ts) against the real server: every route with
+ * Bearer-token auth (API.md "Auth", src/http/auth.ts and src/security/) against the real server: every route with
  * no token, a wrong token, a token lacking the right and one that has it; prefix patterns; SIGHUP
  * reload; the bind refusal; TLS; secrets never in the server's stderr.
  */
 import assert from "node:assert/strict";
-import { patternMatches, TokenSet } from "../../src/http/auth.ts";
+import { patternMatches } from "../../src/security/acl.ts";
+import { TokenSet } from "../../src/security/tokens.ts";
 import { encodeRecordBatch } from "../../src/record/record_batch.ts";
 import { tempDir } from "../test_util.ts";
 import {

@@ -1,5 +1,5 @@
 /**
- * SaslHandshake and SaslAuthenticate: SASL/PLAIN with the tokens of src/http/auth.ts (username =
+ * SaslHandshake and SaslAuthenticate: SASL/PLAIN with the tokens of src/security/tokens.ts (username =
  * the token's name, password = its secret). Registered only when the listener requires
  * authentication.
  *
@@ -11,7 +11,7 @@
  * connection is closed. Sessions do not expire (session_lifetime_ms 0): a token removed by a
  * reload ends its connections at their next request instead (server.ts).
  */
-import { type Authenticator, loggableName } from "../../http/auth.ts";
+import { type Authenticator, loggableName } from "../../security/tokens.ts";
 import type { Handler, RequestContext, SaslSession } from "../apis.ts";
 import { KafkaError } from "../error_codes.ts";
 
