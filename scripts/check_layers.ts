@@ -45,13 +45,6 @@ export const ALLOWLIST: readonly AllowedEdge[] = [
     why: "to be removed: the broker throws its own typed errors (src/errors.ts) and the Kafka " +
       "front maps them to wire codes, as Redpanda's cluster::errc is mapped in kafka/",
   })),
-  // Front -> storage, past the broker.
-  ...["groups.ts", "records.ts"].map((file) => ({
-    from: `src/http/routes/${file}`,
-    to: "src/storage/partition_log.ts",
-    why: "to be removed: READ_BYTES_DEFAULT is a fetch default of the broker (or src/limits.ts); " +
-      "a front reaches partitions only through the broker, which will sit on src/cluster",
-  })),
   {
     from: "src/kafka_protocol/handlers/fetch.ts",
     to: "src/storage/partition_log.ts",

@@ -42,6 +42,8 @@ export const FLUSH_MS_DEFAULT = 1000;
 /** The recovery checkpoint is rewritten at most this often while appends flow (Kafka: 60 s). */
 export const RECOVERY_CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
 
+/** Default maxBytes of a read when a request names none: Kafka's max.partition.fetch.bytes. */
+export const READ_BYTES_DEFAULT = MiB;
 /** A read returns at most this many bytes, whatever maxBytes asks (a single larger batch wins). */
 export const READ_BYTES_MAX = 64 * MiB;
 

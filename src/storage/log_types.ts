@@ -60,5 +60,4 @@ export interface SegmentInfo {
   maxTimestampMs: number;
 }
 
-/** Default maxBytes of a read: Kafka's max.partition.fetch.bytes. */
-export const READ_BYTES_DEFAULT = 1024 * 1024;
+export { READ_BYTES_DEFAULT } from "../limits.ts";

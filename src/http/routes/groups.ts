@@ -1,5 +1,5 @@
 /** Consumer group routes (API.md "Consumer groups"). */
-import { READ_BYTES_DEFAULT } from "../../storage/partition_log.ts";
+import { READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";

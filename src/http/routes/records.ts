@@ -1,6 +1,6 @@
 /** Produce, fetch and offset routes (API.md "Produce" and "Fetch"). */
 import { SluiceError } from "../../errors.ts";
-import { READ_BYTES_DEFAULT } from "../../storage/partition_log.ts";
+import { READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
