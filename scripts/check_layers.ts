@@ -39,7 +39,7 @@ export interface AllowedEdge {
  */
 export const ALLOWLIST: readonly AllowedEdge[] = [
   // Broker -> front: coordinators answer in Kafka wire error codes.
-  ...["kafka_group_coordinator.ts", "producer_ids.ts", "producer_state.ts"].map((file) => ({
+  ...["kafka_group_coordinator.ts"].map((file) => ({
     from: `src/broker/${file}`,
     to: "src/kafka_protocol/error_codes.ts",
     why: "to be removed: the broker throws its own typed errors (src/errors.ts) and the Kafka " +

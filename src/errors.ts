@@ -27,6 +27,17 @@ export const ERROR_CODES = [
   "REBALANCE_IN_PROGRESS",
   /** The group id is in use by members of the other protocol (HTTP vs Kafka). */
   "INCONSISTENT_GROUP_PROTOCOL",
+  // Idempotent producers (src/broker/producer_state.ts, producer_ids.ts).
+  /** A batch a client may not write (a control batch, a negative sequence, several per request). */
+  "INVALID_RECORD",
+  /** A producer's batch does not follow its last sequence (or starts a new epoch past 0). */
+  "OUT_OF_ORDER_SEQUENCE",
+  /** A producer's epoch is older than its current one (a fenced, zombie producer). */
+  "INVALID_PRODUCER_EPOCH",
+  /** A transactional batch: Sluice has no transaction coordinator. */
+  "INVALID_TXN_STATE",
+  /** A transactional id in InitProducerId: transactions are not served. */
+  "TRANSACTIONAL_ID_UNSUPPORTED",
   // Auth.
   "UNAUTHENTICATED",
   "FORBIDDEN",

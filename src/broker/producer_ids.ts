@@ -19,7 +19,6 @@
  * same block, and the fsync happens once per block.
  */
 import { SluiceError } from "../errors.ts";
-import { KafkaError } from "../kafka_protocol/error_codes.ts";
 import { isNoSpace, joinPath, makeDir, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
 
 /** Ids reserved per write of the high-water mark file (Kafka's ProducerIdManager: 1000). */
@@ -35,15 +34,6 @@ export const PRODUCER_EPOCH_INITIAL = 0;
 /** Bytes of the mark file read at most: it is a few dozen bytes, more means it is not ours. */
 const PRODUCER_IDS_FILE_BYTES_MAX = 4096;
 const FILE_VERSION = 1;
-
-/**
- * The error InitProducerId answers a non-null transactionalId with. Sluice has no transaction
- * coordinator; TRANSACTIONAL_ID_AUTHORIZATION_FAILED is fatal in the Java client and kafkajs (a
- * retriable code such as COORDINATOR_NOT_AVAILABLE would make a transactional producer retry
- * forever), and it says plainly that this transactional id cannot be used here.
- */
-export const TRANSACTIONS_UNSUPPORTED_ERROR: number =
-  KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 
 export interface ProducerIdAllocatorOptions {
   /** Ids reserved per file write; default {@link PRODUCER_ID_BLOCK_SIZE_DEFAULT}. */
@@ -170,9 +160,8 @@ function readMark(path: string): bigint {
   return mark;
 }
 
-/** What InitProducerId answers (the response fields, error code included). */
+/** A producer id and the epoch it starts at. */
 export interface InitProducerIdResult {
-  errorCode: number;
   producerId: bigint;
   producerEpoch: number;
 }
@@ -181,19 +170,20 @@ export interface InitProducerIdResult {
  * InitProducerId for an idempotent producer on one broker: a fresh id at epoch 0. As in Kafka, a
  * request without a transactional id gets a new id even when it names its current producer id
  * and epoch (KIP-360): the client bumps an idempotent producer's epoch by itself. A transactional
- * id is refused with {@link TRANSACTIONS_UNSUPPORTED_ERROR} (id -1, epoch -1). A failed mark
- * write throws (see {@link ProducerIdAllocator.allocate}); the caller maps it.
+ * id is refused with TRANSACTIONAL_ID_UNSUPPORTED (Sluice has no transaction coordinator),
+ * allocating nothing. A failed mark write throws (see {@link ProducerIdAllocator.allocate}).
  */
 export function initProducerId(
   allocator: ProducerIdAllocator,
   transactionalId: string | null | undefined,
 ): InitProducerIdResult {
   if (transactionalId !== null && transactionalId !== undefined) {
-    return { errorCode: TRANSACTIONS_UNSUPPORTED_ERROR, producerId: -1n, producerEpoch: -1 };
+    throw new SluiceError(
+      "TRANSACTIONAL_ID_UNSUPPORTED",
+      `transactional id ${
+        JSON.stringify(transactionalId.slice(0, 200))
+      }: transactions are not supported`,
+    );
   }
-  return {
-    errorCode: KafkaError.NONE,
-    producerId: allocator.allocate(),
-    producerEpoch: PRODUCER_EPOCH_INITIAL,
-  };
+  return { producerId: allocator.allocate(), producerEpoch: PRODUCER_EPOCH_INITIAL };
 }

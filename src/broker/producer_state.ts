@@ -34,8 +34,7 @@
  * only, never records), so a batch retried across the restart is still caught as a duplicate.
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { SluiceError } from "../errors.ts";
-import { KafkaError } from "../kafka_protocol/error_codes.ts";
+import { type ErrorCode, SluiceError } from "../errors.ts";
 import {
   ATTRIBUTES_AT,
   BASE_SEQUENCE_AT,
@@ -138,7 +137,7 @@ export type ProducerCheck =
     /** The original batch's maxTimestamp (Kafka answers it as logAppendTime for a duplicate). */
     timestamp: number;
   }
-  | { kind: "error"; errorCode: number; message: string };
+  | { kind: "error"; code: ErrorCode; message: string };
 
 /** The one "append" verdict: check() allocates nothing on the common path. */
 const APPEND: ProducerCheck = Object.freeze({ kind: "append" });
@@ -275,17 +274,17 @@ export class ProducerStateTable {
   check(header: ProducerBatchHeader): ProducerCheck {
     const attributes = header.attributes ?? 0;
     if ((attributes & CONTROL_BIT) !== 0) {
-      return error(KafkaError.INVALID_RECORD, "clients may not write control batches");
+      return error("INVALID_RECORD", "clients may not write control batches");
     }
     if ((attributes & TRANSACTIONAL_BIT) !== 0) {
-      return error(KafkaError.INVALID_TXN_STATE, "transactions are not supported");
+      return error("INVALID_TXN_STATE", "transactions are not supported");
     }
     const producerId = header.producerId;
     if (producerId < 0n) return APPEND;
     const firstSeq = header.baseSequence;
     if (firstSeq < 0) {
       return error(
-        KafkaError.INVALID_RECORD,
+        "INVALID_RECORD",
         `invalid sequence number ${firstSeq} in a batch of producer ${producerId}`,
       );
     }
@@ -307,20 +306,20 @@ export class ProducerStateTable {
     }
     if (epoch < entry.epoch) {
       return error(
-        KafkaError.INVALID_PRODUCER_EPOCH,
+        "INVALID_PRODUCER_EPOCH",
         `epoch ${epoch} of producer ${producerId} is older than its current epoch ${entry.epoch}`,
       );
     }
     if (epoch > entry.epoch) {
       if (firstSeq === 0) return APPEND;
       return error(
-        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        "OUT_OF_ORDER_SEQUENCE",
         `producer ${producerId} starts its new epoch ${epoch} at sequence ${firstSeq}, not 0`,
       );
     }
     if (entry.count === 0 || inSequence(entry.lastSeq, firstSeq)) return APPEND;
     return error(
-      KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      "OUT_OF_ORDER_SEQUENCE",
       `producer ${producerId} epoch ${epoch}: sequence ${firstSeq} does not follow ${entry.lastSeq}`,
     );
   }
@@ -448,8 +447,8 @@ export class ProducerStateTable {
   }
 }
 
-function error(errorCode: number, message: string): ProducerCheck {
-  return { kind: "error", errorCode, message };
+function error(code: ErrorCode, message: string): ProducerCheck {
+  return { kind: "error", code, message };
 }
 
 /**
@@ -518,7 +517,7 @@ export function rebuildFromLog(
 export type ProducerAppendOutcome =
   | { kind: "appended"; result: AppendResult }
   | { kind: "duplicate"; baseOffset: number; lastOffset: number; timestamp: number }
-  | { kind: "error"; errorCode: number; message: string };
+  | { kind: "error"; code: ErrorCode; message: string };
 
 /**
  * Appends client batches to `log` under `table`'s rules: check, append, record in one
@@ -549,7 +548,7 @@ export function appendWithProducerState(
   if (batches !== 1) {
     return Promise.resolve({
       kind: "error",
-      errorCode: KafkaError.INVALID_RECORD,
+      code: "INVALID_RECORD",
       message: `an idempotent produce carries exactly one batch per partition, not ${batches}`,
     });
   }

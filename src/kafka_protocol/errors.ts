@@ -24,6 +24,13 @@ const BY_CODE: Record<ErrorCode, number> = {
   ILLEGAL_GENERATION: KafkaError.ILLEGAL_GENERATION,
   REBALANCE_IN_PROGRESS: KafkaError.REBALANCE_IN_PROGRESS,
   INCONSISTENT_GROUP_PROTOCOL: KafkaError.INCONSISTENT_GROUP_PROTOCOL,
+  INVALID_RECORD: KafkaError.INVALID_RECORD,
+  OUT_OF_ORDER_SEQUENCE: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  INVALID_PRODUCER_EPOCH: KafkaError.INVALID_PRODUCER_EPOCH,
+  INVALID_TXN_STATE: KafkaError.INVALID_TXN_STATE,
+  // Fatal in the Java client and kafkajs (a retriable code such as COORDINATOR_NOT_AVAILABLE
+  // would make a transactional producer retry forever): this transactional id cannot be used.
+  TRANSACTIONAL_ID_UNSUPPORTED: KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
   UNAUTHENTICATED: KafkaError.CLUSTER_AUTHORIZATION_FAILED,
   FORBIDDEN: KafkaError.TOPIC_AUTHORIZATION_FAILED,
   // A retriable answer: the client backs off and tries again.
@@ -35,6 +42,11 @@ const BY_CODE: Record<ErrorCode, number> = {
   TOO_MANY_OPEN_FILES: KafkaError.KAFKA_STORAGE_ERROR,
   INTERNAL: KafkaError.UNKNOWN_SERVER_ERROR,
 };
+
+/** The Kafka error code for one of Sluice's error codes. */
+export function kafkaCodeFor(code: ErrorCode): number {
+  return BY_CODE[code];
+}
 
 /** The Kafka error code for `err`; an untyped error is UNKNOWN_SERVER_ERROR. */
 export function kafkaErrorCode(err: unknown): number {

@@ -436,6 +436,24 @@ Deno.test("Kafka listener", async (t) => {
     });
 
     await t.step(
+      "InitProducerId with a transactional id is refused, no id handed out",
+      async () => {
+        const c = await RawClient.connect(port);
+        try {
+          const init = await c.call(INIT_PRODUCER_ID_REQUEST, INIT_PRODUCER_ID_RESPONSE, 1, {
+            transactionalId: "txn-1",
+            transactionTimeoutMs: 60000,
+          });
+          assert.equal(init.errorCode, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+          assert.equal(init.producerId, -1n);
+          assert.equal(init.producerEpoch, -1);
+        } finally {
+          c.close();
+        }
+      },
+    );
+
+    await t.step(
       "Metadata auto-creates a requested topic with the default partitions",
       async () => {
         const c = await RawClient.connect(port);

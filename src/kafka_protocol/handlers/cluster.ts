@@ -249,9 +249,18 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
 export function initProducerIdHandler(ctx: KafkaContext): Handler {
   // Transactional ids are refused (no transaction coordinator); a producer re-initialising
   // itself (v3+: its current id and epoch) gets a new id, always safe without transactions.
-  return (body) =>
-    Promise.resolve({
-      throttleTimeMs: 0,
-      ...initProducerId(ctx.producerIds, body.transactionalId as string | null),
-    });
+  return (body) => {
+    try {
+      const r = initProducerId(ctx.producerIds, body.transactionalId as string | null);
+      return Promise.resolve({ throttleTimeMs: 0, errorCode: KafkaError.NONE, ...r });
+    } catch (err) {
+      // Refused (a transactional id) or the mark file could not be written: no id handed out.
+      return Promise.resolve({
+        throttleTimeMs: 0,
+        errorCode: kafkaErrorCode(err),
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+    }
+  };
 }

@@ -23,7 +23,7 @@ import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError, kafkaErrorName } from "../error_codes.ts";
-import { kafkaErrorCode } from "../errors.ts";
+import { kafkaCodeFor, kafkaErrorCode } from "../errors.ts";
 import { topicOrCreate } from "./cluster.ts";
 
 type PartitionResult = Struct & {
@@ -104,7 +104,9 @@ async function producePartition(
           logStartOffset: BigInt(log.logStartOffset),
         };
       }
-      if (outcome.kind === "error") return failed(index, outcome.errorCode, outcome.message);
+      if (outcome.kind === "error") {
+        return failed(index, kafkaCodeFor(outcome.code), outcome.message);
+      }
     } else {
       await log.append(records);
     }
