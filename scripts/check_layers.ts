@@ -52,12 +52,6 @@ export const ALLOWLIST: readonly AllowedEdge[] = [
       "through the broker/cluster partition (high watermark), as KafkaApis goes through " +
       "ReplicaManager",
   },
-  {
-    from: "src/kafka_protocol/producer_guard.ts",
-    to: "src/storage/partition_log.ts",
-    why: "to be removed: producer-state rebuilding from a PartitionLog is broker work " +
-      "(src/broker/producer_state.ts); the front should only call it",
-  },
 ];
 
 /** Node built-ins that compute and touch nothing outside the process: allowed in any layer. */

@@ -26,6 +26,8 @@ import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { sharedLogFiles } from "../storage/log_files.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
+import { appendWithProducerState } from "./producer_state.ts";
+import { ProducerStates } from "./producer_states.ts";
 import { GroupCoordinator } from "./group_coordinator.ts";
 import { OffsetStore } from "./offset_store.ts";
 import { StickyPartitioner } from "./partitioner.ts";
@@ -82,6 +84,11 @@ export interface FetchResult {
 
 const EMPTY = new Uint8Array(0);
 
+/** An append of client batches: `duplicate` when an idempotent retry was answered, not written. */
+export interface BatchAppendResult extends AppendResult {
+  duplicate: boolean;
+}
+
 export class Broker {
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
@@ -113,6 +120,7 @@ export class Broker {
     this.logger = logger;
     this.waiters = waiters;
     this.#partitioner = partitioner;
+    this.#producerStates = new ProducerStates(clock);
   }
 
   static async open(options: BrokerOptions): Promise<Broker> {
@@ -155,6 +163,9 @@ export class Broker {
   get logFilesOpen(): number {
     return sharedLogFiles().openCount;
   }
+
+  /** Idempotent-producer state of every partition (made on a partition's first such batch). */
+  readonly #producerStates: ProducerStates;
 
   createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
     return this.topics.create(name, partitions, config);
@@ -222,11 +233,31 @@ export class Broker {
     return offsets;
   }
 
-  /** Appends client-built RecordBatch v2 bytes to one partition, as they are. */
-  appendBatches(topicName: unknown, partition: number, bytes: Uint8Array): Promise<AppendResult> {
+  /**
+   * Appends client-built RecordBatch v2 bytes to one partition, as they are: the one write path
+   * of both fronts. A batch from an idempotent producer goes through the partition's producer
+   * state first (Kafka's rules): a retried batch is answered with the offsets it got the first
+   * time (`duplicate`, nothing written), a sequence gap or a fenced epoch is a typed error
+   * (OUT_OF_ORDER_SEQUENCE, INVALID_PRODUCER_EPOCH) and writes nothing.
+   */
+  async appendBatches(
+    topicName: unknown,
+    partition: number,
+    bytes: Uint8Array,
+  ): Promise<BatchAppendResult> {
     const topic = this.topics.get(topicName);
     const log = topic.partition(partition);
-    return log.append(bytes);
+    const outcome = await appendWithProducerState(
+      () => this.#producerStates.forLog(log),
+      log,
+      bytes,
+    );
+    if (outcome.kind === "appended") return { ...outcome.result, duplicate: false };
+    if (outcome.kind === "duplicate") {
+      const { baseOffset, lastOffset } = outcome;
+      return { baseOffset, lastOffset, batches: 0, records: 0, bytes: 0, duplicate: true };
+    }
+    throw new SluiceError(outcome.code, outcome.message, { topic: topic.name, partition });
   }
 
   /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */

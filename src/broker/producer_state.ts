@@ -520,7 +520,8 @@ export type ProducerAppendOutcome =
   | { kind: "error"; code: ErrorCode; message: string };
 
 /**
- * Appends client batches to `log` under `table`'s rules: check, append, record in one
+ * Appends client batches to `log` under the rules of `tableOf` (a table, or a getter called only
+ * for an idempotent batch): check, append, record in one
  * synchronous step. Bytes without an idempotent batch go straight to the log. An idempotent
  * request must be one batch (Kafka requires one v2 batch per partition), else INVALID_RECORD.
  * A duplicate appends nothing; an error verdict appends nothing. Framing errors are left to
@@ -529,7 +530,7 @@ export type ProducerAppendOutcome =
  * forgotten so that its retry is not acknowledged as a duplicate of bytes that may be lost.
  */
 export function appendWithProducerState(
-  table: ProducerStateTable,
+  tableOf: ProducerStateTable | (() => ProducerStateTable),
   log: PartitionLog,
   bytes: Uint8Array,
 ): Promise<ProducerAppendOutcome> {
@@ -552,6 +553,8 @@ export function appendWithProducerState(
       message: `an idempotent produce carries exactly one batch per partition, not ${batches}`,
     });
   }
+  // Only an idempotent batch needs the table (its first use rebuilds it from the log's tail).
+  const table = typeof tableOf === "function" ? tableOf() : tableOf;
   const header = readProducerHeader(dv, 0);
   const verdict = table.check(header);
   if (verdict.kind !== "append") return Promise.resolve(verdict);

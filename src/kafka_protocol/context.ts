@@ -1,12 +1,11 @@
 /**
- * What the Kafka handlers share: the broker, the Kafka-protocol group coordinator, producer-id
- * allocation and idempotence state, and the listener's own settings.
+ * What the Kafka handlers share: the broker (idempotence included), the Kafka-protocol group
+ * coordinator, producer-id allocation, and the listener's own settings.
  */
 import type { Broker } from "../broker/broker.ts";
 import type { KafkaGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
-import type { ProducerStates } from "./producer_guard.ts";
 
 export interface KafkaListenerSettings {
   /** The address clients are told to connect to (Metadata, FindCoordinator). */
@@ -33,7 +32,6 @@ export interface KafkaContext {
   readonly broker: Broker;
   readonly groups: KafkaGroupCoordinator;
   readonly producerIds: ProducerIdAllocator;
-  readonly producerStates: ProducerStates;
   readonly settings: KafkaListenerSettings;
   readonly logger: Logger;
 }

@@ -100,7 +100,6 @@ import {
 } from "./messages/sasl.ts";
 import { SYNC_GROUP_REQUEST, SYNC_GROUP_RESPONSE } from "./messages/sync_group.ts";
 import { KafkaMetrics } from "./metrics.ts";
-import { ProducerStates } from "./producer_guard.ts";
 import { type KafkaServer, startKafkaServer } from "./server.ts";
 
 export interface KafkaListenerOptions {
@@ -412,7 +411,6 @@ export async function startKafkaListener(
     broker,
     groups,
     producerIds: ProducerIdAllocator.open(dataDir),
-    producerStates: new ProducerStates(broker.clock),
     settings,
     logger: options.logger,
   };

@@ -296,6 +296,26 @@ Deno.test("HTTP produce/fetch: raw batches are stored and served byte for byte",
       assert.equal(r.records[1].key, "a");
       assert.deepEqual(await highWatermarks(server, "raw"), [0, 60]);
     });
+
+    await t.step("an idempotent producer's batch is deduplicated over HTTP too", async () => {
+      const idem = (values: string[], baseSequence: number) =>
+        encodeRecordBatch(values.map((v) => ({ key: null, value: utf8(v) })), {
+          timestampMs: 1_700_000_002_000,
+          producerId: 4242,
+          producerEpoch: 0,
+          baseSequence,
+        });
+      const first = await postBatches(server, "raw", 0, idem(["one", "two"], 0));
+      expectStatus(first, 200, "first idempotent batch");
+      assert.deepEqual([first.body.baseOffset, first.body.lastOffset], [0, 1]);
+      const retry = await postBatches(server, "raw", 0, idem(["one", "two"], 0));
+      expectStatus(retry, 200, "a retry is answered as a success");
+      assert.deepEqual([retry.body.baseOffset, retry.body.lastOffset], [0, 1], "first offsets");
+      const gap = await postBatches(server, "raw", 0, idem(["gap"], 7));
+      expectStatus(gap, 409, "a sequence gap");
+      assert.equal(gap.body.error.code, "OUT_OF_ORDER_SEQUENCE");
+      assert.deepEqual(await highWatermarks(server, "raw"), [2, 60], "nothing written twice");
+    });
   });
 });
 

@@ -294,7 +294,6 @@ Deno.test("DescribeConfigs, DescribeCluster and OffsetDelete with authentication
     broker: env.broker,
     groups: env.listener.groups,
     producerIds: undefined as never,
-    producerStates: undefined as never,
     settings: {
       advertisedHost: "127.0.0.1",
       advertisedPort: env.listener.port,

@@ -8,7 +8,6 @@
  * goes through its partition's producer state first: a retried batch is answered with the offset
  * it got the first time and written again never; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
  */
-import { appendWithProducerState } from "../../broker/producer_state.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import {
   BATCH_HEADER_BYTES,
@@ -23,7 +22,7 @@ import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError, kafkaErrorName } from "../error_codes.ts";
-import { kafkaCodeFor, kafkaErrorCode } from "../errors.ts";
+import { kafkaErrorCode } from "../errors.ts";
 import { topicOrCreate } from "./cluster.ts";
 
 type PartitionResult = Struct & {
@@ -85,38 +84,22 @@ async function producePartition(
   }
   const shape = inspect(records);
   if (typeof shape === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, shape);
-  const log = topic.logs[index];
+  if (shape.idempotent && shape.batches !== 1) {
+    return failed(
+      index,
+      KafkaError.INVALID_RECORD,
+      "an idempotent producer sends one batch per partition",
+    );
+  }
   try {
-    if (shape.idempotent) {
-      if (shape.batches !== 1) {
-        return failed(
-          index,
-          KafkaError.INVALID_RECORD,
-          "an idempotent producer sends one batch per partition",
-        );
-      }
-      // Check, write and record in one synchronous step (the append writes before it returns).
-      const outcome = await appendWithProducerState(ctx.producerStates.forLog(log), log, records);
-      if (outcome.kind === "duplicate") {
-        return {
-          ...failed(index, KafkaError.NONE, null),
-          baseOffset: BigInt(outcome.baseOffset),
-          logStartOffset: BigInt(log.logStartOffset),
-        };
-      }
-      if (outcome.kind === "error") {
-        return failed(index, kafkaCodeFor(outcome.code), outcome.message);
-      }
-    } else {
-      await log.append(records);
-    }
-    const baseOffset = BigInt(records.length > 0 ? viewOf(records).getBigInt64(0) : -1n);
+    // The broker's one write path: idempotence (a retry answered with its first offsets) inside.
+    const appended = await ctx.broker.appendBatches(topic.name, index, records);
     return {
       index,
       errorCode: KafkaError.NONE,
-      baseOffset,
+      baseOffset: BigInt(appended.baseOffset),
       logAppendTimeMs: -1n,
-      logStartOffset: BigInt(log.logStartOffset),
+      logStartOffset: BigInt(topic.logs[index].logStartOffset),
       recordErrors: [],
       errorMessage: null,
     };

@@ -1,7 +1,7 @@
 /**
- * Idempotent-producer state per partition for the Kafka listener: a ProducerStateTable
- * (src/broker/producer_state.ts) made the first time an idempotent batch reaches a partition,
- * rebuilt from the log's tail (PRODUCER_STATE_REBUILD_BYTES_DEFAULT) so that a batch retried
+ * Idempotent-producer state per partition, for the broker's one append path (HTTP and Kafka
+ * alike): a ProducerStateTable (producer_state.ts) made the first time an idempotent batch
+ * reaches a partition, rebuilt from the log's tail (PRODUCER_STATE_REBUILD_BYTES_DEFAULT) so that a batch retried
  * across a restart is still recognised as a duplicate.
  */
 import type { Clock } from "../clock.ts";
@@ -9,7 +9,7 @@ import {
   PRODUCER_STATE_REBUILD_BYTES_DEFAULT,
   type ProducerStateTable,
   rebuildFromLog,
-} from "../broker/producer_state.ts";
+} from "./producer_state.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 
 export class ProducerStates {
