@@ -115,8 +115,13 @@ export const KAFKA_FRAME_BYTES_MAX = 100 * 1024 * 1024;
 export const KAFKA_QUEUED_REQUESTS_MAX = 64;
 /** Kafka protocol: open client connections; one more is closed at once with a logged reason. */
 export const KAFKA_CONNECTIONS_MAX = 10_000;
-/** Kafka protocol: most bytes one Fetch response carries, whatever the client's max_bytes. */
-export const KAFKA_FETCH_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Kafka protocol: most bytes one Fetch response carries, whatever the client's max_bytes. Kafka's
+ * broker allows 55 MiB (fetch.max.bytes) because it sends from the page cache; Sluice reads the
+ * bytes into memory on the event loop first, so one fetch is kept to what reads in a few ms. 16
+ * MiB is still 16 partitions at the consumers' default max.partition.fetch.bytes (1 MiB).
+ */
+export const KAFKA_FETCH_BYTES_MAX = 16 * 1024 * 1024;
 /** The Kafka listener's port when none is given (Kafka's own default). */
 export const KAFKA_PORT_DEFAULT = 9092;
 /**
@@ -239,3 +244,36 @@ export function connectionLimits(
     Math.max(1, Math.floor(max * CONNECTIONS_PER_ADDRESS_SHARE));
   return { max, perAddressMax: Math.min(perAddressMax, max) };
 }
+
+// Memory held for clients: responses built but not yet taken by their sockets, request frames
+// received but not yet served. Each budget is shared by every connection of its front, so clients
+// that never read (or send faster than they are served) hold at most this much together, whatever
+// their number; /metrics shows what is held (src/byte_budget.ts).
+
+/**
+ * Kafka protocol: bytes of response frames not yet taken by their sockets, over all connections.
+ * A Fetch reserves what it reads; when the budget is spent it answers with its first batch alone
+ * (KIP-74's minimum, bounded by max.message.bytes), so consumers keep moving while clients that
+ * never read hold the rest. 64 MiB is one full-size fetch (KAFKA_FETCH_BYTES_MAX) with room to
+ * spare; a fast consumer's bytes leave at once, so the budget is only ever full of slow ones.
+ */
+export const KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX = 64 * MiB;
+/**
+ * Kafka protocol: bytes of request frames received but not yet served, over all connections
+ * (Kafka's queued.max.request.bytes). A frame's bytes are reserved when its size prefix arrives;
+ * a connection whose frame does not fit is not read until enough is served (a frame larger than
+ * the budget is read alone). 64 MiB holds 64 of librdkafka's 1 MB produce requests.
+ */
+export const KAFKA_QUEUED_REQUEST_BYTES_MAX = 64 * MiB;
+/**
+ * HTTP: most bytes of one fetch response; a larger maxBytes is clamped to it (the response is
+ * smaller, as a fetch's may always be). 8 MiB: past a few MiB a bigger response saves no
+ * measurable time per byte, and JSON output can be several times its record bytes.
+ */
+export const HTTP_FETCH_BYTES_MAX = 8 * MiB;
+/**
+ * HTTP: bytes of fetch response bodies not yet taken by their clients, over all requests. A fetch
+ * reserves what it reads; when the budget is spent it answers with its first batch alone. 32 MiB
+ * is four maximal fetches, or 32 of the default 1 MiB.
+ */
+export const HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX = 32 * MiB;

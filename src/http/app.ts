@@ -6,8 +6,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Broker } from "../broker/broker.ts";
+import { ByteBudget } from "../byte_budget.ts";
 import { SluiceError } from "../errors.ts";
-import { REQUEST_BYTES_DEFAULT, REQUESTS_IN_FLIGHT_MAX, SSE_STREAMS_MAX } from "../limits.ts";
+import {
+  HTTP_FETCH_BYTES_MAX,
+  HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX,
+  REQUEST_BYTES_DEFAULT,
+  REQUESTS_IN_FLIGHT_MAX,
+  SSE_STREAMS_MAX,
+} from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { authMiddleware } from "./auth.ts";
@@ -29,6 +36,10 @@ export interface AppOptions {
   requestsInFlightMax?: number;
   /** Bearer-token auth (auth.ts); without it every route is open. */
   auth?: Authenticator;
+  /** Largest fetch response; a larger maxBytes is clamped (HTTP_FETCH_BYTES_MAX). */
+  fetchBytesMax?: number;
+  /** Fetch response bytes not yet taken by clients (HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX). */
+  responseBytesMax?: number;
 }
 
 /** What every route module needs. */
@@ -40,6 +51,10 @@ export interface AppContext {
   sseStreamsMax: number;
   /** Aborted when the server shuts down: streams end, long polls return. */
   shutdown: AbortSignal;
+  /** Largest fetch response (a larger maxBytes is clamped). */
+  fetchBytesMax: number;
+  /** Fetch response bodies not yet taken by their clients (records.ts, body.ts leasedBody). */
+  responseBytes: ByteBudget;
 }
 
 export interface SluiceApp {
@@ -114,7 +129,10 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
     metrics,
     sseStreamsMax: options.sseStreamsMax ?? SSE_STREAMS_MAX,
     shutdown: shutdown.signal,
+    fetchBytesMax: options.fetchBytesMax ?? HTTP_FETCH_BYTES_MAX,
+    responseBytes: new ByteBudget(options.responseBytesMax ?? HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX),
   };
+  metrics.responseBytes = ctx.responseBytes;
   registerServiceRoutes(ctx);
   registerTopicRoutes(ctx);
   registerRecordRoutes(ctx);

@@ -4,6 +4,7 @@
  * labels are Hono's route patterns, so label cardinality is bounded by the number of routes.
  */
 import type { Broker } from "../broker/broker.ts";
+import type { ByteBudget } from "../byte_budget.ts";
 
 const DURATION_BUCKETS_S = [
   0.0005,
@@ -39,6 +40,8 @@ export class HttpMetrics {
   openStreams = 0;
   /** Requests being served right now. */
   inFlight = 0;
+  /** Fetch response bytes not yet taken by clients (app.ts). */
+  responseBytes: ByteBudget | undefined;
   /** More families rendered after these (the Kafka listener's). */
   readonly #sources: (() => string)[] = [];
 
@@ -148,6 +151,20 @@ export class HttpMetrics {
     lines.push(`sluice_open_streams ${this.openStreams}`);
     family("sluice_http_requests_in_flight", "gauge", "Requests being served.");
     lines.push(`sluice_http_requests_in_flight ${this.inFlight}`);
+    if (this.responseBytes !== undefined) {
+      family(
+        "sluice_http_response_bytes_in_flight",
+        "gauge",
+        "Bytes of fetch responses not yet taken by their clients.",
+      );
+      lines.push(`sluice_http_response_bytes_in_flight ${this.responseBytes.used}`);
+      family(
+        "sluice_http_response_bytes_in_flight_max",
+        "gauge",
+        "The budget of that gauge (HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX).",
+      );
+      lines.push(`sluice_http_response_bytes_in_flight_max ${this.responseBytes.capacity}`);
+    }
     return lines.join("\n") + "\n" + this.#sources.map((render) => render()).join("");
   }
 }

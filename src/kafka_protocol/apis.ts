@@ -37,6 +37,21 @@ export interface RequestContext {
   principal: Principal | null;
   /** The connection's SASL state (the SASL handlers change it). */
   sasl: SaslSession;
+  /**
+   * The listener's response budget (server.ts); absent when a handler is called directly. A
+   * handler that reads much (Fetch) reserves before it reads and reads no more than it got.
+   */
+  responseBytes?: ResponseReservation;
+}
+
+/** The bytes one response may hold in the listener's budget (KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX). */
+export interface ResponseReservation {
+  /**
+   * Reserves up to `want` bytes for this request's response, in place of what it reserved
+   * before; returns how many it got: 0 when the budget is spent. The response's actual size is
+   * held once it is built, until the socket takes it.
+   */
+  reserve(want: number): number;
 }
 
 /**

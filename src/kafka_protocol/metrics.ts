@@ -1,8 +1,9 @@
 /**
  * The Kafka listener's Prometheus families, rendered into /metrics beside the HTTP ones: requests
- * and their latency per API, open connections, and connections closed by Sluice per reason
- * (a fixed set, so label cardinality stays bounded).
+ * and their latency per API, open connections, connections closed by Sluice per reason (a fixed
+ * set, so label cardinality stays bounded), and the bytes held in the memory budgets.
  */
+import type { ByteBudget } from "../byte_budget.ts";
 
 export const CLOSE_REASONS = [
   "malformed",
@@ -30,6 +31,8 @@ export class KafkaMetrics {
   readonly #apis = new Map<string, ApiStats>();
   readonly #closed = new Map<CloseReason, number>(CLOSE_REASONS.map((r) => [r, 0]));
   connections = 0;
+  /** The listener's memory budgets (server.ts), once it runs. */
+  budgets: { responses: ByteBudget; requests: ByteBudget } | undefined;
 
   observe(api: string, seconds: number): void {
     let stats = this.#apis.get(api);
@@ -74,6 +77,33 @@ export class KafkaMetrics {
     );
     for (const [reason, n] of this.#closed) {
       lines.push(`sluice_kafka_connections_closed_total{reason="${reason}"} ${n}`);
+    }
+    if (this.budgets !== undefined) {
+      const { responses, requests } = this.budgets;
+      family(
+        "sluice_kafka_response_bytes_in_flight",
+        "gauge",
+        "Bytes of Kafka responses not yet taken by their sockets (all connections).",
+      );
+      lines.push(`sluice_kafka_response_bytes_in_flight ${responses.used}`);
+      family(
+        "sluice_kafka_response_bytes_in_flight_max",
+        "gauge",
+        "The budget of that gauge (KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX).",
+      );
+      lines.push(`sluice_kafka_response_bytes_in_flight_max ${responses.capacity}`);
+      family(
+        "sluice_kafka_request_bytes_queued",
+        "gauge",
+        "Bytes of Kafka request frames received or being received and not yet served.",
+      );
+      lines.push(`sluice_kafka_request_bytes_queued ${requests.used}`);
+      family(
+        "sluice_kafka_request_bytes_queued_max",
+        "gauge",
+        "The budget of that gauge (KAFKA_QUEUED_REQUEST_BYTES_MAX).",
+      );
+      lines.push(`sluice_kafka_request_bytes_queued_max ${requests.capacity}`);
     }
     return lines.join("\n") + "\n";
   }

@@ -8,6 +8,17 @@
  * frames or KAFKA_FRAME_BYTES_MAX bytes waiting, then the socket is paused until they are
  * served), and so is a frame (KAFKA_FRAME_BYTES_MAX).
  *
+ * Memory held for clients is bounded across connections too (src/byte_budget.ts):
+ * - requests: a frame's bytes are reserved from KAFKA_QUEUED_REQUEST_BYTES_MAX when its size
+ *   prefix arrives, and given back once it is served; a connection whose next frame does not fit
+ *   is not read until another frame is served (Kafka's queued.max.request.bytes).
+ * - responses: every response frame holds its bytes in KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX from
+ *   when it is built until the socket has taken each chunk (or the connection closes). A Fetch
+ *   reserves before it reads (context.responseBytes) and reads no more than it got, past one
+ *   batch. A connection serves its next request only once its socket has taken the previous
+ *   response (down to the socket's high-water mark), so a client that never reads holds one
+ *   response; after `idleMs` with nothing taken it is closed ("idle"), which gives that back.
+ *
  * With `tls` (a PEM certificate and key) the listener speaks TLS (Kafka's SSL, or SASL_SSL with
  * `auth`): everything below sees the decrypted bytes; a failed handshake (a plaintext client, a
  * client that does not trust the certificate) closes that socket alone and is logged at info.
@@ -26,6 +37,7 @@
  * is logged and closes the connection too: the client reconnects and retries, which is how Kafka
  * clients recover from a broken connection.
  */
+import { ByteBudget, ByteLease } from "../byte_budget.ts";
 import { isSluiceError } from "../errors.ts";
 import type { Principal } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
@@ -33,7 +45,9 @@ import {
   KAFKA_CONNECTION_IDLE_MS,
   KAFKA_CONNECTIONS_MAX,
   KAFKA_FRAME_BYTES_MAX,
+  KAFKA_QUEUED_REQUEST_BYTES_MAX,
   KAFKA_QUEUED_REQUESTS_MAX,
+  KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX,
   KAFKA_UNAUTHENTICATED_FRAME_BYTES_MAX,
 } from "../limits.ts";
 import type { Logger } from "../logger.ts";
@@ -77,6 +91,10 @@ export interface KafkaServerOptions {
   connectionsPerAddressMax?: number;
   /** Closes a connection silent this long with nothing in flight (KAFKA_CONNECTION_IDLE_MS). */
   idleMs?: number;
+  /** Response bytes not yet taken by sockets, all connections (KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX). */
+  responseBytesMax?: number;
+  /** Request bytes received and not yet served, all connections (KAFKA_QUEUED_REQUEST_BYTES_MAX). */
+  queuedRequestBytesMax?: number;
   /** Where request counts and closes are counted (rendered into /metrics). */
   metrics?: KafkaMetrics;
   /** Called with the listener's bound port before any connection is served (Metadata's port). */
@@ -93,6 +111,10 @@ export interface KafkaServer {
   readonly connections: number;
   /** Admission at accept: open connections per address, refusals by reason (for /metrics). */
   readonly gate: ConnectionGate;
+  /** Response bytes not yet taken by the sockets, all connections. */
+  readonly responseBytesInFlight: number;
+  /** Request frame bytes reserved (received or being received) and not yet served. */
+  readonly requestBytesQueued: number;
   /** Stops accepting, closes every connection. */
   close(): Promise<void>;
 }
@@ -105,6 +127,21 @@ const NOBODY: Principal = { name: "", rules: [] };
 /** How long a connection closed after a SASL failure response may take to read it. */
 const LINGER_MS = 2_000;
 
+/** What every connection shares: the memory budgets, and who waits for request memory. */
+interface Shared {
+  readonly responses: ByteBudget;
+  readonly requests: ByteBudget;
+  /** Connections not read until their next frame's bytes fit in `requests` (FIFO). */
+  readonly waitingForRequestBytes: Set<Connection>;
+}
+
+type ResolvedOptions = Required<
+  Omit<
+    KafkaServerOptions,
+    "onListening" | "auth" | "tls" | "responseBytesMax" | "queuedRequestBytesMax"
+  >
+>;
+
 /** Why a connection was closed by us: logged (and counted by kind), never sent. */
 class CloseConnection extends Error {
   constructor(readonly kind: CloseReason, message: string) {
@@ -114,7 +151,8 @@ class CloseConnection extends Error {
 
 class Connection {
   readonly #conn: TcpConnection;
-  readonly #options: Required<Omit<KafkaServerOptions, "onListening" | "auth" | "tls">>;
+  readonly #options: ResolvedOptions;
+  readonly #shared: Shared;
   readonly #auth: Authenticator | undefined;
   readonly #sasl: SaslSession = {
     mechanism: null,
@@ -130,22 +168,48 @@ class Connection {
   #pendingBytes = 0;
   /** Size of the frame being received, once its prefix is in. */
   #frameSize = -1;
+  /** The frame being received has its bytes reserved in the shared request budget. */
+  #frameReserved = false;
   readonly #queue: Uint8Array[] = [];
   /** Bytes of the frames in #queue. */
   #queuedBytes = 0;
-  #serving = false;
+  /** This connection's part of the request budget: queued frames and the one being received. */
+  readonly #requestBytes: ByteLease;
+  /** This connection's part of the response budget: responses not yet taken by the socket. */
+  readonly #responseBytes: ByteLease;
+  /** Of #responseBytes: what the request being served reserved (context.responseBytes). */
+  #reserved = 0;
+  /** In `shared.waitingForRequestBytes`: not read until its frame's bytes fit. */
+  #waitingForBytes = false;
   #paused = false;
+  #serving = false;
+  /** A handler is running (a long poll or a JoinGroup may legitimately be quiet that long). */
+  #handling = false;
   #closed = false;
   readonly #client: { host: string; id: string | null };
+  /** Socket write callback: a chunk was taken, and its buffer is no longer held for it. */
+  readonly #taken = (chunk: Uint8Array) => this.#responseBytes.release(chunk.buffer.byteLength);
+  /** What handlers see as context.responseBytes. */
+  readonly #responseReservation = {
+    reserve: (want: number): number => {
+      this.#responseBytes.release(this.#reserved);
+      this.#reserved = this.#closed ? 0 : this.#responseBytes.takeUpTo(want);
+      return this.#reserved;
+    },
+  };
 
   constructor(
     conn: TcpConnection,
-    options: Required<Omit<KafkaServerOptions, "onListening" | "auth" | "tls">>,
+    options: ResolvedOptions,
+    shared: Shared,
     auth: Authenticator | undefined,
   ) {
     this.#conn = conn;
     this.#options = options;
+    this.#shared = shared;
     this.#auth = auth;
+    this.#requestBytes = new ByteLease(shared.requests);
+    this.#responseBytes = new ByteLease(shared.responses);
     this.#client = { host: conn.remoteHost, id: null };
     options.metrics.connections++;
   }
@@ -154,6 +218,11 @@ class Connection {
     if (this.#closed) return;
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
+    this.#receive();
+  }
+
+  /** Cuts what can be cut, pauses or resumes reading, starts serving; closes on a bad frame. */
+  #receive(): void {
     try {
       this.#cutFrames();
     } catch (err) {
@@ -161,7 +230,26 @@ class Connection {
       else this.close(String(err), "server_error");
       return;
     }
+    this.#updatePause();
     if (!this.#serving && this.#queue.length > 0) void this.#serve();
+  }
+
+  /**
+   * Request bytes were given back (FIFO over the waiting connections): true when this one got
+   * its frame's bytes (or is gone) and left the wait list, false when it must wait on.
+   */
+  retryRequestBytes(): boolean {
+    const waiting = this.#shared.waitingForRequestBytes;
+    if (this.#closed) {
+      waiting.delete(this);
+      return true;
+    }
+    if (!this.#requestBytes.tryTake(this.#frameSize)) return false;
+    waiting.delete(this);
+    this.#frameReserved = true;
+    this.#waitingForBytes = false;
+    this.#receive();
+    return true;
   }
 
   #take(n: number): Uint8Array {
@@ -203,14 +291,23 @@ class Connection {
         }
         this.#frameSize = size;
       }
+      if (!this.#frameReserved) {
+        if (this.#waitingForBytes) return;
+        // Behind any connection already waiting (FIFO: a large frame is not overtaken forever).
+        const waiting = this.#shared.waitingForRequestBytes;
+        if (waiting.size > 0 || !this.#requestBytes.tryTake(this.#frameSize)) {
+          this.#waitingForBytes = true;
+          this.#shared.waitingForRequestBytes.add(this);
+          return;
+        }
+        this.#frameReserved = true;
+      }
       if (this.#pendingBytes < this.#frameSize) return;
       this.#queue.push(this.#take(this.#frameSize));
       this.#queuedBytes += this.#frameSize;
       this.#frameSize = -1;
-      if (this.#overQueued() && !this.#paused) {
-        this.#paused = true;
-        this.#conn.pause();
-      }
+      this.#frameReserved = false;
+      if (this.#overQueued()) return;
     }
   }
 
@@ -220,18 +317,44 @@ class Connection {
       this.#queuedBytes >= this.#options.frameBytesMax;
   }
 
+  /** Reads from the socket only while read-ahead has room and no frame waits for bytes. */
+  #updatePause(): void {
+    const pause = this.#overQueued() || this.#waitingForBytes;
+    if (pause === this.#paused || this.#closed) return;
+    this.#paused = pause;
+    if (pause) this.#conn.pause();
+    else this.#conn.resume();
+  }
+
   async #serve(): Promise<void> {
     this.#serving = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const frame = this.#queue.shift()!;
         this.#queuedBytes -= frame.length;
-        if (this.#paused && !this.#overQueued()) {
-          this.#paused = false;
-          this.#conn.resume();
+        // Read-ahead has room again: cut what was held back, read on.
+        this.#receive();
+        let response: Uint8Array[] | null;
+        this.#handling = true;
+        try {
+          response = await this.#handle(frame);
+        } finally {
+          this.#handling = false;
+          // Served: the frame's bytes go back (a connection waiting for them may read on).
+          this.#requestBytes.release(frame.length);
         }
-        const response = await this.#handle(frame);
-        if (response !== null && !this.#closed) await this.#conn.write(response);
+        // From here until the socket takes it, the response holds exactly the buffers its chunks
+        // keep alive (a read's buffer may pass its bytes by part of a batch and 4 KiB).
+        const reserved = this.#reserved;
+        this.#reserved = 0;
+        if (response === null || this.#closed) this.#responseBytes.release(reserved);
+        else {
+          let size = 0;
+          for (const c of response) size += c.buffer.byteLength;
+          if (size > reserved) this.#responseBytes.force(size - reserved);
+          else this.#responseBytes.release(reserved - size);
+          await this.#conn.write(response, this.#taken);
+        }
         const after = this.#sasl.closeAfterResponse;
         if (after !== null) this.close(after.reason, after.kind, true);
       }
@@ -295,6 +418,7 @@ class Connection {
       remote: this.#conn.remote,
       principal,
       sasl: this.#sasl,
+      responseBytes: this.#responseReservation,
     };
     let response: Struct | null;
     const started = performance.now();
@@ -394,6 +518,12 @@ class Connection {
     }
     this.#queue.length = 0;
     this.#pending = [];
+    // Whatever this connection held goes back now; write callbacks that come later give back
+    // nothing twice (the leases are empty).
+    this.#shared.waitingForRequestBytes.delete(this);
+    this.#reserved = 0;
+    this.#responseBytes.releaseAll();
+    this.#requestBytes.releaseAll();
     if (linger) {
       this.#conn.close(false);
       this.#linger = setTimeout(() => this.#conn.close(true), LINGER_MS);
@@ -401,11 +531,18 @@ class Connection {
   }
 
   /**
-   * The socket was silent for `idleMs`: closed unless a request is being served or waits (a long
-   * poll or a JoinGroup may legitimately be quiet that long).
+   * The socket was silent for `idleMs`: closed unless a handler runs (a long poll or a JoinGroup
+   * may legitimately be quiet that long) or requests wait for one. A response the client has not
+   * taken any of for that long closes it too (as Kafka's connections.max.idle.ms does), which
+   * gives its bytes back to the budget.
    */
   idle(idleMs: number): void {
-    if (this.#serving || this.#queue.length > 0) return;
+    if (this.#handling || this.#waitingForBytes) return;
+    if (this.#serving) {
+      this.close(`a response was not read for ${idleMs} ms`, "idle");
+      return;
+    }
+    if (this.#queue.length > 0) return;
     this.close(`idle for ${idleMs} ms`, "idle");
   }
 
@@ -414,6 +551,36 @@ class Connection {
     this.close(null);
     if (this.#linger !== undefined) clearTimeout(this.#linger);
   }
+}
+
+/** Wake passes per release at most; a release made meanwhile is picked up by the next pass. */
+const WAKE_PASSES_MAX = 16;
+
+/**
+ * After request bytes were given back: the waiting connections retry in arrival order, until one
+ * still does not fit. Re-entrant releases (a woken connection may serve a frame at once) only
+ * ask for another pass.
+ */
+function wakeInOrder(waiting: Set<Connection>): () => void {
+  let waking = false;
+  let again = false;
+  return () => {
+    if (waiting.size === 0) return;
+    if (waking) {
+      again = true;
+      return;
+    }
+    waking = true;
+    try {
+      for (let pass = 0; pass < WAKE_PASSES_MAX && waiting.size > 0; pass++) {
+        again = false;
+        for (const c of waiting) if (!c.retryRequestBytes()) break;
+        if (!again) break;
+      }
+    } finally {
+      waking = false;
+    }
+  };
 }
 
 export async function startKafkaServer(options: KafkaServerOptions): Promise<KafkaServer> {
@@ -430,6 +597,13 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     idleMs: options.idleMs ?? KAFKA_CONNECTION_IDLE_MS,
     metrics: options.metrics ?? new KafkaMetrics(),
   };
+  const shared: Shared = {
+    responses: new ByteBudget(options.responseBytesMax ?? KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX),
+    requests: new ByteBudget(options.queuedRequestBytesMax ?? KAFKA_QUEUED_REQUEST_BYTES_MAX),
+    waitingForRequestBytes: new Set(),
+  };
+  shared.requests.onRelease = wakeInOrder(shared.waitingForRequestBytes);
+  resolved.metrics.budgets = { responses: shared.responses, requests: shared.requests };
   const connections = new Map<TcpConnection, Connection>();
   // Connections over the bounds are closed at accept, before they reach onConnect.
   const gate = new ConnectionGate("kafka", {
@@ -438,7 +612,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
   }, options.logger);
   const tcp: TcpServer = await listenTcp(options.hostname, options.port, {
     onConnect(conn) {
-      connections.set(conn, new Connection(conn, resolved, options.auth));
+      connections.set(conn, new Connection(conn, resolved, shared, options.auth));
     },
     onData(conn, bytes) {
       connections.get(conn)?.onData(bytes);
@@ -465,6 +639,12 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     gate,
     get connections() {
       return tcp.connections;
+    },
+    get responseBytesInFlight() {
+      return shared.responses.used;
+    },
+    get requestBytesQueued() {
+      return shared.requests.used;
     },
     close: () => tcp.close(),
   };

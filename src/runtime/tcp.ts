@@ -20,8 +20,12 @@ export interface TcpConnection {
   readonly remote: string;
   /** The peer's address alone (ClientHost in group membership). */
   readonly remoteHost: string;
-  /** Writes chunks in order; resolves when the socket can take more (drained). */
-  write(chunks: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Writes chunks in order; resolves when the socket can take more (drained below its high-water
+   * mark). `onTaken(chunk)` is called once per chunk when the socket has taken it (written to
+   * the kernel), or when the write failed or the socket was destroyed first.
+   */
+  write(chunks: readonly Uint8Array[], onTaken?: (chunk: Uint8Array) => void): Promise<void>;
   /** Stops reading from the socket (back-pressure) until {@link TcpConnection.resume}. */
   pause(): void;
   resume(): void;
@@ -107,11 +111,16 @@ export function listenTcp(
     const conn: TcpConnection = {
       remote: `${remoteHost}:${remotePort}`,
       remoteHost,
-      write(chunks) {
+      write(chunks, onTaken) {
         let ok = true;
-        if (socket.destroyed) return Promise.resolve();
+        if (socket.destroyed) {
+          for (const c of chunks) onTaken?.(c);
+          return Promise.resolve();
+        }
         if (chunks.length > 1) socket.cork();
-        for (const c of chunks) ok = socket.write(c);
+        for (const c of chunks) {
+          ok = onTaken === undefined ? socket.write(c) : socket.write(c, () => onTaken(c));
+        }
         if (chunks.length > 1) socket.uncork();
         if (ok) return Promise.resolve();
         return new Promise<void>((resolve) => {

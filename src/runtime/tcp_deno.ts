@@ -97,17 +97,36 @@ class DenoTcpConnection implements TcpConnection {
     }
   }
 
-  write(chunks: readonly Uint8Array[]): Promise<void> {
-    if (this.#closed || this.#ending) return Promise.resolve();
-    const next = this.#writes.then(() => this.#writeAll(chunks));
+  write(
+    chunks: readonly Uint8Array[],
+    onTaken?: (chunk: Uint8Array) => void,
+  ): Promise<void> {
+    if (this.#closed || this.#ending) {
+      if (onTaken !== undefined) { for (const c of chunks) onTaken(c); }
+      return Promise.resolve();
+    }
+    const next = this.#writes.then(() => this.#writeAll(chunks, onTaken));
     this.#writes = next.catch(() => {});
     return this.#writes;
   }
 
-  async #writeAll(chunks: readonly Uint8Array[]): Promise<void> {
+  /**
+   * Writes `chunks` in order; `onTaken` is called for each chunk once the kernel has taken all
+   * of it, and, after a failure or a close, for every chunk not reported yet (exactly once each).
+   */
+  async #writeAll(
+    chunks: readonly Uint8Array[],
+    onTaken: ((chunk: Uint8Array) => void) | undefined,
+  ): Promise<void> {
     let gathered: Uint8Array[] = [];
     let gatheredBytes = 0;
-    const flush = async () => {
+    /** Chunks before this index have been reported to onTaken. */
+    let reported = 0;
+    const report = (upTo: number) => {
+      if (onTaken !== undefined) { while (reported < upTo) onTaken(chunks[reported++]); }
+      else reported = upTo;
+    };
+    const flush = async (upTo: number) => {
       if (gathered.length === 0) return;
       const one = gathered.length === 1 ? gathered[0] : new Uint8Array(gatheredBytes);
       if (gathered.length > 1) {
@@ -120,24 +139,30 @@ class DenoTcpConnection implements TcpConnection {
       gathered = [];
       gatheredBytes = 0;
       await this.#writeOne(one);
+      report(upTo);
     };
     try {
-      for (const c of chunks) {
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i];
         if (c.length >= GATHER_BELOW) {
-          await flush();
+          await flush(i);
           await this.#writeOne(c);
+          report(i + 1);
         } else {
           gathered.push(c);
           gatheredBytes += c.length;
-          if (gatheredBytes >= GATHER_BELOW) await flush();
+          if (gatheredBytes >= GATHER_BELOW) await flush(i + 1);
         }
       }
-      await flush();
+      await flush(chunks.length);
     } catch (err) {
       if (!this.#closed && !(err instanceof Deno.errors.BadResource)) {
         this.#handlers.onError?.(this, err as Error);
       }
       this.close(true);
+    } finally {
+      // Written, failed or closed: whatever was not reported holds nothing any more.
+      report(chunks.length);
     }
   }
 

@@ -17,7 +17,7 @@ import {
   MemberResponse,
 } from "../schemas.ts";
 
-export function registerGroupRoutes({ app, broker }: AppContext): void {
+export function registerGroupRoutes({ app, broker, fetchBytesMax }: AppContext): void {
   const r = app.openAPIRegistry;
   const groups = broker.groups;
 
@@ -65,7 +65,8 @@ export function registerGroupRoutes({ app, broker }: AppContext): void {
     const { group, member } = readParams(c, MemberParams);
     const q = readQuery(c, MemberFetchQuery);
     const result = await groups.fetch(group, member, {
-      maxBytes: q.maxBytes ?? READ_BYTES_DEFAULT,
+      // Clamped as a plain fetch is (HTTP_FETCH_BYTES_MAX): a larger ask gets less, not a 400.
+      maxBytes: Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, fetchBytesMax),
       maxWaitMs: q.maxWaitMs ?? 0,
       signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });

@@ -1,9 +1,20 @@
-/** Produce, fetch and offset routes (API.md "Produce" and "Fetch"). */
+/**
+ * Produce, fetch and offset routes (API.md "Produce" and "Fetch").
+ *
+ * A fetch's memory is bounded: maxBytes is clamped to ctx.fetchBytesMax, then to what the fetch
+ * response budget grants right before the read (ctx.responseBytes, shared by every request); a
+ * fetch granted less answers with what it got, at least its first batch, at once. The body holds
+ * its bytes in the budget until the client has taken them (body.ts leasedBody). A long poll holds
+ * nothing while it waits: it reads, and when that is short of minBytes it gives the bytes back,
+ * waits for appends, and reads again.
+ */
+import type { FetchResult } from "../../broker/broker.ts";
+import { ByteLease } from "../../byte_budget.ts";
 import { SluiceError } from "../../errors.ts";
 import { READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
-import { readJson, readParams, readQuery } from "../body.ts";
+import { leasedBody, readJson, readParams, readQuery } from "../body.ts";
 import { recordsToJson, toProduceRecords } from "../records_json.ts";
 import {
   AppendResponse,
@@ -20,7 +31,10 @@ import {
 /** Kafka RecordBatch v2 bytes, as stored on disk and sent on Kafka's wire. */
 export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
 
-export function registerRecordRoutes({ app, broker }: AppContext): void {
+const utf8 = new TextEncoder();
+
+export function registerRecordRoutes(ctx: AppContext): void {
+  const { app, broker } = ctx;
   const r = app.openAPIRegistry;
 
   r.registerPath({
@@ -89,32 +103,66 @@ export function registerRecordRoutes({ app, broker }: AppContext): void {
   app.get("/v1/topics/:topic/partitions/:partition/records", async (c) => {
     const { topic, partition } = readParams(c, PartitionParams);
     const q = readQuery(c, FetchQuery);
-    const result = await broker.fetch(topic, partition, {
-      offset: q.offset ?? "earliest",
-      maxBytes: q.maxBytes ?? READ_BYTES_DEFAULT,
-      maxWaitMs: q.maxWaitMs ?? 0,
-      minBytes: q.minBytes ?? 1,
-      // Only a waiting fetch needs to hear of a client that went away; reading request.signal
-      // costs Deno an abort per response.
-      signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
-    });
-    if ((c.req.header("accept") ?? "").includes(RECORD_BATCH_TYPE)) {
-      // The stored bytes as they are: no decoding, no re-encoding.
-      return c.body(result.bytes as Uint8Array<ArrayBuffer>, 200, {
-        "content-type": RECORD_BATCH_TYPE,
-        "sluice-next-offset": String(result.nextOffset),
-        "sluice-high-watermark": String(result.highWatermark),
+    const want = Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, ctx.fetchBytesMax);
+    const minBytes = q.minBytes ?? 1;
+    const maxWaitMs = q.maxWaitMs ?? 0;
+    const lease = new ByteLease(ctx.responseBytes);
+    let result: FetchResult;
+    let body: Uint8Array;
+    try {
+      let granted = lease.takeUpTo(want);
+      result = await broker.fetch(topic, partition, {
+        offset: q.offset ?? "earliest",
+        maxBytes: Math.max(1, granted),
+      });
+      const have = result.bytes.length;
+      // A fetch cut short by the budget answers now with what it got: waiting would not help.
+      if (have < minBytes && maxWaitMs > 0 && (granted === want || have === 0)) {
+        lease.releaseAll();
+        // Only a waiting fetch needs to hear of a client that went away; reading request.signal
+        // costs Deno an abort per response.
+        const signal = AbortSignal.any([c.req.raw.signal, ctx.shutdown]);
+        const log = broker.topics.get(topic).partition(partition);
+        await broker.waiters.wait(log, minBytes - have, maxWaitMs, signal);
+        granted = lease.takeUpTo(want);
+        result = await broker.fetch(topic, partition, {
+          offset: result.offset,
+          maxBytes: Math.max(1, granted),
+        });
+      }
+      if ((c.req.header("accept") ?? "").includes(RECORD_BATCH_TYPE)) {
+        body = result.bytes; // The stored bytes as they are: no decoding, no re-encoding.
+      } else {
+        body = utf8.encode(JSON.stringify({
+          records: recordsToJson(
+            result.bytes,
+            result.offset,
+            q.keyEncoding ?? "string",
+            q.valueEncoding ?? "string",
+          ),
+          nextOffset: result.nextOffset,
+          highWatermark: result.highWatermark,
+        }));
+      }
+      // Held from here until the client has taken it: the buffer the body keeps alive.
+      const held = body.buffer.byteLength;
+      if (held > lease.held) lease.force(held - lease.held);
+      else lease.release(lease.held - held);
+    } catch (err) {
+      lease.releaseAll();
+      throw err;
+    }
+    if (body !== result.bytes) {
+      return c.body(leasedBody(body, lease), 200, {
+        "content-type": "application/json",
+        "content-length": String(body.length),
       });
     }
-    return c.json({
-      records: recordsToJson(
-        result.bytes,
-        result.offset,
-        q.keyEncoding ?? "string",
-        q.valueEncoding ?? "string",
-      ),
-      nextOffset: result.nextOffset,
-      highWatermark: result.highWatermark,
+    return c.body(leasedBody(body, lease), 200, {
+      "content-type": RECORD_BATCH_TYPE,
+      "content-length": String(body.length),
+      "sluice-next-offset": String(result.nextOffset),
+      "sluice-high-watermark": String(result.highWatermark),
     });
   });
 

@@ -8,6 +8,12 @@
  * least one whole batch (KIP-74), and partition_max_bytes bounds each partition. When fewer than
  * min_bytes are there, the fetch waits up to max_wait_ms for appends to any of its partitions.
  *
+ * Memory: max_bytes is capped by KAFKA_FETCH_BYTES_MAX, then by what the listener's response
+ * budget grants (context.responseBytes, KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX) right before each
+ * read. A fetch granted less (clients that do not read hold the rest) answers at once with what
+ * it got, at least one batch when there is one, instead of waiting: a consumer keeps moving, one
+ * smaller response at a time, and nothing is held while a fetch waits for data.
+ *
  * No fetch sessions (KIP-227): every response has session id 0, which tells a client to keep
  * sending full fetches. No transactions: the last stable offset is the high watermark.
  */
@@ -135,10 +141,15 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       byTopic.push({ topic: topicName, slots: topicSlots });
     }
 
-    let total = readAll(ctx, slots, maxBytes);
+    const budget = context.responseBytes;
+    let granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
+    let total = readAll(ctx, slots, granted);
     const errors = slots.some((s) => s.errorCode !== KafkaError.NONE);
+    const cut = granted < maxBytes && total > 0;
     // min_bytes 0 answers at once, as Kafka does; otherwise wait for that many bytes.
-    if (minBytes > 0 && total < minBytes && maxWaitMs > 0 && !errors) {
+    if (minBytes > 0 && total < minBytes && maxWaitMs > 0 && !errors && !cut) {
+      // Nothing is held while waiting; what was read is dropped and read again after.
+      budget?.reserve(0);
       const logs = slots.map((s) => s.log).filter((l): l is PartitionLog => l !== undefined);
       try {
         await ctx.broker.waiters.wait(logs, minBytes - total, maxWaitMs);
@@ -146,7 +157,8 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         // Too many waiting fetches: answer now with what is there; the client fetches again.
         if (!isSluiceError(err, "TOO_MANY_REQUESTS")) throw err;
       }
-      total = readAll(ctx, slots, maxBytes);
+      granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
+      total = readAll(ctx, slots, granted);
     }
     for (const slot of slots) {
       if (slot.bytes.length === 0 || slot.topic === undefined) continue;
