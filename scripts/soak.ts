@@ -6,20 +6,25 @@
  * the last 20 s within `--rss-tolerance` (default 10%) of the mean of the 20 s before).
  * `--crash-rounds N` then runs the crash-under-load check (test/faults/fault_util.ts) N rounds
  * per flush policy (always, none) on one data dir each; the soak uses N >= 20.
+ * `--attack-seconds N` then runs the hostile-client phase (scripts/soak_attacks.ts): a connection
+ * flood and slow readers, N seconds each, against the default limits.
  *
- *   deno task soak --seconds 60 --crash-rounds 20 [--seed S]
+ *   deno task soak --seconds 60 --crash-rounds 20 --attack-seconds 30 [--seed S]
  *
- * Exits 1 when RSS grew, a crash round failed, or any request failed.
+ * Exits 1 when RSS grew, a crash round failed, any request failed, or an attack goal was missed.
  */
 import { parseArgs } from "node:util";
 import { crashRun } from "../test/faults/fault_util.ts";
 import { createTopic, type Json, startServer } from "../test/http/server_harness.ts";
+import { attacks } from "./soak_attacks.ts";
+import { percentile } from "./soak_util.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,
   options: {
     seconds: { type: "string", default: "60" },
     "crash-rounds": { type: "string", default: "0" },
+    "attack-seconds": { type: "string", default: "0" },
     seed: { type: "string" },
     producers: { type: "string", default: "4" },
     fetchers: { type: "string", default: "2" },
@@ -32,6 +37,7 @@ const { values: opts } = parseArgs({
 
 const SECONDS = Number(opts.seconds);
 const CRASH_ROUNDS = Number(opts["crash-rounds"]);
+const ATTACK_SECONDS = Number(opts["attack-seconds"]);
 const SEED = Number(opts.seed ?? Date.now() % 0x7fff_ffff);
 const PRODUCERS = Number(opts.producers);
 const FETCHERS = Number(opts.fetchers);
@@ -75,11 +81,6 @@ class Stats {
     this.errors++;
     if (this.errorSamples.length < 10) this.errorSamples.push(what);
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 async function rssKiB(pid: number): Promise<number> {
@@ -302,4 +303,5 @@ async function crashRounds(): Promise<boolean> {
 let ok = true;
 if (SECONDS > 0) ok = await soak() && ok;
 if (CRASH_ROUNDS > 0) ok = await crashRounds() && ok;
+if (ATTACK_SECONDS > 0) ok = await attacks(ATTACK_SECONDS) && ok;
 Deno.exit(ok ? 0 : 1);

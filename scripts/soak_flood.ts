@@ -14,6 +14,7 @@
  * runs it against a fresh server (the default limits; `--descriptors` starts that server under
  * `ulimit -n N`) and prints the result as JSON. scripts/soak.ts calls {@link connectionFlood}.
  */
+import { percentile, rssMiB } from "./soak_util.ts";
 import * as net from "node:net";
 import { parseArgs } from "node:util";
 import { startServer } from "../test/http/server_harness.ts";
@@ -74,17 +75,6 @@ export interface FloodResult {
   alive: boolean;
   /** ms from closing the flood until /healthz answered (and the gauges read 0, with a token). */
   recoveredMs: number | null;
-}
-
-/** VmRSS of `pid` in MiB, or NaN when it cannot be read (the process is gone). */
-export function rssMiB(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = status.match(/^VmRSS:\s+(\d+) kB/m);
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -210,11 +200,6 @@ export function rawHttp(
 export function gauge(metrics: string, name: string): number | undefined {
   const line = metrics.split("\n").find((l) => l.startsWith(name + " "));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
 export async function connectionFlood(opts: FloodOptions): Promise<FloodResult> {

@@ -17,6 +17,7 @@
  *
  *   deno run -A scripts/soak_slow_readers.ts [--seconds 30] [--connections 60] [--topic-mib 128]
  */
+import { percentile, rssMiB } from "./soak_util.ts";
 import { parseArgs } from "node:util";
 import type { Struct } from "../src/kafka_protocol/codec.ts";
 import { FETCH_REQUEST } from "../src/kafka_protocol/messages/fetch.ts";
@@ -75,17 +76,6 @@ export interface SlowReaderResult {
   /** Fetches of the normal consumer that returned records, and those that failed. */
   consumerFetches: number;
   consumerErrors: number;
-}
-
-/** The VmRSS of `pid` in MiB (0 once the process is gone). */
-export function rssMiB(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The value of one unlabelled family in /metrics text (NaN when absent). */
@@ -221,11 +211,6 @@ export async function waitForRelease(
     await new Promise((r) => setTimeout(r, 100));
   }
   return last;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 /** Runs the attack; see the module doc. */

@@ -21,10 +21,10 @@ import {
   openHttpSlowReaders,
   openKafkaSlowReaders,
   readMetrics,
-  rssMiB,
   SLOW_READER_MAX_BYTES,
   waitForRelease,
 } from "../../scripts/soak_slow_readers.ts";
+import { rssMiB } from "../../scripts/soak_util.ts";
 import { fetchBatches } from "../http/server_harness.ts";
 import { withKafkaServer } from "../kafka_protocol/kafka_harness.ts";
 import { callOnce } from "../kafka_protocol/kafka_wire_util.ts";
