@@ -11,6 +11,7 @@
  * ({@link ByteBudget.onRelease}).
  */
 import { assert } from "./errors.ts";
+import { BYTE_BUDGET_OVERDRAW_FACTOR } from "./limits.ts";
 
 export class ByteBudget {
   #used = 0;
@@ -24,6 +25,16 @@ export class ByteBudget {
   /** Bytes held now (may pass `capacity` by what was forced). */
   get used(): number {
     return this.#used;
+  }
+
+  /**
+   * Whether a holder granted nothing may still force the one batch a fetch always returns: while
+   * what is held stays under BYTE_BUDGET_OVERDRAW_FACTOR x capacity. Past that, fetches read
+   * nothing until bytes come back, so what never-reading clients pin is bounded whatever their
+   * number.
+   */
+  get mayOverdraw(): boolean {
+    return this.#used < this.capacity * BYTE_BUDGET_OVERDRAW_FACTOR;
   }
 
   /** Bytes free now (0 once forced bytes pass the capacity). */

@@ -259,6 +259,13 @@ export function connectionLimits(
  */
 export const KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX = 64 * MiB;
 /**
+ * A response budget may be overdrawn (a fetch granted nothing still returns its first batch, so a
+ * well-behaved consumer is not starved by clients that hold the budget and never read) up to this
+ * many times its capacity; past that a fetch reads nothing (Kafka: an empty answer after
+ * max_wait_ms; HTTP: 429). Twice: slow readers pin at most 2 x 64 MiB (Kafka) + 2 x 32 MiB (HTTP).
+ */
+export const BYTE_BUDGET_OVERDRAW_FACTOR = 2;
+/**
  * Kafka protocol: bytes of request frames received but not yet served, over all connections
  * (Kafka's queued.max.request.bytes). A frame's bytes are reserved when its size prefix arrives;
  * a connection whose frame does not fit is not read until enough is served (a frame larger than

@@ -52,6 +52,8 @@ export interface ResponseReservation {
    * held once it is built, until the socket takes it.
    */
   reserve(want: number): number;
+  /** False when the budget is overdrawn to its hard cap: then read nothing, not even a batch. */
+  mayOverdraw(): boolean;
 }
 
 /**

@@ -74,7 +74,7 @@ import {
   RESPONSE_HEADER,
   responseHeaderVersion,
 } from "./messages/request_header.ts";
-import type { Api, ApiRegistry, RequestContext, SaslSession } from "./apis.ts";
+import type { Api, ApiRegistry, RequestContext, ResponseReservation, SaslSession } from "./apis.ts";
 import { plainLogin, plainUsername } from "./handlers/sasl.ts";
 import { type CloseReason, KafkaMetrics } from "./metrics.ts";
 
@@ -190,12 +190,13 @@ class Connection {
   /** Socket write callback: a chunk was taken, and its buffer is no longer held for it. */
   readonly #taken = (chunk: Uint8Array) => this.#responseBytes.release(chunk.buffer.byteLength);
   /** What handlers see as context.responseBytes. */
-  readonly #responseReservation = {
+  readonly #responseReservation: ResponseReservation = {
     reserve: (want: number): number => {
       this.#responseBytes.release(this.#reserved);
       this.#reserved = this.#closed ? 0 : this.#responseBytes.takeUpTo(want);
       return this.#reserved;
     },
+    mayOverdraw: (): boolean => this.#responseBytes.budget.mayOverdraw,
   };
 
   constructor(

@@ -3,7 +3,10 @@
  *
  * A fetch's memory is bounded: maxBytes is clamped to ctx.fetchBytesMax, then to what the fetch
  * response budget grants right before the read (ctx.responseBytes, shared by every request); a
- * fetch granted less answers with what it got, at least its first batch, at once. The body holds
+ * fetch granted less answers with what it got, at least its first batch, at once; once the budget
+ * is overdrawn to its cap (BYTE_BUDGET_OVERDRAW_FACTOR: clients not reading what they asked for
+ * hold it), a fetch is refused with 429 TOO_MANY_REQUESTS and reads nothing, so what slow readers
+ * pin stays bounded. The body holds
  * its bytes in the budget until the client has taken them (body.ts leasedBody). A long poll holds
  * nothing while it waits: it reads, and when that is short of minBytes it gives the bytes back,
  * waits for appends, and reads again.
@@ -32,6 +35,17 @@ import {
 export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
 
 const utf8 = new TextEncoder();
+
+/** Up to `want` bytes of the response budget; 0 to read one batch; 429 past the overdraw cap. */
+function takeOrRefuse(lease: ByteLease, want: number): number {
+  const granted = lease.takeUpTo(want);
+  // Granted nothing: the first batch is still read (and forced) while the budget may be overdrawn.
+  if (granted > 0 || lease.budget.mayOverdraw) return granted;
+  throw new SluiceError(
+    "TOO_MANY_REQUESTS",
+    "fetch responses not yet taken by their clients fill the server's response budget; retry",
+  );
+}
 
 export function registerRecordRoutes(ctx: AppContext): void {
   const { app, broker } = ctx;
@@ -110,7 +124,7 @@ export function registerRecordRoutes(ctx: AppContext): void {
     let result: FetchResult;
     let body: Uint8Array;
     try {
-      let granted = lease.takeUpTo(want);
+      let granted = takeOrRefuse(lease, want);
       result = await broker.fetch(topic, partition, {
         offset: q.offset ?? "earliest",
         maxBytes: Math.max(1, granted),
@@ -124,7 +138,7 @@ export function registerRecordRoutes(ctx: AppContext): void {
         const signal = AbortSignal.any([c.req.raw.signal, ctx.shutdown]);
         const log = broker.topics.get(topic).partition(partition);
         await broker.waiters.wait(log, minBytes - have, maxWaitMs, signal);
-        granted = lease.takeUpTo(want);
+        granted = takeOrRefuse(lease, want);
         result = await broker.fetch(topic, partition, {
           offset: result.offset,
           maxBytes: Math.max(1, granted),

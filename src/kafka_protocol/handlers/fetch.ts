@@ -66,10 +66,20 @@ function partitionResult(slot: Slot): Struct {
 }
 
 /** Reads every slot once within `maxBytes` in all; returns the bytes read. */
-function readAll(ctx: KafkaContext, slots: Slot[], maxBytes: number): number {
+function readAll(
+  ctx: KafkaContext,
+  slots: Slot[],
+  maxBytes: number,
+  mayOverdraw: boolean,
+): number {
   let total = 0;
   for (const slot of slots) {
     slot.bytes = EMPTY;
+    // The response budget is spent and overdrawn to its cap (clients not reading what they asked
+    // for hold it): nothing is read, not even KIP-74's first batch, so what slow readers pin stays
+    // bounded. The fetch waits max_wait_ms holding nothing and answers empty; the client fetches
+    // again.
+    if (maxBytes <= 0 && !mayOverdraw) continue;
     if (slot.log === undefined || slot.errorCode !== KafkaError.NONE) continue;
     const budget = Math.min(slot.partitionMaxBytes, maxBytes - total);
     // Once something was returned, a partition needs room for at least a batch header.
@@ -143,7 +153,7 @@ export function fetchHandler(ctx: KafkaContext): Handler {
 
     const budget = context.responseBytes;
     let granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-    let total = readAll(ctx, slots, granted);
+    let total = readAll(ctx, slots, granted, budget?.mayOverdraw() ?? true);
     const errors = slots.some((s) => s.errorCode !== KafkaError.NONE);
     const cut = granted < maxBytes && total > 0;
     // min_bytes 0 answers at once, as Kafka does; otherwise wait for that many bytes.
@@ -158,7 +168,7 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         if (!isSluiceError(err, "TOO_MANY_REQUESTS")) throw err;
       }
       granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-      total = readAll(ctx, slots, granted);
+      total = readAll(ctx, slots, granted, budget?.mayOverdraw() ?? true);
     }
     for (const slot of slots) {
       if (slot.bytes.length === 0 || slot.topic === undefined) continue;
