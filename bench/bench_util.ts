@@ -64,6 +64,11 @@ export interface Figure {
   max: number;
 }
 
+/** The median of `values` (of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  return figure(values).median;
+}
+
 /** The median (of the middle two for an even count), min and max of `values`. */
 export function figure(values: readonly number[]): Figure {
   const sorted = [...values].sort((a, b) => a - b);
@@ -72,8 +77,8 @@ export function figure(values: readonly number[]): Figure {
   return { median, min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
-/** Nearest-rank percentile of an ascending array. */
-export function percentile(sorted: readonly number[], p: number): number {
+/** Nearest-rank percentile of an ascending array (a plain or a typed one). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank];
 }
@@ -94,6 +99,14 @@ export function latencyOf(values: number[]): { p50: number; p99: number; max: nu
     p99: percentile(values, 99),
     max: values[values.length - 1],
   };
+}
+
+/**
+ * `100B`, `1KiB`, `10KiB`: a record value size as scenario and baseline names spell it (KiB only
+ * for whole multiples of 1,024, so every label is an integer and a unit).
+ */
+export function sizeLabel(bytes: number): string {
+  return bytes >= KiB && bytes % KiB === 0 ? `${bytes / KiB}KiB` : `${bytes}B`;
 }
 
 /** `n` with exactly `digits` decimals and thousands separators (en-US). */

@@ -35,13 +35,13 @@ import {
   type Figure,
   figure,
   fixed,
-  KiB,
   latencyOf,
   MB,
   MiB,
   progressLog,
   randomBytes,
   rates,
+  sizeLabel,
   textTable,
   wantsGroup,
 } from "./bench_util.ts";
@@ -112,11 +112,6 @@ const APPENDERS = [1, 4, 16] as const;
 const APPEND_TARGET_RATIO = 0.5;
 const READ_TARGET_BYTES_PER_SEC = 1e9;
 const TIMESTAMP_MS = 1_700_000_000_000;
-
-/** "100B", "1KiB": a record value size as scenario names spell it. */
-export function sizeLabel(valueBytes: number): string {
-  return valueBytes >= KiB ? `${valueBytes / KiB}KiB` : `${valueBytes}B`;
-}
 
 /** One RecordBatch v2 of `count` records with `valueBytes`-byte values, offsets to be assigned. */
 export function makeBatch(count: number, valueBytes: number, seed = 1): Uint8Array {

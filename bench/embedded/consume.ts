@@ -1,0 +1,119 @@
+/**
+ * The embedded suite's consume scenarios: the log of the last measured
+ * embedded.produce.<size>.none run, reopened and read from the page cache from start to end with
+ * read(offset, 1 MiB): `embedded.consume.<size>.batch` (the whole batches as read returns them: one
+ * pread into a fresh buffer per read, CRC-32C checked, never decoded) and
+ * `embedded.consume.<size>.decoded` (the same reads, then decodeBatches with verifyCrc false since
+ * read checked it, every record's value touched; over a prefix of the log).
+ * Limit: `file.read-cached.<size>`, the segment file read with readSync in 1 MiB chunks into one
+ * reused buffer.
+ */
+import { silentLogger } from "../../src/logger.ts";
+import { decodeBatches } from "../../src/record/record_batch.ts";
+import { PartitionLog, READ_BYTES_DEFAULT } from "../../src/storage/partition_log.ts";
+import { median, sizeLabel } from "../bench_util.ts";
+import { rawReadRun, segmentFiles } from "../storage_bench.ts";
+import type { ScenarioResult, SuiteOptions } from "../types.ts";
+import type { Baselines } from "./baselines.ts";
+import { figures, logConfig, type Plan } from "./plan.ts";
+
+interface ConsumeRun {
+  seconds: number;
+  bytes: number;
+  records: number;
+}
+
+/** Reads the log from its start with read(offset, 1 MiB) until the end or `bytesMax`. */
+function consumeRun(log: PartitionLog, decode: boolean, bytesMax: number): ConsumeRun {
+  const t0 = performance.now();
+  let offset = log.logStartOffset;
+  let bytes = 0;
+  let records = 0;
+  let touched = 0;
+  while (bytes < bytesMax) {
+    const r = log.read(offset, READ_BYTES_DEFAULT);
+    if (r === undefined) break;
+    bytes += r.bytes.length;
+    if (decode) {
+      for (const batch of decodeBatches(r.bytes, false)) {
+        for (const record of batch.records) touched += record.value?.length ?? 0;
+        records += batch.records.length;
+      }
+    } else {
+      records += r.nextOffset - offset;
+    }
+    offset = r.nextOffset;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (decode && touched === 0) throw new Error("decoded no values");
+  if (!decode && offset !== log.logEndOffset) throw new Error(`read stopped at ${offset}`);
+  return { seconds, bytes, records };
+}
+
+/** The consume scenarios of the closed log in `dir`, of `valueBytes` records. */
+export async function benchConsume(
+  dir: string,
+  valueBytes: number,
+  plan: Plan,
+  baselines: Baselines,
+  opts: SuiteOptions,
+): Promise<ScenarioResult[]> {
+  const label = sizeLabel(valueBytes);
+  const limit = `file.read-cached.${label}`;
+  const files = segmentFiles(dir);
+  const buffer = new Uint8Array(READ_BYTES_DEFAULT);
+  const log = await PartitionLog.open(dir, { config: logConfig("none"), logger: silentLogger });
+  const kinds = ["batch", "decoded"] as const;
+  const seconds = { batch: [] as number[], decoded: [] as number[] };
+  const last = { batch: { bytes: 0, records: 0 }, decoded: { bytes: 0, records: 0 } };
+  const runs = plan.readWarmupRuns + plan.measuredRuns;
+  try {
+    for (let run = 0; run < runs; run++) {
+      const measured = run >= plan.readWarmupRuns;
+      const raw = rawReadRun(files, buffer);
+      if (measured) baselines.add(limit, raw.bytes, raw.seconds);
+      for (const kind of kinds) {
+        const name = `embedded.consume.${label}.${kind}`;
+        const r = consumeRun(
+          log,
+          kind === "decoded",
+          kind === "decoded" ? plan.decodedBytesMax : Infinity,
+        );
+        opts.progress(name, run + 1, runs, r.records / r.seconds);
+        last[kind] = r;
+        if (measured) seconds[kind].push(r.seconds);
+      }
+    }
+  } finally {
+    await log.close();
+  }
+  return kinds.map((kind) => {
+    const runFigures = figures(last[kind].records, last[kind].bytes, seconds[kind]);
+    const mbPerSec = median(runFigures.map((f) => f.mbPerSec));
+    return {
+      name: `embedded.consume.${label}.${kind}`,
+      recordSizeBytes: valueBytes,
+      records: last[kind].records,
+      recordsPerSec: median(runFigures.map((f) => f.recordsPerSec)),
+      mbPerSec,
+      ratioToLimit: mbPerSec / baselines.mbPerSec(limit),
+      limit,
+      p50Ms: null,
+      p99Ms: null,
+      runs: runFigures,
+      params: {
+        api: kind === "batch"
+          ? "PartitionLog.read"
+          : "PartitionLog.read + decodeBatches(bytes, verifyCrc false)",
+        maxBytes: READ_BYTES_DEFAULT,
+        verifyCrcOnRead: true,
+        source: "page cache (the log was just written)",
+        log: `embedded.produce.${label}.none, last measured run`,
+        bytesPerRun: last[kind].bytes,
+        wholeLog: kind === "batch",
+        warmupRuns: plan.readWarmupRuns,
+        measuredRuns: seconds[kind].length,
+      },
+    };
+  });
+}
