@@ -153,18 +153,19 @@ export const KAFKA_CLIENTS_REQUIRED = Deno.env.get("SLUICE_REQUIRE_KAFKA_CLIENTS
  * Prints once per module why a client's tests are skipped (a skip must never look like a pass);
  * under SLUICE_REQUIRE_KAFKA_CLIENTS=1 registers a failing test instead.
  */
-export function announceSkip(available: boolean, what: string): void {
+export function announceSkip(
+  available: boolean,
+  what: string,
+  installer = "scripts/install-kafka-clients.sh (as root)",
+): void {
   if (!available && KAFKA_CLIENTS_REQUIRED) {
     Deno.test(`${what} is installed (SLUICE_REQUIRE_KAFKA_CLIENTS=1)`, () => {
-      assert.fail(`${what} is missing; scripts/install-kafka-clients.sh installs it`);
+      assert.fail(`${what} is missing; ${installer} installs it`);
     });
     return;
   }
   if (!available) {
-    console.warn(
-      `SKIPPED: ${what} is not installed; run scripts/install-kafka-clients.sh (as root) to run ` +
-        `these tests`,
-    );
+    console.warn(`SKIPPED: ${what} is not installed; run ${installer} to run these tests`);
   }
 }
 
