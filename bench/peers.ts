@@ -35,8 +35,8 @@
  * Run: deno run -A bench/peers.ts [--quick]
  */
 import process from "node:process";
-import { fixed, MB, median, randomBytes, sizeLabel, textTable } from "./bench_util.ts";
-import { BATCH_RECORDS, type Producer, withTimeout } from "./peers/client.ts";
+import { fixed, MB, median, randomBytes, sizeLabel, textTable, withTimeout } from "./bench_util.ts";
+import { BATCH_RECORDS, type Producer } from "./peers/client.ts";
 import {
   PEERS,
   peersAvailable,

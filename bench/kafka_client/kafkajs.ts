@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { CompressionTypes, Kafka, logLevel, type Message } from "kafkajs";
-import { randomBytes } from "../bench_util.ts";
+import { randomBytes, withTimeout } from "../bench_util.ts";
 import {
   CLIENT_TIMEOUT_MS,
   KAFKAJS_CONSUMER_SETTINGS,
@@ -14,19 +14,9 @@ import {
 } from "./settings.ts";
 import type { ClientRun, Driver } from "./types.ts";
 
-async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: no answer in ${CLIENT_TIMEOUT_MS} ms`)),
-      CLIENT_TIMEOUT_MS,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** withTimeout at CLIENT_TIMEOUT_MS. */
+function clientTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withTimeout(promise, CLIENT_TIMEOUT_MS, what);
 }
 
 function kafkajsClient(bootstrap: string): Kafka {
@@ -48,9 +38,9 @@ export function kafkajsDriver(): Driver {
   };
   const produce = async (kafka: Kafka, topic: string, records: number): Promise<ClientRun> => {
     const admin = kafka.admin();
-    await withTimeout(admin.connect(), "kafkajs admin connect");
+    await clientTimeout(admin.connect(), "kafkajs admin connect");
     try {
-      await withTimeout(
+      await clientTimeout(
         admin.createTopics({
           topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
           waitForLeaders: true,
@@ -73,7 +63,7 @@ export function kafkajsDriver(): Driver {
       Array.from({ length: n }, (_, i) => ({ value: values[i % values.length] }));
     const full = batch(perSend);
     const producer = kafka.producer({ idempotent: false, allowAutoTopicCreation: false });
-    await withTimeout(producer.connect(), "kafkajs producer connect");
+    await clientTimeout(producer.connect(), "kafkajs producer connect");
     try {
       const cpu0 = cpuNow();
       const t0 = performance.now();
@@ -90,7 +80,7 @@ export function kafkajsDriver(): Driver {
           });
         }
       };
-      await withTimeout(
+      await clientTimeout(
         Promise.all(Array.from({ length: inFlight }, worker)),
         "kafkajs produce",
       );
@@ -129,7 +119,7 @@ export function kafkajsDriver(): Driver {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       if (joinedAt === 0) joinedAt = performance.now();
     });
-    await withTimeout(consumer.connect(), "kafkajs consumer connect");
+    await clientTimeout(consumer.connect(), "kafkajs consumer connect");
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const cpu0 = cpuNow();
@@ -146,7 +136,7 @@ export function kafkajsDriver(): Driver {
           return Promise.resolve();
         },
       });
-      await withTimeout(allRead, `kafkajs consume (${count} of ${records} read)`);
+      await clientTimeout(allRead, `kafkajs consume (${count} of ${records} read)`);
       const cpu = cpuNow() - cpu0;
       const start = joinedAt || t0;
       const seconds = (doneAt - start) / 1000;
@@ -176,9 +166,9 @@ export function kafkajsDriver(): Driver {
     },
     deleteTopic: async (bootstrap, topic) => {
       const admin = kafkajsClient(bootstrap).admin();
-      await withTimeout(admin.connect(), "kafkajs admin connect");
+      await clientTimeout(admin.connect(), "kafkajs admin connect");
       try {
-        await withTimeout(admin.deleteTopics({ topics: [topic] }), `delete topic ${topic}`);
+        await clientTimeout(admin.deleteTopics({ topics: [topic] }), `delete topic ${topic}`);
       } finally {
         await admin.disconnect();
       }

@@ -1,6 +1,6 @@
 /**
  * What the peer clients share (bench/peers/redis.ts, bench/peers/nats.ts): the Producer and
- * PeerClient contract, the loopback connection, the input buffer, reply waiters and timeouts. Both
+ * PeerClient contract, the loopback connection, the input buffer, reply waiters. Both
  * clients are written over node:net, no npm package.
  */
 import { Buffer } from "node:buffer";
@@ -10,27 +10,6 @@ import * as net from "node:net";
 export const BATCH_RECORDS = 1_000;
 /** One request/response (PING, XLEN, a JetStream API call). */
 export const REQUEST_TIMEOUT_MS = 10_000;
-
-/** `promise`, or a rejection naming `what` after `ms`; `onTimeout` runs first (e.g. a destroy). */
-export async function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-  onTimeout?: () => void,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout?.();
-      reject(new Error(`${what}: no answer in ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One log on a peer, filled by batches of the pre-encoded values. */
 export interface Producer {

@@ -14,8 +14,8 @@ import {
   REQUEST_TIMEOUT_MS,
   type Waiter,
   waiterFor,
-  withTimeout,
 } from "./client.ts";
+import { withTimeout } from "../bench_util.ts";
 
 /** NATS control lines are at most 4,096 B (max_control_line); a longer one is a protocol error. */
 const CONTROL_LINE_BYTES_MAX = 4_096;

@@ -12,8 +12,8 @@ import {
   REQUEST_TIMEOUT_MS,
   type Waiter,
   waiterFor,
-  withTimeout,
 } from "./client.ts";
+import { withTimeout } from "../bench_util.ts";
 
 const RESP_DEPTH_MAX = 4;
 
