@@ -1,8 +1,8 @@
 /**
  * Helpers shared by the benches: deterministic pseudo-random numbers, bytes and strings
  * (xorshift32), so every run measures the same input (generation is setup, never inside a timed
- * section); the median/min/max figures, percentiles and rates they report; text tables; and the
- * command line of the suites that run on their own.
+ * section); the median/min/max figures, percentiles and rates they report; record size labels;
+ * text tables; a promise with a deadline; and the command line of the suites that run on their own.
  */
 
 export const KiB = 1024;
@@ -122,6 +122,27 @@ export function textTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
     .join("\n");
+}
+
+/** `promise`, or a rejection naming `what` after `ms`; `onTimeout` runs first (e.g. a destroy). */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  onTimeout?: () => void,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(`${what}: no answer in ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What a suite's run function takes (storage, http, groups). */

@@ -35,7 +35,7 @@ import {
   type Message,
   Partitioners,
 } from "kafkajs";
-import { randomBytes } from "./bench_util.ts";
+import { randomBytes, withTimeout } from "./bench_util.ts";
 import type { KafkaReference, PeerResult, SuiteOptions } from "./types.ts";
 
 const KREPS_2014 = 'Jay Kreps, "Benchmarking Apache Kafka: 2 Million Writes Per Second (On ' +
@@ -117,18 +117,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const DISCONNECT_TIMEOUT_MS = 2_000;
 /** 1,000,000 records at the slowest plausible 10,000 records/s. */
 const PHASE_TIMEOUT_MS = 120_000;
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * kafkajs's plain-TCP socket factory, keeping every socket so a failed run can destroy them: a

@@ -47,6 +47,7 @@ import {
 } from "./bench_util.ts";
 
 export type { Figure } from "./bench_util.ts";
+export { sizeLabel };
 
 export interface StorageBenchResult {
   suite: "storage";
