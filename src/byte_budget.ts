@@ -116,3 +116,33 @@ export class ByteLease {
     this.release(this.#held);
   }
 }
+
+/** Wake passes per release at most; a release made meanwhile is picked up by the next pass. */
+const WAKE_PASSES_MAX = 16;
+
+/**
+ * A budget's onRelease for holders waiting to take bytes: after bytes were given back, the
+ * waiting holders retry in arrival order until one still does not fit (`retry` false).
+ * Re-entrant releases (a woken holder may give bytes back at once) only ask for another pass.
+ */
+export function wakeInOrder<T extends { retry(): boolean }>(waiting: Set<T>): () => void {
+  let waking = false;
+  let again = false;
+  return () => {
+    if (waiting.size === 0) return;
+    if (waking) {
+      again = true;
+      return;
+    }
+    waking = true;
+    try {
+      for (let pass = 0; pass < WAKE_PASSES_MAX && waiting.size > 0; pass++) {
+        again = false;
+        for (const w of waiting) if (!w.retry()) break;
+        if (!again) break;
+      }
+    } finally {
+      waking = false;
+    }
+  };
+}

@@ -37,9 +37,8 @@
  * is logged and closes the connection too: the client reconnects and retries, which is how Kafka
  * clients recover from a broken connection.
  */
-import { ByteBudget, ByteLease } from "../byte_budget.ts";
+import { ByteBudget, ByteLease, wakeInOrder } from "../byte_budget.ts";
 import { isSluiceError } from "../errors.ts";
-import type { Principal } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import {
   KAFKA_CONNECTION_IDLE_MS,
@@ -75,7 +74,7 @@ import {
   responseHeaderVersion,
 } from "./messages/request_header.ts";
 import type { Api, ApiRegistry, RequestContext, ResponseReservation, SaslSession } from "./apis.ts";
-import { plainLogin, plainUsername } from "./handlers/sasl.ts";
+import { CloseConnection, principalFor, rawPlainLogin } from "./session_auth.ts";
 import { type CloseReason, KafkaMetrics } from "./metrics.ts";
 
 export interface KafkaServerOptions {
@@ -120,10 +119,6 @@ export interface KafkaServer {
 }
 
 const API_VERSIONS_KEY = 18;
-/** Served before authentication: ApiVersions, SaslHandshake, SaslAuthenticate. */
-const BEFORE_AUTH_KEYS = new Set([API_VERSIONS_KEY, 17, 36]);
-/** The principal of a request before authentication: no rights at all. */
-const NOBODY: Principal = { name: "", rules: [] };
 /** How long a connection closed after a SASL failure response may take to read it. */
 const LINGER_MS = 2_000;
 
@@ -141,13 +136,6 @@ type ResolvedOptions = Required<
     "onListening" | "auth" | "tls" | "responseBytesMax" | "queuedRequestBytesMax"
   >
 >;
-
-/** Why a connection was closed by us: logged (and counted by kind), never sent. */
-class CloseConnection extends Error {
-  constructor(readonly kind: CloseReason, message: string) {
-    super(message);
-  }
-}
 
 class Connection {
   readonly #conn: TcpConnection;
@@ -239,7 +227,7 @@ class Connection {
    * Request bytes were given back (FIFO over the waiting connections): true when this one got
    * its frame's bytes (or is gone) and left the wait list, false when it must wait on.
    */
-  retryRequestBytes(): boolean {
+  retry(): boolean {
     const waiting = this.#shared.waitingForRequestBytes;
     if (this.#closed) {
       waiting.delete(this);
@@ -376,14 +364,14 @@ class Connection {
 
   /** Serves one frame; returns the response frame's chunks, or null when none is sent. */
   async #handle(frame: Uint8Array): Promise<Uint8Array[] | null> {
-    if (this.#sasl.rawNext) return this.#rawPlain(frame);
+    if (this.#sasl.rawNext) return rawPlainLogin(this.#auth!, this.#sasl, frame);
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
     const apiKey = view.getInt16(0);
     const version = view.getInt16(2);
     const correlationId = view.getInt32(4);
     const api = this.#options.apis.get(apiKey);
     if (api === undefined) throw new CloseConnection("unknown_api", `unknown API key ${apiKey}`);
-    const principal = this.#principalFor(api);
+    const principal = principalFor(this.#auth, this.#sasl, api);
     if (!inRange(api.versions, version)) {
       if (apiKey === API_VERSIONS_KEY) return this.#unsupportedApiVersions(correlationId);
       throw new CloseConnection(
@@ -436,49 +424,6 @@ class Connection {
     }
     if (response === null) return null;
     return this.#frame(api, version, correlationId, response);
-  }
-
-  /**
-   * Who may send this request: null without auth; the authenticated principal (checked again
-   * after a token reload); NOBODY for the APIs served before authentication. Closes otherwise.
-   */
-  #principalFor(api: Api): Principal | null {
-    const auth = this.#auth;
-    if (auth === undefined) return null;
-    const sasl = this.#sasl;
-    if (sasl.principal !== undefined && sasl.credential !== undefined) {
-      if (sasl.generation !== auth.generation) {
-        sasl.principal = auth.recheck(sasl.credential);
-        sasl.generation = auth.generation;
-        if (sasl.principal === undefined) {
-          throw new CloseConnection(
-            "unauthenticated",
-            `the token "${sasl.credential.name}" is no longer valid (auth file reloaded)`,
-          );
-        }
-      }
-      return sasl.principal;
-    }
-    if (BEFORE_AUTH_KEYS.has(api.key)) return NOBODY;
-    throw new CloseConnection(
-      "unauthenticated",
-      `${api.name} before SASL authentication (this listener requires SASL/PLAIN)`,
-    );
-  }
-
-  /** The raw PLAIN message after SaslHandshake v0: an empty frame on success, else a close. */
-  #rawPlain(frame: Uint8Array): Uint8Array[] {
-    this.#sasl.rawNext = false;
-    const failure = plainLogin(this.#auth!, this.#sasl, frame);
-    if (failure !== null) {
-      throw new CloseConnection(
-        "authentication_failed",
-        `SASL/PLAIN authentication failed for username ${
-          plainUsername(this.#auth!, frame)
-        }: ${failure}`,
-      );
-    }
-    return [new Uint8Array(4)];
   }
 
   #frame(api: Api, version: number, correlationId: number, body: Struct): Uint8Array[] {
@@ -552,36 +497,6 @@ class Connection {
     this.close(null);
     if (this.#linger !== undefined) clearTimeout(this.#linger);
   }
-}
-
-/** Wake passes per release at most; a release made meanwhile is picked up by the next pass. */
-const WAKE_PASSES_MAX = 16;
-
-/**
- * After request bytes were given back: the waiting connections retry in arrival order, until one
- * still does not fit. Re-entrant releases (a woken connection may serve a frame at once) only
- * ask for another pass.
- */
-function wakeInOrder(waiting: Set<Connection>): () => void {
-  let waking = false;
-  let again = false;
-  return () => {
-    if (waiting.size === 0) return;
-    if (waking) {
-      again = true;
-      return;
-    }
-    waking = true;
-    try {
-      for (let pass = 0; pass < WAKE_PASSES_MAX && waiting.size > 0; pass++) {
-        again = false;
-        for (const c of waiting) if (!c.retryRequestBytes()) break;
-        if (!again) break;
-      }
-    } finally {
-      waking = false;
-    }
-  };
 }
 
 export async function startKafkaServer(options: KafkaServerOptions): Promise<KafkaServer> {
