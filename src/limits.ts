@@ -93,6 +93,23 @@ export const SESSION_TIMEOUT_MS_MIN = 100;
 export const SESSION_TIMEOUT_MS_MAX = 30 * 60 * 1000;
 
 /**
+ * `group.consumer.session.timeout.ms`: a member of a KIP-848 consumer-protocol group not heard
+ * from for this long is removed (the coordinator sets it, not the client). Kafka's default: 45 s.
+ */
+export const CONSUMER_GROUP_SESSION_TIMEOUT_MS_DEFAULT = 45_000;
+/**
+ * `group.consumer.heartbeat.interval.ms`: how often consumer-protocol members heartbeat (they
+ * also heartbeat at once after a revocation or an assignment). Kafka's default: 5 s.
+ */
+export const CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
+/** A consumer-protocol member's rebalance timeout (max.poll.interval.ms) is capped to this. */
+export const CONSUMER_GROUP_REBALANCE_TIMEOUT_MS_MAX = 30 * 60 * 1000;
+/** Topics one consumer-protocol member may subscribe to by name. */
+export const CONSUMER_GROUP_SUBSCRIBED_TOPICS_MAX = 10_000;
+/** Characters of a consumer-protocol member's subscription regex. */
+export const CONSUMER_GROUP_REGEX_LENGTH_MAX = 1_000;
+
+/**
  * Requests being served at once (long polls and SSE streams included); more are answered 429
  * TOO_MANY_REQUESTS at once. With HTTP/1.1 each in-flight request holds a connection, so this
  * bounds the connections doing work; /healthz is never refused.

@@ -1221,7 +1221,11 @@ export class KafkaGroupCoordinator {
    * OffsetCommit: validated as Kafka does, then every valid partition of the request is written
    * with one OffsetStore.commit. Per-partition error codes, in request order.
    */
-  async commitOffsets(req: KafkaOffsetCommitRequest): Promise<KafkaOffsetCommitResult> {
+  async commitOffsets(
+    req: KafkaOffsetCommitRequest,
+    /** The member was checked by another coordinator (a KIP-848 consumer group): write only. */
+    memberChecked = false,
+  ): Promise<KafkaOffsetCommitResult> {
     const all = (errorCode: number): KafkaOffsetCommitResult => ({
       topics: req.topics.map((t) => ({
         name: t.name,
@@ -1233,7 +1237,7 @@ export class KafkaGroupCoordinator {
     let count = 0;
     for (const t of req.topics) count += t.partitions.length;
     if (count > KAFKA_COMMIT_PARTITIONS_MAX) return all(KafkaError.INVALID_COMMIT_OFFSET_SIZE);
-    const error = this.#validateCommit(req);
+    const error = memberChecked ? KafkaError.NONE : this.#validateCommit(req);
     if (error !== KafkaError.NONE) return all(error);
 
     const result = all(KafkaError.NONE);

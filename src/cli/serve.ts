@@ -23,6 +23,10 @@
  * | --kafka-advertised-host | SLUICE_KAFKA_ADVERTISED_HOST | kafkaAdvertisedHost | kafka host |
  * | --auto-create-topics  | SLUICE_AUTO_CREATE_TOPICS| autoCreateTopics  | true         |
  * | --default-partitions  | SLUICE_DEFAULT_PARTITIONS| defaultPartitions | 1            |
+ * | --consumer-group-session-timeout-ms | SLUICE_CONSUMER_GROUP_SESSION_TIMEOUT_MS | consumerGroupSessionTimeoutMs | 45000 |
+ * | --consumer-group-heartbeat-interval-ms | SLUICE_CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS | consumerGroupHeartbeatIntervalMs | 5000 |
+ *   (KIP-848 `consumer`-protocol groups: the coordinator sets both, as Kafka's
+ *   group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms)
  * |                       |                          | topicDefaults     | Kafka's      |
  * | --max-http-connections | SLUICE_MAX_HTTP_CONNECTIONS | maxHttpConnections | min(10000, fd budget) |
  * | --max-http-connections-per-address | SLUICE_MAX_HTTP_CONNECTIONS_PER_ADDRESS | maxHttpConnectionsPerAddress | half |
@@ -56,6 +60,8 @@ import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../security/tokens.ts";
 import {
   connectionLimits,
+  CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS_DEFAULT,
+  CONSUMER_GROUP_SESSION_TIMEOUT_MS_DEFAULT,
   descriptorBudget,
   HTTP_CONNECTIONS_MAX,
   KAFKA_CONNECTIONS_MAX,
@@ -64,6 +70,8 @@ import {
   PARTITIONS_PER_TOPIC_MAX,
   REQUEST_BYTES_DEFAULT,
   REQUESTS_IN_FLIGHT_MAX,
+  SESSION_TIMEOUT_MS_MAX,
+  SESSION_TIMEOUT_MS_MIN,
   SSE_STREAMS_MAX,
   TOPICS_MAX,
 } from "../limits.ts";
@@ -103,6 +111,10 @@ const ServerConfig = z.strictObject({
     z.enum(["true", "false"]).transform((v) => v === "true"),
   ]),
   defaultPartitions: z.coerce.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX),
+  consumerGroupSessionTimeoutMs: z.coerce.number().int().min(SESSION_TIMEOUT_MS_MIN).max(
+    SESSION_TIMEOUT_MS_MAX,
+  ),
+  consumerGroupHeartbeatIntervalMs: z.coerce.number().int().min(10).max(SESSION_TIMEOUT_MS_MAX),
   maxHttpConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
   maxHttpConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
   maxKafkaConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
@@ -128,6 +140,16 @@ const SETTINGS = [
   ["kafkaAdvertisedHost", "--kafka-advertised-host", "SLUICE_KAFKA_ADVERTISED_HOST"],
   ["autoCreateTopics", "--auto-create-topics", "SLUICE_AUTO_CREATE_TOPICS"],
   ["defaultPartitions", "--default-partitions", "SLUICE_DEFAULT_PARTITIONS"],
+  [
+    "consumerGroupSessionTimeoutMs",
+    "--consumer-group-session-timeout-ms",
+    "SLUICE_CONSUMER_GROUP_SESSION_TIMEOUT_MS",
+  ],
+  [
+    "consumerGroupHeartbeatIntervalMs",
+    "--consumer-group-heartbeat-interval-ms",
+    "SLUICE_CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS",
+  ],
   ["maxHttpConnections", "--max-http-connections", "SLUICE_MAX_HTTP_CONNECTIONS"],
   [
     "maxHttpConnectionsPerAddress",
@@ -155,6 +177,8 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
                          [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
                          [--auto-create-topics true|false] [--default-partitions N]
+                         [--consumer-group-session-timeout-ms MS]
+                         [--consumer-group-heartbeat-interval-ms MS]
                          [--max-http-connections N] [--max-http-connections-per-address N]
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
                          [--config FILE]`);
@@ -200,6 +224,8 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     kafkaHost: "127.0.0.1",
     autoCreateTopics: AUTO_CREATE_TOPICS_DEFAULT,
     defaultPartitions: DEFAULT_PARTITIONS_DEFAULT,
+    consumerGroupSessionTimeoutMs: CONSUMER_GROUP_SESSION_TIMEOUT_MS_DEFAULT,
+    consumerGroupHeartbeatIntervalMs: CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS_DEFAULT,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -332,6 +358,10 @@ export async function serveCommand(args: string[]): Promise<void> {
         advertisedHost: config.kafkaAdvertisedHost,
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,
+        consumerGroups: {
+          sessionTimeoutMs: config.consumerGroupSessionTimeoutMs,
+          heartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs,
+        },
         logger,
         auth, // SASL/PLAIN with the same tokens; a SIGHUP reload (below) applies here too
         tls, // the same certificate as HTTPS: SSL, or SASL_SSL with auth

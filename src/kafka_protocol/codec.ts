@@ -15,6 +15,7 @@
  *   compact bytes / records   uvarint (length + 1) + bytes; null = 0
  *   array                     int32 count + elements; null = -1
  *   compact array             uvarint (count + 1) + elements; null = 0
+ *   nullable struct           int8 -1 for null, else int8 1 and the struct
  *   tagged fields             uvarint count, then per field: uvarint tag, uvarint size, data;
  *                             ends every struct (and the message) in a flexible version.
  *
@@ -503,6 +504,11 @@ function writeScalar(w: Writer, type: ScalarType, value: Value, mode: Mode, name
 function writeType(w: Writer, type: FieldType, value: Value, mode: Mode, name: string): void {
   if (typeof type === "string") return writeScalar(w, type, value, mode, name);
   if ("struct" in type) {
+    // A nullable struct has an int8 marker first: -1 null, 1 present (Kafka's generator).
+    if (mode.nullable) {
+      w.int8(value === null ? -1 : 1);
+      if (value === null) return;
+    }
     assert(isStruct(value), `${name}: struct expected`);
     return writeStruct(w, type.struct, value, mode.version, mode.flexible);
   }
@@ -640,7 +646,10 @@ function readScalar(r: Reader, type: ScalarType, mode: Mode, name: string): Valu
 
 function readType(r: Reader, type: FieldType, mode: Mode, name: string): Value {
   if (typeof type === "string") return readScalar(r, type, mode, name);
-  if ("struct" in type) return readStruct(r, type.struct, mode.version, mode.flexible);
+  if ("struct" in type) {
+    if (mode.nullable && r.int8() < 0) return null;
+    return readStruct(r, type.struct, mode.version, mode.flexible);
+  }
   const start = r.position;
   const count = readLength(r, mode, true, name);
   if (count === -1) return null;

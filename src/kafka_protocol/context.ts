@@ -1,8 +1,9 @@
 /**
  * What the Kafka handlers share: the broker (idempotence included), the Kafka-protocol group
- * coordinator, producer-id allocation, and the listener's own settings.
+ * coordinators (classic and consumer), producer-id allocation, and the listener's own settings.
  */
 import type { Broker } from "../broker/broker.ts";
+import type { ConsumerGroupCoordinator } from "../broker/consumer_group_coordinator.ts";
 import type { KafkaGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
@@ -31,6 +32,8 @@ export const NODE_ID = 0;
 export interface KafkaContext {
   readonly broker: Broker;
   readonly groups: KafkaGroupCoordinator;
+  /** KIP-848 `consumer`-protocol groups (ConsumerGroupHeartbeat). */
+  readonly consumerGroups: ConsumerGroupCoordinator;
   readonly producerIds: ProducerIdAllocator;
   readonly settings: KafkaListenerSettings;
   readonly logger: Logger;

@@ -14,6 +14,10 @@ import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import type { GroupDescription } from "../broker/group_coordinator.ts";
 import {
+  ConsumerGroupCoordinator,
+  type ConsumerGroupOptions,
+} from "../broker/consumer_group_coordinator.ts";
+import {
   KafkaGroupCoordinator,
   type KafkaGroupOptions,
 } from "../broker/kafka_group_coordinator.ts";
@@ -44,6 +48,10 @@ import {
   initProducerIdHandler,
   metadataHandler,
 } from "./handlers/cluster.ts";
+import {
+  consumerGroupDescribeHandler,
+  consumerGroupHeartbeatHandler,
+} from "./handlers/consumer_groups.ts";
 import { fetchHandler, listOffsetsHandler } from "./handlers/fetch.ts";
 import {
   heartbeatHandler,
@@ -61,6 +69,14 @@ import {
   CONSUMER_PROTOCOL_SUBSCRIPTION,
   readConsumerProtocol,
 } from "./messages/consumer_protocol.ts";
+import {
+  CONSUMER_GROUP_DESCRIBE_REQUEST,
+  CONSUMER_GROUP_DESCRIBE_RESPONSE,
+} from "./messages/consumer_group_describe.ts";
+import {
+  CONSUMER_GROUP_HEARTBEAT_REQUEST,
+  CONSUMER_GROUP_HEARTBEAT_RESPONSE,
+} from "./messages/consumer_group_heartbeat.ts";
 import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
 import { DELETE_GROUPS_REQUEST, DELETE_GROUPS_RESPONSE } from "./messages/delete_groups.ts";
 import { DELETE_TOPICS_REQUEST, DELETE_TOPICS_RESPONSE } from "./messages/delete_topics.ts";
@@ -111,6 +127,8 @@ export interface KafkaListenerOptions {
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
   groups?: Partial<KafkaGroupOptions>;
+  /** KIP-848 consumer groups: session timeout and heartbeat interval (Kafka's defaults). */
+  consumerGroups?: Partial<ConsumerGroupOptions>;
   logger: Logger;
   /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT / SASL_SSL). */
   auth?: Authenticator;
@@ -126,6 +144,7 @@ export interface KafkaListener {
   readonly host: string;
   readonly port: number;
   readonly groups: KafkaGroupCoordinator;
+  readonly consumerGroups: ConsumerGroupCoordinator;
   readonly metrics: KafkaMetrics;
   readonly connections: number;
   /** Admission at accept: open connections per address, refusals by reason. */
@@ -180,6 +199,29 @@ function describeKafkaGroup(
       topics: (readConsumerProtocol(CONSUMER_PROTOCOL_SUBSCRIPTION, m.metadata)?.topics ??
         []) as string[],
       assignment: partitions(m.assignment),
+    })),
+  };
+}
+
+/** A KIP-848 consumer group with members, as GET /v1/groups/{group} shows groups. */
+function describeConsumerGroup(
+  groups: ConsumerGroupCoordinator,
+  id: string,
+): GroupDescription | undefined {
+  if (!groups.hasActiveGroup(id)) return undefined;
+  const d = groups.describe(id)!;
+  return {
+    group: id,
+    generation: d.groupEpoch,
+    state: d.state === "Stable" ? "Stable" : "CompletingRebalance",
+    assignor: d.assignor,
+    protocol: "kafka",
+    members: d.members.map((m) => ({
+      memberId: m.memberId,
+      topics: m.subscribedTopicNames,
+      assignment: m.assignment.flatMap((t) =>
+        t.partitions.map((partition) => ({ topic: t.topic, partition }))
+      ),
     })),
   };
 }
@@ -249,7 +291,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
     .add({
       key: 8,
       name: "OffsetCommit",
-      versions: "2-8",
+      versions: "2-9",
       request: OFFSET_COMMIT_REQUEST,
       response: OFFSET_COMMIT_RESPONSE,
       handle: offsetCommitHandler(ctx),
@@ -257,7 +299,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
     .add({
       key: 9,
       name: "OffsetFetch",
-      versions: "1-7",
+      versions: "1-9",
       request: OFFSET_FETCH_REQUEST,
       response: OFFSET_FETCH_RESPONSE,
       handle: offsetFetchHandler(ctx),
@@ -313,7 +355,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
     .add({
       key: 16,
       name: "ListGroups",
-      versions: "0-4",
+      versions: "0-5",
       request: LIST_GROUPS_REQUEST,
       response: LIST_GROUPS_RESPONSE,
       handle: listGroupsHandler(ctx),
@@ -381,6 +423,22 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       request: DESCRIBE_CLUSTER_REQUEST,
       response: DESCRIBE_CLUSTER_RESPONSE,
       handle: describeClusterHandler(ctx),
+    })
+    .add({
+      key: 68,
+      name: "ConsumerGroupHeartbeat",
+      versions: "0-1",
+      request: CONSUMER_GROUP_HEARTBEAT_REQUEST,
+      response: CONSUMER_GROUP_HEARTBEAT_RESPONSE,
+      handle: consumerGroupHeartbeatHandler(ctx),
+    })
+    .add({
+      key: 69,
+      name: "ConsumerGroupDescribe",
+      versions: "0-1",
+      request: CONSUMER_GROUP_DESCRIBE_REQUEST,
+      response: CONSUMER_GROUP_DESCRIBE_RESPONSE,
+      handle: consumerGroupDescribeHandler(ctx),
     });
 }
 
@@ -396,20 +454,36 @@ export async function startKafkaListener(
     autoCreateTopics: options.autoCreateTopics ?? AUTO_CREATE_TOPICS_DEFAULT,
     defaultPartitions: options.defaultPartitions ?? DEFAULT_PARTITIONS_DEFAULT,
   };
-  const groups = new KafkaGroupCoordinator(
+  // One group id, one protocol at a time: each coordinator refuses ids the others have members in.
+  const consumerGroups: ConsumerGroupCoordinator = new ConsumerGroupCoordinator(
+    (topic) => {
+      try {
+        return broker.topics.get(topic).logs.length;
+      } catch {
+        return 0; // not there (yet), or deleted
+      }
+    },
+    () => broker.topics.list().map((t) => t.name),
+    broker.clock,
+    options.logger,
+    options.consumerGroups,
+    (id) => broker.groups.hasMembers(id) || groups.hasActiveGroup(id),
+  );
+  const groups: KafkaGroupCoordinator = new KafkaGroupCoordinator(
     broker.offsets,
     broker.clock,
     options.logger,
     options.groups,
-    (id) => broker.groups.hasMembers(id),
+    (id) => broker.groups.hasMembers(id) || consumerGroups.hasActiveGroup(id),
   );
   broker.groups.setForeignGroups(
-    (id) => groups.hasActiveGroup(id),
-    (id) => describeKafkaGroup(groups, id),
+    (id) => groups.hasActiveGroup(id) || consumerGroups.hasActiveGroup(id),
+    (id) => describeKafkaGroup(groups, id) ?? describeConsumerGroup(consumerGroups, id),
   );
   const ctx: KafkaContext = {
     broker,
     groups,
+    consumerGroups,
     producerIds: ProducerIdAllocator.open(dataDir),
     settings,
     logger: options.logger,
@@ -434,12 +508,14 @@ export async function startKafkaListener(
     });
   } catch (err) {
     groups.close();
+    consumerGroups.close();
     throw err;
   }
   return {
     host: options.host,
     port: server.port,
     groups,
+    consumerGroups,
     metrics,
     gate: server.gate,
     get connections() {
@@ -448,6 +524,7 @@ export async function startKafkaListener(
     async close() {
       await server.close();
       groups.close();
+      consumerGroups.close();
     },
   };
 }

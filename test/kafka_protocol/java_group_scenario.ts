@@ -149,9 +149,13 @@ export async function threeMembersLeaveAndCrash(
       }
     }
     const dups = [...got.values()].filter((n) => n > 1).length;
+    const failedCommits = all.flatMap((x) =>
+      x.events.filter((e) => e.event === "commit_failed").map((e) => `${x.name}: ${e.error}`)
+    );
     console.log(
       `${options.protocol}: records a=${a.records.length} b=${b.records.length} ` +
-        `c=${c.records.length}; redelivered after b's crash: ${dups}`,
+        `c=${c.records.length}; redelivered after b's crash: ${dups}; failed commits: ` +
+        `${failedCommits.length ? failedCommits.join("; ") : "none"}`,
     );
     assert.equal(await c.stop(), 0, `c's clean stop\n${c.stderr().slice(-3000)}`);
   } finally {

@@ -143,15 +143,26 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
       },
     );
 
-    await t.step("ListGroups v0-4: every group, with states from v4 and the filter", async () => {
-      for (let v = 0; v <= 4; v++) {
+    await t.step("ListGroups v0-5: every group, with states from v4, types from v5", async () => {
+      for (let v = 0; v <= 5; v++) {
         const body = await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, v, {}) as Any;
         assert.equal(body.errorCode, 0);
+        const groupType = v >= 5 ? "classic" : "";
         assert.deepEqual(body.groups, [
-          { groupId: "http-g", protocolType: "consumer", groupState: v >= 4 ? "Stable" : "" },
-          { groupId: "simple-g", protocolType: "", groupState: v >= 4 ? "Empty" : "" },
+          {
+            groupId: "http-g",
+            protocolType: "consumer",
+            groupState: v >= 4 ? "Stable" : "",
+            groupType,
+          },
+          { groupId: "simple-g", protocolType: "", groupState: v >= 4 ? "Empty" : "", groupType },
         ]);
       }
+      const ofType = async (typesFilter: string[]) =>
+        ((await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, 5, { typesFilter })) as Any)
+          .groups.map((g: { groupId: string }) => g.groupId);
+      assert.deepEqual(await ofType(["Classic"]), ["http-g", "simple-g"]);
+      assert.deepEqual(await ofType(["consumer"]), []);
       const only = async (statesFilter: string[]) =>
         ((await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, 4, { statesFilter })) as Any)
           .groups.map((g: { groupId: string }) => g.groupId);

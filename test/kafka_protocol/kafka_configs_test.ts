@@ -293,6 +293,7 @@ Deno.test("DescribeConfigs, DescribeCluster and OffsetDelete with authentication
   const ctx: KafkaContext = {
     broker: env.broker,
     groups: env.listener.groups,
+    consumerGroups: env.listener.consumerGroups,
     producerIds: undefined as never,
     settings: {
       advertisedHost: "127.0.0.1",

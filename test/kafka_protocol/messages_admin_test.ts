@@ -131,7 +131,7 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
       },
     ],
   }],
-  [LIST_GROUPS_REQUEST, { statesFilter: ["Stable", "Empty"] }],
+  [LIST_GROUPS_REQUEST, { statesFilter: ["Stable", "Empty"], typesFilter: ["consumer"] }],
   [LIST_GROUPS_RESPONSE, {
     throttleTimeMs: 5,
     errorCode: 0,
@@ -219,8 +219,8 @@ Deno.test("admin messages: table shapes", async (t) => {
     const expected: Array<[MessageSchema, number, string, string]> = [
       [DESCRIBE_GROUPS_REQUEST, 15, "0-5", "5+"],
       [DESCRIBE_GROUPS_RESPONSE, 15, "0-5", "5+"],
-      [LIST_GROUPS_REQUEST, 16, "0-4", "3+"],
-      [LIST_GROUPS_RESPONSE, 16, "0-4", "3+"],
+      [LIST_GROUPS_REQUEST, 16, "0-5", "3+"],
+      [LIST_GROUPS_RESPONSE, 16, "0-5", "3+"],
       [DELETE_TOPICS_REQUEST, 20, "0-6", "4+"],
       [DELETE_TOPICS_RESPONSE, 20, "0-6", "4+"],
       [DELETE_GROUPS_REQUEST, 42, "0-2", "2+"],
@@ -342,9 +342,13 @@ Deno.test("admin messages: flexible versions from hand-built bytes", async (t) =
   await t.step("ListGroups v3 and v4 requests", () => {
     assert.deepEqual(decode(LIST_GROUPS_REQUEST, 3, Uint8Array.from(UNKNOWN_TAG)), {
       statesFilter: [],
+      typesFilter: [],
     });
     const v4 = Uint8Array.from([0x02, ...compactString("Stable"), ...NO_TAGS]);
-    assert.deepEqual(decode(LIST_GROUPS_REQUEST, 4, v4), { statesFilter: ["Stable"] });
+    assert.deepEqual(decode(LIST_GROUPS_REQUEST, 4, v4), {
+      statesFilter: ["Stable"],
+      typesFilter: [],
+    });
     assert.deepEqual(encode(LIST_GROUPS_REQUEST, 4, { statesFilter: ["Stable"] }), v4);
   });
 

@@ -219,6 +219,15 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
       name: "payments",
       partitionIndexes: [],
     }],
+    groups: [
+      {
+        groupId: "orders-group",
+        memberId: "member-1",
+        memberEpoch: 7,
+        topics: [{ name: "orders", partitionIndexes: [0, 1] }],
+      },
+      { groupId: "other", memberId: null, memberEpoch: -1, topics: null },
+    ],
     requireStable: true,
   }],
   [OFFSET_FETCH_RESPONSE, {
@@ -243,6 +252,20 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
       ],
     }],
     errorCode: 16,
+    groups: [{
+      groupId: "orders-group",
+      topics: [{
+        name: "orders",
+        partitions: [{
+          partitionIndex: 0,
+          committedOffset: 12n,
+          committedLeaderEpoch: -1,
+          metadata: "",
+          errorCode: 0,
+        }],
+      }],
+      errorCode: 113,
+    }],
   }],
 ];
 
@@ -317,10 +340,10 @@ Deno.test("group messages: table shapes", async (t) => {
       [LEAVE_GROUP_RESPONSE, 13, "0-4", "4+"],
       [SYNC_GROUP_REQUEST, 14, "0-5", "4+"],
       [SYNC_GROUP_RESPONSE, 14, "0-5", "4+"],
-      [OFFSET_COMMIT_REQUEST, 8, "2-8", "8+"],
-      [OFFSET_COMMIT_RESPONSE, 8, "2-8", "8+"],
-      [OFFSET_FETCH_REQUEST, 9, "1-7", "6+"],
-      [OFFSET_FETCH_RESPONSE, 9, "1-7", "6+"],
+      [OFFSET_COMMIT_REQUEST, 8, "2-9", "8+"],
+      [OFFSET_COMMIT_RESPONSE, 8, "2-9", "8+"],
+      [OFFSET_FETCH_REQUEST, 9, "1-9", "6+"],
+      [OFFSET_FETCH_RESPONSE, 9, "1-9", "6+"],
     ];
     for (const [schema, apiKey, valid, flexible] of expected) {
       assert.deepEqual([schema.apiKey, schema.validVersions, schema.flexibleVersions], [
@@ -1160,6 +1183,7 @@ Deno.test("group messages decode hand-built flexible frames", async (t) => {
     checkHandBuilt(OFFSET_FETCH_REQUEST, 7, [...all, ...UNKNOWN_TAG], {
       groupId: "grp",
       topics: null,
+      groups: [],
       requireStable: true,
     }, [...all, ...NO_TAGS]);
     const some = [
@@ -1173,6 +1197,7 @@ Deno.test("group messages decode hand-built flexible frames", async (t) => {
     checkHandBuilt(OFFSET_FETCH_REQUEST, 6, [...some, ...UNKNOWN_TAG, ...NO_TAGS], {
       groupId: "grp",
       topics: [{ name: "orders", partitionIndexes: [0, 5] }],
+      groups: [],
       requireStable: false,
     }, [...some, ...NO_TAGS, ...NO_TAGS]);
   });
@@ -1198,6 +1223,7 @@ Deno.test("group messages decode hand-built flexible frames", async (t) => {
           }],
         }],
         errorCode: 0,
+        groups: [],
       },
       [...head, ...partition, ...NO_TAGS, ...NO_TAGS, ...tail, ...NO_TAGS],
     );
@@ -1264,6 +1290,7 @@ Deno.test("group messages decode hand-built flexible frames", async (t) => {
         }],
       }],
       errorCode: 0,
+      groups: [],
     }, body);
   });
 });

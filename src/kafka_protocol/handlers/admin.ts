@@ -4,6 +4,11 @@
  *
  * Kafka-protocol groups, HTTP groups and committed offsets share one id space; a group id is
  * described by the first of these that knows it:
+ * - a KIP-848 consumer group with members: its state (Assigning, Reconciling, Stable), protocol
+ *   type "consumer", the server-side assignor as the protocol, each member's subscription and
+ *   assignment in the classic consumer protocol's bytes (as Kafka describes such a group to
+ *   DescribeGroups); an empty one is Empty; ListGroups v5 gives its type, "consumer" ("classic"
+ *   for every other group) and filters by type;
  * - a Kafka-protocol group with members (or rebalancing): as Kafka describes it (the
  *   KafkaGroupCoordinator's state, protocol type, elected protocol, members' metadata and
  *   assignment bytes);
@@ -71,6 +76,8 @@ interface DescribedGroup {
   protocolType: string;
   protocolData: string;
   members: Struct[];
+  /** ListGroups v5's group_type: "consumer" for KIP-848 groups, else "classic". */
+  groupType?: string;
 }
 
 /**
@@ -80,6 +87,35 @@ interface DescribedGroup {
 function groupDescriber(ctx: KafkaContext): (groupId: string) => DescribedGroup {
   const stored = new Set(ctx.broker.offsets.storedGroups().map(([id]) => id));
   return (groupId) => {
+    if (ctx.consumerGroups.hasActiveGroup(groupId)) {
+      // As Kafka shows a consumer group to DescribeGroups: the members' subscriptions and
+      // assignments in the classic consumer protocol's bytes, the assignor as protocol.
+      const d = ctx.consumerGroups.describe(groupId)!;
+      return {
+        groupId,
+        groupState: d.state,
+        protocolType: CONSUMER,
+        protocolData: d.assignor,
+        groupType: "consumer",
+        members: d.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.instanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: consumerProtocolBytes(CONSUMER_PROTOCOL_SUBSCRIPTION, {
+            topics: m.subscribedTopicNames,
+            userData: EMPTY,
+          }),
+          memberAssignment: consumerProtocolBytes(CONSUMER_PROTOCOL_ASSIGNMENT, {
+            assignedPartitions: m.assignment.map((t) => ({
+              topic: t.topic,
+              partitions: t.partitions,
+            })),
+            userData: EMPTY,
+          }),
+        })),
+      };
+    }
     if (ctx.groups.hasActiveGroup(groupId)) {
       const d = ctx.groups.describe(groupId);
       return {
@@ -131,6 +167,16 @@ function groupDescriber(ctx: KafkaContext): (groupId: string) => DescribedGroup 
         }),
       };
     }
+    if (ctx.consumerGroups.knows(groupId)) {
+      return {
+        groupId,
+        groupState: "Empty",
+        protocolType: CONSUMER,
+        protocolData: "",
+        groupType: "consumer",
+        members: [],
+      };
+    }
     if (stored.has(groupId) || ctx.broker.offsets.hasOffsets(groupId)) {
       const kafka = ctx.groups.describe(groupId);
       const hadConsumers = stored.has(groupId) ||
@@ -149,7 +195,7 @@ function groupDescriber(ctx: KafkaContext): (groupId: string) => DescribedGroup 
 
 /** Every group id with members, a stored membership or committed offsets, sorted. */
 function knownGroupIds(ctx: KafkaContext): string[] {
-  const ids = new Set(ctx.groups.activeGroupIds());
+  const ids = new Set([...ctx.groups.activeGroupIds(), ...ctx.consumerGroups.groupIds()]);
   for (const [id] of ctx.broker.offsets.storedGroups()) ids.add(id);
   for (const id of ctx.broker.offsets.groupsWithOffsets()) ids.add(id);
   return [...ids].sort();
@@ -185,6 +231,9 @@ export function listGroupsHandler(ctx: KafkaContext): Handler {
     const states = new Set(
       ((body.statesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase()),
     );
+    const types = new Set(
+      ((body.typesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase()),
+    );
     const describe = groupDescriber(ctx);
     const groups: Struct[] = [];
     for (const id of knownGroupIds(ctx)) {
@@ -192,7 +241,14 @@ export function listGroupsHandler(ctx: KafkaContext): Handler {
       const d = describe(id);
       if (d.groupState === "Dead") continue;
       if (states.size > 0 && !states.has(d.groupState.toLowerCase())) continue;
-      groups.push({ groupId: id, protocolType: d.protocolType, groupState: d.groupState });
+      const groupType = d.groupType ?? "classic";
+      if (types.size > 0 && !types.has(groupType)) continue;
+      groups.push({
+        groupId: id,
+        protocolType: d.protocolType,
+        groupState: d.groupState,
+        groupType,
+      });
     }
     return Promise.resolve({ throttleTimeMs: 0, errorCode: KafkaError.NONE, groups });
   };
@@ -254,11 +310,15 @@ export function deleteGroupsHandler(ctx: KafkaContext): Handler {
       let errorCode: number = KafkaError.NONE;
       if (!may(context, "group", groupId, "admin")) {
         errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
-      } else if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
+      } else if (
+        ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId) ||
+        ctx.consumerGroups.hasActiveGroup(groupId)
+      ) {
         errorCode = KafkaError.NON_EMPTY_GROUP;
       } else {
         try {
-          const deleted = await ctx.broker.offsets.deleteGroup(groupId);
+          const forgotten = ctx.consumerGroups.deleteIfEmpty(groupId);
+          const deleted = await ctx.broker.offsets.deleteGroup(groupId) || forgotten;
           ctx.broker.groups.forgetEmpty(groupId);
           if (deleted) ctx.logger.info("deleted group", { group: groupId, via: "kafka" });
           else errorCode = KafkaError.GROUP_ID_NOT_FOUND;
@@ -280,7 +340,10 @@ export function offsetDeleteHandler(ctx: KafkaContext): Handler {
     if (!may(context, "group", groupId, "admin")) {
       return refuse(KafkaError.GROUP_AUTHORIZATION_FAILED);
     }
-    if (ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId)) {
+    if (
+      ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId) ||
+      ctx.consumerGroups.hasActiveGroup(groupId)
+    ) {
       return refuse(KafkaError.NON_EMPTY_GROUP);
     }
     const offsets = ctx.broker.offsets;

@@ -12,6 +12,7 @@ import type { Struct } from "../codec.ts";
 import { type KafkaContext, NODE_ID } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
+import { topicIdOf } from "../topic_ids.ts";
 
 const ZERO_UUID = new Uint8Array(16);
 /** Kafka's "no authorized operations reported" (INT32_MIN). */
@@ -56,7 +57,7 @@ function topicMetadata(topic: Topic): Struct {
   return {
     errorCode: KafkaError.NONE,
     name: topic.name,
-    topicId: ZERO_UUID,
+    topicId: topicIdOf(topic),
     isInternal: false,
     // An offline partition (its log could not be opened) has no leader, as in Kafka when the
     // only replica's log dir failed: LEADER_NOT_AVAILABLE, and this node listed as offline.

@@ -2,7 +2,10 @@
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch: the wire side of
  * src/broker/kafka_group_coordinator.ts (the classic protocol, client-side assignment relayed as
  * bytes). Commits go to the broker's one offset store, so a group's offsets read the same over
- * Kafka and over HTTP.
+ * Kafka and over HTTP. For a KIP-848 consumer group (consumer_group_coordinator.ts) OffsetCommit
+ * and OffsetFetch (v9+) check the member id and member epoch there first (UNKNOWN_MEMBER_ID,
+ * STALE_MEMBER_EPOCH; OffsetCommit before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch
+ * v8+ answers several groups, each as a single-group request would be.
  *
  * With authentication each needs read on the group (GROUP_AUTHORIZATION_FAILED otherwise);
  * OffsetCommit and OffsetFetch also read on each topic (TOPIC_AUTHORIZATION_FAILED per partition;
@@ -13,6 +16,7 @@ import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
+import { consumerGroupErrorCode } from "./consumer_groups.ts";
 
 const EMPTY = new Uint8Array(0);
 const GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED;
@@ -143,6 +147,24 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
     const refused = requested.filter((t) => !may(context, "topic", t.name, "read"))
       .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
     if (topics.length === 0 && refused.length > 0) return { throttleTimeMs: 0, topics: refused };
+    const groupId = body.groupId as string;
+    // A KIP-848 consumer group checks its member and epoch; the classic coordinator writes.
+    let memberChecked = false;
+    if (ctx.consumerGroups.knows(groupId) && !ctx.groups.hasActiveGroup(groupId)) {
+      const error = ctx.consumerGroups.validateCommit(
+        groupId,
+        body.memberId as string,
+        body.generationIdOrMemberEpoch as number,
+        context.apiVersion,
+      );
+      if (error !== undefined && error !== "NONE") {
+        return {
+          throttleTimeMs: 0,
+          topics: [...topics.map((t) => denied(t, consumerGroupErrorCode(error))), ...refused],
+        };
+      }
+      memberChecked = error === "NONE";
+    }
     const result = await ctx.groups.commitOffsets({
       groupId: body.groupId as string,
       generationId: body.generationIdOrMemberEpoch as number,
@@ -156,12 +178,39 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
           metadata: p.committedMetadata,
         })),
       })),
-    });
+    }, memberChecked);
     return { throttleTimeMs: 0, topics: [...result.topics, ...refused] };
   };
 }
 
 export function offsetFetchHandler(ctx: KafkaContext): Handler {
+  const one = offsetFetchOneGroup(ctx);
+  return async (body, context) => {
+    if (context.apiVersion < 8) return await one(body, context);
+    // v8+: several groups, each answered as a v7 request would be, plus the member check (v9).
+    const groups = body.groups as {
+      groupId: string;
+      memberId: string | null;
+      memberEpoch: number;
+      topics: { name: string; partitionIndexes: number[] }[] | null;
+    }[];
+    const answers: Struct[] = [];
+    for (const g of groups) {
+      const check = ctx.consumerGroups.knows(g.groupId) && !ctx.groups.hasActiveGroup(g.groupId)
+        ? ctx.consumerGroups.validateFetch(g.groupId, g.memberId, g.memberEpoch)
+        : undefined;
+      if (check !== undefined && check !== "NONE") {
+        answers.push({ groupId: g.groupId, topics: [], errorCode: consumerGroupErrorCode(check) });
+        continue;
+      }
+      const r = await one({ groupId: g.groupId, topics: g.topics }, context) as Struct;
+      answers.push({ groupId: g.groupId, topics: r.topics, errorCode: r.errorCode });
+    }
+    return { throttleTimeMs: 0, groups: answers };
+  };
+}
+
+function offsetFetchOneGroup(ctx: KafkaContext): Handler {
   return (body, context) => {
     const requested = body.topics as { name: string; partitionIndexes: number[] }[] | null;
     const denied = (t: { name: string; partitionIndexes: number[] }, errorCode: number) => ({

@@ -9,8 +9,10 @@
  * flexible version.
  *
  * Response: throttle_time_ms (v3+), topics [name, partitions [partition_index, error_code]].
- * Versions 0-1 (v1's per-partition commit_timestamp) and 9 (the KIP-848 consumer protocol) are
- * left out until a client needs them.
+ * Version 9 is version 8 on the wire; from it a consumer-protocol (KIP-848) member sends its
+ * member epoch as generation_id_or_member_epoch (older versions are refused for such groups with
+ * UNSUPPORTED_VERSION, as Kafka does). Versions 0-1 (v1's per-partition commit_timestamp) and 10
+ * (topic ids in place of names) are left out until a client needs them.
  */
 
 import type { MessageSchema } from "../codec.ts";
@@ -18,7 +20,7 @@ import type { MessageSchema } from "../codec.ts";
 export const OFFSET_COMMIT_REQUEST = {
   name: "OffsetCommitRequest",
   apiKey: 8,
-  validVersions: "2-8",
+  validVersions: "2-9",
   flexibleVersions: "8+",
   fields: [
     { name: "groupId", type: "string", versions: "0+" },
@@ -64,7 +66,7 @@ export const OFFSET_COMMIT_REQUEST = {
 export const OFFSET_COMMIT_RESPONSE = {
   name: "OffsetCommitResponse",
   apiKey: 8,
-  validVersions: "2-8",
+  validVersions: "2-9",
   flexibleVersions: "8+",
   fields: [
     { name: "throttleTimeMs", type: "int32", versions: "3+" },

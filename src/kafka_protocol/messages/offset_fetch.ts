@@ -18,7 +18,7 @@ import type { MessageSchema } from "../codec.ts";
 export const OFFSET_FETCH_REQUEST = {
   name: "OffsetFetchRequest",
   apiKey: 9,
-  validVersions: "1-7",
+  validVersions: "1-9",
   flexibleVersions: "6+",
   fields: [
     { name: "groupId", type: "string", versions: "0-7" },
@@ -33,6 +33,34 @@ export const OFFSET_FETCH_REQUEST = {
         ],
       },
     },
+    {
+      name: "groups",
+      versions: "8+",
+      type: {
+        array: [
+          { name: "groupId", type: "string", versions: "8+" },
+          {
+            name: "memberId",
+            type: "string",
+            versions: "9+",
+            nullableVersions: "9+",
+            default: null,
+          },
+          { name: "memberEpoch", type: "int32", versions: "9+", default: -1 },
+          {
+            name: "topics",
+            versions: "8+",
+            nullableVersions: "8+",
+            type: {
+              array: [
+                { name: "name", type: "string", versions: "8+" },
+                { name: "partitionIndexes", type: { array: "int32" }, versions: "8+" },
+              ],
+            },
+          },
+        ],
+      },
+    },
     { name: "requireStable", type: "bool", versions: "7+" },
   ],
 } as const satisfies MessageSchema;
@@ -40,7 +68,7 @@ export const OFFSET_FETCH_REQUEST = {
 export const OFFSET_FETCH_RESPONSE = {
   name: "OffsetFetchResponse",
   apiKey: 9,
-  validVersions: "1-7",
+  validVersions: "1-9",
   flexibleVersions: "6+",
   fields: [
     { name: "throttleTimeMs", type: "int32", versions: "3+" },
@@ -67,5 +95,42 @@ export const OFFSET_FETCH_RESPONSE = {
       },
     },
     { name: "errorCode", type: "int16", versions: "2-7" },
+    {
+      name: "groups",
+      versions: "8+",
+      type: {
+        array: [
+          { name: "groupId", type: "string", versions: "8+" },
+          {
+            name: "topics",
+            versions: "8+",
+            type: {
+              array: [
+                { name: "name", type: "string", versions: "8+" },
+                {
+                  name: "partitions",
+                  versions: "8+",
+                  type: {
+                    array: [
+                      { name: "partitionIndex", type: "int32", versions: "8+" },
+                      { name: "committedOffset", type: "int64", versions: "8+" },
+                      { name: "committedLeaderEpoch", type: "int32", versions: "8+", default: -1 },
+                      {
+                        name: "metadata",
+                        type: "string",
+                        versions: "8+",
+                        nullableVersions: "8+",
+                      },
+                      { name: "errorCode", type: "int16", versions: "8+" },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+          { name: "errorCode", type: "int16", versions: "8+" },
+        ],
+      },
+    },
   ],
 } as const satisfies MessageSchema;
