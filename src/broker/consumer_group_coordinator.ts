@@ -444,6 +444,9 @@ export class ConsumerGroupCoordinator {
     if (inherited !== undefined) {
       // The static member comes back under a new member id: same partitions, same epoch.
       group.members.delete(inherited.memberId);
+      member.topics = inherited.topics;
+      member.regex = inherited.regex;
+      member.serverAssignor = inherited.serverAssignor;
       member.assigned = inherited.assigned;
       member.revoking = inherited.revoking;
       member.memberEpoch = inherited.memberEpoch;
