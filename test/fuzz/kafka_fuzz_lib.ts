@@ -437,7 +437,11 @@ function typeSize(
 ): number {
   if (typeof type === "string") return scalarSize(type, value, mode, at, sites);
   if ("struct" in type) {
-    return structSize(type.struct, value as Struct, mode.version, mode.flexible, at, sites);
+    // A nullable struct starts with an int8 marker: -1 null, 1 present.
+    if (mode.nullable && value === null) return 1;
+    const marker = mode.nullable ? 1 : 0;
+    return marker +
+      structSize(type.struct, value as Struct, mode.version, mode.flexible, at + marker, sites);
   }
   if (value === null) return lengthSite(sites, at, mode, -1, true);
   const items = value as readonly Value[];
