@@ -26,6 +26,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -230,10 +231,12 @@ public final class SluiceClient {
     stdinWatcher.setDaemon(true);
     stdinWatcher.start();
 
+    Map<TopicPartition, Long> processed = new HashMap<>();
     consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
       @Override
       public void onPartitionsRevoked(Collection<TopicPartition> parts) {
-        if (!parts.isEmpty()) commit(consumer, "revoked");
+        if (!parts.isEmpty()) commit(consumer, processed, "revoked");
+        processed.keySet().removeAll(parts);
         emit("{\"event\":\"revoked\",\"partitions\":" + partitions(parts) + "}");
       }
 
@@ -244,6 +247,7 @@ public final class SluiceClient {
 
       @Override
       public void onPartitionsLost(Collection<TopicPartition> parts) {
+        processed.keySet().removeAll(parts);
         emit("{\"event\":\"lost\",\"partitions\":" + partitions(parts) + "}");
       }
     });
@@ -258,8 +262,9 @@ public final class SluiceClient {
           emit("{\"p\":" + r.partition() + ",\"o\":" + r.offset() + ",\"k\":" + json(r.key())
               + ",\"v\":" + json(r.value()) + "}");
           seen++;
+          processed.put(new TopicPartition(r.topic(), r.partition()), r.offset() + 1);
         }
-        if (!records.isEmpty()) commit(consumer, "poll");
+        if (!records.isEmpty()) commit(consumer, processed, "poll");
       }
     } finally {
       try {
@@ -273,11 +278,20 @@ public final class SluiceClient {
     return 0;
   }
 
-  /** commitSync of every consumed position; prints what was committed, or why it failed. */
-  static void commit(KafkaConsumer<String, String> consumer, String when) {
+  /**
+   * commitSync of the next offset after each processed record, for partitions still assigned;
+   * prints what was committed, or why it failed. (Not consumer.position(): inside a revocation
+   * callback a partition assigned but not yet polled has no position, and with the consumer
+   * protocol looking it up waits on the background thread that waits on the callback.)
+   */
+  static void commit(
+      KafkaConsumer<String, String> consumer, Map<TopicPartition, Long> processed, String when) {
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    for (TopicPartition tp : consumer.assignment()) {
-      offsets.put(tp, new OffsetAndMetadata(consumer.position(tp, Duration.ofSeconds(10))));
+    Set<TopicPartition> assigned = consumer.assignment();
+    for (Map.Entry<TopicPartition, Long> e : processed.entrySet()) {
+      if (assigned.contains(e.getKey())) {
+        offsets.put(e.getKey(), new OffsetAndMetadata(e.getValue()));
+      }
     }
     if (offsets.isEmpty()) return;
     try {
