@@ -28,8 +28,9 @@ import { sharedLogFiles } from "../storage/log_files.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
 import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
-import { GroupCoordinator } from "./group_coordinator.ts";
-import { OffsetStore } from "./offset_store.ts";
+import { GroupCoordinator } from "./groups/coordinator.ts";
+import type { ConsumerGroupOptions } from "./groups/consumer_coordinator.ts";
+import { OffsetStore } from "./groups/offset_store.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
 import { type Topic, TopicRegistry } from "./topic_registry.ts";
@@ -45,6 +46,8 @@ export interface BrokerOptions {
   longPollsMax?: number;
   /** Consumer groups with members at once (GROUPS_MAX). */
   groupsMax?: number;
+  /** The consumer group protocol's session timeout and heartbeat interval (Kafka's defaults). */
+  consumerGroups?: Partial<ConsumerGroupOptions>;
   random?: () => number;
 }
 
@@ -110,11 +113,14 @@ export class Broker {
     partitioner: StickyPartitioner,
     lock: DirLock,
     offsets: OffsetStore,
-    groupsMax: number | undefined,
+    options: BrokerOptions,
   ) {
     this.#lock = lock;
     this.#offsets = offsets;
-    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger, groupsMax);
+    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger, {
+      groupsMax: options.groupsMax,
+      consumer: options.consumerGroups,
+    });
     this.topics = topics;
     this.clock = clock;
     this.logger = logger;
@@ -155,7 +161,7 @@ export class Broker {
       new StickyPartitioner(options.random),
       lock,
       offsets,
-      options.groupsMax,
+      options,
     );
   }
 

@@ -76,7 +76,7 @@ import {
   SESSION_TIMEOUT_MS_MIN,
 } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import type { OffsetCommit, OffsetStore } from "./offset_store.ts";
+import type { OffsetCommit, OffsetStore } from "./groups/offset_store.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Limits.

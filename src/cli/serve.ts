@@ -301,6 +301,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     topicDefaults,
     longPollsMax: config.maxLongPolls,
     topicsMax: config.maxTopics,
+    consumerGroups: {
+      sessionTimeoutMs: config.consumerGroupSessionTimeoutMs,
+      heartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs,
+    },
   });
   const app = createApp(broker, {
     logger,
@@ -358,10 +362,6 @@ export async function serveCommand(args: string[]): Promise<void> {
         advertisedHost: config.kafkaAdvertisedHost,
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,
-        consumerGroups: {
-          sessionTimeoutMs: config.consumerGroupSessionTimeoutMs,
-          heartbeatIntervalMs: config.consumerGroupHeartbeatIntervalMs,
-        },
         logger,
         auth, // SASL/PLAIN with the same tokens; a SIGHUP reload (below) applies here too
         tls, // the same certificate as HTTPS: SSL, or SASL_SSL with auth

@@ -133,7 +133,7 @@ const TopicPartitionSchema = z.object({ topic: z.string(), partition: z.number()
 
 export const JoinBody = z.object({
   topics: z.array(z.string()).min(1).max(1000),
-  assignor: z.enum(["range", "roundrobin"]).optional(),
+  assignor: z.enum(["range", "roundrobin", "uniform"]).optional(),
   sessionTimeoutMs: z.number().int().optional(),
   autoOffsetReset: z.enum(["earliest", "latest"]).optional(),
 }).openapi("JoinGroup");
@@ -186,9 +186,26 @@ export const GroupOffsetsResponse = z.object({
 export const GroupDescription = z.object({
   group: z.string(),
   generation: z.number().int(),
-  state: z.enum(["Empty", "Stable", "PreparingRebalance", "CompletingRebalance"]),
+  /** Consumer protocol: Empty, Assigning, Reconciling, Stable; classic: Kafka's four states. */
+  state: z.enum([
+    "Empty",
+    "Assigning",
+    "Reconciling",
+    "Stable",
+    "PreparingRebalance",
+    "CompletingRebalance",
+  ]),
   assignor: z.string(),
-  /** "kafka" for a group of Kafka-protocol consumers (JoinGroup/SyncGroup). */
-  protocol: z.enum(["http", "kafka"]),
-  members: z.array(z.object({ memberId: z.string(), assignment: z.array(TopicPartitionSchema) })),
+  /**
+   * "consumer": HTTP members and Kafka consumers with group.protocol=consumer (they may share a
+   * group); "classic": Kafka consumers with JoinGroup/SyncGroup.
+   */
+  protocol: z.enum(["consumer", "classic"]),
+  members: z.array(z.object({
+    memberId: z.string(),
+    /** "http" or "kafka". */
+    kind: z.enum(["http", "kafka"]),
+    topics: z.array(z.string()),
+    assignment: z.array(TopicPartitionSchema),
+  })),
 }).openapi("Group");

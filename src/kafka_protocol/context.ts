@@ -3,7 +3,7 @@
  * coordinators (classic and consumer), producer-id allocation, and the listener's own settings.
  */
 import type { Broker } from "../broker/broker.ts";
-import type { ConsumerGroupCoordinator } from "../broker/consumer_group_coordinator.ts";
+import type { ConsumerGroupCoordinator } from "../broker/groups/consumer_coordinator.ts";
 import type { KafkaGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";

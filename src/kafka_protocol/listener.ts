@@ -12,11 +12,8 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../security/tokens.ts";
-import type { GroupDescription } from "../broker/group_coordinator.ts";
-import {
-  ConsumerGroupCoordinator,
-  type ConsumerGroupOptions,
-} from "../broker/consumer_group_coordinator.ts";
+import type { GroupDescription } from "../broker/groups/coordinator.ts";
+import type { ConsumerGroupCoordinator } from "../broker/groups/consumer_coordinator.ts";
 import {
   KafkaGroupCoordinator,
   type KafkaGroupOptions,
@@ -126,9 +123,8 @@ export interface KafkaListenerOptions {
   advertisedHost?: string;
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
+  /** Classic groups (the consumer protocol's settings are the broker's: BrokerOptions). */
   groups?: Partial<KafkaGroupOptions>;
-  /** KIP-848 consumer groups: session timeout and heartbeat interval (Kafka's defaults). */
-  consumerGroups?: Partial<ConsumerGroupOptions>;
   logger: Logger;
   /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT / SASL_SSL). */
   auth?: Authenticator;
@@ -193,9 +189,10 @@ function describeKafkaGroup(
     generation: Math.max(0, d.generationId),
     state: d.state,
     assignor: d.protocolName,
-    protocol: "kafka",
+    protocol: "classic",
     members: d.members.map((m) => ({
       memberId: m.memberId,
+      kind: "kafka" as const,
       topics: (readConsumerProtocol(CONSUMER_PROTOCOL_SUBSCRIPTION, m.metadata)?.topics ??
         []) as string[],
       assignment: partitions(m.assignment),
@@ -203,28 +200,7 @@ function describeKafkaGroup(
   };
 }
 
-/** A KIP-848 consumer group with members, as GET /v1/groups/{group} shows groups. */
-function describeConsumerGroup(
-  groups: ConsumerGroupCoordinator,
-  id: string,
-): GroupDescription | undefined {
-  if (!groups.hasActiveGroup(id)) return undefined;
-  const d = groups.describe(id)!;
-  return {
-    group: id,
-    generation: d.groupEpoch,
-    state: d.state === "Stable" ? "Stable" : "CompletingRebalance",
-    assignor: d.assignor,
-    protocol: "kafka",
-    members: d.members.map((m) => ({
-      memberId: m.memberId,
-      topics: m.subscribedTopicNames,
-      assignment: m.assignment.flatMap((t) =>
-        t.partitions.map((partition) => ({ topic: t.topic, partition }))
-      ),
-    })),
-  };
-}
+const NO_CLASSIC_GROUPS = { hasMembers: () => false, describe: () => undefined };
 
 function advertised(host: string): string {
   return host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
@@ -454,32 +430,19 @@ export async function startKafkaListener(
     autoCreateTopics: options.autoCreateTopics ?? AUTO_CREATE_TOPICS_DEFAULT,
     defaultPartitions: options.defaultPartitions ?? DEFAULT_PARTITIONS_DEFAULT,
   };
-  // One group id, one protocol at a time: each coordinator refuses ids the others have members in.
-  const consumerGroups: ConsumerGroupCoordinator = new ConsumerGroupCoordinator(
-    (topic) => {
-      try {
-        return broker.topics.get(topic).logs.length;
-      } catch {
-        return 0; // not there (yet), or deleted
-      }
-    },
-    () => broker.topics.list().map((t) => t.name),
-    broker.clock,
-    options.logger,
-    options.consumerGroups,
-    (id) => broker.groups.hasMembers(id) || groups.hasActiveGroup(id),
-  );
+  // One group id, one protocol at a time: each protocol refuses ids the other has members in.
+  const consumerGroups = broker.groups.consumer;
   const groups: KafkaGroupCoordinator = new KafkaGroupCoordinator(
     broker.offsets,
     broker.clock,
     options.logger,
     options.groups,
-    (id) => broker.groups.hasMembers(id) || consumerGroups.hasActiveGroup(id),
+    (id) => consumerGroups.hasActiveGroup(id),
   );
-  broker.groups.setForeignGroups(
-    (id) => groups.hasActiveGroup(id) || consumerGroups.hasActiveGroup(id),
-    (id) => describeKafkaGroup(groups, id) ?? describeConsumerGroup(consumerGroups, id),
-  );
+  broker.groups.setClassicGroups({
+    hasMembers: (id) => groups.hasActiveGroup(id),
+    describe: (id) => describeKafkaGroup(groups, id),
+  });
   const ctx: KafkaContext = {
     broker,
     groups,
@@ -508,7 +471,7 @@ export async function startKafkaListener(
     });
   } catch (err) {
     groups.close();
-    consumerGroups.close();
+    broker.groups.setClassicGroups(NO_CLASSIC_GROUPS);
     throw err;
   }
   return {
@@ -524,7 +487,7 @@ export async function startKafkaListener(
     async close() {
       await server.close();
       groups.close();
-      consumerGroups.close();
+      broker.groups.setClassicGroups(NO_CLASSIC_GROUPS);
     },
   };
 }

@@ -14,7 +14,7 @@ import {
   rangeAssign,
   roundRobinAssign,
   type TopicPartition,
-} from "../../src/broker/assignors.ts";
+} from "../../src/broker/groups/assignors.ts";
 import { prng } from "../test_util.ts";
 
 /** Seed of the random memberships; set ASSIGNOR_SEED to replay a failure. */

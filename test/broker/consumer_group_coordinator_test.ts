@@ -12,7 +12,7 @@ import {
   type ConsumerHeartbeatRequest,
   type ConsumerHeartbeatResult,
   type TopicPartitions,
-} from "../../src/broker/consumer_group_coordinator.ts";
+} from "../../src/broker/groups/consumer_coordinator.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { MemoryLogger } from "../../src/logger.ts";
 

@@ -5,9 +5,9 @@
  * what survives a broker restart.
  */
 import assert from "node:assert/strict";
-import { rangeAssign, type TopicPartition } from "../../src/broker/assignors.ts";
+import { rangeAssign, type TopicPartition } from "../../src/broker/groups/assignors.ts";
 import { Broker } from "../../src/broker/broker.ts";
-import type { JoinRequest, MemberFetchResult } from "../../src/broker/group_coordinator.ts";
+import type { JoinRequest, MemberFetchResult } from "../../src/broker/groups/coordinator.ts";
 import { ManualClock, type Timer } from "../../src/clock.ts";
 import { isSluiceError } from "../../src/errors.ts";
 import { MemoryLogger } from "../../src/logger.ts";

@@ -14,7 +14,7 @@ import {
   type KafkaOffsetCommitRequest,
   type KafkaSyncGroupRequest,
 } from "../../src/broker/kafka_group_coordinator.ts";
-import { OffsetStore } from "../../src/broker/offset_store.ts";
+import { OffsetStore } from "../../src/broker/groups/offset_store.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
 import { MemoryLogger } from "../../src/logger.ts";

@@ -12,7 +12,7 @@ import {
   OffsetStore,
   SNAPSHOT_EVERY_RECORDS,
   type StoredGroup,
-} from "../../src/broker/offset_store.ts";
+} from "../../src/broker/groups/offset_store.ts";
 import { tempDir } from "../test_util.ts";
 
 async function open(dataDir: string, logger = new MemoryLogger()) {

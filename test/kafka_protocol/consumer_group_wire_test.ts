@@ -58,12 +58,15 @@ type Any = any;
 
 Deno.test("consumer group protocol over raw frames", async (t) => {
   const logger = new MemoryLogger();
-  const broker = await Broker.open({ dataDir: tempDir("sluice-kip848-"), logger });
+  const broker = await Broker.open({
+    dataDir: tempDir("sluice-kip848-"),
+    logger,
+    consumerGroups: { heartbeatIntervalMs: 250 },
+  });
   const listener: KafkaListener = await startKafkaListener(broker, {
     host: "127.0.0.1",
     port: 0,
     logger,
-    consumerGroups: { heartbeatIntervalMs: 250 },
   });
   const port = listener.port;
   try {

@@ -81,7 +81,8 @@ Deno.test({
         const describe = await fetch(`${server.httpUrl}/v1/groups/side-consumer`);
         assert.equal(describe.status, 200);
         const body = await describe.json();
-        assert.equal(body.protocol, "kafka");
+        assert.equal(body.protocol, "consumer");
+        assert.ok(body.members.every((m: { kind: string }) => m.kind === "kafka"));
         for (const c of clients) assert.equal(await c.stop(), 0, `${c.name} clean stop`);
       } finally {
         await Promise.all(clients.map((c) => c.kill()));

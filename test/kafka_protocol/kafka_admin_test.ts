@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
 import { AssignerProtocol, type Consumer, Kafka, logLevel } from "kafkajs";
 import { Broker } from "../../src/broker/broker.ts";
-import { OffsetStore } from "../../src/broker/offset_store.ts";
+import { OffsetStore } from "../../src/broker/groups/offset_store.ts";
 import { ManualClock } from "../../src/clock.ts";
 import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
@@ -150,10 +150,11 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
         const groupType = v >= 5 ? "classic" : "";
         assert.deepEqual(body.groups, [
           {
+            // HTTP members are consumer-protocol members.
             groupId: "http-g",
             protocolType: "consumer",
             groupState: v >= 4 ? "Stable" : "",
-            groupType,
+            groupType: v >= 5 ? "consumer" : "",
           },
           { groupId: "simple-g", protocolType: "", groupState: v >= 4 ? "Empty" : "", groupType },
         ]);
@@ -161,8 +162,8 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
       const ofType = async (typesFilter: string[]) =>
         ((await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, 5, { typesFilter })) as Any)
           .groups.map((g: { groupId: string }) => g.groupId);
-      assert.deepEqual(await ofType(["Classic"]), ["http-g", "simple-g"]);
-      assert.deepEqual(await ofType(["consumer"]), []);
+      assert.deepEqual(await ofType(["Classic"]), ["simple-g"]);
+      assert.deepEqual(await ofType(["consumer"]), ["http-g"]);
       const only = async (statesFilter: string[]) =>
         ((await call(port, LIST_GROUPS_REQUEST, LIST_GROUPS_RESPONSE, 4, { statesFilter })) as Any)
           .groups.map((g: { groupId: string }) => g.groupId);

@@ -478,7 +478,7 @@ Deno.test({
           members: { memberId: string; assignment: { topic: string; partition: number }[] }[];
         };
         assert.equal(view.status, 200);
-        assert.equal(body.protocol, "kafka");
+        assert.equal(body.protocol, "classic");
         assert.equal(body.state, "Stable");
         assert.equal(body.members.length, 3);
         const owned = body.members.flatMap((m) => m.assignment.map((tp) => tp.partition));

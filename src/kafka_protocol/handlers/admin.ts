@@ -58,8 +58,7 @@ const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
 const GROUP_OPERATIONS_ALL = (1 << 3) | (1 << 6) | (1 << 8);
 /** The protocol type Kafka consumers join with. */
 const CONSUMER = "consumer";
-/** The client id HTTP members are shown with. */
-export const HTTP_MEMBER_CLIENT_ID = "sluice-http";
+export { HTTP_MEMBER_CLIENT_ID } from "../../broker/groups/http_members.ts";
 
 /** A consumer-protocol message as a consumer writes it: int16 version 0, then the body. */
 function consumerProtocolBytes(schema: MessageSchema, value: Struct): Uint8Array {
@@ -131,40 +130,6 @@ function groupDescriber(ctx: KafkaContext): (groupId: string) => DescribedGroup 
           memberMetadata: m.metadata,
           memberAssignment: m.assignment,
         })),
-      };
-    }
-    if (ctx.broker.groups.hasMembers(groupId)) {
-      const d = ctx.broker.groups.describe(groupId);
-      return {
-        groupId,
-        groupState: d.state,
-        protocolType: CONSUMER,
-        protocolData: d.assignor,
-        members: d.members.map((m) => {
-          const byTopic = new Map<string, number[]>();
-          for (const tp of m.assignment) {
-            let list = byTopic.get(tp.topic);
-            if (list === undefined) byTopic.set(tp.topic, list = []);
-            list.push(tp.partition);
-          }
-          return {
-            memberId: m.memberId,
-            groupInstanceId: null,
-            clientId: HTTP_MEMBER_CLIENT_ID,
-            clientHost: "",
-            memberMetadata: consumerProtocolBytes(CONSUMER_PROTOCOL_SUBSCRIPTION, {
-              topics: m.topics,
-              userData: EMPTY,
-            }),
-            memberAssignment: consumerProtocolBytes(CONSUMER_PROTOCOL_ASSIGNMENT, {
-              assignedPartitions: [...byTopic].map(([topic, partitions]) => ({
-                topic,
-                partitions,
-              })),
-              userData: EMPTY,
-            }),
-          };
-        }),
       };
     }
     if (ctx.consumerGroups.knows(groupId)) {
@@ -311,8 +276,7 @@ export function deleteGroupsHandler(ctx: KafkaContext): Handler {
       if (!may(context, "group", groupId, "admin")) {
         errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
       } else if (
-        ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId) ||
-        ctx.consumerGroups.hasActiveGroup(groupId)
+        ctx.broker.groups.hasMembers(groupId)
       ) {
         errorCode = KafkaError.NON_EMPTY_GROUP;
       } else {
@@ -341,8 +305,7 @@ export function offsetDeleteHandler(ctx: KafkaContext): Handler {
       return refuse(KafkaError.GROUP_AUTHORIZATION_FAILED);
     }
     if (
-      ctx.groups.hasActiveGroup(groupId) || ctx.broker.groups.hasMembers(groupId) ||
-      ctx.consumerGroups.hasActiveGroup(groupId)
+      ctx.broker.groups.hasMembers(groupId)
     ) {
       return refuse(KafkaError.NON_EMPTY_GROUP);
     }

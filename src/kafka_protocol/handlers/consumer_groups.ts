@@ -1,6 +1,6 @@
 /**
  * ConsumerGroupHeartbeat and ConsumerGroupDescribe (KIP-848): the wire side of
- * src/broker/consumer_group_coordinator.ts. The wire names topics by id (topic_ids.ts), the
+ * src/broker/groups/consumer_coordinator.ts. The wire names topics by id (topic_ids.ts), the
  * coordinator by name: owned partitions of a topic id the broker does not know are left out (a
  * deleted topic's partitions are gone), assignments are sent with each topic's id.
  *
@@ -11,7 +11,7 @@
 import type {
   ConsumerGroupError,
   TopicPartitions,
-} from "../../broker/consumer_group_coordinator.ts";
+} from "../../broker/groups/consumer_coordinator.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";

@@ -15,9 +15,9 @@
  * made, and a damaged snapshot falls back to the previous one without losing a commit. A null value
  * is a tombstone: `deleteGroup` and `deleteOffsets` write them, and replay and snapshots drop the key.
  */
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../logger.ts";
-import { decodeBatches, encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
+import type { Clock } from "../../clock.ts";
+import type { Logger } from "../../logger.ts";
+import { decodeBatches, encodeRecordBatch, type RecordInput } from "../../record/record_batch.ts";
 import {
   joinPath,
   makeDir,
@@ -25,8 +25,8 @@ import {
   readWholeFile,
   renamePath,
   writeFileAtomic,
-} from "../runtime/fs.ts";
-import { PartitionLog } from "../storage/partition_log.ts";
+} from "../../runtime/fs.ts";
+import { PartitionLog } from "../../storage/partition_log.ts";
 
 /** Records between snapshots: bounds replay at start to this many (~a few MiB). */
 export const SNAPSHOT_EVERY_RECORDS = 20_000;

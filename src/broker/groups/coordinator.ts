@@ -1,0 +1,210 @@
+/**
+ * The group coordinator: one group-id space, two protocols, one offset store, as Kafka 4's
+ * GroupCoordinator.
+ *
+ * - `consumer` (KIP-848, consumer_coordinator.ts): the coordinator computes assignments. Kafka
+ *   clients with `group.protocol=consumer` (ConsumerGroupHeartbeat) and Sluice's HTTP members
+ *   (http_members.ts) are its members, and may share a group.
+ * - `classic` (Kafka's JoinGroup/SyncGroup, src/broker/kafka_group_coordinator.ts, run by the
+ *   Kafka listener): the clients assign. A group id is one protocol at a time: while a classic
+ *   group has members, consumer-protocol joins (Kafka or HTTP) are refused, and the reverse.
+ * - Offsets (offset_store.ts): committed by either protocol and by HTTP members, one store.
+ *
+ * This class holds the consumer side and the HTTP members, and answers for every group id
+ * (describe, "has members", forget) across both protocols.
+ */
+import type { Clock } from "../../clock.ts";
+import { SluiceError } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
+import type { FetchWaiters } from "../fetch_waiters.ts";
+import type { TopicRegistry } from "../topic_registry.ts";
+import type { TopicPartition } from "./assignors.ts";
+import {
+  ConsumerGroupCoordinator,
+  type ConsumerGroupOptions,
+  type MemberKind,
+} from "./consumer_coordinator.ts";
+import {
+  type HeartbeatResult,
+  HttpMembers,
+  type JoinRequest,
+  type MemberFetchResult,
+  type MemberView,
+  validateGroupId,
+} from "./http_members.ts";
+import type { OffsetCommit, OffsetStore } from "./offset_store.ts";
+
+export type {
+  HeartbeatResult,
+  JoinRequest,
+  MemberFetchPart,
+  MemberFetchResult,
+  MemberView,
+  OffsetReset,
+} from "./http_members.ts";
+import { toFlat } from "./owned.ts";
+
+export interface GroupDescription {
+  group: string;
+  /** The group epoch (consumer protocol) or generation (classic). */
+  generation: number;
+  /**
+   * Consumer protocol: Empty, Assigning, Reconciling, Stable (KIP-848's). Classic: Empty,
+   * PreparingRebalance, CompletingRebalance, Stable.
+   */
+  state:
+    | "Empty"
+    | "Assigning"
+    | "Reconciling"
+    | "Stable"
+    | "PreparingRebalance"
+    | "CompletingRebalance";
+  /** The server-side assignor (consumer), or the protocol the members elected (classic). */
+  assignor: string;
+  protocol: "consumer" | "classic";
+  members: {
+    memberId: string;
+    /** "http" or "kafka". */
+    kind: MemberKind;
+    topics: string[];
+    assignment: TopicPartition[];
+  }[];
+}
+
+/** What the Kafka listener tells the coordinator of its classic groups. */
+export interface ClassicGroups {
+  /** True while the classic group has members. */
+  hasMembers(groupId: string): boolean;
+  /** The classic group, as GET /v1/groups/{group} shows groups; undefined when not active. */
+  describe(groupId: string): GroupDescription | undefined;
+}
+
+export interface GroupCoordinatorOptions {
+  /** Groups tracked at once (GROUPS_MAX). */
+  groupsMax?: number;
+  /** The consumer protocol's session timeout and heartbeat interval (Kafka's defaults). */
+  consumer?: Partial<ConsumerGroupOptions>;
+}
+
+export class GroupCoordinator {
+  readonly consumer: ConsumerGroupCoordinator;
+  readonly http: HttpMembers;
+  #classic: ClassicGroups = { hasMembers: () => false, describe: () => undefined };
+
+  constructor(
+    readonly topics: TopicRegistry,
+    readonly store: OffsetStore,
+    waiters: FetchWaiters,
+    clock: Clock,
+    logger: Logger,
+    options: GroupCoordinatorOptions = {},
+  ) {
+    this.consumer = new ConsumerGroupCoordinator(
+      (topic) => {
+        try {
+          return topics.get(topic).logs.length;
+        } catch {
+          return 0; // not there (yet), or deleted
+        }
+      },
+      () => topics.list().map((t) => t.name),
+      clock,
+      logger,
+      {
+        ...options.consumer,
+        ...(options.groupsMax === undefined ? {} : { groupsMax: options.groupsMax }),
+      },
+      (id) => this.#classic.hasMembers(id),
+    );
+    this.http = new HttpMembers(topics, store, waiters, this.consumer, clock, logger);
+  }
+
+  /** The Kafka listener's classic groups (set when it starts). */
+  setClassicGroups(classic: ClassicGroups): void {
+    this.#classic = classic;
+  }
+
+  /** True while the group has members of either protocol. */
+  hasMembers(groupId: string): boolean {
+    return this.consumer.hasActiveGroup(groupId) || this.#classic.hasMembers(groupId);
+  }
+
+  /** Forgets a consumer group without members (after DeleteGroups removed its offsets). */
+  forgetEmpty(groupId: string): void {
+    this.consumer.deleteIfEmpty(groupId);
+  }
+
+  // HTTP members (http_members.ts).
+
+  join(groupId: unknown, request: JoinRequest): Promise<MemberView> {
+    return this.http.join(groupId, request);
+  }
+
+  heartbeat(groupId: unknown, memberId: unknown): HeartbeatResult {
+    return this.http.heartbeat(groupId, memberId);
+  }
+
+  leave(groupId: unknown, memberId: unknown): Promise<void> {
+    return this.http.leave(groupId, memberId);
+  }
+
+  fetch(
+    groupId: unknown,
+    memberId: unknown,
+    request: { maxBytes: number; maxWaitMs: number; signal?: AbortSignal },
+  ): Promise<MemberFetchResult> {
+    return this.http.fetch(groupId, memberId, request);
+  }
+
+  commit(
+    groupId: unknown,
+    request: { memberId: string; generation: number; offsets: OffsetCommit[] },
+  ): Promise<void> {
+    return this.http.commit(groupId, request);
+  }
+
+  offsets(groupId: unknown): (OffsetCommit & { lag: number | null })[] {
+    return this.http.offsets(groupId);
+  }
+
+  /** Any group: classic while it has members, else the consumer group, else Empty with offsets. */
+  describe(groupId: unknown): GroupDescription {
+    const id = validateGroupId(groupId);
+    const classic = this.#classic.describe(id);
+    if (classic !== undefined) return classic;
+    const d = this.consumer.describe(id);
+    if (d === undefined) {
+      if (!this.store.hasOffsets(id)) {
+        throw new SluiceError("GROUP_NOT_FOUND", `group ${id} does not exist`, { group: id });
+      }
+      return {
+        group: id,
+        generation: 0,
+        state: "Empty",
+        assignor: "",
+        protocol: "consumer",
+        members: [],
+      };
+    }
+    return {
+      group: id,
+      generation: d.groupEpoch,
+      state: d.state,
+      assignor: d.assignor,
+      protocol: "consumer",
+      members: d.members.map((m) => ({
+        memberId: m.memberId,
+        kind: m.kind,
+        topics: m.subscribedTopicNames,
+        assignment: toFlat(
+          new Map(m.assignment.map((t) => [t.topic, new Set(t.partitions)])),
+        ),
+      })),
+    };
+  }
+
+  /** Stops the session timers (HTTP members keep their stored membership for the next start). */
+  close(): void {
+    this.consumer.close();
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * HTTP members of consumer groups: Sluice's HTTP API (join, heartbeat, fetch, commit, leave) on
+ * the `consumer` protocol's coordinator (consumer_coordinator.ts). An HTTP member is a member of
+ * kind "http": the coordinator computes its assignment with the group's server-side assignor
+ * (HTTP's default `range`; `roundrobin` and `uniform` too) and reconciles it at once, so a join, a
+ * leave or a member silent past its session timeout moves partitions without a round trip; the
+ * member learns it from its next heartbeat or fetch (`rebalance: true`). Kafka consumers with
+ * `group.protocol=consumer` may be members of the same group: partitions an HTTP member gives up
+ * go to them at their next heartbeat, and partitions they give up come to HTTP members once they
+ * revoke them.
+ *
+ * The broker reads for an HTTP member: it keeps the member's positions (in memory, as a Kafka
+ * consumer does); a partition that moves starts at its committed offset for its new owner, and a
+ * commit for a partition the member no longer owns, or from another generation (the member epoch),
+ * is refused (ILLEGAL_GENERATION): delivery is at-least-once and nothing is skipped.
+ *
+ * HTTP members are stored with the offsets (offset_store.ts: the group's generation, assignor and
+ * HTTP members), once per change, in order; after a restart they keep their ids and get a fresh
+ * session timeout to show up again. Kafka members are not stored (they rejoin).
+ */
+import type { Clock } from "../../clock.ts";
+import { isSluiceError, SluiceError } from "../../errors.ts";
+import {
+  SESSION_TIMEOUT_MS_DEFAULT,
+  SESSION_TIMEOUT_MS_MAX,
+  SESSION_TIMEOUT_MS_MIN,
+} from "../../limits.ts";
+import type { Logger } from "../../logger.ts";
+import type { PartitionLog } from "../../storage/partition_log.ts";
+import type { FetchWaiters } from "../fetch_waiters.ts";
+import type { TopicRegistry } from "../topic_registry.ts";
+import type { TopicPartition } from "./assignors.ts";
+import {
+  CONSUMER_ASSIGNORS,
+  type ConsumerAssignorName,
+  type ConsumerGroupCoordinator,
+  type ConsumerGroupError,
+  isConsumerAssignor,
+  type Member,
+} from "./consumer_coordinator.ts";
+import type { OffsetCommit, OffsetStore, StoredGroup } from "./offset_store.ts";
+import { has, toFlat, tpKey } from "./owned.ts";
+
+const GROUP_ID = /^[a-zA-Z0-9._-]{1,249}$/;
+/** The assignor of an HTTP group whose first member names none. */
+const HTTP_ASSIGNOR_DEFAULT: ConsumerAssignorName = "range";
+/** The client id HTTP members show (DescribeGroups, ConsumerGroupDescribe). */
+export const HTTP_MEMBER_CLIENT_ID = "sluice-http";
+
+export type OffsetReset = "earliest" | "latest";
+
+export interface JoinRequest {
+  topics: string[];
+  assignor?: ConsumerAssignorName;
+  sessionTimeoutMs?: number;
+  autoOffsetReset?: OffsetReset;
+}
+
+export interface MemberView {
+  memberId: string;
+  /** The member epoch: it changes at each rebalance that reaches this member. */
+  generation: number;
+  assignment: TopicPartition[];
+}
+
+export interface HeartbeatResult extends MemberView {
+  /** The generation or assignment changed since this member's previous heartbeat or fetch. */
+  rebalance: boolean;
+}
+
+/** One partition's part of a member fetch: whole stored batches from `fromOffset`. */
+export interface MemberFetchPart {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  bytes: Uint8Array;
+}
+
+export interface MemberFetchResult extends HeartbeatResult {
+  parts: MemberFetchPart[];
+}
+
+/** What the broker keeps for an HTTP member beyond its membership. */
+interface Reader {
+  autoOffsetReset: OffsetReset;
+  /** "topic\0partition" -> the next offset this member reads. */
+  positions: Map<string, number>;
+  /** Rotates the first partition of each fetch, so none starves. */
+  cursor: number;
+  /** The epoch and assignment this member last saw (heartbeat or fetch). */
+  seenEpoch: number;
+  seenAssignment: string;
+}
+
+export function validateGroupId(id: unknown): string {
+  if (typeof id !== "string" || !GROUP_ID.test(id)) {
+    throw new SluiceError("INVALID_REQUEST", "a group id is 1-249 characters of [a-zA-Z0-9._-]");
+  }
+  return id;
+}
+
+const readerKey = (group: string, member: string) => `${group}\0${member}`;
+const assignmentKey = (a: readonly TopicPartition[]) =>
+  a.map((tp) => `${tp.topic}/${tp.partition}`).join(",");
+
+export class HttpMembers {
+  /** "group\0member" -> its reader state. */
+  readonly #readers = new Map<string, Reader>();
+  /** Per group: the last store write queued (writes of one group go in order). */
+  readonly #saves = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly topics: TopicRegistry,
+    readonly store: OffsetStore,
+    readonly waiters: FetchWaiters,
+    readonly consumer: ConsumerGroupCoordinator,
+    readonly clock: Clock,
+    readonly logger: Logger,
+  ) {
+    // Groups stored before a restart come back with their generation and HTTP members.
+    for (const [id, stored] of store.storedGroups()) {
+      const assignor = isConsumerAssignor(stored.assignor) ? stored.assignor : "range";
+      consumer.restoreServerGroup(id, stored.generation, assignor, stored.members);
+      const group = consumer.group(id)!;
+      for (const m of stored.members) {
+        // As the member saw it before the restart: no rebalance to report.
+        const assigned = group.members.get(m.memberId)?.assigned ?? new Map();
+        this.#readers.set(readerKey(id, m.memberId), {
+          autoOffsetReset: m.autoOffsetReset,
+          positions: new Map(),
+          cursor: 0,
+          seenEpoch: stored.generation,
+          seenAssignment: assignmentKey(toFlat(assigned)),
+        });
+      }
+    }
+    consumer.onServerMembersChanged((id) => {
+      this.#save(id).catch((err) =>
+        this.logger.error("cannot store a group's members", { group: id, error: String(err) })
+      );
+    });
+  }
+
+  /** Queues a write of the group's HTTP members as they are now (null: the group is gone). */
+  #save(groupId: string): Promise<void> {
+    const group = this.consumer.group(groupId);
+    let stored: StoredGroup | null = null;
+    const live = new Set<string>();
+    if (group !== undefined) {
+      const members = [...group.members.values()].filter((m) => m.kind === "http");
+      for (const m of members) live.add(m.memberId);
+      stored = {
+        generation: group.assignmentEpoch,
+        assignor: group.assignor,
+        members: members.map((m) => ({
+          memberId: m.memberId,
+          topics: m.topics,
+          sessionTimeoutMs: m.sessionTimeoutMs,
+          autoOffsetReset: this.#readers.get(readerKey(groupId, m.memberId))?.autoOffsetReset ??
+            "latest",
+        })),
+      };
+    }
+    for (const k of this.#readers.keys()) {
+      if (k.startsWith(`${groupId}\0`) && !live.has(k.slice(groupId.length + 1))) {
+        this.#readers.delete(k);
+      }
+    }
+    const previous = this.#saves.get(groupId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.store.saveGroup(groupId, stored));
+    this.#saves.set(groupId, next);
+    next.finally(() => {
+      if (this.#saves.get(groupId) === next) this.#saves.delete(groupId);
+    }).catch(() => {});
+    return next;
+  }
+
+  /** Resolves once every change of the group so far is stored. */
+  async #stored(groupId: string): Promise<void> {
+    await this.#saves.get(groupId);
+  }
+
+  #refuse(groupId: string, error: ConsumerGroupError, message: string): never {
+    switch (error) {
+      case "GROUP_ID_NOT_FOUND":
+        throw new SluiceError(
+          "INCONSISTENT_GROUP_PROTOCOL",
+          `group ${groupId} has members consuming over Kafka's classic protocol; use another ` +
+            `group id`,
+        );
+      case "COORDINATOR_NOT_AVAILABLE":
+      case "GROUP_MAX_SIZE_REACHED":
+        throw new SluiceError("TOO_MANY_REQUESTS", message);
+      default:
+        throw new SluiceError("INVALID_REQUEST", message);
+    }
+  }
+
+  /** Adds a member and rebalances; the answer carries its new assignment. */
+  async join(groupId: unknown, request: JoinRequest): Promise<MemberView> {
+    const id = validateGroupId(groupId);
+    if (!Array.isArray(request.topics) || request.topics.length === 0) {
+      throw new SluiceError("INVALID_REQUEST", "a member subscribes to at least one topic");
+    }
+    const topics = [...new Set(request.topics)];
+    for (const t of topics) this.topics.get(t); // INVALID_TOPIC_NAME / TOPIC_NOT_FOUND
+    const assignor = request.assignor;
+    if (assignor !== undefined && !isConsumerAssignor(assignor)) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `assignor is one of ${CONSUMER_ASSIGNORS.join(", ")}`,
+      );
+    }
+    const sessionTimeoutMs = request.sessionTimeoutMs ?? SESSION_TIMEOUT_MS_DEFAULT;
+    if (
+      !Number.isInteger(sessionTimeoutMs) || sessionTimeoutMs < SESSION_TIMEOUT_MS_MIN ||
+      sessionTimeoutMs > SESSION_TIMEOUT_MS_MAX
+    ) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `sessionTimeoutMs must be an integer in [${SESSION_TIMEOUT_MS_MIN}, ${SESSION_TIMEOUT_MS_MAX}]`,
+      );
+    }
+    const group = this.consumer.group(id);
+    const active = group !== undefined && group.members.size > 0;
+    if (active && assignor !== undefined && assignor !== group.assignor) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `group ${id} uses the ${group.assignor} assignor; join with the same one`,
+      );
+    }
+    const memberId = crypto.randomUUID();
+    const reader: Reader = {
+      autoOffsetReset: request.autoOffsetReset ?? "latest",
+      positions: new Map(),
+      cursor: 0,
+      seenEpoch: -1,
+      seenAssignment: "",
+    };
+    this.#readers.set(readerKey(id, memberId), reader);
+    const joined = this.consumer.joinServerMember(id, {
+      memberId,
+      topics,
+      serverAssignor: assignor ?? (active ? group.assignor : HTTP_ASSIGNOR_DEFAULT),
+      sessionTimeoutMs,
+      clientId: HTTP_MEMBER_CLIENT_ID,
+      clientHost: "",
+    });
+    if ("error" in joined) {
+      this.#readers.delete(readerKey(id, memberId));
+      this.#refuse(id, joined.error, joined.message);
+    }
+    await this.#stored(id);
+    const view = this.#view(joined, reader);
+    return { memberId: view.memberId, generation: view.generation, assignment: view.assignment };
+  }
+
+  /** The member, seen now; GROUP_NOT_FOUND or MEMBER_NOT_FOUND when it is not one. */
+  #member(groupId: unknown, memberId: unknown): { id: string; member: Member; reader: Reader } {
+    const id = validateGroupId(groupId);
+    const member = typeof memberId === "string"
+      ? this.consumer.touchServerMember(id, memberId)
+      : undefined;
+    const reader = member === undefined
+      ? undefined
+      : this.#readers.get(readerKey(id, memberId as string));
+    if (member === undefined || reader === undefined) {
+      if (!this.consumer.knows(id) && !this.store.hasOffsets(id)) {
+        throw new SluiceError("GROUP_NOT_FOUND", `group ${id} does not exist`, { group: id });
+      }
+      throw new SluiceError(
+        "MEMBER_NOT_FOUND",
+        `member ${String(memberId)} is not in group ${id} (left, or evicted after its ` +
+          `session timeout); join again`,
+        { group: id },
+      );
+    }
+    return { id, member, reader };
+  }
+
+  /** The member's epoch and assignment; positions of partitions it no longer owns are dropped. */
+  #view(member: Member, reader: Reader): HeartbeatResult {
+    const assignment = toFlat(member.assigned);
+    const key = assignmentKey(assignment);
+    const rebalance = reader.seenEpoch !== member.memberEpoch || reader.seenAssignment !== key;
+    reader.seenEpoch = member.memberEpoch;
+    reader.seenAssignment = key;
+    if (rebalance) {
+      for (const k of [...reader.positions.keys()]) {
+        const [topic, p] = k.split("\0");
+        if (!has(member.assigned, topic, Number(p))) reader.positions.delete(k);
+      }
+    }
+    return { memberId: member.memberId, generation: member.memberEpoch, assignment, rebalance };
+  }
+
+  /** Liveness, and the member's current generation and assignment. */
+  heartbeat(groupId: unknown, memberId: unknown): HeartbeatResult {
+    const { member, reader } = this.#member(groupId, memberId);
+    return this.#view(member, reader);
+  }
+
+  /** The member leaves; its partitions go to the others. */
+  async leave(groupId: unknown, memberId: unknown): Promise<void> {
+    const { id, member } = this.#member(groupId, memberId);
+    this.consumer.leaveServerMember(id, member.memberId);
+    await this.#stored(id);
+  }
+
+  /** Where the member reads a partition next: its position, else the commit, else the reset. */
+  #position(groupId: string, reader: Reader, tp: TopicPartition, log: PartitionLog): number {
+    const k = tpKey(tp.topic, tp.partition);
+    let position = reader.positions.get(k) ?? this.store.committed(groupId, tp.topic, tp.partition);
+    if (position === undefined || position < log.logStartOffset || position > log.logEndOffset) {
+      // No commit yet, or retention removed it: autoOffsetReset, as a Kafka consumer does.
+      position = reader.autoOffsetReset === "earliest" ? log.logStartOffset : log.logEndOffset;
+    }
+    reader.positions.set(k, position);
+    return position;
+  }
+
+  /**
+   * Records from every partition assigned to the member, from its positions, fairly: each fetch
+   * starts at the next partition in turn and gives each an equal share of maxBytes (at least one
+   * batch). Waits up to maxWaitMs when none has data, or until its assignment changes.
+   */
+  async fetch(
+    groupId: unknown,
+    memberId: unknown,
+    request: { maxBytes: number; maxWaitMs: number; signal?: AbortSignal },
+  ): Promise<MemberFetchResult> {
+    const { id, member, reader } = this.#member(groupId, memberId);
+    member.busy++;
+    try {
+      let view = this.#view(member, reader);
+      let parts = this.#readAssigned(id, view.assignment, reader, request.maxBytes);
+      if (parts.length === 0 && request.maxWaitMs > 0) {
+        const logs = this.#assignedLogs(view.assignment).map(([, log]) => log);
+        const changed = this.consumer.changedSignal(id);
+        const signals = [request.signal, changed].filter((s) => s !== undefined);
+        const stop = signals.length === 0 ? undefined : AbortSignal.any(signals);
+        await this.waiters.wait(logs, 1, request.maxWaitMs, stop);
+        if (this.consumer.group(id)?.members.get(member.memberId) === member) {
+          const after = this.#view(member, reader);
+          view = { ...after, rebalance: after.rebalance || view.rebalance };
+          parts = this.#readAssigned(id, view.assignment, reader, request.maxBytes);
+        }
+      }
+      member.lastSeenMs = this.clock.nowMs();
+      return { ...view, parts };
+    } finally {
+      member.busy--;
+    }
+  }
+
+  #assignedLogs(assignment: readonly TopicPartition[]): [TopicPartition, PartitionLog][] {
+    const out: [TopicPartition, PartitionLog][] = [];
+    for (const tp of assignment) {
+      try {
+        out.push([tp, this.topics.get(tp.topic).partition(tp.partition)]);
+      } catch (err) {
+        if (!isSluiceError(err)) throw err; // a deleted topic: skipped until the next rebalance
+      }
+    }
+    return out;
+  }
+
+  #readAssigned(
+    groupId: string,
+    assignment: readonly TopicPartition[],
+    reader: Reader,
+    maxBytes: number,
+  ): MemberFetchPart[] {
+    const assigned = this.#assignedLogs(assignment);
+    if (assigned.length === 0) return [];
+    const share = Math.max(1, Math.ceil(maxBytes / assigned.length));
+    const start = reader.cursor++ % assigned.length;
+    const parts: MemberFetchPart[] = [];
+    let remaining = maxBytes;
+    for (let i = 0; i < assigned.length && remaining > 0; i++) {
+      const [tp, log] = assigned[(start + i) % assigned.length];
+      const fromOffset = this.#position(groupId, reader, tp, log);
+      const read = log.read(fromOffset, Math.min(share, remaining));
+      if (read === undefined) continue;
+      parts.push({ topic: tp.topic, partition: tp.partition, fromOffset, bytes: read.bytes });
+      reader.positions.set(tpKey(tp.topic, tp.partition), read.nextOffset);
+      remaining -= read.bytes.length;
+    }
+    return parts;
+  }
+
+  /**
+   * Commits offsets (the next offset to read, per partition) atomically, from the member's current
+   * generation and only for partitions it owns; otherwise ILLEGAL_GENERATION.
+   */
+  async commit(
+    groupId: unknown,
+    request: { memberId: string; generation: number; offsets: OffsetCommit[] },
+  ): Promise<void> {
+    const { id, member } = this.#member(groupId, request.memberId);
+    if (request.generation !== member.memberEpoch) {
+      throw new SluiceError(
+        "ILLEGAL_GENERATION",
+        `generation ${request.generation} is stale; the member is at ${member.memberEpoch}: ` +
+          `heartbeat to get the new assignment`,
+        { generation: member.memberEpoch },
+      );
+    }
+    for (const o of request.offsets) {
+      if (!has(member.assigned, o.topic, o.partition)) {
+        throw new SluiceError(
+          "ILLEGAL_GENERATION",
+          `member ${member.memberId} does not own ${o.topic}/${o.partition} in generation ` +
+            `${member.memberEpoch}`,
+          { generation: member.memberEpoch },
+        );
+      }
+      const log = this.topics.get(o.topic).partition(o.partition);
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > log.logEndOffset) {
+        throw new SluiceError(
+          "INVALID_REQUEST",
+          `offset ${o.offset} for ${o.topic}/${o.partition} is outside [0, ${log.logEndOffset}]`,
+        );
+      }
+    }
+    await this.store.commit(id, request.offsets);
+  }
+
+  /** Committed offsets with lag (high watermark - committed) per partition. */
+  offsets(groupId: unknown): (OffsetCommit & { lag: number | null })[] {
+    const id = validateGroupId(groupId);
+    if (!this.consumer.knows(id) && !this.store.hasOffsets(id)) {
+      throw new SluiceError("GROUP_NOT_FOUND", `group ${id} does not exist`, { group: id });
+    }
+    return this.store.offsetsOf(id).map((o) => {
+      let lag: number | null = null;
+      try {
+        lag = Math.max(0, this.topics.get(o.topic).partition(o.partition).logEndOffset - o.offset);
+      } catch {
+        // topic deleted since the commit
+      }
+      return { ...o, lag };
+    });
+  }
+}
