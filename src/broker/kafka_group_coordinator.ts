@@ -6,8 +6,8 @@
  * assignments are opaque bytes, never parsed.
  *
  * The Kafka wire layer calls it with decoded request values and puts the results into responses:
- * protocol-level failures are Kafka error codes (numbers from {@link KafkaError}) in the result,
- * never exceptions.
+ * protocol-level failures are Kafka error names ({@link ClassicGroupError}) in the result, never
+ * exceptions; the Kafka front maps each name to its wire code.
  *
  * Group states, as Kafka's:
  *
@@ -68,7 +68,6 @@
  */
 import type { Clock, Timer } from "../clock.ts";
 import { isSluiceError } from "../errors.ts";
-import { KafkaError } from "../kafka_protocol/error_codes.ts";
 import {
   GROUPS_MAX,
   MEMBERS_PER_GROUP_MAX,
@@ -143,6 +142,25 @@ export const KAFKA_GROUP_OPTIONS_DEFAULT: Readonly<KafkaGroupOptions> = {
 // ---------------------------------------------------------------------------------------------
 // Requests and results (field names follow Kafka's message definitions).
 
+/** Kafka's error names this coordinator answers with (the Kafka front maps them to codes). */
+export type ClassicGroupError =
+  | "NONE"
+  | "UNKNOWN_SERVER_ERROR"
+  | "COORDINATOR_NOT_AVAILABLE"
+  | "INVALID_REQUEST"
+  | "INVALID_GROUP_ID"
+  | "INVALID_SESSION_TIMEOUT"
+  | "INCONSISTENT_GROUP_PROTOCOL"
+  | "UNKNOWN_MEMBER_ID"
+  | "MEMBER_ID_REQUIRED"
+  | "FENCED_INSTANCE_ID"
+  | "ILLEGAL_GENERATION"
+  | "REBALANCE_IN_PROGRESS"
+  | "GROUP_MAX_SIZE_REACHED"
+  | "UNKNOWN_TOPIC_OR_PARTITION"
+  | "OFFSET_METADATA_TOO_LARGE"
+  | "INVALID_COMMIT_OFFSET_SIZE";
+
 export interface KafkaGroupProtocol {
   name: string;
   metadata: Uint8Array;
@@ -174,7 +192,7 @@ export interface KafkaJoinGroupMember {
 }
 
 export interface KafkaJoinGroupResult {
-  errorCode: number;
+  error: ClassicGroupError;
   /** -1 on error. */
   generationId: number;
   protocolType: string | null;
@@ -199,7 +217,7 @@ export interface KafkaSyncGroupRequest {
 }
 
 export interface KafkaSyncGroupResult {
-  errorCode: number;
+  error: ClassicGroupError;
   protocolType: string | null;
   protocolName: string | null;
   assignment: Uint8Array;
@@ -219,9 +237,9 @@ export interface KafkaLeaveGroupRequest {
 }
 
 export interface KafkaLeaveGroupResult {
-  errorCode: number;
-  /** Per member (v3+); v0-2 answer the single member's code as the top-level one. */
-  members: { memberId: string; groupInstanceId: string | null; errorCode: number }[];
+  error: ClassicGroupError;
+  /** Per member (v3+); v0-2 answer the single member's error as the top-level one. */
+  members: { memberId: string; groupInstanceId: string | null; error: ClassicGroupError }[];
 }
 
 export interface KafkaOffsetCommitRequest {
@@ -241,11 +259,11 @@ export interface KafkaOffsetCommitRequest {
 }
 
 export interface KafkaOffsetCommitResult {
-  topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[];
+  topics: { name: string; partitions: { partitionIndex: number; error: ClassicGroupError }[] }[];
 }
 
 export interface KafkaOffsetFetchResult {
-  errorCode: number;
+  error: ClassicGroupError;
   topics: {
     name: string;
     partitions: {
@@ -253,7 +271,7 @@ export interface KafkaOffsetFetchResult {
       /** -1n when nothing is committed. */
       committedOffset: bigint;
       metadata: string;
-      errorCode: number;
+      error: ClassicGroupError;
     }[];
   }[];
 }
@@ -335,9 +353,9 @@ interface Group {
   expiryAtMs: number;
 }
 
-function joinError(errorCode: number, memberId = ""): KafkaJoinGroupResult {
+function joinError(error: ClassicGroupError, memberId = ""): KafkaJoinGroupResult {
   return {
-    errorCode,
+    error,
     generationId: -1,
     protocolType: null,
     protocolName: null,
@@ -347,8 +365,8 @@ function joinError(errorCode: number, memberId = ""): KafkaJoinGroupResult {
   };
 }
 
-function syncError(errorCode: number): KafkaSyncGroupResult {
-  return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
+function syncError(error: ClassicGroupError): KafkaSyncGroupResult {
+  return { error, protocolType: null, protocolName: null, assignment: EMPTY };
 }
 
 function sameProtocols(a: KafkaGroupProtocol[], b: KafkaGroupProtocol[]): boolean {
@@ -405,22 +423,22 @@ export class KafkaGroupCoordinator {
   }
 
   #join(req: KafkaJoinGroupRequest): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
-    if (this.#closed) return joinError(KafkaError.COORDINATOR_NOT_AVAILABLE, req.memberId);
+    if (this.#closed) return joinError("COORDINATOR_NOT_AVAILABLE", req.memberId);
     if (!this.#validGroupId(req.groupId)) {
-      return joinError(KafkaError.INVALID_GROUP_ID, req.memberId);
+      return joinError("INVALID_GROUP_ID", req.memberId);
     }
     const o = this.#options;
     if (
       !Number.isInteger(req.sessionTimeoutMs) || req.sessionTimeoutMs < o.minSessionTimeoutMs ||
       req.sessionTimeoutMs > o.maxSessionTimeoutMs
     ) {
-      return joinError(KafkaError.INVALID_SESSION_TIMEOUT, req.memberId);
+      return joinError("INVALID_SESSION_TIMEOUT", req.memberId);
     }
     if (req.protocols.length > KAFKA_PROTOCOLS_PER_MEMBER_MAX) {
-      return joinError(KafkaError.INVALID_REQUEST, req.memberId);
+      return joinError("INVALID_REQUEST", req.memberId);
     }
     if (req.protocolType === "" || req.protocols.length === 0) {
-      return joinError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+      return joinError("INCONSISTENT_GROUP_PROTOCOL", req.memberId);
     }
     const unknownMember = req.memberId === "";
     let group = this.#groups.get(req.groupId);
@@ -429,18 +447,18 @@ export class KafkaGroupCoordinator {
         this.logger.warn("kafka join refused: the group id is used by HTTP members", {
           group: req.groupId,
         });
-        return joinError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+        return joinError("INCONSISTENT_GROUP_PROTOCOL", req.memberId);
       }
     }
     if (group === undefined) {
-      if (!unknownMember) return joinError(KafkaError.UNKNOWN_MEMBER_ID, req.memberId);
+      if (!unknownMember) return joinError("UNKNOWN_MEMBER_ID", req.memberId);
       if (this.#groups.size >= o.groupsMax) this.#forgetIdleGroups();
       if (this.#groups.size >= o.groupsMax) {
         this.logger.warn("kafka join refused: the group table is full", {
           group: req.groupId,
           groupsMax: o.groupsMax,
         });
-        return joinError(KafkaError.COORDINATOR_NOT_AVAILABLE);
+        return joinError("COORDINATOR_NOT_AVAILABLE");
       }
       group = this.#newGroup(req.groupId);
       this.#groups.set(group.id, group);
@@ -451,7 +469,7 @@ export class KafkaGroupCoordinator {
       if (member !== undefined) {
         this.#removeMemberAndUpdateGroup(group, member, "the group is full");
       }
-      return joinError(KafkaError.GROUP_MAX_SIZE_REACHED);
+      return joinError("GROUP_MAX_SIZE_REACHED");
     }
     // JoinGroup v0 has no rebalance timeout: the session timeout stands in, as in Kafka.
     const askedMs = Number.isInteger(req.rebalanceTimeoutMs) && req.rebalanceTimeoutMs >= 0
@@ -544,7 +562,7 @@ export class KafkaGroupCoordinator {
   ): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
     const names = req.protocols.map((p) => p.name);
     if (!this.#supportsProtocols(group, "", req.protocolType, names)) {
-      return joinError(KafkaError.INCONSISTENT_GROUP_PROTOCOL);
+      return joinError("INCONSISTENT_GROUP_PROTOCOL");
     }
     const newMemberId = `${req.groupInstanceId ?? req.clientId}-${crypto.randomUUID()}`;
     if (req.groupInstanceId !== null) {
@@ -556,12 +574,12 @@ export class KafkaGroupCoordinator {
     }
     if (req.requireKnownMemberId) {
       if (group.pending.size >= this.#options.membersPerGroupMax) {
-        return joinError(KafkaError.GROUP_MAX_SIZE_REACHED);
+        return joinError("GROUP_MAX_SIZE_REACHED");
       }
       const deadline = this.clock.nowMs() + req.sessionTimeoutMs;
       group.pending.set(newMemberId, deadline);
       this.#scheduleExpiry(group, deadline);
-      return joinError(KafkaError.MEMBER_ID_REQUIRED, newMemberId);
+      return joinError("MEMBER_ID_REQUIRED", newMemberId);
     }
     return this.#addMemberAndRebalance(group, newMemberId, req);
   }
@@ -573,7 +591,7 @@ export class KafkaGroupCoordinator {
     const { memberId } = req;
     const names = req.protocols.map((p) => p.name);
     if (!this.#supportsProtocols(group, memberId, req.protocolType, names)) {
-      return joinError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, memberId);
+      return joinError("INCONSISTENT_GROUP_PROTOCOL", memberId);
     }
     if (group.pending.has(memberId)) {
       if (req.groupInstanceId !== null) {
@@ -587,7 +605,7 @@ export class KafkaGroupCoordinator {
       return this.#addMemberAndRebalance(group, memberId, req);
     }
     const error = this.#validateMember(group, memberId, req.groupInstanceId);
-    if (error !== KafkaError.NONE) return joinError(error, memberId);
+    if (error !== "NONE") return joinError(error, memberId);
     const member = group.members.get(memberId)!;
     switch (group.state) {
       case "PreparingRebalance":
@@ -608,15 +626,19 @@ export class KafkaGroupCoordinator {
         this.#touch(group, member);
         return { ...this.#joinResult(group, member), members: [] };
       case "Empty":
-        return joinError(KafkaError.UNKNOWN_MEMBER_ID, memberId);
+        return joinError("UNKNOWN_MEMBER_ID", memberId);
     }
   }
 
   /** Kafka's validateCurrentMember: the instance id maps to this member id, or the id exists. */
-  #validateMember(group: Group, memberId: string, groupInstanceId: string | null): number {
+  #validateMember(
+    group: Group,
+    memberId: string,
+    groupInstanceId: string | null,
+  ): ClassicGroupError {
     if (groupInstanceId !== null) {
       const current = group.staticMembers.get(groupInstanceId);
-      if (current === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
+      if (current === undefined) return "UNKNOWN_MEMBER_ID";
       if (current !== memberId) {
         this.logger.info("kafka static member fenced", {
           group: group.id,
@@ -624,17 +646,17 @@ export class KafkaGroupCoordinator {
           memberId,
           current,
         });
-        return KafkaError.FENCED_INSTANCE_ID;
+        return "FENCED_INSTANCE_ID";
       }
-      return KafkaError.NONE;
+      return "NONE";
     }
-    return group.members.has(memberId) ? KafkaError.NONE : KafkaError.UNKNOWN_MEMBER_ID;
+    return group.members.has(memberId) ? "NONE" : "UNKNOWN_MEMBER_ID";
   }
 
   #joinResult(group: Group, member: Member): KafkaJoinGroupResult {
     const leader = group.leaderId === member.memberId;
     return {
-      errorCode: KafkaError.NONE,
+      error: "NONE",
       generationId: group.generationId,
       protocolType: group.protocolType,
       protocolName: group.protocolName,
@@ -655,7 +677,7 @@ export class KafkaGroupCoordinator {
   #waitForJoin(member: Member): Promise<KafkaJoinGroupResult> {
     // A second JoinGroup from the same member replaces the first; the first is answered so it
     // never hangs (its client gave up on it).
-    member.joinWaiter?.(joinError(KafkaError.REBALANCE_IN_PROGRESS, member.memberId));
+    member.joinWaiter?.(joinError("REBALANCE_IN_PROGRESS", member.memberId));
     return new Promise((resolve) => {
       member.joinWaiter = resolve;
     });
@@ -721,8 +743,8 @@ export class KafkaGroupCoordinator {
   ): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
     const old = group.members.get(oldMemberId)!;
     const currentLeader = group.leaderId;
-    old.joinWaiter?.(joinError(KafkaError.FENCED_INSTANCE_ID, oldMemberId));
-    old.syncWaiter?.(syncError(KafkaError.FENCED_INSTANCE_ID));
+    old.joinWaiter?.(joinError("FENCED_INSTANCE_ID", oldMemberId));
+    old.syncWaiter?.(syncError("FENCED_INSTANCE_ID"));
     const member: Member = {
       ...old,
       memberId: newMemberId,
@@ -753,7 +775,7 @@ export class KafkaGroupCoordinator {
     });
     if (group.state === "Stable" && this.#selectProtocol(group) === group.protocolName) {
       return {
-        errorCode: KafkaError.NONE,
+        error: "NONE",
         generationId: group.generationId,
         protocolType: group.protocolType,
         protocolName: group.protocolName,
@@ -785,7 +807,7 @@ export class KafkaGroupCoordinator {
         if (waiter === undefined) continue;
         m.syncWaiter = undefined;
         this.#touch(group, m);
-        waiter(syncError(KafkaError.REBALANCE_IN_PROGRESS));
+        waiter(syncError("REBALANCE_IN_PROGRESS"));
       }
     }
     group.syncTimer?.cancel();
@@ -954,8 +976,8 @@ export class KafkaGroupCoordinator {
       group.leaderId = group.members.keys().next().value ?? null;
     }
     if (group.members.size === 0) group.pendingSync.clear();
-    joinWaiter?.(joinError(KafkaError.UNKNOWN_MEMBER_ID, member.memberId));
-    syncWaiter?.(syncError(KafkaError.UNKNOWN_MEMBER_ID));
+    joinWaiter?.(joinError("UNKNOWN_MEMBER_ID", member.memberId));
+    syncWaiter?.(syncError("UNKNOWN_MEMBER_ID"));
   }
 
   #removeMemberAndUpdateGroup(group: Group, member: Member, reason: string): void {
@@ -985,27 +1007,27 @@ export class KafkaGroupCoordinator {
   }
 
   #sync(req: KafkaSyncGroupRequest): KafkaSyncGroupResult | Promise<KafkaSyncGroupResult> {
-    if (this.#closed) return syncError(KafkaError.COORDINATOR_NOT_AVAILABLE);
-    if (!this.#validGroupId(req.groupId)) return syncError(KafkaError.INVALID_GROUP_ID);
+    if (this.#closed) return syncError("COORDINATOR_NOT_AVAILABLE");
+    if (!this.#validGroupId(req.groupId)) return syncError("INVALID_GROUP_ID");
     const group = this.#groups.get(req.groupId);
-    if (group === undefined) return syncError(KafkaError.UNKNOWN_MEMBER_ID);
+    if (group === undefined) return syncError("UNKNOWN_MEMBER_ID");
     const error = this.#validateMember(group, req.memberId, req.groupInstanceId);
-    if (error !== KafkaError.NONE) return syncError(error);
-    if (req.generationId !== group.generationId) return syncError(KafkaError.ILLEGAL_GENERATION);
+    if (error !== "NONE") return syncError(error);
+    if (req.generationId !== group.generationId) return syncError("ILLEGAL_GENERATION");
     if (
       (req.protocolType !== null && req.protocolType !== group.protocolType) ||
       (req.protocolName !== null && req.protocolName !== group.protocolName)
     ) {
-      return syncError(KafkaError.INCONSISTENT_GROUP_PROTOCOL);
+      return syncError("INCONSISTENT_GROUP_PROTOCOL");
     }
     const member = group.members.get(req.memberId)!;
     switch (group.state) {
       case "Empty":
-        return syncError(KafkaError.UNKNOWN_MEMBER_ID);
+        return syncError("UNKNOWN_MEMBER_ID");
       case "PreparingRebalance":
-        return syncError(KafkaError.REBALANCE_IN_PROGRESS);
+        return syncError("REBALANCE_IN_PROGRESS");
       case "CompletingRebalance": {
-        member.syncWaiter?.(syncError(KafkaError.REBALANCE_IN_PROGRESS));
+        member.syncWaiter?.(syncError("REBALANCE_IN_PROGRESS"));
         const result = new Promise<KafkaSyncGroupResult>((resolve) => {
           member.syncWaiter = resolve;
         });
@@ -1030,7 +1052,7 @@ export class KafkaGroupCoordinator {
 
   #syncResult(group: Group, member: Member): KafkaSyncGroupResult {
     return {
-      errorCode: KafkaError.NONE,
+      error: "NONE",
       protocolType: group.protocolType,
       protocolName: group.protocolName,
       assignment: member.assignment,
@@ -1074,27 +1096,27 @@ export class KafkaGroupCoordinator {
   // Heartbeat and LeaveGroup
 
   /** Heartbeat: REBALANCE_IN_PROGRESS while PreparingRebalance tells the member to rejoin. */
-  heartbeat(req: KafkaHeartbeatRequest): { errorCode: number } {
-    if (this.#closed) return { errorCode: KafkaError.COORDINATOR_NOT_AVAILABLE };
-    if (!this.#validGroupId(req.groupId)) return { errorCode: KafkaError.INVALID_GROUP_ID };
+  heartbeat(req: KafkaHeartbeatRequest): { error: ClassicGroupError } {
+    if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE" };
+    if (!this.#validGroupId(req.groupId)) return { error: "INVALID_GROUP_ID" };
     const group = this.#groups.get(req.groupId);
-    if (group === undefined) return { errorCode: KafkaError.UNKNOWN_MEMBER_ID };
+    if (group === undefined) return { error: "UNKNOWN_MEMBER_ID" };
     const error = this.#validateMember(group, req.memberId, req.groupInstanceId);
-    if (error !== KafkaError.NONE) return { errorCode: error };
+    if (error !== "NONE") return { error };
     if (req.generationId !== group.generationId) {
-      return { errorCode: KafkaError.ILLEGAL_GENERATION };
+      return { error: "ILLEGAL_GENERATION" };
     }
     const member = group.members.get(req.memberId)!;
     switch (group.state) {
       case "Empty":
-        return { errorCode: KafkaError.UNKNOWN_MEMBER_ID };
+        return { error: "UNKNOWN_MEMBER_ID" };
       case "PreparingRebalance":
         this.#touch(group, member);
-        return { errorCode: KafkaError.REBALANCE_IN_PROGRESS };
+        return { error: "REBALANCE_IN_PROGRESS" };
       case "CompletingRebalance":
       case "Stable":
         this.#touch(group, member);
-        return { errorCode: KafkaError.NONE };
+        return { error: "NONE" };
     }
   }
 
@@ -1103,38 +1125,38 @@ export class KafkaGroupCoordinator {
    * member) and rebalances; the others learn it from their heartbeats. Answers at once.
    */
   leaveGroup(req: KafkaLeaveGroupRequest): KafkaLeaveGroupResult {
-    if (this.#closed) return { errorCode: KafkaError.COORDINATOR_NOT_AVAILABLE, members: [] };
+    if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE", members: [] };
     if (!this.#validGroupId(req.groupId)) {
-      return { errorCode: KafkaError.INVALID_GROUP_ID, members: [] };
+      return { error: "INVALID_GROUP_ID", members: [] };
     }
     const group = this.#groups.get(req.groupId);
     const members = req.members.map((leaving) => {
-      const answer = (errorCode: number) => ({
+      const answer = (error: ClassicGroupError) => ({
         memberId: leaving.memberId,
         groupInstanceId: leaving.groupInstanceId,
-        errorCode,
+        error,
       });
-      if (group === undefined) return answer(KafkaError.UNKNOWN_MEMBER_ID);
+      if (group === undefined) return answer("UNKNOWN_MEMBER_ID");
       if (leaving.memberId === "") {
         const current = leaving.groupInstanceId === null
           ? undefined
           : group.staticMembers.get(leaving.groupInstanceId);
         const member = current === undefined ? undefined : group.members.get(current);
-        if (member === undefined) return answer(KafkaError.UNKNOWN_MEMBER_ID);
+        if (member === undefined) return answer("UNKNOWN_MEMBER_ID");
         this.#removeMemberAndUpdateGroup(group, member, `static member ${current} left`);
-        return answer(KafkaError.NONE);
+        return answer("NONE");
       }
       if (group.pending.delete(leaving.memberId)) {
         this.#tryCompleteJoin(group);
-        return answer(KafkaError.NONE);
+        return answer("NONE");
       }
       const error = this.#validateMember(group, leaving.memberId, leaving.groupInstanceId);
-      if (error !== KafkaError.NONE) return answer(error);
+      if (error !== "NONE") return answer(error);
       const member = group.members.get(leaving.memberId)!;
       this.#removeMemberAndUpdateGroup(group, member, `member ${member.memberId} left`);
-      return answer(KafkaError.NONE);
+      return answer("NONE");
     });
-    return { errorCode: KafkaError.NONE, members };
+    return { error: "NONE", members };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1219,43 +1241,47 @@ export class KafkaGroupCoordinator {
 
   /**
    * OffsetCommit: validated as Kafka does, then every valid partition of the request is written
-   * with one OffsetStore.commit. Per-partition error codes, in request order.
+   * with one OffsetStore.commit. Per-partition errors, in request order.
    */
   async commitOffsets(
     req: KafkaOffsetCommitRequest,
     /** The member was checked by another coordinator (a KIP-848 consumer group): write only. */
     memberChecked = false,
   ): Promise<KafkaOffsetCommitResult> {
-    const all = (errorCode: number): KafkaOffsetCommitResult => ({
+    const all = (error: ClassicGroupError): KafkaOffsetCommitResult => ({
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, error })),
       })),
     });
-    if (this.#closed) return all(KafkaError.COORDINATOR_NOT_AVAILABLE);
-    if (!this.#validGroupId(req.groupId)) return all(KafkaError.INVALID_GROUP_ID);
+    if (this.#closed) return all("COORDINATOR_NOT_AVAILABLE");
+    if (!this.#validGroupId(req.groupId)) return all("INVALID_GROUP_ID");
     let count = 0;
     for (const t of req.topics) count += t.partitions.length;
-    if (count > KAFKA_COMMIT_PARTITIONS_MAX) return all(KafkaError.INVALID_COMMIT_OFFSET_SIZE);
-    const error = memberChecked ? KafkaError.NONE : this.#validateCommit(req);
-    if (error !== KafkaError.NONE) return all(error);
+    if (count > KAFKA_COMMIT_PARTITIONS_MAX) return all("INVALID_COMMIT_OFFSET_SIZE");
+    const error = memberChecked ? "NONE" : this.#validateCommit(req);
+    if (error !== "NONE") return all(error);
 
-    const result = all(KafkaError.NONE);
+    const result = all("NONE");
     const commits: OffsetCommit[] = [];
-    const committed: { ref: { errorCode: number }; commit: OffsetCommit; metadata: string }[] = [];
+    const committed: {
+      ref: { error: ClassicGroupError };
+      commit: OffsetCommit;
+      metadata: string;
+    }[] = [];
     req.topics.forEach((t, ti) => {
       t.partitions.forEach((p, pi) => {
         const ref = result.topics[ti].partitions[pi];
         const offset = Number(p.committedOffset);
         if (t.name === "" || !Number.isInteger(p.partitionIndex) || p.partitionIndex < 0) {
-          ref.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
+          ref.error = "UNKNOWN_TOPIC_OR_PARTITION";
         } else if (
           p.metadata !== null && p.metadata.length > this.#options.offsetMetadataMaxBytes
         ) {
-          ref.errorCode = KafkaError.OFFSET_METADATA_TOO_LARGE;
+          ref.error = "OFFSET_METADATA_TOO_LARGE";
         } else if (!Number.isSafeInteger(offset) || offset < 0) {
           // The store keeps offsets as safe integers; Kafka clients never commit negative ones.
-          ref.errorCode = KafkaError.INVALID_COMMIT_OFFSET_SIZE;
+          ref.error = "INVALID_COMMIT_OFFSET_SIZE";
         } else {
           const commit = { topic: t.name, partition: p.partitionIndex, offset };
           commits.push(commit);
@@ -1269,15 +1295,13 @@ export class KafkaGroupCoordinator {
     } catch (err) {
       // A disk that said no: retriable for the client (Kafka answers storage failures with
       // NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE, so clients retry).
-      const errorCode = isSluiceError(err)
-        ? KafkaError.COORDINATOR_NOT_AVAILABLE
-        : KafkaError.UNKNOWN_SERVER_ERROR;
+      const failure = isSluiceError(err) ? "COORDINATOR_NOT_AVAILABLE" : "UNKNOWN_SERVER_ERROR";
       this.logger.error("kafka offset commit failed", {
         group: req.groupId,
         partitions: commits.length,
         error: String(err),
       });
-      for (const c of committed) c.ref.errorCode = errorCode;
+      for (const c of committed) c.ref.error = failure;
       return result;
     }
     for (const c of committed) this.#rememberMetadata(req.groupId, c.commit, c.metadata);
@@ -1285,39 +1309,37 @@ export class KafkaGroupCoordinator {
   }
 
   /** Kafka's validateOffsetCommit plus the state rules of doCommitOffsets; counts as heartbeat. */
-  #validateCommit(req: KafkaOffsetCommitRequest): number {
+  #validateCommit(req: KafkaOffsetCommitRequest): ClassicGroupError {
     const group = this.#groups.get(req.groupId);
     const simple = req.generationId < 0 && req.memberId === "" && req.groupInstanceId === null;
     if (group === undefined) {
       // No group here: a simple commit, or a member of a group this coordinator forgot.
-      if (req.generationId >= 0) return KafkaError.ILLEGAL_GENERATION;
-      if (!simple) return KafkaError.UNKNOWN_MEMBER_ID;
+      if (req.generationId >= 0) return "ILLEGAL_GENERATION";
+      if (!simple) return "UNKNOWN_MEMBER_ID";
       // HTTP members own the id: only they commit (as Kafka refuses non-members).
-      return this.isOtherProtocolGroup(req.groupId)
-        ? KafkaError.UNKNOWN_MEMBER_ID
-        : KafkaError.NONE;
+      return this.isOtherProtocolGroup(req.groupId) ? "UNKNOWN_MEMBER_ID" : "NONE";
     }
     if (simple) {
       // A group with members takes commits from its members only.
       if (group.state !== "Empty" || this.isOtherProtocolGroup(req.groupId)) {
-        return KafkaError.UNKNOWN_MEMBER_ID;
+        return "UNKNOWN_MEMBER_ID";
       }
-      return KafkaError.NONE;
+      return "NONE";
     }
     const error = this.#validateMember(group, req.memberId, req.groupInstanceId);
-    if (error !== KafkaError.NONE) return error;
-    if (req.generationId !== group.generationId) return KafkaError.ILLEGAL_GENERATION;
+    if (error !== "NONE") return error;
+    if (req.generationId !== group.generationId) return "ILLEGAL_GENERATION";
     switch (group.state) {
       case "CompletingRebalance":
         // The member has its new generation but not its assignment yet.
-        return KafkaError.REBALANCE_IN_PROGRESS;
+        return "REBALANCE_IN_PROGRESS";
       case "Stable":
       case "PreparingRebalance":
         // Allowed while preparing: the member learns of the rebalance from its heartbeat.
         this.#touch(group, group.members.get(req.memberId)!);
-        return KafkaError.NONE;
+        return "NONE";
       case "Empty":
-        return KafkaError.NONE;
+        return "NONE";
     }
   }
 
@@ -1346,11 +1368,11 @@ export class KafkaGroupCoordinator {
     groupId: string,
     topics: { name: string; partitionIndexes: number[] }[] | null,
   ): KafkaOffsetFetchResult {
-    if (this.#closed) return { errorCode: KafkaError.COORDINATOR_NOT_AVAILABLE, topics: [] };
-    if (!this.#validGroupId(groupId)) return { errorCode: KafkaError.INVALID_GROUP_ID, topics: [] };
+    if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE", topics: [] };
+    if (!this.#validGroupId(groupId)) return { error: "INVALID_GROUP_ID", topics: [] };
     const wanted = topics ?? this.#committedTopics(groupId);
     return {
-      errorCode: KafkaError.NONE,
+      error: "NONE",
       topics: wanted.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((partitionIndex) => {
@@ -1360,7 +1382,7 @@ export class KafkaGroupCoordinator {
             partitionIndex,
             committedOffset: offset === undefined ? -1n : BigInt(offset),
             metadata: kept !== undefined && kept.offset === offset ? kept.metadata : "",
-            errorCode: KafkaError.NONE,
+            error: "NONE",
           };
         }),
       })),
@@ -1428,7 +1450,7 @@ export class KafkaGroupCoordinator {
 
   /**
    * Cancels every timer and answers every waiting JoinGroup and SyncGroup with
-   * COORDINATOR_NOT_AVAILABLE; later calls get the same code. Committed offsets are in the store.
+   * COORDINATOR_NOT_AVAILABLE; later calls get the same error. Committed offsets are in the store.
    */
   close(): void {
     if (this.#closed) return;
@@ -1439,8 +1461,8 @@ export class KafkaGroupCoordinator {
         const joinWaiter = m.joinWaiter;
         const syncWaiter = m.syncWaiter;
         m.joinWaiter = m.syncWaiter = undefined;
-        joinWaiter?.(joinError(KafkaError.COORDINATOR_NOT_AVAILABLE, m.memberId));
-        syncWaiter?.(syncError(KafkaError.COORDINATOR_NOT_AVAILABLE));
+        joinWaiter?.(joinError("COORDINATOR_NOT_AVAILABLE", m.memberId));
+        syncWaiter?.(syncError("COORDINATOR_NOT_AVAILABLE"));
       }
     }
     this.#groups.clear();

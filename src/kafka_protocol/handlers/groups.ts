@@ -11,6 +11,10 @@
  * OffsetCommit and OffsetFetch also read on each topic (TOPIC_AUTHORIZATION_FAILED per partition;
  * an OffsetFetch of all topics leaves out those without it).
  */
+import type {
+  ClassicGroupError,
+  KafkaOffsetFetchResult,
+} from "../../broker/kafka_group_coordinator.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
@@ -20,6 +24,11 @@ import { consumerGroupErrorCode } from "./consumer_groups.ts";
 
 const EMPTY = new Uint8Array(0);
 const GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED;
+
+/** The wire code of a classic coordinator's error name. */
+export function classicGroupErrorCode(error: ClassicGroupError): number {
+  return KafkaError[error];
+}
 
 export function joinGroupHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
@@ -52,7 +61,7 @@ export function joinGroupHandler(ctx: KafkaContext): Handler {
     });
     return {
       throttleTimeMs: 0,
-      errorCode: result.errorCode,
+      errorCode: classicGroupErrorCode(result.error),
       generationId: result.generationId,
       protocolType: result.protocolType,
       protocolName: result.protocolName ?? (apiVersion >= 7 ? null : ""),
@@ -85,7 +94,7 @@ export function syncGroupHandler(ctx: KafkaContext): Handler {
     });
     return {
       throttleTimeMs: 0,
-      errorCode: result.errorCode,
+      errorCode: classicGroupErrorCode(result.error),
       protocolType: result.protocolType,
       protocolName: result.protocolName,
       assignment: result.assignment,
@@ -104,7 +113,7 @@ export function heartbeatHandler(ctx: KafkaContext): Handler {
       memberId: body.memberId as string,
       groupInstanceId: body.groupInstanceId as string | null,
     });
-    return Promise.resolve({ throttleTimeMs: 0, errorCode: result.errorCode });
+    return Promise.resolve({ throttleTimeMs: 0, errorCode: classicGroupErrorCode(result.error) });
   };
 }
 
@@ -119,10 +128,14 @@ export function leaveGroupHandler(ctx: KafkaContext): Handler {
       ? (body.members as { memberId: string; groupInstanceId: string | null }[])
       : [{ memberId: body.memberId as string, groupInstanceId: null }];
     const result = await ctx.groups.leaveGroup({ groupId: body.groupId as string, members });
-    const errorCode = apiVersion >= 3
-      ? result.errorCode
-      : result.errorCode || (result.members[0]?.errorCode ?? 0);
-    return { throttleTimeMs: 0, errorCode, members: result.members };
+    const answers = result.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      errorCode: classicGroupErrorCode(m.error),
+    }));
+    const topLevel = classicGroupErrorCode(result.error);
+    const errorCode = apiVersion >= 3 ? topLevel : topLevel || (answers[0]?.errorCode ?? 0);
+    return { throttleTimeMs: 0, errorCode, members: answers };
   };
 }
 
@@ -179,7 +192,14 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
         })),
       })),
     }, memberChecked);
-    return { throttleTimeMs: 0, topics: [...result.topics, ...refused] };
+    const committed = result.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: classicGroupErrorCode(p.error),
+      })),
+    }));
+    return { throttleTimeMs: 0, topics: [...committed, ...refused] };
   };
 }
 
@@ -235,16 +255,23 @@ function offsetFetchOneGroup(ctx: KafkaContext): Handler {
     const topics = requested === null ? null : requested.filter((t) => readable(t.name));
     const refused = (requested ?? []).filter((t) => !readable(t.name))
       .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
-    const result = topics !== null && topics.length === 0 && refused.length > 0
-      ? { topics: [] as Struct[], errorCode: KafkaError.NONE as number }
+    const noneReadable = topics !== null && topics.length === 0 && refused.length > 0;
+    const result: KafkaOffsetFetchResult = noneReadable
+      ? { topics: [], error: "NONE" }
       : ctx.groups.fetchOffsets(body.groupId as string, topics);
+    const fetched = result.topics.filter((t) => readable(t.name)).map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        committedOffset: p.committedOffset,
+        metadata: p.metadata,
+        errorCode: classicGroupErrorCode(p.error),
+      })),
+    }));
     return Promise.resolve({
       throttleTimeMs: 0,
-      topics: [
-        ...(result.topics as Struct[]).filter((t) => readable(t.name as string)),
-        ...refused,
-      ],
-      errorCode: result.errorCode,
+      topics: [...fetched, ...refused],
+      errorCode: classicGroupErrorCode(result.error),
     } as Struct);
   };
 }
