@@ -62,7 +62,7 @@
  *   (UNKNOWN_TOPIC_OR_PARTITION) before the coordinator, and the wire layer does the same.
  * - A group id used by HTTP members (the `isOtherProtocolGroup` callback) refuses Kafka joins
  *   with INCONSISTENT_GROUP_PROTOCOL and simple commits with UNKNOWN_MEMBER_ID;
- *   {@link KafkaGroupCoordinator.hasActiveGroup} lets the HTTP side refuse the reverse.
+ *   {@link ClassicGroupCoordinator.hasActiveGroup} lets the HTTP side refuse the reverse.
  *
  * Time comes from the injected Clock; every limit below has a name and a default.
  */
@@ -85,32 +85,32 @@ import type { OffsetCommit, OffsetStore } from "./offset_store.ts";
  * more members, extended by the same again while members keep arriving, up to the rebalance
  * timeout. Kafka's default is 3 s; Sluice waits 300 ms, enough for consumers started together.
  */
-export const KAFKA_INITIAL_REBALANCE_DELAY_MS_DEFAULT = 300;
+export const CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT = 300;
 /**
  * A member's rebalanceTimeoutMs (max.poll.interval.ms, 5 min by default) is capped to this, so no
  * barrier waits longer (older Kafka Streams sent Integer.MAX_VALUE).
  */
-export const KAFKA_REBALANCE_TIMEOUT_MS_MAX = 30 * 60 * 1000;
+export const CLASSIC_REBALANCE_TIMEOUT_MS_MAX = 30 * 60 * 1000;
 /** Characters of a group id (Kafka sets no bound; this matches topic names and HTTP groups). */
-export const KAFKA_GROUP_ID_LENGTH_MAX = 249;
+export const CLASSIC_GROUP_ID_LENGTH_MAX = 249;
 /** Protocols (assignors) one member may offer in a JoinGroup; clients send one to three. */
-export const KAFKA_PROTOCOLS_PER_MEMBER_MAX = 64;
+export const CLASSIC_PROTOCOLS_PER_MEMBER_MAX = 64;
 /** `offset.metadata.max.bytes`: longer commit metadata is OFFSET_METADATA_TOO_LARGE (Kafka: 4096, compared with the string's length as Kafka does). */
-export const KAFKA_OFFSET_METADATA_MAX_BYTES_DEFAULT = 4096;
+export const CLASSIC_OFFSET_METADATA_MAX_BYTES_DEFAULT = 4096;
 /**
  * Partitions in one OffsetCommit: the store writes a request as one batch (16 MiB at most), so
  * more is refused whole with INVALID_COMMIT_OFFSET_SIZE (Kafka's answer to a commit too large
  * for __consumer_offsets).
  */
-export const KAFKA_COMMIT_PARTITIONS_MAX = 10_000;
+export const CLASSIC_COMMIT_PARTITIONS_MAX = 10_000;
 /**
  * Bytes of commit metadata kept in memory across all groups (the store does not keep it); past
  * this the oldest entries are forgotten and their fetches answer "".
  */
-export const KAFKA_OFFSET_METADATA_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
+export const CLASSIC_OFFSET_METADATA_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
 
-export interface KafkaGroupOptions {
-  /** group.initial.rebalance.delay.ms (KAFKA_INITIAL_REBALANCE_DELAY_MS_DEFAULT); 0 = none. */
+export interface ClassicGroupOptions {
+  /** group.initial.rebalance.delay.ms (CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT); 0 = none. */
   initialRebalanceDelayMs: number;
   /** Groups tracked at once (GROUPS_MAX); Empty groups are forgotten first when full. */
   groupsMax: number;
@@ -120,23 +120,23 @@ export interface KafkaGroupOptions {
   minSessionTimeoutMs: number;
   /** group.max.session.timeout.ms (SESSION_TIMEOUT_MS_MAX; Kafka: 30 min). */
   maxSessionTimeoutMs: number;
-  /** Cap on a member's rebalance timeout (KAFKA_REBALANCE_TIMEOUT_MS_MAX). */
+  /** Cap on a member's rebalance timeout (CLASSIC_REBALANCE_TIMEOUT_MS_MAX). */
   maxRebalanceTimeoutMs: number;
-  /** offset.metadata.max.bytes (KAFKA_OFFSET_METADATA_MAX_BYTES_DEFAULT). */
+  /** offset.metadata.max.bytes (CLASSIC_OFFSET_METADATA_MAX_BYTES_DEFAULT). */
   offsetMetadataMaxBytes: number;
-  /** Commit metadata kept in memory (KAFKA_OFFSET_METADATA_MEMORY_BYTES_MAX). */
+  /** Commit metadata kept in memory (CLASSIC_OFFSET_METADATA_MEMORY_BYTES_MAX). */
   offsetMetadataMemoryBytes: number;
 }
 
-export const KAFKA_GROUP_OPTIONS_DEFAULT: Readonly<KafkaGroupOptions> = {
-  initialRebalanceDelayMs: KAFKA_INITIAL_REBALANCE_DELAY_MS_DEFAULT,
+export const CLASSIC_GROUP_OPTIONS_DEFAULT: Readonly<ClassicGroupOptions> = {
+  initialRebalanceDelayMs: CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT,
   groupsMax: GROUPS_MAX,
   membersPerGroupMax: MEMBERS_PER_GROUP_MAX,
   minSessionTimeoutMs: SESSION_TIMEOUT_MS_MIN,
   maxSessionTimeoutMs: SESSION_TIMEOUT_MS_MAX,
-  maxRebalanceTimeoutMs: KAFKA_REBALANCE_TIMEOUT_MS_MAX,
-  offsetMetadataMaxBytes: KAFKA_OFFSET_METADATA_MAX_BYTES_DEFAULT,
-  offsetMetadataMemoryBytes: KAFKA_OFFSET_METADATA_MEMORY_BYTES_MAX,
+  maxRebalanceTimeoutMs: CLASSIC_REBALANCE_TIMEOUT_MS_MAX,
+  offsetMetadataMaxBytes: CLASSIC_OFFSET_METADATA_MAX_BYTES_DEFAULT,
+  offsetMetadataMemoryBytes: CLASSIC_OFFSET_METADATA_MEMORY_BYTES_MAX,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -161,18 +161,18 @@ export type ClassicGroupError =
   | "OFFSET_METADATA_TOO_LARGE"
   | "INVALID_COMMIT_OFFSET_SIZE";
 
-export interface KafkaGroupProtocol {
+export interface ClassicGroupProtocol {
   name: string;
   metadata: Uint8Array;
 }
 
-export interface KafkaJoinGroupRequest {
+export interface ClassicJoinGroupRequest {
   groupId: string;
   /** "" for a member that has none yet. */
   memberId: string;
   groupInstanceId: string | null;
   protocolType: string;
-  protocols: KafkaGroupProtocol[];
+  protocols: ClassicGroupProtocol[];
   sessionTimeoutMs: number;
   /**
    * v1+; a negative value (v0 has none) means the session timeout, as Kafka does for v0. Capped
@@ -185,13 +185,13 @@ export interface KafkaJoinGroupRequest {
   clientHost: string;
 }
 
-export interface KafkaJoinGroupMember {
+export interface ClassicJoinGroupMember {
   memberId: string;
   groupInstanceId: string | null;
   metadata: Uint8Array;
 }
 
-export interface KafkaJoinGroupResult {
+export interface ClassicJoinGroupResult {
   error: ClassicGroupError;
   /** -1 on error. */
   generationId: number;
@@ -201,10 +201,10 @@ export interface KafkaJoinGroupResult {
   leader: string;
   memberId: string;
   /** Every member's metadata for the elected protocol for the leader; empty for the others. */
-  members: KafkaJoinGroupMember[];
+  members: ClassicJoinGroupMember[];
 }
 
-export interface KafkaSyncGroupRequest {
+export interface ClassicSyncGroupRequest {
   groupId: string;
   generationId: number;
   memberId: string;
@@ -216,33 +216,33 @@ export interface KafkaSyncGroupRequest {
   assignments: { memberId: string; assignment: Uint8Array }[];
 }
 
-export interface KafkaSyncGroupResult {
+export interface ClassicSyncGroupResult {
   error: ClassicGroupError;
   protocolType: string | null;
   protocolName: string | null;
   assignment: Uint8Array;
 }
 
-export interface KafkaHeartbeatRequest {
+export interface ClassicHeartbeatRequest {
   groupId: string;
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
 }
 
-export interface KafkaLeaveGroupRequest {
+export interface ClassicLeaveGroupRequest {
   groupId: string;
   /** v0-2 carry one member (the wire layer wraps it); memberId "" with an instance id removes the static member. */
   members: { memberId: string; groupInstanceId: string | null }[];
 }
 
-export interface KafkaLeaveGroupResult {
+export interface ClassicLeaveGroupResult {
   error: ClassicGroupError;
   /** Per member (v3+); v0-2 answer the single member's error as the top-level one. */
   members: { memberId: string; groupInstanceId: string | null; error: ClassicGroupError }[];
 }
 
-export interface KafkaOffsetCommitRequest {
+export interface ClassicOffsetCommitRequest {
   groupId: string;
   /** -1 for a simple (standalone) commit, with memberId "". */
   generationId: number;
@@ -258,11 +258,11 @@ export interface KafkaOffsetCommitRequest {
   }[];
 }
 
-export interface KafkaOffsetCommitResult {
+export interface ClassicOffsetCommitResult {
   topics: { name: string; partitions: { partitionIndex: number; error: ClassicGroupError }[] }[];
 }
 
-export interface KafkaOffsetFetchResult {
+export interface ClassicOffsetFetchResult {
   error: ClassicGroupError;
   topics: {
     name: string;
@@ -276,16 +276,16 @@ export interface KafkaOffsetFetchResult {
   }[];
 }
 
-export type KafkaGroupState =
+export type ClassicGroupState =
   | "Empty"
   | "PreparingRebalance"
   | "CompletingRebalance"
   | "Stable"
   | "Dead";
 
-export interface KafkaGroupDescription {
+export interface ClassicGroupDescription {
   groupId: string;
-  state: KafkaGroupState;
+  state: ClassicGroupState;
   generationId: number;
   /** "" when unknown. */
   protocolType: string;
@@ -314,20 +314,20 @@ interface Member {
   clientId: string;
   clientHost: string;
   protocolType: string;
-  protocols: KafkaGroupProtocol[];
+  protocols: ClassicGroupProtocol[];
   rebalanceTimeoutMs: number;
   sessionTimeoutMs: number;
   lastHeartbeatMs: number;
   assignment: Uint8Array;
   /** Set while the member's JoinGroup waits at the barrier. */
-  joinWaiter: ((result: KafkaJoinGroupResult) => void) | undefined;
+  joinWaiter: ((result: ClassicJoinGroupResult) => void) | undefined;
   /** Set while the member's SyncGroup waits for the leader's. */
-  syncWaiter: ((result: KafkaSyncGroupResult) => void) | undefined;
+  syncWaiter: ((result: ClassicSyncGroupResult) => void) | undefined;
 }
 
 interface Group {
   id: string;
-  state: Exclude<KafkaGroupState, "Dead">;
+  state: Exclude<ClassicGroupState, "Dead">;
   generationId: number;
   protocolType: string | null;
   protocolName: string | null;
@@ -353,7 +353,7 @@ interface Group {
   expiryAtMs: number;
 }
 
-function joinError(error: ClassicGroupError, memberId = ""): KafkaJoinGroupResult {
+function joinError(error: ClassicGroupError, memberId = ""): ClassicJoinGroupResult {
   return {
     error,
     generationId: -1,
@@ -365,11 +365,11 @@ function joinError(error: ClassicGroupError, memberId = ""): KafkaJoinGroupResul
   };
 }
 
-function syncError(error: ClassicGroupError): KafkaSyncGroupResult {
+function syncError(error: ClassicGroupError): ClassicSyncGroupResult {
   return { error, protocolType: null, protocolName: null, assignment: EMPTY };
 }
 
-function sameProtocols(a: KafkaGroupProtocol[], b: KafkaGroupProtocol[]): boolean {
+function sameProtocols(a: ClassicGroupProtocol[], b: ClassicGroupProtocol[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     if (a[i].name !== b[i].name || a[i].metadata.length !== b[i].metadata.length) return false;
@@ -381,9 +381,9 @@ function sameProtocols(a: KafkaGroupProtocol[], b: KafkaGroupProtocol[]): boolea
 }
 
 /** Copies (the request buffer is not kept alive) and drops repeated names, the first winning. */
-function ownProtocols(protocols: KafkaGroupProtocol[]): KafkaGroupProtocol[] {
+function ownProtocols(protocols: ClassicGroupProtocol[]): ClassicGroupProtocol[] {
   const seen = new Set<string>();
-  const out: KafkaGroupProtocol[] = [];
+  const out: ClassicGroupProtocol[] = [];
   for (const p of protocols) {
     if (seen.has(p.name)) continue;
     seen.add(p.name);
@@ -395,9 +395,9 @@ function ownProtocols(protocols: KafkaGroupProtocol[]): KafkaGroupProtocol[] {
 const metadataKey = (group: string, topic: string, partition: number) =>
   `${group}\0${topic}\0${partition}`;
 
-export class KafkaGroupCoordinator {
+export class ClassicGroupCoordinator {
   readonly #groups = new Map<string, Group>();
-  readonly #options: KafkaGroupOptions;
+  readonly #options: ClassicGroupOptions;
   /** group\0topic\0partition -> the metadata committed with `offset`, oldest first. */
   readonly #metadata = new Map<string, { offset: number; metadata: string }>();
   #metadataBytes = 0;
@@ -407,22 +407,22 @@ export class KafkaGroupCoordinator {
     readonly store: OffsetStore,
     readonly clock: Clock,
     readonly logger: Logger,
-    options: Partial<KafkaGroupOptions> = {},
+    options: Partial<ClassicGroupOptions> = {},
     /** True when HTTP members currently use the group id (the other front's groups). */
     readonly isOtherProtocolGroup: (groupId: string) => boolean = () => false,
   ) {
-    this.#options = { ...KAFKA_GROUP_OPTIONS_DEFAULT, ...options };
+    this.#options = { ...CLASSIC_GROUP_OPTIONS_DEFAULT, ...options };
   }
 
   // -------------------------------------------------------------------------------------------
   // JoinGroup
 
   /** JoinGroup: resolves when the join barrier completes (or at once for errors). */
-  joinGroup(req: KafkaJoinGroupRequest): Promise<KafkaJoinGroupResult> {
+  joinGroup(req: ClassicJoinGroupRequest): Promise<ClassicJoinGroupResult> {
     return Promise.resolve(this.#join(req));
   }
 
-  #join(req: KafkaJoinGroupRequest): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
+  #join(req: ClassicJoinGroupRequest): ClassicJoinGroupResult | Promise<ClassicJoinGroupResult> {
     if (this.#closed) return joinError("COORDINATOR_NOT_AVAILABLE", req.memberId);
     if (!this.#validGroupId(req.groupId)) {
       return joinError("INVALID_GROUP_ID", req.memberId);
@@ -434,7 +434,7 @@ export class KafkaGroupCoordinator {
     ) {
       return joinError("INVALID_SESSION_TIMEOUT", req.memberId);
     }
-    if (req.protocols.length > KAFKA_PROTOCOLS_PER_MEMBER_MAX) {
+    if (req.protocols.length > CLASSIC_PROTOCOLS_PER_MEMBER_MAX) {
       return joinError("INVALID_REQUEST", req.memberId);
     }
     if (req.protocolType === "" || req.protocols.length === 0) {
@@ -508,7 +508,7 @@ export class KafkaGroupCoordinator {
   }
 
   #validGroupId(id: unknown): id is string {
-    return typeof id === "string" && id.length > 0 && id.length <= KAFKA_GROUP_ID_LENGTH_MAX;
+    return typeof id === "string" && id.length > 0 && id.length <= CLASSIC_GROUP_ID_LENGTH_MAX;
   }
 
   /** An Empty group with no pending member: nothing but its generation number. */
@@ -558,8 +558,8 @@ export class KafkaGroupCoordinator {
 
   #joinNewMember(
     group: Group,
-    req: KafkaJoinGroupRequest,
-  ): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
+    req: ClassicJoinGroupRequest,
+  ): ClassicJoinGroupResult | Promise<ClassicJoinGroupResult> {
     const names = req.protocols.map((p) => p.name);
     if (!this.#supportsProtocols(group, "", req.protocolType, names)) {
       return joinError("INCONSISTENT_GROUP_PROTOCOL");
@@ -586,8 +586,8 @@ export class KafkaGroupCoordinator {
 
   #joinCurrentMember(
     group: Group,
-    req: KafkaJoinGroupRequest,
-  ): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
+    req: ClassicJoinGroupRequest,
+  ): ClassicJoinGroupResult | Promise<ClassicJoinGroupResult> {
     const { memberId } = req;
     const names = req.protocols.map((p) => p.name);
     if (!this.#supportsProtocols(group, memberId, req.protocolType, names)) {
@@ -653,7 +653,7 @@ export class KafkaGroupCoordinator {
     return group.members.has(memberId) ? "NONE" : "UNKNOWN_MEMBER_ID";
   }
 
-  #joinResult(group: Group, member: Member): KafkaJoinGroupResult {
+  #joinResult(group: Group, member: Member): ClassicJoinGroupResult {
     const leader = group.leaderId === member.memberId;
     return {
       error: "NONE",
@@ -666,7 +666,7 @@ export class KafkaGroupCoordinator {
     };
   }
 
-  #memberMetadata(group: Group): KafkaJoinGroupMember[] {
+  #memberMetadata(group: Group): ClassicJoinGroupMember[] {
     return [...group.members.values()].map((m) => ({
       memberId: m.memberId,
       groupInstanceId: m.groupInstanceId,
@@ -674,7 +674,7 @@ export class KafkaGroupCoordinator {
     }));
   }
 
-  #waitForJoin(member: Member): Promise<KafkaJoinGroupResult> {
+  #waitForJoin(member: Member): Promise<ClassicJoinGroupResult> {
     // A second JoinGroup from the same member replaces the first; the first is answered so it
     // never hangs (its client gave up on it).
     member.joinWaiter?.(joinError("REBALANCE_IN_PROGRESS", member.memberId));
@@ -686,8 +686,8 @@ export class KafkaGroupCoordinator {
   #addMemberAndRebalance(
     group: Group,
     memberId: string,
-    req: KafkaJoinGroupRequest,
-  ): Promise<KafkaJoinGroupResult> {
+    req: ClassicJoinGroupRequest,
+  ): Promise<ClassicJoinGroupResult> {
     const member: Member = {
       memberId,
       groupInstanceId: req.groupInstanceId,
@@ -717,8 +717,8 @@ export class KafkaGroupCoordinator {
   #updateMemberAndRebalance(
     group: Group,
     member: Member,
-    req: KafkaJoinGroupRequest,
-  ): Promise<KafkaJoinGroupResult> {
+    req: ClassicJoinGroupRequest,
+  ): Promise<ClassicJoinGroupResult> {
     member.protocols = req.protocols;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
@@ -739,8 +739,8 @@ export class KafkaGroupCoordinator {
     group: Group,
     oldMemberId: string,
     newMemberId: string,
-    req: KafkaJoinGroupRequest,
-  ): KafkaJoinGroupResult | Promise<KafkaJoinGroupResult> {
+    req: ClassicJoinGroupRequest,
+  ): ClassicJoinGroupResult | Promise<ClassicJoinGroupResult> {
     const old = group.members.get(oldMemberId)!;
     const currentLeader = group.leaderId;
     old.joinWaiter?.(joinError("FENCED_INSTANCE_ID", oldMemberId));
@@ -1002,11 +1002,11 @@ export class KafkaGroupCoordinator {
    * SyncGroup: the leader's call stores the assignments and answers every waiting member; a
    * follower's waits for it (bounded by the pending-sync expiry).
    */
-  syncGroup(req: KafkaSyncGroupRequest): Promise<KafkaSyncGroupResult> {
+  syncGroup(req: ClassicSyncGroupRequest): Promise<ClassicSyncGroupResult> {
     return Promise.resolve(this.#sync(req));
   }
 
-  #sync(req: KafkaSyncGroupRequest): KafkaSyncGroupResult | Promise<KafkaSyncGroupResult> {
+  #sync(req: ClassicSyncGroupRequest): ClassicSyncGroupResult | Promise<ClassicSyncGroupResult> {
     if (this.#closed) return syncError("COORDINATOR_NOT_AVAILABLE");
     if (!this.#validGroupId(req.groupId)) return syncError("INVALID_GROUP_ID");
     const group = this.#groups.get(req.groupId);
@@ -1028,7 +1028,7 @@ export class KafkaGroupCoordinator {
         return syncError("REBALANCE_IN_PROGRESS");
       case "CompletingRebalance": {
         member.syncWaiter?.(syncError("REBALANCE_IN_PROGRESS"));
-        const result = new Promise<KafkaSyncGroupResult>((resolve) => {
+        const result = new Promise<ClassicSyncGroupResult>((resolve) => {
           member.syncWaiter = resolve;
         });
         this.#synced(group, member);
@@ -1050,7 +1050,7 @@ export class KafkaGroupCoordinator {
     }
   }
 
-  #syncResult(group: Group, member: Member): KafkaSyncGroupResult {
+  #syncResult(group: Group, member: Member): ClassicSyncGroupResult {
     return {
       error: "NONE",
       protocolType: group.protocolType,
@@ -1096,7 +1096,7 @@ export class KafkaGroupCoordinator {
   // Heartbeat and LeaveGroup
 
   /** Heartbeat: REBALANCE_IN_PROGRESS while PreparingRebalance tells the member to rejoin. */
-  heartbeat(req: KafkaHeartbeatRequest): { error: ClassicGroupError } {
+  heartbeat(req: ClassicHeartbeatRequest): { error: ClassicGroupError } {
     if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE" };
     if (!this.#validGroupId(req.groupId)) return { error: "INVALID_GROUP_ID" };
     const group = this.#groups.get(req.groupId);
@@ -1124,7 +1124,7 @@ export class KafkaGroupCoordinator {
    * LeaveGroup: removes each listed member (memberId "" with a groupInstanceId names a static
    * member) and rebalances; the others learn it from their heartbeats. Answers at once.
    */
-  leaveGroup(req: KafkaLeaveGroupRequest): KafkaLeaveGroupResult {
+  leaveGroup(req: ClassicLeaveGroupRequest): ClassicLeaveGroupResult {
     if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE", members: [] };
     if (!this.#validGroupId(req.groupId)) {
       return { error: "INVALID_GROUP_ID", members: [] };
@@ -1244,11 +1244,11 @@ export class KafkaGroupCoordinator {
    * with one OffsetStore.commit. Per-partition errors, in request order.
    */
   async commitOffsets(
-    req: KafkaOffsetCommitRequest,
+    req: ClassicOffsetCommitRequest,
     /** The member was checked by another coordinator (a KIP-848 consumer group): write only. */
     memberChecked = false,
-  ): Promise<KafkaOffsetCommitResult> {
-    const all = (error: ClassicGroupError): KafkaOffsetCommitResult => ({
+  ): Promise<ClassicOffsetCommitResult> {
+    const all = (error: ClassicGroupError): ClassicOffsetCommitResult => ({
       topics: req.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, error })),
@@ -1258,7 +1258,7 @@ export class KafkaGroupCoordinator {
     if (!this.#validGroupId(req.groupId)) return all("INVALID_GROUP_ID");
     let count = 0;
     for (const t of req.topics) count += t.partitions.length;
-    if (count > KAFKA_COMMIT_PARTITIONS_MAX) return all("INVALID_COMMIT_OFFSET_SIZE");
+    if (count > CLASSIC_COMMIT_PARTITIONS_MAX) return all("INVALID_COMMIT_OFFSET_SIZE");
     const error = memberChecked ? "NONE" : this.#validateCommit(req);
     if (error !== "NONE") return all(error);
 
@@ -1309,7 +1309,7 @@ export class KafkaGroupCoordinator {
   }
 
   /** Kafka's validateOffsetCommit plus the state rules of doCommitOffsets; counts as heartbeat. */
-  #validateCommit(req: KafkaOffsetCommitRequest): ClassicGroupError {
+  #validateCommit(req: ClassicOffsetCommitRequest): ClassicGroupError {
     const group = this.#groups.get(req.groupId);
     const simple = req.generationId < 0 && req.memberId === "" && req.groupInstanceId === null;
     if (group === undefined) {
@@ -1367,7 +1367,7 @@ export class KafkaGroupCoordinator {
   fetchOffsets(
     groupId: string,
     topics: { name: string; partitionIndexes: number[] }[] | null,
-  ): KafkaOffsetFetchResult {
+  ): ClassicOffsetFetchResult {
     if (this.#closed) return { error: "COORDINATOR_NOT_AVAILABLE", topics: [] };
     if (!this.#validGroupId(groupId)) return { error: "INVALID_GROUP_ID", topics: [] };
     const wanted = topics ?? this.#committedTopics(groupId);
@@ -1414,7 +1414,7 @@ export class KafkaGroupCoordinator {
   }
 
   /** The group as DescribeGroups shows it; state "Dead" for a group this coordinator lacks. */
-  describe(groupId: string): KafkaGroupDescription {
+  describe(groupId: string): ClassicGroupDescription {
     const group = this.#groups.get(groupId);
     if (group === undefined) {
       return {

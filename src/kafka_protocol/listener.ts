@@ -18,8 +18,8 @@ import {
   type ConsumerGroupOptions,
 } from "../broker/consumer_group_coordinator.ts";
 import {
-  KafkaGroupCoordinator,
-  type KafkaGroupOptions,
+  ClassicGroupCoordinator,
+  type ClassicGroupOptions,
 } from "../broker/kafka_group_coordinator.ts";
 import { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { ConnectionLimits } from "../limits.ts";
@@ -126,7 +126,7 @@ export interface KafkaListenerOptions {
   advertisedHost?: string;
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
-  groups?: Partial<KafkaGroupOptions>;
+  groups?: Partial<ClassicGroupOptions>;
   /** KIP-848 consumer groups: session timeout and heartbeat interval (Kafka's defaults). */
   consumerGroups?: Partial<ConsumerGroupOptions>;
   logger: Logger;
@@ -143,7 +143,7 @@ export interface KafkaListenerOptions {
 export interface KafkaListener {
   readonly host: string;
   readonly port: number;
-  readonly groups: KafkaGroupCoordinator;
+  readonly groups: ClassicGroupCoordinator;
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly metrics: KafkaMetrics;
   readonly connections: number;
@@ -175,7 +175,7 @@ function clusterIdOf(dataDir: string): string {
  * (empty for another protocol type, or while the group rebalances). Undefined when not active.
  */
 function describeKafkaGroup(
-  groups: KafkaGroupCoordinator,
+  groups: ClassicGroupCoordinator,
   id: string,
 ): GroupDescription | undefined {
   if (!groups.hasActiveGroup(id)) return undefined;
@@ -469,7 +469,7 @@ export async function startKafkaListener(
     options.consumerGroups,
     (id) => broker.groups.hasMembers(id) || groups.hasActiveGroup(id),
   );
-  const groups: KafkaGroupCoordinator = new KafkaGroupCoordinator(
+  const groups: ClassicGroupCoordinator = new ClassicGroupCoordinator(
     broker.offsets,
     broker.clock,
     options.logger,

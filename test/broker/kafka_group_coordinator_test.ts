@@ -1,18 +1,18 @@
 /**
- * KafkaGroupCoordinator (kafka_group_coordinator.ts): Kafka's JoinGroup / SyncGroup / Heartbeat /
+ * ClassicGroupCoordinator (kafka_group_coordinator.ts): Kafka's JoinGroup / SyncGroup / Heartbeat /
  * LeaveGroup barrier with client-side assignment, session and rebalance timeouts on a
  * ManualClock, static membership, and OffsetCommit / OffsetFetch against a real OffsetStore in a
  * temp dir (the store the HTTP groups use).
  */
 import assert from "node:assert/strict";
 import {
-  KAFKA_INITIAL_REBALANCE_DELAY_MS_DEFAULT,
-  KafkaGroupCoordinator,
-  type KafkaGroupOptions,
-  type KafkaJoinGroupRequest,
-  type KafkaJoinGroupResult,
-  type KafkaOffsetCommitRequest,
-  type KafkaSyncGroupRequest,
+  CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT,
+  ClassicGroupCoordinator,
+  type ClassicGroupOptions,
+  type ClassicJoinGroupRequest,
+  type ClassicJoinGroupResult,
+  type ClassicOffsetCommitRequest,
+  type ClassicSyncGroupRequest,
 } from "../../src/broker/kafka_group_coordinator.ts";
 import { OffsetStore } from "../../src/broker/offset_store.ts";
 import { ManualClock } from "../../src/clock.ts";
@@ -26,13 +26,13 @@ const SESSION_MS = 10_000;
 const REBALANCE_MS = 30_000;
 
 async function setup(
-  options: Partial<KafkaGroupOptions> = {},
+  options: Partial<ClassicGroupOptions> = {},
   isOtherProtocolGroup?: (groupId: string) => boolean,
 ) {
   const clock = new ManualClock();
   const logger = new MemoryLogger();
   const store = await OffsetStore.open(tempDir("sluice-kafka-groups-"), clock, logger);
-  const coordinator = new KafkaGroupCoordinator(
+  const coordinator = new ClassicGroupCoordinator(
     store,
     clock,
     logger,
@@ -42,7 +42,7 @@ async function setup(
   return { clock, logger, store, coordinator };
 }
 
-function joinReq(overrides: Partial<KafkaJoinGroupRequest> = {}): KafkaJoinGroupRequest {
+function joinReq(overrides: Partial<ClassicJoinGroupRequest> = {}): ClassicJoinGroupRequest {
   return {
     groupId: "g",
     memberId: "",
@@ -59,10 +59,10 @@ function joinReq(overrides: Partial<KafkaJoinGroupRequest> = {}): KafkaJoinGroup
 }
 
 function syncReq(
-  join: KafkaJoinGroupResult,
+  join: ClassicJoinGroupResult,
   assignments: { memberId: string; assignment: Uint8Array }[] = [],
-  overrides: Partial<KafkaSyncGroupRequest> = {},
-): KafkaSyncGroupRequest {
+  overrides: Partial<ClassicSyncGroupRequest> = {},
+): ClassicSyncGroupRequest {
   return {
     groupId: "g",
     generationId: join.generationId,
@@ -76,8 +76,8 @@ function syncReq(
 }
 
 function commitReq(
-  overrides: Partial<KafkaOffsetCommitRequest> & Pick<KafkaOffsetCommitRequest, "topics">,
-): KafkaOffsetCommitRequest {
+  overrides: Partial<ClassicOffsetCommitRequest> & Pick<ClassicOffsetCommitRequest, "topics">,
+): ClassicOffsetCommitRequest {
   return { groupId: "g", generationId: -1, memberId: "", groupInstanceId: null, ...overrides };
 }
 
@@ -94,7 +94,7 @@ function track<T>(promise: Promise<T>): { done: boolean; value: T | undefined } 
 /** Lets every pending promise callback run. */
 const flush = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-type Coordinator = KafkaGroupCoordinator;
+type Coordinator = ClassicGroupCoordinator;
 
 /** A one-member group, Stable at generation 1 with `assignment`. */
 async function stableOne(coordinator: Coordinator, assignment = enc("a0")) {
@@ -108,7 +108,7 @@ async function stableOne(coordinator: Coordinator, assignment = enc("a0")) {
 }
 
 /** Two members, Stable: returns both join answers of the last generation. */
-async function stableTwo(coordinator: Coordinator, second: Partial<KafkaJoinGroupRequest> = {}) {
+async function stableTwo(coordinator: Coordinator, second: Partial<ClassicJoinGroupRequest> = {}) {
   const a1 = await stableOne(coordinator);
   const b = track(coordinator.joinGroup(joinReq({ clientId: "b", ...second })));
   await flush();
@@ -134,7 +134,7 @@ async function stableTwo(coordinator: Coordinator, second: Partial<KafkaJoinGrou
   return { a, b: bJoin };
 }
 
-Deno.test("KafkaGroupCoordinator join and sync", async (t) => {
+Deno.test("ClassicGroupCoordinator join and sync", async (t) => {
   await t.step("MEMBER_ID_REQUIRED hands out an id; the rejoin with it joins", async () => {
     const { coordinator } = await setup();
     const first = await coordinator.joinGroup(joinReq({ requireKnownMemberId: true }));
@@ -269,7 +269,7 @@ Deno.test("KafkaGroupCoordinator join and sync", async (t) => {
 
   await t.step("the initial delay gathers members joining an empty group together", async () => {
     const { clock, coordinator } = await setup({ initialRebalanceDelayMs: 300 });
-    assert.equal(KAFKA_INITIAL_REBALANCE_DELAY_MS_DEFAULT, 300);
+    assert.equal(CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT, 300);
     const a = track(coordinator.joinGroup(joinReq({ clientId: "a" })));
     clock.advance(200);
     const b = track(coordinator.joinGroup(joinReq({ clientId: "b" })));
@@ -380,7 +380,7 @@ Deno.test("KafkaGroupCoordinator join and sync", async (t) => {
   });
 });
 
-Deno.test("KafkaGroupCoordinator timeouts and leaving", async (t) => {
+Deno.test("ClassicGroupCoordinator timeouts and leaving", async (t) => {
   await t.step(
     "a member that does not rejoin within the rebalance timeout is dropped",
     async () => {
@@ -573,7 +573,7 @@ Deno.test("KafkaGroupCoordinator timeouts and leaving", async (t) => {
   });
 });
 
-Deno.test("KafkaGroupCoordinator errors", async (t) => {
+Deno.test("ClassicGroupCoordinator errors", async (t) => {
   await t.step("illegal generation and unknown member", async () => {
     const { coordinator } = await setup();
     const { a, b } = await stableTwo(coordinator);
@@ -584,7 +584,7 @@ Deno.test("KafkaGroupCoordinator errors", async (t) => {
     assert.equal(beat(a.memberId, 2, "other-group"), "UNKNOWN_MEMBER_ID");
     assert.equal(beat(a.memberId, 2, ""), "INVALID_GROUP_ID");
 
-    const sync = (over: Partial<KafkaSyncGroupRequest>) =>
+    const sync = (over: Partial<ClassicSyncGroupRequest>) =>
       coordinator.syncGroup(syncReq(a, [], over)).then((r) => r.error);
     assert.equal(await sync({ generationId: 1 }), "ILLEGAL_GENERATION");
     assert.equal(await sync({ memberId: "stranger" }), "UNKNOWN_MEMBER_ID");
@@ -611,7 +611,7 @@ Deno.test("KafkaGroupCoordinator errors", async (t) => {
 
   await t.step("inconsistent protocols, bad timeouts, bad ids, full groups", async () => {
     const { coordinator } = await setup({ membersPerGroupMax: 2 }, (g) => g === "http-group");
-    const code = (over: Partial<KafkaJoinGroupRequest>) =>
+    const code = (over: Partial<ClassicJoinGroupRequest>) =>
       coordinator.joinGroup(joinReq(over)).then((r) => r.error);
     await stableOne(coordinator);
     assert.equal(await code({ protocolType: "connect" }), "INCONSISTENT_GROUP_PROTOCOL");
@@ -679,7 +679,7 @@ Deno.test("KafkaGroupCoordinator errors", async (t) => {
   });
 });
 
-Deno.test("KafkaGroupCoordinator static membership", async (t) => {
+Deno.test("ClassicGroupCoordinator static membership", async (t) => {
   await t.step("a known instance id replaces its member id without a rebalance", async () => {
     const { coordinator } = await setup();
     const join = await coordinator.joinGroup(joinReq({ groupInstanceId: "inst-1", clientId: "a" }));
@@ -719,7 +719,7 @@ Deno.test("KafkaGroupCoordinator static membership", async (t) => {
   });
 });
 
-Deno.test("KafkaGroupCoordinator offsets", async (t) => {
+Deno.test("ClassicGroupCoordinator offsets", async (t) => {
   const topics = (offset: number | bigint, metadata: string | null = null) => [{
     name: "orders",
     partitions: [{ partitionIndex: 0, committedOffset: offset, metadata }],
@@ -728,7 +728,7 @@ Deno.test("KafkaGroupCoordinator offsets", async (t) => {
   await t.step("member commits are checked by generation and land in the store", async () => {
     const { store, coordinator } = await setup();
     const { a, b } = await stableTwo(coordinator);
-    const commit = (over: Partial<KafkaOffsetCommitRequest>, offset: number) =>
+    const commit = (over: Partial<ClassicOffsetCommitRequest>, offset: number) =>
       coordinator.commitOffsets(commitReq({ topics: topics(offset), ...over }))
         .then((r) => r.topics[0].partitions[0].error);
     assert.equal(
@@ -896,7 +896,7 @@ Deno.test("KafkaGroupCoordinator offsets", async (t) => {
   });
 });
 
-Deno.test("KafkaGroupCoordinator close", async (t) => {
+Deno.test("ClassicGroupCoordinator close", async (t) => {
   await t.step("close() answers pending joins and syncs and stops every timer", async () => {
     const { clock, coordinator } = await setup();
     // g1: Stable with one member; a second member's join waits for the first to rejoin.

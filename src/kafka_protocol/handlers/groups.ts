@@ -13,7 +13,7 @@
  */
 import type {
   ClassicGroupError,
-  KafkaOffsetFetchResult,
+  ClassicOffsetFetchResult,
 } from "../../broker/kafka_group_coordinator.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
@@ -256,7 +256,7 @@ function offsetFetchOneGroup(ctx: KafkaContext): Handler {
     const refused = (requested ?? []).filter((t) => !readable(t.name))
       .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
     const noneReadable = topics !== null && topics.length === 0 && refused.length > 0;
-    const result: KafkaOffsetFetchResult = noneReadable
+    const result: ClassicOffsetFetchResult = noneReadable
       ? { topics: [], error: "NONE" }
       : ctx.groups.fetchOffsets(body.groupId as string, topics);
     const fetched = result.topics.filter((t) => readable(t.name)).map((t) => ({
