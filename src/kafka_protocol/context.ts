@@ -4,7 +4,7 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import type { ConsumerGroupCoordinator } from "../broker/consumer_group_coordinator.ts";
-import type { ClassicGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
+import type { ClassicGroupCoordinator } from "../broker/groups/classic/coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
 

@@ -17,10 +17,8 @@ import {
   ConsumerGroupCoordinator,
   type ConsumerGroupOptions,
 } from "../broker/consumer_group_coordinator.ts";
-import {
-  ClassicGroupCoordinator,
-  type ClassicGroupOptions,
-} from "../broker/kafka_group_coordinator.ts";
+import { ClassicGroupCoordinator } from "../broker/groups/classic/coordinator.ts";
+import type { ClassicGroupOptions } from "../broker/groups/classic/types.ts";
 import { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { ConnectionLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";

@@ -1,11 +1,12 @@
 /**
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch: the wire side of
- * src/broker/kafka_group_coordinator.ts (the classic protocol, client-side assignment relayed as
- * bytes). Commits go to the broker's one offset store, so a group's offsets read the same over
- * Kafka and over HTTP. For a KIP-848 consumer group (consumer_group_coordinator.ts) OffsetCommit
- * and OffsetFetch (v9+) check the member id and member epoch there first (UNKNOWN_MEMBER_ID,
- * STALE_MEMBER_EPOCH; OffsetCommit before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch
- * v8+ answers several groups, each as a single-group request would be.
+ * src/broker/groups/classic/ (the classic protocol, client-side assignment relayed as bytes),
+ * whose error names (ClassicGroupError) become wire codes here. Commits go to the broker's one
+ * offset store, so a group's offsets read the same over Kafka and over HTTP. For a KIP-848
+ * consumer group (consumer_group_coordinator.ts) OffsetCommit and OffsetFetch (v9+) check the
+ * member id and member epoch there first (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; OffsetCommit
+ * before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch v8+ answers several groups, each
+ * as a single-group request would be.
  *
  * With authentication each needs read on the group (GROUP_AUTHORIZATION_FAILED otherwise);
  * OffsetCommit and OffsetFetch also read on each topic (TOPIC_AUTHORIZATION_FAILED per partition;
@@ -14,7 +15,7 @@
 import type {
   ClassicGroupError,
   ClassicOffsetFetchResult,
-} from "../../broker/kafka_group_coordinator.ts";
+} from "../../broker/groups/classic/types.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";

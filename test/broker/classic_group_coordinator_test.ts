@@ -1,19 +1,19 @@
 /**
- * ClassicGroupCoordinator (kafka_group_coordinator.ts): Kafka's JoinGroup / SyncGroup / Heartbeat /
- * LeaveGroup barrier with client-side assignment, session and rebalance timeouts on a
+ * ClassicGroupCoordinator (src/broker/groups/classic/): Kafka's JoinGroup / SyncGroup / Heartbeat
+ * / LeaveGroup barrier with client-side assignment, session and rebalance timeouts on a
  * ManualClock, static membership, and OffsetCommit / OffsetFetch against a real OffsetStore in a
  * temp dir (the store the HTTP groups use).
  */
 import assert from "node:assert/strict";
+import { ClassicGroupCoordinator } from "../../src/broker/groups/classic/coordinator.ts";
 import {
   CLASSIC_INITIAL_REBALANCE_DELAY_MS_DEFAULT,
-  ClassicGroupCoordinator,
   type ClassicGroupOptions,
   type ClassicJoinGroupRequest,
   type ClassicJoinGroupResult,
   type ClassicOffsetCommitRequest,
   type ClassicSyncGroupRequest,
-} from "../../src/broker/kafka_group_coordinator.ts";
+} from "../../src/broker/groups/classic/types.ts";
 import { OffsetStore } from "../../src/broker/offset_store.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { MemoryLogger } from "../../src/logger.ts";
