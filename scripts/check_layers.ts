@@ -38,13 +38,6 @@ export interface AllowedEdge {
  * Never add one to silence a new crossing.
  */
 export const ALLOWLIST: readonly AllowedEdge[] = [
-  // Broker -> front: coordinators answer in Kafka wire error codes.
-  ...["kafka_group_coordinator.ts"].map((file) => ({
-    from: `src/broker/${file}`,
-    to: "src/kafka_protocol/error_codes.ts",
-    why: "to be removed: the broker throws its own typed errors (src/errors.ts) and the Kafka " +
-      "front maps them to wire codes, as Redpanda's cluster::errc is mapped in kafka/",
-  })),
   {
     from: "src/kafka_protocol/handlers/fetch.ts",
     to: "src/storage/partition_log.ts",

@@ -30,6 +30,7 @@ import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
 import { GroupCoordinator } from "./groups/coordinator.ts";
 import type { ConsumerGroupOptions } from "./groups/consumer_coordinator.ts";
+import type { ClassicGroupOptions } from "./groups/classic/types.ts";
 import { OffsetStore } from "./groups/offset_store.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
@@ -48,6 +49,8 @@ export interface BrokerOptions {
   groupsMax?: number;
   /** The consumer group protocol's session timeout and heartbeat interval (Kafka's defaults). */
   consumerGroups?: Partial<ConsumerGroupOptions>;
+  /** Kafka's classic group protocol: bounds and the initial rebalance delay. */
+  classicGroups?: Partial<ClassicGroupOptions>;
   random?: () => number;
 }
 
@@ -120,6 +123,7 @@ export class Broker {
     this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger, {
       groupsMax: options.groupsMax,
       consumer: options.consumerGroups,
+      classic: options.classicGroups,
     });
     this.topics = topics;
     this.clock = clock;

@@ -4,7 +4,7 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import type { ConsumerGroupCoordinator } from "../broker/groups/consumer_coordinator.ts";
-import type { KafkaGroupCoordinator } from "../broker/kafka_group_coordinator.ts";
+import type { ClassicGroupCoordinator } from "../broker/groups/classic/coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
 
@@ -31,7 +31,7 @@ export const NODE_ID = 0;
 
 export interface KafkaContext {
   readonly broker: Broker;
-  readonly groups: KafkaGroupCoordinator;
+  readonly groups: ClassicGroupCoordinator;
   /** KIP-848 `consumer`-protocol groups (ConsumerGroupHeartbeat). */
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly producerIds: ProducerIdAllocator;

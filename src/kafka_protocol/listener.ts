@@ -14,10 +14,7 @@ import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import type { GroupDescription } from "../broker/groups/coordinator.ts";
 import type { ConsumerGroupCoordinator } from "../broker/groups/consumer_coordinator.ts";
-import {
-  KafkaGroupCoordinator,
-  type KafkaGroupOptions,
-} from "../broker/kafka_group_coordinator.ts";
+import type { ClassicGroupCoordinator } from "../broker/groups/classic/coordinator.ts";
 import { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { ConnectionLimits } from "../limits.ts";
 import type { Logger } from "../logger.ts";
@@ -123,8 +120,6 @@ export interface KafkaListenerOptions {
   advertisedHost?: string;
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
-  /** Classic groups (the consumer protocol's settings are the broker's: BrokerOptions). */
-  groups?: Partial<KafkaGroupOptions>;
   logger: Logger;
   /** Requires SASL/PLAIN with these tokens and enforces their ACLs (SASL_PLAINTEXT / SASL_SSL). */
   auth?: Authenticator;
@@ -139,7 +134,7 @@ export interface KafkaListenerOptions {
 export interface KafkaListener {
   readonly host: string;
   readonly port: number;
-  readonly groups: KafkaGroupCoordinator;
+  readonly groups: ClassicGroupCoordinator;
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly metrics: KafkaMetrics;
   readonly connections: number;
@@ -171,7 +166,7 @@ function clusterIdOf(dataDir: string): string {
  * (empty for another protocol type, or while the group rebalances). Undefined when not active.
  */
 function describeKafkaGroup(
-  groups: KafkaGroupCoordinator,
+  groups: ClassicGroupCoordinator,
   id: string,
 ): GroupDescription | undefined {
   if (!groups.hasActiveGroup(id)) return undefined;
@@ -199,8 +194,6 @@ function describeKafkaGroup(
     })),
   };
 }
-
-const NO_CLASSIC_GROUPS = { hasMembers: () => false, describe: () => undefined };
 
 function advertised(host: string): string {
   return host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
@@ -430,19 +423,11 @@ export async function startKafkaListener(
     autoCreateTopics: options.autoCreateTopics ?? AUTO_CREATE_TOPICS_DEFAULT,
     defaultPartitions: options.defaultPartitions ?? DEFAULT_PARTITIONS_DEFAULT,
   };
-  // One group id, one protocol at a time: each protocol refuses ids the other has members in.
+  // One coordinator for both protocols (the broker's); the Kafka front describes classic groups
+  // to the HTTP API, reading their consumer-protocol bytes.
   const consumerGroups = broker.groups.consumer;
-  const groups: KafkaGroupCoordinator = new KafkaGroupCoordinator(
-    broker.offsets,
-    broker.clock,
-    options.logger,
-    options.groups,
-    (id) => consumerGroups.hasActiveGroup(id),
-  );
-  broker.groups.setClassicGroups({
-    hasMembers: (id) => groups.hasActiveGroup(id),
-    describe: (id) => describeKafkaGroup(groups, id),
-  });
+  const groups = broker.groups.classic;
+  broker.groups.setClassicDescriber(describeKafkaGroup);
   const ctx: KafkaContext = {
     broker,
     groups,
@@ -470,8 +455,7 @@ export async function startKafkaListener(
       },
     });
   } catch (err) {
-    groups.close();
-    broker.groups.setClassicGroups(NO_CLASSIC_GROUPS);
+    broker.groups.setClassicDescriber(() => undefined);
     throw err;
   }
   return {
@@ -486,8 +470,7 @@ export async function startKafkaListener(
     },
     async close() {
       await server.close();
-      groups.close();
-      broker.groups.setClassicGroups(NO_CLASSIC_GROUPS);
+      broker.groups.setClassicDescriber(() => undefined);
     },
   };
 }

@@ -964,18 +964,21 @@ export class KafkaFuzzer {
   static async start(options: KafkaFuzzerOptions = {}): Promise<KafkaFuzzer> {
     const dataDir = await Deno.makeTempDir({ prefix: "sluice-fuzz-kafka-" });
     const logger = new MemoryLogger();
-    const broker = await Broker.open({ dataDir, logger });
+    const broker = await Broker.open({
+      dataDir,
+      logger,
+      classicGroups: {
+        initialRebalanceDelayMs: 0,
+        maxSessionTimeoutMs: 1_500,
+        maxRebalanceTimeoutMs: FUZZ_REBALANCE_TIMEOUT_MS,
+      },
+    });
     const listener = await startKafkaListener(broker, {
       host: "127.0.0.1",
       port: 0,
       logger,
       autoCreateTopics: true,
       defaultPartitions: DEFAULT_PARTITIONS,
-      groups: {
-        initialRebalanceDelayMs: 0,
-        maxSessionTimeoutMs: 1_500,
-        maxRebalanceTimeoutMs: FUZZ_REBALANCE_TIMEOUT_MS,
-      },
     });
     const fuzzer = new KafkaFuzzer(broker, listener, logger, dataDir, options);
     for (const [name, partitions] of Object.entries(KAFKA_FIXTURE_TOPICS)) {

@@ -5,13 +5,15 @@
  * - `consumer` (KIP-848, consumer_coordinator.ts): the coordinator computes assignments. Kafka
  *   clients with `group.protocol=consumer` (ConsumerGroupHeartbeat) and Sluice's HTTP members
  *   (http_members.ts) are its members, and may share a group.
- * - `classic` (Kafka's JoinGroup/SyncGroup, src/broker/kafka_group_coordinator.ts, run by the
- *   Kafka listener): the clients assign. A group id is one protocol at a time: while a classic
- *   group has members, consumer-protocol joins (Kafka or HTTP) are refused, and the reverse.
+ * - `classic` (Kafka's JoinGroup/SyncGroup, classic/coordinator.ts): the clients assign, the
+ *   coordinator relays their bytes. A group id is one protocol at a time: while a classic group
+ *   has members, consumer-protocol joins (Kafka or HTTP) are refused, and the reverse.
  * - Offsets (offset_store.ts): committed by either protocol and by HTTP members, one store.
  *
- * This class holds the consumer side and the HTTP members, and answers for every group id
- * (describe, "has members", forget) across both protocols.
+ * This class holds both protocols and the HTTP members, and answers for every group id (describe,
+ * "has members", forget) across both. Reading a classic group's subscriptions for GET
+ * /v1/groups/{group} needs the Kafka consumer protocol's byte layout, which the Kafka front
+ * knows: it sets the describer (setClassicDescriber).
  */
 import type { Clock } from "../../clock.ts";
 import { SluiceError } from "../../errors.ts";
@@ -19,6 +21,8 @@ import type { Logger } from "../../logger.ts";
 import type { FetchWaiters } from "../fetch_waiters.ts";
 import type { TopicRegistry } from "../topic_registry.ts";
 import type { TopicPartition } from "./assignors.ts";
+import { ClassicGroupCoordinator } from "./classic/coordinator.ts";
+import type { ClassicGroupOptions } from "./classic/types.ts";
 import {
   ConsumerGroupCoordinator,
   type ConsumerGroupOptions,
@@ -71,25 +75,26 @@ export interface GroupDescription {
   }[];
 }
 
-/** What the Kafka listener tells the coordinator of its classic groups. */
-export interface ClassicGroups {
-  /** True while the classic group has members. */
-  hasMembers(groupId: string): boolean;
-  /** The classic group, as GET /v1/groups/{group} shows groups; undefined when not active. */
-  describe(groupId: string): GroupDescription | undefined;
-}
+/** A classic group as GET /v1/groups/{group} shows groups; undefined when not active. */
+export type ClassicDescriber = (
+  classic: ClassicGroupCoordinator,
+  groupId: string,
+) => GroupDescription | undefined;
 
 export interface GroupCoordinatorOptions {
   /** Groups tracked at once (GROUPS_MAX). */
   groupsMax?: number;
   /** The consumer protocol's session timeout and heartbeat interval (Kafka's defaults). */
   consumer?: Partial<ConsumerGroupOptions>;
+  /** The classic protocol's bounds and initial rebalance delay. */
+  classic?: Partial<ClassicGroupOptions>;
 }
 
 export class GroupCoordinator {
   readonly consumer: ConsumerGroupCoordinator;
+  readonly classic: ClassicGroupCoordinator;
   readonly http: HttpMembers;
-  #classic: ClassicGroups = { hasMembers: () => false, describe: () => undefined };
+  #describeClassic: ClassicDescriber = () => undefined;
 
   constructor(
     readonly topics: TopicRegistry,
@@ -114,19 +119,29 @@ export class GroupCoordinator {
         ...options.consumer,
         ...(options.groupsMax === undefined ? {} : { groupsMax: options.groupsMax }),
       },
-      (id) => this.#classic.hasMembers(id),
+      (id) => this.classic.hasActiveGroup(id),
+    );
+    this.classic = new ClassicGroupCoordinator(
+      store,
+      clock,
+      logger,
+      {
+        ...options.classic,
+        ...(options.groupsMax === undefined ? {} : { groupsMax: options.groupsMax }),
+      },
+      (id) => this.consumer.hasActiveGroup(id),
     );
     this.http = new HttpMembers(topics, store, waiters, this.consumer, clock, logger);
   }
 
-  /** The Kafka listener's classic groups (set when it starts). */
-  setClassicGroups(classic: ClassicGroups): void {
-    this.#classic = classic;
+  /** Set by the Kafka front, which reads the classic protocol's bytes. */
+  setClassicDescriber(describe: ClassicDescriber): void {
+    this.#describeClassic = describe;
   }
 
   /** True while the group has members of either protocol. */
   hasMembers(groupId: string): boolean {
-    return this.consumer.hasActiveGroup(groupId) || this.#classic.hasMembers(groupId);
+    return this.consumer.hasActiveGroup(groupId) || this.classic.hasActiveGroup(groupId);
   }
 
   /** Forgets a consumer group without members (after DeleteGroups removed its offsets). */
@@ -170,8 +185,10 @@ export class GroupCoordinator {
   /** Any group: classic while it has members, else the consumer group, else Empty with offsets. */
   describe(groupId: unknown): GroupDescription {
     const id = validateGroupId(groupId);
-    const classic = this.#classic.describe(id);
-    if (classic !== undefined) return classic;
+    if (this.classic.hasActiveGroup(id)) {
+      const classic = this.#describeClassic(this.classic, id);
+      if (classic !== undefined) return classic;
+    }
     const d = this.consumer.describe(id);
     if (d === undefined) {
       if (!this.store.hasOffsets(id)) {
@@ -206,5 +223,6 @@ export class GroupCoordinator {
   /** Stops the session timers (HTTP members keep their stored membership for the next start). */
   close(): void {
     this.consumer.close();
+    this.classic.close();
   }
 }

@@ -10,7 +10,7 @@
  *   DescribeGroups); an empty one is Empty; ListGroups v5 gives its type, "consumer" ("classic"
  *   for every other group) and filters by type;
  * - a Kafka-protocol group with members (or rebalancing): as Kafka describes it (the
- *   KafkaGroupCoordinator's state, protocol type, elected protocol, members' metadata and
+ *   ClassicGroupCoordinator's state, protocol type, elected protocol, members' metadata and
  *   assignment bytes);
  * - an HTTP group with members: Stable, protocol type "consumer" and the HTTP assignor as the
  *   protocol, each member's topics and partitions in the consumer protocol's bytes (client id

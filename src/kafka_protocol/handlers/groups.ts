@@ -1,16 +1,21 @@
 /**
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch: the wire side of
- * src/broker/kafka_group_coordinator.ts (the classic protocol, client-side assignment relayed as
- * bytes). Commits go to the broker's one offset store, so a group's offsets read the same over
- * Kafka and over HTTP. For a KIP-848 consumer group (consumer_group_coordinator.ts) OffsetCommit
- * and OffsetFetch (v9+) check the member id and member epoch there first (UNKNOWN_MEMBER_ID,
- * STALE_MEMBER_EPOCH; OffsetCommit before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch
- * v8+ answers several groups, each as a single-group request would be.
+ * src/broker/groups/classic/ (the classic protocol, client-side assignment relayed as bytes),
+ * whose error names (ClassicGroupError) become wire codes here. Commits go to the broker's one
+ * offset store, so a group's offsets read the same over Kafka and over HTTP. For a KIP-848
+ * consumer group (consumer_group_coordinator.ts) OffsetCommit and OffsetFetch (v9+) check the
+ * member id and member epoch there first (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; OffsetCommit
+ * before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch v8+ answers several groups, each
+ * as a single-group request would be.
  *
  * With authentication each needs read on the group (GROUP_AUTHORIZATION_FAILED otherwise);
  * OffsetCommit and OffsetFetch also read on each topic (TOPIC_AUTHORIZATION_FAILED per partition;
  * an OffsetFetch of all topics leaves out those without it).
  */
+import type {
+  ClassicGroupError,
+  ClassicOffsetFetchResult,
+} from "../../broker/groups/classic/types.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
@@ -20,6 +25,11 @@ import { consumerGroupErrorCode } from "./consumer_groups.ts";
 
 const EMPTY = new Uint8Array(0);
 const GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED;
+
+/** The wire code of a classic coordinator's error name. */
+export function classicGroupErrorCode(error: ClassicGroupError): number {
+  return KafkaError[error];
+}
 
 export function joinGroupHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
@@ -52,7 +62,7 @@ export function joinGroupHandler(ctx: KafkaContext): Handler {
     });
     return {
       throttleTimeMs: 0,
-      errorCode: result.errorCode,
+      errorCode: classicGroupErrorCode(result.error),
       generationId: result.generationId,
       protocolType: result.protocolType,
       protocolName: result.protocolName ?? (apiVersion >= 7 ? null : ""),
@@ -85,7 +95,7 @@ export function syncGroupHandler(ctx: KafkaContext): Handler {
     });
     return {
       throttleTimeMs: 0,
-      errorCode: result.errorCode,
+      errorCode: classicGroupErrorCode(result.error),
       protocolType: result.protocolType,
       protocolName: result.protocolName,
       assignment: result.assignment,
@@ -104,7 +114,7 @@ export function heartbeatHandler(ctx: KafkaContext): Handler {
       memberId: body.memberId as string,
       groupInstanceId: body.groupInstanceId as string | null,
     });
-    return Promise.resolve({ throttleTimeMs: 0, errorCode: result.errorCode });
+    return Promise.resolve({ throttleTimeMs: 0, errorCode: classicGroupErrorCode(result.error) });
   };
 }
 
@@ -119,10 +129,14 @@ export function leaveGroupHandler(ctx: KafkaContext): Handler {
       ? (body.members as { memberId: string; groupInstanceId: string | null }[])
       : [{ memberId: body.memberId as string, groupInstanceId: null }];
     const result = await ctx.groups.leaveGroup({ groupId: body.groupId as string, members });
-    const errorCode = apiVersion >= 3
-      ? result.errorCode
-      : result.errorCode || (result.members[0]?.errorCode ?? 0);
-    return { throttleTimeMs: 0, errorCode, members: result.members };
+    const answers = result.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      errorCode: classicGroupErrorCode(m.error),
+    }));
+    const topLevel = classicGroupErrorCode(result.error);
+    const errorCode = apiVersion >= 3 ? topLevel : topLevel || (answers[0]?.errorCode ?? 0);
+    return { throttleTimeMs: 0, errorCode, members: answers };
   };
 }
 
@@ -179,7 +193,14 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
         })),
       })),
     }, memberChecked);
-    return { throttleTimeMs: 0, topics: [...result.topics, ...refused] };
+    const committed = result.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: classicGroupErrorCode(p.error),
+      })),
+    }));
+    return { throttleTimeMs: 0, topics: [...committed, ...refused] };
   };
 }
 
@@ -235,16 +256,23 @@ function offsetFetchOneGroup(ctx: KafkaContext): Handler {
     const topics = requested === null ? null : requested.filter((t) => readable(t.name));
     const refused = (requested ?? []).filter((t) => !readable(t.name))
       .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
-    const result = topics !== null && topics.length === 0 && refused.length > 0
-      ? { topics: [] as Struct[], errorCode: KafkaError.NONE as number }
+    const noneReadable = topics !== null && topics.length === 0 && refused.length > 0;
+    const result: ClassicOffsetFetchResult = noneReadable
+      ? { topics: [], error: "NONE" }
       : ctx.groups.fetchOffsets(body.groupId as string, topics);
+    const fetched = result.topics.filter((t) => readable(t.name)).map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        committedOffset: p.committedOffset,
+        metadata: p.metadata,
+        errorCode: classicGroupErrorCode(p.error),
+      })),
+    }));
     return Promise.resolve({
       throttleTimeMs: 0,
-      topics: [
-        ...(result.topics as Struct[]).filter((t) => readable(t.name as string)),
-        ...refused,
-      ],
-      errorCode: result.errorCode,
+      topics: [...fetched, ...refused],
+      errorCode: classicGroupErrorCode(result.error),
     } as Struct);
   };
 }
