@@ -200,12 +200,14 @@ export class ConsumerGroupCoordinator {
     member.lastSeenMs = nowMs;
 
     maybeComputeTarget(this.#ctx, group);
+    // HTTP members first: what they give up to this member is its own in this answer.
+    const settled = settleServerMembers(this.#ctx, group);
     const epochBefore = member.memberEpoch;
     const beforeAssigned = fromList(toList(member.assigned));
     reconcile(this.#ctx, group, member, req.ownedPartitions);
     const changed = epochBefore !== member.memberEpoch ||
       !sameOwned(beforeAssigned, member.assigned);
-    this.#finish(group, false);
+    this.#finish(group, settled);
     return {
       error: "NONE",
       errorMessage: null,

@@ -188,6 +188,8 @@ export function settleServerMembers(ctx: AssignmentContext, group: Group): boole
   for (let pass = 0; pass < 2; pass++) {
     for (const m of group.members.values()) {
       if (m.kind !== "http") continue;
+      // Nothing to do: at the assignment epoch, holding its whole target.
+      if (m.state === "stable" && m.memberEpoch === group.assignmentEpoch) continue;
       const epoch = m.memberEpoch;
       const before = toList(m.assigned);
       // Revoke (if needed), release at once, then take what is free.
