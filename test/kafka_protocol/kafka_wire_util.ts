@@ -10,7 +10,9 @@ import {
   decode,
   encode,
   inRange,
+  KafkaCodecError,
   type MessageSchema,
+  normalize,
   type Struct,
 } from "../../src/kafka_protocol/codec.ts";
 import {
@@ -29,6 +31,25 @@ export function versionsOf(schema: MessageSchema): number[] {
   const out: number[] = [];
   for (let v = 0; v < 100; v++) if (inRange(schema.validVersions, v)) out.push(v);
   return out;
+}
+
+/**
+ * `value` at `version` encodes, decodes to itself (normalized: fields the version lacks at their
+ * defaults), encodes again to the same bytes, and every proper prefix of the bytes is a
+ * KafkaCodecError.
+ */
+export function assertRoundTrip(schema: MessageSchema, version: number, value: Struct): void {
+  const bytes = encode(schema, version, value);
+  const decoded = decode(schema, version, bytes);
+  assert.deepEqual(decoded, normalize(schema, version, value));
+  assert.deepEqual(encode(schema, version, decoded), bytes);
+  for (let n = 0; n < bytes.length; n++) {
+    assert.throws(
+      () => decode(schema, version, bytes.subarray(0, n)),
+      (err: unknown) => err instanceof KafkaCodecError,
+      `a ${n}-byte prefix of ${bytes.length}`,
+    );
+  }
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {

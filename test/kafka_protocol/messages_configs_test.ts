@@ -17,7 +17,6 @@ import describeConfigsResponseV2 from "kafkajs/src/protocol/requests/describeCon
 import {
   decode,
   encode,
-  KafkaCodecError,
   type MessageSchema,
   normalize,
   type Struct,
@@ -34,7 +33,7 @@ import {
   OFFSET_DELETE_REQUEST,
   OFFSET_DELETE_RESPONSE,
 } from "../../src/kafka_protocol/messages/offset_delete.ts";
-import { kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
+import { assertRoundTrip, kafkajsFrame, ourRequestFrame, versionsOf } from "./kafka_wire_util.ts";
 
 const INT32_MIN = -2147483648;
 
@@ -116,10 +115,6 @@ const SAMPLES: ReadonlyArray<readonly [MessageSchema, Struct]> = [
 
 type KafkajsResponseModule = { decode(raw: Buffer): Promise<any>; parse(data: any): Promise<any> };
 
-function assertCodecError(fn: () => unknown): void {
-  assert.throws(fn, (err: unknown) => err instanceof KafkaCodecError);
-}
-
 const utf8 = (s: string) => [...new TextEncoder().encode(s)];
 const compactString = (s: string) => [utf8(s).length + 1, ...utf8(s)];
 const string = (s: string) => [...i16(utf8(s).length), ...utf8(s)];
@@ -132,13 +127,7 @@ Deno.test("config and cluster messages round trip every version", async (t) => {
   for (const [schema, value] of SAMPLES) {
     for (const version of versionsOf(schema)) {
       await t.step(`${schema.name} v${version}`, () => {
-        const bytes = encode(schema, version, value);
-        const decoded = decode(schema, version, bytes);
-        assert.deepEqual(decoded, normalize(schema, version, value));
-        assert.deepEqual(encode(schema, version, decoded), bytes);
-        for (let n = 0; n < bytes.length; n++) {
-          assertCodecError(() => decode(schema, version, bytes.subarray(0, n)));
-        }
+        assertRoundTrip(schema, version, value);
       });
     }
   }
