@@ -1,5 +1,5 @@
 /**
- * ConsumerGroupCoordinator (consumer_group_coordinator.ts), KIP-848's state machine on a
+ * ConsumerGroupCoordinator (src/broker/groups/consumer_coordinator.ts), KIP-848's state machine on a
  * ManualClock: joining and the target assignment, revoke-before-reassign (a partition is never
  * given to its new owner before the old one heartbeats without it), member and group epochs,
  * fencing (epochs ahead or behind, the previous epoch with a lost response), session expiry and

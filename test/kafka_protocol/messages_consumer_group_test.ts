@@ -4,12 +4,7 @@
  * 1 then the struct), v1's regex field, and frames built by hand from the published layout.
  */
 import assert from "node:assert/strict";
-import {
-  decode,
-  encode,
-  type MessageSchema,
-  type Struct,
-} from "../../src/kafka_protocol/codec.ts";
+import { decode, encode, type MessageSchema, type Struct } from "../../src/kafka_protocol/codec.ts";
 import {
   CONSUMER_GROUP_DESCRIBE_REQUEST,
   CONSUMER_GROUP_DESCRIBE_RESPONSE,

@@ -2,19 +2,17 @@
  * DescribeGroups, ListGroups, DeleteTopics, DeleteGroups and OffsetDelete: what Kafka's admin tools
  * ask (kafka-consumer-groups, kafka-topics --delete, the kafkajs and librdkafka admin clients).
  *
- * Kafka-protocol groups, HTTP groups and committed offsets share one id space; a group id is
- * described by the first of these that knows it:
- * - a KIP-848 consumer group with members: its state (Assigning, Reconciling, Stable), protocol
+ * Consumer-protocol groups (Kafka and HTTP members alike), classic groups and committed offsets
+ * share one id space; a group id is described by the first of these that knows it:
+ * - a consumer-protocol group with members: its state (Assigning, Reconciling, Stable), protocol
  *   type "consumer", the server-side assignor as the protocol, each member's subscription and
  *   assignment in the classic consumer protocol's bytes (as Kafka describes such a group to
- *   DescribeGroups); an empty one is Empty; ListGroups v5 gives its type, "consumer" ("classic"
- *   for every other group) and filters by type;
- * - a Kafka-protocol group with members (or rebalancing): as Kafka describes it (the
+ *   DescribeGroups; HTTP members with client id "sluice-http"), so Kafka's tools, which describe
+ *   only "consumer" groups, show it with its lag; an empty one is Empty; ListGroups v5 gives its
+ *   type, "consumer" ("classic" for every other group) and filters by type;
+ * - a classic group with members (or rebalancing): as Kafka describes it (the
  *   ClassicGroupCoordinator's state, protocol type, elected protocol, members' metadata and
  *   assignment bytes);
- * - an HTTP group with members: Stable, protocol type "consumer" and the HTTP assignor as the
- *   protocol, each member's topics and partitions in the consumer protocol's bytes (client id
- *   "sluice-http"), so Kafka's tools, which describe only "consumer" groups, show it with its lag;
  * - a group with committed offsets or a stored HTTP group without members: Empty, no members,
  *   protocol type "consumer" when it had consumers, else "" (as Kafka shows a group of simple
  *   commits);

@@ -3,7 +3,7 @@
  * src/broker/groups/classic/ (the classic protocol, client-side assignment relayed as bytes),
  * whose error names (ClassicGroupError) become wire codes here. Commits go to the broker's one
  * offset store, so a group's offsets read the same over Kafka and over HTTP. For a KIP-848
- * consumer group (consumer_group_coordinator.ts) OffsetCommit and OffsetFetch (v9+) check the
+ * consumer group (src/broker/groups/consumer_coordinator.ts) OffsetCommit and OffsetFetch (v9+) check the
  * member id and member epoch there first (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; OffsetCommit
  * before v9 is UNSUPPORTED_VERSION for such a group); OffsetFetch v8+ answers several groups, each
  * as a single-group request would be.

@@ -53,16 +53,17 @@
  *   commit, accepted only when the group is unknown or Empty; otherwise the member and generation
  *   are checked (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION), and commits during
  *   CompletingRebalance are REBALANCE_IN_PROGRESS. Commits go to the {@link OffsetStore} shared
- *   with the HTTP groups (one `commit` call per request), so both fronts see them. The store
+ *   with the consumer-protocol groups (one `commit` call per request), so both fronts see them. The store
  *   keeps no commit metadata: metadata strings are kept in memory (bounded, lost on restart),
  *   and OffsetFetch answers "" when it has none for the committed offset.
- * - Group membership is not persisted (the store's group records belong to the HTTP groups):
+ * - Group membership is not persisted (the store's group records are the HTTP members'):
  *   after a restart Kafka members get UNKNOWN_MEMBER_ID and rejoin, as after a coordinator move.
  * - Topic existence is not checked here: Kafka's KafkaApis filters unknown topics
  *   (UNKNOWN_TOPIC_OR_PARTITION) before the coordinator, and the wire layer does the same.
- * - A group id used by HTTP members (the `isOtherProtocolGroup` callback) refuses Kafka joins
- *   with INCONSISTENT_GROUP_PROTOCOL and simple commits with UNKNOWN_MEMBER_ID;
- *   {@link ClassicGroupCoordinator.hasActiveGroup} lets the HTTP side refuse the reverse.
+ * - A group id with consumer-protocol members, Kafka or HTTP (the `isOtherProtocolGroup`
+ *   callback), refuses classic joins with INCONSISTENT_GROUP_PROTOCOL and simple commits with
+ *   UNKNOWN_MEMBER_ID; {@link ClassicGroupCoordinator.hasActiveGroup} lets the consumer
+ *   protocol refuse the reverse (../coordinator.ts holds both).
  *
  * Time comes from the injected Clock; every limit has a name and a default (types.ts).
  *
@@ -120,7 +121,7 @@ export class ClassicGroupCoordinator {
     readonly clock: Clock,
     readonly logger: Logger,
     options: Partial<ClassicGroupOptions> = {},
-    /** True when HTTP members currently use the group id (the other front's groups). */
+    /** True while the group has consumer-protocol members (Kafka or HTTP). */
     readonly isOtherProtocolGroup: (groupId: string) => boolean = () => false,
   ) {
     this.#state = {
