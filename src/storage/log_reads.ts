@@ -22,18 +22,19 @@ export function segmentIndexFor(segments: readonly Segment[], offset: number): n
 
 /**
  * Whole batches from the one holding `offset` (which the caller checked is below the log end),
- * at most `limit` bytes but at least one batch. Never answers nothing: an offset no segment holds
- * is CORRUPT_LOG.
+ * at most `limit` bytes but at least one batch, none after the first starting at or past `upTo`.
+ * Never answers nothing: an offset no segment holds is CORRUPT_LOG.
  */
 export function readSegments(
   segments: readonly Segment[],
   offset: number,
   limit: number,
   verifyCrc: boolean,
+  upTo: number,
 ): SegmentRead {
   for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
     const s = segments[i];
-    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc);
+    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc, upTo);
     if (r !== undefined) return r;
   }
   const last = segments[segments.length - 1];

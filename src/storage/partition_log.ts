@@ -455,8 +455,17 @@ export class PartitionLog {
    * batch, however large), as one byte range. Undefined at the log end (no data yet); a typed
    * OFFSET_OUT_OF_RANGE error below the log start or past the end; CORRUPT_LOG when the stored
    * batch fails its check.
+   *
+   * `upTo` bounds what the reader may see (exclusive; the log end when absent or beyond it): no
+   * batch starting at or past it is returned, and a read from there answers undefined, as at the
+   * log end. The broker passes its high watermark; it is at a batch boundary, as every log end
+   * a replica reports is, so the batch holding an offset below it ends below it too.
    */
-  read(offset: number, maxBytes: number = READ_BYTES_DEFAULT): ReadResult | undefined {
+  read(
+    offset: number,
+    maxBytes: number = READ_BYTES_DEFAULT,
+    upTo?: number,
+  ): ReadResult | undefined {
     this.#ensureReadable();
     const logEndOffset = this.logEndOffset;
     if (!Number.isSafeInteger(offset) || offset < this.logStartOffset || offset > logEndOffset) {
@@ -466,20 +475,23 @@ export class PartitionLog {
         { offset, logStartOffset: this.logStartOffset, logEndOffset },
       );
     }
-    if (offset === logEndOffset) return undefined;
+    const end = upTo === undefined || upTo > logEndOffset ? logEndOffset : upTo;
+    if (offset >= end) return undefined;
     const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
     let r;
     try {
-      r = readSegments(this.#segments, offset, limit, this.config.verifyCrcOnRead);
+      r = readSegments(this.#segments, offset, limit, this.config.verifyCrcOnRead, end);
     } catch (err) {
       this.#noteCorruption(err);
       throw err;
     }
+    // Past a gap of missing offsets the first batch may start at or past the bound.
+    if (r.firstOffset >= end) return undefined;
     return {
       bytes: r.bytes,
       firstOffset: r.firstOffset,
       nextOffset: r.nextOffset,
-      highWatermark: logEndOffset,
+      highWatermark: end,
       logStartOffset: this.logStartOffset,
     };
   }
