@@ -45,13 +45,6 @@ export const ALLOWLIST: readonly AllowedEdge[] = [
     why: "to be removed: the broker throws its own typed errors (src/errors.ts) and the Kafka " +
       "front maps them to wire codes, as Redpanda's cluster::errc is mapped in kafka/",
   })),
-  {
-    from: "src/kafka_protocol/handlers/fetch.ts",
-    to: "src/storage/partition_log.ts",
-    why: "to be removed: Fetch reads a PartitionLog directly; with replication it must read " +
-      "through the broker/cluster partition (high watermark), as KafkaApis goes through " +
-      "ReplicaManager",
-  },
 ];
 
 /** Node built-ins that compute and touch nothing outside the process: allowed in any layer. */

@@ -27,7 +27,6 @@ import {
   highWatermark,
 } from "./fetch_reader.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
-export { countRecordsFrom } from "./fetch_reader.ts";
 import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
 import { GroupCoordinator } from "./group_coordinator.ts";
