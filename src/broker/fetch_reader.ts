@@ -108,6 +108,8 @@ class Slot implements FetchPartitionResult {
   error: SluiceError | undefined;
   records: Uint8Array = EMPTY;
   nextOffset: number;
+  highWatermark = -1;
+  logStartOffset = -1;
 
   constructor(
     readonly topic: string,
@@ -121,14 +123,6 @@ class Slot implements FetchPartitionResult {
   ) {
     this.error = error;
     this.nextOffset = fetchOffset;
-  }
-
-  get highWatermark(): number {
-    return this.log === undefined ? -1 : highWatermark(this.log);
-  }
-
-  get logStartOffset(): number {
-    return this.log === undefined ? -1 : this.log.logStartOffset;
   }
 }
 
@@ -163,39 +157,53 @@ export interface FetchReaderOptions {
 export class FetchReader {
   constructor(readonly options: FetchReaderOptions) {}
 
-  /** See the module doc. Rejects only when the budget refuses or a full wait list throws. */
-  async fetch(request: FetchMessagesRequest): Promise<FetchPartitionResult[]> {
-    const slots = this.#resolve(request.partitions);
-    const maxBytes = Math.max(0, request.maxBytes);
-    const budget = request.budget;
-    let granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-    let total = this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
-    const cut = granted < maxBytes && total > 0;
-    if (
-      request.minBytes > 0 && total < request.minBytes && request.maxWaitMs > 0 &&
-      !cut && !this.options.draining() && !slots.some((s) => s.error !== undefined)
-    ) {
-      budget?.reserve(0); // nothing is held while waiting: what was read is read again after
-      const logs: PartitionLog[] = [];
-      for (const s of slots) if (s.log !== undefined) logs.push(s.log);
-      const signal = typeof request.signal === "function" ? request.signal() : request.signal;
-      try {
-        await this.options.waiters.wait(logs, request.minBytes - total, request.maxWaitMs, signal);
-      } catch (err) {
-        // Too many waiting fetches: a Kafka client is answered with what is there.
-        if (request.whenWaitersFull !== "answer" || !isSluiceError(err, "TOO_MANY_REQUESTS")) {
-          throw err;
-        }
+  /**
+   * See the module doc. Rejects only when the budget refuses or a full wait list throws. Not
+   * async: a fetch that need not wait is read and answered in this call.
+   */
+  fetch(request: FetchMessagesRequest): Promise<FetchPartitionResult[]> {
+    try {
+      const slots = this.#resolve(request.partitions);
+      const maxBytes = Math.max(0, request.maxBytes);
+      const budget = request.budget;
+      const granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
+      const total = this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
+      const cut = granted < maxBytes && total > 0;
+      if (
+        request.minBytes > 0 && total < request.minBytes && request.maxWaitMs > 0 && !cut &&
+        !this.options.draining() && !anyError(slots)
+      ) {
+        return this.#waitAndRead(request, slots, maxBytes, total);
       }
-      granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-      total = this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
+      return Promise.resolve(finish(slots));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    for (const s of slots) {
-      if (s.records.length === 0 || s.topicRef === undefined) continue;
-      s.topicRef.stats.bytesOut += s.records.length;
-      s.topicRef.stats.recordsOut += countRecordsFrom(s.records, s.fetchOffset);
+  }
+
+  /** Gives back what was read, waits for appends, reads again. */
+  async #waitAndRead(
+    request: FetchMessagesRequest,
+    slots: Slot[],
+    maxBytes: number,
+    total: number,
+  ): Promise<FetchPartitionResult[]> {
+    const budget = request.budget;
+    budget?.reserve(0); // nothing is held while waiting: what was read is read again after
+    const logs: PartitionLog[] = [];
+    for (const s of slots) if (s.log !== undefined) logs.push(s.log);
+    const signal = typeof request.signal === "function" ? request.signal() : request.signal;
+    try {
+      await this.options.waiters.wait(logs, request.minBytes - total, request.maxWaitMs, signal);
+    } catch (err) {
+      // Too many waiting fetches: a Kafka client is answered with what is there.
+      if (request.whenWaitersFull !== "answer" || !isSluiceError(err, "TOO_MANY_REQUESTS")) {
+        throw err;
+      }
     }
-    return slots;
+    const granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
+    this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
+    return finish(slots);
   }
 
   #resolve(partitions: readonly FetchPartition[]): Slot[] {
@@ -252,7 +260,8 @@ export class FetchReader {
       // Once something was returned, a partition needs room for at least a batch header.
       if (total > 0 && room <= 0) continue;
       try {
-        slot.topicRef!.partition(slot.partition); // deleted meanwhile: TOPIC_NOT_FOUND
+        const topic = slot.topicRef!;
+        if (topic.deleted) topic.partition(slot.partition); // deleted meanwhile: TOPIC_NOT_FOUND
         const log = slot.log;
         const read = log.read(slot.fetchOffset, Math.max(1, room), highWatermark(log));
         if (read === undefined) continue;
@@ -276,6 +285,25 @@ export class FetchReader {
     }
     return total;
   }
+}
+
+function anyError(slots: readonly Slot[]): boolean {
+  for (const s of slots) if (s.error !== undefined) return true;
+  return false;
+}
+
+/** The bounds each result reports, and the topics' bytes and records out. */
+function finish(slots: Slot[]): Slot[] {
+  for (const s of slots) {
+    if (s.log === undefined) continue;
+    s.highWatermark = highWatermark(s.log);
+    s.logStartOffset = s.log.logStartOffset;
+    if (s.records.length === 0) continue;
+    const stats = s.topicRef!.stats;
+    stats.bytesOut += s.records.length;
+    stats.recordsOut += countRecordsFrom(s.records, s.fetchOffset);
+  }
+  return slots;
 }
 
 /** Records at or after `fromOffset` in a range of whole batches, from headers alone. */

@@ -71,13 +71,17 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       KAFKA_FETCH_BYTES_MAX,
     );
     const topics = body.topics as Struct[];
-    // Per requested topic: whether it may be read; the readable partitions go to the broker.
-    const allowed: boolean[] = new Array(topics.length);
+    // The partitions of the topics the principal may read go to the broker, in request order.
     const partitions: FetchPartition[] = [];
+    const allowed: boolean[] = new Array(topics.length);
+    let denied = false;
     for (let i = 0; i < topics.length; i++) {
       const topic = topics[i].topic as string;
       allowed[i] = may(context, "topic", topic, "read");
-      if (!allowed[i]) continue;
+      if (!allowed[i]) {
+        denied = true;
+        continue;
+      }
       for (const p of topics[i].partitions as unknown as PartitionRequest[]) {
         partitions.push({
           topic,
@@ -87,7 +91,6 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         });
       }
     }
-    const denied = allowed.includes(false);
     const results = await ctx.broker.fetchMessages({
       partitions,
       maxBytes,
@@ -96,22 +99,20 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       budget: context.responseBytes,
       whenWaitersFull: "answer",
     });
+    const responses: Struct[] = new Array(topics.length);
     let next = 0;
-    return {
-      throttleTimeMs: 0,
-      errorCode: KafkaError.NONE,
-      sessionId: 0,
-      responses: topics.map((t, i) => {
-        const requested = t.partitions as unknown as PartitionRequest[];
-        return {
-          topic: t.topic as string,
-          topicId: ZERO_UUID,
-          partitions: allowed[i]
-            ? requested.map(() => partitionResult(results[next++]))
-            : requested.map((p) => deniedResult(p.partition)),
-        };
-      }),
-    };
+    for (let i = 0; i < topics.length; i++) {
+      const t = topics[i];
+      const requested = t.partitions as unknown as PartitionRequest[];
+      const out: Struct[] = new Array(requested.length);
+      for (let j = 0; j < requested.length; j++) {
+        out[j] = allowed[i]
+          ? partitionResult(results[next++])
+          : deniedResult(requested[j].partition);
+      }
+      responses[i] = { topic: t.topic as string, topicId: ZERO_UUID, partitions: out };
+    }
+    return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses };
   };
 }
 
