@@ -51,6 +51,12 @@ export {
   type ProducedOffset,
   type ProduceRecord,
 } from "./broker/broker.ts";
+export type {
+  FetchBudget,
+  FetchMessagesRequest,
+  FetchPartition,
+  FetchPartitionResult,
+} from "./broker/fetch_reader.ts";
 export { type Topic, validateTopicName } from "./broker/topic_registry.ts";
 export { parseTopicConfig, type TopicConfig } from "./broker/topic_config.ts";
 export { createApp, type SluiceApp } from "./http/app.ts";

@@ -6,25 +6,26 @@
  *   when the topic's compression.type is lz4), every batch is encoded and size-checked before any
  *   is appended, and offsets come back in request order.
  * - appendBatches(): client-built batches appended as bytes (CRC checked, offsets patched in place).
- * - fetch(): whole stored batches from an offset, waiting up to maxWaitMs for minBytes.
+ * - fetchMessages(): the one read path of both fronts (fetch_reader.ts): whole stored batches of
+ *   several partitions up to the high watermark, within byte limits, waiting up to maxWaitMs for
+ *   minBytes; fetch() is its one-partition form with earliest/latest offsets (HTTP, SSE).
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
 import { FETCH_WAIT_MS_MAX, LONG_POLLS_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { COMPRESSION_CODECS } from "../record/compression.ts";
-import {
-  baseOffsetAt,
-  BATCH_HEADER_BYTES,
-  batchSizeAt,
-  encodeRecordBatch,
-  lastOffsetDeltaAt,
-  type RecordInput,
-  viewOf,
-} from "../record/record_batch.ts";
+import { encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
 import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { sharedLogFiles } from "../storage/log_files.ts";
+import {
+  type FetchBudget,
+  type FetchMessagesRequest,
+  type FetchPartitionResult,
+  FetchReader,
+  highWatermark,
+} from "./fetch_reader.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
 import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
@@ -75,7 +76,10 @@ export interface FetchRequest {
   maxBytes: number;
   maxWaitMs?: number;
   minBytes?: number;
-  signal?: AbortSignal;
+  /** Ends a wait early; a function is called only when the fetch waits. */
+  signal?: AbortSignal | (() => AbortSignal);
+  /** The front's response budget, asked right before each read (see fetch_reader.ts). */
+  budget?: FetchBudget;
 }
 
 export interface FetchResult {
@@ -87,8 +91,6 @@ export interface FetchResult {
   highWatermark: number;
   logStartOffset: number;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** An append of client batches: `duplicate` when an idempotent retry was answered, not written. */
 export interface BatchAppendResult extends AppendResult {
@@ -103,6 +105,7 @@ export class Broker {
   readonly logger: Logger;
   readonly waiters: FetchWaiters;
   readonly #partitioner: StickyPartitioner;
+  readonly #reader: FetchReader;
   readonly #lock: DirLock;
   #closed = false;
   /** Shutting down: fetches return what is there instead of waiting. */
@@ -131,6 +134,12 @@ export class Broker {
     this.waiters = waiters;
     this.#partitioner = partitioner;
     this.#producerStates = new ProducerStates(clock);
+    this.#reader = new FetchReader({
+      topics,
+      waiters,
+      logger,
+      draining: () => this.#draining,
+    });
   }
 
   static async open(options: BrokerOptions): Promise<Broker> {
@@ -274,7 +283,7 @@ export class Broker {
   #resolveOffset(topic: Topic, partition: number, offset: OffsetSpec): number {
     const log = servable(topic, partition);
     if (offset === "earliest") return log.logStartOffset;
-    if (offset === "latest") return log.logEndOffset;
+    if (offset === "latest") return highWatermark(log);
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new SluiceError(
         "INVALID_REQUEST",
@@ -285,39 +294,48 @@ export class Broker {
   }
 
   /**
-   * Whole batches from `offset`, up to maxBytes (at least one batch). When fewer than minBytes
-   * (default 1) are there, waits up to maxWaitMs for appends to bring them.
+   * The one read path of both fronts (Kafka's ReplicaManager.fetchMessages): per-partition
+   * results in request order, each whole stored batches or a typed error. See fetch_reader.ts for
+   * the bounds (high watermark, KIP-74's first batch, byte limits, the response budget) and the
+   * long poll. maxWaitMs is capped at FETCH_WAIT_MS_MAX.
+   */
+  fetchMessages(request: FetchMessagesRequest): Promise<FetchPartitionResult[]> {
+    const maxWaitMs = Math.min(Math.max(0, request.maxWaitMs), FETCH_WAIT_MS_MAX);
+    return this.#reader.fetch(
+      maxWaitMs === request.maxWaitMs ? request : { ...request, maxWaitMs },
+    );
+  }
+
+  /**
+   * Whole batches of one partition from `offset` (earliest and latest resolved first), up to
+   * maxBytes (at least one batch). When fewer than minBytes (default 1) are there, waits up to
+   * maxWaitMs for appends to bring them. Throws the partition's typed error; TOO_MANY_REQUESTS
+   * when LONG_POLLS_MAX fetches already wait.
    */
   async fetch(topicName: unknown, partition: number, request: FetchRequest): Promise<FetchResult> {
     const topic = this.topics.get(topicName);
-    const log = topic.partition(partition);
     const offset = this.#resolveOffset(topic, partition, request.offset);
-    const maxWaitMs = Math.min(Math.max(0, request.maxWaitMs ?? 0), FETCH_WAIT_MS_MAX);
-    const minBytes = Math.max(1, request.minBytes ?? 1);
-    let read = log.read(offset, request.maxBytes);
-    const have = read?.bytes.length ?? 0;
-    if (have < minBytes && maxWaitMs > 0 && !this.#draining) {
-      await this.waiters.wait(log, minBytes - have, maxWaitMs, request.signal);
-      topic.partition(partition); // deleted while waiting: TOPIC_NOT_FOUND
-      read = log.read(offset, request.maxBytes);
-    }
-    if (read === undefined) {
-      return {
-        bytes: EMPTY,
-        offset,
-        nextOffset: offset,
-        highWatermark: log.logEndOffset,
-        logStartOffset: log.logStartOffset,
-      };
-    }
-    topic.stats.bytesOut += read.bytes.length;
-    topic.stats.recordsOut += countRecordsFrom(read.bytes, offset);
+    const [result] = await this.fetchMessages({
+      partitions: [{
+        topic: topic.name,
+        partition,
+        fetchOffset: offset,
+        partitionMaxBytes: request.maxBytes,
+      }],
+      maxBytes: request.maxBytes,
+      minBytes: Math.max(1, request.minBytes ?? 1),
+      maxWaitMs: request.maxWaitMs ?? 0,
+      budget: request.budget,
+      signal: request.signal,
+      whenWaitersFull: "throw",
+    });
+    if (result.error !== undefined) throw result.error;
     return {
-      bytes: read.bytes,
+      bytes: result.records,
       offset,
-      nextOffset: read.nextOffset,
-      highWatermark: read.highWatermark,
-      logStartOffset: read.logStartOffset,
+      nextOffset: result.nextOffset,
+      highWatermark: result.highWatermark,
+      logStartOffset: result.logStartOffset,
     };
   }
 
@@ -327,11 +345,24 @@ export class Broker {
     partition: number,
     timestamp: number | "earliest" | "latest",
   ): number | undefined {
-    const topic = this.topics.get(topicName);
-    const log = servable(topic, partition);
-    if (timestamp === "earliest") return log.logStartOffset;
-    if (timestamp === "latest") return log.logEndOffset;
-    return log.offsetForTimestamp(timestamp);
+    if (timestamp === "earliest" || timestamp === "latest") {
+      return this.#resolveOffset(this.topics.get(topicName), partition, timestamp);
+    }
+    return this.recordAtTimestamp(topicName, partition, timestamp)?.offset;
+  }
+
+  /**
+   * The first record at or after `timestampMs` that a reader may see (below the high
+   * watermark): its offset and its own timestamp; undefined when none is that new.
+   */
+  recordAtTimestamp(
+    topicName: unknown,
+    partition: number,
+    timestampMs: number,
+  ): { offset: number; timestampMs: number } | undefined {
+    const log = servable(this.topics.get(topicName), partition);
+    const hit = log.recordAtTimestamp(timestampMs);
+    return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
   }
 
   /** Committed offsets of every group, HTTP and Kafka protocol alike. */
@@ -358,18 +389,6 @@ export class Broker {
       this.#lock.release();
     }
   }
-}
-
-/** Records at or after `fromOffset` in a range of whole batches, from headers alone. */
-export function countRecordsFrom(bytes: Uint8Array, fromOffset: number): number {
-  const dv = viewOf(bytes);
-  let count = 0;
-  for (let pos = 0; pos + BATCH_HEADER_BYTES <= bytes.length; pos += batchSizeAt(dv, pos)) {
-    const base = baseOffsetAt(dv, pos);
-    const last = base + lastOffsetDeltaAt(dv, pos);
-    if (last >= fromOffset) count += last - Math.max(base, fromOffset) + 1;
-  }
-  return count;
 }
 
 /**

@@ -1,12 +1,52 @@
 /**
  * Reads across a log's segments (PartitionLog.read and the timestamp lookup), over the segment
- * list as it is at the call. Segments are few (one per segment.bytes), so a binary search finds
+ * list as it is at the call: the offset checked against the log's range and bound, then whole
+ * batches. Segments are few (one per segment.bytes), so a binary search finds
  * the one holding an offset; a read in a gap of missing offsets between two segments answers the
  * first batch after the gap (the gap was reported when the log was opened).
  */
+import { SluiceError } from "../errors.ts";
+import { READ_BYTES_MAX } from "../limits.ts";
 import { decodeRecordBatch } from "../record/record_batch.ts";
+import type { ReadResult } from "./log_types.ts";
 import type { Segment, SegmentRead } from "./segment.ts";
 import { corruptAt } from "./storage_errors.ts";
+
+/**
+ * PartitionLog.read over an online log's (non-empty) segments: OFFSET_OUT_OF_RANGE outside
+ * [log start, log end]; undefined from min(upTo, log end) on; else whole batches from the one
+ * holding `offset`, at most maxBytes (clamped to 1..READ_BYTES_MAX) but at least one batch.
+ */
+export function readLog(
+  segments: readonly Segment[],
+  offset: number,
+  maxBytes: number,
+  upTo: number | undefined,
+  verifyCrc: boolean,
+): ReadResult | undefined {
+  const logStartOffset = segments[0].baseOffset;
+  const logEndOffset = segments[segments.length - 1].nextOffset;
+  if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > logEndOffset) {
+    throw new SluiceError(
+      "OFFSET_OUT_OF_RANGE",
+      `offset ${offset} is outside [${logStartOffset}, ${logEndOffset}]`,
+      { offset, logStartOffset, logEndOffset },
+    );
+  }
+  const end = upTo === undefined || upTo > logEndOffset ? logEndOffset : upTo;
+  if (offset >= end) return undefined;
+  const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
+  const r = readSegments(segments, offset, limit, verifyCrc, end);
+  // Past a gap of missing offsets the first batch may start at or past the bound.
+  if (r.firstOffset >= end) return undefined;
+  return {
+    bytes: r.bytes,
+    firstOffset: r.firstOffset,
+    nextOffset: r.nextOffset,
+    highWatermark: end,
+    logStartOffset,
+  };
+}
 
 /** Index of the segment with the greatest baseOffset <= offset (binary search). */
 export function segmentIndexFor(segments: readonly Segment[], offset: number): number {
@@ -22,18 +62,19 @@ export function segmentIndexFor(segments: readonly Segment[], offset: number): n
 
 /**
  * Whole batches from the one holding `offset` (which the caller checked is below the log end),
- * at most `limit` bytes but at least one batch. Never answers nothing: an offset no segment holds
- * is CORRUPT_LOG.
+ * at most `limit` bytes but at least one batch, none after the first starting at or past `upTo`.
+ * Never answers nothing: an offset no segment holds is CORRUPT_LOG.
  */
 export function readSegments(
   segments: readonly Segment[],
   offset: number,
   limit: number,
   verifyCrc: boolean,
+  upTo: number,
 ): SegmentRead {
   for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
     const s = segments[i];
-    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc);
+    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc, upTo);
     if (r !== undefined) return r;
   }
   const last = segments[segments.length - 1];

@@ -48,7 +48,7 @@ export interface ReadResult {
   firstOffset: number;
   /** The offset to read next. */
   nextOffset: number;
-  /** The log end offset when the read was made (single node: the high watermark). */
+  /** The bound the read stopped at: the log end when it was made, or `upTo` when lower. */
   highWatermark: number;
   logStartOffset: number;
 }

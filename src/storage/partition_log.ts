@@ -6,31 +6,32 @@
  *   as they are, in one write. Nothing is written when any batch fails its check.
  * - `read(offset, maxBytes)` returns whole batches as one byte range, never decoded.
  * - Durability per `flushPolicy` (see log_config.ts); under `always`, one fsync covers every append
- *   waiting when it starts (group commit).
- * - A recovery checkpoint lets the next open skip re-validating what was flushed (log_loader.ts).
- * - Retention deletes whole expired segments, never the active one.
+ *   waiting when it starts (group commit). A recovery checkpoint lets the next open skip
+ *   re-validating what was flushed (log_loader.ts). Both: log_flusher.ts.
+ * - Retention deletes whole expired segments, never the active one (retention.ts).
+ * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
  * waits, so appends are ordered by call and reads always see whole batches.
  *
  * States (online, read-only, offline) and damage reports: see {@link LogState} in log_types.ts.
  */
-import { type Clock, systemClock, type Timer } from "../clock.ts";
-import { assert, SluiceError } from "../errors.ts";
-import { PENDING_FLUSH_WAITERS_MAX, READ_BYTES_MAX } from "../limits.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { SluiceError } from "../errors.ts";
+import { PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { viewOf } from "../record/record_batch.ts";
-import { isNoSpace, modifiedMs, removeTree, syncDir } from "../runtime/fs.ts";
+import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
+import { type AppendTally, assignOffsets, checkAppendBatches, shouldRoll } from "./append_rules.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
-import { loadSegments, type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
-import { expiredSegmentCount } from "./retention.ts";
+import { LogFlusher } from "./log_flusher.ts";
+import { loadSegments } from "./log_loader.ts";
+import { findRecordAtTimestamp, readLog } from "./log_reads.ts";
+import { LogRetention } from "./retention.ts";
 import { Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
-
-import { type AppendTally, assignOffsets, checkAppendBatches, shouldRoll } from "./append_rules.ts";
-import { findRecordAtTimestamp, readSegments } from "./log_reads.ts";
 import {
   type AppendResult,
   type LogState,
@@ -50,11 +51,6 @@ export type {
 } from "./log_types.ts";
 export { READ_BYTES_DEFAULT } from "./log_types.ts";
 
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
 export class PartitionLog {
   readonly dir: string;
   readonly config: LogConfig;
@@ -66,15 +62,10 @@ export class PartitionLog {
   readonly #damage = new DamageList();
   /** Set for a log made by offline(): every read and write throws it. */
   #offline: SluiceError | undefined;
-  #waiters: Waiter[] = [];
   /** The append check's tally, reused (appends run one at a time). */
   readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
-  #flushLoop: Promise<void> | undefined;
-  #flushTimer: Timer | undefined;
-  #retentionTimer: Timer | undefined;
-  #retentionRun: Promise<number> | undefined;
-  #lastCheckpointMs: number;
-  #checkpointDue = false;
+  readonly #flusher: LogFlusher;
+  readonly #retention: LogRetention;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -82,7 +73,6 @@ export class PartitionLog {
   #failure: SluiceError | undefined;
   #closing = false;
   #closed = false;
-  #fsyncRounds = 0;
 
   private constructor(
     dir: string,
@@ -97,7 +87,23 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
-    this.#lastCheckpointMs = this.#clock.nowMs();
+    this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
+      failure: () => this.#offline ?? this.#failure,
+      failWrites: (failure) => {
+        this.#failure = failure;
+      },
+      closing: () => this.#closing,
+      closed: () => this.#closed,
+    });
+    this.#retention = new LogRetention(
+      dir,
+      config,
+      segments,
+      this.#clock,
+      this.#logger,
+      this.#flusher,
+      () => this.#closing || this.#closed || this.#offline !== undefined,
+    );
   }
 
   /**
@@ -120,8 +126,8 @@ export class PartitionLog {
     if (loaded.recovered.length > 0 && log.#failure === undefined) {
       for (const s of loaded.recovered) s.dirty = true;
       try {
-        await log.#syncDirty();
-        log.#writeCheckpoint(log.#recoveryPointNow());
+        await log.#flusher.syncDirty();
+        log.#flusher.writeCheckpoint(log.#flusher.recoveryPointNow());
       } catch (err) {
         const failure = storageFailure(err, `recovering the log in ${dir}`, { dir });
         if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
@@ -131,7 +137,7 @@ export class PartitionLog {
         log.#readOnly(failure);
       }
     }
-    log.#scheduleRetention();
+    log.#retention.schedule();
     return log;
   }
 
@@ -221,7 +227,7 @@ export class PartitionLog {
 
   /** Group-commit rounds run so far (each fsyncs every dirty segment once). */
   get fsyncRounds(): number {
-    return this.#fsyncRounds;
+    return this.#flusher.rounds;
   }
 
   segments(): SegmentInfo[] {
@@ -275,7 +281,9 @@ export class PartitionLog {
     checkAppendBatches(batches, dv, this.config.maxMessageBytes, tally);
     const records = tally.records;
 
-    if (this.config.flushPolicy === "always" && this.#waiters.length >= PENDING_FLUSH_WAITERS_MAX) {
+    if (
+      this.config.flushPolicy === "always" && this.#flusher.waiting >= PENDING_FLUSH_WAITERS_MAX
+    ) {
       // Refuse before writing: an append that fails after its write would be retried as a duplicate.
       throw new SluiceError(
         "TOO_MANY_REQUESTS",
@@ -305,14 +313,9 @@ export class PartitionLog {
 
     switch (this.config.flushPolicy) {
       case "always":
-        return this.flush().then(() => result);
+        return this.#flusher.flush().then(() => result);
       case "interval":
-        if (this.#flushTimer === undefined) {
-          this.#flushTimer = this.#clock.setTimer(() => {
-            this.#flushTimer = undefined;
-            this.#backgroundFlush();
-          }, this.config.flushMs);
-        }
+        this.#flusher.flushLater();
         return Promise.resolve(result);
       case "none":
         return Promise.resolve(result);
@@ -335,119 +338,20 @@ export class PartitionLog {
     this.#logger.info("rolled segment", { dir: this.dir, baseOffset: segment.baseOffset });
     // As Kafka does, flush the finished segment in the background so the recovery checkpoint can
     // move past it, whatever the flush policy.
-    this.#checkpointDue = true;
-    this.#backgroundFlush();
+    this.#flusher.rolled();
   }
 
-  #backgroundFlush(): void {
-    this.flush().catch((err) => {
-      this.#logger.error("background flush failed", { dir: this.dir, error: String(err) });
-    });
-  }
-
-  /** Resolves once every byte appended before the call is on disk (fdatasync). */
+  /** Resolves once every byte appended before the call is on disk (fdatasync; group commit). */
   flush(): Promise<void> {
-    if (this.#offline !== undefined) return Promise.reject(this.#offline);
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closed) return Promise.resolve();
-    if (this.#waiters.length >= PENDING_FLUSH_WAITERS_MAX) {
-      return Promise.reject(
-        new SluiceError("TOO_MANY_REQUESTS", `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`),
-      );
-    }
-    const promise = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (this.#flushLoop === undefined) this.#flushLoop = this.#runFlushes();
-    return promise;
-  }
-
-  /**
-   * Group commit: each round fsyncs everything written so far for every waiter queued before it.
-   * #flushLoop is cleared in the same synchronous step in which the last round resolves its
-   * waiters, so a flush() queued by a resumed waiter starts a new loop instead of joining a
-   * finished one. (The loop awaits at least once, so #flushLoop is set before it can end.)
-   */
-  async #runFlushes(): Promise<void> {
-    try {
-      while (this.#waiters.length > 0) {
-        const waiters = this.#waiters;
-        this.#waiters = [];
-        if (this.#failure !== undefined) {
-          for (const w of waiters) w.reject(this.#failure);
-          continue;
-        }
-        const point = this.#recoveryPointNow();
-        this.#fsyncRounds++;
-        try {
-          await this.#syncDirty();
-        } catch (err) {
-          this.#failure = new SluiceError(
-            "STORAGE_ERROR",
-            `fsync failed in ${this.dir}; the log refuses writes until reopened: ${err}`,
-            { dir: this.dir },
-            { cause: err },
-          );
-          this.#logger.error("fsync failed; log is offline for writes", {
-            dir: this.dir,
-            error: String(err),
-          });
-          for (const w of waiters) w.reject(this.#failure);
-          continue;
-        }
-        for (const w of waiters) w.resolve();
-        const nowMs = this.#clock.nowMs();
-        if (
-          !this.#closing &&
-          (this.#checkpointDue ||
-            nowMs - this.#lastCheckpointMs >= this.config.checkpointIntervalMs)
-        ) {
-          try {
-            this.#writeCheckpoint(point);
-          } catch (err) {
-            this.#logger.warn("recovery checkpoint not written", {
-              dir: this.dir,
-              error: String(err),
-            });
-          }
-        }
-      }
-    } finally {
-      this.#flushLoop = undefined;
-    }
-  }
-
-  async #syncDirty(): Promise<void> {
-    const dirty = this.#segments.filter((s) => s.dirty);
-    if (dirty.length > 0) await Promise.all(dirty.map((s) => s.sync()));
-  }
-
-  #recoveryPointNow(): RecoveryPoint {
-    const active = this.#active;
-    return {
-      offset: active.nextOffset,
-      segment: active.baseOffset,
-      position: active.sizeBytes,
-      maxTimestampMs: active.maxTimestampMs,
-      offsetOfMaxTimestamp: active.offsetOfMaxTimestamp,
-    };
-  }
-
-  /** Writes index entries (fsynced) and then the checkpoint that vouches for them. */
-  #writeCheckpoint(point: RecoveryPoint): void {
-    if (!this.#segments.some((s) => s.baseOffset === point.segment)) return; // deleted meanwhile
-    for (const s of this.#segments) {
-      if (s.hasUnpersistedIndexes) s.persistIndexes(true);
-    }
-    writeRecoveryPoint(this.dir, point);
-    this.#lastCheckpointMs = this.#clock.nowMs();
-    this.#checkpointDue = false;
+    return this.#flusher.flush();
   }
 
   /** Flushes everything and writes a recovery checkpoint at the log end. */
   async checkpoint(): Promise<void> {
     this.#ensureWritable();
-    const point = this.#recoveryPointNow();
+    const point = this.#flusher.recoveryPointNow();
     await this.flush();
-    this.#writeCheckpoint(point);
+    this.#flusher.writeCheckpoint(point);
   }
 
   /**
@@ -455,43 +359,23 @@ export class PartitionLog {
    * batch, however large), as one byte range. Undefined at the log end (no data yet); a typed
    * OFFSET_OUT_OF_RANGE error below the log start or past the end; CORRUPT_LOG when the stored
    * batch fails its check.
+   *
+   * `upTo` bounds what the reader may see (exclusive; the log end when absent or beyond it): no
+   * batch starting at or past it is returned, and a read from there answers undefined, as at the
+   * log end. The broker passes its high watermark; it is at a batch boundary, as every log end
+   * a replica reports is, so the batch holding an offset below it ends below it too.
    */
-  read(offset: number, maxBytes: number = READ_BYTES_DEFAULT): ReadResult | undefined {
+  read(
+    offset: number,
+    maxBytes: number = READ_BYTES_DEFAULT,
+    upTo?: number,
+  ): ReadResult | undefined {
     this.#ensureReadable();
-    const logEndOffset = this.logEndOffset;
-    if (!Number.isSafeInteger(offset) || offset < this.logStartOffset || offset > logEndOffset) {
-      throw new SluiceError(
-        "OFFSET_OUT_OF_RANGE",
-        `offset ${offset} is outside [${this.logStartOffset}, ${logEndOffset}]`,
-        { offset, logStartOffset: this.logStartOffset, logEndOffset },
-      );
-    }
-    if (offset === logEndOffset) return undefined;
-    const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
-    let r;
     try {
-      r = readSegments(this.#segments, offset, limit, this.config.verifyCrcOnRead);
+      return readLog(this.#segments, offset, maxBytes, upTo, this.config.verifyCrcOnRead);
     } catch (err) {
-      this.#noteCorruption(err);
+      this.#damage.noteReadError(err, this.#logger);
       throw err;
-    }
-    return {
-      bytes: r.bytes,
-      firstOffset: r.firstOffset,
-      nextOffset: r.nextOffset,
-      highWatermark: logEndOffset,
-      logStartOffset: this.logStartOffset,
-    };
-  }
-
-  /** A CORRUPT_LOG a read met joins `damage` (and is logged once per file and position). */
-  #noteCorruption(err: unknown): void {
-    if (!(err instanceof SluiceError) || err.code !== "CORRUPT_LOG") return;
-    const file = err.details?.file;
-    const position = err.details?.position;
-    if (typeof file !== "string" || typeof position !== "number") return;
-    if (this.#damage.add({ file, position, reason: err.message })) {
-      this.#logger.error("a read reached a corrupt batch", { file, position, error: err.message });
     }
   }
 
@@ -514,7 +398,7 @@ export class PartitionLog {
         this.config.verifyCrcOnRead,
       );
     } catch (err) {
-      this.#noteCorruption(err);
+      this.#damage.noteReadError(err, this.#logger);
       throw err;
     }
   }
@@ -524,87 +408,36 @@ export class PartitionLog {
    * one); logStartOffset moves to the first remaining segment. Returns how many were deleted.
    * Waits for a running flush first: a descriptor with an fsync in flight must stay open.
    */
-  async deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
-    if (this.#flushLoop !== undefined) await this.#flushLoop;
-    if (this.#closed || this.#closing || this.#offline !== undefined) return 0;
-    const count = expiredSegmentCount(
-      this.#segments.map((s) => ({
-        sizeBytes: s.sizeBytes,
-        maxTimestampMs: s.maxTimestampMs,
-        lastModifiedMs: () => modifiedMs(s.logPath),
-      })),
-      this.config,
-      nowMs,
-    );
-    return this.#deleteOldest(count, "retention");
+  deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
+    return this.#retention.deleteExpired(nowMs);
   }
 
   /**
    * Deletes the whole segments that end at or before `offset` (never the active one), as Kafka's
    * DeleteRecords does at segment granularity: for internal logs whose content a snapshot covers.
    */
-  async deleteSegmentsBefore(offset: number): Promise<number> {
-    if (this.#flushLoop !== undefined) await this.#flushLoop;
-    if (this.#closed || this.#closing || this.#offline !== undefined) return 0;
-    let count = 0;
-    while (count < this.#segments.length - 1 && this.#segments[count].nextOffset <= offset) count++;
-    return this.#deleteOldest(count, "deleteSegmentsBefore");
-  }
-
-  #deleteOldest(count: number, why: string): number {
-    // A flush that started since the caller's wait keeps its segments until the next call.
-    for (let i = 0; i < count; i++) {
-      if (this.#segments[i].syncsInFlight > 0) count = i;
-    }
-    if (count === 0) return 0;
-    const doomed = this.#segments.splice(0, count);
-    assert(this.#segments.length > 0, "deletion keeps the active segment");
-    for (const s of doomed) {
-      s.delete();
-      this.#logger.info("deleted segment", {
-        why,
-        file: s.logPath,
-        baseOffset: s.baseOffset,
-        sizeBytes: s.sizeBytes,
-      });
-    }
-    return count;
-  }
-
-  #scheduleRetention(): void {
-    if (this.config.retentionMs < 0 && this.config.retentionBytes < 0) return;
-    if (this.#offline !== undefined) return;
-    this.#retentionTimer = this.#clock.setTimer(() => {
-      this.#retentionRun = this.deleteExpiredSegments()
-        .catch((err) => {
-          this.#logger.error("retention failed", { dir: this.dir, error: String(err) });
-          return 0;
-        })
-        .finally(() => {
-          this.#retentionRun = undefined;
-          if (!this.#closing && !this.#closed) this.#scheduleRetention();
-        });
-    }, this.config.retentionCheckIntervalMs);
+  deleteSegmentsBefore(offset: number): Promise<number> {
+    return this.#retention.deleteBefore(offset);
   }
 
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
   async close(): Promise<void> {
     if (this.#closing || this.#closed) return;
     this.#closing = true;
-    this.#flushTimer?.cancel();
-    this.#retentionTimer?.cancel();
+    this.#flusher.cancelTimer();
+    this.#retention.cancel();
     try {
-      if (this.#retentionRun !== undefined) await this.#retentionRun;
-      while (this.#flushLoop !== undefined) await this.#flushLoop;
+      if (this.#retention.running !== undefined) await this.#retention.running;
+      while (this.#flusher.running !== undefined) await this.#flusher.running;
       if (this.#failure === undefined && this.#offline === undefined) {
-        const point = this.#recoveryPointNow();
+        const point = this.#flusher.recoveryPointNow();
         try {
-          await this.#syncDirty();
+          await this.#flusher.syncDirty();
         } catch (err) {
           throw storageFailure(err, `flushing the log in ${this.dir} on close`, { dir: this.dir });
         }
         try {
-          this.#writeCheckpoint(point);
+          this.#flusher.writeCheckpoint(point);
         } catch (err) {
           // The data is flushed; without the checkpoint the next open only re-validates more.
           this.#logger.warn("recovery checkpoint not written on close", {

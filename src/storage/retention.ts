@@ -1,4 +1,6 @@
 /**
+ * Retention: which segments expire, and deleting them.
+ *
  * Which segments retention deletes: a prefix of the oldest, never the active (last) one.
  * - Time: a segment whose newest record (its max timestamp; the file's mtime when no batch carries
  *   a timestamp) is older than `retention.ms` is expired; deletion stops at the first that is not,
@@ -6,7 +8,17 @@
  * - Size: while the log without its oldest segment is still at least `retention.bytes`, the
  *   oldest goes.
  * Both yield a prefix; the longer prefix is deleted. -1 disables either rule.
+ *
+ * {@link LogRetention} applies them to a PartitionLog's segments every
+ * retention.check.interval.ms, and deletes whole segments below an offset on request.
  */
+import type { Clock, Timer } from "../clock.ts";
+import { assert } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { modifiedMs } from "../runtime/fs.ts";
+import type { LogConfig } from "./log_config.ts";
+import type { LogFlusher } from "./log_flusher.ts";
+import type { Segment } from "./segment.ts";
 
 export interface RetainedSegment {
   readonly sizeBytes: number;
@@ -47,4 +59,99 @@ export function expiredSegmentCount(
     }
   }
   return Math.max(byTime, bySize);
+}
+
+/**
+ * Deletes a log's oldest segments (never the active one): those retention expires, on a timer,
+ * and those wholly below an offset. The log start moves to the first remaining segment.
+ */
+export class LogRetention {
+  #timer: Timer | undefined;
+  #run: Promise<number> | undefined;
+
+  constructor(
+    readonly dir: string,
+    readonly config: LogConfig,
+    /** The log's segment list, the same array: deletion splices it in place. */
+    readonly segments: Segment[],
+    readonly clock: Clock,
+    readonly logger: Logger,
+    readonly flusher: LogFlusher,
+    /** True once the log closes (or when it is offline): nothing is deleted then. */
+    readonly stopped: () => boolean,
+  ) {}
+
+  /** The timed run in progress, if any (close waits for it). */
+  get running(): Promise<number> | undefined {
+    return this.#run;
+  }
+
+  /** Starts the timer when a rule is on; each run sets the next. */
+  schedule(): void {
+    if (this.config.retentionMs < 0 && this.config.retentionBytes < 0) return;
+    if (this.stopped()) return;
+    this.#timer = this.clock.setTimer(() => {
+      this.#run = this.deleteExpired(this.clock.nowMs())
+        .catch((err) => {
+          this.logger.error("retention failed", { dir: this.dir, error: String(err) });
+          return 0;
+        })
+        .finally(() => {
+          this.#run = undefined;
+          this.schedule();
+        });
+    }, this.config.retentionCheckIntervalMs);
+  }
+
+  cancel(): void {
+    this.#timer?.cancel();
+  }
+
+  /**
+   * Deletes the oldest segments that retention.ms or retention.bytes expire; returns how many.
+   * Waits for a running flush first: a descriptor with an fsync in flight must stay open.
+   */
+  async deleteExpired(nowMs: number): Promise<number> {
+    if (this.flusher.running !== undefined) await this.flusher.running;
+    if (this.stopped()) return 0;
+    const count = expiredSegmentCount(
+      this.segments.map((s) => ({
+        sizeBytes: s.sizeBytes,
+        maxTimestampMs: s.maxTimestampMs,
+        lastModifiedMs: () => modifiedMs(s.logPath),
+      })),
+      this.config,
+      nowMs,
+    );
+    return this.#deleteOldest(count, "retention");
+  }
+
+  /** Deletes the whole segments that end at or before `offset`; returns how many. */
+  async deleteBefore(offset: number): Promise<number> {
+    if (this.flusher.running !== undefined) await this.flusher.running;
+    if (this.stopped()) return 0;
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count].nextOffset <= offset) count++;
+    return this.#deleteOldest(count, "deleteSegmentsBefore");
+  }
+
+  #deleteOldest(count: number, why: string): number {
+    // A flush that started since the caller's wait keeps its segments until the next call.
+    for (let i = 0; i < count; i++) {
+      if (this.segments[i].syncsInFlight > 0) count = i;
+    }
+    if (count === 0) return 0;
+    const doomed = this.segments.splice(0, count);
+    assert(this.segments.length > 0, "deletion keeps the active segment");
+    for (const s of doomed) {
+      s.delete();
+      this.logger.info("deleted segment", {
+        why,
+        file: s.logPath,
+        baseOffset: s.baseOffset,
+        sizeBytes: s.sizeBytes,
+      });
+    }
+    return count;
+  }
 }

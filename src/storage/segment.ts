@@ -293,10 +293,16 @@ export class Segment {
    * Each batch must carry the base offset its predecessors imply (the CRC does not cover it): a
    * read of the offsets of one that does not is CORRUPT_LOG naming file and position, as is a
    * length that does not fit on the way or a first batch failing its CRC (with `verifyCrc`); a
-   * bad later batch ends the range before it. An offset the segment claims but no batch holds is CORRUPT_LOG too:
-   * a read below the end never answers nothing.
+   * bad later batch ends the range before it. An offset the segment claims but no batch holds is
+   * CORRUPT_LOG too: a read below the end never answers nothing. Batches after the first stop
+   * at `upTo` (exclusive: what a reader may see, PartitionLog.read).
    */
-  read(offset: number, maxBytes: number, verifyCrc: boolean): SegmentRead | undefined {
+  read(
+    offset: number,
+    maxBytes: number,
+    verifyCrc: boolean,
+    upTo: number = Number.MAX_SAFE_INTEGER,
+  ): SegmentRead | undefined {
     if (offset >= this.nextOffset || offset < this.baseOffset) return undefined;
     const interval = this.settings.indexIntervalBytes;
     let scanFrom = this.index.lookup(offset);
@@ -326,9 +332,10 @@ export class Segment {
             // The batch holding `offset` is not whole in the window: read from its start.
             const position = scanFrom + pos;
             const length = Math.min(this.sizeBytes - position, Math.max(size, maxBytes));
-            return this.#cut(this.readBytes(position, length), position, maxBytes, verifyCrc);
+            const bytes = this.readBytes(position, length);
+            return this.#cut(bytes, position, maxBytes, verifyCrc, upTo);
           }
-          return this.#cut(window.subarray(pos), scanFrom + pos, maxBytes, verifyCrc);
+          return this.#cut(window.subarray(pos), scanFrom + pos, maxBytes, verifyCrc, upTo);
         }
         expected = last + 1;
         pos += size;
@@ -342,10 +349,16 @@ export class Segment {
   }
 
   /**
-   * Keeps the whole batches of `bytes` (which starts at a batch) that fit in maxBytes and carry
-   * contiguous offsets.
+   * Keeps the whole batches of `bytes` (which starts at a batch) that fit in maxBytes, carry
+   * contiguous offsets and start below `upTo` (the first batch is always kept).
    */
-  #cut(bytes: Uint8Array, position: number, maxBytes: number, verifyCrc: boolean): SegmentRead {
+  #cut(
+    bytes: Uint8Array,
+    position: number,
+    maxBytes: number,
+    verifyCrc: boolean,
+    upTo: number,
+  ): SegmentRead {
     const dv = viewOf(bytes);
     const checks = verifyCrc ? CHECK_CRC : 0;
     let end = 0;
@@ -353,7 +366,8 @@ export class Segment {
     while (end + BATCH_HEADER_BYTES <= bytes.length) {
       const size = batchSizeAt(dv, end);
       if (end > 0 && (end + size > maxBytes || end + size > bytes.length)) break;
-      if (end > 0 && baseOffsetAt(dv, end) !== nextOffset) break; // reported when read itself
+      // A gap is reported when read itself; offsets from upTo on are not to be seen yet.
+      if (end > 0 && (baseOffsetAt(dv, end) !== nextOffset || nextOffset >= upTo)) break;
       const checked = checkBatch(bytes, dv, end, bytes.length, Number.MAX_SAFE_INTEGER, checks);
       if (typeof checked !== "number") {
         if (end === 0) throw this.corrupt(position, checked.reason);

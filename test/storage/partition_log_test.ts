@@ -192,6 +192,34 @@ Deno.test("PartitionLog.read()", async (t) => {
     assert.throws(() => log.read(-1), (e) => assertCode(e, "OFFSET_OUT_OF_RANGE"));
   });
 
+  await t.step("upTo bounds what is seen: no batch at or past it, undefined from it", () => {
+    // Every batch boundary below the end, as the log assigned them.
+    const bounds: number[] = [];
+    for (let offset = 0; offset < log.logEndOffset;) {
+      bounds.push(offset);
+      offset = decodeBatches(log.read(offset, 1)!.bytes)[0].lastOffsetDelta + offset + 1;
+    }
+    for (const upTo of [bounds[1], bounds[40], bounds[bounds.length - 1]]) {
+      for (const from of [0, bounds[1] - 1, upTo - 1]) {
+        // Reads stop at a segment's end too: walk on from each nextOffset until undefined.
+        let offset = from;
+        for (let r = log.read(offset, 1 << 20, upTo); r !== undefined;) {
+          for (const b of decodeBatches(r.bytes)) assert.ok(b.baseOffset < upTo, `below ${upTo}`);
+          assert.ok(r.nextOffset <= upTo);
+          assert.equal(r.highWatermark, upTo);
+          offset = r.nextOffset;
+          r = log.read(offset, 1 << 20, upTo);
+        }
+        assert.equal(offset, upTo, `from ${from} up to ${upTo}`);
+      }
+      assert.equal(log.read(upTo, 1 << 20, upTo), undefined);
+      assert.equal(log.read(log.logEndOffset, 1 << 20, upTo), undefined);
+    }
+    // A bound past the end is the end; one at or below the start reads nothing.
+    assert.equal(log.read(0, 1 << 20, log.logEndOffset + 5)!.highWatermark, log.logEndOffset);
+    assert.equal(log.read(0, 1 << 20, 0), undefined);
+  });
+
   await t.step("offsetForTimestamp() finds the first record at or after a time", () => {
     // Batch b carries timestamp BASE_MS + b * 1000 on all its records.
     let firstOfBatch = 0;

@@ -8,10 +8,12 @@
  * hold it), a fetch is refused with 429 TOO_MANY_REQUESTS and reads nothing, so what slow readers
  * pin stays bounded. The body holds
  * its bytes in the budget until the client has taken them (body.ts leasedBody). A long poll holds
- * nothing while it waits: it reads, and when that is short of minBytes it gives the bytes back,
- * waits for appends, and reads again.
+ * nothing while it waits: the broker's read path (Broker.fetch, the one Kafka's Fetch takes too)
+ * reads, and when that is short of minBytes gives the bytes back, waits for appends, and reads
+ * again, asking the lease right before each read.
  */
 import type { FetchResult } from "../../broker/broker.ts";
+import type { FetchBudget } from "../../broker/fetch_reader.ts";
 import { ByteLease } from "../../byte_budget.ts";
 import { SluiceError } from "../../errors.ts";
 import { READ_BYTES_DEFAULT } from "../../limits.ts";
@@ -36,15 +38,26 @@ export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
 
 const utf8 = new TextEncoder();
 
-/** Up to `want` bytes of the response budget; 0 to read one batch; 429 past the overdraw cap. */
-function takeOrRefuse(lease: ByteLease, want: number): number {
-  const granted = lease.takeUpTo(want);
-  // Granted nothing: the first batch is still read (and forced) while the budget may be overdrawn.
-  if (granted > 0 || lease.budget.mayOverdraw) return granted;
-  throw new SluiceError(
-    "TOO_MANY_REQUESTS",
-    "fetch responses not yet taken by their clients fill the server's response budget; retry",
-  );
+/**
+ * The lease as the broker's fetch budget: each reserve gives back what the lease held and takes up
+ * to `want` (0 before a wait: nothing is held while waiting). Granted nothing, the fetch still
+ * reads its first batch (forced later) while the budget may be overdrawn, and is refused with 429
+ * past that cap.
+ */
+function leaseBudget(lease: ByteLease): FetchBudget {
+  return {
+    reserve(want: number): number {
+      lease.releaseAll();
+      if (want <= 0) return 0;
+      const granted = lease.takeUpTo(want);
+      if (granted > 0 || lease.budget.mayOverdraw) return granted;
+      throw new SluiceError(
+        "TOO_MANY_REQUESTS",
+        "fetch responses not yet taken by their clients fill the server's response budget; retry",
+      );
+    },
+    mayOverdraw: () => lease.budget.mayOverdraw,
+  };
 }
 
 export function registerRecordRoutes(ctx: AppContext): void {
@@ -124,26 +137,16 @@ export function registerRecordRoutes(ctx: AppContext): void {
     let result: FetchResult;
     let body: Uint8Array;
     try {
-      let granted = takeOrRefuse(lease, want);
       result = await broker.fetch(topic, partition, {
         offset: q.offset ?? "earliest",
-        maxBytes: Math.max(1, granted),
-      });
-      const have = result.bytes.length;
-      // A fetch cut short by the budget answers now with what it got: waiting would not help.
-      if (have < minBytes && maxWaitMs > 0 && (granted === want || have === 0)) {
-        lease.releaseAll();
+        maxBytes: want,
+        minBytes,
+        maxWaitMs,
+        budget: leaseBudget(lease),
         // Only a waiting fetch needs to hear of a client that went away; reading request.signal
         // costs Deno an abort per response.
-        const signal = AbortSignal.any([c.req.raw.signal, ctx.shutdown]);
-        const log = broker.topics.get(topic).partition(partition);
-        await broker.waiters.wait(log, minBytes - have, maxWaitMs, signal);
-        granted = takeOrRefuse(lease, want);
-        result = await broker.fetch(topic, partition, {
-          offset: result.offset,
-          maxBytes: Math.max(1, granted),
-        });
-      }
+        signal: () => AbortSignal.any([c.req.raw.signal, ctx.shutdown]),
+      });
       if ((c.req.header("accept") ?? "").includes(RECORD_BATCH_TYPE)) {
         body = result.bytes; // The stored bytes as they are: no decoding, no re-encoding.
       } else {

@@ -1,15 +1,16 @@
 /**
- * Fetch and ListOffsets.
+ * Fetch and ListOffsets: the request decoded, ACLs checked, the broker asked, the answer encoded.
  *
- * Fetch returns each partition's stored batches as they are: the bytes read from the segment go
- * into the response frame by reference (codec.ts encodeChunks), never decoded or re-encoded. The
- * first batch may start below the fetch offset, as Kafka's may; clients skip the records before
- * it. max_bytes bounds the response, except that the first non-empty partition always returns at
- * least one whole batch (KIP-74), and partition_max_bytes bounds each partition. When fewer than
- * min_bytes are there, the fetch waits up to max_wait_ms for appends to any of its partitions.
+ * Fetch goes through the broker's one read path (Broker.fetchMessages, src/broker/fetch_reader.ts:
+ * the high watermark, KIP-74's first batch, max_bytes and partition_max_bytes, min_bytes and
+ * max_wait_ms); the stored batches it returns go into the response frame by reference
+ * (codec.ts encodeChunks), never decoded, copied or re-encoded. The first batch may start below
+ * the fetch offset, as Kafka's may; clients skip the records before it. Errors are per partition:
+ * the broker's typed errors, mapped here once (errors.ts). A fetch with a partition the principal
+ * may not read answers at once.
  *
- * Memory: max_bytes is capped by KAFKA_FETCH_BYTES_MAX, then by what the listener's response
- * budget grants (context.responseBytes, KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX) right before each
+ * Memory: max_bytes is capped by KAFKA_FETCH_BYTES_MAX; the broker then asks the listener's
+ * response budget (context.responseBytes, KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX) right before each
  * read. A fetch granted less (clients that do not read hold the rest) answers at once with what
  * it got, at least one batch when there is one, instead of waiting: a consumer keeps moving, one
  * smaller response at a time, and nothing is held while a fetch waits for data.
@@ -17,11 +18,8 @@
  * No fetch sessions (KIP-227): every response has session id 0, which tells a client to keep
  * sending full fetches. No transactions: the last stable offset is the high watermark.
  */
-import { countRecordsFrom } from "../../broker/broker.ts";
-import { isSluiceError } from "../../errors.ts";
+import type { FetchPartition, FetchPartitionResult } from "../../broker/fetch_reader.ts";
 import { FETCH_WAIT_MS_MAX, KAFKA_FETCH_BYTES_MAX } from "../../limits.ts";
-import type { Topic } from "../../broker/topic_registry.ts";
-import type { PartitionLog } from "../../storage/partition_log.ts";
 import { may } from "../acl.ts";
 import type { Handler } from "../apis.ts";
 import type { Struct } from "../codec.ts";
@@ -38,153 +36,83 @@ interface PartitionRequest {
   partitionMaxBytes: number;
 }
 
-interface Slot {
-  name: string;
-  /** Kept from the lookup: the topic may be deleted while the fetch waits. */
-  topic: Topic | undefined;
-  partition: number;
-  log: PartitionLog | undefined;
-  fetchOffset: number;
-  partitionMaxBytes: number;
-  errorCode: number;
-  bytes: Uint8Array;
-}
-
-function partitionResult(slot: Slot): Struct {
-  const log = slot.log;
-  const hw = log === undefined ? -1n : BigInt(log.logEndOffset);
+function partitionResult(r: FetchPartitionResult): Struct {
+  const hw = BigInt(r.highWatermark);
   return {
-    partitionIndex: slot.partition,
-    errorCode: slot.errorCode,
+    partitionIndex: r.partition,
+    errorCode: r.error === undefined ? KafkaError.NONE : kafkaErrorCode(r.error),
     highWatermark: hw,
     lastStableOffset: hw,
-    logStartOffset: log === undefined ? -1n : BigInt(log.logStartOffset),
+    logStartOffset: BigInt(r.logStartOffset),
     abortedTransactions: [],
     preferredReadReplica: -1,
-    records: slot.bytes,
+    records: r.records, // the stored bytes, by reference
   };
 }
 
-/** Reads every slot once within `maxBytes` in all; returns the bytes read. */
-function readAll(
-  ctx: KafkaContext,
-  slots: Slot[],
-  maxBytes: number,
-  mayOverdraw: boolean,
-): number {
-  let total = 0;
-  for (const slot of slots) {
-    slot.bytes = EMPTY;
-    // The response budget is spent and overdrawn to its cap (clients not reading what they asked
-    // for hold it): nothing is read, not even KIP-74's first batch, so what slow readers pin stays
-    // bounded. The fetch waits max_wait_ms holding nothing and answers empty; the client fetches
-    // again.
-    if (maxBytes <= 0 && !mayOverdraw) continue;
-    if (slot.log === undefined || slot.errorCode !== KafkaError.NONE) continue;
-    const budget = Math.min(slot.partitionMaxBytes, maxBytes - total);
-    // Once something was returned, a partition needs room for at least a batch header.
-    if (total > 0 && budget <= 0) continue;
-    try {
-      const read = slot.log.read(slot.fetchOffset, Math.max(1, budget));
-      if (read === undefined) continue;
-      slot.bytes = read.bytes;
-      total += read.bytes.length;
-    } catch (err) {
-      slot.errorCode = kafkaErrorCode(err);
-      // Out of range is the client's to handle; a closed log is a topic deleted meanwhile.
-      if (!isSluiceError(err, "OFFSET_OUT_OF_RANGE") && !isSluiceError(err, "LOG_CLOSED")) {
-        ctx.logger.error("kafka fetch failed", {
-          topic: slot.name,
-          partition: slot.partition,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-    }
-  }
-  return total;
+function deniedResult(partition: number): Struct {
+  return {
+    partitionIndex: partition,
+    errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: [],
+    preferredReadReplica: -1,
+    records: EMPTY,
+  };
 }
 
 export function fetchHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
-    const maxWaitMs = Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX);
-    const minBytes = Math.max(0, body.minBytes as number);
     const requestedMax = body.maxBytes as number;
     const maxBytes = Math.min(
       requestedMax > 0 ? requestedMax : KAFKA_FETCH_BYTES_MAX,
       KAFKA_FETCH_BYTES_MAX,
     );
-    const slots: Slot[] = [];
-    const byTopic: { topic: string; slots: Slot[] }[] = [];
-    for (const t of body.topics as Struct[]) {
-      const topicName = t.topic as string;
-      const topicSlots: Slot[] = [];
-      let topic: Topic | undefined;
-      let topicError: number = KafkaError.NONE;
-      if (!may(context, "topic", topicName, "read")) {
-        topicError = KafkaError.TOPIC_AUTHORIZATION_FAILED;
-      } else {
-        try {
-          topic = ctx.broker.topics.get(topicName);
-        } catch (err) {
-          topicError = kafkaErrorCode(err);
-        }
+    const topics = body.topics as Struct[];
+    // The partitions of the topics the principal may read go to the broker, in request order.
+    const partitions: FetchPartition[] = [];
+    const allowed: boolean[] = new Array(topics.length);
+    let denied = false;
+    for (let i = 0; i < topics.length; i++) {
+      const topic = topics[i].topic as string;
+      allowed[i] = may(context, "topic", topic, "read");
+      if (!allowed[i]) {
+        denied = true;
+        continue;
       }
-      for (const p of t.partitions as unknown as PartitionRequest[]) {
-        const slot: Slot = {
-          name: topicName,
+      for (const p of topics[i].partitions as unknown as PartitionRequest[]) {
+        partitions.push({
           topic,
           partition: p.partition,
-          log: undefined,
           fetchOffset: Number(p.fetchOffset),
-          partitionMaxBytes: Math.max(0, p.partitionMaxBytes),
-          errorCode: topicError,
-          bytes: EMPTY,
-        };
-        if (topic !== undefined) {
-          if (p.partition >= 0 && p.partition < topic.logs.length) {
-            slot.log = topic.logs[p.partition];
-          } else slot.errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
-        }
-        topicSlots.push(slot);
-        slots.push(slot);
+          partitionMaxBytes: p.partitionMaxBytes,
+        });
       }
-      byTopic.push({ topic: topicName, slots: topicSlots });
     }
-
-    const budget = context.responseBytes;
-    let granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-    let total = readAll(ctx, slots, granted, budget?.mayOverdraw() ?? true);
-    const errors = slots.some((s) => s.errorCode !== KafkaError.NONE);
-    const cut = granted < maxBytes && total > 0;
-    // min_bytes 0 answers at once, as Kafka does; otherwise wait for that many bytes.
-    if (minBytes > 0 && total < minBytes && maxWaitMs > 0 && !errors && !cut) {
-      // Nothing is held while waiting; what was read is dropped and read again after.
-      budget?.reserve(0);
-      const logs = slots.map((s) => s.log).filter((l): l is PartitionLog => l !== undefined);
-      try {
-        await ctx.broker.waiters.wait(logs, minBytes - total, maxWaitMs);
-      } catch (err) {
-        // Too many waiting fetches: answer now with what is there; the client fetches again.
-        if (!isSluiceError(err, "TOO_MANY_REQUESTS")) throw err;
+    const results = await ctx.broker.fetchMessages({
+      partitions,
+      maxBytes,
+      minBytes: Math.max(0, body.minBytes as number),
+      maxWaitMs: denied ? 0 : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX),
+      budget: context.responseBytes,
+      whenWaitersFull: "answer",
+    });
+    const responses: Struct[] = new Array(topics.length);
+    let next = 0;
+    for (let i = 0; i < topics.length; i++) {
+      const t = topics[i];
+      const requested = t.partitions as unknown as PartitionRequest[];
+      const out: Struct[] = new Array(requested.length);
+      for (let j = 0; j < requested.length; j++) {
+        out[j] = allowed[i]
+          ? partitionResult(results[next++])
+          : deniedResult(requested[j].partition);
       }
-      granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-      total = readAll(ctx, slots, granted, budget?.mayOverdraw() ?? true);
+      responses[i] = { topic: t.topic as string, topicId: ZERO_UUID, partitions: out };
     }
-    for (const slot of slots) {
-      if (slot.bytes.length === 0 || slot.topic === undefined) continue;
-      slot.topic.stats.bytesOut += slot.bytes.length;
-      slot.topic.stats.recordsOut += countRecordsFrom(slot.bytes, slot.fetchOffset);
-    }
-    return {
-      throttleTimeMs: 0,
-      errorCode: KafkaError.NONE,
-      sessionId: 0,
-      responses: byTopic.map(({ topic, slots }) => ({
-        topic,
-        topicId: ZERO_UUID,
-        partitions: slots.map(partitionResult),
-      })),
-    };
+    return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses };
   };
 }
 
@@ -226,8 +154,7 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
                 leaderEpoch: -1,
               };
             } else {
-              const log = ctx.broker.topics.get(name).partition(partitionIndex);
-              const hit = log.recordAtTimestamp(Number(timestamp));
+              const hit = ctx.broker.recordAtTimestamp(name, partitionIndex, Number(timestamp));
               offset = hit?.offset;
               if (hit !== undefined) found = BigInt(hit.timestampMs);
             }
