@@ -9,8 +9,8 @@
  * go to them at their next heartbeat, and partitions they give up come to HTTP members once they
  * revoke them.
  *
- * The broker reads for an HTTP member: it keeps the member's positions (in memory, as a Kafka
- * consumer does); a partition that moves starts at its committed offset for its new owner, and a
+ * The broker reads for an HTTP member, up to the partition's high watermark as every fetch
+ * (fetch_reader.ts): it keeps the member's positions (in memory, as a Kafka consumer does); a partition that moves starts at its committed offset for its new owner, and a
  * commit for a partition the member no longer owns, or from another generation (the member epoch),
  * is refused (ILLEGAL_GENERATION): delivery is at-least-once and nothing is skipped.
  *
@@ -27,6 +27,7 @@ import {
 } from "../../limits.ts";
 import type { Logger } from "../../logger.ts";
 import type { PartitionLog } from "../../storage/partition_log.ts";
+import { highWatermark } from "../fetch_reader.ts";
 import type { FetchWaiters } from "../fetch_waiters.ts";
 import type { TopicRegistry } from "../topic_registry.ts";
 import type { TopicPartition } from "./assignors.ts";
@@ -311,9 +312,10 @@ export class HttpMembers {
   #position(groupId: string, reader: Reader, tp: TopicPartition, log: PartitionLog): number {
     const k = tpKey(tp.topic, tp.partition);
     let position = reader.positions.get(k) ?? this.store.committed(groupId, tp.topic, tp.partition);
-    if (position === undefined || position < log.logStartOffset || position > log.logEndOffset) {
+    const end = highWatermark(log);
+    if (position === undefined || position < log.logStartOffset || position > end) {
       // No commit yet, or retention removed it: autoOffsetReset, as a Kafka consumer does.
-      position = reader.autoOffsetReset === "earliest" ? log.logStartOffset : log.logEndOffset;
+      position = reader.autoOffsetReset === "earliest" ? log.logStartOffset : end;
     }
     reader.positions.set(k, position);
     return position;
@@ -380,7 +382,7 @@ export class HttpMembers {
     for (let i = 0; i < assigned.length && remaining > 0; i++) {
       const [tp, log] = assigned[(start + i) % assigned.length];
       const fromOffset = this.#position(groupId, reader, tp, log);
-      const read = log.read(fromOffset, Math.min(share, remaining));
+      const read = log.read(fromOffset, Math.min(share, remaining), highWatermark(log));
       if (read === undefined) continue;
       parts.push({ topic: tp.topic, partition: tp.partition, fromOffset, bytes: read.bytes });
       reader.positions.set(tpKey(tp.topic, tp.partition), read.nextOffset);
@@ -416,10 +418,11 @@ export class HttpMembers {
         );
       }
       const log = this.topics.get(o.topic).partition(o.partition);
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > log.logEndOffset) {
+      const end = highWatermark(log);
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > end) {
         throw new SluiceError(
           "INVALID_REQUEST",
-          `offset ${o.offset} for ${o.topic}/${o.partition} is outside [0, ${log.logEndOffset}]`,
+          `offset ${o.offset} for ${o.topic}/${o.partition} is outside [0, ${end}]`,
         );
       }
     }
@@ -435,7 +438,10 @@ export class HttpMembers {
     return this.store.offsetsOf(id).map((o) => {
       let lag: number | null = null;
       try {
-        lag = Math.max(0, this.topics.get(o.topic).partition(o.partition).logEndOffset - o.offset);
+        lag = Math.max(
+          0,
+          highWatermark(this.topics.get(o.topic).partition(o.partition)) - o.offset,
+        );
       } catch {
         // topic deleted since the commit
       }

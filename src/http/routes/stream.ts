@@ -7,6 +7,7 @@
  * reads of the log and never grows the server's memory. Streams are bounded (SSE_STREAMS_MAX).
  */
 import { streamSSE } from "hono/streaming";
+import { highWatermark } from "../../broker/fetch_reader.ts";
 import { isSluiceError, SluiceError } from "../../errors.ts";
 import { SSE_BUFFER_BYTES_MAX } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
@@ -45,7 +46,7 @@ export function registerStreamRoutes(ctx: AppContext): void {
     } else if (q.offset === "earliest" || q.offset === undefined) {
       offset = log.logStartOffset;
     } else if (q.offset === "latest") {
-      offset = log.logEndOffset;
+      offset = highWatermark(log);
     } else {
       offset = q.offset;
     }

@@ -1,4 +1,5 @@
 /** Topic routes: create, list, describe, delete (API.md "Topics"). */
+import { highWatermark } from "../../broker/fetch_reader.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import { PARTITIONS_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
@@ -13,7 +14,7 @@ export function describeTopic(topic: Topic) {
     partitions: topic.logs.map((log, partition) => ({
       partition,
       logStartOffset: log.logStartOffset,
-      highWatermark: log.logEndOffset,
+      highWatermark: highWatermark(log),
       sizeBytes: log.sizeBytes,
       state: log.state,
       ...(log.failure === undefined
