@@ -6,8 +6,9 @@
  * max_wait_ms); the stored batches it returns go into the response frame by reference
  * (codec.ts encodeChunks), never decoded, copied or re-encoded. The first batch may start below
  * the fetch offset, as Kafka's may; clients skip the records before it. Errors are per partition:
- * the broker's typed errors, mapped here once (errors.ts). A fetch with a partition the principal
- * may not read answers at once.
+ * the broker's typed errors, mapped here once (errors.ts). Partitions the principal may not read
+ * are TOPIC_AUTHORIZATION_FAILED and left out of the read; the others wait as usual (a fetch with
+ * nothing left to read answers at once, as Kafka's KafkaApis does).
  *
  * Memory: max_bytes is capped by KAFKA_FETCH_BYTES_MAX; the broker then asks the listener's
  * response budget (context.responseBytes, KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX) right before each
@@ -74,14 +75,10 @@ export function fetchHandler(ctx: KafkaContext): Handler {
     // The partitions of the topics the principal may read go to the broker, in request order.
     const partitions: FetchPartition[] = [];
     const allowed: boolean[] = new Array(topics.length);
-    let denied = false;
     for (let i = 0; i < topics.length; i++) {
       const topic = topics[i].topic as string;
       allowed[i] = may(context, "topic", topic, "read");
-      if (!allowed[i]) {
-        denied = true;
-        continue;
-      }
+      if (!allowed[i]) continue;
       for (const p of topics[i].partitions as unknown as PartitionRequest[]) {
         partitions.push({
           topic,
@@ -95,7 +92,11 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       partitions,
       maxBytes,
       minBytes: Math.max(0, body.minBytes as number),
-      maxWaitMs: denied ? 0 : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX),
+      // Nothing left to read (no partition named, or none the principal may read) answers at
+      // once, as Kafka does; otherwise the readable partitions wait as usual.
+      maxWaitMs: partitions.length === 0
+        ? 0
+        : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX),
       budget: context.responseBytes,
       whenWaitersFull: "answer",
     });
