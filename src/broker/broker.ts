@@ -123,7 +123,8 @@ export class Broker {
   ) {
     this.#lock = lock;
     this.#offsets = offsets;
-    this.groups = new GroupCoordinator(topics, offsets, waiters, clock, logger, {
+    const read = (request: FetchMessagesRequest) => this.fetchMessages(request);
+    this.groups = new GroupCoordinator(topics, offsets, read, clock, logger, {
       groupsMax: options.groupsMax,
       consumer: options.consumerGroups,
       classic: options.classicGroups,

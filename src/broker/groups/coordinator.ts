@@ -18,7 +18,7 @@
 import type { Clock } from "../../clock.ts";
 import { SluiceError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { FetchWaiters } from "../fetch_waiters.ts";
+import type { FetchMessagesRequest, FetchPartitionResult } from "../fetch_reader.ts";
 import type { TopicRegistry } from "../topic_registry.ts";
 import type { TopicPartition } from "./assignors.ts";
 import { ClassicGroupCoordinator } from "./classic/coordinator.ts";
@@ -99,7 +99,8 @@ export class GroupCoordinator {
   constructor(
     readonly topics: TopicRegistry,
     readonly store: OffsetStore,
-    waiters: FetchWaiters,
+    /** The broker's one read path (Broker.fetchMessages), for HTTP members' reads. */
+    read: (request: FetchMessagesRequest) => Promise<FetchPartitionResult[]>,
     clock: Clock,
     logger: Logger,
     options: GroupCoordinatorOptions = {},
@@ -131,7 +132,7 @@ export class GroupCoordinator {
       },
       (id) => this.consumer.hasActiveGroup(id),
     );
-    this.http = new HttpMembers(topics, store, waiters, this.consumer, clock, logger);
+    this.http = new HttpMembers(topics, store, read, this.consumer, clock, logger);
   }
 
   /** Set by the Kafka front, which reads the classic protocol's bytes. */

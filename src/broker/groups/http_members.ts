@@ -27,8 +27,12 @@ import {
 } from "../../limits.ts";
 import type { Logger } from "../../logger.ts";
 import type { PartitionLog } from "../../storage/partition_log.ts";
-import { highWatermark } from "../fetch_reader.ts";
-import type { FetchWaiters } from "../fetch_waiters.ts";
+import {
+  type FetchMessagesRequest,
+  type FetchPartition,
+  type FetchPartitionResult,
+  highWatermark,
+} from "../fetch_reader.ts";
 import type { TopicRegistry } from "../topic_registry.ts";
 import type { TopicPartition } from "./assignors.ts";
 import {
@@ -113,7 +117,8 @@ export class HttpMembers {
   constructor(
     readonly topics: TopicRegistry,
     readonly store: OffsetStore,
-    readonly waiters: FetchWaiters,
+    /** The broker's one read path (Broker.fetchMessages). */
+    readonly read: (request: FetchMessagesRequest) => Promise<FetchPartitionResult[]>,
     readonly consumer: ConsumerGroupCoordinator,
     readonly clock: Clock,
     readonly logger: Logger,
@@ -334,22 +339,55 @@ export class HttpMembers {
     const { id, member, reader } = this.#member(groupId, memberId);
     member.busy++;
     try {
-      let view = this.#view(member, reader);
-      let parts = this.#readAssigned(id, view.assignment, reader, request.maxBytes);
-      if (parts.length === 0 && request.maxWaitMs > 0) {
-        const logs = this.#assignedLogs(view.assignment).map(([, log]) => log);
-        const changed = this.consumer.changedSignal(id);
-        const signals = [request.signal, changed].filter((s) => s !== undefined);
-        const stop = signals.length === 0 ? undefined : AbortSignal.any(signals);
-        await this.waiters.wait(logs, 1, request.maxWaitMs, stop);
-        if (this.consumer.group(id)?.members.get(member.memberId) === member) {
-          const after = this.#view(member, reader);
-          view = { ...after, rebalance: after.rebalance || view.rebalance };
-          parts = this.#readAssigned(id, view.assignment, reader, request.maxBytes);
+      const before = this.#view(member, reader);
+      // In turn from the next partition, an equal share each (at least one batch), from the
+      // member's positions: through the broker's one read path (high watermark, long poll).
+      const assigned = this.#assignedLogs(before.assignment);
+      const partitions: FetchPartition[] = new Array(assigned.length);
+      const start = assigned.length === 0 ? 0 : reader.cursor++ % assigned.length;
+      const share = Math.max(1, Math.ceil(request.maxBytes / Math.max(1, assigned.length)));
+      for (let i = 0; i < assigned.length; i++) {
+        const [tp, log] = assigned[(start + i) % assigned.length];
+        partitions[i] = {
+          topic: tp.topic,
+          partition: tp.partition,
+          fetchOffset: this.#position(id, reader, tp, log),
+          partitionMaxBytes: share,
+        };
+      }
+      const results = await this.read({
+        partitions,
+        maxBytes: request.maxBytes,
+        minBytes: 1,
+        maxWaitMs: request.maxWaitMs,
+        // A rebalance ends the wait, so the member sees its new assignment at once.
+        signal: () => {
+          const changed = this.consumer.changedSignal(id);
+          const signals = [request.signal, changed].filter((s) => s !== undefined);
+          return signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals);
+        },
+      });
+      const parts: MemberFetchPart[] = [];
+      if (this.consumer.group(id)?.members.get(member.memberId) === member) {
+        for (const r of results) {
+          // Kept only while still the member's, from where it stood (a rebalance may have moved
+          // it meanwhile); a deleted topic or other error is skipped until the next rebalance.
+          const k = tpKey(r.topic, r.partition);
+          if (r.error !== undefined || r.records.length === 0) continue;
+          if (!has(member.assigned, r.topic, r.partition)) continue;
+          if (reader.positions.get(k) !== r.fetchOffset) continue;
+          parts.push({
+            topic: r.topic,
+            partition: r.partition,
+            fromOffset: r.fetchOffset,
+            bytes: r.records,
+          });
+          reader.positions.set(k, r.nextOffset);
         }
       }
       member.lastSeenMs = this.clock.nowMs();
-      return { ...view, parts };
+      const after = this.#view(member, reader);
+      return { ...after, rebalance: after.rebalance || before.rebalance, parts };
     } finally {
       member.busy--;
     }
@@ -365,30 +403,6 @@ export class HttpMembers {
       }
     }
     return out;
-  }
-
-  #readAssigned(
-    groupId: string,
-    assignment: readonly TopicPartition[],
-    reader: Reader,
-    maxBytes: number,
-  ): MemberFetchPart[] {
-    const assigned = this.#assignedLogs(assignment);
-    if (assigned.length === 0) return [];
-    const share = Math.max(1, Math.ceil(maxBytes / assigned.length));
-    const start = reader.cursor++ % assigned.length;
-    const parts: MemberFetchPart[] = [];
-    let remaining = maxBytes;
-    for (let i = 0; i < assigned.length && remaining > 0; i++) {
-      const [tp, log] = assigned[(start + i) % assigned.length];
-      const fromOffset = this.#position(groupId, reader, tp, log);
-      const read = log.read(fromOffset, Math.min(share, remaining), highWatermark(log));
-      if (read === undefined) continue;
-      parts.push({ topic: tp.topic, partition: tp.partition, fromOffset, bytes: read.bytes });
-      reader.positions.set(tpKey(tp.topic, tp.partition), read.nextOffset);
-      remaining -= read.bytes.length;
-    }
-    return parts;
   }
 
   /**
