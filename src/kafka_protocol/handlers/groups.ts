@@ -140,6 +140,38 @@ export function leaveGroupHandler(ctx: KafkaContext): Handler {
   };
 }
 
+/** Each topic's partition answers, one entry per topic as asked (parts answered apart merged). */
+function inRequestOrder(
+  requested: readonly { name: string; partitions: readonly { partitionIndex: number }[] }[],
+  answered: readonly {
+    name: string;
+    partitions: { partitionIndex: number; errorCode: number }[];
+  }[],
+): { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] {
+  const byTopic = new Map<string, Map<number, number>>();
+  for (const t of answered) {
+    let m = byTopic.get(t.name);
+    if (m === undefined) byTopic.set(t.name, m = new Map());
+    for (const p of t.partitions) m.set(p.partitionIndex, p.errorCode);
+  }
+  return requested.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => ({
+      partitionIndex: p.partitionIndex,
+      errorCode: byTopic.get(t.name)?.get(p.partitionIndex) ?? KafkaError.UNKNOWN_SERVER_ERROR,
+    })),
+  }));
+}
+
+/** The topic's partition count, 0 when it does not exist (or its name is not valid). */
+function partitionCount(ctx: KafkaContext, topic: string): number {
+  try {
+    return ctx.broker.topics.get(topic).logs.length;
+  } catch {
+    return 0;
+  }
+}
+
 export function offsetCommitHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
     const requested = body.topics as {
@@ -157,10 +189,32 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
     if (!may(context, "group", body.groupId as string, "read")) {
       return { throttleTimeMs: 0, topics: requested.map((t) => denied(t, GROUP_DENIED)) };
     }
-    const topics = requested.filter((t) => may(context, "topic", t.name, "read"));
-    const refused = requested.filter((t) => !may(context, "topic", t.name, "read"))
-      .map((t) => denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
-    if (topics.length === 0 && refused.length > 0) return { throttleTimeMs: 0, topics: refused };
+    // Kafka's order: not authorized, then not existing (UNKNOWN_TOPIC_OR_PARTITION, per
+    // partition: an unknown topic, or a partition past its count), then the commit.
+    const refused: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] =
+      [];
+    const topics: typeof requested = [];
+    for (const t of requested) {
+      if (!may(context, "topic", t.name, "read")) {
+        refused.push(denied(t, KafkaError.TOPIC_AUTHORIZATION_FAILED));
+        continue;
+      }
+      const count = partitionCount(ctx, t.name);
+      const known = t.partitions.filter((p) => p.partitionIndex >= 0 && p.partitionIndex < count);
+      if (known.length < t.partitions.length) {
+        refused.push({
+          name: t.name,
+          partitions: t.partitions.filter((p) => !known.includes(p)).map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+          })),
+        });
+      }
+      if (known.length > 0) topics.push({ ...t, partitions: known });
+    }
+    if (topics.length === 0 && refused.length > 0) {
+      return { throttleTimeMs: 0, topics: inRequestOrder(requested, refused) };
+    }
     const groupId = body.groupId as string;
     // A KIP-848 consumer group checks its member and epoch; the classic coordinator writes.
     let memberChecked = false;
@@ -174,7 +228,10 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
       if (error !== undefined && error !== "NONE") {
         return {
           throttleTimeMs: 0,
-          topics: [...topics.map((t) => denied(t, consumerGroupErrorCode(error))), ...refused],
+          topics: inRequestOrder(requested, [
+            ...topics.map((t) => denied(t, consumerGroupErrorCode(error))),
+            ...refused,
+          ]),
         };
       }
       memberChecked = error === "NONE";
@@ -200,7 +257,7 @@ export function offsetCommitHandler(ctx: KafkaContext): Handler {
         errorCode: classicGroupErrorCode(p.error),
       })),
     }));
-    return { throttleTimeMs: 0, topics: [...committed, ...refused] };
+    return { throttleTimeMs: 0, topics: inRequestOrder(requested, [...committed, ...refused]) };
   };
 }
 
