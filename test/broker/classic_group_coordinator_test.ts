@@ -773,7 +773,9 @@ Deno.test("ClassicGroupCoordinator offsets", async (t) => {
         partitions: [
           { partitionIndex: 0, committedOffset: 7n, metadata: "m0" },
           { partitionIndex: 1, committedOffset: 9, metadata: "x".repeat(4097) },
-          { partitionIndex: 2, committedOffset: -5, metadata: null },
+          // Kept as Kafka keeps it (kafkajs's resetOffsets commits -2 for earliest).
+          { partitionIndex: 2, committedOffset: -2, metadata: null },
+          { partitionIndex: 4, committedOffset: 2n ** 60n, metadata: null },
         ],
       }, {
         name: "audit",
@@ -783,8 +785,8 @@ Deno.test("ClassicGroupCoordinator offsets", async (t) => {
     assert.deepEqual(
       result.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.error])]),
       [
-        ["orders", [[0, "NONE"], [1, "OFFSET_METADATA_TOO_LARGE"], [
-          2,
+        ["orders", [[0, "NONE"], [1, "OFFSET_METADATA_TOO_LARGE"], [2, "NONE"], [
+          4,
           "INVALID_COMMIT_OFFSET_SIZE",
         ]]],
         ["audit", [[3, "NONE"]]],
@@ -792,6 +794,8 @@ Deno.test("ClassicGroupCoordinator offsets", async (t) => {
     );
     assert.equal(store.committed("solo", "orders", 0), 7);
     assert.equal(store.committed("solo", "orders", 1), undefined);
+    assert.equal(store.committed("solo", "orders", 2), -2);
+    assert.equal(store.committed("solo", "orders", 4), undefined);
     assert.equal(store.committed("solo", "audit", 3), 1);
     assert.equal(coordinator.hasActiveGroup("solo"), false, "a simple commit makes no group");
 

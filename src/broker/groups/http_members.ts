@@ -443,7 +443,10 @@ export class HttpMembers {
     await this.store.commit(id, request.offsets);
   }
 
-  /** Committed offsets with lag (high watermark - committed) per partition. */
+  /**
+   * Committed offsets with lag (high watermark - committed) per partition; null lag for a topic
+   * deleted since, or a negative offset (a Kafka client may commit -1 or -2, as Kafka accepts).
+   */
   offsets(groupId: unknown): (OffsetCommit & { lag: number | null })[] {
     const id = validateGroupId(groupId);
     if (!this.consumer.knows(id) && !this.store.hasOffsets(id)) {
@@ -452,6 +455,7 @@ export class HttpMembers {
     return this.store.offsetsOf(id).map((o) => {
       let lag: number | null = null;
       try {
+        if (o.offset < 0) return { ...o, lag };
         lag = Math.max(
           0,
           highWatermark(this.topics.get(o.topic).partition(o.partition)) - o.offset,

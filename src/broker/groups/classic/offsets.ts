@@ -72,8 +72,10 @@ export class ClassicOffsets {
           p.metadata !== null && p.metadata.length > this.#state.options.offsetMetadataMaxBytes
         ) {
           ref.error = "OFFSET_METADATA_TOO_LARGE";
-        } else if (!Number.isSafeInteger(offset) || offset < 0) {
-          // The store keeps offsets as safe integers; Kafka clients never commit negative ones.
+        } else if (!Number.isSafeInteger(offset)) {
+          // The store keeps offsets as safe integers (2^53 records is out of any log's reach).
+          // Negative ones are kept as Kafka keeps them: kafkajs's resetOffsets commits -2
+          // (earliest), and a client reading back a negative offset uses its reset policy.
           ref.error = "INVALID_COMMIT_OFFSET_SIZE";
         } else {
           const commit = { topic: t.name, partition: p.partitionIndex, offset };
