@@ -30,6 +30,8 @@ interface ApiStats {
 export class KafkaMetrics {
   readonly #apis = new Map<string, ApiStats>();
   readonly #closed = new Map<CloseReason, number>(CLOSE_REASONS.map((r) => [r, 0]));
+  /** Requests served with bytes after their body (ignored, as Kafka ignores them), by API. */
+  readonly #trailing = new Map<string, number>();
   connections = 0;
   /** The listener's memory budgets (server.ts), once it runs. */
   budgets: { responses: ByteBudget; requests: ByteBudget } | undefined;
@@ -39,6 +41,15 @@ export class KafkaMetrics {
     if (stats === undefined) this.#apis.set(api, stats = { count: 0, sumSeconds: 0 });
     stats.count++;
     stats.sumSeconds += seconds;
+  }
+
+  trailingBytes(api: string): void {
+    this.#trailing.set(api, (this.#trailing.get(api) ?? 0) + 1);
+  }
+
+  /** Requests of `api` that had bytes after their body (tests). */
+  trailing(api: string): number {
+    return this.#trailing.get(api) ?? 0;
   }
 
   closed(reason: CloseReason): void {
@@ -67,6 +78,15 @@ export class KafkaMetrics {
     for (const [api, s] of this.#apis) {
       lines.push(`sluice_kafka_request_duration_seconds_sum{api="${api}"} ${s.sumSeconds}`);
       lines.push(`sluice_kafka_request_duration_seconds_count{api="${api}"} ${s.count}`);
+    }
+    family(
+      "sluice_kafka_requests_with_trailing_bytes_total",
+      "counter",
+      "Requests with bytes after their body, served with those bytes ignored (as Kafka does: " +
+        "librdkafka 2.1+ sends 3 such bytes in a Metadata v9+ request for all topics), by API.",
+    );
+    for (const [api, n] of this.#trailing) {
+      lines.push(`sluice_kafka_requests_with_trailing_bytes_total{api="${api}"} ${n}`);
     }
     family("sluice_kafka_connections", "gauge", "Open Kafka protocol connections.");
     lines.push(`sluice_kafka_connections ${this.connections}`);

@@ -386,13 +386,9 @@ class Connection {
       header = h.value;
       const b = decodePrefix(api.request, version, frame, h.position);
       body = b.value;
-      if (b.position !== frame.length) {
-        throw new KafkaCodecError(
-          "TRAILING_BYTES",
-          `${frame.length - b.position} bytes after the request`,
-          b.position,
-        );
-      }
+      // Bytes after the body are ignored, as Kafka's AbstractRequest.parseRequest ignores them
+      // (librdkafka 2.1+ leaves 3 in a Metadata v9+ request for all topics), and counted.
+      if (b.position !== frame.length) this.#options.metrics.trailingBytes(api.name);
     } catch (err) {
       if (err instanceof KafkaCodecError) {
         throw new CloseConnection("malformed", `malformed ${api.name} v${version}: ${err.message}`);
