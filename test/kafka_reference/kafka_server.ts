@@ -49,7 +49,7 @@ export const KAFKA_TOOLS = {
   brokerApiVersions: "org.apache.kafka.tools.BrokerApiVersionsCommand",
 } as const;
 
-/** Format plus start to the first answered ApiVersions took ~10 s on the 2-core reference VM. */
+/** Format plus start to the first answered ApiVersions: 5-12 s on the 2-core reference VM (loaded). */
 export const START_TIMEOUT_MS = 90_000;
 /** StorageTool format is one short JVM run (~2 s). */
 const FORMAT_TIMEOUT_MS = 60_000;
