@@ -1,12 +1,19 @@
 /**
  * Topic configs as Kafka names them, validated with zod at the broker's edge, and their mapping to
  * the storage layer's LogConfig. Values may come as numbers or as numeric strings (Kafka's admin
- * tools send strings). Unknown keys are refused, so a typo never silently means "default".
+ * tools send strings). Kafka's other standard topic configs are accepted, checked and kept as
+ * strings but change nothing yet (kafka_topic_configs.ts says why, for each). Unknown keys are
+ * refused, so a typo never silently means "default".
  */
 import { z } from "zod";
 import { SluiceError } from "../errors.ts";
 import { BATCH_BYTES_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from "../limits.ts";
 import { DEFAULT_LOG_CONFIG, type LogConfig, resolveLogConfig } from "../storage/log_config.ts";
+import {
+  checkKafkaInertTopicConfig,
+  isKafkaInertTopicConfig,
+  type KafkaInertTopicConfigKey,
+} from "./kafka_topic_configs.ts";
 
 const int = (min: number, max: number) =>
   z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).pipe(
@@ -29,8 +36,11 @@ export const TopicConfigSchema = z.strictObject({
 
 export type TopicConfigInput = z.input<typeof TopicConfigSchema>;
 
-/** A topic's effective config: every key present. */
-export interface TopicConfig {
+/**
+ * A topic's effective config: every key Sluice acts on present, and the Kafka configs it keeps
+ * without acting on them (kafka_topic_configs.ts) where they were set.
+ */
+export interface TopicConfig extends Partial<Record<KafkaInertTopicConfigKey, string>> {
   "retention.ms": number;
   "retention.bytes": number;
   "segment.bytes": number;
@@ -63,7 +73,17 @@ export function parseTopicConfig(
   input: unknown,
   defaults: Readonly<TopicConfig> = DEFAULT_TOPIC_CONFIG,
 ): TopicConfig {
-  const parsed = TopicConfigSchema.safeParse(input ?? {});
+  const own: Record<string, unknown> = {};
+  const kept: Partial<Record<KafkaInertTopicConfigKey, string>> = {};
+  if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+    for (const [k, v] of Object.entries(input)) {
+      if (isKafkaInertTopicConfig(k)) kept[k] = checkKafkaInertTopicConfig(k, v);
+      else own[k] = v;
+    }
+  }
+  const parsed = TopicConfigSchema.safeParse(
+    typeof input === "object" && input !== null && !Array.isArray(input) ? own : input ?? {},
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".");
@@ -76,6 +96,7 @@ export function parseTopicConfig(
   for (const [k, v] of Object.entries(parsed.data)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
   }
+  Object.assign(config, kept);
   toLogConfig(config); // cross-field checks of the storage layer
   return config;
 }

@@ -185,6 +185,56 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
   };
 }
 
+/**
+ * A CreateTopics manual assignment, checked as Kafka's controller checks one: numPartitions and
+ * replicationFactor both -1, partition indexes 0..n-1 each once, every partition with the same
+ * number of distinct, registered brokers. The only broker here is node 0, so the one assignment
+ * that passes gives each partition [0]. Null when it passes.
+ */
+function checkManualAssignment(
+  assignments: readonly { partitionIndex: number; brokerIds: number[] }[],
+  numPartitions: number,
+  replicationFactor: number,
+): { code: number; message: string } | null {
+  if (numPartitions !== -1) {
+    return {
+      code: KafkaError.INVALID_REQUEST,
+      message: "A manual partition assignment was specified, but numPartitions was not set to -1.",
+    };
+  }
+  if (replicationFactor !== -1) {
+    return {
+      code: KafkaError.INVALID_REQUEST,
+      message:
+        "A manual partition assignment was specified, but replicationFactor was not set to -1.",
+    };
+  }
+  const bad = (message: string) => ({ code: KafkaError.INVALID_REPLICA_ASSIGNMENT, message });
+  const seen = new Set<number>();
+  for (const a of assignments) {
+    if (
+      a.partitionIndex < 0 || a.partitionIndex >= assignments.length || seen.has(a.partitionIndex)
+    ) {
+      return bad(`partition indexes must be 0..${assignments.length - 1}, each once`);
+    }
+    seen.add(a.partitionIndex);
+    if (a.brokerIds.length === 0) {
+      return bad(`partition ${a.partitionIndex} has an empty replica list`);
+    }
+    if (new Set(a.brokerIds).size !== a.brokerIds.length) {
+      return bad(`partition ${a.partitionIndex} names a broker twice`);
+    }
+    const unknown = a.brokerIds.find((id) => id !== NODE_ID);
+    if (unknown !== undefined) {
+      return bad(
+        `The manual partition assignment includes broker ${unknown}, but no such broker is ` +
+          `registered (this cluster is node ${NODE_ID}).`,
+      );
+    }
+  }
+  return null;
+}
+
 export function createTopicsHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
     const validateOnly = body.validateOnly as boolean;
@@ -209,15 +259,20 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
         ));
         continue;
       }
-      if (replicationFactor !== -1 && replicationFactor !== 1) {
+      const assignments = t.assignments as { partitionIndex: number; brokerIds: number[] }[];
+      if (assignments.length > 0) {
+        // Kafka's checks of a manual assignment (the controller's), against this one node.
+        const refused = checkManualAssignment(assignments, partitions, replicationFactor);
+        if (refused !== null) {
+          out.push(result(refused.code, refused.message));
+          continue;
+        }
+        partitions = assignments.length;
+      } else if (replicationFactor !== -1 && replicationFactor !== 1) {
         out.push(result(
           KafkaError.INVALID_REPLICATION_FACTOR,
           `replication factor ${replicationFactor}: this broker is a single node (use 1 or -1)`,
         ));
-        continue;
-      }
-      if ((t.assignments as unknown[]).length > 0) {
-        out.push(result(KafkaError.INVALID_REQUEST, "manual replica assignment is not supported"));
         continue;
       }
       if (partitions === -1) partitions = ctx.settings.defaultPartitions;

@@ -5,7 +5,8 @@
  *
  * DescribeConfigs answers two resource types:
  * - TOPIC (2): every key of the topic's TopicConfig (Kafka's names, plus Sluice's flush.policy and
- *   flush.ms), the value as Kafka prints it. A topic's stored config holds every key filled in,
+ *   flush.ms), the value as Kafka prints it, then Kafka's configs Sluice keeps without acting on
+ *   them (src/broker/kafka_topic_configs.ts: the value set, else Kafka's default). A topic's stored config holds every key filled in,
  *   not which were set at creation, so config_source is DEFAULT_CONFIG (5) for a value equal to
  *   Sluice's built-in default and DYNAMIC_TOPIC_CONFIG (1) otherwise (a value from the server's
  *   topicDefaults therefore shows as 1).
@@ -37,6 +38,10 @@ import {
   type KafkaContext,
   NODE_ID,
 } from "../context.ts";
+import {
+  KAFKA_INERT_TOPIC_CONFIGS,
+  type KafkaInertTopicConfigKey,
+} from "../../broker/kafka_topic_configs.ts";
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../../broker/topic_config.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import { isSluiceError } from "../../errors.ts";
@@ -53,7 +58,7 @@ export const ConfigSource = {
 } as const;
 
 /** Kafka's DescribeConfigsResponse.ConfigType codes. */
-export const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, LIST: 7 } as const;
+export const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, DOUBLE: 6, LIST: 7 } as const;
 
 /** Kafka's "no authorized operations reported" (INT32_MIN). */
 const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
@@ -80,7 +85,19 @@ interface ConfigInfo {
 }
 
 /** Every topic config key: its type as Kafka declares it (Sluice's own keys: their nature). */
-const TOPIC_CONFIGS: { readonly [K in keyof TopicConfig]: ConfigInfo } = {
+type OwnTopicConfigKey = Exclude<keyof TopicConfig, KafkaInertTopicConfigKey>;
+
+/** Kafka's config type codes for the kinds of kafka_topic_configs.ts. */
+const INERT_KIND_TYPE = {
+  long: ConfigType.LONG,
+  int: ConfigType.INT,
+  double: ConfigType.DOUBLE,
+  boolean: ConfigType.BOOLEAN,
+  list: ConfigType.LIST,
+  enum: ConfigType.STRING,
+} as const;
+
+const TOPIC_CONFIGS: { readonly [K in OwnTopicConfigKey]: ConfigInfo } = {
   "retention.ms": {
     type: ConfigType.LONG,
     doc: "How long a segment's records are kept before it may be deleted (-1: no limit).",
@@ -126,7 +143,7 @@ interface Entry {
 }
 
 function topicEntries(config: Readonly<TopicConfig>): Entry[] {
-  return (Object.keys(TOPIC_CONFIGS) as (keyof TopicConfig)[]).map((name) => ({
+  const own: Entry[] = (Object.keys(TOPIC_CONFIGS) as OwnTopicConfigKey[]).map((name) => ({
     name,
     value: String(config[name]),
     source: config[name] === DEFAULT_TOPIC_CONFIG[name]
@@ -134,6 +151,20 @@ function topicEntries(config: Readonly<TopicConfig>): Entry[] {
       : ConfigSource.DYNAMIC_TOPIC_CONFIG,
     info: TOPIC_CONFIGS[name],
   }));
+  // Kafka's configs Sluice keeps without acting on them: set, or Kafka's default.
+  const kept = (Object.keys(KAFKA_INERT_TOPIC_CONFIGS) as KafkaInertTopicConfigKey[]).map(
+    (name) => {
+      const info = KAFKA_INERT_TOPIC_CONFIGS[name];
+      const set = config[name];
+      return {
+        name,
+        value: set ?? info.default,
+        source: set === undefined ? ConfigSource.DEFAULT_CONFIG : ConfigSource.DYNAMIC_TOPIC_CONFIG,
+        info: { type: INERT_KIND_TYPE[info.kind], doc: info.doc },
+      };
+    },
+  );
+  return [...own, ...kept];
 }
 
 function brokerEntries(ctx: KafkaContext): Entry[] {
