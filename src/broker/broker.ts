@@ -366,6 +366,20 @@ export class Broker {
     return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
   }
 
+  /**
+   * The record with the largest timestamp that a reader may see (ListOffsets' max-timestamp
+   * spec), or undefined when there is none (an empty log, or one not yet under the high
+   * watermark).
+   */
+  recordWithMaxTimestamp(
+    topicName: unknown,
+    partition: number,
+  ): { offset: number; timestampMs: number } | undefined {
+    const log = servable(this.topics.get(topicName), partition);
+    const hit = log.recordWithMaxTimestamp();
+    return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
+  }
+
   /** Committed offsets of every group, HTTP and Kafka protocol alike. */
   get offsets(): OffsetStore {
     return this.#offsets;

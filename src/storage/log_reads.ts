@@ -100,3 +100,31 @@ export function findRecordAtTimestamp(
   }
   return undefined;
 }
+
+/**
+ * The record with the largest timestamp (the first such, in the first segment that reached it):
+ * ListOffsets' max-timestamp spec (KIP-734), its offset and timestamp; undefined for a log with
+ * no record (or none at or past logStartOffset).
+ */
+export function findRecordWithMaxTimestamp(
+  segments: readonly Segment[],
+  logStartOffset: number,
+  verifyCrc: boolean,
+): { offset: number; timestampMs: number } | undefined {
+  let best: Segment | undefined;
+  for (const s of segments) {
+    if (s.maxTimestampMs >= 0 && (best === undefined || s.maxTimestampMs > best.maxTimestampMs)) {
+      best = s;
+    }
+  }
+  if (best === undefined) return undefined;
+  const max = best.maxTimestampMs;
+  const bytes = best.findBatchByTimestamp(max);
+  if (bytes === undefined) return undefined;
+  for (const r of decodeRecordBatch(bytes, verifyCrc).records) {
+    if (r.timestamp === max && r.offset >= logStartOffset) {
+      return { offset: r.offset, timestampMs: r.timestamp };
+    }
+  }
+  return undefined;
+}

@@ -28,7 +28,7 @@ import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { loadSegments } from "./log_loader.ts";
-import { findRecordAtTimestamp, readLog } from "./log_reads.ts";
+import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
@@ -385,6 +385,21 @@ export class PartitionLog {
    */
   offsetForTimestamp(timestampMs: number): number | undefined {
     return this.recordAtTimestamp(timestampMs)?.offset;
+  }
+
+  /** The record with the largest timestamp (ListOffsets' max-timestamp spec), or undefined. */
+  recordWithMaxTimestamp(): { offset: number; timestampMs: number } | undefined {
+    this.#ensureReadable();
+    try {
+      return findRecordWithMaxTimestamp(
+        this.#segments,
+        this.logStartOffset,
+        this.config.verifyCrcOnRead,
+      );
+    } catch (err) {
+      this.#damage.noteReadError(err, this.#logger);
+      throw err;
+    }
   }
 
   /** The first record at or after `timestampMs`: its offset and its own timestamp. */

@@ -117,9 +117,18 @@ export function fetchHandler(ctx: KafkaContext): Handler {
   };
 }
 
-/** ListOffsets' special timestamps. */
+/**
+ * ListOffsets' special timestamps (clients send each from the version that brought it; the
+ * broker, as Kafka's UnifiedLog, answers them at any version).
+ */
 const LATEST = -1n;
 const EARLIEST = -2n;
+/** v7+ (KIP-734): the record with the largest timestamp. */
+const MAX_TIMESTAMP = -3n;
+/** v8+ (KIP-405): the earliest offset on local storage; all of it is local here. */
+const EARLIEST_LOCAL = -4n;
+/** v9+ (KIP-1005): the last offset moved to tiered storage; there is no remote tier here. */
+const LATEST_TIERED = -5n;
 
 export function listOffsetsHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
@@ -144,8 +153,15 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
             let offset: number | undefined;
             let found = -1n;
             if (timestamp === LATEST) offset = ctx.broker.offsetFor(name, partitionIndex, "latest");
-            else if (timestamp === EARLIEST) {
+            else if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) {
               offset = ctx.broker.offsetFor(name, partitionIndex, "earliest");
+            } else if (timestamp === MAX_TIMESTAMP) {
+              const hit = ctx.broker.recordWithMaxTimestamp(name, partitionIndex);
+              offset = hit?.offset;
+              if (hit !== undefined) found = BigInt(hit.timestampMs);
+            } else if (timestamp === LATEST_TIERED) {
+              ctx.broker.offsetFor(name, partitionIndex, "earliest"); // the partition's errors
+              offset = undefined; // nothing is tiered: -1, as Kafka without remote storage
             } else if (timestamp < 0n) {
               return {
                 partitionIndex,
@@ -165,7 +181,7 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
               // The found record's own timestamp; -1 for earliest, latest and no match (Kafka's).
               timestamp: found,
               offset: offset === undefined ? -1n : BigInt(offset),
-              leaderEpoch: 0,
+              leaderEpoch: offset === undefined ? -1 : 0, // no offset found: no epoch (Kafka's)
             };
           } catch (err) {
             return {

@@ -2,13 +2,13 @@
  * ListOffsets (api key 2), written from Kafka's ListOffsetsRequest.json / ListOffsetsResponse.json.
  *
  * Request: replica_id, isolation_level (v2+), topics [name, partitions [partition_index,
- * current_leader_epoch (v4+, default -1), timestamp]]. v6 is the first flexible version; v7 only
- * allows timestamp -3 (max timestamp, KIP-734).
+ * current_leader_epoch (v4+, default -1), timestamp]], timeout_ms (v10+: for tiered storage reads).
+ * v6 is the first flexible version; v7 allows timestamp -3 (max timestamp, KIP-734), v8 -4 (the
+ * earliest local offset, KIP-405), v9 -5 (the last tiered offset, KIP-1005); v10 adds timeout_ms.
  *
  * Response: throttle_time_ms (v2+), topics [name, partitions [partition_index, error_code,
  * timestamp (default -1), offset (default -1), leader_epoch (v4+, default -1)]].
- * Version 0 (max_num_offsets, old_style_offsets) and 8+ (tiered-storage timestamps, v10
- * timeout_ms) are left out.
+ * Version 0 (max_num_offsets, old_style_offsets) is left out.
  */
 
 import type { MessageSchema } from "../codec.ts";
@@ -16,7 +16,7 @@ import type { MessageSchema } from "../codec.ts";
 export const LIST_OFFSETS_REQUEST = {
   name: "ListOffsetsRequest",
   apiKey: 2,
-  validVersions: "1-7",
+  validVersions: "1-10",
   flexibleVersions: "6+",
   fields: [
     { name: "replicaId", type: "int32", versions: "0+" },
@@ -41,13 +41,14 @@ export const LIST_OFFSETS_REQUEST = {
         ],
       },
     },
+    { name: "timeoutMs", type: "int32", versions: "10+" },
   ],
 } as const satisfies MessageSchema;
 
 export const LIST_OFFSETS_RESPONSE = {
   name: "ListOffsetsResponse",
   apiKey: 2,
-  validVersions: "1-7",
+  validVersions: "1-10",
   flexibleVersions: "6+",
   fields: [
     { name: "throttleTimeMs", type: "int32", versions: "2+" },
