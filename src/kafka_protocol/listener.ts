@@ -244,7 +244,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
     .add({
       key: 2,
       name: "ListOffsets",
-      versions: "1-10",
+      versions: "1-11",
       request: LIST_OFFSETS_REQUEST,
       response: LIST_OFFSETS_RESPONSE,
       handle: listOffsetsHandler(ctx),

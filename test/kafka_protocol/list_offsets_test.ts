@@ -2,7 +2,8 @@
  * ListOffsets v1-v10 over raw frames on a real listener: latest (-1), earliest (-2), the record
  * with the largest timestamp (-3, KIP-734: the first record holding it, even when later batches
  * carry smaller timestamps), the earliest local offset (-4, KIP-405: the log start here), the last
- * tiered offset (-5, KIP-1005: -1, nothing is tiered), and a timestamp search; v10's timeout_ms
+ * tiered offset (-5, KIP-1005) and the earliest pending upload (-6, v11): -1, nothing is tiered;
+ * and a timestamp search; v10's timeout_ms
  * is read and ignored. Offsets found carry leader epoch 0, none found -1, as Kafka answers.
  */
 import assert from "node:assert/strict";
@@ -53,7 +54,7 @@ Deno.test("ListOffsets: latest, earliest, max timestamp, earliest local, latest 
       const p = body.topics[0].partitions[0];
       return [p.errorCode, p.offset, version >= 1 ? p.timestamp : undefined, p.leaderEpoch];
     };
-    for (const version of [1, 4, 6, 7, 8, 9, 10]) {
+    for (const version of [1, 4, 6, 7, 8, 9, 10, 11]) {
       await t.step(`v${version}`, async () => {
         const epoch = (e: number) => (version >= 4 ? e : -1); // before v4: the default
         assert.deepEqual(await ask(version, "ts", -1n), [0, 6n, -1n, epoch(0)], "latest");
@@ -69,6 +70,9 @@ Deno.test("ListOffsets: latest, earliest, max timestamp, earliest local, latest 
         }
         if (version >= 9) {
           assert.deepEqual(await ask(version, "ts", -5n), [0, -1n, -1n, epoch(-1)], "tiered");
+        }
+        if (version >= 11) {
+          assert.deepEqual(await ask(version, "ts", -6n), [0, -1n, -1n, epoch(-1)], "pending");
         }
         assert.deepEqual((await ask(version, "nope", -1n))[0], 3, "UNKNOWN_TOPIC_OR_PARTITION");
       });

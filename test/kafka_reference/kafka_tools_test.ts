@@ -98,6 +98,26 @@ Deno.test({
             ]),
           );
 
+        /** As getOffsets, and the tool says nothing went wrong (an unsupported spec only logs). */
+        const getOffsetsClean = async (spec: string) => {
+          jvms++;
+          const what = `kafka-get-offsets --time ${spec}`;
+          const result = await runTool(KAFKA_TOOLS.getOffsets, [
+            ...bootstrap,
+            "--topic",
+            TOPIC,
+            "--time",
+            spec,
+          ]);
+          const out = stdoutOf(what, result, server);
+          assert.doesNotMatch(
+            result.stderr,
+            /not support|Exception|ERROR/,
+            `${what}: stderr\n${result.stderr}`,
+          );
+          return parseGetOffsets(out);
+        };
+
         await t.step(
           "kafka-topics --create: 3 partitions, replication factor 1, a config",
           async () => {
@@ -328,7 +348,7 @@ Deno.test({
           },
         );
 
-        await t.step("kafka-get-offsets: latest, earliest, by timestamp", async () => {
+        await t.step("kafka-get-offsets: latest, earliest, by timestamp, -3 to -6", async () => {
           const latest = await getOffsets("(latest)", ["--topic", TOPIC]);
           assert.deepEqual(
             latest,
@@ -355,6 +375,22 @@ Deno.test({
             await getOffsets(`--time ${ts}`, ["--topic", TOPIC, "--time", String(ts)]),
             expected,
           );
+
+          // -3: each partition's record with its largest timestamp (the first one holding it).
+          const maxTs = [0, 1, 2].flatMap((p) => {
+            const mine = consumed.filter((r) => r.partition === p);
+            if (mine.length === 0) return [];
+            const top = Math.max(...mine.map((r) => r.timestamp));
+            const first = mine.filter((r) => r.timestamp === top).sort((a, b) =>
+              a.offset - b.offset
+            );
+            return [{ topic: TOPIC, partition: p, offset: first[0].offset }];
+          });
+          assert.deepEqual(await getOffsetsClean("-3"), maxTs);
+          // -4: the earliest local offset (all of it is local); -5, -6: nothing is tiered, so
+          // every partition answers -1 and the tool prints none of them.
+          assert.deepEqual(await getOffsetsClean("-4"), earliest);
+          for (const spec of ["-5", "-6"]) assert.deepEqual(await getOffsetsClean(spec), []);
         });
 
         await t.step("kafka-producer-perf-test: 20,000 x 100 B, every record lands", async () => {

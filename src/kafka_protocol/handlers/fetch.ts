@@ -129,6 +129,8 @@ const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL = -4n;
 /** v9+ (KIP-1005): the last offset moved to tiered storage; there is no remote tier here. */
 const LATEST_TIERED = -5n;
+/** v11+: the earliest offset waiting to be uploaded to tiered storage; none here. */
+const EARLIEST_PENDING_UPLOAD = -6n;
 
 export function listOffsetsHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
@@ -159,7 +161,7 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
               const hit = ctx.broker.recordWithMaxTimestamp(name, partitionIndex);
               offset = hit?.offset;
               if (hit !== undefined) found = BigInt(hit.timestampMs);
-            } else if (timestamp === LATEST_TIERED) {
+            } else if (timestamp === LATEST_TIERED || timestamp === EARLIEST_PENDING_UPLOAD) {
               ctx.broker.offsetFor(name, partitionIndex, "earliest"); // the partition's errors
               offset = undefined; // nothing is tiered: -1, as Kafka without remote storage
             } else if (timestamp < 0n) {
