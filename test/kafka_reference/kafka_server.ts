@@ -180,14 +180,21 @@ function freePort(): number {
   return port;
 }
 
-/** A random 16-byte UUID in Kafka's form: 22 characters of unpadded base64url. */
+/**
+ * A random 16-byte UUID in Kafka's form: 22 characters of unpadded base64url, never starting with
+ * "-" (Kafka's Uuid.randomUuid() draws again then too: StorageTool's argument parser reads
+ * `--cluster-id -xyz...` as a missing value followed by an option, and format fails).
+ */
 export function randomClusterId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4, as Uuid.randomUuid()
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4, as Uuid.randomUuid()
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let s = "";
+    for (const b of bytes) s += String.fromCharCode(b);
+    const id = btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 function properties(

@@ -1,0 +1,875 @@
+/**
+ * The machinery of the differential test (differential_test.ts): one request frame, built once by
+ * our tables, goes to a real Kafka broker and to Sluice; both answers are decoded by our tables,
+ * normalized (what differs by nature between two clusters: ports, cluster ids, topic ids,
+ * generated member and producer ids, throttle times, error message text, the order of arrays
+ * whose order Kafka does not specify) and compared field by field. Every difference is then
+ * either allowed by an entry of the test's KNOWN_DIFFERENCES (each pointing to a row of
+ * docs/kafka_differences.md) or a failure; an entry that no longer matches anything is a failure
+ * too, so the list only shrinks.
+ *
+ * A request that must carry an id one side generated (a member id, a topic id, an epoch) is
+ * built per side from one template ({@link CaseSpec.body} as a function of the {@link Peer}).
+ * Paths name fields as `topics[orders].partitions[0].errorCode`: an array whose order Kafka leaves
+ * open is sorted and its elements named by their key (`[orders]`), any other array by index.
+ * Not a test file itself.
+ */
+import {
+  decode,
+  inRange,
+  type MessageSchema,
+  type Struct,
+  type Value,
+} from "../../src/kafka_protocol/codec.ts";
+import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
+import {
+  API_VERSIONS_REQUEST,
+  API_VERSIONS_RESPONSE,
+} from "../../src/kafka_protocol/messages/api_versions.ts";
+import {
+  CONSUMER_GROUP_DESCRIBE_REQUEST,
+  CONSUMER_GROUP_DESCRIBE_RESPONSE,
+} from "../../src/kafka_protocol/messages/consumer_group_describe.ts";
+import {
+  CONSUMER_GROUP_HEARTBEAT_REQUEST,
+  CONSUMER_GROUP_HEARTBEAT_RESPONSE,
+} from "../../src/kafka_protocol/messages/consumer_group_heartbeat.ts";
+import {
+  CREATE_TOPICS_REQUEST,
+  CREATE_TOPICS_RESPONSE,
+} from "../../src/kafka_protocol/messages/create_topics.ts";
+import {
+  DELETE_GROUPS_REQUEST,
+  DELETE_GROUPS_RESPONSE,
+} from "../../src/kafka_protocol/messages/delete_groups.ts";
+import {
+  DELETE_TOPICS_REQUEST,
+  DELETE_TOPICS_RESPONSE,
+} from "../../src/kafka_protocol/messages/delete_topics.ts";
+import {
+  DESCRIBE_CLUSTER_REQUEST,
+  DESCRIBE_CLUSTER_RESPONSE,
+} from "../../src/kafka_protocol/messages/describe_cluster.ts";
+import {
+  DESCRIBE_CONFIGS_REQUEST,
+  DESCRIBE_CONFIGS_RESPONSE,
+} from "../../src/kafka_protocol/messages/describe_configs.ts";
+import {
+  DESCRIBE_GROUPS_REQUEST,
+  DESCRIBE_GROUPS_RESPONSE,
+} from "../../src/kafka_protocol/messages/describe_groups.ts";
+import { FETCH_REQUEST, FETCH_RESPONSE } from "../../src/kafka_protocol/messages/fetch.ts";
+import {
+  FIND_COORDINATOR_REQUEST,
+  FIND_COORDINATOR_RESPONSE,
+} from "../../src/kafka_protocol/messages/find_coordinator.ts";
+import {
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
+} from "../../src/kafka_protocol/messages/heartbeat.ts";
+import {
+  INIT_PRODUCER_ID_REQUEST,
+  INIT_PRODUCER_ID_RESPONSE,
+} from "../../src/kafka_protocol/messages/init_producer_id.ts";
+import {
+  JOIN_GROUP_REQUEST,
+  JOIN_GROUP_RESPONSE,
+} from "../../src/kafka_protocol/messages/join_group.ts";
+import {
+  LEAVE_GROUP_REQUEST,
+  LEAVE_GROUP_RESPONSE,
+} from "../../src/kafka_protocol/messages/leave_group.ts";
+import {
+  LIST_GROUPS_REQUEST,
+  LIST_GROUPS_RESPONSE,
+} from "../../src/kafka_protocol/messages/list_groups.ts";
+import {
+  LIST_OFFSETS_REQUEST,
+  LIST_OFFSETS_RESPONSE,
+} from "../../src/kafka_protocol/messages/list_offsets.ts";
+import { METADATA_REQUEST, METADATA_RESPONSE } from "../../src/kafka_protocol/messages/metadata.ts";
+import {
+  OFFSET_COMMIT_REQUEST,
+  OFFSET_COMMIT_RESPONSE,
+} from "../../src/kafka_protocol/messages/offset_commit.ts";
+import {
+  OFFSET_DELETE_REQUEST,
+  OFFSET_DELETE_RESPONSE,
+} from "../../src/kafka_protocol/messages/offset_delete.ts";
+import {
+  OFFSET_FETCH_REQUEST,
+  OFFSET_FETCH_RESPONSE,
+} from "../../src/kafka_protocol/messages/offset_fetch.ts";
+import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "../../src/kafka_protocol/messages/produce.ts";
+import {
+  SYNC_GROUP_REQUEST,
+  SYNC_GROUP_RESPONSE,
+} from "../../src/kafka_protocol/messages/sync_group.ts";
+import { concat, ourRequestFrame } from "../kafka_protocol/kafka_wire_util.ts";
+import {
+  RESPONSE_HEADER,
+  responseHeaderVersion,
+} from "../../src/kafka_protocol/messages/request_header.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The APIs compared, with the arrays whose order Kafka leaves open.
+
+export interface ApiTables {
+  readonly request: MessageSchema;
+  readonly response: MessageSchema;
+  /**
+   * Arrays compared as sets: the array's path (indices left out: `topics[].partitions`) to the
+   * field naming an element, or "" for an array of scalars (sorted by value).
+   */
+  readonly unordered: Readonly<Record<string, string>>;
+}
+
+export const APIS = {
+  ApiVersions: {
+    request: API_VERSIONS_REQUEST,
+    response: API_VERSIONS_RESPONSE,
+    unordered: { apiKeys: "apiKey", supportedFeatures: "name", finalizedFeatures: "name" },
+  },
+  Metadata: {
+    request: METADATA_REQUEST,
+    response: METADATA_RESPONSE,
+    unordered: {
+      brokers: "nodeId",
+      topics: "name",
+      "topics[].partitions": "partitionIndex",
+      "topics[].partitions[].replicaNodes": "",
+      "topics[].partitions[].isrNodes": "",
+      "topics[].partitions[].offlineReplicas": "",
+    },
+  },
+  Produce: {
+    request: PRODUCE_REQUEST,
+    response: PRODUCE_RESPONSE,
+    unordered: { responses: "name", "responses[].partitionResponses": "index" },
+  },
+  Fetch: {
+    request: FETCH_REQUEST,
+    response: FETCH_RESPONSE,
+    unordered: { responses: "topic", "responses[].partitions": "partitionIndex" },
+  },
+  ListOffsets: {
+    request: LIST_OFFSETS_REQUEST,
+    response: LIST_OFFSETS_RESPONSE,
+    unordered: { topics: "name", "topics[].partitions": "partitionIndex" },
+  },
+  FindCoordinator: {
+    request: FIND_COORDINATOR_REQUEST,
+    response: FIND_COORDINATOR_RESPONSE,
+    unordered: { coordinators: "key" },
+  },
+  JoinGroup: {
+    request: JOIN_GROUP_REQUEST,
+    response: JOIN_GROUP_RESPONSE,
+    unordered: { members: "memberId" },
+  },
+  SyncGroup: { request: SYNC_GROUP_REQUEST, response: SYNC_GROUP_RESPONSE, unordered: {} },
+  Heartbeat: { request: HEARTBEAT_REQUEST, response: HEARTBEAT_RESPONSE, unordered: {} },
+  LeaveGroup: {
+    request: LEAVE_GROUP_REQUEST,
+    response: LEAVE_GROUP_RESPONSE,
+    unordered: { members: "memberId" },
+  },
+  OffsetCommit: {
+    request: OFFSET_COMMIT_REQUEST,
+    response: OFFSET_COMMIT_RESPONSE,
+    unordered: { topics: "name", "topics[].partitions": "partitionIndex" },
+  },
+  OffsetFetch: {
+    request: OFFSET_FETCH_REQUEST,
+    response: OFFSET_FETCH_RESPONSE,
+    unordered: {
+      topics: "name",
+      "topics[].partitions": "partitionIndex",
+      groups: "groupId",
+      "groups[].topics": "name",
+      "groups[].topics[].partitions": "partitionIndex",
+    },
+  },
+  DescribeGroups: {
+    request: DESCRIBE_GROUPS_REQUEST,
+    response: DESCRIBE_GROUPS_RESPONSE,
+    unordered: { groups: "groupId", "groups[].members": "memberId" },
+  },
+  ListGroups: {
+    request: LIST_GROUPS_REQUEST,
+    response: LIST_GROUPS_RESPONSE,
+    unordered: { groups: "groupId" },
+  },
+  CreateTopics: {
+    request: CREATE_TOPICS_REQUEST,
+    response: CREATE_TOPICS_RESPONSE,
+    unordered: { topics: "name", "topics[].configs": "name" },
+  },
+  DeleteTopics: {
+    request: DELETE_TOPICS_REQUEST,
+    response: DELETE_TOPICS_RESPONSE,
+    unordered: { responses: "name" },
+  },
+  InitProducerId: {
+    request: INIT_PRODUCER_ID_REQUEST,
+    response: INIT_PRODUCER_ID_RESPONSE,
+    unordered: {},
+  },
+  DescribeConfigs: {
+    request: DESCRIBE_CONFIGS_REQUEST,
+    response: DESCRIBE_CONFIGS_RESPONSE,
+    unordered: { results: "resourceName", "results[].configs": "name" },
+  },
+  DeleteGroups: {
+    request: DELETE_GROUPS_REQUEST,
+    response: DELETE_GROUPS_RESPONSE,
+    unordered: { results: "groupId" },
+  },
+  OffsetDelete: {
+    request: OFFSET_DELETE_REQUEST,
+    response: OFFSET_DELETE_RESPONSE,
+    unordered: { topics: "name", "topics[].partitions": "partitionIndex" },
+  },
+  DescribeCluster: {
+    request: DESCRIBE_CLUSTER_REQUEST,
+    response: DESCRIBE_CLUSTER_RESPONSE,
+    unordered: { brokers: "brokerId" },
+  },
+  ConsumerGroupHeartbeat: {
+    request: CONSUMER_GROUP_HEARTBEAT_REQUEST,
+    response: CONSUMER_GROUP_HEARTBEAT_RESPONSE,
+    unordered: {
+      "assignment.topicPartitions": "topicId",
+      "assignment.topicPartitions[].partitions": "",
+    },
+  },
+  ConsumerGroupDescribe: {
+    request: CONSUMER_GROUP_DESCRIBE_REQUEST,
+    response: CONSUMER_GROUP_DESCRIBE_RESPONSE,
+    unordered: {
+      groups: "groupId",
+      "groups[].members": "memberId",
+      "groups[].members[].subscribedTopicNames": "",
+      "groups[].members[].assignment.topicPartitions": "topicName",
+      "groups[].members[].assignment.topicPartitions[].partitions": "",
+      "groups[].members[].targetAssignment.topicPartitions": "topicName",
+      "groups[].members[].targetAssignment.topicPartitions[].partitions": "",
+    },
+  },
+} as const satisfies Record<string, ApiTables>;
+
+export type ApiName = keyof typeof APIS;
+
+/** The API name of an api key, for the coverage check. */
+export function apiNameOf(apiKey: number): ApiName | undefined {
+  for (const [name, tables] of Object.entries(APIS)) {
+    if (tables.request.apiKey === apiKey) return name as ApiName;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes of one request on one side.
+
+export type Outcome =
+  | { readonly kind: "response"; readonly body: Struct; readonly version: number }
+  /** The broker closed the connection instead of answering. */
+  | { readonly kind: "closed" }
+  /** No answer, as asked (acks=0): the next request on the connection was answered first. */
+  | { readonly kind: "none" }
+  | { readonly kind: "timeout" }
+  /** An answer our tables could not read. */
+  | { readonly kind: "undecodable"; readonly error: string };
+
+const READ_TIMEOUT_MS = 15_000;
+
+/** One connection: frames out, size-prefixed frames back, reads bounded by a timeout. */
+class Connection {
+  #buf: Uint8Array = new Uint8Array(0);
+  #pending: Promise<number | null> | undefined;
+  #chunk = new Uint8Array(65536);
+  closed = false;
+  constructor(readonly conn: Deno.TcpConn) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
+  }
+
+  /** The next frame (size removed), null when closed, "timeout" when none came in time. */
+  async readFrame(timeoutMs: number): Promise<Uint8Array | null | "timeout"> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.#buf.length >= 4) {
+        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
+        if (this.#buf.length >= 4 + size) {
+          const frame = this.#buf.slice(4, 4 + size);
+          this.#buf = this.#buf.slice(4 + size);
+          return frame;
+        }
+      }
+      if (this.closed) return null;
+      this.#pending ??= this.conn.read(this.#chunk).catch(() => null);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), Math.max(0, deadline - performance.now()));
+      });
+      const n = await Promise.race([this.#pending, late]);
+      clearTimeout(timer);
+      if (n === "late") return "timeout";
+      this.#pending = undefined;
+      if (n === null) {
+        this.closed = true;
+        return null;
+      }
+      this.#buf = concat(this.#buf, this.#chunk.slice(0, n));
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** What the normalization needs to know of one side, learned as the test goes. */
+export class Peer {
+  /** Generated strings (member ids) by the label both sides' values are replaced with. */
+  readonly aliases = new Map<string, string>();
+  /** Topic ids (hex) to the topic's name. */
+  readonly topicIds = new Map<string, string>();
+  /** Numbers this side chose that later requests must carry (member epochs), by name. */
+  readonly values = new Map<string, number>();
+  #conns = new Map<string, Connection>();
+
+  constructor(
+    readonly name: "kafka" | "sluice",
+    readonly port: number,
+    readonly clusterId: string,
+  ) {}
+
+  alias(value: unknown, label: string): void {
+    if (typeof value === "string" && value !== "") this.aliases.set(value, label);
+  }
+
+  /** This side's generated string behind `label` (see {@link alias}). */
+  id(label: string): string {
+    for (const [value, l] of this.aliases) if (l === label) return value;
+    throw new Error(`${this.name} has no id labelled ${label}`);
+  }
+
+  /** A number learned from this side's answers (see {@link values}). */
+  value(name: string): number {
+    const v = this.values.get(name);
+    if (v === undefined) throw new Error(`${this.name} has no value named ${name}`);
+    return v;
+  }
+
+  /** This side's id of `topic`. */
+  topicId(topic: string): Uint8Array {
+    for (const [h, name] of this.topicIds) {
+      if (name === topic) return Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+    }
+    throw new Error(`${this.name} has no topic id for ${topic}`);
+  }
+
+  learnTopicId(id: Value | undefined, topic: string): void {
+    if (id instanceof Uint8Array && id.some((b) => b !== 0)) this.topicIds.set(hex(id), topic);
+  }
+
+  async #connection(name: string): Promise<Connection> {
+    let c = this.#conns.get(name);
+    if (c === undefined || c.closed) {
+      c = new Connection(await Deno.connect({ hostname: "127.0.0.1", port: this.port }));
+      this.#conns.set(name, c);
+    }
+    return c;
+  }
+
+  /**
+   * Sends `frame` on the named connection (opened when needed) and reads its answer. Without
+   * `expectResponse` (acks=0), an ApiVersions v0 request follows on the same connection and its
+   * answer coming first means none was sent.
+   */
+  async exchange(
+    frame: Uint8Array,
+    correlationId: number,
+    options: { conn?: string; expectResponse?: boolean; timeoutMs?: number } = {},
+  ): Promise<Uint8Array | "closed" | "none" | "timeout"> {
+    const c = await this.#connection(options.conn ?? "main");
+    try {
+      await c.write(frame);
+    } catch {
+      c.close();
+      return "closed";
+    }
+    const timeoutMs = options.timeoutMs ?? READ_TIMEOUT_MS;
+    if (options.expectResponse === false) {
+      const probeId = correlationId + 1_000_000;
+      await c.write(ourRequestFrame(API_VERSIONS_REQUEST, 0, {}, "probe", probeId));
+      const first = await c.readFrame(timeoutMs);
+      if (first === null) return "closed";
+      if (first === "timeout") {
+        c.close();
+        return "timeout";
+      }
+      const id = new DataView(first.buffer, first.byteOffset).getInt32(0);
+      if (id === probeId) return "none";
+      await c.readFrame(timeoutMs); // the probe's answer
+      return first;
+    }
+    const answer = await c.readFrame(timeoutMs);
+    if (answer === "timeout") {
+      c.close();
+      return "timeout";
+    }
+    return answer ?? "closed";
+  }
+
+  close(): void {
+    for (const c of this.#conns.values()) c.close();
+    this.#conns.clear();
+  }
+}
+
+/** Reads an answer frame: the header's correlation id must match; ApiVersions may answer v0. */
+export function readAnswer(
+  api: ApiTables,
+  version: number,
+  frame: Uint8Array,
+  correlationId: number,
+): Outcome {
+  try {
+    const hv = responseHeaderVersion(api.response, version);
+    const headerBytes = hv === 0 ? 4 : 5;
+    const header = decode(RESPONSE_HEADER, hv, frame.subarray(0, headerBytes));
+    if (header.correlationId !== correlationId) {
+      return {
+        kind: "undecodable",
+        error: `correlation id ${header.correlationId}, sent ${correlationId}`,
+      };
+    }
+    const bytes = frame.subarray(headerBytes);
+    // ApiVersions answers a version it does not serve with a v0 body (UNSUPPORTED_VERSION).
+    if (api.request.apiKey === 18 && bytes.length >= 2 && bytes[0] === 0 && bytes[1] === 35) {
+      return { kind: "response", body: decode(api.response, 0, bytes), version: 0 };
+    }
+    return { kind: "response", body: decode(api.response, version, bytes), version };
+  } catch (err) {
+    return { kind: "undecodable", error: (err as Error).message };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalization: a decoded answer as a plain tree, with what differs by nature replaced.
+
+export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
+
+/** A field one side has and the other has not. */
+export const ABSENT = "<absent>";
+
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** RecordBatch v2 headers, the records section compared as bytes (a trailing partial batch too). */
+export function batchesOf(bytes: Uint8Array): Plain {
+  const out: Plain[] = [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < 61) {
+      out.push({ partial: hex(bytes.subarray(at)) });
+      break;
+    }
+    const size = 12 + dv.getInt32(at + 8);
+    if (at + size > bytes.length) {
+      out.push({ partialBatchOfBytes: size, have: bytes.length - at });
+      break;
+    }
+    out.push({
+      baseOffset: Number(dv.getBigInt64(at)),
+      batchLength: size - 12,
+      partitionLeaderEpoch: dv.getInt32(at + 12),
+      magic: dv.getInt8(at + 16),
+      crc: dv.getUint32(at + 17),
+      attributes: dv.getInt16(at + 21),
+      lastOffsetDelta: dv.getInt32(at + 23),
+      baseTimestamp: Number(dv.getBigInt64(at + 27)),
+      maxTimestamp: Number(dv.getBigInt64(at + 35)),
+      producerId: Number(dv.getBigInt64(at + 43)),
+      producerEpoch: dv.getInt16(at + 51),
+      baseSequence: dv.getInt32(at + 53),
+      recordCount: dv.getInt32(at + 57),
+      records: hex(bytes.subarray(at + 61, at + size)),
+    });
+    at += size;
+  }
+  return out;
+}
+
+const UUID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/** Fields dropped before comparing: error messages are compared by their codes only. */
+const DROPPED_FIELDS = new Set(["errorMessage", "batchIndexErrorMessage"]);
+
+export interface NormalizeOptions {
+  /** Extra unordered arrays for this case (path to key field), over the API's own. */
+  unordered?: Readonly<Record<string, string>>;
+  /** Field names whose values are generated ids on each side: a value >= 0 becomes "<id>". */
+  generated?: readonly string[];
+}
+
+/** The decoded answer `body` of `api` from `peer` as a plain tree, normalized. */
+export function normalize(
+  api: ApiTables,
+  peer: Peer,
+  body: Struct,
+  options: NormalizeOptions = {},
+): Plain {
+  const unordered = { ...api.unordered, ...options.unordered };
+  const generated = new Set(options.generated ?? []);
+  const scalar = (name: string, v: Value): Plain => {
+    if (typeof v === "bigint") {
+      v = Number.isSafeInteger(Number(v)) ? Number(v) : `${v}n`;
+    }
+    if (generated.has(name) && typeof v === "number" && v >= 0) return "<id>";
+    if (name === "throttleTimeMs" && typeof v === "number" && v >= 0) return "<throttle>";
+    if (name === "port" && v === peer.port) return "<port>";
+    if (name === "clusterId" && v === peer.clusterId) return "<cluster id>";
+    if (name === "sessionId" && typeof v === "number" && v !== 0) return "<session id>";
+    if (typeof v === "string") {
+      // Generated ids not learned by a case (a classic member id is "<client id>-<UUID>").
+      return peer.aliases.get(v) ?? v.replace(UUID_PATTERN, "<uuid>");
+    }
+    if (v instanceof Uint8Array) {
+      if (name === "records") return batchesOf(v);
+      if (name === "topicId" || (v.length === 16 && name.endsWith("Id"))) {
+        if (v.every((b) => b === 0)) return "<zero uuid>";
+        const topic = peer.topicIds.get(hex(v));
+        return topic !== undefined ? `<id of ${topic}>` : "<unknown uuid>";
+      }
+      return `0x${hex(v)}`;
+    }
+    return v as Plain;
+  };
+  const walk = (v: Value, name: string, shape: string): Plain => {
+    if (Array.isArray(v)) {
+      const elements = v.map((e) => walk(e as Value, name, `${shape}[]`));
+      const key = unordered[shape];
+      if (key === undefined) return elements;
+      const labelOf = (e: Plain) =>
+        key === "" ? String(e) : String((e as Record<string, Plain>)?.[key] ?? "?");
+      const sorted = [...elements].sort((a, b) =>
+        labelOf(a) < labelOf(b) ? -1 : labelOf(a) > labelOf(b) ? 1 : 0
+      );
+      if (key === "") return sorted;
+      const out: Record<string, Plain> = {};
+      for (const e of sorted) {
+        let label = `[${labelOf(e)}]`;
+        for (let n = 2; label in out; n++) label = `[${labelOf(e)}#${n}]`;
+        out[label] = e;
+      }
+      return out;
+    }
+    if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
+      const out: Record<string, Plain> = {};
+      for (const [k, field] of Object.entries(v as Struct)) {
+        if (DROPPED_FIELDS.has(k)) continue;
+        out[k] = walk(field, k, shape === "" ? k : `${shape}.${k}`);
+      }
+      return out;
+    }
+    return scalar(name, v);
+  };
+  const out: Record<string, Plain> = {};
+  for (const [k, field] of Object.entries(body)) {
+    if (DROPPED_FIELDS.has(k)) continue;
+    out[k] = walk(field, k, k);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differences.
+
+export interface Difference {
+  readonly path: string;
+  readonly kafka: Plain;
+  readonly sluice: Plain;
+}
+
+function isRecord(v: Plain): v is Record<string, Plain> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function join(path: string, key: string): string {
+  if (key.startsWith("[")) return `${path}${key}`;
+  return path === "" ? key : `${path}.${key}`;
+}
+
+/** Every leaf where the two trees differ; a subtree one side lacks is one difference. */
+export function differences(kafka: Plain, sluice: Plain, path = ""): Difference[] {
+  if (Array.isArray(kafka) && Array.isArray(sluice)) {
+    const out: Difference[] = [];
+    for (let i = 0; i < Math.max(kafka.length, sluice.length); i++) {
+      out.push(
+        ...differences(
+          i < kafka.length ? kafka[i] : ABSENT,
+          i < sluice.length ? sluice[i] : ABSENT,
+          `${path}[${i}]`,
+        ),
+      );
+    }
+    return out;
+  }
+  if (isRecord(kafka) && isRecord(sluice)) {
+    const out: Difference[] = [];
+    const keys = [...new Set([...Object.keys(kafka), ...Object.keys(sluice)])];
+    for (const k of keys) {
+      out.push(
+        ...differences(
+          k in kafka ? kafka[k] : ABSENT,
+          k in sluice ? sluice[k] : ABSENT,
+          join(path, k),
+        ),
+      );
+    }
+    return out;
+  }
+  if (JSON.stringify(kafka) === JSON.stringify(sluice)) return [];
+  return [{ path, kafka, sluice }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases and the allowlist.
+
+/** Error code names for messages (the numbers are what is compared). */
+const ERROR_NAMES = new Map<number, string>(
+  Object.entries(KafkaError).map(([name, code]) => [code as number, name]),
+);
+
+export function show(v: Plain): string {
+  const s = JSON.stringify(v);
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+export function showDifference(d: Difference): string {
+  const code = (v: Plain) =>
+    /errorCode$/i.test(d.path) && typeof v === "number" ? ` (${ERROR_NAMES.get(v) ?? "?"})` : "";
+  return `${d.path || "(root)"}: kafka ${show(d.kafka)}${code(d.kafka)}, sluice ${show(d.sluice)}${
+    code(d.sluice)
+  }`;
+}
+
+export interface CaseResult {
+  readonly api: ApiName;
+  readonly version: number;
+  readonly label: string;
+  readonly id: string;
+  readonly kafka: Outcome;
+  readonly sluice: Outcome;
+  readonly differences: readonly Difference[];
+}
+
+/**
+ * One allowed difference: the case (API, versions, the case's label or "*" for any case of
+ * those versions), the field path (`*` matches any text without brackets, so within one `[...]`
+ * or one name; `**` anything), the
+ * normalized values when they are given, and the row of docs/kafka_differences.md explaining it.
+ * Each (version, case) it names must show it: one that stops differing fails the test.
+ */
+export interface KnownDifference {
+  readonly api: ApiName;
+  /** A version range ("0-3", "4+", "2"). */
+  readonly versions: string;
+  readonly case: string;
+  readonly path: string;
+  readonly kafka?: Plain;
+  readonly sluice?: Plain;
+  /** The row id in docs/kafka_differences.md ("D7"). */
+  readonly doc: string;
+}
+
+function globRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+    } else if (c === "*") re += "[^\\[\\]]*";
+    else re += c.replace(/[\\^$.|?+()[\]{}]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export function knownMatches(k: KnownDifference, r: CaseResult, d: Difference): boolean {
+  if (k.api !== r.api || !inRange(k.versions, r.version)) return false;
+  if (k.case !== "*" && k.case !== r.label) return false;
+  if (!globRegExp(k.path).test(d.path)) return false;
+  if ("kafka" in k && JSON.stringify(k.kafka) !== JSON.stringify(d.kafka)) return false;
+  if ("sluice" in k && JSON.stringify(k.sluice) !== JSON.stringify(d.sluice)) return false;
+  return true;
+}
+
+/** The verdict on a set of results: differences nothing allows, entries nothing matched. */
+export function judge(
+  results: readonly CaseResult[],
+  known: readonly KnownDifference[],
+): { unexpected: string[]; stale: string[] } {
+  const unexpected: string[] = [];
+  const seen = new Map<KnownDifference, Set<string>>(known.map((k) => [k, new Set()]));
+  for (const r of results) {
+    for (const d of r.differences) {
+      const matching = known.filter((k) => knownMatches(k, r, d));
+      if (matching.length === 0) unexpected.push(`${r.id}: ${showDifference(d)}`);
+      for (const k of matching) seen.get(k)!.add(k.case === "*" ? `v${r.version}` : r.id);
+    }
+  }
+  const stale: string[] = [];
+  for (const k of known) {
+    const runs = results.filter((r) =>
+      r.api === k.api && inRange(k.versions, r.version) && (k.case === "*" || k.case === r.label)
+    );
+    const expected = new Set(runs.map((r) => (k.case === "*" ? `v${r.version}` : r.id)));
+    const where = `${k.api} v${k.versions} "${k.case}" ${k.path} (${k.doc})`;
+    if (expected.size === 0) {
+      stale.push(`${where}: no such case ran`);
+      continue;
+    }
+    const missing = [...expected].filter((e) => !seen.get(k)!.has(e));
+    if (missing.length > 0) {
+      stale.push(`${where}: no longer differs in ${missing.join(", ")}`);
+    }
+  }
+  return { unexpected, stale };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver: one frame to both sides, both answers compared.
+
+export interface CaseSpec extends NormalizeOptions {
+  readonly api: ApiName;
+  readonly version: number;
+  /** What the case is ("unknown topic"); with the API and version it names the case. */
+  readonly label: string;
+  /**
+   * The request body. A function when the request must carry ids each side generated (member
+   * ids, topic ids): then each side gets its own frame, the same but for those ids.
+   */
+  readonly body: Struct | ((peer: Peer) => Struct);
+  /** The connection to use on each side (default "main"); group flows keep one per member. */
+  readonly conn?: string;
+  /** False when no answer is due (Produce acks=0). */
+  readonly expectResponse?: boolean;
+  /** Rewrites the frame built from `body` (unknown tagged fields, a version we cannot encode). */
+  readonly mutate?: (frame: Uint8Array) => Uint8Array;
+  /** Learns generated ids from a side's decoded answer before it is normalized. */
+  readonly learn?: (peer: Peer, body: Struct) => void;
+  readonly timeoutMs?: number;
+  /** Not a compared case: preparation (the answers are returned, not recorded). */
+  readonly prepare?: boolean;
+}
+
+export interface Exchanged {
+  readonly kafka: Outcome;
+  readonly sluice: Outcome;
+  /** The decoded bodies (undefined when that side did not answer). */
+  readonly k: Struct | undefined;
+  readonly s: Struct | undefined;
+}
+
+function outcomeTree(o: Outcome): Plain {
+  return o.kind === "undecodable" ? `<undecodable: ${o.error}>` : `<${o.kind}>`;
+}
+
+export class Differ {
+  readonly results: CaseResult[] = [];
+  #correlation = 1000;
+  #ids = new Set<string>();
+
+  constructor(readonly kafka: Peer, readonly sluice: Peer, readonly clientId: string) {}
+
+  /** Sends the same frame to both sides, compares (unless `prepare`) and returns the answers. */
+  async check(spec: CaseSpec): Promise<Exchanged> {
+    const api = APIS[spec.api];
+    const correlationId = ++this.#correlation;
+    const frameFor = (peer: Peer) => {
+      const body = typeof spec.body === "function" ? spec.body(peer) : spec.body;
+      const frame = ourRequestFrame(api.request, spec.version, body, this.clientId, correlationId);
+      return spec.mutate ? spec.mutate(frame) : frame;
+    };
+    const kafkaFrame = frameFor(this.kafka);
+    const sluiceFrame = typeof spec.body === "function" ? frameFor(this.sluice) : kafkaFrame;
+    const options = {
+      conn: spec.conn,
+      expectResponse: spec.expectResponse,
+      timeoutMs: spec.timeoutMs,
+    };
+    const [k, s] = await Promise.all([
+      this.kafka.exchange(kafkaFrame, correlationId, options),
+      this.sluice.exchange(sluiceFrame, correlationId, options),
+    ]);
+    const outcome = (answer: typeof k): Outcome =>
+      answer instanceof Uint8Array
+        ? readAnswer(api, spec.version, answer, correlationId)
+        : { kind: answer };
+    const kafka = outcome(k);
+    const sluice = outcome(s);
+    const bodyOf = (o: Outcome) => (o.kind === "response" ? o.body : undefined);
+    if (spec.learn) {
+      if (kafka.kind === "response") spec.learn(this.kafka, kafka.body);
+      if (sluice.kind === "response") spec.learn(this.sluice, sluice.body);
+    }
+    if (!spec.prepare) {
+      const id = `${spec.api} v${spec.version} ${spec.label}`;
+      if (this.#ids.has(id)) throw new Error(`two cases named "${id}"`);
+      this.#ids.add(id);
+      const tree = (peer: Peer, o: Outcome) =>
+        o.kind === "response" ? normalize(api, peer, o.body, spec) : outcomeTree(o);
+      const kt = tree(this.kafka, kafka);
+      const st = tree(this.sluice, sluice);
+      const diffs = kafka.kind === "response" && sluice.kind === "response"
+        ? differences(kt, st)
+        : JSON.stringify(kt) === JSON.stringify(st)
+        ? []
+        : [{ path: "(outcome)", kafka: kt, sluice: st }];
+      this.results.push({
+        api: spec.api,
+        version: spec.version,
+        label: spec.label,
+        id,
+        kafka,
+        sluice,
+        differences: diffs,
+      });
+    }
+    return { kafka, sluice, k: bodyOf(kafka), s: bodyOf(sluice) };
+  }
+}
+
+/**
+ * A flexible request with an unknown tagged field (tag 999, 3 bytes) in its body's top-level
+ * tagged section, which must be ignored: the body's last byte is that section's count (0 when
+ * the table wrote no tagged field).
+ */
+export function withUnknownTag(frame: Uint8Array): Uint8Array {
+  if (frame[frame.length - 1] !== 0) throw new Error("the body ends with tagged fields");
+  // count 1, tag 999 (uvarint e7 07), size 3, the bytes
+  const tagged = new Uint8Array([1, 0xe7, 0x07, 3, 0xab, 0xcd, 0xef]);
+  const out = concat(frame.subarray(0, frame.length - 1), tagged);
+  new DataView(out.buffer).setInt32(0, out.length - 4);
+  return out;
+}
+
+/** The frame with its header's api version replaced (a version our tables cannot encode). */
+export function withApiVersion(version: number): (frame: Uint8Array) => Uint8Array {
+  return (frame) => {
+    const out = frame.slice();
+    new DataView(out.buffer).setInt16(6, version);
+    return out;
+  };
+}
