@@ -27,14 +27,17 @@ export interface KafkaTopicConfigInfo {
   kind: Kind;
   /** Kafka's default, as DescribeConfigs shows it. */
   default: string;
-  min?: number;
-  max?: number;
+  /** Bounds, inclusive (long and int kinds are checked as BigInt, so Kafka's Long.MAX fits). */
+  min?: number | bigint;
+  max?: number | bigint;
   /** kind "enum" (and "boolean" limits): the values accepted. */
   values?: readonly string[];
   doc: string;
 }
 
-const LONG_MAX = Number.MAX_SAFE_INTEGER;
+/** Kafka's Long.MAX_VALUE, as its configs show it; long configs are checked as BigInt. */
+const LONG_MAX = 9223372036854775807n;
+const LONG_MAX_TEXT = "9223372036854775807";
 const INT_MAX = 2 ** 31 - 1;
 
 /** The configs below, by name. */
@@ -80,7 +83,7 @@ export const KAFKA_INERT_TOPIC_CONFIGS: Readonly<
   },
   "max.compaction.lag.ms": {
     kind: "long",
-    default: String(LONG_MAX),
+    default: LONG_MAX_TEXT,
     min: 1,
     max: LONG_MAX,
     doc: "Kafka: the most age of a record before compaction (no compaction yet: no effect).",
@@ -135,7 +138,7 @@ export const KAFKA_INERT_TOPIC_CONFIGS: Readonly<
   },
   "flush.messages": {
     kind: "long",
-    default: String(LONG_MAX),
+    default: LONG_MAX_TEXT,
     min: 1,
     max: LONG_MAX,
     doc: "Kafka: fsync every N messages (Sluice: flush.policy and flush.ms decide).",
@@ -169,14 +172,14 @@ export const KAFKA_INERT_TOPIC_CONFIGS: Readonly<
   },
   "message.timestamp.before.max.ms": {
     kind: "long",
-    default: String(LONG_MAX),
+    default: LONG_MAX_TEXT,
     min: 0,
     max: LONG_MAX,
     doc: "Kafka: how far in the past a timestamp may be (not checked yet: no effect).",
   },
   "message.timestamp.after.max.ms": {
     kind: "long",
-    default: String(LONG_MAX),
+    default: "3600000",
     min: 0,
     max: LONG_MAX,
     doc: "Kafka: how far in the future a timestamp may be (not checked yet: no effect).",
@@ -221,13 +224,12 @@ export function checkKafkaInertTopicConfig(key: KafkaInertTopicConfigKey, raw: u
   switch (info.kind) {
     case "long":
     case "int": {
-      if (!/^-?\d+$/.test(text)) refuse(`an integer, not ${JSON.stringify(text)}`);
-      const n = Number(text);
-      const max = info.max ?? (info.kind === "int" ? INT_MAX : LONG_MAX);
-      if (!Number.isSafeInteger(n) || n < (info.min ?? -LONG_MAX) || n > max) {
-        refuse(`in [${info.min}, ${max}], not ${text}`);
-      }
-      return String(n);
+      if (!/^-?\d{1,19}$/.test(text)) refuse(`an integer, not ${JSON.stringify(text)}`);
+      const n = BigInt(text);
+      const min = BigInt(info.min ?? -LONG_MAX - 1n);
+      const max = BigInt(info.max ?? (info.kind === "int" ? INT_MAX : LONG_MAX));
+      if (n < min || n > max) refuse(`in [${min}, ${max}], not ${text}`);
+      return n.toString();
     }
     case "double": {
       const n = Number(text);

@@ -85,7 +85,6 @@ const SERVED_RANGES: readonly [number, "minVersion" | "maxVersion", number][] = 
   [0, "minVersion", 3], // Produce
   [0, "maxVersion", 9],
   [1, "maxVersion", 12], // Fetch
-  [2, "maxVersion", 6], // ListOffsets
   [3, "maxVersion", 11], // Metadata
   [8, "maxVersion", 9], // OffsetCommit
   [9, "maxVersion", 9], // OffsetFetch
@@ -407,7 +406,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   ...known(
     "FE5",
     "ListOffsets",
-    "4-6",
+    "4-11",
     "leader epoch from the future",
     "topics[diff-a].partitions[0].errorCode",
     {
@@ -418,7 +417,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   ...known(
     "FE5",
     "ListOffsets",
-    "4-6",
+    "4-11",
     "leader epoch from the future",
     "topics[diff-a].partitions[0].offset",
     {
@@ -428,33 +427,9 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   ...known(
     "FE5",
     "ListOffsets",
-    "4-6",
+    "4-11",
     "leader epoch from the future",
     "topics[diff-a].partitions[0].leaderEpoch",
-    {
-      kafka: -1,
-      sluice: 0,
-    },
-  ),
-
-  // ListOffsets
-  ...known(
-    "LO1",
-    "ListOffsets",
-    "4-6",
-    "timestamp after every record",
-    "topics[diff-a].partitions[0].leaderEpoch",
-    {
-      kafka: -1,
-      sluice: 0,
-    },
-  ),
-  ...known(
-    "LO1",
-    "ListOffsets",
-    "4-6",
-    "empty partition",
-    "topics[diff-empty].partitions[1].leaderEpoch",
     {
       kafka: -1,
       sluice: 0,
@@ -732,27 +707,11 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     kafka: 37,
     sluice: 42,
   }),
-  ...known("TP2", "CreateTopics", "2-7", "manual assignment", "topics[*].errorCode", {
-    kafka: 0,
-    sluice: 42,
-  }),
-  ...known("TP2", "CreateTopics", "5-7", "manual assignment", "topics[*].numPartitions", {
-    kafka: 2,
-    sluice: -1,
-  }),
-  ...known("TP2", "CreateTopics", "5-7", "manual assignment", "topics[*].replicationFactor", {
-    kafka: 1,
-    sluice: -1,
-  }),
-  ...known("TP2", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
+  ...known("TP5", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
     sluice: ABSENT,
   }),
-  ...known("TP2", "CreateTopics", "7", "manual assignment", "topics[*].topicId", {
+  ...known("TP4", "CreateTopics", "7", "manual assignment", "topics[*].topicId", {
     sluice: "<zero uuid>",
-  }),
-  ...known("TP2", "CreateTopics", "2-7", "assignment to an unknown broker", "topics[*].errorCode", {
-    kafka: 39,
-    sluice: 42,
   }),
   ...known("TP3", "CreateTopics", "2-7", "same topic twice", "topics[twice-v*].errorCode", {
     kafka: 42,
@@ -880,6 +839,14 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     sluice: ABSENT,
   }),
   ...known("CF7", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].documentation"),
+  ...known(
+    "CF8",
+    "DescribeConfigs",
+    "1-4",
+    "topic, every config",
+    "results[diff-a].configs[min.insync.replicas].configSource",
+    { kafka: 3, sluice: 5 },
+  ),
 
   // DescribeCluster
   ...known("DC1", "DescribeCluster", "1", "controllers", "errorCode", { kafka: 114, sluice: 42 }),
