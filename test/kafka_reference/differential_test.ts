@@ -271,17 +271,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       sluice: -1,
     },
   ),
-  ...known(
-    "PR4",
-    "Produce",
-    "5-9",
-    "idempotent, a sequence gap",
-    "responses[diff-b].partitionResponses[0].logStartOffset",
-    {
-      kafka: 0,
-      sluice: -1,
-    },
-  ),
 
   // Fetch
   ...known(
@@ -455,21 +444,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     "coordinators[diff-transaction].host",
     "coordinators[diff-transaction].port",
   ]),
-  ...known("FC2", "FindCoordinator", "1-3", "unknown key type", "errorCode", {
-    kafka: 42,
-    sluice: 15,
-  }),
-  ...known(
-    "FC2",
-    "FindCoordinator",
-    "4",
-    "unknown key type",
-    "coordinators[diff-group].errorCode",
-    {
-      kafka: 42,
-      sluice: 15,
-    },
-  ),
 
   // Groups
   ...known(
@@ -703,27 +677,12 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   ...known("OV1", "DescribeConfigs", "0", "*", "(outcome)", { kafka: "<closed>" }),
 
   // CreateTopics, DeleteTopics
-  ...known("TP1", "CreateTopics", "2-7", "zero partitions", "topics[*].errorCode", {
-    kafka: 37,
-    sluice: 42,
-  }),
   ...known("TP5", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
     sluice: ABSENT,
   }),
   ...known("TP4", "CreateTopics", "7", "manual assignment", "topics[*].topicId", {
     sluice: "<zero uuid>",
   }),
-  ...known("TP3", "CreateTopics", "2-7", "same topic twice", "topics[twice-v*].errorCode", {
-    kafka: 42,
-    sluice: 0,
-  }),
-  ...known("TP3", "CreateTopics", "2-7", "same topic twice", "topics[twice-v*#2]", {
-    kafka: ABSENT,
-  }),
-  ...known("TP3", "CreateTopics", "5-7", "same topic twice", [
-    "topics[twice-v*].numPartitions",
-    "topics[twice-v*].replicationFactor",
-  ], { kafka: -1, sluice: 1 }),
   ...known("TP4", "CreateTopics", "7", CREATED, "topics[*].topicId", { sluice: "<zero uuid>" }),
   ...known("TP5", "CreateTopics", "5-7", CREATED, "topics[*].configs[*]", { sluice: ABSENT }),
   ...known("TP6", "DeleteTopics", "1-6", "invalid name", "responses[bad/name].errorCode", {

@@ -147,11 +147,25 @@ export function metadataHandler(ctx: KafkaContext): Handler {
 /** Key types of FindCoordinator: 0 group, 1 transaction. */
 const KEY_TYPE_GROUP = 0;
 
+/** FindCoordinator key types: 0 group, 1 transaction, 2 share group (Kafka's CoordinatorType). */
+const KNOWN_KEY_TYPES: ReadonlySet<number> = new Set([0, 1, 2]);
+
 export function findCoordinatorHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
     const keyType = body.keyType as number;
     const answer = (key: string) => {
       const ok = keyType === KEY_TYPE_GROUP;
+      if (!KNOWN_KEY_TYPES.has(keyType)) {
+        // Kafka's FindCoordinatorRequest refuses a coordinator type it does not know.
+        return {
+          key,
+          nodeId: -1,
+          host: "",
+          port: -1,
+          errorCode: KafkaError.INVALID_REQUEST,
+          errorMessage: `unknown coordinator type ${keyType}`,
+        };
+      }
       if (ok && !may(context, "group", key, "read")) {
         return {
           key,
@@ -239,8 +253,28 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
     const validateOnly = body.validateOnly as boolean;
     const out: Struct[] = [];
+    // A name given twice: one answer, INVALID_REQUEST, and nothing created (Kafka's check).
+    const counts = new Map<string, number>();
+    for (const t of body.topics as Struct[]) {
+      counts.set(t.name as string, (counts.get(t.name as string) ?? 0) + 1);
+    }
+    const answeredTwice = new Set<string>();
     for (const t of body.topics as Struct[]) {
       const name = t.name as string;
+      if ((counts.get(name) ?? 0) > 1) {
+        if (answeredTwice.has(name)) continue;
+        answeredTwice.add(name);
+        out.push({
+          name,
+          topicId: ZERO_UUID,
+          errorCode: KafkaError.INVALID_REQUEST,
+          errorMessage: "Found multiple entries for this topic.",
+          numPartitions: -1,
+          replicationFactor: -1,
+          configs: [],
+        });
+        continue;
+      }
       const replicationFactor = t.replicationFactor as number;
       let partitions = t.numPartitions as number;
       const result = (errorCode: number, errorMessage: string | null, n = -1) => ({
@@ -276,6 +310,13 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
         continue;
       }
       if (partitions === -1) partitions = ctx.settings.defaultPartitions;
+      else if (partitions < 1) {
+        out.push(result(
+          KafkaError.INVALID_PARTITIONS,
+          "Number of partitions was set to an invalid non-positive value.",
+        ));
+        continue;
+      }
       const config: Record<string, string> = {};
       for (const c of t.configs as { name: string; value: string | null }[]) {
         if (c.value !== null) config[c.name] = c.value;

@@ -112,9 +112,24 @@ async function producePartition(
         error: err instanceof Error ? err.message : String(err),
       });
     }
-    return failed(index, code, err instanceof Error ? err.message : String(err));
+    const answer = failed(index, code, err instanceof Error ? err.message : String(err));
+    // Kafka's ReplicaManager answers with the log start offset for every append failure but
+    // these (which it reports with -1).
+    if (!WITHOUT_LOG_START.has(code)) {
+      answer.logStartOffset = BigInt(topic.logs[index].logStartOffset);
+    }
+    return answer;
   }
 }
+
+const WITHOUT_LOG_START: ReadonlySet<number> = new Set([
+  KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+  KafkaError.NOT_LEADER_OR_FOLLOWER,
+  KafkaError.MESSAGE_TOO_LARGE,
+  KafkaError.RECORD_LIST_TOO_LARGE,
+  KafkaError.CORRUPT_MESSAGE,
+  KafkaError.KAFKA_STORAGE_ERROR,
+]);
 
 export function produceHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
