@@ -396,8 +396,8 @@ export class Broker {
     if (this.#closed) return;
     this.#closed = true;
     this.stopWaiting();
-    this.groups.close();
     try {
+      await this.groups.close();
       await this.#offsets.close();
       await this.topics.close();
     } finally {

@@ -10,6 +10,7 @@ import {
   checkBatch,
   lastOffsetDeltaAt,
   maxTimestampAt,
+  PARTITION_LEADER_EPOCH_AT,
   throwBatchProblem,
   writeInt64,
 } from "../record/record_batch.ts";
@@ -56,10 +57,17 @@ export function checkAppendBatches(
 }
 
 /** Patches the baseOffsets (which the CRC does not cover) from `baseOffset`; returns the next. */
-export function assignOffsets(dv: DataView, length: number, baseOffset: number): number {
+export function assignOffsets(
+  dv: DataView,
+  length: number,
+  baseOffset: number,
+  leaderEpoch: number,
+): number {
   let next = baseOffset;
   for (let pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
     writeInt64(dv, pos, next);
+    // Not covered by the CRC (it starts at attributes): stamped in place, as Kafka's leader does.
+    dv.setInt32(pos + PARTITION_LEADER_EPOCH_AT, leaderEpoch);
     next += lastOffsetDeltaAt(dv, pos) + 1;
   }
   return next;

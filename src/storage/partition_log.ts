@@ -53,6 +53,11 @@ export { READ_BYTES_DEFAULT } from "./log_types.ts";
 
 export class PartitionLog {
   readonly dir: string;
+  /**
+   * Stamped into every appended batch (RecordBatch v2's partitionLeaderEpoch, which the CRC does
+   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs.
+   */
+  leaderEpoch = 0;
   readonly config: LogConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -296,7 +301,7 @@ export class PartitionLog {
     if (shouldRoll(this.#active, this.config, length, last, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
-    const next = assignOffsets(dv, length, baseOffset);
+    const next = assignOffsets(dv, length, baseOffset, this.leaderEpoch);
     this.#active.append(batches, dv, next);
     const result: AppendResult = {
       baseOffset,

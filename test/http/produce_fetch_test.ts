@@ -246,7 +246,11 @@ Deno.test("HTTP produce/fetch: raw batches are stored and served byte for byte",
         withBaseOffset(lz4, 3),
         withBaseOffset(plain, 53),
       );
-      assertBytes(body, expected, "stored batches = posted batches with patched baseOffset");
+      assertBytes(
+        body,
+        expected,
+        "stored batches = posted batches with patched baseOffset and leader epoch",
+      );
     });
 
     await t.step("a binary fetch from inside a batch starts at that batch", async () => {
@@ -654,8 +658,10 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** A copy of `batch` with its int64 baseOffset (bytes 0..7, outside the CRC) set. */
+/** A posted batch as stored: its base offset assigned, partitionLeaderEpoch stamped 0. */
 function withBaseOffset(batch: Uint8Array, baseOffset: number): Uint8Array {
   const out = batch.slice();
   new DataView(out.buffer).setBigInt64(0, BigInt(baseOffset));
+  new DataView(out.buffer).setInt32(12, 0);
   return out;
 }

@@ -274,39 +274,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
 
   // Fetch
   ...known(
-    "FE1",
-    "Fetch",
-    "4-12",
-    FETCHES_WITH_RECORDS,
-    "responses[*].partitions[*].records[*].partitionLeaderEpoch",
-    {
-      kafka: 0,
-      sluice: -1,
-    },
-  ),
-  ...known(
-    "FE1",
-    "Fetch",
-    "7-12",
-    "new fetch session",
-    "responses[*].partitions[*].records[*].partitionLeaderEpoch",
-    {
-      kafka: 0,
-      sluice: -1,
-    },
-  ),
-  ...known(
-    "FE1",
-    "Fetch",
-    "12",
-    "unknown tagged field",
-    "responses[*].partitions[*].records[*].partitionLeaderEpoch",
-    {
-      kafka: 0,
-      sluice: -1,
-    },
-  ),
-  ...known(
     "FE2",
     "Fetch",
     "4-12",

@@ -221,9 +221,13 @@ export class GroupCoordinator {
     };
   }
 
-  /** Stops the session timers (HTTP members keep their stored membership for the next start). */
-  close(): void {
+  /**
+   * Stops the session timers, then waits for the HTTP members' queued store writes (they keep
+   * their stored membership for the next start; a write cut off by the close would lose it).
+   */
+  async close(): Promise<void> {
     this.consumer.close();
     this.classic.close();
+    await this.http.flush();
   }
 }

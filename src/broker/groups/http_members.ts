@@ -181,6 +181,11 @@ export class HttpMembers {
     return next;
   }
 
+  /** Resolves once every queued store write has ended (the broker waits for it to close). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#saves.values()]);
+  }
+
   /** Resolves once every change of the group so far is stored. */
   async #stored(groupId: string): Promise<void> {
     await this.#saves.get(groupId);
