@@ -26,8 +26,9 @@
  * consumed by the first client): a JVM broker compiles its hot paths on first use, and the
  * comparison is of servers in their steady state.
  *
- * The servers take turns on each step (Sluice then Kafka; Kafka first on even rounds), so a load
- * change on a shared machine hits both alike. Around each client process the server's CPU
+ * The servers take turns on each step, who goes first flipping from step to step (and from round
+ * to round), so a load change on a shared machine, or the page cache writing back the previous
+ * run's data, hits both alike. Around each client process the server's CPU
  * (/proc/<pid>/stat utime + stime) is read, giving CPU seconds per million records (the client's
  * start and the topic's creation included), and after it its VmRSS and VmHWM (/proc/<pid>/status).
  * The idle server meanwhile costs little (Kafka's background threads: a few ms a second).
@@ -406,10 +407,14 @@ async function runMatrix(
   // Topics a producer filled: a consumer whose producer failed has nothing to read.
   const produced = new Set<string>();
   for (let round = 1; round <= plan.rounds; round++) {
-    const order = round % 2 === 1 ? [sides.sluice, sides.kafka] : [sides.kafka, sides.sluice];
     const steps = stepsOf(plan, python, `${Date.now().toString(36)}-r${round}`);
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
       const name = scenarioName(step.mode, step.size, step.client, step.acks);
+      // Who goes first flips every step (and every round): the second runs while the kernel
+      // still writes back the first's pages, and neither should always be second.
+      const order = (i + round) % 2 === 1
+        ? [sides.sluice, sides.kafka]
+        : [sides.kafka, sides.sluice];
       for (const side of order) {
         const label = `${side.target} ${name}`;
         if (step.mode === "consume" && !produced.has(step.topic(side.target))) {
