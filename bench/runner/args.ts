@@ -47,7 +47,7 @@ function usage(): string {
   const groups = [...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS, ...GROUP_GROUPS];
   return `usage: deno task bench [--quick] [--json] [--growth] [--kafka] [--scenario NAME]...
   NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")});
-  ${OPT_IN_SUITES.join(", ")} run(s) only when named (kafka: Apache Kafka 4.4 beside Sluice)
+  only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice)
   --kafka needs ${KAFKA_BROKERS_ENV}=host:port[,host:port]; results go to bench/results or $${RESULTS_DIR_ENV}`;
 }
 
