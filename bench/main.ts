@@ -29,6 +29,13 @@
  *   that Kafka as `kafka` peer rows. Also kafkajs as a second, labelled client
  *   (`kafka.*.100B.kafkajs`). The librdkafka half is skipped, with a note, when its client is not
  *   installed.
+ * - kafka (bench/kafka_side_bench.ts; only when named: --scenario kafka): Apache Kafka 4.4 (the
+ *   jars of scripts/install-kafka.sh, started here on a free port) and Sluice side by side, the
+ *   same clients against each: librdkafka produce and consume (100 B and 1 KiB, acks=1 and
+ *   acks=all), Kafka's ProducerPerformance, ConsumerPerformance and EndToEndLatency, with each
+ *   server's CPU seconds per million records and RSS. Sluice's rows are `vs-kafka.*` scenarios,
+ *   Kafka's are `kafka` peers beside them with ratioToSluice. Skipped, with a note, when Kafka is
+ *   not installed.
  * - peers (bench/peers.ts): Redis Streams and NATS JetStream when installed, each set beside a
  *   Sluice scenario; with --kafka also a live Kafka at KAFKA_BROKERS (bench/kafka_bench.ts).
  * - crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts): mitata micro benches, run by
@@ -42,8 +49,8 @@
  * Flags:
  *   --quick           smaller workloads; the micro benches (index, crc32c, record) only when named
  *                     with --scenario: the whole run stays under a minute on 2 cores
- *   --scenario NAME   a suite (embedded, storage, index, http, groups, kafka-client, peers, crc32c,
- *                     record) or a
+ *   --scenario NAME   a suite (embedded, storage, index, http, groups, kafka-client, kafka, peers,
+ *                     crc32c, record; kafka runs only when named) or a
  *                     group of one (append, read, always, lookup, random-read, produce-batch,
  *                     produce-json, fetch, latency, consume, rebalance); repeatable, or
  *                     comma-separated
@@ -65,7 +72,13 @@
 import process from "node:process";
 import { KAFKA_REFERENCE, KAFKA_REFERENCE_LATENCY } from "./kafka_bench.ts";
 import type { SuiteOptions } from "./types.ts";
-import { MICRO_SUITES, parseArgs, RESULTS_DIR_ENV, selection } from "./runner/args.ts";
+import {
+  MICRO_SUITES,
+  OPT_IN_SUITES,
+  parseArgs,
+  RESULTS_DIR_ENV,
+  selection,
+} from "./runner/args.ts";
 import { assembleReport } from "./runner/assemble.ts";
 import { CONVERSION_NOTES } from "./runner/convert.ts";
 import type { BenchDetails, BenchResultsFile } from "./runner/details.ts";
@@ -115,6 +128,11 @@ export async function runBenchMain(argv: readonly string[]): Promise<BenchResult
   };
   const suiteOptions: SuiteOptions = { quick: args.quick, progress: output.progress };
   const chosen = selection(args);
+  if (args.scenarios.length === 0) {
+    for (const s of OPT_IN_SUITES) {
+      details.skipped.push({ suite: s, reason: `runs only when named: --scenario ${s}` });
+    }
+  }
   if (args.quick && args.scenarios.length === 0) {
     out(`\n(--quick: ${MICRO_SUITES.join(", ")} skipped; name them with --scenario to run them)`);
     for (const s of MICRO_SUITES) {
@@ -161,6 +179,8 @@ if (import.meta.main) {
     if (d.groups !== undefined && d.groups.server.exitCode !== 0) process.exitCode = 1;
     const kafkaServer = d.kafkaClient?.server;
     if (kafkaServer !== undefined && kafkaServer.exitCode !== 0) process.exitCode = 1;
+    const sideServer = d.kafkaSide?.sluice;
+    if (sideServer !== undefined && sideServer.exitCode !== 0) process.exitCode = 1;
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);

@@ -7,6 +7,7 @@
  * baseline's (the same runtime doing plain file I/O on the same bytes); ratioToSluice is a peer's
  * records/s over the Sluice scenario's it is set beside.
  */
+import { sideGoals, sidePairs } from "./kafka_side/results.ts";
 import type { BenchReportStd, KafkaReference, PeerResult, ScenarioResult } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -125,9 +126,19 @@ function metaTable(report: BenchReportStd): string {
 }
 
 function peersTable(peers: readonly PeerResult[]): string {
+  // Latency columns only when a peer measured one (the kafka suite's end-to-end rows).
+  const latency = peers.some((p) => typeof p.p99Ms === "number");
   return markdownTable(
-    ["peer", "version", "set beside", "records/s", "MB/s", "ratio to Sluice"],
-    "lllrrr",
+    [
+      "peer",
+      "version",
+      "set beside",
+      "records/s",
+      "MB/s",
+      "ratio to Sluice",
+      ...(latency ? ["p50 ms", "p99 ms"] : []),
+    ],
+    latency ? "lllrrrrr" : "lllrrr",
     peers.map((p) => [
       p.name,
       p.version,
@@ -135,8 +146,71 @@ function peersTable(peers: readonly PeerResult[]): string {
       formatRecordsPerSec(p.recordsPerSec),
       formatMbPerSec(p.mbPerSec),
       formatRatio(p.ratioToSluice),
+      ...(latency ? [formatMs(p.p50Ms), formatMs(p.p99Ms)] : []),
     ]),
   );
+}
+
+function paramNumber(params: Record<string, unknown> | undefined, key: string): string {
+  const v = params?.[key];
+  if (typeof v !== "number" || !Number.isFinite(v)) return "";
+  return v >= 100 ? grouped(v, 0) : grouped(v, v >= 10 ? 1 : 2);
+}
+
+/**
+ * The kafka suite's rows (params.suite `vs-kafka`) as pairs: each Sluice scenario beside Kafka's
+ * row, with latencies, each server's CPU seconds per million records and RSS, then the goals.
+ * Undefined when the suite did not run.
+ */
+export function renderKafkaSide(report: BenchReportStd): string | undefined {
+  const pairs = sidePairs(report.scenarios, report.peers);
+  if (pairs.length === 0) return undefined;
+  const kafka = pairs.find((p) => p.kafka !== undefined)?.kafka;
+  const latency = (p50: number | null | undefined, p99: number | null | undefined) =>
+    typeof p99 === "number" ? `${formatMs(p50)} / ${formatMs(p99)}` : "";
+  const table = markdownTable(
+    [
+      "scenario",
+      "Sluice records/s",
+      "Kafka records/s",
+      "Kafka / Sluice",
+      "Sluice p50 / p99 ms",
+      "Kafka p50 / p99 ms",
+      "Sluice CPU s / M records",
+      "Kafka CPU s / M records",
+      "Sluice RSS MiB",
+      "Kafka RSS MiB",
+    ],
+    "lrrrrrrrrr",
+    pairs.map(({ scenario: s, kafka: k }) => [
+      `\`${s.name}\``,
+      formatRecordsPerSec(s.recordsPerSec),
+      k === undefined ? "" : formatRecordsPerSec(k.recordsPerSec),
+      formatRatio(k?.ratioToSluice),
+      latency(s.p50Ms, s.p99Ms),
+      latency(k?.p50Ms, k?.p99Ms),
+      paramNumber(s.params, "serverCpuSecondsPerMillionRecords"),
+      paramNumber(k?.params, "serverCpuSecondsPerMillionRecords"),
+      paramNumber(s.params, "serverRssMiB"),
+      paramNumber(k?.params, "serverRssMiB"),
+    ]),
+  );
+  const goals = sideGoals(report.scenarios, report.peers).map((g) =>
+    `- ${g.met ? "**met**" : "**missed**"}: \`${g.scenario}\`: ${g.text}`
+  );
+  return [
+    `Apache Kafka ${kafka?.version ?? ""} (one KRaft node started by the bench, heap ${
+      kafka?.params.brokerHeap ?? "?"
+    }) and Sluice on the same machine in the same run, the same ` +
+    "clients, settings and record counts against each, taking turns on each step: librdkafka " +
+    "(bench/kafka_client.py) and Kafka's own ProducerPerformance, ConsumerPerformance and " +
+    "EndToEndLatency. *Kafka / Sluice* is the peer's ratioToSluice. CPU is the server's " +
+    "user + system seconds over the client's run (its start-up included) per million records; " +
+    "RSS is the server's VmRSS after the run (peak: VmHWM). EndToEndLatency prints whole " +
+    "milliseconds; its records/s is 1000 / its average.",
+    table,
+    ...(goals.length === 0 ? [] : [goals.join("\n")]),
+  ].join("\n\n");
 }
 
 function kafkaTable(refs: readonly KafkaReference[]): string {
@@ -209,6 +283,12 @@ export function renderMarkdown(
         "scenario did not run). A peer's MB/s counts record values; see its params.\n\n" +
         peersTable(report.peers),
   );
+
+  const side = renderKafkaSide(report);
+  if (side !== undefined) {
+    parts.push("## Kafka beside Sluice, measured in this run");
+    parts.push(side);
+  }
 
   parts.push("## Kafka: published figures, not measured here");
   parts.push(

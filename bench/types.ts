@@ -57,7 +57,7 @@ export interface ScenarioResult {
 
 /** A peer measured in the same run with the same record size and count. */
 export interface PeerResult {
-  /** `redis-streams`, `nats-jetstream`, `kafka` (live mode) */
+  /** `redis-streams`, `nats-jetstream`, `kafka` (live mode, or the `kafka` suite's own broker) */
   name: string;
   version: string;
   /** The Sluice scenario it is set beside, e.g. `http.produce.100B.batch`. */
@@ -66,6 +66,9 @@ export interface PeerResult {
   mbPerSec: number;
   /** Peer recordsPerSec / Sluice recordsPerSec for `scenario`, filled in by bench/main.ts. */
   ratioToSluice?: number | null;
+  /** Latency percentiles, when the peer's row measured them (`vs-kafka.e2e-latency.*`). */
+  p50Ms?: number | null;
+  p99Ms?: number | null;
   params: Record<string, string | number | boolean>;
 }
 

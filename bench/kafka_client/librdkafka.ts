@@ -15,7 +15,8 @@ import {
   STDERR_CHARS_MAX,
   VALUE_BYTES,
 } from "./settings.ts";
-import type { Driver } from "./types.ts";
+import type { Mode } from "./settings.ts";
+import type { ClientRun, Driver } from "./types.ts";
 
 export function pythonPath(): string {
   return process.env[PYTHON_ENV] || PYTHON_DEFAULT;
@@ -102,34 +103,58 @@ function numberStats(v: unknown): Record<string, number> {
   }
   return out;
 }
+/**
+ * One direction of one run of bench/kafka_client.py: `records` values of `valueBytes` each, with
+ * `settings` (librdkafka configuration) over the script's defaults. Also used by the Kafka
+ * side-by-side suite (bench/kafka_side_bench.ts) with other sizes and acks.
+ */
+export async function runLibrdkafka(
+  python: string,
+  bootstrap: string,
+  topic: string,
+  mode: Mode,
+  records: number,
+  valueBytes: number,
+  settings: Record<string, string | number | boolean>,
+): Promise<ClientRun> {
+  const out = await runClient(python, [
+    bootstrap,
+    topic,
+    String(records),
+    String(valueBytes),
+    mode,
+    JSON.stringify(settings),
+  ]);
+  return {
+    mode,
+    records: Number(out.records),
+    bytes: Number(out.bytes),
+    seconds: Number(out.seconds),
+    recordsPerSec: Number(out.recordsPerSec),
+    MBps: Number(out.MBps),
+    clientCpuSeconds: Number(out.clientCpuSeconds ?? 0),
+    totalSeconds: out.totalSeconds === undefined ? undefined : Number(out.totalSeconds),
+    joinSeconds: out.joinSeconds === undefined ? undefined : Number(out.joinSeconds),
+    client: String(out.client),
+    clientBinding: String(out.clientBinding),
+    stats: numberStats(out.stats),
+  };
+}
+
 /** librdkafka through bench/kafka_client.py, a process per direction and run. */
 export function librdkafkaDriver(python: string): Driver {
   return {
     name: "librdkafka",
-    run: async (bootstrap, topic, mode, records) => {
-      const out = await runClient(python, [
+    run: (bootstrap, topic, mode, records) =>
+      runLibrdkafka(
+        python,
         bootstrap,
         topic,
-        String(records),
-        String(VALUE_BYTES),
         mode,
-        JSON.stringify(settingsOf("librdkafka", mode)),
-      ]);
-      return {
-        mode,
-        records: Number(out.records),
-        bytes: Number(out.bytes),
-        seconds: Number(out.seconds),
-        recordsPerSec: Number(out.recordsPerSec),
-        MBps: Number(out.MBps),
-        clientCpuSeconds: Number(out.clientCpuSeconds ?? 0),
-        totalSeconds: out.totalSeconds === undefined ? undefined : Number(out.totalSeconds),
-        joinSeconds: out.joinSeconds === undefined ? undefined : Number(out.joinSeconds),
-        client: String(out.client),
-        clientBinding: String(out.clientBinding),
-        stats: numberStats(out.stats),
-      };
-    },
+        records,
+        VALUE_BYTES,
+        settingsOf("librdkafka", mode),
+      ),
     deleteTopic: async (bootstrap, topic) => {
       await runClient(python, [bootstrap, topic, "0", String(VALUE_BYTES), "delete"]);
     },

@@ -20,6 +20,7 @@ export const SUITES = [
   "http",
   "groups",
   "kafka-client",
+  "kafka",
   "peers",
   "crc32c",
   "record",
@@ -28,6 +29,11 @@ export type Suite = typeof SUITES[number];
 
 /** Micro benches: under --quick they run only when --scenario names them (20-30 s together). */
 export const MICRO_SUITES: readonly Suite[] = ["index", "crc32c", "record"];
+/**
+ * Suites that run only when --scenario names them: `kafka` starts an Apache Kafka broker (a JVM
+ * with a 1 GiB heap) and runs Kafka's Java tools beside Sluice, minutes in the full run.
+ */
+export const OPT_IN_SUITES: readonly Suite[] = ["kafka"];
 
 export interface Args {
   quick: boolean;
@@ -40,7 +46,8 @@ export interface Args {
 function usage(): string {
   const groups = [...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS, ...GROUP_GROUPS];
   return `usage: deno task bench [--quick] [--json] [--growth] [--kafka] [--scenario NAME]...
-  NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")})
+  NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")});
+  only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice)
   --kafka needs ${KAFKA_BROKERS_ENV}=host:port[,host:port]; results go to bench/results or $${RESULTS_DIR_ENV}`;
 }
 
@@ -86,7 +93,11 @@ export function parseArgs(argv: readonly string[]): Args {
 export function selection(args: Args): Map<Suite, string[]> {
   const chosen = new Map<Suite, string[]>();
   if (args.scenarios.length === 0) {
-    for (const s of SUITES) if (!(args.quick && MICRO_SUITES.includes(s))) chosen.set(s, []);
+    for (const s of SUITES) {
+      if (args.quick && MICRO_SUITES.includes(s)) continue;
+      if (OPT_IN_SUITES.includes(s)) continue;
+      chosen.set(s, []);
+    }
     return chosen;
   }
   const add = (suite: Suite, group: string | undefined) => {

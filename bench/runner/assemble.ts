@@ -31,6 +31,7 @@ export function assembleReport(report: BenchResultsFile, embedded: EmbeddedBench
   if (details.http !== undefined) report.scenarios.push(...httpScenarios(details.http));
   if (details.groups !== undefined) report.scenarios.push(...groupScenarios(details.groups));
   if (details.kafkaClient !== undefined) report.scenarios.push(...details.kafkaClient.scenarios);
+  if (details.kafkaSide !== undefined) report.scenarios.push(...details.kafkaSide.scenarios);
   applyLimits(report.scenarios, report.baselines);
   applyPeerRatios(report.peers, report.scenarios);
 
@@ -43,6 +44,9 @@ export function assembleReport(report: BenchResultsFile, embedded: EmbeddedBench
     if (r.target !== undefined) {
       details.targets.push({ scenario: r.name, text: r.target.text, met: r.target.met });
     }
+  }
+  for (const g of details.kafkaSide?.goals ?? []) {
+    details.targets.push({ scenario: g.scenario, text: g.text, met: g.met });
   }
 }
 

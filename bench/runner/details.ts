@@ -7,6 +7,7 @@ import type { HttpBenchOutcome } from "../http_bench.ts";
 import type { IndexBenchResult } from "../index_bench.ts";
 import type { KAFKA_REFERENCE_LATENCY } from "../kafka_bench.ts";
 import type { KafkaClientBenchOutcome } from "../kafka_client_bench.ts";
+import type { KafkaSideOutcome } from "../kafka_side/types.ts";
 import type { StorageBenchResult } from "../storage_bench.ts";
 import type { BenchReportStd } from "../types.ts";
 
@@ -61,6 +62,8 @@ export interface BenchDetails {
   groups?: GroupBenchOutcome;
   /** The kafka-client suite: every run, the settings, its server, the peer Kafka's outcome. */
   kafkaClient?: KafkaClientBenchOutcome;
+  /** The kafka suite: Kafka 4.4 beside Sluice, every run, both servers, the goals. */
+  kafkaSide?: KafkaSideOutcome;
   /** Kafka's published end-to-end latency (KafkaReference has no latency fields). */
   kafkaReferenceLatency: typeof KAFKA_REFERENCE_LATENCY;
   /** Names the embedded suite reported that a storage figure would also have produced. */

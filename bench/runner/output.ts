@@ -7,6 +7,7 @@ import { formatGroupTable } from "../group_bench.ts";
 import { formatHttpTable } from "../http_bench.ts";
 import { formatIndexTable } from "../index_bench.ts";
 import { formatKafkaClientTable } from "../kafka_client_bench.ts";
+import { formatKafkaSideTable } from "../kafka_side/table.ts";
 import { formatProgress, renderScenarioTable } from "../report.ts";
 import { formatStorageTable } from "../storage_bench.ts";
 import type { PeerResult, ProgressFn, ScenarioResult } from "../types.ts";
@@ -99,6 +100,7 @@ export function printSummary(out: (line: string) => void, report: BenchResultsFi
   if (details.http !== undefined) out(`\n${formatHttpTable(details.http)}`);
   if (details.groups !== undefined) out(`\n${formatGroupTable(details.groups)}`);
   if (details.kafkaClient !== undefined) out(`\n${formatKafkaClientTable(details.kafkaClient)}`);
+  if (details.kafkaSide !== undefined) out(`\n${formatKafkaSideTable(details.kafkaSide)}`);
   for (const e of details.external) {
     if (e.mode === "missing") out(`\n${e.suite}: skipped, ${e.file} not found`);
     else {
