@@ -403,10 +403,16 @@ export async function logCase(
   if (back.length !== original.length) {
     return `accepted append of ${original.length} bytes reads back ${back.length} ${where}`;
   }
-  // Each batch's bytes 0-7 are the baseOffset the log assigns; every other byte is the client's.
+  // Each batch's bytes 0-7 are the baseOffset the log assigns and 12-15 the partition leader
+  // epoch it stamps (0: a single node; the CRC does not cover either); every other byte is the
+  // client's.
   const patched = new Set<number>();
   for (let pos = 0; pos < original.length; pos += batchSizeAt(viewOf(original), pos)) {
     for (let i = 0; i < 8; i++) patched.add(pos + i);
+    for (let i = 12; i < 16; i++) patched.add(pos + i);
+    if (viewOf(back).getInt32(pos + 12) !== 0) {
+      return `accepted append reads back leader epoch ${viewOf(back).getInt32(pos + 12)} ${where}`;
+    }
   }
   for (let i = 0; i < original.length; i++) {
     if (!patched.has(i) && back[i] !== original[i]) {
