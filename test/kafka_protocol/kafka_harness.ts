@@ -9,6 +9,7 @@
  * SLUICE_REQUIRE_KAFKA_CLIENTS is set, as .ci/run does: then a missing client fails) and a
  * subprocess runner with a timeout. Not a test file itself (no `_test` suffix).
  */
+import { runBounded, type RunOptions, type RunResult } from "../../scripts/kafka_server.ts";
 import assert from "node:assert/strict";
 import { type RunningServer, startServer } from "../http/server_harness.ts";
 
@@ -172,71 +173,11 @@ export function announceSkip(
 // ---------------------------------------------------------------------------------------------
 // Subprocesses
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** How long it ran, in ms. */
-  ms: number;
-}
-
-export interface RunOptions {
-  /** Bytes for stdin (closed after writing); default no stdin. */
-  stdin?: Uint8Array | string;
-  /** Killed (SIGKILL) after this many ms, and the result says so; default 30 s. */
-  timeoutMs?: number;
-  env?: Record<string, string>;
-}
+export type { RunOptions, RunResult } from "../../scripts/kafka_server.ts";
 
 /** Runs a command to its end (or its timeout) and returns its exit code and output. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: RunOptions = {},
-): Promise<RunResult> {
-  const started = performance.now();
-  const proc = new Deno.Command(cmd, {
-    args,
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      proc.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, timeoutMs);
-  try {
-    // Output is read while stdin is written, so a chatty child cannot block on a full pipe.
-    const output = proc.output();
-    if (options.stdin !== undefined) {
-      const w = proc.stdin.getWriter();
-      const bytes = typeof options.stdin === "string"
-        ? new TextEncoder().encode(options.stdin)
-        : options.stdin;
-      // A child that exits early closes its stdin: its exit code says more than the EPIPE would.
-      await w.write(bytes).catch(() => {});
-      await w.close().catch(() => {});
-    }
-    const out = await output;
-    const result = {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-      ms: Math.round(performance.now() - started),
-    };
-    if (timedOut) {
-      result.stderr += `\n[killed after ${timeoutMs} ms: ${cmd} ${args.join(" ")}]`;
-      result.code = result.code === 0 ? -1 : result.code;
-    }
-    return result;
-  } finally {
-    clearTimeout(timer);
-  }
+export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return runBounded(cmd, args, options);
 }
 
 /** Asserts a zero exit with the command, its stderr and the server's stderr in the message. */
