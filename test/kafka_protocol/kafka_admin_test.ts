@@ -17,6 +17,7 @@ import { OffsetStore } from "../../src/broker/groups/offset_store.ts";
 import { ManualClock } from "../../src/clock.ts";
 import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
+import { topicIdOf } from "../../src/kafka_protocol/topic_ids.ts";
 import { HTTP_MEMBER_CLIENT_ID } from "../../src/kafka_protocol/handlers/admin.ts";
 import { type KafkaListener, startKafkaListener } from "../../src/kafka_protocol/listener.ts";
 import {
@@ -212,7 +213,7 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
     });
 
     await t.step(
-      "DeleteTopics v0-6: by name; missing, repeated and by-id topics refused",
+      "DeleteTopics v0-6: by name; missing, repeated, unknown-id and name-and-id topics refused",
       async () => {
         for (let v = 0; v <= 6; v++) {
           const name = `doomed-v${v}`;
@@ -257,9 +258,21 @@ Deno.test("admin APIs in process: every version, every kind of group", async (t)
           timeoutMs: 1000,
         }) as Any;
         assert.deepEqual(byId.responses.map((r: Any) => [r.name, [...r.topicId], r.errorCode]), [
-          [null, [...id], KafkaError.UNKNOWN_TOPIC_ID],
-          ["orders", [...ZERO_UUID], KafkaError.INVALID_REQUEST],
+          [null, [...id], KafkaError.UNKNOWN_TOPIC_ID], // an id no topic has
+          ["orders", [...id], KafkaError.INVALID_REQUEST], // both a name and an id: echoed
         ]);
+        // By its id alone: deleted, answered with its name and id.
+        await s.broker.createTopic("by-id", 1, {});
+        const realId = topicIdOf(s.broker.topics.get("by-id"));
+        const deleted = await call(port, DELETE_TOPICS_REQUEST, DELETE_TOPICS_RESPONSE, 6, {
+          topics: [{ name: null, topicId: realId }],
+          timeoutMs: 1000,
+        }) as Any;
+        assert.deepEqual(
+          deleted.responses.map((r: Any) => [r.name, [...r.topicId], r.errorCode]),
+          [["by-id", [...realId], KafkaError.NONE]],
+        );
+        assert.throws(() => s.broker.topics.get("by-id"), /not exist|not found/i);
         assert.equal(s.broker.topics.get("orders").logs.length, 2);
       },
     );

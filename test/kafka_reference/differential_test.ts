@@ -647,32 +647,10 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   ...known("TP5", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
     sluice: ABSENT,
   }),
-  ...known("TP4", "CreateTopics", "7", "manual assignment", "topics[*].topicId", {
-    sluice: "<zero uuid>",
-  }),
-  ...known("TP4", "CreateTopics", "7", CREATED, "topics[*].topicId", { sluice: "<zero uuid>" }),
   ...known("TP5", "CreateTopics", "5-7", CREATED, "topics[*].configs[*]", { sluice: ABSENT }),
   ...known("TP6", "DeleteTopics", "1-6", "invalid name", "responses[bad/name].errorCode", {
     kafka: 3,
     sluice: 17,
-  }),
-  ...known(
-    "TP7",
-    "DeleteTopics",
-    "6",
-    ["existing topic", "existing and unknown"],
-    "responses[*].topicId",
-    {
-      sluice: "<zero uuid>",
-    },
-  ),
-  ...known("TP7", "DeleteTopics", "6", "by topic id", "responses[delete-by-id]", {
-    sluice: ABSENT,
-  }),
-  ...known("TP7", "DeleteTopics", "6", "by topic id", "responses[?]", { kafka: ABSENT }),
-  ...known("TP7", "DeleteTopics", "6", "neither name nor id", "responses[?].errorCode", {
-    kafka: 42,
-    sluice: 100,
   }),
 
   // InitProducerId

@@ -39,6 +39,7 @@ import { encode, type MessageSchema, type Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode, kafkaErrorMessage } from "../errors.ts";
+import { topicById, topicIdOf } from "../topic_ids.ts";
 import { existingTopic } from "./configs.ts";
 import {
   CONSUMER_PROTOCOL_ASSIGNMENT,
@@ -229,33 +230,50 @@ export function deleteTopicsHandler(ctx: KafkaContext): Handler {
     }
     const responses: Struct[] = [];
     for (const { name, topicId } of requested) {
+      const byId = topicId.some((b) => b !== 0);
+      // v6+: a topic by name or by id (Kafka's rules: exactly one of them).
+      let target = name;
+      let id = topicId;
       const result = (errorCode: number, errorMessage: string | null) => ({
-        name,
-        topicId: name === null ? topicId : ZERO_UUID,
+        name: target,
+        topicId: apiVersion >= 6 ? id : ZERO_UUID,
         errorCode,
         errorMessage,
       });
-      const byId = topicId.some((b) => b !== 0);
-      if (name === null) {
-        responses.push(result(
-          KafkaError.UNKNOWN_TOPIC_ID,
-          "topic ids are not supported by this broker; delete the topic by name",
-        ));
-      } else if (byId) {
+      if (name === null && !byId) {
+        responses.push(result(KafkaError.INVALID_REQUEST, "a topic name or a topic id is needed"));
+        continue;
+      }
+      if (name !== null && byId) {
         responses.push(result(
           KafkaError.INVALID_REQUEST,
           "you may not specify both topic name and topic id",
         ));
-      } else if (!may(context, "topic", name, "admin")) {
+        continue;
+      }
+      if (name === null) {
+        const topic = topicById(ctx.broker.topics, topicId);
+        if (topic === undefined) {
+          responses.push(result(KafkaError.UNKNOWN_TOPIC_ID, "no topic has this id"));
+          continue;
+        }
+        target = topic.name;
+      } else {
+        const topic = existingTopic(ctx, name);
+        if (topic !== undefined) id = topicIdOf(topic);
+      }
+      const named = target!;
+      if (!may(context, "topic", named, "admin")) {
+        if (name === null) target = null; // a name the principal may not see stays unsaid
         responses.push(result(
           KafkaError.TOPIC_AUTHORIZATION_FAILED,
-          denied(context, "topic", name, "admin"),
+          denied(context, "topic", name ?? "(by id)", "admin"),
         ));
-      } else if (times.get(name)! > 1) {
+      } else if (name !== null && times.get(name)! > 1) {
         responses.push(result(KafkaError.INVALID_REQUEST, `topic ${name} is named twice`));
       } else {
         try {
-          await ctx.broker.deleteTopic(name);
+          await ctx.broker.deleteTopic(named);
           responses.push(result(KafkaError.NONE, null));
         } catch (err) {
           responses.push(result(kafkaErrorCode(err), kafkaErrorMessage(err)));

@@ -15,6 +15,14 @@ import { kafkaErrorCode } from "../errors.ts";
 import { topicIdOf } from "../topic_ids.ts";
 
 const ZERO_UUID = new Uint8Array(16);
+
+/** A random version-4 UUID, as Kafka's Uuid.randomUuid(). */
+function randomTopicId(): Uint8Array {
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  id[6] = (id[6] & 0x0f) | 0x40;
+  id[8] = (id[8] & 0x3f) | 0x80;
+  return id;
+}
 /** Kafka's "no authorized operations reported" (INT32_MIN). */
 const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
 
@@ -330,11 +338,15 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
           } catch (err) {
             if (!isSluiceError(err, "TOPIC_NOT_FOUND")) throw err;
           }
-          out.push(result(KafkaError.NONE, null, partitions));
+          // Kafka's controller draws the id before it checks validateOnly: a fresh one.
+          out.push({ ...result(KafkaError.NONE, null, partitions), topicId: randomTopicId() });
           continue;
         }
         const topic = await ctx.broker.createTopic(name, partitions, config);
-        out.push(result(KafkaError.NONE, null, topic.logs.length));
+        out.push({
+          ...result(KafkaError.NONE, null, topic.logs.length),
+          topicId: topicIdOf(topic),
+        });
       } catch (err) {
         out.push(result(kafkaErrorCode(err), err instanceof Error ? err.message : String(err)));
       }
