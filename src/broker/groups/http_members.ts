@@ -261,7 +261,14 @@ export class HttpMembers {
       this.#readers.delete(readerKey(id, memberId));
       this.#refuse(id, joined.error, joined.message);
     }
-    await this.#stored(id);
+    try {
+      await this.#stored(id);
+    } catch (err) {
+      // Not stored, not a member: the client gets the error and no member id it cannot use
+      // (the member would otherwise hold partitions until its session timed out).
+      this.consumer.leaveServerMember(id, memberId);
+      throw err;
+    }
     const view = this.#view(joined, reader);
     return { memberId: view.memberId, generation: view.generation, assignment: view.assignment };
   }
