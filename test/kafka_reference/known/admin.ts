@@ -1,0 +1,145 @@
+/**
+ * Known differences from Kafka 4.4: topics, producer ids, configs, cluster (see ../known_differences.ts).
+ */
+import { ABSENT, type KnownDifference } from "../differential_lib.ts";
+import { known } from "../known_differences.ts";
+
+const TOPIC_CONFIG_CASES = [
+  "topic, every config",
+  "topic, named configs",
+  "topic created with a config",
+  "topic and broker",
+  "synonyms",
+];
+const CREATED = [
+  "new topic",
+  "validate only",
+  "with a config",
+  "default partitions and replication",
+];
+
+export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
+  ...known("OV1", "CreateTopics", "0-1", "*", "(outcome)", { kafka: "<closed>" }),
+  ...known("OV1", "DeleteTopics", "0", "*", "(outcome)", { kafka: "<closed>" }),
+  ...known("OV1", "DescribeConfigs", "0", "*", "(outcome)", { kafka: "<closed>" }),
+
+  // CreateTopics, DeleteTopics
+  ...known("TP5", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
+    sluice: ABSENT,
+  }),
+  ...known("TP5", "CreateTopics", "5-7", CREATED, "topics[*].configs[*]", { sluice: ABSENT }),
+  ...known("TP6", "DeleteTopics", "1-6", "invalid name", "responses[bad/name].errorCode", {
+    kafka: 3,
+    sluice: 17,
+  }),
+
+  // InitProducerId
+  ...known("IP1", "InitProducerId", "0-4", "transactional producer", "errorCode", {
+    kafka: 0,
+    sluice: 53,
+  }),
+  ...known("IP1", "InitProducerId", "0-4", "transactional producer", [
+    "producerId",
+    "producerEpoch",
+  ], {
+    sluice: -1,
+  }),
+  ...known("IP1", "InitProducerId", "0-4", "transaction timeout over the maximum", "errorCode", {
+    kafka: 50,
+    sluice: 53,
+  }),
+
+  // DescribeConfigs
+  ...known("CF1", "DescribeConfigs", "1-4", "topic, every config", "results[diff-a].configs[*]", {
+    sluice: ABSENT,
+  }),
+  ...known(
+    "CF1",
+    "DescribeConfigs",
+    "1-4",
+    "topic, every config",
+    "results[diff-a].configs[flush.policy]",
+    {
+      kafka: ABSENT,
+    },
+  ),
+  ...known(
+    "CF1",
+    "DescribeConfigs",
+    "1-4",
+    "topic, every config",
+    "results[diff-a].configs[flush.ms].value",
+    {
+      sluice: "1000",
+    },
+  ),
+  ...known("CF1", "DescribeConfigs", "1-4", "broker, every config", "results[0].configs[*]", {
+    sluice: ABSENT,
+  }),
+  ...known("CF2", "DescribeConfigs", "1-4", TOPIC_CONFIG_CASES, "results[*].configs[*].readOnly", {
+    kafka: false,
+    sluice: true,
+  }),
+  ...known("CF2", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].readOnly", {
+    kafka: false,
+    sluice: true,
+  }),
+  ...known(
+    "CF2",
+    "DescribeConfigs",
+    "4",
+    "unknown tagged field",
+    "results[*].configs[*].readOnly",
+    {
+      kafka: false,
+      sluice: true,
+    },
+  ),
+  ...known(
+    "CF3",
+    "DescribeConfigs",
+    "1-4",
+    "topic, every config",
+    "results[diff-a].configs[compression.type].value",
+    {
+      kafka: "producer",
+      sluice: "none",
+    },
+  ),
+  ...known(
+    "CF4",
+    "DescribeConfigs",
+    "1-4",
+    [
+      "broker, named configs",
+      "broker, every config",
+      "topic and broker",
+    ],
+    "results[0].configs[*].configSource",
+    { kafka: 4, sluice: 5 },
+  ),
+  ...known("CF5", "DescribeConfigs", "1-4", "cluster-wide broker defaults", "results[].configs[*]"),
+  ...known("CF6", "DescribeConfigs", "1-4", "synonyms", "results[*].configs[*].synonyms[*]", {
+    sluice: ABSENT,
+  }),
+  ...known("CF7", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].documentation"),
+  ...known(
+    "CF8",
+    "DescribeConfigs",
+    "1-4",
+    "topic, every config",
+    "results[diff-a].configs[min.insync.replicas].configSource",
+    { kafka: 3, sluice: 5 },
+  ),
+
+  // DescribeCluster
+  ...known("DC1", "DescribeCluster", "1", "controllers", "errorCode", { kafka: 114, sluice: 42 }),
+  ...known("DC1", "DescribeCluster", "1", "unknown endpoint type", "errorCode", {
+    kafka: 115,
+    sluice: 42,
+  }),
+  ...known("DC1", "DescribeCluster", "1", ["controllers", "unknown endpoint type"], [
+    "clusterId",
+    "controllerId",
+  ]),
+];

@@ -1,0 +1,232 @@
+/**
+ * Known differences from Kafka 4.4: classic and consumer groups, their offsets (see ../known_differences.ts).
+ */
+import { ABSENT, type KnownDifference } from "../differential_lib.ts";
+import { known } from "../known_differences.ts";
+
+export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
+  ...known(
+    "GR1",
+    "OffsetCommit",
+    "2-9",
+    "empty group id",
+    "topics[diff-a].partitions[0].errorCode",
+    {
+      kafka: 0,
+      sluice: 24,
+    },
+  ),
+  ...known("GR1", "ListGroups", "0-5", "all groups", "groups[]", { sluice: ABSENT }),
+  ...known("GR1", "ListGroups", "4-5", "empty groups", "groups[]", { sluice: ABSENT }),
+  ...known("GR1", "ListGroups", "5", "classic groups", "groups[]", { sluice: ABSENT }),
+  ...known("GR1", "DeleteGroups", "0", "empty group id", "results[].errorCode", {
+    kafka: 0,
+    sluice: 69,
+  }),
+  ...known(
+    "GR2",
+    "DescribeGroups",
+    "0-5",
+    ["stable group", "two members"],
+    "groups[*].members[*].clientHost",
+    {
+      kafka: "/127.0.0.1",
+      sluice: "127.0.0.1",
+    },
+  ),
+  ...known(
+    "GR2",
+    "DescribeGroups",
+    "3-5",
+    "authorized operations",
+    "groups[*].members[*].clientHost",
+    {
+      kafka: "/127.0.0.1",
+      sluice: "127.0.0.1",
+    },
+  ),
+  ...known(
+    "GR2",
+    "ConsumerGroupDescribe",
+    "0-1",
+    ["consumer groups", "authorized operations"],
+    "groups[*].members[*].clientHost",
+    {
+      kafka: "/127.0.0.1",
+      sluice: "127.0.0.1",
+    },
+  ),
+  ...known(
+    "GR3",
+    "DescribeGroups",
+    "3-5",
+    "authorized operations",
+    "groups[*].authorizedOperations",
+    {
+      kafka: 3400,
+      sluice: 328,
+    },
+  ),
+  ...known(
+    "GR3",
+    "ConsumerGroupDescribe",
+    "0-1",
+    "authorized operations",
+    "groups[*].authorizedOperations",
+    {
+      kafka: 3400,
+      sluice: 328,
+    },
+  ),
+  ...known(
+    "GR3",
+    "DescribeCluster",
+    "0-1",
+    "authorized operations",
+    "clusterAuthorizedOperations",
+    {
+      kafka: 8096,
+      sluice: 5376,
+    },
+  ),
+  ...known("GR4", "DescribeGroups", "0-5", "consumer protocol group", "groups[*].groupState", {
+    kafka: "Dead",
+    sluice: "Stable",
+  }),
+  ...known("GR4", "DescribeGroups", "0-5", "consumer protocol group", [
+    "groups[*].protocolType",
+    "groups[*].protocolData",
+  ], { kafka: "" }),
+  ...known("GR4", "DescribeGroups", "0-5", "consumer protocol group", "groups[*].members[*]", {
+    kafka: ABSENT,
+  }),
+  ...known("GR5", "JoinGroup", "0-3", "session timeout under the minimum", "errorCode", {
+    kafka: 26,
+    sluice: 0,
+  }),
+  ...known("GR5", "JoinGroup", "4-7", "session timeout under the minimum", "errorCode", {
+    kafka: 26,
+    sluice: 79,
+  }),
+  ...known("GR5", "JoinGroup", "0-7", "session timeout under the minimum", "memberId", {
+    kafka: "",
+  }),
+  ...known("GR5", "JoinGroup", "0-3", "session timeout under the minimum", [
+    "generationId",
+    "protocolName",
+    "leader",
+    "members[*]",
+  ]),
+  ...known("GR6", "JoinGroup", "7", "classic member joins a consumer group", "errorCode", {
+    kafka: 79,
+    sluice: 23,
+  }),
+  ...known("GR6", "JoinGroup", "7", "classic member joins a consumer group", "memberId", {
+    sluice: "",
+  }),
+  ...known(
+    "GR6",
+    "ConsumerGroupHeartbeat",
+    "1",
+    "consumer member joins a classic group",
+    "errorCode",
+    {
+      kafka: 0,
+      sluice: 69,
+    },
+  ),
+  ...known("GR6", "ConsumerGroupHeartbeat", "1", "consumer member joins a classic group", [
+    "memberId",
+    "memberEpoch",
+    "heartbeatIntervalMs",
+    "assignment",
+  ]),
+  ...known(
+    "GR7",
+    "ConsumerGroupHeartbeat",
+    "0-1",
+    [
+      "join",
+      "heartbeat owning its assignment",
+      "unknown tagged field",
+    ],
+    "memberEpoch",
+    { kafka: 2, sluice: 1 },
+  ),
+  ...known("GR7", "ConsumerGroupDescribe", "0-1", ["consumer groups", "authorized operations"], [
+    "groups[*].groupEpoch",
+    "groups[*].assignmentEpoch",
+    "groups[*].members[*].memberEpoch",
+  ], { kafka: 2, sluice: 1 }),
+  ...known("GR7", "ConsumerGroupDescribe", "1", "after its members left", "groups[*].groupEpoch", {
+    kafka: 3,
+    sluice: 2,
+  }),
+  ...known(
+    "GR8",
+    "ConsumerGroupHeartbeat",
+    "0-1",
+    [
+      "fenced member epoch",
+      "unknown member",
+      "join without a subscription",
+      "empty group id",
+    ],
+    "memberEpoch",
+    { kafka: 0, sluice: -1 },
+  ),
+  ...known(
+    "GR9",
+    "ConsumerGroupHeartbeat",
+    "0-1",
+    "heartbeat owning its assignment",
+    "assignment",
+    {
+      kafka: null,
+    },
+  ),
+  ...known(
+    "GR10",
+    "ConsumerGroupDescribe",
+    "0-1",
+    ["consumer groups", "authorized operations"],
+    "groups[*].members[*].subscribedTopicRegex",
+    {
+      kafka: "",
+      sluice: null,
+    },
+  ),
+  ...known(
+    "GR11",
+    "ConsumerGroupDescribe",
+    "1",
+    "after its members left",
+    "groups[*].assignmentEpoch",
+    {
+      kafka: 3,
+      sluice: 1,
+    },
+  ),
+  ...known(
+    "GR12",
+    "OffsetDelete",
+    "0",
+    [
+      "group subscribed to the topic",
+      "group with members, a topic it does not subscribe to",
+    ],
+    "errorCode",
+    { kafka: 0, sluice: 68 },
+  ),
+  ...known(
+    "GR12",
+    "OffsetDelete",
+    "0",
+    [
+      "group subscribed to the topic",
+      "group with members, a topic it does not subscribe to",
+    ],
+    "topics[*]",
+    { sluice: ABSENT },
+  ),
+];
