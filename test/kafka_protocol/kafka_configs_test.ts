@@ -273,21 +273,70 @@ Deno.test("OffsetDelete in process", async (t) => {
       assert.deepEqual([res.errorCode, res.topics], [KafkaError.GROUP_ID_NOT_FOUND, []]);
     });
 
-    await t.step("a group with members is NON_EMPTY_GROUP and keeps its offsets", async () => {
-      const member = await env.broker.groups.join("g", { topics: ["orders"] });
+    await t.step(
+      "a group with members keeps the offsets of the topics it subscribes to (KIP-496)",
+      async () => {
+        await env.broker.createTopic("other", 2, {});
+        await env.broker.offsets.commit("g", [
+          { topic: "other", partition: 0, offset: 3 },
+          { topic: "other", partition: 1, offset: 4 },
+        ]);
+        const member = await env.broker.groups.join("g", { topics: ["orders"] });
+        const res = await offsetDelete({
+          groupId: "g",
+          topics: [
+            { name: "orders", partitions: [{ partitionIndex: 0 }] },
+            { name: "other", partitions: [{ partitionIndex: 1 }, { partitionIndex: 2 }] },
+          ],
+        });
+        assert.equal(res.errorCode, 0);
+        assert.deepEqual(res.topics, [
+          {
+            name: "orders",
+            partitions: [{ partitionIndex: 0, errorCode: KafkaError.GROUP_SUBSCRIBED_TO_TOPIC }],
+          },
+          {
+            name: "other",
+            partitions: [
+              { partitionIndex: 1, errorCode: 0 },
+              { partitionIndex: 2, errorCode: KafkaError.UNKNOWN_TOPIC_OR_PARTITION },
+            ],
+          },
+        ]);
+        assert.equal(env.broker.offsets.committed("g", "orders", 0), 5);
+        assert.equal(env.broker.offsets.committed("g", "other", 0), 3);
+        assert.equal(env.broker.offsets.committed("g", "other", 1), undefined);
+        await env.broker.groups.leave("g", member.memberId);
+        const after = await offsetDelete({
+          groupId: "g",
+          topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
+        });
+        assert.deepEqual([after.errorCode, after.topics[0].partitions[0].errorCode], [0, 0]);
+        assert.equal(env.broker.offsets.committed("g", "orders", 0), undefined);
+      },
+    );
+
+    await t.step("a classic group of another protocol type is NON_EMPTY_GROUP", async () => {
+      // The join waits at the rebalance barrier; the group has its member meanwhile.
+      const joining = env.broker.groups.classic.joinGroup({
+        groupId: "connect-like",
+        memberId: "",
+        groupInstanceId: null,
+        clientId: "c",
+        clientHost: "127.0.0.1",
+        protocolType: "connect",
+        protocols: [{ name: "default", metadata: new Uint8Array(0) }],
+        sessionTimeoutMs: 30_000,
+        rebalanceTimeoutMs: 30_000,
+        requireKnownMemberId: false,
+      });
+      assert.ok(env.broker.groups.hasMembers("connect-like"));
       const res = await offsetDelete({
-        groupId: "g",
+        groupId: "connect-like",
         topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
       });
       assert.deepEqual([res.errorCode, res.topics], [KafkaError.NON_EMPTY_GROUP, []]);
-      assert.equal(env.broker.offsets.committed("g", "orders", 0), 5);
-      await env.broker.groups.leave("g", member.memberId);
-      const after = await offsetDelete({
-        groupId: "g",
-        topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }],
-      });
-      assert.equal(after.errorCode, 0);
-      assert.equal(env.broker.offsets.committed("g", "orders", 0), undefined);
+      assert.equal((await joining).error, "NONE");
     });
   } finally {
     await env.close();

@@ -81,6 +81,7 @@ import {
   reconcile,
   restoredGroup,
   settleServerMembers,
+  subscribed,
 } from "./reconcile.ts";
 
 export * from "./consumer_types.ts";
@@ -575,6 +576,18 @@ export class ConsumerGroupCoordinator {
     group.timer?.cancel();
     this.#groups.delete(groupId);
     return true;
+  }
+
+  /**
+   * The topics the group's members subscribe to now (names and regex matches), for OffsetDelete
+   * (KIP-496: a subscribed topic's offsets are not deleted); undefined without members.
+   */
+  subscribedTopics(groupId: string): Set<string> | undefined {
+    const group = this.#groups.get(groupId);
+    if (group === undefined || group.members.size === 0) return undefined;
+    const topics = new Set<string>();
+    for (const m of group.members.values()) for (const t of subscribed(this.#ctx, m)) topics.add(t);
+    return topics;
   }
 
   describe(groupId: string): ConsumerGroupDescription | undefined {

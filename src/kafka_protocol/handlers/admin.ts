@@ -21,12 +21,12 @@
  * DeleteGroups forgets a group's committed offsets and stored membership (OffsetStore.deleteGroup)
  * only when no member, Kafka or HTTP, uses it: NON_EMPTY_GROUP otherwise, GROUP_ID_NOT_FOUND when
  * nothing is stored for it. OffsetDelete forgets a group's committed offsets for the partitions
- * named (OffsetStore.deleteOffsets, one batch) under the same rule at group level: NON_EMPTY_GROUP
- * while any member uses the group (Kafka refines this to GROUP_SUBSCRIBED_TO_TOPIC per partition of
- * a subscribed topic; Sluice refuses the whole request), GROUP_ID_NOT_FOUND when nothing is stored
- * for it; a topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION per partition, and a partition
- * without a committed offset succeeds, as in Kafka. DeleteTopics deletes by name; topic ids (v6) are not kept, so a topic
- * named by id alone is UNKNOWN_TOPIC_ID.
+ * named (OffsetStore.deleteOffsets, one batch), except, while the group has members, those of the
+ * topics they subscribe to (GROUP_SUBSCRIBED_TO_TOPIC per partition, KIP-496; a classic group of
+ * another protocol type than "consumer" is NON_EMPTY_GROUP); GROUP_ID_NOT_FOUND when nothing is
+ * known of the group; a topic or partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION per
+ * partition, and a partition without a committed offset succeeds, as in Kafka. DeleteTopics deletes
+ * by name or (v6) by topic id.
  *
  * With authentication: DescribeGroups and DeleteGroups need admin on each group
  * (GROUP_AUTHORIZATION_FAILED), ListGroups lists only groups with it, DeleteTopics needs admin on
@@ -44,6 +44,7 @@ import { existingTopic } from "./configs.ts";
 import {
   CONSUMER_PROTOCOL_ASSIGNMENT,
   CONSUMER_PROTOCOL_SUBSCRIPTION,
+  readConsumerProtocol,
 } from "../messages/consumer_protocol.ts";
 
 const ZERO_UUID = new Uint8Array(16);
@@ -312,6 +313,29 @@ export function deleteGroupsHandler(ctx: KafkaContext): Handler {
   };
 }
 
+/**
+ * KIP-496: the topics whose offsets OffsetDelete keeps for a group with members (each partition
+ * GROUP_SUBSCRIBED_TO_TOPIC): the topics its members subscribe to (names and regex matches);
+ * "all" when a classic group's are not known (no protocol chosen yet, metadata that does not
+ * parse), as Kafka's ClassicGroup.isSubscribedToTopic; null for a classic group whose protocol
+ * type is not "consumer" (NON_EMPTY_GROUP, Kafka's ClassicGroup.validateOffsetDelete).
+ */
+function keptTopics(ctx: KafkaContext, groupId: string): Set<string> | "all" | null {
+  const classic = ctx.broker.groups.classic.memberProtocols(groupId);
+  if (classic === undefined) {
+    return ctx.broker.groups.consumer.subscribedTopics(groupId) ?? new Set();
+  }
+  if (classic.protocolType !== CONSUMER) return null;
+  if (classic.metadata === null) return "all";
+  const topics = new Set<string>();
+  for (const metadata of classic.metadata) {
+    const subscription = readConsumerProtocol(CONSUMER_PROTOCOL_SUBSCRIPTION, metadata);
+    if (subscription === undefined) return "all";
+    for (const topic of subscription.topics as string[]) topics.add(topic);
+  }
+  return topics;
+}
+
 export function offsetDeleteHandler(ctx: KafkaContext): Handler {
   return async (body, context) => {
     const groupId = body.groupId as string;
@@ -320,24 +344,31 @@ export function offsetDeleteHandler(ctx: KafkaContext): Handler {
     if (!may(context, "group", groupId, "admin")) {
       return refuse(KafkaError.GROUP_AUTHORIZATION_FAILED);
     }
-    if (
-      ctx.broker.groups.hasMembers(groupId)
-    ) {
-      return refuse(KafkaError.NON_EMPTY_GROUP);
-    }
+    const kept = keptTopics(ctx, groupId);
+    if (kept === null) return refuse(KafkaError.NON_EMPTY_GROUP);
     const offsets = ctx.broker.offsets;
-    if (!offsets.hasOffsets(groupId) && !offsets.storedGroups().some(([id]) => id === groupId)) {
+    if (
+      !ctx.broker.groups.hasMembers(groupId) && !ctx.broker.groups.consumer.knows(groupId) &&
+      !offsets.hasOffsets(groupId) && !offsets.storedGroups().some(([id]) => id === groupId)
+    ) {
       return refuse(KafkaError.GROUP_ID_NOT_FOUND);
     }
     const results = topics.map(({ name, partitions }) => {
-      const errorCode: number = !may(context, "topic", name, "read")
-        ? KafkaError.TOPIC_AUTHORIZATION_FAILED
-        : existingTopic(ctx, name) === undefined
-        ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
-        : KafkaError.NONE;
+      const topic = may(context, "topic", name, "read") ? existingTopic(ctx, name) : undefined;
+      const errorOf = (partition: number): number =>
+        !may(context, "topic", name, "read")
+          ? KafkaError.TOPIC_AUTHORIZATION_FAILED
+          : topic === undefined || partition < 0 || partition >= topic.logs.length
+          ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
+          : kept === "all" || kept.has(name)
+          ? KafkaError.GROUP_SUBSCRIBED_TO_TOPIC
+          : KafkaError.NONE;
       return {
         name,
-        partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+        partitions: partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: errorOf(p.partitionIndex),
+        })),
       };
     });
     const doomed = results.flatMap((t) =>

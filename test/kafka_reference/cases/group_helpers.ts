@@ -80,7 +80,7 @@ export function groupHelpers(c: CaseContext) {
     topicPartitions: null,
     ...extra,
   });
-  const simpleCommit = (group: string, partitions: number[]) =>
+  const simpleCommit = (group: string, partitions: number[], topic = TOPIC_A) =>
     check({
       api: "OffsetCommit",
       version: 8,
@@ -92,7 +92,7 @@ export function groupHelpers(c: CaseContext) {
         memberId: "",
         groupInstanceId: null,
         topics: [{
-          name: TOPIC_A,
+          name: topic,
           partitions: partitions.map((partitionIndex) => ({
             partitionIndex,
             committedOffset: 1n,

@@ -2,7 +2,7 @@
  * Differential cases: OffsetCommit, OffsetFetch, OffsetDelete (see ../differential_test.ts).
  */
 import type { Struct } from "../../../src/kafka_protocol/codec.ts";
-import { type CaseContext, TOPIC_A, TOPIC_B, UNKNOWN_TOPIC } from "../case_context.ts";
+import { type Any, type CaseContext, TOPIC_A, TOPIC_B, UNKNOWN_TOPIC } from "../case_context.ts";
 import { type CaseSpec, type Peer, withUnknownTag } from "../differential_lib.ts";
 import { groupHelpers } from "./group_helpers.ts";
 
@@ -125,8 +125,9 @@ export async function offsetFetchCases(c: CaseContext): Promise<void> {
 
 /** The OffsetDelete cases. */
 export async function offsetDeleteCases(c: CaseContext): Promise<void> {
-  const { check, versions } = c;
-  const { simpleCommit } = groupHelpers(c);
+  const { check, versions, prepared } = c;
+  const { simpleCommit, heartbeat848 } = groupHelpers(c);
+  const hv = versions("ConsumerGroupHeartbeat").at(-1)!;
   await simpleCommit("offset-delete", [0, 1]);
   for (const v of versions("OffsetDelete")) {
     const c = (label: string, groupId: string, topic: string, partitions: number[]) =>
@@ -155,5 +156,51 @@ export async function offsetDeleteCases(c: CaseContext): Promise<void> {
     );
     await c("unknown group", "no-such-group", TOPIC_A, [0]);
     await c("unknown topic", "offset-delete", UNKNOWN_TOPIC, [0]);
+    await c("partition past the topic's count", "offset-delete", TOPIC_A, [1, 7]);
+    // A consumer-protocol (KIP-848) member subscribed to TOPIC_A, with offsets on both topics
+    // (committed before it joins: Kafka refuses a memberless commit to a group with members).
+    const group = `offset-delete-consumer-v${v}`;
+    for (const topic of [TOPIC_A, TOPIC_B]) {
+      prepared(
+        "OffsetCommit",
+        await simpleCommit(group, [0], topic),
+        (b) => b.topics.every((t: Any) => t.partitions.every((p: Any) => p.errorCode === 0)),
+      );
+    }
+    const joined = await check({
+      api: "ConsumerGroupHeartbeat",
+      version: hv,
+      label: "",
+      prepare: true,
+      body: heartbeat848(hv, {
+        groupId: group,
+        memberId: `diff-member-od-${v}-000000000`,
+        subscribedTopicNames: [TOPIC_A],
+        topicPartitions: [],
+      }),
+    });
+    prepared("ConsumerGroupHeartbeat join", joined, (b) => b.errorCode === 0);
+    await check({
+      api: "OffsetCommit",
+      version: 8,
+      label: "memberless commit to a consumer group with members",
+      body: {
+        groupId: group,
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [{
+          name: TOPIC_B,
+          partitions: [{
+            partitionIndex: 0,
+            committedOffset: 2n,
+            committedLeaderEpoch: -1,
+            committedMetadata: "",
+          }],
+        }],
+      },
+    });
+    await c("consumer-protocol group, subscribed topic", group, TOPIC_A, [0]);
+    await c("consumer-protocol group, other topic", group, TOPIC_B, [0]);
   }
 }

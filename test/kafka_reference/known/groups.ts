@@ -207,26 +207,4 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
       sluice: 1,
     },
   ),
-  ...known(
-    "GR12",
-    "OffsetDelete",
-    "0",
-    [
-      "group subscribed to the topic",
-      "group with members, a topic it does not subscribe to",
-    ],
-    "errorCode",
-    { kafka: 0, sluice: 68 },
-  ),
-  ...known(
-    "GR12",
-    "OffsetDelete",
-    "0",
-    [
-      "group subscribed to the topic",
-      "group with members, a topic it does not subscribe to",
-    ],
-    "topics[*]",
-    { sluice: ABSENT },
-  ),
 ];

@@ -195,6 +195,27 @@ export class ClassicGroupCoordinator {
     return [...this.#state.groups.values()].filter((g) => !isIdle(g)).map((g) => g.id);
   }
 
+  /**
+   * What OffsetDelete needs (KIP-496) of a group with members: its protocol type and each
+   * member's metadata for the chosen protocol (null before one is chosen, in the first rebalance).
+   * Undefined when the group has no members.
+   */
+  memberProtocols(
+    groupId: string,
+  ): { protocolType: string | null; metadata: Uint8Array[] | null } | undefined {
+    const group = this.#state.groups.get(groupId);
+    if (group === undefined || group.members.size === 0) return undefined;
+    const chosen = group.protocolName;
+    return {
+      protocolType: group.protocolType,
+      metadata: chosen === null
+        ? null
+        : [...group.members.values()].map((m) =>
+          m.protocols.find((p) => p.name === chosen)?.metadata ?? EMPTY
+        ),
+    };
+  }
+
   /** The group as DescribeGroups shows it; state "Dead" for a group this coordinator lacks. */
   describe(groupId: string): ClassicGroupDescription {
     const group = this.#state.groups.get(groupId);
