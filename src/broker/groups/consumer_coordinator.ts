@@ -77,6 +77,7 @@ import {
 import { fromList, sameOwned, toList } from "./owned.ts";
 import {
   type AssignmentContext,
+  computeTarget,
   maybeComputeTarget,
   reconcile,
   restoredGroup,
@@ -175,7 +176,10 @@ export class ConsumerGroupCoordinator {
     }
     const nowMs = this.clock.nowMs();
     let member: Member;
-    let full = req.ownedPartitions !== null;
+    // A full request (Kafka's: after joining or an error, every field set) gets the assignment
+    // back whatever changed; any other only when its assigned partitions changed.
+    let full = req.rebalanceTimeoutMs !== -1 && req.ownedPartitions !== null &&
+      (req.subscribedTopicNames !== null || req.subscribedTopicRegex !== null);
     if (req.memberEpoch === 0) {
       const joined = this.#join(group, req, nowMs);
       if ("error" in joined) return fail(joined.error, joined.message);
@@ -203,11 +207,9 @@ export class ConsumerGroupCoordinator {
     maybeComputeTarget(this.#ctx, group);
     // HTTP members first: what they give up to this member is its own in this answer.
     const settled = settleServerMembers(this.#ctx, group);
-    const epochBefore = member.memberEpoch;
     const beforeAssigned = fromList(toList(member.assigned));
     reconcile(this.#ctx, group, member, req.ownedPartitions);
-    const changed = epochBefore !== member.memberEpoch ||
-      !sameOwned(beforeAssigned, member.assigned);
+    const changed = !sameOwned(beforeAssigned, member.assigned);
     this.#finish(group, settled);
     return {
       error: "NONE",
@@ -374,6 +376,11 @@ export class ConsumerGroupCoordinator {
    * is told when they changed (or one was removed: `serverMembersChanged`). Timers re-armed.
    */
   #finish(group: Group, serverMembersChanged: boolean): void {
+    // The last member gone: the (empty) target is the new epoch's at once, as Kafka's; with
+    // members, the next heartbeat computes it.
+    if (group.members.size === 0 && group.groupEpoch > group.assignmentEpoch) {
+      computeTarget(this.#ctx, group, group.groupEpoch);
+    }
     const changed = settleServerMembers(this.#ctx, group) || serverMembersChanged;
     if (changed) {
       group.changed.abort();

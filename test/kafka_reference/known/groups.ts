@@ -158,10 +158,10 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
     "groups[*].assignmentEpoch",
     "groups[*].members[*].memberEpoch",
   ], { kafka: 2, sluice: 1 }),
-  ...known("GR7", "ConsumerGroupDescribe", "1", "after its members left", "groups[*].groupEpoch", {
-    kafka: 3,
-    sluice: 2,
-  }),
+  ...known("GR7", "ConsumerGroupDescribe", "1", "after its members left", [
+    "groups[*].groupEpoch",
+    "groups[*].assignmentEpoch",
+  ], { kafka: 3, sluice: 2 }),
   ...known(
     "GR8",
     "ConsumerGroupHeartbeat",
@@ -176,16 +176,6 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
     { kafka: 0, sluice: -1 },
   ),
   ...known(
-    "GR9",
-    "ConsumerGroupHeartbeat",
-    "0-1",
-    "heartbeat owning its assignment",
-    "assignment",
-    {
-      kafka: null,
-    },
-  ),
-  ...known(
     "GR10",
     "ConsumerGroupDescribe",
     "0-1",
@@ -194,17 +184,6 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
     {
       kafka: "",
       sluice: null,
-    },
-  ),
-  ...known(
-    "GR11",
-    "ConsumerGroupDescribe",
-    "1",
-    "after its members left",
-    "groups[*].assignmentEpoch",
-    {
-      kafka: 3,
-      sluice: 1,
     },
   ),
 ];
