@@ -51,7 +51,6 @@ import type { Clock } from "../../clock.ts";
 import { CONSUMER_GROUP_REBALANCE_TIMEOUT_MS_MAX } from "../../limits.ts";
 import type { Logger } from "../../logger.ts";
 import {
-  CONSUMER_ASSIGNORS,
   CONSUMER_GROUP_OPTIONS_DEFAULT,
   type ConsumerAssignorName,
   type ConsumerGroupDescription,
@@ -60,7 +59,6 @@ import {
   type ConsumerHeartbeatRequest,
   type ConsumerHeartbeatResult,
   type Group,
-  isConsumerAssignor,
   type Member,
   newGroup,
   newMember,
@@ -72,7 +70,7 @@ import {
   describeGroup,
   epochOk,
   offsetFetchError,
-  validateHeartbeat,
+  refuseHeartbeat,
 } from "./consumer_rules.ts";
 import { fromList, sameOwned, toList } from "./owned.ts";
 import {
@@ -145,21 +143,8 @@ export class ConsumerGroupCoordinator {
       assignment: null,
     });
     if (this.#closed) return fail("COORDINATOR_NOT_AVAILABLE");
-    const invalid = validateHeartbeat(req);
-    if (invalid !== null) return fail("INVALID_REQUEST", invalid);
-    if (req.serverAssignor !== null && !isConsumerAssignor(req.serverAssignor)) {
-      return fail(
-        "UNSUPPORTED_ASSIGNOR",
-        `server assignor ${req.serverAssignor} is not one of ${CONSUMER_ASSIGNORS.join(", ")}`,
-      );
-    }
-    if (req.subscribedTopicRegex !== null) {
-      try {
-        new RegExp(req.subscribedTopicRegex);
-      } catch {
-        return fail("INVALID_REGULAR_EXPRESSION", `bad regex ${req.subscribedTopicRegex}`);
-      }
-    }
+    const refused = refuseHeartbeat(req);
+    if (refused !== null) return fail(refused.error, refused.message);
     if (this.isOtherProtocolGroup(req.groupId)) {
       return fail("GROUP_ID_NOT_FOUND", `group ${req.groupId} is not a consumer group`);
     }

@@ -7,17 +7,46 @@ import {
   CONSUMER_GROUP_REGEX_LENGTH_MAX,
   CONSUMER_GROUP_SUBSCRIBED_TOPICS_MAX,
 } from "../../limits.ts";
-import type {
-  ConsumerGroupDescription,
-  ConsumerGroupError,
-  ConsumerGroupState,
-  ConsumerHeartbeatRequest,
-  Group,
-  Member,
+import {
+  CONSUMER_ASSIGNORS,
+  type ConsumerGroupDescription,
+  type ConsumerGroupError,
+  type ConsumerGroupState,
+  type ConsumerHeartbeatRequest,
+  type Group,
+  isConsumerAssignor,
+  type Member,
 } from "./consumer_types.ts";
 import { fromFlat, has, toList } from "./owned.ts";
 
 const GROUP_ID_MAX = 249;
+
+/** Why a heartbeat is refused before its group is looked at: the error and its message, or null. */
+export function refuseHeartbeat(
+  req: ConsumerHeartbeatRequest,
+): { error: ConsumerGroupError; message: string } | null {
+  const invalid = validateHeartbeat(req);
+  if (invalid !== null) return { error: "INVALID_REQUEST", message: invalid };
+  if (req.serverAssignor !== null && !isConsumerAssignor(req.serverAssignor)) {
+    return {
+      error: "UNSUPPORTED_ASSIGNOR",
+      message: `server assignor ${req.serverAssignor} is not one of ${
+        CONSUMER_ASSIGNORS.join(", ")
+      }`,
+    };
+  }
+  if (req.subscribedTopicRegex !== null) {
+    try {
+      new RegExp(req.subscribedTopicRegex);
+    } catch {
+      return {
+        error: "INVALID_REGULAR_EXPRESSION",
+        message: `bad regex ${req.subscribedTopicRegex}`,
+      };
+    }
+  }
+  return null;
+}
 
 /** Why a heartbeat is INVALID_REQUEST (Kafka's words), or null. */
 export function validateHeartbeat(req: ConsumerHeartbeatRequest): string | null {
