@@ -155,6 +155,28 @@ Deno.test("OffsetStore durability", async (t) => {
     await again.store.close();
   });
 
+  await t.step(
+    'the group id "" (Kafka\'s simple commits) survives replay and a snapshot',
+    async () => {
+      const dir = tempDir("sluice-offsets-");
+      const first = await open(dir);
+      await first.store.commit("", [{ topic: "orders", partition: 0, offset: 9 }]);
+      await first.store.close();
+      const replayed = await open(dir);
+      assert.deepEqual(replayed.store.offsetsOf(""), [{
+        topic: "orders",
+        partition: 0,
+        offset: 9,
+      }]);
+      await replayed.store.snapshot();
+      await replayed.store.close();
+      const fromSnapshot = await open(dir);
+      assert.equal(fromSnapshot.store.committed("", "orders", 0), 9);
+      assert.deepEqual(problems(fromSnapshot.logger), []);
+      await fromSnapshot.store.close();
+    },
+  );
+
   await t.step("a commit torn by a crash is dropped whole, earlier ones kept", async () => {
     const dir = tempDir("sluice-offsets-");
     const { store } = await open(dir);

@@ -65,6 +65,8 @@ const decoder = new TextDecoder();
 
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+/** "" is a group id too: Kafka takes commits and fetches for it (simple consumers without one). */
+const isGroupId = (v: unknown): v is string => typeof v === "string";
 
 /** A stored group as written by saveGroup; anything else (damage, a foreign file) is refused. */
 function isStoredGroup(v: unknown): v is StoredGroup {
@@ -80,7 +82,7 @@ function isStoredGroup(v: unknown): v is StoredGroup {
 
 /** One `offsets` row of a snapshot: [group, topic, partition, offset, ms]. */
 function isOffsetRow(v: unknown): v is Snapshot["offsets"][number] {
-  return Array.isArray(v) && v.length === 5 && isName(v[0]) && isName(v[1]) && isInt(v[2]) &&
+  return Array.isArray(v) && v.length === 5 && isGroupId(v[0]) && isName(v[1]) && isInt(v[2]) &&
     v[2] >= 0 && isInt(v[3]) && typeof v[4] === "number";
 }
 
@@ -96,7 +98,7 @@ function checkSnapshot(snap: unknown): Snapshot {
     throw new Error(`offsets[${badRow}] is not [group, topic, partition, offset, ms]`);
   }
   const badGroup = s.groups.findIndex((e) =>
-    !Array.isArray(e) || e.length !== 2 || !isName(e[0]) || !isStoredGroup(e[1])
+    !Array.isArray(e) || e.length !== 2 || !isGroupId(e[0]) || !isStoredGroup(e[1])
   );
   if (badGroup >= 0) throw new Error(`groups[${badGroup}] is not a stored group`);
   return s;
@@ -212,7 +214,7 @@ export class OffsetStore {
   #apply(keyBytes: Uint8Array, valueBytes: Uint8Array | null): void {
     const key = JSON.parse(decoder.decode(keyBytes));
     const value = valueBytes === null ? null : JSON.parse(decoder.decode(valueBytes));
-    if (!Array.isArray(key) || !isName(key[1])) throw new Error("bad key");
+    if (!Array.isArray(key) || !isGroupId(key[1])) throw new Error("bad key");
     if (key[0] === "o") {
       if (!isName(key[2]) || !isInt(key[3]) || key[3] < 0) throw new Error("bad offset key");
       if (value === null) this.#deleteOffset(key[1], `${key[2]}\0${key[3]}`);

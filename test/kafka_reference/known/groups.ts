@@ -6,24 +6,6 @@ import { known } from "../known_differences.ts";
 
 export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
   ...known(
-    "GR1",
-    "OffsetCommit",
-    "2-9",
-    "empty group id",
-    "topics[diff-a].partitions[0].errorCode",
-    {
-      kafka: 0,
-      sluice: 24,
-    },
-  ),
-  ...known("GR1", "ListGroups", "0-5", "all groups", "groups[]", { sluice: ABSENT }),
-  ...known("GR1", "ListGroups", "4-5", "empty groups", "groups[]", { sluice: ABSENT }),
-  ...known("GR1", "ListGroups", "5", "classic groups", "groups[]", { sluice: ABSENT }),
-  ...known("GR1", "DeleteGroups", "0", "empty group id", "results[].errorCode", {
-    kafka: 0,
-    sluice: 69,
-  }),
-  ...known(
     "GR2",
     "DescribeGroups",
     "0-5",

@@ -15,7 +15,7 @@ import {
   type ClassicOffsetFetchResult,
 } from "./types.ts";
 import { touch } from "./rebalance.ts";
-import { type CoordinatorState, validateMember, validGroupId } from "./state.ts";
+import { type CoordinatorState, validateMember, validOffsetGroupId } from "./state.ts";
 
 const metadataKey = (group: string, topic: string, partition: number) =>
   `${group}\0${topic}\0${partition}`;
@@ -48,7 +48,7 @@ export class ClassicOffsets {
       })),
     });
     if (this.#state.closed) return all("COORDINATOR_NOT_AVAILABLE");
-    if (!validGroupId(req.groupId)) return all("INVALID_GROUP_ID");
+    if (!validOffsetGroupId(req.groupId)) return all("INVALID_GROUP_ID");
     let count = 0;
     for (const t of req.topics) count += t.partitions.length;
     if (count > CLASSIC_COMMIT_PARTITIONS_MAX) return all("INVALID_COMMIT_OFFSET_SIZE");
@@ -164,7 +164,7 @@ export class ClassicOffsets {
     topics: { name: string; partitionIndexes: number[] }[] | null,
   ): ClassicOffsetFetchResult {
     if (this.#state.closed) return { error: "COORDINATOR_NOT_AVAILABLE", topics: [] };
-    if (!validGroupId(groupId)) return { error: "INVALID_GROUP_ID", topics: [] };
+    if (!validOffsetGroupId(groupId)) return { error: "INVALID_GROUP_ID", topics: [] };
     const wanted = topics ?? this.#committedTopics(groupId);
     return {
       error: "NONE",

@@ -146,6 +146,14 @@ export function syncError(error: ClassicGroupError): ClassicSyncGroupResult {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/**
+ * A group id offsets may be committed and fetched for: "" too, as Kafka takes them (clients
+ * without a group commit there); joins, syncs, heartbeats and leaves need validGroupId.
+ */
+export function validOffsetGroupId(id: unknown): id is string {
+  return typeof id === "string" && id.length <= CLASSIC_GROUP_ID_LENGTH_MAX;
+}
+
 export function validGroupId(id: unknown): id is string {
   return typeof id === "string" && id.length > 0 && id.length <= CLASSIC_GROUP_ID_LENGTH_MAX;
 }
