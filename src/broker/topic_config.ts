@@ -28,7 +28,7 @@ export const TopicConfigSchema = z.strictObject({
   "segment.index.bytes": int(8, SEGMENT_BYTES_MAX).optional(),
   "index.interval.bytes": int(0, SEGMENT_BYTES_MAX).optional(),
   "max.message.bytes": int(61, BATCH_BYTES_MAX).optional(),
-  "compression.type": z.enum(["none", "lz4"]).optional(),
+  "compression.type": z.enum(["producer", "none", "lz4"]).optional(),
   "cleanup.policy": z.enum(["delete"]).optional(),
   "flush.policy": z.enum(["none", "interval", "always"]).optional(),
   "flush.ms": int(0, Number.MAX_SAFE_INTEGER).optional(),
@@ -48,7 +48,12 @@ export interface TopicConfig extends Partial<Record<KafkaInertTopicConfigKey, st
   "segment.index.bytes": number;
   "index.interval.bytes": number;
   "max.message.bytes": number;
-  "compression.type": "none" | "lz4";
+  /**
+   * How Sluice's own batches (HTTP produce) are compressed: "producer" and "none" uncompressed,
+   * "lz4" LZ4. Kafka clients' batches are stored as they were sent whatever it says (Kafka's
+   * "producer"; Sluice does not recompress them).
+   */
+  "compression.type": "producer" | "none" | "lz4";
   "cleanup.policy": "delete";
   "flush.policy": LogConfig["flushPolicy"];
   "flush.ms": number;
@@ -62,7 +67,7 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   "segment.index.bytes": DEFAULT_LOG_CONFIG.segmentIndexBytes,
   "index.interval.bytes": DEFAULT_LOG_CONFIG.indexIntervalBytes,
   "max.message.bytes": DEFAULT_LOG_CONFIG.maxMessageBytes,
-  "compression.type": "none",
+  "compression.type": "producer",
   "cleanup.policy": "delete",
   "flush.policy": DEFAULT_LOG_CONFIG.flushPolicy,
   "flush.ms": DEFAULT_LOG_CONFIG.flushMs,

@@ -279,8 +279,15 @@ export class TopicRegistry {
     });
   }
 
-  /** Creates a topic: validates name, partition count and config before anything touches disk. */
-  async create(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
+  /**
+   * What `create` checks before it looks at the topics there are: the name, the partition count
+   * and the config (defaults filled); throws the first problem. CreateTopics' validateOnly.
+   */
+  validateNew(
+    name: unknown,
+    partitions: unknown,
+    config: unknown,
+  ): { name: string; partitions: number; config: TopicConfig } {
     const topicName = validateTopicName(name);
     if (
       typeof partitions !== "number" || !Number.isInteger(partitions) || partitions < 1 ||
@@ -291,7 +298,17 @@ export class TopicRegistry {
         `partitions must be an integer in [1, ${PARTITIONS_PER_TOPIC_MAX}], not ${partitions}`,
       );
     }
-    const topicConfig = parseTopicConfig(config, this.#options.topicDefaults);
+    return {
+      name: topicName,
+      partitions,
+      config: parseTopicConfig(config, this.#options.topicDefaults),
+    };
+  }
+
+  /** Creates a topic: validates name, partition count and config before anything touches disk. */
+  async create(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
+    const valid = this.validateNew(name, partitions, config);
+    const { name: topicName, config: topicConfig } = valid;
     const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
     if (this.#topics.size + this.#creating >= topicsMax) {
       throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${topicsMax} topics`);
@@ -299,7 +316,7 @@ export class TopicRegistry {
     this.#creating++;
     return await this.#serialized(topicName, async () => {
       try {
-        return await this.#create(topicName, partitions, topicConfig);
+        return await this.#create(topicName, valid.partitions, topicConfig);
       } finally {
         this.#creating--;
       }

@@ -46,17 +46,16 @@ Deno.test("CreateTopics: manual assignments and Kafka's standard topic configs",
     principal: null,
     sasl: undefined as Any,
   };
-  const create = async (...topics: Struct[]) =>
-    ((await createTopicsHandler(ctx)(
-      { topics, timeoutMs: 1000, validateOnly: false },
-      context,
-    )) as Any)
+  const createOrValidate = async (validateOnly: boolean, ...topics: Struct[]) =>
+    ((await createTopicsHandler(ctx)({ topics, timeoutMs: 1000, validateOnly }, context)) as Any)
       .topics as {
         name: string;
         errorCode: number;
         errorMessage: string | null;
         numPartitions: number;
+        configs: { name: string; value: string; configSource: number }[];
       }[];
+  const create = (...topics: Struct[]) => createOrValidate(false, ...topics);
   const assign = (...brokers: number[][]) =>
     brokers.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds }));
   try {
@@ -139,6 +138,40 @@ Deno.test("CreateTopics: manual assignments and Kafka's standard topic configs",
         ["min.compaction.lag.ms", "0", 5],
       ]);
     });
+
+    await t.step(
+      "the answer carries the topic's configs (v5+); validateOnly checks them",
+      async () => {
+        const configs = [{ name: "retention.ms", value: "5000" }];
+        const shown = (a: { configs: { name: string; value: string; configSource: number }[] }) =>
+          a.configs.filter((c) => c.name === "retention.ms" || c.name === "compression.type")
+            .map((c) => [c.name, c.value, c.configSource]);
+        const [made] = await create(topicSpec("answered", { numPartitions: 1, configs }));
+        assert.deepEqual(shown(made), [["retention.ms", "5000", 1], [
+          "compression.type",
+          "producer",
+          5,
+        ]]);
+        const [valid, typo, negative] = await createOrValidate(
+          true,
+          topicSpec("validated", { numPartitions: 2, configs }),
+          topicSpec("validated-typo", {
+            numPartitions: 1,
+            configs: [{ name: "retention.mz", value: "1" }],
+          }),
+          topicSpec("validated-bad", {
+            numPartitions: 1,
+            configs: [{ name: "segment.bytes", value: "-1" }],
+          }),
+        );
+        assert.deepEqual(
+          [valid.errorCode, valid.numPartitions, typo.errorCode, negative.errorCode],
+          [KafkaError.NONE, 2, KafkaError.INVALID_CONFIG, KafkaError.INVALID_CONFIG],
+        );
+        assert.deepEqual(shown(valid), shown(made));
+        assert.throws(() => broker.topics.get("validated"), "validateOnly created nothing");
+      },
+    );
 
     await t.step("kept across a restart", async () => {
       await broker.close();

@@ -13,6 +13,7 @@ import { type KafkaContext, NODE_ID } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
 import { topicIdOf } from "../topic_ids.ts";
+import { createdTopicConfigs } from "./configs.ts";
 
 const ZERO_UUID = new Uint8Array(16);
 
@@ -338,14 +339,21 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
           } catch (err) {
             if (!isSluiceError(err, "TOPIC_NOT_FOUND")) throw err;
           }
-          // Kafka's controller draws the id before it checks validateOnly: a fresh one.
-          out.push({ ...result(KafkaError.NONE, null, partitions), topicId: randomTopicId() });
+          // Everything creating it would check, nothing written.
+          const valid = ctx.broker.topics.validateNew(name, partitions, config);
+          out.push({
+            ...result(KafkaError.NONE, null, partitions),
+            // Kafka's controller draws the id before it checks validateOnly: a fresh one.
+            topicId: randomTopicId(),
+            configs: createdTopicConfigs(valid.config),
+          });
           continue;
         }
         const topic = await ctx.broker.createTopic(name, partitions, config);
         out.push({
           ...result(KafkaError.NONE, null, topic.logs.length),
           topicId: topicIdOf(topic),
+          configs: createdTopicConfigs(topic.config),
         });
       } catch (err) {
         out.push(result(kafkaErrorCode(err), err instanceof Error ? err.message : String(err)));

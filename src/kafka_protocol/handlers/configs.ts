@@ -119,7 +119,9 @@ const TOPIC_CONFIGS: { readonly [K in OwnTopicConfigKey]: ConfigInfo } = {
   "max.message.bytes": { type: ConfigType.INT, doc: "The largest record batch accepted." },
   "compression.type": {
     type: ConfigType.STRING,
-    doc: "The compression batches are stored with (none or lz4).",
+    doc: "producer: batches are stored as the client sent them (HTTP produce writes them " +
+      "uncompressed); none: the same; lz4: HTTP produce writes LZ4 batches. Kafka clients' " +
+      "batches are never recompressed.",
   },
   "cleanup.policy": {
     type: ConfigType.LIST,
@@ -165,6 +167,20 @@ function topicEntries(config: Readonly<TopicConfig>): Entry[] {
     },
   );
   return [...own, ...kept];
+}
+
+/**
+ * A topic's configs as CreateTopics v5+ answers them (CreatableTopicConfigs): what DescribeConfigs
+ * shows for the topic, in the shorter shape.
+ */
+export function createdTopicConfigs(config: Readonly<TopicConfig>): Struct[] {
+  return topicEntries(config).map((e) => ({
+    name: e.name,
+    value: e.value,
+    readOnly: true,
+    configSource: e.source,
+    isSensitive: false,
+  }));
 }
 
 function brokerEntries(ctx: KafkaContext): Entry[] {

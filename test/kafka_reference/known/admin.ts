@@ -11,11 +11,12 @@ const TOPIC_CONFIG_CASES = [
   "topic and broker",
   "synonyms",
 ];
-const CREATED = [
+const CREATED_ANY = [
   "new topic",
   "validate only",
   "with a config",
   "default partitions and replication",
+  "manual assignment",
 ];
 
 export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
@@ -24,10 +25,26 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
   ...known("OV1", "DescribeConfigs", "0", "*", "(outcome)", { kafka: "<closed>" }),
 
   // CreateTopics, DeleteTopics
-  ...known("TP5", "CreateTopics", "5-7", "manual assignment", "topics[*].configs[*]", {
-    sluice: ABSENT,
+  // CreateTopics v5+ answers the new topic's configs as DescribeConfigs shows them: CF1-CF2, CF8.
+  ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[*]", { sluice: ABSENT }),
+  ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[flush.policy]", {
+    kafka: ABSENT,
   }),
-  ...known("TP5", "CreateTopics", "5-7", CREATED, "topics[*].configs[*]", { sluice: ABSENT }),
+  ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[flush.ms].value", {
+    sluice: "1000",
+  }),
+  ...known("CF2", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[*].readOnly", {
+    kafka: false,
+    sluice: true,
+  }),
+  ...known(
+    "CF8",
+    "CreateTopics",
+    "5-7",
+    CREATED_ANY,
+    "topics[*].configs[min.insync.replicas].configSource",
+    { kafka: 3, sluice: 5 },
+  ),
   ...known("TP6", "DeleteTopics", "1-6", "invalid name", "responses[bad/name].errorCode", {
     kafka: 3,
     sluice: 17,
@@ -93,17 +110,6 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     {
       kafka: false,
       sluice: true,
-    },
-  ),
-  ...known(
-    "CF3",
-    "DescribeConfigs",
-    "1-4",
-    "topic, every config",
-    "results[diff-a].configs[compression.type].value",
-    {
-      kafka: "producer",
-      sluice: "none",
     },
   ),
   ...known(
