@@ -2,6 +2,7 @@
  * Produce: each partition's RecordBatch v2 bytes are appended as the client built them (CRC and
  * counts checked, offsets patched in place; records never decoded).
  *
+ * Each partition's records are exactly one batch (Kafka's rule from v3 on: INVALID_RECORD else).
  * acks: 0 sends no response (errors are logged); 1 and -1 answer once the append is done as the
  * partition's flush policy says (a single broker: the leader's log is every in-sync replica).
  * Any other value is INVALID_REQUIRED_ACKS. A batch from an idempotent producer (producer id set)
@@ -84,11 +85,12 @@ async function producePartition(
   }
   const shape = inspect(records);
   if (typeof shape === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, shape);
-  if (shape.idempotent && shape.batches !== 1) {
+  if (shape.batches !== 1) {
+    // Kafka's rule from Produce v3 on (the only versions served): one batch per partition.
     return failed(
       index,
       KafkaError.INVALID_RECORD,
-      "an idempotent producer sends one batch per partition",
+      `${shape.batches} record batches for one partition: a produce request carries exactly one`,
     );
   }
   try {

@@ -140,38 +140,6 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
     },
   ),
   ...known(
-    "PR2",
-    "Produce",
-    "3-9",
-    "two batches for one partition",
-    "responses[diff-batches].partitionResponses[0].errorCode",
-    {
-      kafka: 87,
-      sluice: 0,
-    },
-  ),
-  ...known(
-    "PR2",
-    "Produce",
-    "3-9",
-    "two batches for one partition",
-    "responses[diff-batches].partitionResponses[0].baseOffset",
-    {
-      kafka: -1,
-    },
-  ),
-  ...known(
-    "PR2",
-    "Produce",
-    "5-9",
-    "two batches for one partition",
-    "responses[diff-batches].partitionResponses[0].logStartOffset",
-    {
-      kafka: -1,
-      sluice: 0,
-    },
-  ),
-  ...known(
     "PR3",
     "Produce",
     "3-9",
