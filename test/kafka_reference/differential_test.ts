@@ -55,6 +55,8 @@ import {
   type RunningKafka,
   startKafka,
 } from "./kafka_server.ts";
+import type { CaseContext } from "./case_context.ts";
+import { FETCH_SESSION_CASES_WITH_PARTITIONS, fetchSessionCases } from "./cases/fetch_sessions.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -332,12 +334,14 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     "responses[diff-a].partitions[0].lastStableOffset",
     "responses[diff-a].partitions[0].logStartOffset",
   ], { kafka: -1 }),
-  ...known("FE4", "Fetch", "7-12", "new fetch session", "sessionId", {
-    kafka: "<session id>",
-    sluice: 0,
-  }),
-  ...known("FE4", "Fetch", "7-12", "unknown fetch session", "errorCode", { kafka: 70, sluice: 0 }),
-  ...known("FE4", "Fetch", "7-12", "unknown fetch session", "responses[diff-b]", { kafka: ABSENT }),
+  ...known(
+    "FE2",
+    "Fetch",
+    "7-12",
+    FETCH_SESSION_CASES_WITH_PARTITIONS,
+    "responses[*].partitions[*].abortedTransactions",
+    { kafka: null, sluice: [] },
+  ),
   ...known(
     "FE5",
     "Fetch",
@@ -2335,6 +2339,19 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
       });
     }
   });
+
+  const ctx: CaseContext = {
+    t,
+    d,
+    kafka,
+    versions,
+    served: (api) => served.get(api)!,
+    kafkaServes,
+    check,
+    prepared,
+    until,
+  };
+  await t.step("Fetch sessions", () => fetchSessionCases(ctx));
 
   // -------------------------------------------------------------------------------------------
   await t.step("every API and version Sluice serves ran", () => {
