@@ -3,8 +3,9 @@
  * session's life on both sides: made by a full fetch, incremental fetches (nothing new, a partition
  * moved back, the same again, a partition added, forgotten, an unknown partition answered at every
  * fetch), a wrong epoch, closed with epoch -1, then unknown; and an empty session, and an unknown
- * id with epoch 1 and with session id 0. Each side's session id is learned from its own answer
- * and sent back to it (session ids are normalized to `<session id>`).
+ * id with epoch 1 and with session id 0; at the newest version, a topic deleted while in a
+ * session. Each side's session id is learned from its own answer and sent back to it (session ids
+ * are normalized to `<session id>`).
  */
 import type { Struct } from "../../../src/kafka_protocol/codec.ts";
 import type { Peer } from "../differential_lib.ts";
@@ -17,6 +18,7 @@ export const FETCH_SESSION_CASES_WITH_PARTITIONS: readonly string[] = [
   "session: the same request again",
   "session: a partition added",
   "session: epoch -1 closes it",
+  "session: full fetch of a topic to delete",
 ];
 
 type Partition = [topic: string, partition: number, offset: number];
@@ -116,4 +118,87 @@ export async function fetchSessionCases(c: CaseContext): Promise<void> {
     // With nothing left, the session closes and the answer has no session.
     await inSession("session: the empty session used", 1);
   }
+  await deletedTopicCases(c, hw(TOPIC_B, 0));
+}
+
+/**
+ * A topic deleted while in a session (newest version only): both answer its partition
+ * UNKNOWN_TOPIC_OR_PARTITION at every incremental fetch until the client forgets it. Kafka's
+ * brokers learn of a deletion asynchronously, so the first incremental fetches are polled (on both
+ * sides alike, so the epochs stay the same) until both answer so.
+ */
+async function deletedTopicCases(c: CaseContext, hwB: number): Promise<void> {
+  const v = c.served("Fetch").max;
+  const topic = "session-deleted";
+  const SESSION = "deletedSession";
+  const EPOCH = "deletedEpoch";
+  const created = await c.check({
+    api: "CreateTopics",
+    version: 5,
+    label: "",
+    prepare: true,
+    body: {
+      topics: [{
+        name: topic,
+        numPartitions: 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [],
+      }],
+      timeoutMs: 30_000,
+      validateOnly: false,
+    },
+  });
+  c.prepared("CreateTopics", created, (b) => b.topics[0].errorCode === 0);
+  await c.until("ListOffsets: the new topic ready", {
+    api: "ListOffsets",
+    version: 1,
+    label: "",
+    body: {
+      replicaId: -1,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+    },
+  }, (b) => b.topics[0].partitions[0].errorCode === 0);
+  const full = await c.check({
+    api: "Fetch",
+    version: v,
+    label: "session: full fetch of a topic to delete",
+    body: fetchBody([[topic, 0, 0], [TOPIC_B, 0, hwB]], 0, 0),
+    learn: (peer, b) => {
+      peer.values.set(SESSION, b.sessionId as number);
+      peer.values.set(EPOCH, 1);
+    },
+  });
+  c.prepared("a session on both", full, (b) => b.errorCode === 0 && b.sessionId !== 0);
+  const deleted = await c.check({
+    api: "DeleteTopics",
+    version: 4,
+    label: "",
+    prepare: true,
+    body: { topicNames: [topic], timeoutMs: 30_000 },
+  });
+  c.prepared("DeleteTopics", deleted, (b) => b.responses[0].errorCode === 0);
+  /** The next incremental fetch of that session, each side at its own epoch. */
+  const next = (forgotten: [string, number[]][] = []) => (peer: Peer) => {
+    const epoch = peer.value(EPOCH);
+    peer.values.set(EPOCH, epoch + 1);
+    return fetchBody([], peer.value(SESSION), epoch, forgotten);
+  };
+  const UNKNOWN_TOPIC_OR_PARTITION = 3;
+  await c.until(
+    "the deleted topic's partition answered UNKNOWN_TOPIC_OR_PARTITION",
+    { api: "Fetch", version: v, label: "", body: next() },
+    (b) =>
+      b.errorCode === 0 &&
+      b.responses.some((t: Any) =>
+        t.topic === topic && t.partitions[0].errorCode === UNKNOWN_TOPIC_OR_PARTITION
+      ),
+  );
+  await c.check({ api: "Fetch", version: v, label: "session: a deleted topic", body: next() });
+  await c.check({
+    api: "Fetch",
+    version: v,
+    label: "session: the deleted topic forgotten",
+    body: next([[topic, [0]]]),
+  });
 }
