@@ -4,7 +4,7 @@
  * poll, forgotten partitions, a deleted topic, session errors, closing, a duplicate request
  * overtaken by the next epoch, the round robin of partitions under max_bytes, and the metrics.
  * Kafka's own answers to the same requests are compared in
- * test/kafka_reference/cases/fetch_sessions.ts; real clients in java_consumer_fetch_session_test.ts.
+ * test/kafka_reference/cases/fetch_sessions.ts; real clients in java_fetch_session_test.ts.
  */
 import assert from "node:assert/strict";
 import { Broker } from "../../src/broker/broker.ts";
