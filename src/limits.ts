@@ -139,6 +139,30 @@ export const KAFKA_CONNECTIONS_MAX = 10_000;
  * MiB is still 16 partitions at the consumers' default max.partition.fetch.bytes (1 MiB).
  */
 export const KAFKA_FETCH_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Kafka protocol: incremental fetch sessions (KIP-227) kept at once (Kafka's
+ * max.incremental.fetch.session.cache.slots, 1000). A full fetch asking for a session when all
+ * are taken evicts one as Kafka does (src/kafka_protocol/fetch_sessions.ts) or gets none (session
+ * id 0: the client keeps sending full fetches).
+ */
+export const KAFKA_FETCH_SESSIONS_MAX = 1000;
+/**
+ * Kafka protocol: a fetch session unused this long may be evicted by any new one; one created
+ * less than this ago is never evicted for a bigger one (Kafka's
+ * min.incremental.fetch.session.eviction.ms, 120 s).
+ */
+export const KAFKA_FETCH_SESSION_EVICTION_MS = 120_000;
+/**
+ * Kafka protocol: partitions one fetch session may hold (Kafka has no such bound). A full fetch
+ * of more gets no session; an incremental fetch that would grow a session past it closes the
+ * session (FETCH_SESSION_ID_NOT_FOUND, and the client starts over with a full fetch).
+ */
+export const KAFKA_FETCH_SESSION_PARTITIONS_MAX = 10_000;
+/**
+ * Kafka protocol: partitions all fetch sessions hold together (about 150 bytes each, so 15 MB),
+ * with the same consequences as the per-session bound when a session would pass it.
+ */
+export const KAFKA_FETCH_SESSION_PARTITIONS_TOTAL_MAX = 100_000;
 /** The Kafka listener's port when none is given (Kafka's own default). */
 export const KAFKA_PORT_DEFAULT = 9092;
 /**

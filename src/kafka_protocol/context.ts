@@ -1,12 +1,14 @@
 /**
  * What the Kafka handlers share: the broker (idempotence included), the Kafka-protocol group
- * coordinators (classic and consumer), producer-id allocation, and the listener's own settings.
+ * coordinators (classic and consumer), producer-id allocation, the fetch sessions, and the
+ * listener's own settings.
  */
 import type { Broker } from "../broker/broker.ts";
 import type { ConsumerGroupCoordinator } from "../broker/groups/consumer_coordinator.ts";
 import type { ClassicGroupCoordinator } from "../broker/groups/classic/coordinator.ts";
 import type { ProducerIdAllocator } from "../broker/producer_ids.ts";
 import type { Logger } from "../logger.ts";
+import type { FetchSessionCache } from "./fetch_sessions.ts";
 
 export interface KafkaListenerSettings {
   /** The address clients are told to connect to (Metadata, FindCoordinator). */
@@ -35,6 +37,8 @@ export interface KafkaContext {
   /** KIP-848 `consumer`-protocol groups (ConsumerGroupHeartbeat). */
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly producerIds: ProducerIdAllocator;
+  /** Incremental fetch sessions (KIP-227): the listener's protocol state. */
+  readonly fetchSessions: FetchSessionCache;
   readonly settings: KafkaListenerSettings;
   readonly logger: Logger;
 }

@@ -109,6 +109,7 @@ import {
   SASL_HANDSHAKE_RESPONSE,
 } from "./messages/sasl.ts";
 import { SYNC_GROUP_REQUEST, SYNC_GROUP_RESPONSE } from "./messages/sync_group.ts";
+import { FetchSessionCache } from "./fetch_sessions.ts";
 import { KafkaMetrics } from "./metrics.ts";
 import { type KafkaServer, startKafkaServer } from "./server.ts";
 
@@ -433,10 +434,12 @@ export async function startKafkaListener(
     groups,
     consumerGroups,
     producerIds: ProducerIdAllocator.open(dataDir),
+    fetchSessions: new FetchSessionCache({ clock: broker.clock }),
     settings,
     logger: options.logger,
   };
   const metrics = new KafkaMetrics();
+  metrics.fetchSessions = ctx.fetchSessions;
   let server: KafkaServer;
   try {
     server = await startKafkaServer({

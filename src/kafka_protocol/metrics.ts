@@ -1,9 +1,11 @@
 /**
  * The Kafka listener's Prometheus families, rendered into /metrics beside the HTTP ones: requests
  * and their latency per API, open connections, connections closed by Sluice per reason (a fixed
- * set, so label cardinality stays bounded), and the bytes held in the memory budgets.
+ * set, so label cardinality stays bounded), the bytes held in the memory budgets, and fetch
+ * sessions (KIP-227): open, partitions held, evictions, refusals and fetches by kind.
  */
 import type { ByteBudget } from "../byte_budget.ts";
+import type { FetchSessionCache } from "./fetch_sessions.ts";
 
 export const CLOSE_REASONS = [
   "malformed",
@@ -35,6 +37,8 @@ export class KafkaMetrics {
   connections = 0;
   /** The listener's memory budgets (server.ts), once it runs. */
   budgets: { responses: ByteBudget; requests: ByteBudget } | undefined;
+  /** The listener's fetch session cache (listener.ts). */
+  fetchSessions: FetchSessionCache | undefined;
 
   observe(api: string, seconds: number): void {
     let stats = this.#apis.get(api);
@@ -124,6 +128,42 @@ export class KafkaMetrics {
         "The budget of that gauge (KAFKA_QUEUED_REQUEST_BYTES_MAX).",
       );
       lines.push(`sluice_kafka_request_bytes_queued_max ${requests.capacity}`);
+    }
+    const sessions = this.fetchSessions;
+    if (sessions !== undefined) {
+      family(
+        "sluice_kafka_fetch_sessions",
+        "gauge",
+        "Open incremental fetch sessions (KIP-227; at most KAFKA_FETCH_SESSIONS_MAX).",
+      );
+      lines.push(`sluice_kafka_fetch_sessions ${sessions.size}`);
+      family(
+        "sluice_kafka_fetch_session_partitions",
+        "gauge",
+        "Partitions held by all fetch sessions (at most KAFKA_FETCH_SESSION_PARTITIONS_TOTAL_MAX).",
+      );
+      lines.push(`sluice_kafka_fetch_session_partitions ${sessions.partitions}`);
+      family(
+        "sluice_kafka_fetch_session_evictions_total",
+        "counter",
+        "Fetch sessions evicted to make room for a new one.",
+      );
+      lines.push(`sluice_kafka_fetch_session_evictions_total ${sessions.evictions}`);
+      family(
+        "sluice_kafka_fetch_sessions_refused_total",
+        "counter",
+        "Full fetches that asked for a session and got none (cache full, or too many partitions).",
+      );
+      lines.push(`sluice_kafka_fetch_sessions_refused_total ${sessions.refused}`);
+      family(
+        "sluice_kafka_fetches_total",
+        "counter",
+        "Fetch requests by kind: sessionless (epoch -1), full (epoch 0, asking for a session), " +
+          "incremental, session_error (unknown session or wrong epoch).",
+      );
+      for (const [kind, count] of Object.entries(sessions.fetches)) {
+        lines.push(`sluice_kafka_fetches_total{kind="${kind}"} ${count}`);
+      }
     }
     return lines.join("\n") + "\n";
   }

@@ -1587,7 +1587,7 @@ export class KafkaFuzzer {
       case PRODUCE_KEY:
         return this.#checkProduce(what, fate.body!, body);
       case FETCH_KEY:
-        return this.#checkFetch(what, fate.body!, body, startEnds);
+        return this.#checkFetch(what, fate.version, fate.body!, body, startEnds);
       case JOIN_GROUP_KEY: {
         const group = fate.body!.groupId as string;
         const code = body.errorCode as number;
@@ -1685,12 +1685,27 @@ export class KafkaFuzzer {
 
   #checkFetch(
     what: string,
+    version: number,
     request: Struct,
     response: Struct,
     startEnds: Map<string, number[]>,
   ): string | undefined {
     const topics = request.topics as { topic: string; partitions: Struct[] }[];
     const answers = response.responses as { topic: string; partitions: Struct[] }[];
+    // v7+ with an epoch other than 0 and -1 names a fetch session (KIP-227): an unknown one or a
+    // wrong epoch is a top-level error with no partitions; an incremental answer holds only the
+    // session's partitions with news, so it cannot mirror the request.
+    const epoch = request.sessionEpoch as number;
+    if (version >= 7 && epoch !== 0 && epoch !== -1) {
+      const code = response.errorCode as number;
+      if (
+        code === KafkaError.FETCH_SESSION_ID_NOT_FOUND ||
+        code === KafkaError.INVALID_FETCH_SESSION_EPOCH
+      ) {
+        return answers.length === 0 ? undefined : `${what}: session error ${code} with partitions`;
+      }
+      return code === KafkaError.NONE ? undefined : `${what}: top-level error ${code}`;
+    }
     if (answers.length !== topics.length) {
       return `${what}: ${answers.length} topics answered, ${topics.length} asked`;
     }

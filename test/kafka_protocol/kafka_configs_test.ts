@@ -350,6 +350,7 @@ Deno.test("DescribeConfigs, DescribeCluster and OffsetDelete with authentication
     groups: env.listener.groups,
     consumerGroups: env.listener.consumerGroups,
     producerIds: undefined as never,
+    fetchSessions: undefined as never,
     settings: {
       advertisedHost: "127.0.0.1",
       advertisedPort: env.listener.port,

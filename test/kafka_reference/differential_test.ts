@@ -44,6 +44,7 @@ import { batch } from "./cases/common.ts";
 import { describeClusterCases, describeConfigsCases } from "./cases/configs.ts";
 import { consumerGroupCases } from "./cases/consumer_groups.ts";
 import { fetchCases, listOffsetsCases } from "./cases/fetch.ts";
+import { fetchSessionCases } from "./cases/fetch_sessions.ts";
 import { findCoordinatorCases } from "./cases/find_coordinator.ts";
 import { deleteGroupsCases, describeGroupsCases, listGroupsCases } from "./cases/group_admin.ts";
 import { offsetCommitCases, offsetDeleteCases, offsetFetchCases } from "./cases/group_offsets.ts";
@@ -308,6 +309,7 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
     ["DescribeConfigs", describeConfigsCases],
     ["DescribeCluster", describeClusterCases],
     ["Metadata: internal topics", internalTopicCases],
+    ["Fetch sessions", fetchSessionCases],
   ];
   for (const [name, cases] of groups) await t.step(name, () => cases(c));
 

@@ -10,38 +10,53 @@
  * are TOPIC_AUTHORIZATION_FAILED and left out of the read; the others wait as usual (a fetch with
  * nothing left to read answers at once, as Kafka's KafkaApis does).
  *
+ * Fetch sessions (KIP-227, v7+; the rules in ../fetch_sessions.ts): a full fetch with epoch 0 is
+ * answered in full and, when the cache admits it, with a new session's id; an incremental fetch
+ * reads every partition of its session (the request's changes applied first) through the same
+ * read path, long poll included, and answers only the partitions with news. A session error is
+ * the top-level error code with no partitions. Session partitions are handed to the broker as
+ * they are (they are FetchPartitions), so an incremental fetch allocates per partition only
+ * what the read path does, plus the answers it sends.
+ *
  * Memory: max_bytes is capped by KAFKA_FETCH_BYTES_MAX; the broker then asks the listener's
  * response budget (context.responseBytes, KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX) right before each
  * read. A fetch granted less (clients that do not read hold the rest) answers at once with what
  * it got, at least one batch when there is one, instead of waiting: a consumer keeps moving, one
  * smaller response at a time, and nothing is held while a fetch waits for data.
  *
- * No fetch sessions (KIP-227): every response has session id 0, which tells a client to keep
- * sending full fetches. No transactions: the last stable offset is the high watermark.
+ * No transactions: the last stable offset is the high watermark.
  */
 import type { FetchPartition, FetchPartitionResult } from "../../broker/fetch_reader.ts";
 import { FETCH_WAIT_MS_MAX, KAFKA_FETCH_BYTES_MAX } from "../../limits.ts";
 import { may } from "../acl.ts";
-import type { Handler } from "../apis.ts";
+import type { Handler, RequestContext } from "../apis.ts";
 import type { Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
+import {
+  type FetchSession,
+  type FetchSessionCache,
+  type RequestedPartition,
+  SessionPartition,
+} from "../fetch_sessions.ts";
 
 const EMPTY = new Uint8Array(0);
 const ZERO_UUID = new Uint8Array(16);
 
-interface PartitionRequest {
+interface PartitionRequest extends RequestedPartition {
   partition: number;
   fetchOffset: bigint;
   partitionMaxBytes: number;
 }
 
-function partitionResult(r: FetchPartitionResult): Struct {
+type RequestTopics = { topic: string; partitions: PartitionRequest[] }[];
+
+function partitionResult(r: FetchPartitionResult, errorCode: number): Struct {
   const hw = BigInt(r.highWatermark);
   return {
     partitionIndex: r.partition,
-    errorCode: r.error === undefined ? KafkaError.NONE : kafkaErrorCode(r.error),
+    errorCode,
     highWatermark: hw,
     lastStableOffset: hw,
     logStartOffset: BigInt(r.logStartOffset),
@@ -64,57 +79,174 @@ function deniedResult(partition: number): Struct {
   };
 }
 
+function errorCodeOf(r: FetchPartitionResult): number {
+  return r.error === undefined ? KafkaError.NONE : kafkaErrorCode(r.error);
+}
+
+function sessionError(errorCode: number, sessionId: number): Struct {
+  return { throttleTimeMs: 0, errorCode, sessionId, responses: [] };
+}
+
 export function fetchHandler(ctx: KafkaContext): Handler {
-  return async (body, context) => {
+  const sessions = ctx.fetchSessions;
+  return (body, context) => {
     const requestedMax = body.maxBytes as number;
     const maxBytes = Math.min(
       requestedMax > 0 ? requestedMax : KAFKA_FETCH_BYTES_MAX,
       KAFKA_FETCH_BYTES_MAX,
     );
-    const topics = body.topics as Struct[];
-    // The partitions of the topics the principal may read go to the broker, in request order.
-    const partitions: FetchPartition[] = [];
-    const allowed: boolean[] = new Array(topics.length);
-    for (let i = 0; i < topics.length; i++) {
-      const topic = topics[i].topic as string;
-      allowed[i] = may(context, "topic", topic, "read");
-      if (!allowed[i]) continue;
-      for (const p of topics[i].partitions as unknown as PartitionRequest[]) {
-        partitions.push({
-          topic,
-          partition: p.partition,
-          fetchOffset: Number(p.fetchOffset),
-          partitionMaxBytes: p.partitionMaxBytes,
-        });
-      }
-    }
-    const results = await ctx.broker.fetchMessages({
-      partitions,
-      maxBytes,
-      minBytes: Math.max(0, body.minBytes as number),
+    const topics = body.topics as unknown as RequestTopics;
+    const v7 = context.apiVersion >= 7;
+    const fetch = sessions.newContext(
+      v7 ? body.sessionId as number : 0,
+      v7 ? body.sessionEpoch as number : -1,
+      topics,
+      v7 ? body.forgottenTopicsData as unknown as { topic: string; partitions: number[] }[] : [],
+    );
+    if (fetch.kind === "error") return Promise.resolve(sessionError(fetch.errorCode, 0));
+    const wait = (readable: number) =>
       // Nothing left to read (no partition named, or none the principal may read) answers at
       // once, as Kafka does; otherwise the readable partitions wait as usual.
-      maxWaitMs: partitions.length === 0
-        ? 0
-        : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX),
-      budget: context.responseBytes,
-      whenWaitersFull: "answer",
-    });
-    const responses: Struct[] = new Array(topics.length);
-    let next = 0;
-    for (let i = 0; i < topics.length; i++) {
-      const t = topics[i];
-      const requested = t.partitions as unknown as PartitionRequest[];
-      const out: Struct[] = new Array(requested.length);
-      for (let j = 0; j < requested.length; j++) {
-        out[j] = allowed[i]
-          ? partitionResult(results[next++])
-          : deniedResult(requested[j].partition);
-      }
-      responses[i] = { topic: t.topic as string, topicId: ZERO_UUID, partitions: out };
+      readable === 0 ? 0 : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX);
+    const read = (partitions: FetchPartition[]) =>
+      ctx.broker.fetchMessages({
+        partitions,
+        maxBytes,
+        minBytes: Math.max(0, body.minBytes as number),
+        maxWaitMs: wait(partitions.length),
+        budget: context.responseBytes,
+        whenWaitersFull: "answer",
+      });
+    if (fetch.kind === "incremental") {
+      return incremental(fetch.session, fetch.epoch, context, read);
     }
-    return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses };
+    return full(topics, context, read, fetch.create ? sessions : undefined);
   };
+}
+
+type Read = (partitions: FetchPartition[]) => Promise<FetchPartitionResult[]>;
+
+/** A full fetch: every requested partition answered; with `sessions`, a session made of them. */
+async function full(
+  topics: RequestTopics,
+  context: RequestContext,
+  read: Read,
+  sessions: FetchSessionCache | undefined,
+): Promise<Struct> {
+  // The partitions of the topics the principal may read go to the broker, in request order.
+  const partitions: FetchPartition[] = [];
+  const allowed: boolean[] = new Array(topics.length);
+  for (let i = 0; i < topics.length; i++) {
+    const topic = topics[i].topic;
+    allowed[i] = may(context, "topic", topic, "read");
+    if (!allowed[i]) continue;
+    for (const p of topics[i].partitions) {
+      partitions.push({
+        topic,
+        partition: p.partition,
+        fetchOffset: Number(p.fetchOffset),
+        partitionMaxBytes: p.partitionMaxBytes,
+      });
+    }
+  }
+  const results = await read(partitions);
+  const cached: SessionPartition[] | undefined = sessions === undefined ? undefined : [];
+  const responses: Struct[] = new Array(topics.length);
+  let next = 0;
+  for (let i = 0; i < topics.length; i++) {
+    const t = topics[i];
+    const requested = t.partitions;
+    const out: Struct[] = new Array(requested.length);
+    for (let j = 0; j < requested.length; j++) {
+      const p = requested[j];
+      const r = allowed[i] ? results[next++] : undefined;
+      out[j] = r === undefined ? deniedResult(p.partition) : partitionResult(r, errorCodeOf(r));
+      // What the client is told is what the session remembers (Kafka's FullFetchContext).
+      cached?.push(
+        new SessionPartition(
+          t.topic,
+          p.partition,
+          Number(p.fetchOffset),
+          p.partitionMaxBytes,
+          Number(p.logStartOffset),
+          r === undefined ? -1 : r.highWatermark,
+          r === undefined ? -1 : r.logStartOffset,
+        ),
+      );
+    }
+    responses[i] = { topic: t.topic, topicId: ZERO_UUID, partitions: out };
+  }
+  const sessionId = sessions === undefined ? 0 : sessions.create(cached!);
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId, responses };
+}
+
+/**
+ * An incremental fetch: the session's partitions read in session order, and answered only where
+ * something changed (SessionPartition.mustRespond), consecutive partitions of a topic together.
+ */
+async function incremental(
+  session: FetchSession,
+  epoch: number,
+  context: RequestContext,
+  read: Read,
+): Promise<Struct> {
+  const parts: SessionPartition[] = new Array(session.size);
+  let n = 0;
+  for (const p of session.partitions.values()) parts[n++] = p;
+  // ACLs are checked at every fetch, as Kafka does: rights may have changed since the last one.
+  let allowed: Uint8Array | undefined;
+  let readable: FetchPartition[] = parts;
+  if (context.principal !== null) {
+    allowed = new Uint8Array(n);
+    readable = [];
+    let lastTopic: string | undefined;
+    let lastAllowed = false;
+    for (let i = 0; i < n; i++) {
+      const p = parts[i];
+      if (p.topic !== lastTopic) {
+        lastTopic = p.topic;
+        lastAllowed = may(context, "topic", p.topic, "read");
+      }
+      if (lastAllowed) {
+        allowed[i] = 1;
+        readable.push(p);
+      }
+    }
+  }
+  const results = await read(readable);
+  // Another request of this session came first (a duplicate): Kafka's answer.
+  if (session.epoch !== epoch) {
+    return sessionError(KafkaError.INVALID_FETCH_SESSION_EPOCH, session.id);
+  }
+  const responses: Struct[] = [];
+  let current: Struct[] | undefined;
+  let currentTopic: string | undefined;
+  let next = 0;
+  for (let i = 0; i < n; i++) {
+    const p = parts[i];
+    let answer: Struct | undefined;
+    if (allowed !== undefined && allowed[i] === 0) {
+      if (p.mustRespond(KafkaError.TOPIC_AUTHORIZATION_FAILED, -1, -1, 0, true)) {
+        answer = deniedResult(p.partition);
+      }
+    } else {
+      const r = results[next++];
+      const errorCode = errorCodeOf(r);
+      const bytes = r.records.length;
+      if (p.mustRespond(errorCode, r.highWatermark, r.logStartOffset, bytes, true)) {
+        answer = partitionResult(r, errorCode);
+        if (bytes > 0) session.sendToBack(p);
+      }
+    }
+    if (answer === undefined) continue;
+    if (p.topic !== currentTopic) {
+      currentTopic = p.topic;
+      current = [];
+      responses.push({ topic: p.topic, topicId: ZERO_UUID, partitions: current });
+    }
+    current!.push(answer);
+  }
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: session.id, responses };
 }
 
 /**

@@ -2,6 +2,7 @@
  * Known differences from Kafka 4.4: ApiVersions, Metadata, Produce, Fetch, FindCoordinator (see ../known_differences.ts).
  */
 import { ABSENT, type KnownDifference } from "../differential_lib.ts";
+import { FETCH_SESSION_CASES_WITH_PARTITIONS } from "../cases/fetch_sessions.ts";
 import { known } from "../known_differences.ts";
 
 const SERVED_RANGES: readonly [number, "minVersion" | "maxVersion", number][] = [
@@ -210,12 +211,14 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
     "responses[diff-a].partitions[0].lastStableOffset",
     "responses[diff-a].partitions[0].logStartOffset",
   ], { kafka: -1 }),
-  ...known("FE4", "Fetch", "7-12", "new fetch session", "sessionId", {
-    kafka: "<session id>",
-    sluice: 0,
-  }),
-  ...known("FE4", "Fetch", "7-12", "unknown fetch session", "errorCode", { kafka: 70, sluice: 0 }),
-  ...known("FE4", "Fetch", "7-12", "unknown fetch session", "responses[diff-b]", { kafka: ABSENT }),
+  ...known(
+    "FE2",
+    "Fetch",
+    "7-12",
+    FETCH_SESSION_CASES_WITH_PARTITIONS,
+    "responses[*].partitions[*].abortedTransactions",
+    { kafka: null, sluice: [] },
+  ),
   ...known(
     "FE5",
     "Fetch",
