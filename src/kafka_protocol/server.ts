@@ -435,11 +435,14 @@ class Connection {
     return [prefix, ...chunks];
   }
 
-  /** ApiVersions at a version we do not have: answered at v0 with error 35 and our ranges. */
+  /**
+   * ApiVersions at a version we do not have: answered at v0 with error 35 and, as Kafka (KIP-511),
+   * only ApiVersions' own range, which is what the client needs to ask again.
+   */
   #unsupportedApiVersions(correlationId: number): Uint8Array[] {
     const body = {
       errorCode: KafkaError.UNSUPPORTED_VERSION,
-      apiKeys: this.#options.apis.supportedRanges(),
+      apiKeys: this.#options.apis.supportedRanges().filter((r) => r.apiKey === API_VERSIONS_KEY),
     };
     const api = this.#options.apis.get(API_VERSIONS_KEY)!;
     return this.#frame({ ...api, response: API_VERSIONS_RESPONSE }, 0, correlationId, body);

@@ -27,13 +27,29 @@ function randomTopicId(): Uint8Array {
 /** Kafka's "no authorized operations reported" (INT32_MIN). */
 const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
 
+/** KIP-511's rule for ApiVersions v3's client_software_name and _version. */
+const CLIENT_SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
+
 export function apiVersionsHandler(apis: ApiRegistry): Handler {
-  return () =>
-    Promise.resolve({
+  return (body, context) => {
+    if (
+      context.apiVersion >= 3 &&
+      (!CLIENT_SOFTWARE.test(body.clientSoftwareName as string) ||
+        !CLIENT_SOFTWARE.test(body.clientSoftwareVersion as string))
+    ) {
+      // As Kafka: INVALID_REQUEST and no API keys (the connection stays open).
+      return Promise.resolve({
+        errorCode: KafkaError.INVALID_REQUEST,
+        apiKeys: [],
+        throttleTimeMs: 0,
+      });
+    }
+    return Promise.resolve({
       errorCode: KafkaError.NONE,
       apiKeys: apis.supportedRanges(),
       throttleTimeMs: 0,
     });
+  };
 }
 
 /** The topic, creating it when auto-creation is on and allowed; undefined when it is missing. */

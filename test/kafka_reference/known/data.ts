@@ -44,14 +44,6 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
     sluice: ABSENT,
   }),
   ...known("AV3", "ApiVersions", "3", "*", "finalizedFeaturesEpoch", { sluice: -1 }),
-  ...known("AV4", "ApiVersions", "3", "invalid client software name", "errorCode", {
-    kafka: 42,
-    sluice: 0,
-  }),
-  ...known("AV4", "ApiVersions", "3", "invalid client software name", "apiKeys[*]", {
-    kafka: ABSENT,
-  }),
-  ...known("AV5", "ApiVersions", "3", "version 127", "apiKeys[*]", { kafka: ABSENT }),
 
   // Metadata
   ...known("MD1", "Metadata", "0-11", "unknown topic, auto-created", "topics[auto-v*].errorCode", {
