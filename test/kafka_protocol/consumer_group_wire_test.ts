@@ -74,7 +74,10 @@ Deno.test("consumer group protocol over raw frames", async (t) => {
     let topicId: Uint8Array = new Uint8Array(16);
 
     await t.step("ApiVersions and Metadata", async () => {
-      const versions = await call(port, API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE, 3, {}) as Any;
+      const versions = await call(port, API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE, 3, {
+        clientSoftwareName: "sluice-test",
+        clientSoftwareVersion: "1.0",
+      }) as Any;
       const range = (key: number) =>
         versions.apiKeys.find((k: { apiKey: number }) => k.apiKey === key);
       assert.deepEqual(range(68), { apiKey: 68, minVersion: 0, maxVersion: 1 });

@@ -61,7 +61,9 @@ announceSkip(confluentKafkaAvailable, "confluent-kafka (python3-confluent-kafka)
 
 const INT32_MIN = -2147483648;
 /** READ, DELETE and DESCRIBE: every group operation, as a broker without an authorizer allows. */
-const GROUP_OPERATIONS_ALL = (1 << 3) | (1 << 6) | (1 << 8);
+// READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: every group operation, as Kafka without an
+// authorizer reports them.
+const GROUP_OPERATIONS_ALL = 3400;
 const ZERO_UUID = new Uint8Array(16);
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@
  * on each topic (Kafka: READ; TOPIC_AUTHORIZATION_FAILED per partition).
  */
 import { denied, may } from "../acl.ts";
+import { AUTHORIZED_OPERATIONS_UNKNOWN, groupOperations } from "../authorized_operations.ts";
 import type { Handler } from "../apis.ts";
 import { encode, type MessageSchema, type Struct } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
@@ -49,13 +50,6 @@ import {
 
 const ZERO_UUID = new Uint8Array(16);
 const EMPTY = new Uint8Array(0);
-/** Kafka's "no authorized operations reported" (INT32_MIN). */
-const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
-/**
- * Every operation on a group (READ 3, DELETE 6, DESCRIBE 8, as bits of Kafka's AclOperation
- * codes): this listener has no authorizer, so all are allowed, as on a Kafka broker without one.
- */
-const GROUP_OPERATIONS_ALL = (1 << 3) | (1 << 6) | (1 << 8);
 /** The protocol type Kafka consumers join with. */
 const CONSUMER = "consumer";
 export { HTTP_MEMBER_CLIENT_ID } from "../../broker/groups/http_members.ts";
@@ -169,14 +163,16 @@ function knownGroupIds(ctx: KafkaContext): string[] {
 export function describeGroupsHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
     const describe = groupDescriber(ctx);
-    const authorizedOperations = body.includeAuthorizedOperations === true
-      ? GROUP_OPERATIONS_ALL
-      : AUTHORIZED_OPERATIONS_UNKNOWN;
+    const asked = body.includeAuthorizedOperations === true;
     return Promise.resolve({
       throttleTimeMs: 0,
       groups: (body.groups as string[]).map((id) =>
         may(context, "group", id, "admin")
-          ? { errorCode: KafkaError.NONE, ...describe(id), authorizedOperations }
+          ? {
+            errorCode: KafkaError.NONE,
+            ...describe(id),
+            authorizedOperations: groupOperations(context, id, asked),
+          }
           : {
             errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED,
             groupId: id,

@@ -14,6 +14,11 @@ import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
 import { topicIdOf } from "../topic_ids.ts";
 import { createdTopicConfigs } from "./configs.ts";
+import {
+  AUTHORIZED_OPERATIONS_UNKNOWN,
+  clusterOperations,
+  topicOperations,
+} from "../authorized_operations.ts";
 
 const ZERO_UUID = new Uint8Array(16);
 
@@ -24,8 +29,6 @@ function randomTopicId(): Uint8Array {
   id[8] = (id[8] & 0x3f) | 0x80;
   return id;
 }
-/** Kafka's "no authorized operations reported" (INT32_MIN). */
-const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
 
 /** KIP-511's rule for ApiVersions v3's client_software_name and _version. */
 const CLIENT_SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
@@ -78,7 +81,7 @@ export async function topicOrCreate(
   }
 }
 
-function topicMetadata(topic: Topic): Struct {
+function topicMetadata(topic: Topic, topicAuthorizedOperations: number): Struct {
   return {
     errorCode: KafkaError.NONE,
     name: topic.name,
@@ -107,7 +110,7 @@ function topicMetadata(topic: Topic): Struct {
           offlineReplicas: [],
         }
     ),
-    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+    topicAuthorizedOperations,
   };
 }
 
@@ -117,10 +120,13 @@ export function metadataHandler(ctx: KafkaContext): Handler {
     const requested = body.topics as { name: string | null }[] | null;
     const all = requested === null || (apiVersion === 0 && requested.length === 0);
     const allowCreate = body.allowAutoTopicCreation as boolean;
+    const askedTopicOps = body.includeTopicAuthorizedOperations === true;
     const topics: Struct[] = [];
     if (all) {
       for (const topic of ctx.broker.topics.list()) {
-        if (mayAny(context, "topic", topic.name)) topics.push(topicMetadata(topic));
+        if (mayAny(context, "topic", topic.name)) {
+          topics.push(topicMetadata(topic, topicOperations(context, topic.name, askedTopicOps)));
+        }
       }
     } else {
       for (const { name } of requested) {
@@ -140,7 +146,7 @@ export function metadataHandler(ctx: KafkaContext): Handler {
           const mayCreate = may(context, "topic", name, "write") ||
             may(context, "topic", name, "admin");
           const topic = await topicOrCreate(ctx, name, allowCreate && mayCreate);
-          topics.push(topicMetadata(topic!));
+          topics.push(topicMetadata(topic!, topicOperations(context, name, askedTopicOps)));
         } catch (err) {
           topics.push({
             errorCode: kafkaErrorCode(err),
@@ -164,7 +170,10 @@ export function metadataHandler(ctx: KafkaContext): Handler {
       clusterId: ctx.settings.clusterId,
       controllerId: NODE_ID,
       topics,
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
+      clusterAuthorizedOperations: clusterOperations(
+        context,
+        body.includeClusterAuthorizedOperations === true,
+      ),
     };
   };
 }

@@ -28,6 +28,7 @@
  * broker's configs admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED), as /metrics over HTTP;
  * DescribeCluster needs only an authenticated principal, like Metadata's broker list.
  */
+import { AUTHORIZED_OPERATIONS_UNKNOWN, clusterOperations } from "../authorized_operations.ts";
 import { may, mayAny } from "../acl.ts";
 import type { Handler, RequestContext } from "../apis.ts";
 import type { Struct } from "../codec.ts";
@@ -59,13 +60,6 @@ export const ConfigSource = {
 
 /** Kafka's DescribeConfigsResponse.ConfigType codes. */
 export const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, DOUBLE: 6, LIST: 7 } as const;
-
-/** Kafka's "no authorized operations reported" (INT32_MIN). */
-const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
-/** AclOperation codes as bits: DESCRIBE 8, DESCRIBE_CONFIGS 10, IDEMPOTENT_WRITE 12. */
-const DESCRIBE = 1 << 8;
-const DESCRIBE_CONFIGS = 1 << 10;
-const IDEMPOTENT_WRITE = 1 << 12;
 
 /** The topic named, or undefined when there is none (or the name is not a valid one). */
 export function existingTopic(ctx: KafkaContext, name: string): Topic | undefined {
@@ -326,9 +320,10 @@ export function describeClusterHandler(ctx: KafkaContext): Handler {
         brokers: [],
       });
     }
-    const clusterAuthorizedOperations = body.includeClusterAuthorizedOperations === true
-      ? DESCRIBE | IDEMPOTENT_WRITE | (may(context, "topic", "*", "admin") ? DESCRIBE_CONFIGS : 0)
-      : AUTHORIZED_OPERATIONS_UNKNOWN;
+    const clusterAuthorizedOperations = clusterOperations(
+      context,
+      body.includeClusterAuthorizedOperations === true,
+    );
     return Promise.resolve({
       ...base,
       errorCode: KafkaError.NONE,

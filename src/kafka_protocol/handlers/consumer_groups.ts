@@ -8,6 +8,7 @@
  * `admin`, as DescribeGroups) and, for a heartbeat, read on each subscribed topic
  * (TOPIC_AUTHORIZATION_FAILED otherwise, as Kafka).
  */
+import { AUTHORIZED_OPERATIONS_UNKNOWN, groupOperations } from "../authorized_operations.ts";
 import type {
   ConsumerGroupError,
   TopicPartitions,
@@ -19,10 +20,6 @@ import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { topicById, topicIdOf } from "../topic_ids.ts";
 
-/** Kafka's "no authorized operations reported" (INT32_MIN). */
-const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
-/** READ 3, DELETE 6, DESCRIBE 8 as AclOperation bits: no authorizer, everything allowed. */
-const GROUP_OPERATIONS_ALL = (1 << 3) | (1 << 6) | (1 << 8);
 /** ConsumerGroupDescribe v1's member_type for a consumer-protocol member (KIP-1099). */
 const MEMBER_TYPE_CONSUMER = 1;
 
@@ -116,9 +113,7 @@ function withIds(
 
 export function consumerGroupDescribeHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
-    const operations = body.includeAuthorizedOperations === true
-      ? GROUP_OPERATIONS_ALL
-      : AUTHORIZED_OPERATIONS_UNKNOWN;
+    const asked = body.includeAuthorizedOperations === true;
     const groups: Struct[] = (body.groupIds as string[]).map((groupId) => {
       const empty = {
         groupId,
@@ -169,7 +164,7 @@ export function consumerGroupDescribeHandler(ctx: KafkaContext): Handler {
           targetAssignment: { topicPartitions: withIds(ctx, m.targetAssignment) },
           memberType: MEMBER_TYPE_CONSUMER,
         })),
-        authorizedOperations: operations,
+        authorizedOperations: groupOperations(context, groupId, asked),
       };
     });
     return Promise.resolve({ throttleTimeMs: 0, groups });

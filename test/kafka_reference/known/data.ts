@@ -63,19 +63,6 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
   ...known("MD1", "Metadata", "10-11", "unknown topic, auto-created", "topics[auto-v*].topicId", {
     kafka: "<zero uuid>",
   }),
-  ...known(
-    "MD2",
-    "Metadata",
-    "8-11",
-    "authorized operations",
-    "topics[*].topicAuthorizedOperations",
-    {
-      sluice: -2147483648,
-    },
-  ),
-  ...known("MD2", "Metadata", "8-10", "authorized operations", "clusterAuthorizedOperations", {
-    sluice: -2147483648,
-  }),
   ...known("MD3", "Metadata", "4-11", "internal topic", "topics[__consumer_offsets].errorCode", {
     kafka: 0,
     sluice: 3,

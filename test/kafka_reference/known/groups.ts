@@ -38,39 +38,6 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
       sluice: "127.0.0.1",
     },
   ),
-  ...known(
-    "GR3",
-    "DescribeGroups",
-    "3-5",
-    "authorized operations",
-    "groups[*].authorizedOperations",
-    {
-      kafka: 3400,
-      sluice: 328,
-    },
-  ),
-  ...known(
-    "GR3",
-    "ConsumerGroupDescribe",
-    "0-1",
-    "authorized operations",
-    "groups[*].authorizedOperations",
-    {
-      kafka: 3400,
-      sluice: 328,
-    },
-  ),
-  ...known(
-    "GR3",
-    "DescribeCluster",
-    "0-1",
-    "authorized operations",
-    "clusterAuthorizedOperations",
-    {
-      kafka: 8096,
-      sluice: 5376,
-    },
-  ),
   ...known("GR4", "DescribeGroups", "0-5", "consumer protocol group", "groups[*].groupState", {
     kafka: "Dead",
     sluice: "Stable",
