@@ -127,7 +127,19 @@ Deno.test("DescribeConfigs in process", async (t) => {
         } else {
           assert.equal(retention.configSource, 1);
           assert.equal(segment.configSource, 5);
-          assert.deepEqual(retention.synonyms, []);
+          // Synonyms (asked): the topic's own value, then Kafka's broker-level name for the
+          // default, where Kafka has one with a value (none for retention.ms: log.retention.hours).
+          assert.deepEqual(retention.synonyms, [{
+            name: "retention.ms",
+            value: "3600000",
+            source: 1,
+          }]);
+          assert.deepEqual(segment.synonyms, [
+            { name: "log.segment.bytes", value: segment.value, source: 5 },
+          ]);
+          assert.deepEqual(cleanup.synonyms, [
+            { name: "log.cleanup.policy", value: "delete", source: 5 },
+          ]);
         }
         if (version >= 3) {
           assert.deepEqual([retention.configType, segment.configType, cleanup.configType], [

@@ -14,8 +14,9 @@
  *   num.partitions, STATIC_BROKER_CONFIG (4) when set away from the default, else DEFAULT_CONFIG.
  *   The server's topicDefaults (log.retention.ms and the like) are not shown: the broker does not
  *   keep them where the listener can read them.
- * Every entry is read-only (Sluice has no AlterConfigs) and not sensitive; synonyms are always
- * empty; config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
+ * Every entry is read-only (Sluice has no AlterConfigs) and not sensitive; synonyms (when asked)
+ * are a topic config's own value when set, then the broker-level default Kafka names for it (the
+ * broker's settings list none); config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
  * configuration_keys filters by name (null or empty: every key; unknown names are skipped, as Kafka
  * does). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION for that resource, another broker id or
  * resource type INVALID_REQUEST.
@@ -136,6 +137,56 @@ interface Entry {
   value: string;
   source: number;
   info: ConfigInfo;
+  /** A topic config's built-in default (what its broker-level synonym holds). */
+  defaultValue?: string;
+}
+
+/**
+ * The broker-level config each topic config falls back to in Kafka, where Kafka 4.4 lists it as
+ * a synonym (it does not for those whose broker default is null or in other units: retention.ms,
+ * segment.ms, flush.ms...; nor for Sluice's own flush.policy).
+ */
+const BROKER_SYNONYMS: Readonly<Record<string, string>> = {
+  "cleanup.policy": "log.cleanup.policy",
+  "compression.type": "compression.type",
+  "compression.gzip.level": "compression.gzip.level",
+  "compression.lz4.level": "compression.lz4.level",
+  "compression.zstd.level": "compression.zstd.level",
+  "delete.retention.ms": "log.cleaner.delete.retention.ms",
+  "file.delete.delay.ms": "log.segment.delete.delay.ms",
+  "flush.messages": "log.flush.interval.messages",
+  "index.interval.bytes": "log.index.interval.bytes",
+  "local.retention.bytes": "log.local.retention.bytes",
+  "local.retention.ms": "log.local.retention.ms",
+  "max.compaction.lag.ms": "log.cleaner.max.compaction.lag.ms",
+  "max.message.bytes": "message.max.bytes",
+  "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
+  "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
+  "message.timestamp.type": "log.message.timestamp.type",
+  "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio",
+  "min.compaction.lag.ms": "log.cleaner.min.compaction.lag.ms",
+  "min.insync.replicas": "min.insync.replicas",
+  "preallocate": "log.preallocate",
+  "retention.bytes": "log.retention.bytes",
+  "segment.bytes": "log.segment.bytes",
+  "segment.index.bytes": "log.index.size.max.bytes",
+  "unclean.leader.election.enable": "unclean.leader.election.enable",
+};
+
+/**
+ * A config's synonyms (DescribeConfigs v1+ with include_synonyms), in Kafka's order: the topic's
+ * own value when set, then the broker-level default it falls back to.
+ */
+function synonymsOf(e: Entry): Struct[] {
+  const out: Struct[] = [];
+  if (e.source === ConfigSource.DYNAMIC_TOPIC_CONFIG) {
+    out.push({ name: e.name, value: e.value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+  }
+  const broker = BROKER_SYNONYMS[e.name];
+  if (broker !== undefined && e.defaultValue !== undefined) {
+    out.push({ name: broker, value: e.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+  }
+  return out;
 }
 
 function topicEntries(config: Readonly<TopicConfig>): Entry[] {
@@ -146,6 +197,7 @@ function topicEntries(config: Readonly<TopicConfig>): Entry[] {
       ? ConfigSource.DEFAULT_CONFIG
       : ConfigSource.DYNAMIC_TOPIC_CONFIG,
     info: TOPIC_CONFIGS[name],
+    defaultValue: String(DEFAULT_TOPIC_CONFIG[name]),
   }));
   // Kafka's configs Sluice keeps without acting on them: set, or Kafka's default.
   const kept = (Object.keys(KAFKA_INERT_TOPIC_CONFIGS) as KafkaInertTopicConfigKey[]).map(
@@ -157,6 +209,7 @@ function topicEntries(config: Readonly<TopicConfig>): Entry[] {
         value: set ?? info.default,
         source: set === undefined ? ConfigSource.DEFAULT_CONFIG : ConfigSource.DYNAMIC_TOPIC_CONFIG,
         info: { type: INERT_KIND_TYPE[info.kind], doc: info.doc },
+        defaultValue: info.default,
       };
     },
   );
@@ -214,6 +267,7 @@ function describeResource(
   context: RequestContext,
   resource: { resourceType: number; resourceName: string; configurationKeys: string[] | null },
   includeDocumentation: boolean,
+  includeSynonyms: boolean,
 ): Struct {
   const { resourceType, resourceName } = resource;
   const result = (errorCode: number, errorMessage: string | null, entries: Entry[]) => {
@@ -231,7 +285,7 @@ function describeResource(
         isDefault: e.source === ConfigSource.DEFAULT_CONFIG,
         configSource: e.source,
         isSensitive: false,
-        synonyms: [],
+        synonyms: includeSynonyms ? synonymsOf(e) : [],
         configType: e.info.type,
         documentation: includeDocumentation ? e.info.doc : null,
       })),
@@ -289,9 +343,12 @@ export function describeConfigsHandler(ctx: KafkaContext): Handler {
       configurationKeys: string[] | null;
     }[];
     const includeDocumentation = body.includeDocumentation === true;
+    const includeSynonyms = body.includeSynonyms === true;
     return Promise.resolve({
       throttleTimeMs: 0,
-      results: resources.map((r) => describeResource(ctx, context, r, includeDocumentation)),
+      results: resources.map((r) =>
+        describeResource(ctx, context, r, includeDocumentation, includeSynonyms)
+      ),
     });
   };
 }

@@ -39,6 +39,7 @@ export async function describeConfigsCases(c: CaseContext): Promise<void> {
     await c("topic and broker", [r(2, TOPIC_B, ["retention.ms"]), r(4, "0", ["num.partitions"])]);
     if (v >= 1) {
       await c("synonyms", [r(2, configured, ["retention.ms"])], { includeSynonyms: true });
+      await c("synonyms of defaults", [r(2, configured)], { includeSynonyms: true });
     }
     if (v >= 3) {
       await c("documentation", [r(2, TOPIC_A, ["retention.ms"])], { includeDocumentation: true });

@@ -4,8 +4,11 @@
 import { ABSENT, type KnownDifference } from "../differential_lib.ts";
 import { known } from "../known_differences.ts";
 
+/** The cases that describe every config of a topic. */
+const EVERY_TOPIC_CONFIG = ["topic, every config", "synonyms of defaults"];
 const TOPIC_CONFIG_CASES = [
   "topic, every config",
+  "synonyms of defaults",
   "topic, named configs",
   "topic created with a config",
   "topic and broker",
@@ -67,15 +70,15 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
   }),
 
   // DescribeConfigs
-  ...known("CF1", "DescribeConfigs", "1-4", "topic, every config", "results[diff-a].configs[*]", {
+  ...known("CF1", "DescribeConfigs", "1-4", EVERY_TOPIC_CONFIG, "results[*].configs[*]", {
     sluice: ABSENT,
   }),
   ...known(
     "CF1",
     "DescribeConfigs",
     "1-4",
-    "topic, every config",
-    "results[diff-a].configs[flush.policy]",
+    EVERY_TOPIC_CONFIG,
+    "results[*].configs[flush.policy]",
     {
       kafka: ABSENT,
     },
@@ -84,8 +87,8 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     "CF1",
     "DescribeConfigs",
     "1-4",
-    "topic, every config",
-    "results[diff-a].configs[flush.ms].value",
+    EVERY_TOPIC_CONFIG,
+    "results[*].configs[flush.ms].value",
     {
       sluice: "1000",
     },
@@ -125,17 +128,30 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     { kafka: 4, sluice: 5 },
   ),
   ...known("CF5", "DescribeConfigs", "1-4", "cluster-wide broker defaults", "results[].configs[*]"),
-  ...known("CF6", "DescribeConfigs", "1-4", "synonyms", "results[*].configs[*].synonyms[*]", {
-    sluice: ABSENT,
-  }),
   ...known("CF7", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].documentation"),
   ...known(
     "CF8",
     "DescribeConfigs",
     "1-4",
-    "topic, every config",
-    "results[diff-a].configs[min.insync.replicas].configSource",
+    EVERY_TOPIC_CONFIG,
+    "results[*].configs[min.insync.replicas].configSource",
     { kafka: 3, sluice: 5 },
+  ),
+  ...known(
+    "CF8",
+    "DescribeConfigs",
+    "1-4",
+    "synonyms of defaults",
+    "results[*].configs[min.insync.replicas].synonyms[0].source",
+    { kafka: 3, sluice: 5 },
+  ),
+  ...known(
+    "CF8",
+    "DescribeConfigs",
+    "1-4",
+    "synonyms of defaults",
+    "results[*].configs[min.insync.replicas].synonyms[1]",
+    { sluice: ABSENT },
   ),
 
   // DescribeCluster
