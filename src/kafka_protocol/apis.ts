@@ -25,7 +25,7 @@ export interface SaslSession {
 export interface RequestContext {
   apiVersion: number;
   clientId: string | null;
-  /** The client's address (ClientHost in group membership). */
+  /** The client's address as Kafka shows it ("/127.0.0.1": ClientHost in group membership). */
   clientHost: string;
   /** "host:port", for logs. */
   remote: string;

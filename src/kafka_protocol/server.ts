@@ -199,7 +199,8 @@ class Connection {
     this.#auth = auth;
     this.#requestBytes = new ByteLease(shared.requests);
     this.#responseBytes = new ByteLease(shared.responses);
-    this.#client = { host: conn.remoteHost, id: null };
+    // As Kafka shows a member's host (Java's InetAddress text): "/127.0.0.1".
+    this.#client = { host: `/${conn.remoteHost}`, id: null };
     options.metrics.connections++;
   }
 

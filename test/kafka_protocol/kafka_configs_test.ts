@@ -183,7 +183,7 @@ Deno.test("DescribeConfigs in process", async (t) => {
           { resourceType: 3, resourceName: "g", configurationKeys: null },
         ],
       });
-      const [broker, one, missing, other, group] = res.results;
+      const [broker, clusterDefaults, missing, other, group] = res.results;
       assert.equal(broker.errorCode, 0);
       assert.deepEqual(
         broker.configs.map((c: Struct) => [c.name, c.value, c.configSource]),
@@ -193,7 +193,8 @@ Deno.test("DescribeConfigs in process", async (t) => {
           ["num.partitions", "3", 4],
         ],
       );
-      assert.deepEqual(one.configs.map((c: Struct) => c.name), ["num.partitions"]);
+      // "" names the cluster-wide dynamic defaults: Sluice has none.
+      assert.deepEqual([clusterDefaults.errorCode, clusterDefaults.configs], [0, []]);
       assert.equal(missing.errorCode, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
       assert.deepEqual(missing.configs, []);
       assert.equal(other.errorCode, KafkaError.INVALID_REQUEST);
@@ -229,8 +230,16 @@ Deno.test("DescribeCluster in process", async (t) => {
       const controller = await call(port, DESCRIBE_CLUSTER_REQUEST, DESCRIBE_CLUSTER_RESPONSE, 1, {
         endpointType: 2,
       });
-      assert.equal(controller.errorCode, KafkaError.INVALID_REQUEST);
-      assert.deepEqual(controller.brokers, []);
+      assert.equal(controller.errorCode, KafkaError.MISMATCHED_ENDPOINT_TYPE);
+      assert.deepEqual([controller.brokers, controller.clusterId, controller.controllerId], [
+        [],
+        "",
+        -1,
+      ]);
+      const unknown = await call(port, DESCRIBE_CLUSTER_REQUEST, DESCRIBE_CLUSTER_RESPONSE, 1, {
+        endpointType: 9,
+      });
+      assert.equal(unknown.errorCode, KafkaError.UNSUPPORTED_ENDPOINT_TYPE);
     });
   } finally {
     await env.close();

@@ -138,7 +138,7 @@ export class ConsumerGroupCoordinator {
       error,
       errorMessage: message,
       memberId: null,
-      memberEpoch: -1,
+      memberEpoch: 0, // Kafka leaves the field at its default on errors
       heartbeatIntervalMs: 0,
       assignment: null,
     });

@@ -33,6 +33,7 @@
  * each topic (TOPIC_AUTHORIZATION_FAILED), OffsetDelete admin on the group (Kafka: DELETE) and read
  * on each topic (Kafka: READ; TOPIC_AUTHORIZATION_FAILED per partition).
  */
+import { isSluiceError } from "../../errors.ts";
 import { denied, may } from "../acl.ts";
 import { AUTHORIZED_OPERATIONS_UNKNOWN, groupOperations } from "../authorized_operations.ts";
 import type { Handler } from "../apis.ts";
@@ -273,7 +274,11 @@ export function deleteTopicsHandler(ctx: KafkaContext): Handler {
           await ctx.broker.deleteTopic(named);
           responses.push(result(KafkaError.NONE, null));
         } catch (err) {
-          responses.push(result(kafkaErrorCode(err), kafkaErrorMessage(err)));
+          // A name no topic can have names no topic: Kafka answers UNKNOWN_TOPIC_OR_PARTITION.
+          const code = isSluiceError(err, "INVALID_TOPIC_NAME")
+            ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
+            : kafkaErrorCode(err);
+          responses.push(result(code, kafkaErrorMessage(err)));
         }
       }
     }

@@ -10,10 +10,11 @@
  *   not which were set at creation, so config_source is DEFAULT_CONFIG (5) for a value equal to
  *   Sluice's built-in default and DYNAMIC_TOPIC_CONFIG (1) otherwise (a value from the server's
  *   topicDefaults therefore shows as 1).
- * - BROKER (4), named "0" (the node id) or "": broker.id, auto.create.topics.enable and
+ * - BROKER (4), named "0" (the node id): broker.id, auto.create.topics.enable and
  *   num.partitions, STATIC_BROKER_CONFIG (4) when set away from the default, else DEFAULT_CONFIG.
  *   The server's topicDefaults (log.retention.ms and the like) are not shown: the broker does not
- *   keep them where the listener can read them.
+ *   keep them where the listener can read them. A broker named "" (Kafka's cluster-wide dynamic
+ *   defaults) has no configs: Sluice has none.
  * Every entry is read-only (Sluice has no AlterConfigs) and not sensitive; synonyms (when asked)
  * are a topic config's own value when set, then the broker-level default Kafka names for it (the
  * broker's settings list none); config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
@@ -23,7 +24,8 @@
  *
  * DescribeCluster: this broker (node 0 at the advertised host and port, no rack) as the only broker
  * and the controller, and the cluster id. A v1 request for the controller endpoint (endpoint_type
- * 2) is INVALID_REQUEST: there is no separate controller listener.
+ * 2) is MISMATCHED_ENDPOINT_TYPE (there is no controller listener), another type
+ * UNSUPPORTED_ENDPOINT_TYPE, as Kafka's broker answers.
  *
  * With authentication: describing a topic needs any right on it (TOPIC_AUTHORIZATION_FAILED), the
  * broker's configs admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED), as /metrics over HTTP;
@@ -326,7 +328,8 @@ function describeResource(
         [],
       );
     }
-    return result(KafkaError.NONE, null, brokerEntries(ctx));
+    // "" names the cluster-wide dynamic broker defaults, of which Sluice has none.
+    return result(KafkaError.NONE, null, resourceName === "" ? [] : brokerEntries(ctx));
   }
   return result(
     KafkaError.INVALID_REQUEST,
@@ -369,11 +372,19 @@ export function describeClusterHandler(ctx: KafkaContext): Handler {
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
     };
     if (context.apiVersion >= 1 && body.endpointType !== 1) {
+      // As Kafka's broker answers: controllers (2) are asked of a controller listener, which
+      // Sluice has not; any other type is unknown. No cluster id or controller with either.
+      const controllers = body.endpointType === 2;
       return Promise.resolve({
         ...base,
-        errorCode: KafkaError.INVALID_REQUEST,
-        errorMessage:
-          `endpoint type ${body.endpointType} is not served: this listener is a broker (1)`,
+        errorCode: controllers
+          ? KafkaError.MISMATCHED_ENDPOINT_TYPE
+          : KafkaError.UNSUPPORTED_ENDPOINT_TYPE,
+        errorMessage: controllers
+          ? "controllers are described by a controller listener; this one is a broker's (1)"
+          : `endpoint type ${body.endpointType} is unknown`,
+        clusterId: "",
+        controllerId: -1,
         brokers: [],
       });
     }

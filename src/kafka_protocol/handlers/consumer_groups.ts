@@ -159,7 +159,8 @@ export function consumerGroupDescribeHandler(ctx: KafkaContext): Handler {
           clientId: m.clientId,
           clientHost: m.clientHost,
           subscribedTopicNames: m.subscribedTopicNames,
-          subscribedTopicRegex: m.subscribedTopicRegex,
+          // Kafka's default when the member subscribes by names: "".
+          subscribedTopicRegex: m.subscribedTopicRegex ?? "",
           assignment: { topicPartitions: withIds(ctx, m.assignment) },
           targetAssignment: { topicPartitions: withIds(ctx, m.targetAssignment) },
           memberType: MEMBER_TYPE_CONSUMER,

@@ -48,10 +48,6 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     "topics[*].configs[min.insync.replicas].configSource",
     { kafka: 3, sluice: 5 },
   ),
-  ...known("TP6", "DeleteTopics", "1-6", "invalid name", "responses[bad/name].errorCode", {
-    kafka: 3,
-    sluice: 17,
-  }),
 
   // InitProducerId
   ...known("IP1", "InitProducerId", "0-4", "transactional producer", "errorCode", {
@@ -127,7 +123,15 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     "results[0].configs[*].configSource",
     { kafka: 4, sluice: 5 },
   ),
-  ...known("CF5", "DescribeConfigs", "1-4", "cluster-wide broker defaults", "results[].configs[*]"),
+  // The cluster-wide dynamic defaults KRaft keeps (min.insync.replicas) are CF8's.
+  ...known(
+    "CF8",
+    "DescribeConfigs",
+    "1-4",
+    "cluster-wide broker defaults",
+    "results[].configs[min.insync.replicas]",
+    { sluice: ABSENT },
+  ),
   ...known("CF7", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].documentation"),
   ...known(
     "CF8",
@@ -153,15 +157,5 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     "results[*].configs[min.insync.replicas].synonyms[1]",
     { sluice: ABSENT },
   ),
-
   // DescribeCluster
-  ...known("DC1", "DescribeCluster", "1", "controllers", "errorCode", { kafka: 114, sluice: 42 }),
-  ...known("DC1", "DescribeCluster", "1", "unknown endpoint type", "errorCode", {
-    kafka: 115,
-    sluice: 42,
-  }),
-  ...known("DC1", "DescribeCluster", "1", ["controllers", "unknown endpoint type"], [
-    "clusterId",
-    "controllerId",
-  ]),
 ];

@@ -5,39 +5,6 @@ import { ABSENT, type KnownDifference } from "../differential_lib.ts";
 import { known } from "../known_differences.ts";
 
 export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
-  ...known(
-    "GR2",
-    "DescribeGroups",
-    "0-5",
-    ["stable group", "two members"],
-    "groups[*].members[*].clientHost",
-    {
-      kafka: "/127.0.0.1",
-      sluice: "127.0.0.1",
-    },
-  ),
-  ...known(
-    "GR2",
-    "DescribeGroups",
-    "3-5",
-    "authorized operations",
-    "groups[*].members[*].clientHost",
-    {
-      kafka: "/127.0.0.1",
-      sluice: "127.0.0.1",
-    },
-  ),
-  ...known(
-    "GR2",
-    "ConsumerGroupDescribe",
-    "0-1",
-    ["consumer groups", "authorized operations"],
-    "groups[*].members[*].clientHost",
-    {
-      kafka: "/127.0.0.1",
-      sluice: "127.0.0.1",
-    },
-  ),
   ...known("GR4", "DescribeGroups", "0-5", "consumer protocol group", "groups[*].groupState", {
     kafka: "Dead",
     sluice: "Stable",
@@ -111,28 +78,4 @@ export const GROUP_DIFFERENCES: readonly KnownDifference[] = [
     "groups[*].groupEpoch",
     "groups[*].assignmentEpoch",
   ], { kafka: 3, sluice: 2 }),
-  ...known(
-    "GR8",
-    "ConsumerGroupHeartbeat",
-    "0-1",
-    [
-      "fenced member epoch",
-      "unknown member",
-      "join without a subscription",
-      "empty group id",
-    ],
-    "memberEpoch",
-    { kafka: 0, sluice: -1 },
-  ),
-  ...known(
-    "GR10",
-    "ConsumerGroupDescribe",
-    "0-1",
-    ["consumer groups", "authorized operations"],
-    "groups[*].members[*].subscribedTopicRegex",
-    {
-      kafka: "",
-      sluice: null,
-    },
-  ),
 ];
