@@ -6,10 +6,10 @@
 //
 // RDKAFKA_DIR holds node_modules/node-rdkafka. SCENARIO_JSON is { scenario, bootstrap, ... }:
 //
-// - "group" { topic, group, partitions, perCodec, codecs, later }:
+// - "group" { topic, group, partitions, perCodec, codecs, later, protocol }:
 //   1. metadata of all topics (librdkafka >= 2.1 sends Metadata v9+ with null topics);
-//   2. two consumers join GROUP (classic protocol, auto commit off) and wait until their
-//      assignments split the topic's partitions;
+//   2. two consumers join GROUP (group.protocol `protocol`: classic, the default, or consumer;
+//      auto commit off) and wait until their assignments split the topic's partitions;
 //   3. for each codec, an idempotent producer (acks=all, enable.idempotence=true,
 //      partitioner=murmur2_random) produces perCodec keyed records with headers, flushes, and keeps
 //      every delivery report;
@@ -97,21 +97,35 @@ async function flushAndClose(p) {
 }
 
 /** A group member: its assignment as the rebalance callback leaves it, and what it consumed. */
-function member(name, group, consumed) {
+function member(name, group, consumed, protocol = "classic") {
   const m = { name, assignments: [], records: 0 };
+  // KIP-848's protocol takes its timeouts from the coordinator: librdkafka refuses them here.
+  const timeouts = protocol === "classic"
+    ? { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300 }
+    : {};
   const c = new Kafka.KafkaConsumer({
     ...common,
+    ...timeouts,
     "group.id": group,
+    "group.protocol": protocol,
     "client.id": name,
     "enable.auto.commit": false,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 300,
     "fetch.wait.max.ms": 100,
     "rebalance_cb": function (err, assignment) {
-      if (err.code === ASSIGN) this.assign(assignment);
-      else this.unassign();
-      const now = err.code === ASSIGN ? assignment.map((tp) => tp.partition).sort() : [];
-      m.assignments.push(now);
+      // Eager (classic range): the whole assignment each time; cooperative (the consumer
+      // protocol): only what is added or taken away.
+      const cooperative = this.rebalanceProtocol() === "COOPERATIVE";
+      const had = new Set(m.assignments.at(-1) ?? []);
+      const parts = assignment.map((tp) => tp.partition);
+      if (err.code === ASSIGN) {
+        if (cooperative) this.incrementalAssign(assignment);
+        else this.assign(assignment);
+        m.assignments.push(cooperative ? [...had, ...parts].sort() : parts.sort());
+      } else {
+        if (cooperative) this.incrementalUnassign(assignment);
+        else this.unassign();
+        m.assignments.push(cooperative ? [...had].filter((p) => !parts.includes(p)).sort() : []);
+      }
     },
   }, { "auto.offset.reset": "earliest" });
   c.on("event.error", (e) => errors.push(`${name}: ${e.message ?? e}`));
@@ -146,7 +160,7 @@ function value(i, codec) {
 }
 
 async function groupScenario() {
-  const { topic, group, partitions, perCodec, codecs, later } = spec;
+  const { topic, group, partitions, perCodec, codecs, later, protocol } = spec;
   const out = { errors };
   const all = [...Array(partitions).keys()];
 
@@ -163,8 +177,8 @@ async function groupScenario() {
 
   // 2. A group of two.
   const consumed = [];
-  const a = member("a", group, consumed);
-  const b = member("b", group, consumed);
+  const a = member("a", group, consumed, protocol);
+  const b = member("b", group, consumed, protocol);
   for (const m of [a, b]) {
     await promise((cb) => m.consumer.connect({ timeout: 10000 }, cb));
     m.consumer.subscribe([topic]);

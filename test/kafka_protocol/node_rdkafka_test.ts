@@ -6,12 +6,13 @@
  * - metadata of all topics (librdkafka >= 2.1 asks with null topics, Metadata v9+): every topic
  *   created over HTTP, with its partitions, and nothing else;
  * - idempotent producers (acks=all, enable.idempotence=true, murmur2_random) with lz4 and gzip
- *   (and no compression): one delivery report per record at contiguous offsets; the stored batches keep the codec,
- *   the producer id and contiguous sequences; the records over HTTP equal what was sent (keys,
- *   values, headers);
- * - a consumer group of two (classic protocol): every record consumed exactly once between them,
- *   commits read back; one leaves, the other is given every partition at once and resumes the
- *   leaver's from its commits (nothing re-read, later records all read); the commits over HTTP;
+ *   (and no compression): one delivery report per record at contiguous offsets; the stored
+ *   batches keep the codec, the producer id and contiguous sequences; the records over HTTP equal
+ *   what was sent (keys, values, headers);
+ * - a consumer group of two (the classic protocol, and KIP-848's consumer protocol, which
+ *   librdkafka 2.12 speaks): every record consumed exactly once between them, commits read back;
+ *   one leaves, the other is given every partition and resumes the leaver's from its commits
+ *   (nothing re-read, later records all read); the commits over HTTP;
  * - zstd: stored as sent (codec 4) and read back by node-rdkafka (the HTTP front decodes none,
  *   gzip and lz4 only: a zstd batch over HTTP's JSON is 400 UNSUPPORTED_COMPRESSION);
  * - partitioner=murmur2_random puts keyed records where the HTTP API does (partitionForKey).
@@ -91,15 +92,13 @@ async function allBatches(server: KafkaServer, topic: string, partition: number)
   throw new Error("allBatches: too many rounds");
 }
 
-Deno.test({
-  name: "node-rdkafka: metadata, idempotent lz4/gzip producers, a group of two that rebalances",
-  ignore: !nodeRdkafkaAvailable,
-  sanitizeResources: false,
-  sanitizeOps: false,
-}, async (t) => {
-  await withKafkaServer({}, async (server) => {
+/** The group scenario with either group protocol, checked end to end. */
+async function groupCase(t: Deno.TestContext, protocol: "classic" | "consumer"): Promise<void> {
+  // The consumer protocol's heartbeat interval is the coordinator's (5 s by default): shorter here.
+  const args = protocol === "consumer" ? ["--consumer-group-heartbeat-interval-ms", "300"] : [];
+  await withKafkaServer({ args }, async (server) => {
     const topic = "nr-orders";
-    const group = "nr-group";
+    const group = `nr-group-${protocol}`;
     const PARTITIONS = 3;
     const PER_CODEC = 400;
     const CODECS = ["lz4", "gzip"];
@@ -116,6 +115,7 @@ Deno.test({
       perCodec: PER_CODEC,
       codecs: CODECS,
       later: LATER,
+      protocol,
     });
     const why = `\nclient errors: ${
       JSON.stringify(report.errors)
@@ -263,7 +263,21 @@ Deno.test({
     });
     console.log(`node-rdkafka: produced ${TOTAL - LATER} in ${report.produce.ms} ms`);
   });
-});
+}
+
+Deno.test({
+  name: "node-rdkafka: metadata, idempotent lz4/gzip producers, a classic group of two",
+  ignore: !nodeRdkafkaAvailable,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, (t) => groupCase(t, "classic"));
+
+Deno.test({
+  name: "node-rdkafka: the same with group.protocol=consumer (KIP-848, librdkafka >= 2.12)",
+  ignore: !nodeRdkafkaAvailable,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, (t) => groupCase(t, "consumer"));
 
 Deno.test({
   name: "node-rdkafka: partitioner=murmur2_random puts keyed records where the HTTP API does",
