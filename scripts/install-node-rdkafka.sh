@@ -13,7 +13,7 @@
 # missing and this runs as root (without it librdkafka is built without zstd). The Node headers
 # come from the Node install itself (/usr/include/node) when present, so node-gyp downloads
 # nothing. librdkafka itself is built with `make -j$JOBS` (default 2) outside node-gyp's make:
-# 3m47s wall (2m42s user, 19s sys) on a busy 2-core machine (load 5).
+# 3m44s wall (2m28s user, 18s sys) on a busy 2-core machine (load 6-7), a fresh dir.
 set -euo pipefail
 
 dir="${SLUICE_NODE_RDKAFKA_DIR:-$HOME/.cache/sluice/node-rdkafka}"
