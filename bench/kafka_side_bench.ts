@@ -15,6 +15,8 @@
  * - librdkafka through python3-confluent-kafka (bench/kafka_client.py): produce (linger.ms=5,
  *   batch.size=1 MiB, no compression, idempotence off; acks=1 and acks=all) and consume (a fresh
  *   group from the earliest offset, queued.min.messages=1,000,000: see kafka_client_bench.ts).
+ * - librdkafka through node-rdkafka (the current librdkafka scripts/install-node-rdkafka.sh
+ *   builds; bench/kafka_client/node_rdkafka_client.mjs, run by Node): the same steps and settings.
  * - Kafka's own Java tools (bench/kafka_side/java_tools.ts): ProducerPerformance (--throughput -1,
  *   acks=1 / acks=all, bootstrap.servers, Kafka's producer defaults otherwise) and
  *   ConsumerPerformance on the topic it wrote; EndToEndLatency (100 B, acks=1, a modest count: one
@@ -41,8 +43,8 @@
  * Plans (kafka_side/plan.ts): full 1,000,000 records, 100 B and 1 KiB, acks=1 and acks=all,
  * EndToEndLatency 5,000; --quick 100,000 x 100 B, acks=1, EndToEndLatency 1,000. Not part of the
  * default selection: it runs when named (--scenario kafka). Skipped with a note when Kafka is not
- * installed (scripts/install-kafka.sh); the librdkafka half alone is skipped, with a note, when
- * python3 has no confluent_kafka.
+ * installed (scripts/install-kafka.sh); a librdkafka client alone is skipped, with a note, when
+ * python3 has no confluent_kafka, or node-rdkafka is not built.
  *
  * Run: deno run -A bench/kafka_side_bench.ts [--quick]
  */
@@ -53,6 +55,8 @@ import { Kafka, logLevel } from "kafkajs";
 import { fixed, MB, sizeLabel, withTimeout } from "./bench_util.ts";
 import { processCpuSeconds, type Server, withServer } from "./bench_server.ts";
 import { probeClient, pythonPath, runLibrdkafka } from "./kafka_client/librdkafka.ts";
+import { nodeRdkafkaDir, probeNodeRdkafka, runNodeRdkafka } from "./kafka_client/node_rdkafka.ts";
+import type { ClientRun } from "./kafka_client/types.ts";
 import { consumerPerf, endToEndLatency, producerPerf } from "./kafka_side/java_tools.ts";
 import {
   type Acks,
@@ -153,54 +157,65 @@ async function createTopic(bootstrap: string, topic: string): Promise<void> {
   }
 }
 
+/** One direction of a librdkafka client's run (bench/kafka_client.py's arguments and answer). */
+type LibrdkafkaRunner = (
+  bootstrap: string,
+  topic: string,
+  mode: "produce" | "consume",
+  records: number,
+  size: number,
+  settings: Record<string, string | number | boolean>,
+) => Promise<ClientRun>;
+/** The librdkafka clients that can run here, each with its runner. */
+type LibrdkafkaRunners = readonly (readonly [Client, LibrdkafkaRunner])[];
+
 /** The steps of one round, in order; `stamp` makes the topics fresh. */
-function stepsOf(plan: KafkaSidePlan, python: string, stamp: string): Step[] {
+function stepsOf(plan: KafkaSidePlan, librdkafkaRunners: LibrdkafkaRunners, stamp: string): Step[] {
   const steps: Step[] = [];
   const topicOf = (client: Client, size: number, acks: Acks) => (target: Target) =>
     `vs-kafka-${client}-${sizeLabel(size)}-acks-${acks}-${target}-${stamp}`;
   const records = plan.records;
   for (const size of plan.recordSizes) {
-    if (plan.clients.includes("librdkafka")) {
+    for (const [client, run] of librdkafkaRunners) {
+      if (!plan.clients.includes(client)) continue;
       for (const acks of plan.acks) {
         steps.push({
-          client: "librdkafka",
+          client,
           mode: "produce",
           size,
           acks,
           records,
-          topic: topicOf("librdkafka", size, acks),
-          run: async (side, topic) => {
-            const r = await runLibrdkafka(
-              python,
-              side.bootstrap,
-              topic,
-              "produce",
-              records,
-              size,
-              librdkafkaProducerSettings(acks),
-            );
-            return librdkafkaFigures(r);
-          },
+          topic: topicOf(client, size, acks),
+          run: async (side, topic) =>
+            librdkafkaFigures(
+              await run(
+                side.bootstrap,
+                topic,
+                "produce",
+                records,
+                size,
+                librdkafkaProducerSettings(acks),
+              ),
+            ),
         });
       }
       steps.push({
-        client: "librdkafka",
+        client,
         mode: "consume",
         size,
         records,
-        topic: topicOf("librdkafka", size, plan.acks[0]),
-        run: async (side, topic) => {
-          const r = await runLibrdkafka(
-            python,
-            side.bootstrap,
-            topic,
-            "consume",
-            records,
-            size,
-            LIBRDKAFKA_CONSUMER_SETTINGS,
-          );
-          return librdkafkaFigures(r);
-        },
+        topic: topicOf(client, size, plan.acks[0]),
+        run: async (side, topic) =>
+          librdkafkaFigures(
+            await run(
+              side.bootstrap,
+              topic,
+              "consume",
+              records,
+              size,
+              LIBRDKAFKA_CONSUMER_SETTINGS,
+            ),
+          ),
       });
     }
     if (plan.clients.includes("java")) {
@@ -296,7 +311,7 @@ function stepsOf(plan: KafkaSidePlan, python: string, stamp: string): Step[] {
   return steps;
 }
 
-function librdkafkaFigures(r: Awaited<ReturnType<typeof runLibrdkafka>>): ClientFigures {
+function librdkafkaFigures(r: ClientRun): ClientFigures {
   const extra: Record<string, string | number> = {};
   if (r.joinSeconds !== undefined) extra["librdkafka.joinSeconds"] = r.joinSeconds;
   for (const key of ["rttAvgMs", "batchRecordsAvg"]) {
@@ -362,7 +377,7 @@ function describeRun(r: SideRun): string {
 async function warmUp(
   side: Side,
   plan: KafkaSidePlan,
-  python: string,
+  runners: LibrdkafkaRunners,
   log: (line: string) => void,
 ): Promise<void> {
   const warm: KafkaSidePlan = {
@@ -374,7 +389,7 @@ async function warmUp(
     e2eRecords: 0,
   };
   const t0 = performance.now();
-  for (const step of stepsOf(warm, python, `${Date.now().toString(36)}-warm-up`)) {
+  for (const step of stepsOf(warm, runners, `${Date.now().toString(36)}-warm-up`)) {
     try {
       await step.run(side, step.topic(side.target));
     } catch (err) {
@@ -394,20 +409,20 @@ async function warmUp(
 async function runMatrix(
   sides: { sluice: Side; kafka: Side },
   plan: KafkaSidePlan,
-  python: string,
+  runners: LibrdkafkaRunners,
   outcome: KafkaSideOutcome,
   progress: ProgressFn,
   log: (line: string) => void,
 ): Promise<void> {
   if (plan.warmupRecords > 0) {
     for (const side of [sides.sluice, sides.kafka]) {
-      await warmUp(side, plan, python, log);
+      await warmUp(side, plan, runners, log);
     }
   }
   // Topics a producer filled: a consumer whose producer failed has nothing to read.
   const produced = new Set<string>();
   for (let round = 1; round <= plan.rounds; round++) {
-    const steps = stepsOf(plan, python, `${Date.now().toString(36)}-r${round}`);
+    const steps = stepsOf(plan, runners, `${Date.now().toString(36)}-r${round}`);
     for (const [i, step] of steps.entries()) {
       const name = scenarioName(step.mode, step.size, step.client, step.acks);
       // Who goes first flips every step (and every round): the second runs while the kernel
@@ -465,15 +480,30 @@ export async function runKafkaSideBench(opts: KafkaSideOptions): Promise<KafkaSi
     plan.clients = plan.clients.filter((c) => c !== "librdkafka");
     log(`kafka: librdkafka skipped: ${probe.error}`);
   }
+  const rdkafkaDir = nodeRdkafkaDir();
+  const nodeProbe = probeNodeRdkafka(rdkafkaDir);
+  if ("error" in nodeProbe) {
+    outcome.clientSkipped.push({ client: "node-rdkafka", reason: nodeProbe.error });
+    plan.clients = plan.clients.filter((c) => c !== "node-rdkafka");
+    log(`kafka: node-rdkafka skipped: ${nodeProbe.error}`);
+  }
+  const runners: LibrdkafkaRunners = [
+    ["librdkafka", (...a) => runLibrdkafka(python, ...a)],
+    ["node-rdkafka", (...a) => runNodeRdkafka(rdkafkaDir, ...a)],
+  ];
   const versions = {
     sluice: sluiceVersion(),
     kafka: kafkaVersion ?? "unknown",
     librdkafka: "error" in probe ? "" : `librdkafka ${probe.librdkafka}`,
+    nodeRdkafka: "error" in nodeProbe
+      ? ""
+      : `librdkafka ${nodeProbe.librdkafka}, node-rdkafka ${nodeProbe.binding}`,
     java: kafkaVersion ?? "unknown",
   };
   outcome.client = {
     librdkafka: "error" in probe ? undefined : probe.librdkafka,
     binding: "error" in probe ? undefined : probe.binding,
+    nodeRdkafka: "error" in nodeProbe ? undefined : nodeProbe,
     java: `Kafka ${versions.java} tools`,
   };
   log(
@@ -516,7 +546,7 @@ export async function runKafkaSideBench(opts: KafkaSideOptions): Promise<KafkaSi
           kafka: { target: "kafka", bootstrap: kafka.bootstrap, pid: kafka.pid },
         },
         plan,
-        python,
+        runners,
         outcome,
         progress,
         log,

@@ -203,7 +203,8 @@ export function renderKafkaSide(report: BenchReportStd): string | undefined {
       kafka?.params.brokerHeap ?? "?"
     }) and Sluice on the same machine in the same run, the same ` +
     "clients, settings and record counts against each, taking turns on each step: librdkafka " +
-    "(bench/kafka_client.py) and Kafka's own ProducerPerformance, ConsumerPerformance and " +
+    "through confluent-kafka (bench/kafka_client.py) and through node-rdkafka " +
+    "(bench/kafka_client/node_rdkafka_client.mjs), and Kafka's own ProducerPerformance, ConsumerPerformance and " +
     "EndToEndLatency. *Kafka / Sluice* is the peer's ratioToSluice. CPU is the server's " +
     "user + system seconds over the client's run (its start-up included) per million records; " +
     "RSS is the server's VmRSS after the run (peak: VmHWM). EndToEndLatency prints whole " +

@@ -7,7 +7,8 @@ import { sizeLabel } from "../bench_util.ts";
 import { CONSUMER_SETTINGS, PRODUCER_SETTINGS } from "../kafka_client/settings.ts";
 
 export type Acks = "1" | "all";
-export type Client = "librdkafka" | "java";
+/** librdkafka through confluent-kafka (Python), librdkafka through node-rdkafka, Kafka's tools. */
+export type Client = "librdkafka" | "node-rdkafka" | "java";
 export type Mode = "produce" | "consume" | "e2e-latency";
 export type Target = "sluice" | "kafka";
 
@@ -39,7 +40,7 @@ export const FULL_PLAN: KafkaSidePlan = {
   e2eRecordSize: 100,
   rounds: 1,
   warmupRecords: 500_000,
-  clients: ["librdkafka", "java"],
+  clients: ["librdkafka", "node-rdkafka", "java"],
 };
 
 /** --quick: 100,000 x 100 B, acks=1 only (about 1-2 min on 2 cores, both servers' start-up in). */
@@ -51,10 +52,13 @@ export const QUICK_PLAN: KafkaSidePlan = {
   e2eRecordSize: 100,
   rounds: 1,
   warmupRecords: 50_000,
-  clients: ["librdkafka", "java"],
+  clients: ["librdkafka", "node-rdkafka", "java"],
 };
 
-/** The librdkafka producer's settings (the kafka-client suite's: linger.ms=5, 1 MiB batches). */
+/**
+ * The librdkafka producer's settings (the kafka-client suite's: linger.ms=5, 1 MiB batches), for
+ * both librdkafka clients.
+ */
 export function librdkafkaProducerSettings(acks: Acks): Record<string, string | number | boolean> {
   return { ...PRODUCER_SETTINGS, acks };
 }

@@ -38,6 +38,9 @@ function describeClient(client: Client, mode: Mode, version: string): string {
   if (client === "librdkafka") {
     return `${version} (python3 bench/kafka_client.py, one process per run)`;
   }
+  if (client === "node-rdkafka") {
+    return `${version} (node bench/kafka_client/node_rdkafka_client.mjs, one process per run)`;
+  }
   const tool = mode === "produce"
     ? "ProducerPerformance"
     : mode === "consume"
@@ -51,7 +54,7 @@ function timedOf(client: Client, mode: Mode): string {
     return "EndToEndLatency: one record at a time, send to receipt by its consumer; " +
       "records/s = 1000 / average ms; percentiles in whole ms as the tool prints them";
   }
-  if (client === "librdkafka") {
+  if (client !== "java") {
     return mode === "produce"
       ? "first produce() to the end of flush() (every record acknowledged)"
       : "partition assignment (group join) to the last record";
@@ -125,6 +128,7 @@ export interface Versions {
   sluice: string;
   kafka: string;
   librdkafka: string;
+  nodeRdkafka: string;
   java: string;
 }
 
@@ -139,8 +143,11 @@ export function toReportRows(
   for (const name of names) {
     const sluice = runs.filter((r) => r.scenario === name && r.target === "sluice");
     const kafka = runs.filter((r) => r.scenario === name && r.target === "kafka");
-    const clientVersion = (sluice[0] ?? kafka[0]).client === "java"
+    const client = (sluice[0] ?? kafka[0]).client;
+    const clientVersion = client === "java"
       ? versions.java
+      : client === "node-rdkafka"
+      ? versions.nodeRdkafka
       : versions.librdkafka;
     let scenario: ScenarioResult | undefined;
     if (sluice.length > 0) {

@@ -59,10 +59,16 @@ export interface SideGoal {
 export interface KafkaSideOutcome {
   /** Why the suite did not run at all (no Kafka install): a note, not an error. */
   skipped?: string;
-  /** Why one client did not run (no librdkafka for python3): a note. */
+  /** Why one client did not run (no librdkafka for python3, no node-rdkafka built): a note. */
   clientSkipped: { client: Client; reason: string }[];
   plan: KafkaSidePlan;
-  client?: { librdkafka?: string; binding?: string; java: string };
+  client?: {
+    librdkafka?: string;
+    binding?: string;
+    /** node-rdkafka's librdkafka and node-rdkafka's own version. */
+    nodeRdkafka?: { librdkafka: string; binding: string };
+    java: string;
+  };
   sluice?: ServerInfo & { rssBytes?: number; hwmBytes?: number };
   kafka?: KafkaServerInfo;
   runs: SideRun[];

@@ -5,7 +5,8 @@
  * goals, and a Markdown report and chart that show both; afterwards no server process and no
  * temporary directory is left. Tiny counts: only shapes are checked, no speed. Skipped loudly when
  * Kafka is not installed (scripts/install-kafka.sh); a failure under
- * SLUICE_REQUIRE_KAFKA_CLIENTS=1, which also requires the librdkafka half.
+ * SLUICE_REQUIRE_KAFKA_CLIENTS=1, which also requires both librdkafka clients (confluent-kafka and
+ * node-rdkafka).
  *
  * Plus, without any server: the parsers of the Java tools' summary lines on lines of the shape
  * Kafka 4.4's tools print, and the runner's selection (the suite runs only when named).
@@ -73,14 +74,15 @@ Deno.test({
       assert.deepEqual(
         o.clientSkipped,
         [],
-        "librdkafka is required (SLUICE_REQUIRE_KAFKA_CLIENTS)",
+        "both librdkafka clients are required (SLUICE_REQUIRE_KAFKA_CLIENTS)",
       );
     }
-    const clients = o.clientSkipped.length === 0 ? ["librdkafka", "java"] : ["java"];
+    const skipped = new Set<string>(o.clientSkipped.map((c) => c.client));
     const want = [
-      ...(clients.includes("librdkafka")
-        ? ["vs-kafka.produce.100B.acks-1.librdkafka", "vs-kafka.consume.100B.librdkafka"]
-        : []),
+      ...["librdkafka", "node-rdkafka"].filter((c) => !skipped.has(c)).flatMap((c) => [
+        `vs-kafka.produce.100B.acks-1.${c}`,
+        `vs-kafka.consume.100B.${c}`,
+      ]),
       "vs-kafka.produce.100B.acks-1.java",
       "vs-kafka.consume.100B.java",
       "vs-kafka.e2e-latency.100B.acks-1.java",

@@ -147,6 +147,16 @@ export const confluentKafkaAvailable: boolean = runsOk(SYSTEM_PYTHON, [
   "import confluent_kafka",
 ]);
 
+/** Where scripts/install-node-rdkafka.sh builds node-rdkafka (SLUICE_NODE_RDKAFKA_DIR, or its default). */
+export const NODE_RDKAFKA_DIR = Deno.env.get("SLUICE_NODE_RDKAFKA_DIR") ??
+  `${Deno.env.get("HOME") ?? "/root"}/.cache/sluice/node-rdkafka`;
+
+/** Whether Node can load node-rdkafka from {@link NODE_RDKAFKA_DIR} (a NAN addon: not under Deno). */
+export const nodeRdkafkaAvailable: boolean = runsOk("node", [
+  "-e",
+  `require(${JSON.stringify(`${NODE_RDKAFKA_DIR}/node_modules/node-rdkafka`)})`,
+]);
+
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
 export const KAFKA_CLIENTS_REQUIRED = Deno.env.get("SLUICE_REQUIRE_KAFKA_CLIENTS") === "1";
 
