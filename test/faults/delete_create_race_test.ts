@@ -83,7 +83,8 @@ Deno.test("delete and create of one name in the broker", async (t) => {
 async function raceOnce(
   server: RunningServer,
   topic: string,
-  create: () => Promise<unknown>,
+  /** One create; `worker` (0-3) is which of the four concurrent loops sends it. */
+  create: (worker: number) => Promise<unknown>,
 ): Promise<void> {
   let deleted = false;
   const del = json(`${server.url}/v1/topics/${topic}`, { method: "DELETE" }).then((res) => {
@@ -91,12 +92,12 @@ async function raceOnce(
     return res;
   });
   // Four clients at once, so that some create is always on its way while the delete closes logs.
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let i = 0; i < 1000 && !deleted; i++) await create();
+  await Promise.all(Array.from({ length: 4 }, async (_, worker) => {
+    for (let i = 0; i < 1000 && !deleted; i++) await create(worker);
   }));
   const d = await del;
   assert.equal(d.status, 204, `DELETE: ${d.text}`);
-  await create();
+  await create(0);
 }
 
 /** Every record value of every partition, sorted. */
@@ -161,10 +162,11 @@ Deno.test("delete and create of one name through a real server", async (t) => {
       await produce(server, topic, { records: old });
       // Four connections opened first, so Metadata requests are on their way at once.
       const clients = await Promise.all([0, 1, 2, 3].map(() => RawClient.connect(kafka.kafkaPort)));
-      let next = 0;
       try {
-        await raceOnce(server, topic, async () => {
-          const client = clients[next++ % clients.length];
+        // One connection per loop: a RawClient reads its answers in order and takes one
+        // request at a time (two calls on one socket would split each other's frames).
+        await raceOnce(server, topic, async (worker) => {
+          const client = clients[worker];
           const answer = await client.call(METADATA_REQUEST, METADATA_RESPONSE, 9, {
             topics: [{ name: topic }],
             allowAutoTopicCreation: true,

@@ -162,6 +162,8 @@ export async function callOnce(
 export class RawClient {
   #buf = new Uint8Array(0);
   #correlation = 0;
+  /** Set while a readFrame runs: two readers on one socket would split each other's frames. */
+  #reading = false;
   private constructor(readonly conn: Deno.Conn) {}
 
   static async connect(port: number): Promise<RawClient> {
@@ -185,6 +187,16 @@ export class RawClient {
 
   /** The next response frame, or null when the server closed the connection. */
   async readFrame(): Promise<Uint8Array | null> {
+    if (this.#reading) throw new Error("RawClient: one reader at a time (use one client per task)");
+    this.#reading = true;
+    try {
+      return await this.#readFrame();
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  async #readFrame(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#buf.length >= 4) {
         const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
