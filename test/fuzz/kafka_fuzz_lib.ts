@@ -29,10 +29,10 @@
  *      every case; produces nobody hears back from (acks=0, cut off by a close) may add their
  *      records or nothing (log_end_model.ts); a refused partition writes nothing;
  *    - a Produce is never answered success for records Kafka refuses (not exactly one well-formed
- *      RecordBatch v2, a CRC that does not match, recordsCount not lastOffsetDelta + 1), and a
- *      batch whose CRC does not match is refused with CORRUPT_MESSAGE (2) or INVALID_RECORD (87)
- *      unless an earlier check (topic, partition, acks, transactional id) refused the whole
- *      partition first.
+ *      RecordBatch v2, baseOffset not 0, a CRC that does not match, recordsCount not
+ *      lastOffsetDelta + 1), and a batch whose CRC does not match is refused with CORRUPT_MESSAGE
+ *      (2) or INVALID_RECORD (87) unless an earlier check (topic, partition, acks, transactional
+ *      id) refused the whole partition first.
  *
  * Every case runs from its own seed (printed on failure): `deno run -A scripts/fuzz.ts --target
  * kafka-decode --replay SEED` (exact) or `--target kafka-listener --replay SEED` (the listener keeps
@@ -1132,8 +1132,13 @@ export class KafkaFuzzer {
       );
       return rng.chance(0.1) ? concat(batch, validBatch(rng)) : batch;
     }
-    if (roll <= 9) return validBatch(rng);
-    if (roll <= 11) return concat(validBatch(rng), validBatch(rng));
+    // A client's batch starts at offset 0 (Kafka refuses any other): now and then it does not.
+    const zeroBased = (b: Uint8Array) => {
+      if (rng.chance(0.9)) new DataView(b.buffer, b.byteOffset).setBigInt64(0, 0n);
+      return b;
+    };
+    if (roll <= 9) return zeroBased(validBatch(rng));
+    if (roll <= 11) return concat(zeroBased(validBatch(rng)), validBatch(rng));
     return fuzzBatchBytes(rng, []);
   }
 

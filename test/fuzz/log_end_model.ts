@@ -6,8 +6,8 @@
  * that produces nobody heard back from (acks=0, or cut off by a closed connection) may have
  * appended since. Such a produce can append its records or nothing, whenever it is served; what
  * it can append at most is {@link appendableRecords}, Kafka's rules for one partition's records
- * (exactly one well-formed RecordBatch v2 with a matching CRC and lastOffsetDelta + 1 =
- * recordsCount >= 1: anything else is refused whole, writing nothing, by Kafka and by Sluice).
+ * (exactly one well-formed RecordBatch v2 with baseOffset 0, a matching CRC and lastOffsetDelta + 1
+ * = recordsCount >= 1: anything else is refused whole, writing nothing, by Kafka and by Sluice).
  *
  * - An answered success at base offset `b` of `r` records is a fresh append, so
  *   `lo <= b <= lo + unsure`: the `b - lo` records before it came from unanswered produces. Then
@@ -22,6 +22,7 @@
  */
 import { crc32c } from "../../src/record/crc32c.ts";
 import {
+  BASE_OFFSET_AT,
   BATCH_HEADER_BYTES,
   BATCH_LENGTH_AT,
   CRC_AT,
@@ -42,6 +43,8 @@ export interface BatchInfo {
   records: number;
   /** The header's recordsCount. */
   count: number;
+  /** A client's batch starts at offset 0 (Kafka refuses any other). */
+  baseOffsetZero: boolean;
   crcOk: boolean;
   magicOk: boolean;
   idempotent: boolean;
@@ -64,6 +67,7 @@ export function batchesOf(
     batches.push({
       records: dv.getInt32(pos + LAST_OFFSET_DELTA_AT) + 1,
       count: dv.getInt32(pos + RECORDS_COUNT_AT),
+      baseOffsetZero: dv.getBigInt64(pos + BASE_OFFSET_AT) === 0n,
       crcOk: dv.getUint32(pos + CRC_AT) === crc32c(records.subarray(pos + CRC_FROM, pos + size)),
       magicOk: dv.getInt8(pos + MAGIC_AT) === MAGIC_V2,
       idempotent: dv.getBigInt64(pos + PRODUCER_ID_AT) !== -1n,
@@ -82,7 +86,9 @@ export function appendableRecords(records: Uint8Array | null): number {
   const { batches, wellFormed } = batchesOf(records);
   if (!wellFormed || batches.length !== 1) return 0;
   const b = batches[0];
-  if (!b.crcOk || !b.magicOk || b.records < 1 || b.count !== b.records) return 0;
+  if (!b.baseOffsetZero || !b.crcOk || !b.magicOk || b.records < 1 || b.count !== b.records) {
+    return 0;
+  }
   return b.records;
 }
 
@@ -92,6 +98,7 @@ export function refusableRecords(records: Uint8Array | null): string | undefined
   if (!wellFormed) return "malformed records";
   if (batches.length !== 1) return `${batches.length} batches for one partition`;
   const b = batches[0];
+  if (!b.baseOffsetZero) return "a batch whose baseOffset is not 0";
   if (!b.crcOk) return "a batch whose CRC does not match";
   if (!b.magicOk) return "a batch that is not RecordBatch v2";
   if (b.records < 1 || b.count !== b.records) {

@@ -52,6 +52,10 @@ Deno.test("log end model", async (t) => {
     assert.equal(appendableRecords(withCounts(batch(3), 3, 3)), 0); // count 3, offsets for 4
     assert.equal(appendableRecords(withCounts(batch(3), -1, 0)), 0);
     assert.equal(appendableRecords(concat(batch(1), batch(1))), 0); // one batch per partition
+    const based = batch(2);
+    new DataView(based.buffer).setBigInt64(0, 5n); // outside the CRC
+    assert.equal(appendableRecords(based), 0);
+    assert.match(refusableRecords(based)!, /baseOffset/);
     const badCrc = batch(2);
     badCrc[badCrc.length - 1] ^= 1;
     assert.equal(appendableRecords(badCrc), 0);

@@ -76,19 +76,44 @@ Deno.test("Produce: refused records write nothing; acks=0 writes move the next b
   const c = await RawClient.connect(listener.port);
   try {
     await t.step(
-      "acks=1: a batch whose counts do not add up is refused, nothing written",
+      "acks=1: counts that do not add up are INVALID_RECORD, nothing written",
       async () => {
-        for (const [lastOffsetDelta, count] of [[-56, 3], [3, 3], [-1, 0]]) {
-          const r = await c.call(
+        for (const [lastOffsetDelta, count] of [[-56, 3], [3, 3], [-1, 0], [999, 1000]]) {
+          const what = `lastOffsetDelta ${lastOffsetDelta}, recordsCount ${count}`;
+          const bad = withCounts(batch(3), lastOffsetDelta, count);
+          let r = await c.call(
             PRODUCE_REQUEST,
             PRODUCE_RESPONSE,
             8,
-            produce("kf-b", 1, [[1, withCounts(batch(3), lastOffsetDelta, count)]]),
+            produce("kf-b", 1, [[1, bad]]),
+          );
+          assert.deepEqual(answers(r), [[1, KafkaError.INVALID_RECORD, -1]], what);
+          // Kafka checks the CRC first.
+          bad[bad.length - 1] ^= 1;
+          r = await c.call(PRODUCE_REQUEST, PRODUCE_RESPONSE, 8, produce("kf-b", 1, [[1, bad]]));
+          assert.deepEqual(answers(r), [[1, KafkaError.CORRUPT_MESSAGE, -1]], `${what}, bad CRC`);
+        }
+        assert.deepEqual(ends(), [0, 0, 0]);
+      },
+    );
+
+    await t.step(
+      "acks=1: a batch whose baseOffset is not 0 is INVALID_RECORD, nothing written",
+      async () => {
+        for (const corruptToo of [false, true]) {
+          const based = batch(2);
+          new DataView(based.buffer).setBigInt64(0, 5n);
+          if (corruptToo) based[based.length - 1] ^= 1; // Kafka checks the baseOffset first
+          const r = await c.call(
+            PRODUCE_REQUEST,
+            PRODUCE_RESPONSE,
+            9,
+            produce("kf-b", -1, [[2, based]]),
           );
           assert.deepEqual(
             answers(r),
-            [[1, KafkaError.CORRUPT_MESSAGE, -1]],
-            `lastOffsetDelta ${lastOffsetDelta}, recordsCount ${count}`,
+            [[2, KafkaError.INVALID_RECORD, -1]],
+            `bad CRC ${corruptToo}`,
           );
         }
         assert.deepEqual(ends(), [0, 0, 0]);
