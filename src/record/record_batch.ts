@@ -108,10 +108,14 @@ export function compressionAt(dv: DataView, pos: number): number {
   return dv.getInt16(pos + ATTRIBUTES_AT) & COMPRESSION_MASK;
 }
 
-/** Why a batch failed its check; `tooLarge` separates a size-limit refusal from corruption. */
+/**
+ * Why a batch failed its check; `tooLarge` separates a size-limit refusal from corruption, and
+ * `invalid` marks counts Kafka refuses as an invalid record rather than a corrupt one.
+ */
 export interface BatchProblem {
   reason: string;
   tooLarge: boolean;
+  invalid?: boolean;
 }
 
 /** {@link checkBatch} verifies the CRC-32C of the batch's bytes. */
@@ -126,6 +130,10 @@ export const CHECK_COUNTS = 2;
  * Checks the batch at `pos` in `bytes[..end)`: header bounds, length, magic, codec id, and per
  * `checks` (CHECK_CRC | CHECK_COUNTS) CRC-32C and counts. Returns the batch's total size, or a
  * problem. Allocates nothing on success, so appends and reads can call it for every batch.
+ *
+ * In Kafka's order for a client's batch (UnifiedLog.analyzeAndValidateRecords, then
+ * LogValidator.validateBatch): a CRC that does not match is found before counts that do not add
+ * up, which are `invalid` (Kafka's INVALID_RECORD) rather than corrupt.
  */
 export function checkBatch(
   bytes: Uint8Array,
@@ -161,16 +169,31 @@ export function checkBatch(
   if (magic !== MAGIC_V2) return { reason: `magic ${magic}, only 2 is supported`, tooLarge: false };
   const codec = dv.getInt16(pos + ATTRIBUTES_AT) & COMPRESSION_MASK;
   if (codec > 4) return { reason: `compression codec id ${codec} is not defined`, tooLarge: false };
+  if ((checks & CHECK_CRC) !== 0) {
+    const stored = dv.getUint32(pos + CRC_AT);
+    const actual = crc32c(bytes.subarray(pos + ATTRIBUTES_AT, pos + size));
+    if (stored !== actual) {
+      return {
+        reason: `CRC-32C mismatch: stored ${hex32(stored)}, computed ${hex32(actual)}`,
+        tooLarge: false,
+      };
+    }
+  }
   const count = dv.getInt32(pos + RECORDS_COUNT_AT);
   const lastOffsetDelta = dv.getInt32(pos + LAST_OFFSET_DELTA_AT);
   if (count < 0 || count > RECORDS_PER_BATCH_MAX || lastOffsetDelta < 0) {
-    return { reason: `recordsCount ${count}, lastOffsetDelta ${lastOffsetDelta}`, tooLarge: false };
+    return {
+      reason: `recordsCount ${count}, lastOffsetDelta ${lastOffsetDelta}`,
+      tooLarge: false,
+      invalid: true,
+    };
   }
   if ((checks & CHECK_COUNTS) !== 0) {
     if (count < 1 || lastOffsetDelta !== count - 1) {
       return {
         reason: `recordsCount ${count} with lastOffsetDelta ${lastOffsetDelta} (want count - 1)`,
         tooLarge: false,
+        invalid: true,
       };
     }
     // An uncompressed record takes at least 7 bytes (length, attributes, timestamp and offset
@@ -180,16 +203,7 @@ export function checkBatch(
       return {
         reason: `recordsCount ${count} cannot fit in ${size - BATCH_HEADER_BYTES} bytes of records`,
         tooLarge: false,
-      };
-    }
-  }
-  if ((checks & CHECK_CRC) !== 0) {
-    const stored = dv.getUint32(pos + CRC_AT);
-    const actual = crc32c(bytes.subarray(pos + ATTRIBUTES_AT, pos + size));
-    if (stored !== actual) {
-      return {
-        reason: `CRC-32C mismatch: stored ${hex32(stored)}, computed ${hex32(actual)}`,
-        tooLarge: false,
+        invalid: true,
       };
     }
   }
@@ -203,7 +217,7 @@ function hex32(n: number): string {
 /** Throws the typed error for a problem found in input from a client. */
 export function throwBatchProblem(problem: BatchProblem, position: number): never {
   throw new SluiceError(
-    problem.tooLarge ? "RECORD_TOO_LARGE" : "CORRUPT_BATCH",
+    problem.tooLarge ? "RECORD_TOO_LARGE" : problem.invalid ? "INVALID_RECORD" : "CORRUPT_BATCH",
     `batch at byte ${position}: ${problem.reason}`,
     { position },
   );

@@ -496,7 +496,7 @@ const CASES: Case[] = [
       fixCrc(b, dv);
     }),
     status: 400,
-    code: "CORRUPT_BATCH",
+    code: "INVALID_RECORD",
   },
   {
     what: "empty batch body",

@@ -512,6 +512,12 @@ Deno.test("checkBatch()", async (t) => {
       fixCrc(bad);
       const what = `lastOffsetDelta ${lastOffsetDelta}, count ${count}`;
       assertProblem(check(bad, ALL_CHECKS), /want count - 1/, what);
+      assert.equal((check(bad, ALL_CHECKS) as BatchProblem).invalid, true, what);
+      // Kafka finds a CRC that does not match first (CORRUPT_MESSAGE, not INVALID_RECORD).
+      bad[bad.length - 1] ^= 1;
+      assertProblem(check(bad, ALL_CHECKS), /CRC-32C mismatch/, `${what}, bad CRC`);
+      assert.equal((check(bad, ALL_CHECKS) as BatchProblem).invalid, undefined, what);
+      bad[bad.length - 1] ^= 1;
       // Compacted batches legitimately have gaps: without CHECK_COUNTS they pass.
       assert.equal(check(bad, CHECK_CRC), bad.length, `${what} without CHECK_COUNTS`);
     }
@@ -531,7 +537,7 @@ Deno.test("checkBatch()", async (t) => {
   });
 });
 
-Deno.test("throwBatchProblem() separates RECORD_TOO_LARGE from CORRUPT_BATCH", async (t) => {
+Deno.test("throwBatchProblem() separates RECORD_TOO_LARGE, INVALID_RECORD, CORRUPT_BATCH", async (t) => {
   const bytes = encode(mixedRecords(), { timestampMs: NOW_MS });
 
   await t.step("too large", () => {
@@ -554,6 +560,20 @@ Deno.test("throwBatchProblem() separates RECORD_TOO_LARGE from CORRUPT_BATCH", a
       assert.match(err.message, /CRC-32C mismatch/);
       return true;
     });
+  });
+
+  await t.step("counts Kafka refuses: INVALID_RECORD", () => {
+    for (const [lastOffsetDelta, count] of [[-56, 3], [3, 3], [999, 1000]]) {
+      const bad = bytes.slice();
+      viewOf(bad).setInt32(LAST_OFFSET_DELTA_AT, lastOffsetDelta);
+      viewOf(bad).setInt32(RECORDS_COUNT_AT, count);
+      const problem = check(fixCrc(bad)) as BatchProblem;
+      assert.throws(() => throwBatchProblem(problem, 0), (err: unknown) => {
+        assert.ok(isSluiceError(err, "INVALID_RECORD"), String(err));
+        assert.match(err.message, /recordsCount/);
+        return true;
+      });
+    }
   });
 
   await t.step("decodeRecordBatch() throws the same codes", () => {

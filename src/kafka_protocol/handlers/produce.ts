@@ -2,7 +2,10 @@
  * Produce: each partition's RecordBatch v2 bytes are appended as the client built them (CRC and
  * counts checked, offsets patched in place; records never decoded).
  *
- * Each partition's records are exactly one batch (Kafka's rule from v3 on: INVALID_RECORD else).
+ * Each partition's records are exactly one batch (Kafka's rule from v3 on: INVALID_RECORD else),
+ * whose baseOffset is 0 as a client builds it (Kafka's UnifiedLog refuses any other with
+ * INVALID_RECORD before it looks at sizes or the CRC); counts that do not add up are INVALID_RECORD
+ * too, a CRC that does not match CORRUPT_MESSAGE (the log's checks).
  * acks: 0 sends no response (errors are logged); 1 and -1 answer once the append is done as the
  * partition's flush policy says (a single broker: the leader's log is every in-sync replica).
  * Any other value is INVALID_REQUIRED_ACKS. A batch from an idempotent producer (producer id set)
@@ -11,6 +14,7 @@
  */
 import type { Topic } from "../../broker/topic_registry.ts";
 import {
+  BASE_OFFSET_AT,
   BATCH_HEADER_BYTES,
   batchSizeAt,
   MAGIC_AT,
@@ -48,11 +52,17 @@ function failed(index: number, errorCode: number, errorMessage: string | null): 
   };
 }
 
-/** Batches in `bytes` and whether any comes from an idempotent producer (header fields only). */
-function inspect(bytes: Uint8Array): { batches: number; idempotent: boolean } | string {
+/**
+ * Batches in `bytes`, whether any comes from an idempotent producer and whether every baseOffset
+ * is 0 (header fields only).
+ */
+function inspect(
+  bytes: Uint8Array,
+): { batches: number; idempotent: boolean; baseOffsetsZero: boolean } | string {
   const dv = viewOf(bytes);
   let batches = 0;
   let idempotent = false;
+  let baseOffsetsZero = true;
   for (let pos = 0; pos < bytes.length;) {
     if (pos + BATCH_HEADER_BYTES > bytes.length) return "truncated batch";
     // Sizes come from the client: one below a header or past the end would stall or misstep
@@ -65,10 +75,13 @@ function inspect(bytes: Uint8Array): { batches: number; idempotent: boolean } | 
       return `magic ${dv.getInt8(pos + MAGIC_AT)}: only RecordBatch v2 (magic 2) is accepted`;
     }
     if (dv.getBigInt64(pos + PRODUCER_ID_AT) !== -1n) idempotent = true;
+    if (dv.getInt32(pos + BASE_OFFSET_AT) !== 0 || dv.getInt32(pos + BASE_OFFSET_AT + 4) !== 0) {
+      baseOffsetsZero = false;
+    }
     batches++;
     pos += size;
   }
-  return { batches, idempotent };
+  return { batches, idempotent, baseOffsetsZero };
 }
 
 async function producePartition(
@@ -92,6 +105,18 @@ async function producePartition(
       KafkaError.INVALID_RECORD,
       `${shape.batches} record batches for one partition: a produce request carries exactly one`,
     );
+  }
+  if (!shape.baseOffsetsZero) {
+    // Thrown by Kafka's log append: answered with the log start offset, as the log's refusals.
+    const answer = failed(
+      index,
+      KafkaError.INVALID_RECORD,
+      `the batch's baseOffset is ${
+        viewOf(records).getBigInt64(BASE_OFFSET_AT)
+      }: a client's batch starts at 0`,
+    );
+    answer.logStartOffset = BigInt(topic.logs[index].logStartOffset);
+    return answer;
   }
   try {
     // The broker's one write path: idempotence (a retry answered with its first offsets) inside.
