@@ -9,6 +9,10 @@
  *   waiting when it starts (group commit). A recovery checkpoint lets the next open skip
  *   re-validating what was flushed (log_loader.ts). Both: log_flusher.ts.
  * - Retention deletes whole expired segments, never the active one (retention.ts).
+ * - Leader epochs: each batch is stamped with the log's leader epoch, and the epoch cache
+ *   (leader_epochs.ts, persisted as `leader-epoch-checkpoint`) knows where each epoch starts:
+ *   truncated with the log's tail at recovery and with its start at retention, rebuilt from the
+ *   batches when its file is missing or damaged.
  * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
@@ -27,6 +31,12 @@ import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
+import {
+  type EpochEndOffset,
+  type EpochEntry,
+  LeaderEpochCache,
+  rebuildLeaderEpochs,
+} from "./leader_epochs.ts";
 import { loadSegments } from "./log_loader.ts";
 import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
@@ -55,9 +65,12 @@ export class PartitionLog {
   readonly dir: string;
   /**
    * Stamped into every appended batch (RecordBatch v2's partitionLeaderEpoch, which the CRC does
-   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs.
+   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs
+   * (becomeLeader).
    */
-  leaderEpoch = 0;
+  #leaderEpoch = 0;
+  /** Where each leader epoch starts (leader_epochs.ts); empty for an offline log. */
+  #epochs: LeaderEpochCache;
   readonly config: LogConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -92,6 +105,7 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
+    this.#epochs = new LeaderEpochCache(dir);
     this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
       failure: () => this.#offline ?? this.#failure,
       failWrites: (failure) => {
@@ -108,6 +122,9 @@ export class PartitionLog {
       this.#logger,
       this.#flusher,
       () => this.#closing || this.#closed || this.#offline !== undefined,
+      () => {
+        if (this.#epochs.truncateFromStart(this.logStartOffset)) this.#persistEpochsQuietly();
+      },
     );
   }
 
@@ -126,6 +143,7 @@ export class PartitionLog {
     const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
     for (const d of loaded.damage) log.#damage.add(d);
     if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
+    log.#loadEpochs(options.leaderEpoch ?? 0);
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
     if (loaded.recovered.length > 0 && log.#failure === undefined) {
@@ -176,6 +194,97 @@ export class PartitionLog {
       });
       return log;
     }
+  }
+
+  /**
+   * The epoch cache at open: the file's entries cut to the log (its tail may have been truncated,
+   * its start moved after the file was last written), or, when the file is missing or damaged,
+   * rebuilt from the batches; then `leaderEpoch` (or the cache's latest, when larger) is the
+   * epoch from the log end on, as when Kafka's leader takes a partition.
+   */
+  #loadEpochs(leaderEpoch: number): void {
+    const read = LeaderEpochCache.read(this.dir);
+    let changed: boolean;
+    if (typeof read === "string") {
+      if (read !== "missing" || this.logEndOffset > 0) {
+        this.#logger.warn("leader-epoch checkpoint unusable; rebuilding it from the batches", {
+          file: this.#epochs.path,
+          reason: read,
+        });
+      }
+      rebuildLeaderEpochs(this.#segments, this.#epochs);
+      changed = true;
+    } else {
+      this.#epochs = new LeaderEpochCache(this.dir, read);
+      changed = this.#epochs.truncateFromEnd(this.logEndOffset);
+      changed = this.#epochs.truncateFromStart(this.logStartOffset) || changed;
+    }
+    this.#leaderEpoch = Math.max(leaderEpoch, this.#epochs.latestEpoch);
+    changed = this.#epochs.assign(this.#leaderEpoch, this.logEndOffset) || changed;
+    if (changed && this.#failure === undefined) this.#persistEpochsQuietly();
+  }
+
+  /**
+   * For changes the next open would redo anyway (cuts, a rebuild): a failure to write is logged,
+   * not thrown.
+   */
+  #persistEpochsQuietly(): void {
+    try {
+      this.#epochs.persist();
+    } catch (err) {
+      this.#logger.warn("leader-epoch checkpoint not written; the next open rebuilds it", {
+        file: this.#epochs.path,
+        error: String(err),
+      });
+    }
+  }
+
+  /** The epoch stamped into appended batches. */
+  get leaderEpoch(): number {
+    return this.#leaderEpoch;
+  }
+
+  /**
+   * This replica leads from now on in `epoch` (>= the current one): its appends are stamped with
+   * it and it starts at the log end, written to the epoch checkpoint before this returns.
+   */
+  becomeLeader(epoch: number): void {
+    this.#ensureWritable();
+    if (!Number.isInteger(epoch) || epoch < this.#leaderEpoch || epoch > 0x7fffffff) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `leader epoch ${epoch} is not a valid successor of ${this.#leaderEpoch}`,
+      );
+    }
+    this.#leaderEpoch = epoch;
+    this.#assignEpoch();
+  }
+
+  #assignEpoch(): void {
+    if (!this.#epochs.assign(this.#leaderEpoch, this.logEndOffset)) return;
+    try {
+      this.#epochs.persist();
+    } catch (err) {
+      throw storageFailure(err, `writing ${this.#epochs.path}`, { file: this.#epochs.path });
+    }
+  }
+
+  /** The cache's entries (epoch, start offset), ascending. */
+  leaderEpochs(): readonly EpochEntry[] {
+    this.#ensureReadable();
+    return this.#epochs.entries;
+  }
+
+  /** OffsetForLeaderEpoch: where `epoch` ends (see LeaderEpochCache.endOffsetFor). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    this.#ensureReadable();
+    return this.#epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The epoch `offset` was written in (-1 when none is known). */
+  epochForOffset(offset: number): number {
+    this.#ensureReadable();
+    return this.#epochs.epochForOffset(offset);
   }
 
   #readOnly(failure: SluiceError): void {
@@ -295,13 +404,15 @@ export class PartitionLog {
         `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`,
       );
     }
+    // The epoch's start is on disk before its first batch (becomeLeader or open wrote it).
+    if (this.#epochs.latestEpoch !== this.#leaderEpoch) this.#assignEpoch();
     const nowMs = this.#clock.nowMs();
     const baseOffset = this.logEndOffset;
     const last = baseOffset + records - 1;
     if (shouldRoll(this.#active, this.config, length, last, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
-    const next = assignOffsets(dv, length, baseOffset, this.leaderEpoch);
+    const next = assignOffsets(dv, length, baseOffset, this.#leaderEpoch);
     this.#active.append(batches, dv, next);
     const result: AppendResult = {
       baseOffset,

@@ -1,0 +1,223 @@
+/**
+ * The leader-epoch cache (src/storage/leader_epochs.ts) and its file beside a partition's segments:
+ * Kafka's semantics for assign, truncation and end offsets; the file written at open and at a new
+ * epoch, cut with a torn tail, moved with the log start, rebuilt when missing or damaged.
+ */
+import assert from "node:assert/strict";
+import { MemoryLogger } from "../../src/logger.ts";
+import {
+  decodeBatches,
+  encodeRecordBatch,
+  PARTITION_LEADER_EPOCH_AT,
+  utf8,
+} from "../../src/record/record_batch.ts";
+import {
+  LEADER_EPOCH_FILE,
+  LeaderEpochCache,
+  parseLeaderEpochs,
+} from "../../src/storage/leader_epochs.ts";
+import type { LogConfig } from "../../src/storage/log_config.ts";
+import { PartitionLog } from "../../src/storage/partition_log.ts";
+import { tempDir } from "../test_util.ts";
+
+function batch(count: number, tag: string): Uint8Array {
+  const records = [];
+  for (let i = 0; i < count; i++) records.push({ value: utf8(`${tag}-${i}`), timestamp: 1000 + i });
+  return encodeRecordBatch(records, { timestampMs: 1000 });
+}
+
+function open(dir: string, config: Partial<LogConfig> = {}, logger = new MemoryLogger()) {
+  return PartitionLog.open(dir, { config, logger });
+}
+
+function fileText(dir: string): string {
+  return Deno.readTextFileSync(`${dir}/${LEADER_EPOCH_FILE}`);
+}
+
+Deno.test("LeaderEpochCache", async (t) => {
+  await t.step("assign adds larger epochs, drops contradicted entries", () => {
+    const c = new LeaderEpochCache("/nonexistent");
+    assert.equal(c.latestEpoch, -1);
+    assert.equal(c.assign(0, 0), true);
+    assert.equal(c.assign(0, 5), false, "the latest epoch again changes nothing");
+    assert.equal(c.assign(2, 10), true);
+    assert.equal(c.assign(4, 20), true);
+    assert.deepEqual(c.entries, [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 2, startOffset: 10 },
+      { epoch: 4, startOffset: 20 },
+    ]);
+    // Epoch 3 at 15 contradicts epoch 4 at 20 (a larger epoch earlier): 4 goes.
+    assert.equal(c.assign(3, 15), true);
+    assert.deepEqual(c.entries.map((e) => e.epoch), [0, 2, 3]);
+    // Epoch 5 starting at 10 contradicts every entry starting at or after 10.
+    assert.equal(c.assign(5, 10), true);
+    assert.deepEqual(c.entries, [{ epoch: 0, startOffset: 0 }, { epoch: 5, startOffset: 10 }]);
+    assert.throws(() => c.assign(-1, 0), RangeError);
+  });
+
+  await t.step("endOffsetFor answers as Kafka's endOffsetFor", () => {
+    const c = new LeaderEpochCache("/nonexistent");
+    assert.deepEqual(c.endOffsetFor(0, 9), { leaderEpoch: -1, endOffset: -1 }, "empty");
+    c.assign(2, 10);
+    c.assign(5, 30);
+    c.assign(7, 40);
+    const end = (e: number) => c.endOffsetFor(e, 55);
+    assert.deepEqual(end(7), { leaderEpoch: 7, endOffset: 55 }, "latest: the log end");
+    assert.deepEqual(end(5), { leaderEpoch: 5, endOffset: 40 });
+    assert.deepEqual(end(6), { leaderEpoch: 5, endOffset: 40 }, "unknown: the floor epoch");
+    assert.deepEqual(end(3), { leaderEpoch: 2, endOffset: 30 });
+    assert.deepEqual(end(1), { leaderEpoch: 1, endOffset: 10 }, "older than any: itself");
+    assert.deepEqual(end(8), { leaderEpoch: -1, endOffset: -1 }, "newer than any");
+    assert.deepEqual(end(-1), { leaderEpoch: -1, endOffset: -1 }, "UNDEFINED_EPOCH");
+    assert.equal(c.epochForOffset(9), -1);
+    assert.equal(c.epochForOffset(10), 2);
+    assert.equal(c.epochForOffset(39), 5);
+    assert.equal(c.epochForOffset(1000), 7);
+  });
+
+  await t.step("truncation from the end and from the start", () => {
+    const c = new LeaderEpochCache("/nonexistent", [
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 10 },
+      { epoch: 3, startOffset: 20 },
+    ]);
+    assert.equal(c.truncateFromEnd(25), false);
+    assert.equal(c.truncateFromEnd(20), true);
+    assert.deepEqual(c.entries.map((e) => e.epoch), [1, 2]);
+    assert.equal(c.truncateFromStart(0), false);
+    assert.equal(c.truncateFromStart(12), true);
+    assert.deepEqual(c.entries, [{ epoch: 2, startOffset: 12 }]);
+    assert.equal(c.truncateFromStart(12), false);
+  });
+
+  await t.step("the file's layout; damaged files are refused with a reason", () => {
+    assert.deepEqual(parseLeaderEpochs("0\n2\n0 0\n3 1200\n"), [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 3, startOffset: 1200 },
+    ]);
+    for (
+      const bad of ["", "1\n0\n", "0\n2\n0 0\n", "0\nx\n", "0\n1\n0 -1\n", "0\n2\n3 5\n2 9\n"]
+    ) {
+      assert.equal(typeof parseLeaderEpochs(bad), "string", JSON.stringify(bad));
+    }
+  });
+});
+
+Deno.test("PartitionLog leader epochs", async (t) => {
+  await t.step("a new log starts epoch 0 at 0, on disk; batches carry the epoch", async () => {
+    const dir = tempDir("sluice-epochs-");
+    const log = await open(dir);
+    assert.equal(fileText(dir), "0\n1\n0 0\n");
+    await log.append(batch(3, "a"));
+    log.becomeLeader(4);
+    assert.equal(fileText(dir), "0\n2\n0 0\n4 3\n");
+    await log.append(batch(2, "b"));
+    const stamped = decodeBatches(log.read(0, 1 << 20)!.bytes).map((b) => b.partitionLeaderEpoch);
+    assert.deepEqual(stamped, [0, 4]);
+    assert.deepEqual(log.endOffsetForEpoch(0), { leaderEpoch: 0, endOffset: 3 });
+    assert.deepEqual(log.endOffsetForEpoch(2), { leaderEpoch: 0, endOffset: 3 });
+    assert.deepEqual(log.endOffsetForEpoch(4), { leaderEpoch: 4, endOffset: 5 });
+    assert.deepEqual(log.endOffsetForEpoch(5), { leaderEpoch: -1, endOffset: -1 });
+    assert.equal(log.epochForOffset(2), 0);
+    assert.equal(log.epochForOffset(3), 4);
+    assert.throws(() => log.becomeLeader(3), /not a valid successor/);
+    await log.close();
+    const again = await open(dir);
+    assert.equal(again.leaderEpoch, 4, "the latest epoch carries over");
+    assert.deepEqual(again.leaderEpochs(), [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 4, startOffset: 3 },
+    ]);
+    await again.close();
+  });
+
+  await t.step("a missing or damaged file is rebuilt from the batches", async () => {
+    const dir = tempDir("sluice-epochs-");
+    const log = await open(dir);
+    await log.append(batch(2, "a"));
+    log.becomeLeader(1);
+    await log.append(batch(2, "b"));
+    log.becomeLeader(3);
+    await log.append(batch(1, "c"));
+    await log.close();
+    const want = "0\n3\n0 0\n1 2\n3 4\n";
+    assert.equal(fileText(dir), want);
+    for (
+      const damage of [
+        () => Deno.removeSync(`${dir}/${LEADER_EPOCH_FILE}`),
+        () => Deno.writeTextFileSync(`${dir}/${LEADER_EPOCH_FILE}`, "0\n3\n0 0\n9 1\n"),
+      ]
+    ) {
+      damage();
+      const logger = new MemoryLogger();
+      const reopened = await open(dir, {}, logger);
+      assert.equal(fileText(dir), want);
+      assert.equal(reopened.leaderEpoch, 3);
+      assert.ok(logger.events.some((e) => e.message.includes("rebuilding it from the batches")));
+      await reopened.close();
+    }
+  });
+
+  await t.step("a torn tail cut at recovery takes its epochs with it", async () => {
+    const dir = tempDir("sluice-epochs-");
+    const log = await open(dir);
+    await log.append(batch(3, "a"));
+    log.becomeLeader(2);
+    await log.append(batch(2, "b"));
+    await log.close();
+    assert.equal(fileText(dir), "0\n2\n0 0\n2 3\n");
+    // The last batch (epoch 2's only one) torn: its last byte gone, and no recovery checkpoint.
+    const segment = `${dir}/${"0".repeat(20)}.log`;
+    const bytes = Deno.readFileSync(segment);
+    Deno.writeFileSync(segment, bytes.subarray(0, bytes.length - 1));
+    Deno.removeSync(`${dir}/recovery-checkpoint`);
+    const reopened = await open(dir);
+    assert.equal(reopened.logEndOffset, 3);
+    // Epoch 2's only batch was cut: its entry goes, and the log appends in epoch 0 again unless
+    // whoever opens it names a later epoch (the cluster will pass the controller's).
+    assert.deepEqual(reopened.leaderEpochs(), [{ epoch: 0, startOffset: 0 }]);
+    assert.equal(reopened.leaderEpoch, 0);
+    assert.equal(fileText(dir), "0\n1\n0 0\n");
+    await reopened.close();
+    const named = await PartitionLog.open(dir, { leaderEpoch: 5, logger: new MemoryLogger() });
+    assert.deepEqual(named.leaderEpochs(), [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 5, startOffset: 3 },
+    ]);
+    await named.close();
+  });
+
+  await t.step("retention moving the log start moves the first epoch's start", async () => {
+    const dir = tempDir("sluice-epochs-");
+    const one = batch(1, "x").length;
+    const log = await open(dir, { segmentBytes: one * 2 });
+    for (let i = 0; i < 4; i++) await log.append(batch(1, `e0-${i}`));
+    log.becomeLeader(1);
+    for (let i = 0; i < 4; i++) await log.append(batch(1, `e1-${i}`));
+    assert.ok(log.segments().length >= 4, `${log.segments().length} segments`);
+    await log.deleteSegmentsBefore(3);
+    const start = log.logStartOffset;
+    assert.ok(start > 0 && start < 4, `log start ${start}`);
+    const want = [{ epoch: 0, startOffset: start }, { epoch: 1, startOffset: 4 }];
+    assert.deepEqual(log.leaderEpochs(), want);
+    assert.equal(fileText(dir), `0\n2\n0 ${start}\n1 4\n`);
+    await log.deleteSegmentsBefore(6);
+    assert.deepEqual(log.leaderEpochs(), [{ epoch: 1, startOffset: log.logStartOffset }]);
+    await log.close();
+    const reopened = await open(dir, { segmentBytes: one * 2 });
+    assert.deepEqual(reopened.leaderEpochs(), [{ epoch: 1, startOffset: reopened.logStartOffset }]);
+    await reopened.close();
+  });
+
+  await t.step("batches appended are stamped in place with the log's epoch", async () => {
+    const dir = tempDir("sluice-epochs-");
+    const log = await open(dir);
+    log.becomeLeader(7);
+    const b = batch(1, "z");
+    await log.append(b);
+    assert.equal(new DataView(b.buffer).getInt32(PARTITION_LEADER_EPOCH_AT), 7);
+    assert.deepEqual(log.leaderEpochs(), [{ epoch: 7, startOffset: 0 }]);
+    await log.close();
+  });
+});
