@@ -45,6 +45,7 @@ import { describeClusterCases, describeConfigsCases } from "./cases/configs.ts";
 import { consumerGroupCases } from "./cases/consumer_groups.ts";
 import { fetchCases, listOffsetsCases } from "./cases/fetch.ts";
 import { fetchSessionCases } from "./cases/fetch_sessions.ts";
+import { offsetForLeaderEpochCases } from "./cases/offset_for_leader_epoch.ts";
 import { findCoordinatorCases } from "./cases/find_coordinator.ts";
 import { deleteGroupsCases, describeGroupsCases, listGroupsCases } from "./cases/group_admin.ts";
 import { offsetCommitCases, offsetDeleteCases, offsetFetchCases } from "./cases/group_offsets.ts";
@@ -292,6 +293,7 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
     ["Produce", produceCases],
     ["Fetch", fetchCases],
     ["ListOffsets", listOffsetsCases],
+    ["OffsetForLeaderEpoch", offsetForLeaderEpochCases],
     ["FindCoordinator", findCoordinatorCases],
     ["JoinGroup, SyncGroup, Heartbeat", joinSyncHeartbeatCases],
     ["OffsetCommit", offsetCommitCases],
