@@ -4,32 +4,26 @@
  * epoch's end offset (OffsetForLeaderEpoch) to find where their copy of the log diverges.
  *
  * Entries are strictly increasing in both epoch and start offset. {@link assign} adds an entry
- * when a larger epoch starts (a new leader, or the first append of a log), removing any entry it
+ * when a larger epoch starts (a new leader, or the first open of a log), removing any entry it
  * contradicts; the log end moving back (a torn tail cut at recovery) drops the entries that start
  * at or past it ({@link truncateFromEnd}); the log start moving forward (retention) drops those
  * wholly before it and moves the last of them to the new start ({@link truncateFromStart}).
  *
- * On disk, beside the segments: `leader-epoch-checkpoint`, Kafka's text layout (so its tools can
- * read it), ASCII, one item per line, each line ended by "\n":
- *
- *   0                 <- format version
- *   2                 <- number of entries
- *   0 0               <- epoch, space, start offset; ascending
- *   3 1200
- *
- * Written whole by tmp + fsync + rename + directory fsync (runtime/fs.ts writeFileAtomic), so a
- * crash leaves the old or the new file. An assignment is written before the batch that starts the
- * epoch (PartitionLog.append), so the file never lacks an epoch the log holds; it may hold entries
- * past a torn tail or before the log start, which the next open removes. A missing or unreadable
- * file (bad version, count, line, or entries not increasing) is rebuilt from the batches' own
- * partitionLeaderEpoch fields (PartitionLog.open).
+ * On disk: the `leaderEpochs` field of the partition's `recovery-checkpoint` (log_loader.ts),
+ * `[[epoch, startOffset], ...]` ascending: the pairs Kafka keeps in its leader-epoch-checkpoint
+ * file, written atomically (tmp + fsync + rename + directory fsync) with every recovery
+ * checkpoint. A file of their own would cost a second atomic write (two more fsyncs) per
+ * partition at its first checkpoint and at each change; riding on the checkpoint costs nothing
+ * and gives the guarantee recovery needs: every batch below the recovery checkpoint has its epoch
+ * in it, and the batches past it, which recovery re-validates anyway, give theirs again at open
+ * ({@link openLeaderEpochs}). The list may hold entries past a torn tail or before the log start,
+ * which the open removes. A checkpoint that is missing, ignored (it does not match the log) or
+ * without a valid list makes the open rebuild the cache from the batches' own
+ * partitionLeaderEpoch fields. Nothing is written on the append path.
  */
 import { baseOffsetAt, batchSizeAt, PARTITION_LEADER_EPOCH_AT } from "../record/record_batch.ts";
-import { joinPath, readWholeFile, writeFileAtomic } from "../runtime/fs.ts";
+import type { Logger } from "../logger.ts";
 import type { Segment } from "./segment.ts";
-
-export const LEADER_EPOCH_FILE = "leader-epoch-checkpoint";
-const FORMAT_VERSION = 0;
 
 /** Kafka's "no epoch" (RecordBatch.NO_PARTITION_LEADER_EPOCH, UNDEFINED_EPOCH). */
 export const UNDEFINED_EPOCH = -1;
@@ -48,52 +42,33 @@ export interface EpochEndOffset {
   endOffset: number;
 }
 
-/** Parses the file's text; undefined (with why) when it is not a valid checkpoint. */
-export function parseLeaderEpochs(text: string): EpochEntry[] | string {
-  const lines = text.split("\n");
-  if (lines[lines.length - 1] === "") lines.pop();
-  if (lines.length < 2) return "shorter than its header";
-  if (lines[0] !== String(FORMAT_VERSION)) return `unknown version ${JSON.stringify(lines[0])}`;
-  if (!/^\d+$/.test(lines[1])) return `bad entry count ${JSON.stringify(lines[1])}`;
-  const count = Number(lines[1]);
-  if (lines.length - 2 !== count) return `${count} entries announced, ${lines.length - 2} found`;
+/** The checkpoint's list, `[[epoch, startOffset], ...]`; a string saying why when it is bad. */
+export function parseLeaderEpochs(value: unknown): EpochEntry[] | string {
+  if (!Array.isArray(value)) return "not a list";
   const entries: EpochEntry[] = [];
-  for (let i = 2; i < lines.length; i++) {
-    const m = /^(\d+) (\d+)$/.exec(lines[i]);
-    const epoch = m === null ? NaN : Number(m[1]);
-    const startOffset = m === null ? NaN : Number(m[2]);
-    if (!Number.isSafeInteger(epoch) || !Number.isSafeInteger(startOffset) || epoch > 0x7fffffff) {
-      return `bad entry ${JSON.stringify(lines[i])} on line ${i + 1}`;
+  for (let i = 0; i < value.length; i++) {
+    const pair = value[i];
+    const [epoch, startOffset] = Array.isArray(pair) && pair.length === 2 ? pair : [NaN, NaN];
+    if (
+      !Number.isSafeInteger(epoch) || !Number.isSafeInteger(startOffset) || epoch < 0 ||
+      epoch > 0x7fffffff || startOffset < 0
+    ) {
+      return `bad entry ${JSON.stringify(pair)} at ${i}`;
     }
     const prev = entries[entries.length - 1];
     if (prev !== undefined && (epoch <= prev.epoch || startOffset <= prev.startOffset)) {
-      return `entries not increasing at line ${i + 1}`;
+      return `entries not increasing at ${i}`;
     }
     entries.push({ epoch, startOffset });
   }
   return entries;
 }
 
-export function formatLeaderEpochs(entries: readonly EpochEntry[]): string {
-  let text = `${FORMAT_VERSION}\n${entries.length}\n`;
-  for (const e of entries) text += `${e.epoch} ${e.startOffset}\n`;
-  return text;
-}
-
 export class LeaderEpochCache {
-  readonly path: string;
   #entries: EpochEntry[];
 
-  constructor(readonly dir: string, entries: readonly EpochEntry[] = []) {
-    this.path = joinPath(dir, LEADER_EPOCH_FILE);
+  constructor(entries: readonly EpochEntry[] = []) {
     this.#entries = [...entries];
-  }
-
-  /** The file's entries; a string saying why when it is missing or not a valid checkpoint. */
-  static read(dir: string): EpochEntry[] | string {
-    const bytes = readWholeFile(joinPath(dir, LEADER_EPOCH_FILE));
-    if (bytes === undefined) return "missing";
-    return parseLeaderEpochs(new TextDecoder().decode(bytes));
   }
 
   get entries(): readonly EpochEntry[] {
@@ -107,7 +82,7 @@ export class LeaderEpochCache {
   }
 
   /**
-   * Records that `epoch` starts at `startOffset`, in memory (persist() writes it). Entries with an
+   * Records that `epoch` starts at `startOffset`, in memory (the next recovery checkpoint writes it). Entries with an
    * epoch >= `epoch` or a start >= `startOffset` contradict it and go. Returns whether anything
    * changed: the latest epoch again at its own start or later changes nothing.
    */
@@ -174,30 +149,77 @@ export class LeaderEpochCache {
     }
     return epoch;
   }
-
-  /** Writes the entries crash-safely (see the module doc). Throws the file system's error. */
-  persist(): void {
-    writeFileAtomic(
-      this.path,
-      new TextEncoder().encode(formatLeaderEpochs(this.#entries)),
-      this.dir,
-    );
-  }
 }
 
 function undefinedEnd(): EpochEndOffset {
   return { leaderEpoch: UNDEFINED_EPOCH, endOffset: UNDEFINED_EPOCH_OFFSET };
 }
 
+/** What a partition's open knows of its log, for {@link openLeaderEpochs}. */
+export interface OpenedLog {
+  dir: string;
+  /** The recovery checkpoint's epochs; undefined when there is no trusted checkpoint with some. */
+  checkpointed: readonly EpochEntry[] | undefined;
+  segments: readonly Segment[];
+  /** The segments recovery re-validated (those past the recovery checkpoint). */
+  recovered: readonly Segment[];
+  logStartOffset: number;
+  logEndOffset: number;
+  /** The epoch to append in from the log end (the cache's latest when that is larger). */
+  leaderEpoch: number;
+  logger: Logger;
+}
+
 /**
- * Rebuilds `cache` from the batches of `segments` (their partitionLeaderEpoch, each a batch header
- * read alone): for a log whose checkpoint file is missing or damaged. Batches without an epoch
- * (-1: written before epochs were stamped) add nothing; a header that does not fit ends that
- * segment's walk (recovery reported it).
+ * The epoch cache of a log being opened: the checkpoint's entries cut to the log (its tail may
+ * have been truncated, its start moved since they were written) plus the epochs of the batches
+ * past the recovery checkpoint, or, without checkpointed entries, rebuilt from every batch; then
+ * `leaderEpoch` starts at the log end unless it is already the latest, as when Kafka's leader
+ * takes a partition. Nothing is written here (the next recovery checkpoint writes it).
  */
-export function rebuildLeaderEpochs(segments: readonly Segment[], cache: LeaderEpochCache): void {
-  for (const segment of segments) {
+export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
+  let cache: LeaderEpochCache;
+  if (log.checkpointed === undefined) {
+    cache = new LeaderEpochCache();
+    if (log.logEndOffset > 0) {
+      log.logger.warn(
+        "no leader epochs in the recovery checkpoint; reading them from the batches",
+        {
+          dir: log.dir,
+        },
+      );
+    }
+    addEpochsOfBatches(log.segments, cache);
+  } else {
+    cache = new LeaderEpochCache(log.checkpointed);
+    cache.truncateFromEnd(log.logEndOffset);
+    cache.truncateFromStart(log.logStartOffset);
+    addEpochsOfBatches(log.recovered, cache);
+  }
+  cache.assign(Math.max(log.leaderEpoch, cache.latestEpoch, 0), log.logEndOffset);
+  return cache;
+}
+
+/**
+ * Adds the epochs of the batches of `segments` that are newer than the cache's latest (each batch
+ * header read alone). Batches without an epoch (-1: written before epochs were stamped) add
+ * nothing; a header that does not fit ends that segment's walk (recovery reported it). Epochs
+ * never decrease along a log, so a segment whose first batch has the epoch of the next segment's
+ * first batch holds only that epoch and is not walked.
+ */
+function addEpochsOfBatches(segments: readonly Segment[], cache: LeaderEpochCache): void {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
     const dv = segment.scratchView;
+    const next = segments[i + 1];
+    if (next !== undefined && next.baseOffset === segment.nextOffset) {
+      const nextEpoch = firstEpoch(next);
+      const first = firstEpoch(segment); // read last: its header stays in the scratch
+      if (first !== undefined && first === nextEpoch) {
+        if (first > cache.latestEpoch) cache.assign(first, baseOffsetAt(dv, 0));
+        continue;
+      }
+    }
     let position = 0;
     while (position < segment.sizeBytes) {
       if (segment.headerProblem(position, segment.sizeBytes) !== undefined) break;
@@ -206,4 +228,11 @@ export function rebuildLeaderEpochs(segments: readonly Segment[], cache: LeaderE
       position += batchSizeAt(dv, 0);
     }
   }
+}
+
+/** The first batch's epoch (its header left in the segment's scratch); undefined if none. */
+function firstEpoch(segment: Segment): number | undefined {
+  if (segment.sizeBytes === 0) return undefined;
+  if (segment.headerProblem(0, segment.sizeBytes) !== undefined) return undefined;
+  return segment.scratchView.getInt32(PARTITION_LEADER_EPOCH_AT);
 }

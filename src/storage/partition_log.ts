@@ -10,9 +10,9 @@
  *   re-validating what was flushed (log_loader.ts). Both: log_flusher.ts.
  * - Retention deletes whole expired segments, never the active one (retention.ts).
  * - Leader epochs: each batch is stamped with the log's leader epoch, and the epoch cache
- *   (leader_epochs.ts, persisted as `leader-epoch-checkpoint`) knows where each epoch starts:
- *   truncated with the log's tail at recovery and with its start at retention, rebuilt from the
- *   batches when its file is missing or damaged.
+ *   (leader_epochs.ts, persisted in each recovery checkpoint) knows where each epoch starts: cut
+ *   with the log's tail at recovery and with its start at retention, completed from the batches
+ *   recovery re-validates, rebuilt from all of them when the checkpoint has none.
  * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
@@ -35,7 +35,7 @@ import {
   type EpochEndOffset,
   type EpochEntry,
   LeaderEpochCache,
-  rebuildLeaderEpochs,
+  openLeaderEpochs,
 } from "./leader_epochs.ts";
 import { loadSegments } from "./log_loader.ts";
 import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
@@ -105,7 +105,7 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
-    this.#epochs = new LeaderEpochCache(dir);
+    this.#epochs = new LeaderEpochCache();
     this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
       failure: () => this.#offline ?? this.#failure,
       failWrites: (failure) => {
@@ -113,6 +113,7 @@ export class PartitionLog {
       },
       closing: () => this.#closing,
       closed: () => this.#closed,
+      leaderEpochs: () => this.#epochs.entries,
     });
     this.#retention = new LogRetention(
       dir,
@@ -122,9 +123,7 @@ export class PartitionLog {
       this.#logger,
       this.#flusher,
       () => this.#closing || this.#closed || this.#offline !== undefined,
-      () => {
-        if (this.#epochs.truncateFromStart(this.logStartOffset)) this.#persistEpochsQuietly();
-      },
+      () => this.#epochs.truncateFromStart(this.logStartOffset),
     );
   }
 
@@ -143,7 +142,17 @@ export class PartitionLog {
     const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
     for (const d of loaded.damage) log.#damage.add(d);
     if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
-    log.#loadEpochs(options.leaderEpoch ?? 0);
+    log.#epochs = openLeaderEpochs({
+      dir,
+      checkpointed: loaded.leaderEpochs,
+      segments: loaded.segments,
+      recovered: loaded.recovered,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      leaderEpoch: options.leaderEpoch ?? 0,
+      logger,
+    });
+    log.#leaderEpoch = log.#epochs.latestEpoch;
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
     if (loaded.recovered.length > 0 && log.#failure === undefined) {
@@ -196,49 +205,6 @@ export class PartitionLog {
     }
   }
 
-  /**
-   * The epoch cache at open: the file's entries cut to the log (its tail may have been truncated,
-   * its start moved after the file was last written), or, when the file is missing or damaged,
-   * rebuilt from the batches; then `leaderEpoch` (or the cache's latest, when larger) is the
-   * epoch from the log end on, as when Kafka's leader takes a partition.
-   */
-  #loadEpochs(leaderEpoch: number): void {
-    const read = LeaderEpochCache.read(this.dir);
-    let changed: boolean;
-    if (typeof read === "string") {
-      if (read !== "missing" || this.logEndOffset > 0) {
-        this.#logger.warn("leader-epoch checkpoint unusable; rebuilding it from the batches", {
-          file: this.#epochs.path,
-          reason: read,
-        });
-      }
-      rebuildLeaderEpochs(this.#segments, this.#epochs);
-      changed = true;
-    } else {
-      this.#epochs = new LeaderEpochCache(this.dir, read);
-      changed = this.#epochs.truncateFromEnd(this.logEndOffset);
-      changed = this.#epochs.truncateFromStart(this.logStartOffset) || changed;
-    }
-    this.#leaderEpoch = Math.max(leaderEpoch, this.#epochs.latestEpoch);
-    changed = this.#epochs.assign(this.#leaderEpoch, this.logEndOffset) || changed;
-    if (changed && this.#failure === undefined) this.#persistEpochsQuietly();
-  }
-
-  /**
-   * For changes the next open would redo anyway (cuts, a rebuild): a failure to write is logged,
-   * not thrown.
-   */
-  #persistEpochsQuietly(): void {
-    try {
-      this.#epochs.persist();
-    } catch (err) {
-      this.#logger.warn("leader-epoch checkpoint not written; the next open rebuilds it", {
-        file: this.#epochs.path,
-        error: String(err),
-      });
-    }
-  }
-
   /** The epoch stamped into appended batches. */
   get leaderEpoch(): number {
     return this.#leaderEpoch;
@@ -246,7 +212,8 @@ export class PartitionLog {
 
   /**
    * This replica leads from now on in `epoch` (>= the current one): its appends are stamped with
-   * it and it starts at the log end, written to the epoch checkpoint before this returns.
+   * it, and the epoch starts at the log end (on disk from the next recovery checkpoint on; a crash
+   * before it finds the epoch again in the batches recovery re-validates).
    */
   becomeLeader(epoch: number): void {
     this.#ensureWritable();
@@ -257,16 +224,7 @@ export class PartitionLog {
       );
     }
     this.#leaderEpoch = epoch;
-    this.#assignEpoch();
-  }
-
-  #assignEpoch(): void {
-    if (!this.#epochs.assign(this.#leaderEpoch, this.logEndOffset)) return;
-    try {
-      this.#epochs.persist();
-    } catch (err) {
-      throw storageFailure(err, `writing ${this.#epochs.path}`, { file: this.#epochs.path });
-    }
+    this.#epochs.assign(epoch, this.logEndOffset);
   }
 
   /** The cache's entries (epoch, start offset), ascending. */
@@ -404,8 +362,6 @@ export class PartitionLog {
         `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`,
       );
     }
-    // The epoch's start is on disk before its first batch (becomeLeader or open wrote it).
-    if (this.#epochs.latestEpoch !== this.#leaderEpoch) this.#assignEpoch();
     const nowMs = this.#clock.nowMs();
     const baseOffset = this.logEndOffset;
     const last = baseOffset + records - 1;

@@ -1,7 +1,8 @@
 /**
- * The leader-epoch cache (src/storage/leader_epochs.ts) and its file beside a partition's segments:
- * Kafka's semantics for assign, truncation and end offsets; the file written at open and at a new
- * epoch, cut with a torn tail, moved with the log start, rebuilt when missing or damaged.
+ * The leader-epoch cache (src/storage/leader_epochs.ts), kept in the partition's recovery
+ * checkpoint: Kafka's semantics for assign, truncation and end offsets; on disk with each
+ * checkpoint, completed from the batches after a crash, cut with a torn tail, moved with the log
+ * start, rebuilt from the batches when the checkpoint has none.
  */
 import assert from "node:assert/strict";
 import { MemoryLogger } from "../../src/logger.ts";
@@ -11,11 +12,8 @@ import {
   PARTITION_LEADER_EPOCH_AT,
   utf8,
 } from "../../src/record/record_batch.ts";
-import {
-  LEADER_EPOCH_FILE,
-  LeaderEpochCache,
-  parseLeaderEpochs,
-} from "../../src/storage/leader_epochs.ts";
+import { LeaderEpochCache, parseLeaderEpochs } from "../../src/storage/leader_epochs.ts";
+import { CHECKPOINT_FILE } from "../../src/storage/log_loader.ts";
 import type { LogConfig } from "../../src/storage/log_config.ts";
 import { PartitionLog } from "../../src/storage/partition_log.ts";
 import { tempDir } from "../test_util.ts";
@@ -30,13 +28,21 @@ function open(dir: string, config: Partial<LogConfig> = {}, logger = new MemoryL
   return PartitionLog.open(dir, { config, logger });
 }
 
-function fileText(dir: string): string {
-  return Deno.readTextFileSync(`${dir}/${LEADER_EPOCH_FILE}`);
+/** The recovery checkpoint's leader epochs. */
+function onDisk(dir: string): unknown {
+  return JSON.parse(Deno.readTextFileSync(`${dir}/${CHECKPOINT_FILE}`)).leaderEpochs;
+}
+
+/** Rewrites the recovery checkpoint's leader epochs (undefined: none). */
+function setOnDisk(dir: string, epochs: unknown): void {
+  const cp = JSON.parse(Deno.readTextFileSync(`${dir}/${CHECKPOINT_FILE}`));
+  cp.leaderEpochs = epochs;
+  Deno.writeTextFileSync(`${dir}/${CHECKPOINT_FILE}`, JSON.stringify(cp));
 }
 
 Deno.test("LeaderEpochCache", async (t) => {
   await t.step("assign adds larger epochs, drops contradicted entries", () => {
-    const c = new LeaderEpochCache("/nonexistent");
+    const c = new LeaderEpochCache();
     assert.equal(c.latestEpoch, -1);
     assert.equal(c.assign(0, 0), true);
     assert.equal(c.assign(0, 5), false, "the latest epoch again changes nothing");
@@ -57,7 +63,7 @@ Deno.test("LeaderEpochCache", async (t) => {
   });
 
   await t.step("endOffsetFor answers as Kafka's endOffsetFor", () => {
-    const c = new LeaderEpochCache("/nonexistent");
+    const c = new LeaderEpochCache();
     assert.deepEqual(c.endOffsetFor(0, 9), { leaderEpoch: -1, endOffset: -1 }, "empty");
     c.assign(2, 10);
     c.assign(5, 30);
@@ -77,7 +83,7 @@ Deno.test("LeaderEpochCache", async (t) => {
   });
 
   await t.step("truncation from the end and from the start", () => {
-    const c = new LeaderEpochCache("/nonexistent", [
+    const c = new LeaderEpochCache([
       { epoch: 1, startOffset: 0 },
       { epoch: 2, startOffset: 10 },
       { epoch: 3, startOffset: 20 },
@@ -91,13 +97,14 @@ Deno.test("LeaderEpochCache", async (t) => {
     assert.equal(c.truncateFromStart(12), false);
   });
 
-  await t.step("the file's layout; damaged files are refused with a reason", () => {
-    assert.deepEqual(parseLeaderEpochs("0\n2\n0 0\n3 1200\n"), [
+  await t.step("the checkpoint's list; bad lists are refused with a reason", () => {
+    assert.deepEqual(parseLeaderEpochs([[0, 0], [3, 1200]]), [
       { epoch: 0, startOffset: 0 },
       { epoch: 3, startOffset: 1200 },
     ]);
+    assert.deepEqual(parseLeaderEpochs([]), []);
     for (
-      const bad of ["", "1\n0\n", "0\n2\n0 0\n", "0\nx\n", "0\n1\n0 -1\n", "0\n2\n3 5\n2 9\n"]
+      const bad of [null, "0 0", [[0]], [[0, -1]], [[-1, 0]], [[3, 5], [2, 9]], [[1, 5], [2, 5]]]
     ) {
       assert.equal(typeof parseLeaderEpochs(bad), "string", JSON.stringify(bad));
     }
@@ -105,34 +112,42 @@ Deno.test("LeaderEpochCache", async (t) => {
 });
 
 Deno.test("PartitionLog leader epochs", async (t) => {
-  await t.step("a new log starts epoch 0 at 0, on disk; batches carry the epoch", async () => {
-    const dir = tempDir("sluice-epochs-");
-    const log = await open(dir);
-    assert.equal(fileText(dir), "0\n1\n0 0\n");
-    await log.append(batch(3, "a"));
-    log.becomeLeader(4);
-    assert.equal(fileText(dir), "0\n2\n0 0\n4 3\n");
-    await log.append(batch(2, "b"));
-    const stamped = decodeBatches(log.read(0, 1 << 20)!.bytes).map((b) => b.partitionLeaderEpoch);
-    assert.deepEqual(stamped, [0, 4]);
-    assert.deepEqual(log.endOffsetForEpoch(0), { leaderEpoch: 0, endOffset: 3 });
-    assert.deepEqual(log.endOffsetForEpoch(2), { leaderEpoch: 0, endOffset: 3 });
-    assert.deepEqual(log.endOffsetForEpoch(4), { leaderEpoch: 4, endOffset: 5 });
-    assert.deepEqual(log.endOffsetForEpoch(5), { leaderEpoch: -1, endOffset: -1 });
-    assert.equal(log.epochForOffset(2), 0);
-    assert.equal(log.epochForOffset(3), 4);
-    assert.throws(() => log.becomeLeader(3), /not a valid successor/);
-    await log.close();
-    const again = await open(dir);
-    assert.equal(again.leaderEpoch, 4, "the latest epoch carries over");
-    assert.deepEqual(again.leaderEpochs(), [
-      { epoch: 0, startOffset: 0 },
-      { epoch: 4, startOffset: 3 },
-    ]);
-    await again.close();
-  });
+  await t.step(
+    "a new log starts epoch 0 at 0; on disk with each recovery checkpoint",
+    async () => {
+      const dir = tempDir("sluice-epochs-");
+      const log = await open(dir);
+      assert.deepEqual(log.leaderEpochs(), [{ epoch: 0, startOffset: 0 }]);
+      assert.throws(() => onDisk(dir), Deno.errors.NotFound, "nothing written at open");
+      await log.checkpoint();
+      assert.deepEqual(onDisk(dir), [[0, 0]]);
+      await log.append(batch(3, "a"));
+      log.becomeLeader(4);
+      await log.append(batch(2, "b"));
+      assert.deepEqual(onDisk(dir), [[0, 0]], "nothing written on the append path");
+      await log.checkpoint();
+      assert.deepEqual(onDisk(dir), [[0, 0], [4, 3]]);
+      const stamped = decodeBatches(log.read(0, 1 << 20)!.bytes).map((b) => b.partitionLeaderEpoch);
+      assert.deepEqual(stamped, [0, 4]);
+      assert.deepEqual(log.endOffsetForEpoch(0), { leaderEpoch: 0, endOffset: 3 });
+      assert.deepEqual(log.endOffsetForEpoch(2), { leaderEpoch: 0, endOffset: 3 });
+      assert.deepEqual(log.endOffsetForEpoch(4), { leaderEpoch: 4, endOffset: 5 });
+      assert.deepEqual(log.endOffsetForEpoch(5), { leaderEpoch: -1, endOffset: -1 });
+      assert.equal(log.epochForOffset(2), 0);
+      assert.equal(log.epochForOffset(3), 4);
+      assert.throws(() => log.becomeLeader(3), /not a valid successor/);
+      await log.close();
+      const again = await open(dir);
+      assert.equal(again.leaderEpoch, 4, "the latest epoch carries over");
+      assert.deepEqual(again.leaderEpochs(), [
+        { epoch: 0, startOffset: 0 },
+        { epoch: 4, startOffset: 3 },
+      ]);
+      await again.close();
+    },
+  );
 
-  await t.step("a missing or damaged file is rebuilt from the batches", async () => {
+  await t.step("without epochs in the checkpoint, they come from the batches", async () => {
     const dir = tempDir("sluice-epochs-");
     const log = await open(dir);
     await log.append(batch(2, "a"));
@@ -141,44 +156,110 @@ Deno.test("PartitionLog leader epochs", async (t) => {
     log.becomeLeader(3);
     await log.append(batch(1, "c"));
     await log.close();
-    const want = "0\n3\n0 0\n1 2\n3 4\n";
-    assert.equal(fileText(dir), want);
+    const want = [[0, 0], [1, 2], [3, 4]];
+    assert.deepEqual(onDisk(dir), want);
     for (
       const damage of [
-        () => Deno.removeSync(`${dir}/${LEADER_EPOCH_FILE}`),
-        () => Deno.writeTextFileSync(`${dir}/${LEADER_EPOCH_FILE}`, "0\n3\n0 0\n9 1\n"),
+        () => setOnDisk(dir, undefined), // a checkpoint from before epochs were kept
+        () => setOnDisk(dir, [[3, 0], [1, 2]]), // damaged: not increasing
+        () => Deno.removeSync(`${dir}/${CHECKPOINT_FILE}`), // no checkpoint: all recovered
       ]
     ) {
       damage();
       const logger = new MemoryLogger();
       const reopened = await open(dir, {}, logger);
-      assert.equal(fileText(dir), want);
+      assert.deepEqual(onDisk(dir), want, "written with the checkpoint after recovery");
       assert.equal(reopened.leaderEpoch, 3);
-      assert.ok(logger.events.some((e) => e.message.includes("rebuilding it from the batches")));
+      assert.ok(logger.events.some((e) => e.message.includes("reading them from the batches")));
       await reopened.close();
     }
   });
 
-  await t.step("a torn tail cut at recovery takes its epochs with it", async () => {
+  await t.step("a rebuild over many segments finds each epoch's first batch", async () => {
     const dir = tempDir("sluice-epochs-");
+    const config = { segmentBytes: batch(1, "x").length * 3 };
+    const log = await open(dir, config);
+    const epochs = [0, 0, 0, 0, 0, 0, 0, 2, 2, 5, 5, 5, 5, 5, 5, 5, 9];
+    for (let i = 0; i < epochs.length; i++) {
+      if (epochs[i] !== log.leaderEpoch) log.becomeLeader(epochs[i]);
+      await log.append(batch(1, `r${i}`));
+    }
+    assert.ok(log.segments().length >= 5, `${log.segments().length} segments`);
+    const want = [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 2, startOffset: 7 },
+      { epoch: 5, startOffset: 9 },
+      { epoch: 9, startOffset: 16 },
+    ];
+    assert.deepEqual(log.leaderEpochs(), want);
+    await log.close();
+    setOnDisk(dir, undefined);
+    const reopened = await open(dir, config);
+    assert.deepEqual(reopened.leaderEpochs(), want);
+    await reopened.close();
+  });
+
+  await t.step(
+    "after a crash, the epochs past the recovery checkpoint come from the batches",
+    async () => {
+      const dir = tempDir("sluice-epochs-");
+      const log = await open(dir);
+      await log.append(batch(3, "a"));
+      await log.checkpoint(); // file: epoch 0 from 0; recovery checkpoint at 3
+      log.becomeLeader(4);
+      await log.append(batch(2, "b"));
+      log.becomeLeader(6);
+      await log.append(batch(1, "c"));
+      // The files as a process crash leaves them: no close, no checkpoint since offset 3.
+      const image = tempDir("sluice-epochs-crash-");
+      Deno.mkdirSync(image, { recursive: true });
+      for (const e of Deno.readDirSync(dir)) {
+        Deno.copyFileSync(
+          `${dir}/${e.name}`,
+          `${image}/${e.name}`,
+        );
+      }
+      assert.deepEqual(onDisk(image), [[0, 0]], "the checkpoint before epochs 4 and 6");
+      const reopened = await open(image);
+      const want = [
+        { epoch: 0, startOffset: 0 },
+        { epoch: 4, startOffset: 3 },
+        { epoch: 6, startOffset: 5 },
+      ];
+      assert.deepEqual(reopened.leaderEpochs(), want);
+      assert.equal(reopened.leaderEpoch, 6);
+      assert.deepEqual(onDisk(image), [[0, 0], [4, 3], [6, 5]], "written after recovery");
+      await reopened.close();
+      await log.close();
+    },
+  );
+
+  await t.step("a torn tail cut at recovery takes its epochs with it", async () => {
+    let dir = tempDir("sluice-epochs-");
     const log = await open(dir);
     await log.append(batch(3, "a"));
     log.becomeLeader(2);
+    await log.checkpoint(); // at offset 3, with epoch 2 from 3
     await log.append(batch(2, "b"));
+    // A crash image whose last batch (epoch 2's only one) is torn: its last byte gone.
+    const image = tempDir("sluice-epochs-crash-");
+    Deno.mkdirSync(image, { recursive: true });
+    for (const e of Deno.readDirSync(dir)) {
+      Deno.copyFileSync(`${dir}/${e.name}`, `${image}/${e.name}`);
+    }
     await log.close();
-    assert.equal(fileText(dir), "0\n2\n0 0\n2 3\n");
-    // The last batch (epoch 2's only one) torn: its last byte gone, and no recovery checkpoint.
-    const segment = `${dir}/${"0".repeat(20)}.log`;
+    assert.deepEqual(onDisk(image), [[0, 0], [2, 3]]);
+    const segment = `${image}/${"0".repeat(20)}.log`;
     const bytes = Deno.readFileSync(segment);
     Deno.writeFileSync(segment, bytes.subarray(0, bytes.length - 1));
-    Deno.removeSync(`${dir}/recovery-checkpoint`);
+    dir = image;
     const reopened = await open(dir);
     assert.equal(reopened.logEndOffset, 3);
     // Epoch 2's only batch was cut: its entry goes, and the log appends in epoch 0 again unless
     // whoever opens it names a later epoch (the cluster will pass the controller's).
     assert.deepEqual(reopened.leaderEpochs(), [{ epoch: 0, startOffset: 0 }]);
     assert.equal(reopened.leaderEpoch, 0);
-    assert.equal(fileText(dir), "0\n1\n0 0\n");
+    assert.deepEqual(onDisk(dir), [[0, 0]]);
     await reopened.close();
     const named = await PartitionLog.open(dir, { leaderEpoch: 5, logger: new MemoryLogger() });
     assert.deepEqual(named.leaderEpochs(), [
@@ -201,7 +282,8 @@ Deno.test("PartitionLog leader epochs", async (t) => {
     assert.ok(start > 0 && start < 4, `log start ${start}`);
     const want = [{ epoch: 0, startOffset: start }, { epoch: 1, startOffset: 4 }];
     assert.deepEqual(log.leaderEpochs(), want);
-    assert.equal(fileText(dir), `0\n2\n0 ${start}\n1 4\n`);
+    await log.checkpoint();
+    assert.deepEqual(onDisk(dir), [[0, start], [1, 4]]);
     await log.deleteSegmentsBefore(6);
     assert.deepEqual(log.leaderEpochs(), [{ epoch: 1, startOffset: log.logStartOffset }]);
     await log.close();
