@@ -182,7 +182,8 @@ export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
   if (log.checkpointed === undefined) {
     cache = new LeaderEpochCache();
     if (log.logEndOffset > 0) {
-      log.logger.warn(
+      // After a crash without a checkpoint, or a checkpoint from before epochs were kept.
+      log.logger.info(
         "no leader epochs in the recovery checkpoint; reading them from the batches",
         {
           dir: log.dir,
