@@ -174,11 +174,15 @@ export interface OpenedLog {
  * The epoch cache of a log being opened: the checkpoint's entries cut to the log (its tail may
  * have been truncated, its start moved since they were written) plus the epochs of the batches
  * past the recovery checkpoint, or, without checkpointed entries, rebuilt from every batch; then
- * `leaderEpoch` starts at the log end unless it is already the latest, as when Kafka's leader
- * takes a partition. Nothing is written here (the next recovery checkpoint writes it).
+ * the largest of `leaderEpoch` and the epochs known starts at the log end unless it is already
+ * the latest, as when Kafka's leader takes a partition. Nothing is written here (the next recovery checkpoint writes it).
  */
 export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
   let cache: LeaderEpochCache;
+  // An epoch once reached is never left for an older one, even when the batches that began it
+  // were cut with a torn tail: clients may have seen it (Metadata), and Kafka's clients refuse
+  // to go back to an older leader epoch.
+  let reached = -1;
   if (log.checkpointed === undefined) {
     cache = new LeaderEpochCache();
     if (log.logEndOffset > 0) {
@@ -193,11 +197,12 @@ export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
     addEpochsOfBatches(log.segments, cache);
   } else {
     cache = new LeaderEpochCache(log.checkpointed);
+    reached = cache.latestEpoch;
     cache.truncateFromEnd(log.logEndOffset);
     cache.truncateFromStart(log.logStartOffset);
     addEpochsOfBatches(log.recovered, cache);
   }
-  cache.assign(Math.max(log.leaderEpoch, cache.latestEpoch, 0), log.logEndOffset);
+  cache.assign(Math.max(log.leaderEpoch, reached, cache.latestEpoch, 0), log.logEndOffset);
   return cache;
 }
 

@@ -16,7 +16,7 @@ import { LeaderEpochCache, parseLeaderEpochs } from "../../src/storage/leader_ep
 import { CHECKPOINT_FILE } from "../../src/storage/log_loader.ts";
 import type { LogConfig } from "../../src/storage/log_config.ts";
 import { PartitionLog } from "../../src/storage/partition_log.ts";
-import { tempDir } from "../test_util.ts";
+import { prngFloat, tempDir } from "../test_util.ts";
 
 function batch(count: number, tag: string): Uint8Array {
   const records = [];
@@ -255,11 +255,14 @@ Deno.test("PartitionLog leader epochs", async (t) => {
     dir = image;
     const reopened = await open(dir);
     assert.equal(reopened.logEndOffset, 3);
-    // Epoch 2's only batch was cut: its entry goes, and the log appends in epoch 0 again unless
-    // whoever opens it names a later epoch (the cluster will pass the controller's).
-    assert.deepEqual(reopened.leaderEpochs(), [{ epoch: 0, startOffset: 0 }]);
-    assert.equal(reopened.leaderEpoch, 0);
-    assert.deepEqual(onDisk(dir), [[0, 0]]);
+    // Epoch 2's only batch was cut: its entry goes with it, and epoch 2 (reached, perhaps shown
+    // to clients) starts again at the new log end: never back to an older epoch.
+    assert.deepEqual(reopened.leaderEpochs(), [
+      { epoch: 0, startOffset: 0 },
+      { epoch: 2, startOffset: 3 },
+    ]);
+    assert.equal(reopened.leaderEpoch, 2);
+    assert.deepEqual(reopened.endOffsetForEpoch(0), { leaderEpoch: 0, endOffset: 3 });
     await reopened.close();
     const named = await PartitionLog.open(dir, { leaderEpoch: 5, logger: new MemoryLogger() });
     assert.deepEqual(named.leaderEpochs(), [
@@ -302,4 +305,84 @@ Deno.test("PartitionLog leader epochs", async (t) => {
     assert.deepEqual(log.leaderEpochs(), [{ epoch: 7, startOffset: 0 }]);
     await log.close();
   });
+});
+
+/** Every batch of the log, from its start: [base offset, stamped epoch]. */
+function stampedEpochs(log: PartitionLog): [number, number][] {
+  const out: [number, number][] = [];
+  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
+    const read = log.read(offset, 1 << 20)!;
+    for (const b of decodeBatches(read.bytes)) out.push([b.baseOffset, b.partitionLeaderEpoch]);
+    offset = read.nextOffset;
+  }
+  return out;
+}
+
+/** What the cache must say of a log whose batches carry `stamped` (each epoch's first batch). */
+function expectedEntries(stamped: [number, number][]): { epoch: number; startOffset: number }[] {
+  const out: { epoch: number; startOffset: number }[] = [];
+  for (const [offset, epoch] of stamped) {
+    if (out.length === 0 || epoch > out[out.length - 1].epoch) {
+      out.push({ epoch, startOffset: offset });
+    }
+  }
+  return out;
+}
+
+Deno.test("leader epochs survive crash images at random points (seeded)", async () => {
+  const seed = Number(Deno.env.get("EPOCH_SEED") ?? 20261203);
+  const random = prngFloat(seed);
+  const config = { segmentBytes: batch(3, "x").length * 4 };
+  for (let round = 0; round < 8; round++) {
+    const dir = tempDir("sluice-epochs-fuzz-");
+    const log = await open(dir, config);
+    const images: string[] = [];
+    for (let step = 0; step < 40; step++) {
+      const r = random();
+      if (r < 0.6) await log.append(batch(1 + Math.floor(random() * 3), `s${step}`));
+      else if (r < 0.75) log.becomeLeader(log.leaderEpoch + 1 + Math.floor(random() * 3));
+      else if (r < 0.85) await log.checkpoint();
+      else {
+        // A crash image: the files as they are now; sometimes with the last batch torn.
+        const image = tempDir("sluice-epochs-image-");
+        Deno.mkdirSync(image, { recursive: true });
+        for (const e of Deno.readDirSync(dir)) {
+          Deno.copyFileSync(`${dir}/${e.name}`, `${image}/${e.name}`);
+        }
+        if (random() < 0.5) {
+          const last = [...Deno.readDirSync(image)].map((e) => e.name).filter((n) =>
+            n.endsWith(".log")
+          ).sort().at(-1)!;
+          const bytes = Deno.readFileSync(`${image}/${last}`);
+          const cut = Math.floor(random() * Math.min(bytes.length, 40));
+          Deno.writeFileSync(`${image}/${last}`, bytes.subarray(0, bytes.length - cut));
+        }
+        images.push(image);
+      }
+    }
+    await log.close();
+    for (const dirToCheck of [dir, ...images]) {
+      const reopened = await open(dirToCheck, config);
+      try {
+        const stamped = stampedEpochs(reopened);
+        const want = expectedEntries(stamped);
+        const got = reopened.leaderEpochs().filter((e) => e.startOffset < reopened.logEndOffset);
+        assert.deepEqual(got, want, `seed ${seed} round ${round}: ${dirToCheck}`);
+        for (const [offset, epoch] of stamped) {
+          assert.equal(reopened.epochForOffset(offset), epoch, `offset ${offset}`);
+        }
+        // Each epoch ends where the next begins, the last at the log end.
+        for (let k = 0; k < want.length; k++) {
+          assert.deepEqual(reopened.endOffsetForEpoch(want[k].epoch), {
+            leaderEpoch: want[k].epoch,
+            endOffset: want[k + 1]?.startOffset ?? reopened.logEndOffset,
+          });
+        }
+        // Appends go on in the latest epoch known, never in an older one.
+        assert.ok(reopened.leaderEpoch >= (want.at(-1)?.epoch ?? 0));
+      } finally {
+        await reopened.close();
+      }
+    }
+  }
 });
