@@ -82,9 +82,10 @@ export class LeaderEpochCache {
   }
 
   /**
-   * Records that `epoch` starts at `startOffset`, in memory (the next recovery checkpoint writes it). Entries with an
-   * epoch >= `epoch` or a start >= `startOffset` contradict it and go. Returns whether anything
-   * changed: the latest epoch again at its own start or later changes nothing.
+   * Records that `epoch` starts at `startOffset`, in memory (the next recovery checkpoint writes
+   * it). Entries with an epoch >= `epoch` or a start >= `startOffset` contradict it and go.
+   * Returns whether anything changed: the latest epoch again at its own start or later changes
+   * nothing.
    */
   assign(epoch: number, startOffset: number): boolean {
     if (epoch < 0 || startOffset < 0) throw new RangeError(`epoch ${epoch} at ${startOffset}`);
@@ -163,6 +164,8 @@ export interface OpenedLog {
   segments: readonly Segment[];
   /** The segments recovery re-validated (those past the recovery checkpoint). */
   recovered: readonly Segment[];
+  /** Where in the first recovered segment the batches past the checkpoint begin (bytes). */
+  recoveredFrom: number;
   logStartOffset: number;
   logEndOffset: number;
   /** The epoch to append in from the log end (the cache's latest when that is larger). */
@@ -175,7 +178,8 @@ export interface OpenedLog {
  * have been truncated, its start moved since they were written) plus the epochs of the batches
  * past the recovery checkpoint, or, without checkpointed entries, rebuilt from every batch; then
  * the largest of `leaderEpoch` and the epochs known starts at the log end unless it is already
- * the latest, as when Kafka's leader takes a partition. Nothing is written here (the next recovery checkpoint writes it).
+ * the latest, as when Kafka's leader takes a partition. Nothing is written here (the next
+ * recovery checkpoint writes it).
  */
 export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
   let cache: LeaderEpochCache;
@@ -200,7 +204,7 @@ export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
     reached = cache.latestEpoch;
     cache.truncateFromEnd(log.logEndOffset);
     cache.truncateFromStart(log.logStartOffset);
-    addEpochsOfBatches(log.recovered, cache);
+    addEpochsOfBatches(log.recovered, cache, log.recoveredFrom);
   }
   cache.assign(Math.max(log.leaderEpoch, reached, cache.latestEpoch, 0), log.logEndOffset);
   return cache;
@@ -208,12 +212,17 @@ export function openLeaderEpochs(log: OpenedLog): LeaderEpochCache {
 
 /**
  * Adds the epochs of the batches of `segments` that are newer than the cache's latest (each batch
- * header read alone). Batches without an epoch (-1: written before epochs were stamped) add
- * nothing; a header that does not fit ends that segment's walk (recovery reported it). Epochs
- * never decrease along a log, so a segment whose first batch has the epoch of the next segment's
- * first batch holds only that epoch and is not walked.
+ * header read alone), the first segment's from byte `from` (a batch boundary). Batches without
+ * an epoch (-1: written before epochs were stamped) add nothing; a header that does not fit ends
+ * that segment's walk (recovery reported it). Epochs never decrease along a log, so a segment
+ * whose first batch has the epoch of the next segment's first batch holds only that epoch and is
+ * not walked.
  */
-function addEpochsOfBatches(segments: readonly Segment[], cache: LeaderEpochCache): void {
+function addEpochsOfBatches(
+  segments: readonly Segment[],
+  cache: LeaderEpochCache,
+  from = 0,
+): void {
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     const dv = segment.scratchView;
@@ -226,7 +235,7 @@ function addEpochsOfBatches(segments: readonly Segment[], cache: LeaderEpochCach
         continue;
       }
     }
-    let position = 0;
+    let position = i === 0 ? from : 0;
     while (position < segment.sizeBytes) {
       if (segment.headerProblem(position, segment.sizeBytes) !== undefined) break;
       const epoch = dv.getInt32(PARTITION_LEADER_EPOCH_AT);

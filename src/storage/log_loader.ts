@@ -179,6 +179,8 @@ export interface LoadResult {
    * with one that has none): then the epochs come from the batches.
    */
   leaderEpochs: EpochEntry[] | undefined;
+  /** Where in the first recovered segment re-validation started from the checkpoint (bytes). */
+  recoveredFrom: number;
 }
 
 /**
@@ -222,7 +224,14 @@ function load(
       // The new files and the partition dir itself must survive a power loss once data is flushed.
       syncDir(dir);
       syncDir(parentDir(dir));
-      return { segments: [first], recovered: [], damage, readOnly: undefined, leaderEpochs: [] };
+      return {
+        segments: [first],
+        recovered: [],
+        damage,
+        readOnly: undefined,
+        leaderEpochs: [],
+        recoveredFrom: 0,
+      };
     }
   } catch (err) {
     if (!isNoSpace(err) && !isNoSpace((err as { cause?: unknown })?.cause)) throw err;
@@ -235,7 +244,14 @@ function load(
     });
     const first = Segment.detached(dir, 0, settings, nowMs, files);
     opened.push(first);
-    return { segments: [first], recovered: [], damage, readOnly, leaderEpochs: [] };
+    return {
+      segments: [first],
+      recovered: [],
+      damage,
+      readOnly,
+      leaderEpochs: [],
+      recoveredFrom: 0,
+    };
   }
   const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
   opened.push(...all);
@@ -275,7 +291,17 @@ function load(
   checkContinuity(segments, recovered, logger, damage);
   // A rebuilt time index of a closed segment gets the final entry a roll would have added.
   for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
-  return { segments, recovered, damage, readOnly, leaderEpochs: point?.leaderEpochs };
+  return {
+    segments,
+    recovered,
+    damage,
+    readOnly,
+    leaderEpochs: point?.leaderEpochs,
+    // The checkpoint's segment is the first recovered one; its bytes before this are vouched for.
+    recoveredFrom: point !== undefined && recovered[0]?.baseOffset === point.segment
+      ? point.position
+      : 0,
+  };
 }
 
 /** The recovery checkpoint when it matches the log; otherwise undefined, with a warning. */

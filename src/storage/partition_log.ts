@@ -147,6 +147,7 @@ export class PartitionLog {
       checkpointed: loaded.leaderEpochs,
       segments: loaded.segments,
       recovered: loaded.recovered,
+      recoveredFrom: loaded.recoveredFrom,
       logStartOffset: log.logStartOffset,
       logEndOffset: log.logEndOffset,
       leaderEpoch: options.leaderEpoch ?? 0,
