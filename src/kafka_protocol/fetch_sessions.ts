@@ -73,15 +73,15 @@ export interface RequestedPartition {
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
   readonly logStartOffset: bigint;
-  /** v9+ (-1 before): the leader epoch the client believes current. */
-  readonly currentLeaderEpoch: number;
+  /** v9+ (-1 before, as the decoder gives it): the leader epoch the client believes current. */
+  readonly currentLeaderEpoch?: number;
   /** v12+ (-1 before): the epoch of the last batch the client fetched. */
-  readonly lastFetchedEpoch: number;
+  readonly lastFetchedEpoch?: number;
 }
 
-/** Kafka's FetchRequest reads any negative epoch as none given (-1). */
-export function epochOrNone(epoch: number): number {
-  return epoch < 0 ? -1 : epoch;
+/** Kafka's FetchRequest reads any negative epoch as none given (-1); absent is none too. */
+export function epochOrNone(epoch: number | undefined): number {
+  return epoch === undefined || epoch < 0 ? -1 : epoch;
 }
 
 /** One partition of a session: what the client last asked, and what it was last told. */
