@@ -11,6 +11,7 @@ import type { RequestContext } from "../../src/kafka_protocol/apis.ts";
 import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import type { KafkaContext } from "../../src/kafka_protocol/context.ts";
 import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
+import { FetchSessionCache } from "../../src/kafka_protocol/fetch_sessions.ts";
 import { fetchHandler, listOffsetsHandler } from "../../src/kafka_protocol/handlers/fetch.ts";
 import { offsetForLeaderEpochHandler } from "../../src/kafka_protocol/handlers/offset_for_leader_epoch.ts";
 import { MemoryLogger } from "../../src/logger.ts";
@@ -85,7 +86,8 @@ function listBody(timestamp: bigint, currentLeaderEpoch: number): Struct {
 Deno.test("leader epochs over the Kafka protocol", async (t) => {
   const logger = new MemoryLogger();
   const broker = await Broker.open({ dataDir: tempDir("sluice-epochs-kafka-"), logger });
-  const ctx = { broker, logger } as unknown as KafkaContext;
+  const fetchSessions = new FetchSessionCache({ clock: broker.clock });
+  const ctx = { broker, logger, fetchSessions } as unknown as KafkaContext;
   try {
     await broker.createTopic("orders", 1, {});
     await broker.createTopic("secret", 1, {});
@@ -176,6 +178,29 @@ Deno.test("leader epochs over the Kafka protocol", async (t) => {
       assert.ok(inside.records.length > 0);
       const unknown = await fetch(fetchBody(4, 3, 7));
       assert.equal(unknown.errorCode, KafkaError.OFFSET_OUT_OF_RANGE);
+    });
+
+    await t.step("Fetch sessions keep each partition's epochs", async () => {
+      const fetch = async (body: Struct) => (await fetchHandler(ctx)(body, context(12))) as Any;
+      // A full fetch that makes a session, in the current epoch: records.
+      const made = await fetch({ ...fetchBody(0, 3), sessionId: 0, sessionEpoch: 0 });
+      assert.ok(made.sessionId > 0, "a session");
+      assert.equal(made.responses[0].partitions[0].errorCode, KafkaError.NONE);
+      // The client moves its position on and names an older current epoch: fenced.
+      const fenced = await fetch({
+        ...fetchBody(5, 1),
+        sessionId: made.sessionId,
+        sessionEpoch: 1,
+      });
+      assert.equal(fenced.responses[0].partitions[0].errorCode, KafkaError.FENCED_LEADER_EPOCH);
+      // An incremental fetch naming no partition keeps the epoch the session remembers (1).
+      const again = await fetch({
+        ...fetchBody(5, 3),
+        topics: [],
+        sessionId: made.sessionId,
+        sessionEpoch: 2,
+      });
+      assert.equal(again.responses[0].partitions[0].errorCode, KafkaError.FENCED_LEADER_EPOCH);
     });
 
     await t.step("ListOffsets: the epoch of each offset; fencing", async () => {
