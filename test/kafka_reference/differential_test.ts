@@ -16,7 +16,7 @@
  * epoch, a producer id, a topic id) are built per side from one template, the same but for those
  * ids.
  *
- * About 1220 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
+ * About 1290 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
  * DIFF_REPORT=1 prints every case's differences (allowed or not) after the run; DIFF_REPORT=FILE
  * writes every case with both decoded answers as JSON. Skipped loudly when Kafka is not installed
  * (scripts/install-kafka.sh); a failure under SLUICE_REQUIRE_KAFKA_CLIENTS=1, as in CI.
