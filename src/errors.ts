@@ -25,6 +25,11 @@ export const ERROR_CODES = [
   "TOPIC_EXISTS",
   "ILLEGAL_GENERATION",
   "REBALANCE_IN_PROGRESS",
+  // Leader epochs (a client's view of a partition's leader against the log's).
+  /** The client's current leader epoch is older than the partition's: its metadata is stale. */
+  "FENCED_LEADER_EPOCH",
+  /** The client's current leader epoch is newer than the partition's: this node lags behind. */
+  "UNKNOWN_LEADER_EPOCH",
   /** The group id is in use by members of the other protocol (HTTP vs Kafka). */
   "INCONSISTENT_GROUP_PROTOCOL",
   // Idempotent producers (src/broker/producer_state.ts, producer_ids.ts).

@@ -17,6 +17,7 @@ import { consoleLogger, type Logger } from "../logger.ts";
 import { COMPRESSION_CODECS } from "../record/compression.ts";
 import { encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
 import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
+import type { EpochEndOffset } from "../storage/leader_epochs.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { sharedLogFiles } from "../storage/log_files.ts";
 import {
@@ -25,6 +26,7 @@ import {
   type FetchPartitionResult,
   FetchReader,
   highWatermark,
+  leaderEpochError,
 } from "./fetch_reader.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
 import { appendWithProducerState } from "./producer_state.ts";
@@ -378,6 +380,41 @@ export class Broker {
     const log = servable(this.topics.get(topicName), partition);
     const hit = log.recordWithMaxTimestamp();
     return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
+  }
+
+  /**
+   * Throws FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH when `currentLeaderEpoch` (-1: no check)
+   * is older / newer than the partition's (ListOffsets, OffsetForLeaderEpoch), or the partition's
+   * own error (unknown, offline).
+   */
+  checkLeaderEpoch(topicName: unknown, partition: number, currentLeaderEpoch: number): void {
+    const error = leaderEpochError(
+      servable(this.topics.get(topicName), partition),
+      currentLeaderEpoch,
+    );
+    if (error !== undefined) throw error;
+  }
+
+  /** The leader epoch `offset` was written in (the latest for the log end); -1 when none. */
+  epochForOffset(topicName: unknown, partition: number, offset: number): number {
+    return servable(this.topics.get(topicName), partition).epochForOffset(offset);
+  }
+
+  /**
+   * OffsetForLeaderEpoch (Kafka's Partition.lastOffsetForLeaderEpoch): the current leader epoch
+   * checked as checkLeaderEpoch does, then the end of `leaderEpoch` from the partition's epoch
+   * cache (storage/leader_epochs.ts): -1 / -1 when it is unknown.
+   */
+  endOffsetForEpoch(
+    topicName: unknown,
+    partition: number,
+    currentLeaderEpoch: number,
+    leaderEpoch: number,
+  ): EpochEndOffset {
+    const log = servable(this.topics.get(topicName), partition);
+    const error = leaderEpochError(log, currentLeaderEpoch);
+    if (error !== undefined) throw error;
+    return log.endOffsetForEpoch(leaderEpoch);
   }
 
   /** Committed offsets of every group, HTTP and Kafka protocol alike. */

@@ -20,6 +20,13 @@
  *   bytes back, waits (FetchWaiters: woken by appends to any of its partitions, its deadline, the
  *   signal, or shutdown) and reads again. minBytes 0 answers at once (Kafka's rule). A broker
  *   that is shutting down answers at once.
+ * - Leader epochs: a partition asked with a `currentLeaderEpoch` (not -1) older than its log's is
+ *   FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH, and is not read ({@link leaderEpochError}).
+ *   One asked with the epoch of the last batch the client fetched (`lastFetchedEpoch`, as Kafka's
+ *   Partition.readRecords checks it) is not read either when the log's copy of that epoch ends
+ *   before the fetch offset, or a smaller epoch is all the log knows: the result carries
+ *   `divergingEpoch` (where the client must truncate to); an epoch the log cannot place, or an
+ *   offset below the log start, is OFFSET_OUT_OF_RANGE.
  * - Errors are per partition: an unknown topic (TOPIC_NOT_FOUND, INVALID_TOPIC_NAME) or partition
  *   (PARTITION_NOT_FOUND), a topic deleted meanwhile (TOPIC_NOT_FOUND), an offset out of range,
  *   an offline or corrupt log. Those that are no client's doing are logged.
@@ -33,6 +40,11 @@ import {
   lastOffsetDeltaAt,
   viewOf,
 } from "../record/record_batch.ts";
+import {
+  type EpochEndOffset,
+  UNDEFINED_EPOCH,
+  UNDEFINED_EPOCH_OFFSET,
+} from "../storage/leader_epochs.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import type { FetchWaiters } from "./fetch_waiters.ts";
 import type { Topic, TopicRegistry } from "./topic_registry.ts";
@@ -46,6 +58,33 @@ export function highWatermark(log: PartitionLog): number {
   return log.logEndOffset;
 }
 
+/** A request's current leader epoch that means "no check" (Kafka's NO_PARTITION_LEADER_EPOCH). */
+export const NO_LEADER_EPOCH = -1;
+
+/**
+ * Kafka's fencing of a client's view of the leader (Partition.getLocalLog): the epoch the client
+ * believes current, against the log's. Undefined when they agree or the client asks no check.
+ */
+export function leaderEpochError(
+  log: PartitionLog,
+  currentLeaderEpoch: number | undefined,
+): SluiceError | undefined {
+  if (currentLeaderEpoch === undefined || currentLeaderEpoch === NO_LEADER_EPOCH) return undefined;
+  const epoch = log.leaderEpoch;
+  if (currentLeaderEpoch === epoch) return undefined;
+  return currentLeaderEpoch < epoch
+    ? new SluiceError(
+      "FENCED_LEADER_EPOCH",
+      `leader epoch ${currentLeaderEpoch} is older than the partition's ${epoch}`,
+      { currentLeaderEpoch, leaderEpoch: epoch },
+    )
+    : new SluiceError(
+      "UNKNOWN_LEADER_EPOCH",
+      `leader epoch ${currentLeaderEpoch} is newer than the partition's ${epoch}`,
+      { currentLeaderEpoch, leaderEpoch: epoch },
+    );
+}
+
 /** One partition of a fetch. */
 export interface FetchPartition {
   topic: string;
@@ -53,6 +92,10 @@ export interface FetchPartition {
   fetchOffset: number;
   /** Bytes this partition may return (at least one batch when it is the first with data). */
   partitionMaxBytes: number;
+  /** The leader epoch the client believes current; -1 or absent: no check. */
+  currentLeaderEpoch?: number;
+  /** The epoch of the last batch the client fetched; negative or absent: no check. */
+  lastFetchedEpoch?: number;
 }
 
 /** A front's response budget, asked right before each read. */
@@ -99,6 +142,11 @@ export interface FetchPartitionResult {
   readonly highWatermark: number;
   /** -1 when the partition is unknown. */
   readonly logStartOffset: number;
+  /**
+   * Set when `lastFetchedEpoch` shows the client's log diverging from this one: the largest epoch
+   * <= it that the log knows and where that epoch ends here. Nothing is read then.
+   */
+  readonly divergingEpoch: EpochEndOffset | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -110,6 +158,7 @@ class Slot implements FetchPartitionResult {
   nextOffset: number;
   highWatermark = -1;
   logStartOffset = -1;
+  divergingEpoch: EpochEndOffset | undefined = undefined;
 
   constructor(
     readonly topic: string,
@@ -129,6 +178,8 @@ class Slot implements FetchPartitionResult {
 /** Errors a fetch meets in the normal course of things: the client's to act on, not logged. */
 const EXPECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "OFFSET_OUT_OF_RANGE",
+  "FENCED_LEADER_EPOCH",
+  "UNKNOWN_LEADER_EPOCH",
   "LOG_CLOSED",
   "TOPIC_NOT_FOUND",
   "PARTITION_NOT_FOUND",
@@ -229,11 +280,12 @@ export class FetchReader {
       if (topic !== undefined) {
         try {
           log = topic.partition(p.partition);
+          if (log.state !== "offline") error = leaderEpochError(log, p.currentLeaderEpoch);
         } catch (err) {
           error = typed(err);
         }
       }
-      slots[i] = new Slot(
+      const slot = new Slot(
         p.topic,
         p.partition,
         p.fetchOffset,
@@ -242,6 +294,11 @@ export class FetchReader {
         log,
         error,
       );
+      const lastFetched = p.lastFetchedEpoch ?? -1;
+      if (lastFetched >= 0 && log !== undefined && error === undefined) {
+        checkDivergence(slot, log, lastFetched);
+      }
+      slots[i] = slot;
     }
     return slots;
   }
@@ -256,6 +313,7 @@ export class FetchReader {
       // batch, so what clients that do not read pin stays bounded.
       if (maxBytes <= 0 && !mayOverdraw) continue;
       if (slot.log === undefined || slot.error !== undefined) continue;
+      if (slot.divergingEpoch !== undefined) continue;
       const room = Math.min(slot.partitionMaxBytes, maxBytes - total);
       // Once something was returned, a partition needs room for at least a batch header.
       if (total > 0 && room <= 0) continue;
@@ -287,8 +345,32 @@ export class FetchReader {
   }
 }
 
+/** Kafka's Partition.readRecords check of `lastFetchedEpoch` (see the module doc). */
+function checkDivergence(slot: Slot, log: PartitionLog, lastFetchedEpoch: number): void {
+  try {
+    const end = log.endOffsetForEpoch(lastFetchedEpoch);
+    if (end.endOffset === UNDEFINED_EPOCH_OFFSET || end.leaderEpoch === UNDEFINED_EPOCH) {
+      slot.error = new SluiceError(
+        "OFFSET_OUT_OF_RANGE",
+        `the end of the last fetched epoch ${lastFetchedEpoch} is unknown here`,
+        { lastFetchedEpoch },
+      );
+    } else if (slot.fetchOffset < log.logStartOffset) {
+      slot.error = new SluiceError(
+        "OFFSET_OUT_OF_RANGE",
+        `offset ${slot.fetchOffset} is below the log start ${log.logStartOffset}`,
+        { offset: slot.fetchOffset, logStartOffset: log.logStartOffset },
+      );
+    } else if (end.leaderEpoch < lastFetchedEpoch || end.endOffset < slot.fetchOffset) {
+      slot.divergingEpoch = end;
+    }
+  } catch (err) {
+    slot.error = typed(err);
+  }
+}
+
 function anyError(slots: readonly Slot[]): boolean {
-  for (const s of slots) if (s.error !== undefined) return true;
+  for (const s of slots) if (s.error !== undefined || s.divergingEpoch !== undefined) return true;
   return false;
 }
 

@@ -14,6 +14,7 @@
  * | FindCoordinator (group)                       | read on the group                         |
  * | DescribeGroups, DeleteGroups                  | admin on the group (ListGroups filters)   |
  * | OffsetDelete                                  | admin on the group and read on each topic |
+ * | OffsetForLeaderEpoch                          | any right on the topic (Kafka's DESCRIBE) |
  * | DescribeConfigs                               | a topic: any right on it; the broker: admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED) |
  * | DescribeCluster                               | any authenticated principal               |
  * | InitProducerId, ApiVersions                   | any authenticated principal               |

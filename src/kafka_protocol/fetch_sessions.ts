@@ -73,6 +73,15 @@ export interface RequestedPartition {
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
   readonly logStartOffset: bigint;
+  /** v9+ (-1 before, as the decoder gives it): the leader epoch the client believes current. */
+  readonly currentLeaderEpoch?: number;
+  /** v12+ (-1 before): the epoch of the last batch the client fetched. */
+  readonly lastFetchedEpoch?: number;
+}
+
+/** Kafka's FetchRequest reads any negative epoch as none given (-1); absent is none too. */
+export function epochOrNone(epoch: number | undefined): number {
+  return epoch === undefined || epoch < 0 ? -1 : epoch;
 }
 
 /** One partition of a session: what the client last asked, and what it was last told. */
@@ -91,10 +100,23 @@ export class SessionPartition {
     public logStartOffset = -1,
   ) {}
 
+  /** The leader epoch the client last said it believes current; -1: none (no check). */
+  currentLeaderEpoch = -1;
+  /** The epoch of the last batch the client last said it fetched; -1: none (no check). */
+  lastFetchedEpoch = -1;
+
   update(p: RequestedPartition): void {
     this.fetchOffset = Number(p.fetchOffset);
     this.partitionMaxBytes = p.partitionMaxBytes;
     this.fetcherLogStartOffset = Number(p.logStartOffset);
+    this.takeEpochs(p);
+  }
+
+  /** The request's epochs, kept as Kafka's CachedPartition keeps them; returns this. */
+  takeEpochs(p: RequestedPartition): this {
+    this.currentLeaderEpoch = epochOrNone(p.currentLeaderEpoch);
+    this.lastFetchedEpoch = epochOrNone(p.lastFetchedEpoch);
+    return this;
   }
 
   /**
@@ -269,7 +291,7 @@ export class FetchSessionCache {
               Number(p.fetchOffset),
               p.partitionMaxBytes,
               Number(p.logStartOffset),
-            ),
+            ).takeEpochs(p),
           );
         }
       }

@@ -47,6 +47,7 @@ import {
   consumerGroupHeartbeatHandler,
 } from "./handlers/consumer_groups.ts";
 import { fetchHandler, listOffsetsHandler } from "./handlers/fetch.ts";
+import { offsetForLeaderEpochHandler } from "./handlers/offset_for_leader_epoch.ts";
 import {
   heartbeatHandler,
   joinGroupHandler,
@@ -100,6 +101,10 @@ import { LIST_OFFSETS_REQUEST, LIST_OFFSETS_RESPONSE } from "./messages/list_off
 import { METADATA_REQUEST, METADATA_RESPONSE } from "./messages/metadata.ts";
 import { OFFSET_COMMIT_REQUEST, OFFSET_COMMIT_RESPONSE } from "./messages/offset_commit.ts";
 import { OFFSET_DELETE_REQUEST, OFFSET_DELETE_RESPONSE } from "./messages/offset_delete.ts";
+import {
+  OFFSET_FOR_LEADER_EPOCH_REQUEST,
+  OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+} from "./messages/offset_for_leader_epoch.ts";
 import { OFFSET_FETCH_REQUEST, OFFSET_FETCH_RESPONSE } from "./messages/offset_fetch.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "./messages/produce.ts";
 import {
@@ -361,6 +366,15 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       request: INIT_PRODUCER_ID_REQUEST,
       response: INIT_PRODUCER_ID_RESPONSE,
       handle: initProducerIdHandler(ctx),
+    })
+    .add({
+      key: 23,
+      name: "OffsetForLeaderEpoch",
+      // Kafka 4 serves 2-4 (v0-1 removed by KIP-896) and its clients send those.
+      versions: "2-4",
+      request: OFFSET_FOR_LEADER_EPOCH_REQUEST,
+      response: OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+      handle: offsetForLeaderEpochHandler(ctx),
     })
     .add({
       key: 32,

@@ -22,6 +22,7 @@ import type { Logger } from "../logger.ts";
 import type { LogConfig } from "./log_config.ts";
 import { type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
 import type { Segment } from "./segment.ts";
+import type { EpochEntry } from "./leader_epochs.ts";
 
 /** What the flusher asks of its log. */
 export interface FlushHost {
@@ -31,6 +32,8 @@ export interface FlushHost {
   failWrites(failure: SluiceError): void;
   closing(): boolean;
   closed(): boolean;
+  /** The leader epochs, written with each recovery checkpoint. */
+  leaderEpochs(): readonly EpochEntry[];
 }
 
 interface Waiter {
@@ -196,7 +199,7 @@ export class LogFlusher {
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    writeRecoveryPoint(this.dir, point);
+    writeRecoveryPoint(this.dir, point, this.host.leaderEpochs());
     this.#lastCheckpointMs = this.clock.nowMs();
     this.#checkpointDue = false;
   }

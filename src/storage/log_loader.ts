@@ -3,9 +3,13 @@
  * segment, what can be trusted.
  *
  * `recovery-checkpoint` (JSON, written by tmp + fsync + rename): `{"version":1,"offset",
- * "segment","position","maxTimestampMs","offsetOfMaxTimestamp"}`. It promises that every log byte
- * before `position` in segment `segment` (and every earlier segment) was fsynced, and that their
- * index entries were written and fsynced. So on open:
+ * "segment","position","maxTimestampMs","offsetOfMaxTimestamp","leaderEpochs"}`. It promises that
+ * every log byte before `position` in segment `segment` (and every earlier segment) was fsynced,
+ * and that their index entries were written and fsynced. `leaderEpochs` is the partition's
+ * leader-epoch cache when it was written, `[[epoch, startOffset], ...]` ascending (Kafka keeps the
+ * same pairs in a file of its own, leader-epoch-checkpoint; here they ride on the write the
+ * recovery checkpoint makes anyway, so they are exactly as durable as what it vouches for: see
+ * leader_epochs.ts). So on open:
  * - segments before the checkpoint's are trusted: their indexes are sanity-checked (rebuilt from
  *   batch headers when missing or damaged) and only the bytes after the last index entry are
  *   scanned, headers only;
@@ -52,6 +56,7 @@ import {
   TIME_INDEX_SUFFIX,
 } from "./segment.ts";
 import { checkpointProblem, loadTrusted, recover } from "./segment_recovery.ts";
+import { type EpochEntry, parseLeaderEpochs } from "./leader_epochs.ts";
 import { type LogDamage, storageFailure } from "./storage_errors.ts";
 
 export const CHECKPOINT_FILE = "recovery-checkpoint";
@@ -68,12 +73,26 @@ export interface RecoveryPoint {
   offsetOfMaxTimestamp: number;
 }
 
-export function writeRecoveryPoint(dir: string, point: RecoveryPoint): void {
-  const text = JSON.stringify({ version: 1, ...point });
+/** What the checkpoint file holds: the recovery point and the leader epochs. */
+export interface Checkpoint extends RecoveryPoint {
+  /** Undefined when the file has none (written before epochs were kept) or a bad list. */
+  leaderEpochs: EpochEntry[] | undefined;
+}
+
+export function writeRecoveryPoint(
+  dir: string,
+  point: RecoveryPoint,
+  leaderEpochs: readonly EpochEntry[],
+): void {
+  const text = JSON.stringify({
+    version: 1,
+    ...point,
+    leaderEpochs: leaderEpochs.map((e) => [e.epoch, e.startOffset]),
+  });
   writeFileAtomic(joinPath(dir, CHECKPOINT_FILE), new TextEncoder().encode(text), dir);
 }
 
-export function readRecoveryPoint(dir: string, logger: Logger): RecoveryPoint | undefined {
+export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | undefined {
   const path = joinPath(dir, CHECKPOINT_FILE);
   const bytes = readWholeFile(path);
   if (bytes === undefined) return undefined;
@@ -88,6 +107,7 @@ export function readRecoveryPoint(dir: string, logger: Logger): RecoveryPoint | 
           position: v.position,
           maxTimestampMs: v.maxTimestampMs,
           offsetOfMaxTimestamp: v.offsetOfMaxTimestamp,
+          leaderEpochs: epochList(v.leaderEpochs),
         };
       }
     }
@@ -96,6 +116,13 @@ export function readRecoveryPoint(dir: string, logger: Logger): RecoveryPoint | 
   }
   logger.warn("unreadable recovery checkpoint; re-validating every segment", { file: path });
   return undefined;
+}
+
+/** The checkpoint's `leaderEpochs`, or undefined when absent or not a valid list. */
+function epochList(value: unknown): EpochEntry[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseLeaderEpochs(value);
+  return typeof parsed === "string" ? undefined : parsed;
 }
 
 const SEGMENT_NAME = /^(\d{20})\.log$/;
@@ -147,6 +174,13 @@ export interface LoadResult {
   damage: LogDamage[];
   /** Set when the log must not take appends: a file it needed could not be written. */
   readOnly: SluiceError | undefined;
+  /**
+   * The leader epochs of the recovery checkpoint the load trusted; undefined without one (or
+   * with one that has none): then the epochs come from the batches.
+   */
+  leaderEpochs: EpochEntry[] | undefined;
+  /** Where in the first recovered segment re-validation started from the checkpoint (bytes). */
+  recoveredFrom: number;
 }
 
 /**
@@ -190,7 +224,14 @@ function load(
       // The new files and the partition dir itself must survive a power loss once data is flushed.
       syncDir(dir);
       syncDir(parentDir(dir));
-      return { segments: [first], recovered: [], damage, readOnly: undefined };
+      return {
+        segments: [first],
+        recovered: [],
+        damage,
+        readOnly: undefined,
+        leaderEpochs: [],
+        recoveredFrom: 0,
+      };
     }
   } catch (err) {
     if (!isNoSpace(err) && !isNoSpace((err as { cause?: unknown })?.cause)) throw err;
@@ -203,7 +244,14 @@ function load(
     });
     const first = Segment.detached(dir, 0, settings, nowMs, files);
     opened.push(first);
-    return { segments: [first], recovered: [], damage, readOnly };
+    return {
+      segments: [first],
+      recovered: [],
+      damage,
+      readOnly,
+      leaderEpochs: [],
+      recoveredFrom: 0,
+    };
   }
   const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
   opened.push(...all);
@@ -243,7 +291,17 @@ function load(
   checkContinuity(segments, recovered, logger, damage);
   // A rebuilt time index of a closed segment gets the final entry a roll would have added.
   for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
-  return { segments, recovered, damage, readOnly };
+  return {
+    segments,
+    recovered,
+    damage,
+    readOnly,
+    leaderEpochs: point?.leaderEpochs,
+    // The checkpoint's segment is the first recovered one; its bytes before this are vouched for.
+    recoveredFrom: point !== undefined && recovered[0]?.baseOffset === point.segment
+      ? point.position
+      : 0,
+  };
 }
 
 /** The recovery checkpoint when it matches the log; otherwise undefined, with a warning. */
@@ -252,7 +310,7 @@ function checkedRecoveryPoint(
   segments: Segment[],
   logger: Logger,
   damage: LogDamage[],
-): RecoveryPoint | undefined {
+): Checkpoint | undefined {
   const point = readRecoveryPoint(dir, logger);
   if (point === undefined) return undefined;
   const segment = segments.find((s) => s.baseOffset === point.segment);

@@ -31,6 +31,8 @@ export interface PartitionLogOptions {
   onAppend?: (log: PartitionLog, result: AppendResult) => void;
   /** The descriptor cache for its segment files; the process's shared one by default. */
   logFiles?: LogFiles;
+  /** The leader epoch to append in (default 0; the epoch cache's latest when that is larger). */
+  leaderEpoch?: number;
 }
 
 export interface AppendResult {

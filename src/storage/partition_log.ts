@@ -9,6 +9,10 @@
  *   waiting when it starts (group commit). A recovery checkpoint lets the next open skip
  *   re-validating what was flushed (log_loader.ts). Both: log_flusher.ts.
  * - Retention deletes whole expired segments, never the active one (retention.ts).
+ * - Leader epochs: each batch is stamped with the log's leader epoch, and the epoch cache
+ *   (leader_epochs.ts, persisted in each recovery checkpoint) knows where each epoch starts: cut
+ *   with the log's tail at recovery and with its start at retention, completed from the batches
+ *   recovery re-validates, rebuilt from all of them when the checkpoint has none.
  * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
@@ -27,6 +31,12 @@ import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
+import {
+  type EpochEndOffset,
+  type EpochEntry,
+  LeaderEpochCache,
+  openLeaderEpochs,
+} from "./leader_epochs.ts";
 import { loadSegments } from "./log_loader.ts";
 import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
@@ -55,9 +65,12 @@ export class PartitionLog {
   readonly dir: string;
   /**
    * Stamped into every appended batch (RecordBatch v2's partitionLeaderEpoch, which the CRC does
-   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs.
+   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs
+   * (becomeLeader).
    */
-  leaderEpoch = 0;
+  #leaderEpoch = 0;
+  /** Where each leader epoch starts (leader_epochs.ts); empty for an offline log. */
+  #epochs: LeaderEpochCache;
   readonly config: LogConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -92,6 +105,7 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
+    this.#epochs = new LeaderEpochCache();
     this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
       failure: () => this.#offline ?? this.#failure,
       failWrites: (failure) => {
@@ -99,6 +113,7 @@ export class PartitionLog {
       },
       closing: () => this.#closing,
       closed: () => this.#closed,
+      leaderEpochs: () => this.#epochs.entries,
     });
     this.#retention = new LogRetention(
       dir,
@@ -108,6 +123,7 @@ export class PartitionLog {
       this.#logger,
       this.#flusher,
       () => this.#closing || this.#closed || this.#offline !== undefined,
+      () => this.#epochs.truncateFromStart(this.logStartOffset),
     );
   }
 
@@ -126,6 +142,18 @@ export class PartitionLog {
     const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
     for (const d of loaded.damage) log.#damage.add(d);
     if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
+    log.#epochs = openLeaderEpochs({
+      dir,
+      checkpointed: loaded.leaderEpochs,
+      segments: loaded.segments,
+      recovered: loaded.recovered,
+      recoveredFrom: loaded.recoveredFrom,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      leaderEpoch: options.leaderEpoch ?? 0,
+      logger,
+    });
+    log.#leaderEpoch = log.#epochs.latestEpoch;
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
     if (loaded.recovered.length > 0 && log.#failure === undefined) {
@@ -176,6 +204,46 @@ export class PartitionLog {
       });
       return log;
     }
+  }
+
+  /** The epoch stamped into appended batches. */
+  get leaderEpoch(): number {
+    return this.#leaderEpoch;
+  }
+
+  /**
+   * This replica leads from now on in `epoch` (>= the current one): its appends are stamped with
+   * it, and the epoch starts at the log end (on disk from the next recovery checkpoint on; a crash
+   * before it finds the epoch again in the batches recovery re-validates).
+   */
+  becomeLeader(epoch: number): void {
+    this.#ensureWritable();
+    if (!Number.isInteger(epoch) || epoch < this.#leaderEpoch || epoch > 0x7fffffff) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `leader epoch ${epoch} is not a valid successor of ${this.#leaderEpoch}`,
+      );
+    }
+    this.#leaderEpoch = epoch;
+    this.#epochs.assign(epoch, this.logEndOffset);
+  }
+
+  /** The cache's entries (epoch, start offset), ascending. */
+  leaderEpochs(): readonly EpochEntry[] {
+    this.#ensureReadable();
+    return this.#epochs.entries;
+  }
+
+  /** OffsetForLeaderEpoch: where `epoch` ends (see LeaderEpochCache.endOffsetFor). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    this.#ensureReadable();
+    return this.#epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The epoch `offset` was written in (-1 when none is known). */
+  epochForOffset(offset: number): number {
+    this.#ensureReadable();
+    return this.#epochs.epochForOffset(offset);
   }
 
   #readOnly(failure: SluiceError): void {
@@ -301,7 +369,7 @@ export class PartitionLog {
     if (shouldRoll(this.#active, this.config, length, last, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
-    const next = assignOffsets(dv, length, baseOffset, this.leaderEpoch);
+    const next = assignOffsets(dv, length, baseOffset, this.#leaderEpoch);
     this.#active.append(batches, dv, next);
     const result: AppendResult = {
       baseOffset,

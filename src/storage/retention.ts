@@ -79,6 +79,8 @@ export class LogRetention {
     readonly flusher: LogFlusher,
     /** True once the log closes (or when it is offline): nothing is deleted then. */
     readonly stopped: () => boolean,
+    /** Called after segments were deleted (the log start moved). */
+    readonly startMoved: () => void = () => {},
   ) {}
 
   /** The timed run in progress, if any (close waits for it). */
@@ -152,6 +154,7 @@ export class LogRetention {
         sizeBytes: s.sizeBytes,
       });
     }
+    this.startMoved();
     return count;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Kafka's own Java client (kafka-clients 4.x, installed by scripts/install-kafka-java.sh) driving
- * the real server: test/kafka_protocol/java/SluiceClient.java is compiled with javac (once per
- * source and classpath, into the cache dir next to the jars) and run as a subprocess whose stdout
- * is JSON lines (records and events, see the Java file's header).
+ * the real server: test/kafka_protocol/java/SluiceClient.java and SluiceAdmin.java are compiled
+ * with javac (once per source and classpath, into the cache dir next to the jars) and run as a
+ * subprocess whose stdout is JSON lines (records and events, see each Java file's header).
  *
  * `javaClientAvailable` says whether java, javac and the jars are here; tests skip loudly with
  * {@link announceSkip} when not (a failure under SLUICE_REQUIRE_KAFKA_CLIENTS=1, as in CI).
@@ -11,7 +11,9 @@
 import assert from "node:assert/strict";
 import { announceSkip as announceClientSkip } from "./kafka_harness.ts";
 
-const SOURCE = new URL("./java/SluiceClient.java", import.meta.url).pathname;
+const SOURCES = ["SluiceClient.java", "SluiceAdmin.java"].map((f) =>
+  new URL(`./java/${f}`, import.meta.url).pathname
+);
 
 /** Where scripts/install-kafka-java.sh puts the jars (its default, or SLUICE_KAFKA_JAVA_DIR). */
 export const KAFKA_JAVA_DIR = Deno.env.get("SLUICE_KAFKA_JAVA_DIR") ??
@@ -58,14 +60,16 @@ export function announceJavaSkip(): void {
 
 let compiled: Promise<string> | undefined;
 
-/** Compiles SluiceClient.java once (cached by the source's and the jars' hash); the classes dir. */
+/** Compiles the Java programs once (cached by the sources' and the jars' hash); the classes dir. */
 export function compileJavaClient(): Promise<string> {
   compiled ??= compile();
   return compiled;
 }
 
 async function compile(): Promise<string> {
-  const source = await Deno.readFile(SOURCE);
+  const source = new Uint8Array(
+    (await Promise.all(SOURCES.map((s) => Deno.readFile(s)))).flatMap((b) => [...b]),
+  );
   const digest = new Uint8Array(
     await crypto.subtle.digest(
       "SHA-256",
@@ -75,20 +79,20 @@ async function compile(): Promise<string> {
   const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const classes = `${KAFKA_JAVA_DIR}/classes-${hash}`;
   try {
-    await Deno.stat(`${classes}/SluiceClient.class`);
+    await Deno.stat(`${classes}/SluiceAdmin.class`);
     return classes;
   } catch { /* not compiled yet */ }
   // Test files run in parallel: compile into a private dir, then rename into place.
   const tmp = await Deno.makeTempDir({ dir: KAFKA_JAVA_DIR, prefix: "classes-tmp-" });
   const out = await new Deno.Command("javac", {
-    args: ["-nowarn", "-d", tmp, "-cp", `${LIB_DIR}/*`, SOURCE],
+    args: ["-nowarn", "-d", tmp, "-cp", `${LIB_DIR}/*`, ...SOURCES],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
   }).output();
   if (!out.success) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw new Error(`javac SluiceClient.java failed:\n${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`javac ${SOURCES} failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
   try {
     await Deno.rename(tmp, classes);
@@ -99,7 +103,7 @@ async function compile(): Promise<string> {
   return classes;
 }
 
-async function javaArgs(args: string[]): Promise<string[]> {
+async function javaArgs(args: string[], mainClass: string): Promise<string[]> {
   const classes = await compileJavaClient();
   return [
     // Small, quick-starting JVMs: the tests start several on 2 cores.
@@ -111,7 +115,7 @@ async function javaArgs(args: string[]): Promise<string[]> {
     "-Dorg.slf4j.simpleLogger.showDateTime=true",
     "-cp",
     `${classes}:${LIB_DIR}/*`,
-    "SluiceClient",
+    mainClass,
     ...args,
   ];
 }
@@ -155,10 +159,14 @@ export interface JavaClient {
   kill(): Promise<number>;
 }
 
-/** Starts `SluiceClient args...`; stdin stays open until stop(). */
-export async function startJavaClient(name: string, args: string[]): Promise<JavaClient> {
+/** Starts `SluiceClient args...` (or another main class); stdin stays open until stop(). */
+export async function startJavaClient(
+  name: string,
+  args: string[],
+  mainClass = "SluiceClient",
+): Promise<JavaClient> {
   const proc = new Deno.Command("java", {
-    args: await javaArgs(args),
+    args: await javaArgs(args, mainClass),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -72,6 +72,10 @@ import {
   INIT_PRODUCER_ID_RESPONSE,
 } from "../../src/kafka_protocol/messages/init_producer_id.ts";
 import {
+  OFFSET_FOR_LEADER_EPOCH_REQUEST,
+  OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+} from "../../src/kafka_protocol/messages/offset_for_leader_epoch.ts";
+import {
   JOIN_GROUP_REQUEST,
   JOIN_GROUP_RESPONSE,
 } from "../../src/kafka_protocol/messages/join_group.ts";
@@ -214,6 +218,11 @@ export const APIS = {
     request: INIT_PRODUCER_ID_REQUEST,
     response: INIT_PRODUCER_ID_RESPONSE,
     unordered: {},
+  },
+  OffsetForLeaderEpoch: {
+    request: OFFSET_FOR_LEADER_EPOCH_REQUEST,
+    response: OFFSET_FOR_LEADER_EPOCH_RESPONSE,
+    unordered: { topics: "topic", "topics[].partitions": "partition" },
   },
   DescribeConfigs: {
     request: DESCRIBE_CONFIGS_REQUEST,

@@ -16,7 +16,7 @@
  * epoch, a producer id, a topic id) are built per side from one template, the same but for those
  * ids.
  *
- * About 1040 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
+ * About 1290 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
  * DIFF_REPORT=1 prints every case's differences (allowed or not) after the run; DIFF_REPORT=FILE
  * writes every case with both decoded answers as JSON. Skipped loudly when Kafka is not installed
  * (scripts/install-kafka.sh); a failure under SLUICE_REQUIRE_KAFKA_CLIENTS=1, as in CI.
@@ -45,6 +45,7 @@ import { describeClusterCases, describeConfigsCases } from "./cases/configs.ts";
 import { consumerGroupCases } from "./cases/consumer_groups.ts";
 import { fetchCases, listOffsetsCases } from "./cases/fetch.ts";
 import { fetchSessionCases } from "./cases/fetch_sessions.ts";
+import { offsetForLeaderEpochCases } from "./cases/offset_for_leader_epoch.ts";
 import { findCoordinatorCases } from "./cases/find_coordinator.ts";
 import { deleteGroupsCases, describeGroupsCases, listGroupsCases } from "./cases/group_admin.ts";
 import { offsetCommitCases, offsetDeleteCases, offsetFetchCases } from "./cases/group_offsets.ts";
@@ -292,6 +293,7 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
     ["Produce", produceCases],
     ["Fetch", fetchCases],
     ["ListOffsets", listOffsetsCases],
+    ["OffsetForLeaderEpoch", offsetForLeaderEpochCases],
     ["FindCoordinator", findCoordinatorCases],
     ["JoinGroup, SyncGroup, Heartbeat", joinSyncHeartbeatCases],
     ["OffsetCommit", offsetCommitCases],

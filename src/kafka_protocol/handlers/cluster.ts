@@ -104,7 +104,7 @@ function topicMetadata(topic: Topic, topicAuthorizedOperations: number): Struct 
           errorCode: KafkaError.NONE,
           partitionIndex: p,
           leaderId: NODE_ID,
-          leaderEpoch: 0,
+          leaderEpoch: log.leaderEpoch,
           replicaNodes: [NODE_ID],
           isrNodes: [NODE_ID],
           offlineReplicas: [],

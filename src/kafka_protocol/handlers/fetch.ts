@@ -24,17 +24,24 @@
  * it got, at least one batch when there is one, instead of waiting: a consumer keeps moving, one
  * smaller response at a time, and nothing is held while a fetch waits for data.
  *
+ * A partition's `currentLeaderEpoch` (v9+) older than its log's is FENCED_LEADER_EPOCH, newer
+ * UNKNOWN_LEADER_EPOCH (fetch_reader.ts leaderEpochError; a session keeps each partition's last
+ * epochs as Kafka's does); ListOffsets checks it the same way and answers each offset's leader
+ * epoch from the partition's epoch cache. A v12 `lastFetchedEpoch` whose end here is before the
+ * fetch offset answers `divergingEpoch` and no records.
+ *
  * No transactions: the last stable offset is the high watermark.
  */
 import type { FetchPartition, FetchPartitionResult } from "../../broker/fetch_reader.ts";
 import { FETCH_WAIT_MS_MAX, KAFKA_FETCH_BYTES_MAX } from "../../limits.ts";
 import { may } from "../acl.ts";
 import type { Handler, RequestContext } from "../apis.ts";
-import type { Struct } from "../codec.ts";
+import type { Struct, Value } from "../codec.ts";
 import type { KafkaContext } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
 import {
+  epochOrNone,
   type FetchSession,
   type FetchSessionCache,
   type RequestedPartition,
@@ -54,7 +61,7 @@ type RequestTopics = { topic: string; partitions: PartitionRequest[] }[];
 
 function partitionResult(r: FetchPartitionResult, errorCode: number): Struct {
   const hw = BigInt(r.highWatermark);
-  return {
+  const result: { [name: string]: Value } = {
     partitionIndex: r.partition,
     errorCode,
     highWatermark: hw,
@@ -64,6 +71,14 @@ function partitionResult(r: FetchPartitionResult, errorCode: number): Struct {
     preferredReadReplica: -1,
     records: r.records, // the stored bytes, by reference
   };
+  const diverging = r.divergingEpoch; // a tagged field (v12+): absent unless set
+  if (diverging !== undefined) {
+    result.divergingEpoch = {
+      epoch: diverging.leaderEpoch,
+      endOffset: BigInt(diverging.endOffset),
+    };
+  }
+  return result;
 }
 
 function deniedResult(partition: number): Struct {
@@ -146,6 +161,8 @@ async function full(
         partition: p.partition,
         fetchOffset: Number(p.fetchOffset),
         partitionMaxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: epochOrNone(p.currentLeaderEpoch),
+        lastFetchedEpoch: epochOrNone(p.lastFetchedEpoch),
       });
     }
   }
@@ -171,7 +188,7 @@ async function full(
           Number(p.logStartOffset),
           r === undefined ? -1 : r.highWatermark,
           r === undefined ? -1 : r.logStartOffset,
-        ),
+        ).takeEpochs(p),
       );
     }
     responses[i] = { topic: t.topic, topicId: ZERO_UUID, partitions: out };
@@ -284,6 +301,7 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
             };
           }
           try {
+            ctx.broker.checkLeaderEpoch(name, partitionIndex, p.currentLeaderEpoch as number);
             let offset: number | undefined;
             let found = -1n;
             if (timestamp === LATEST) offset = ctx.broker.offsetFor(name, partitionIndex, "latest");
@@ -315,7 +333,10 @@ export function listOffsetsHandler(ctx: KafkaContext): Handler {
               // The found record's own timestamp; -1 for earliest, latest and no match (Kafka's).
               timestamp: found,
               offset: offset === undefined ? -1n : BigInt(offset),
-              leaderEpoch: offset === undefined ? -1 : 0, // no offset found: no epoch (Kafka's)
+              // No offset found: no epoch (Kafka's).
+              leaderEpoch: offset === undefined
+                ? -1
+                : ctx.broker.epochForOffset(name, partitionIndex, offset),
             };
           } catch (err) {
             return {

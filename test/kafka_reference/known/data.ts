@@ -159,12 +159,25 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
     "FE2",
     "Fetch",
     "9-12",
-    "leader epoch from the future",
+    ["leader epoch from the future", "current leader epoch 0", "leader epoch -2"],
     "responses[*].partitions[*].abortedTransactions",
     {
       kafka: null,
       sluice: [],
     },
+  ),
+  ...known(
+    "FE2",
+    "Fetch",
+    "12",
+    [
+      "last fetched epoch 0",
+      "last fetched epoch newer than any",
+      "last fetched epoch 0, offset past its end",
+      "last fetched epoch -5",
+    ],
+    "responses[*].partitions[*].abortedTransactions",
+    { kafka: null, sluice: [] },
   ),
   ...known(
     "FE2",
@@ -198,59 +211,11 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
     "responses[*].partitions[*].abortedTransactions",
     { kafka: null, sluice: [] },
   ),
-  ...known(
-    "FE5",
-    "Fetch",
-    "9-12",
-    "leader epoch from the future",
-    "responses[diff-a].partitions[0].errorCode",
-    {
-      kafka: 75,
-      sluice: 0,
-    },
-  ),
-  ...known(
-    "FE5",
-    "Fetch",
-    "9-12",
-    "leader epoch from the future",
-    "responses[diff-a].partitions[0].records[*]",
-    {
-      kafka: ABSENT,
-    },
-  ),
-  ...known(
-    "FE5",
-    "ListOffsets",
-    "4-11",
-    "leader epoch from the future",
-    "topics[diff-a].partitions[0].errorCode",
-    {
-      kafka: 75,
-      sluice: 0,
-    },
-  ),
-  ...known(
-    "FE5",
-    "ListOffsets",
-    "4-11",
-    "leader epoch from the future",
-    "topics[diff-a].partitions[0].offset",
-    {
-      kafka: -1,
-    },
-  ),
-  ...known(
-    "FE5",
-    "ListOffsets",
-    "4-11",
-    "leader epoch from the future",
-    "topics[diff-a].partitions[0].leaderEpoch",
-    {
-      kafka: -1,
-      sluice: 0,
-    },
-  ),
+  ...known("FE3", "Fetch", "12", "last fetched epoch newer than any", [
+    "responses[diff-a].partitions[0].highWatermark",
+    "responses[diff-a].partitions[0].lastStableOffset",
+    "responses[diff-a].partitions[0].logStartOffset",
+  ], { kafka: -1 }),
 
   // FindCoordinator
   ...known("FC1", "FindCoordinator", "1-3", "transaction", "errorCode", { kafka: 0, sluice: 15 }),
