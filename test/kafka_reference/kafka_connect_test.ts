@@ -112,22 +112,31 @@ Deno.test({
       timings.push(`${what} ${Math.round(performance.now() - since)} ms`);
     try {
       await withKafkaServer({ args: ["--auto-create-topics", "false"] }, async (server) => {
+        const worker = {
+          "bootstrap.servers": server.bootstrap,
+          "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+          "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+          "offset.storage.file.filename": offsets,
+          "offset.flush.interval.ms": 1000,
+          "listeners": "http://127.0.0.1:0", // the REST API on any free port
+          "plugin.discovery": "service_load",
+          "producer.enable.idempotence": true,
+        };
+        // The sink's consumer in the classic protocol (Connect's default); a crashed worker's
+        // member leaves the group after 6 s (Kafka's minimum), not 45 s, so the restart after the
+        // crash below rebalances quickly.
         await Deno.writeTextFile(
-          `${dir}/worker.properties`,
+          `${dir}/worker-classic.properties`,
           propertiesText({
-            "bootstrap.servers": server.bootstrap,
-            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-            "offset.storage.file.filename": offsets,
-            "offset.flush.interval.ms": 1000,
-            "listeners": "http://127.0.0.1:0", // the REST API on any free port
-            "plugin.discovery": "service_load",
-            "producer.enable.idempotence": true,
-            // A crashed worker's sink member leaves the group after 6 s (Kafka's minimum), not
-            // Connect's default 45 s, so the restart after the crash below rebalances quickly.
+            ...worker,
             "consumer.session.timeout.ms": 6000,
             "consumer.heartbeat.interval.ms": 1000,
           }),
+        );
+        // The sink's consumer in KIP-848's consumer protocol (which refuses the two above).
+        await Deno.writeTextFile(
+          `${dir}/worker-consumer.properties`,
+          propertiesText({ ...worker, "consumer.group.protocol": "consumer" }),
         );
         await Deno.writeTextFile(
           `${dir}/source.properties`,
@@ -152,10 +161,10 @@ Deno.test({
           }),
         );
         let runs = 0;
-        const start = () =>
+        const start = (protocol: "classic" | "consumer" = "classic") =>
           startConnect(
             connectors,
-            `${dir}/worker.properties`,
+            `${dir}/worker-${protocol}.properties`,
             [`${dir}/source.properties`, `${dir}/sink.properties`],
             `${dir}/connect-${++runs}.log`,
           );
@@ -208,6 +217,7 @@ Deno.test({
             const log = Deno.readTextFileSync(connect.logFile);
             assert.match(log, /Created topic '\(name=connect-lines, numPartitions=1/);
             assert.match(log, /ProducerId set to \d+ with epoch \d+/, "the idempotent producer");
+            assert.match(log, /\(Re-\)joining group/, "the sink's consumer joins a classic group");
           },
         );
 
@@ -229,29 +239,40 @@ Deno.test({
           await storesEverything(server, connectors, offsets, text(), sent.length);
         });
 
-        await t.step("a restart resumes both where they stopped: nothing twice", async () => {
-          const more = lines(FIRST_LINES + APPENDED_LINES, DOWN_LINES, connectors.kind);
-          sent.push(...more);
-          await Deno.writeTextFile(input, more.map((l) => l + "\n").join(""), { append: true });
-          const t0 = performance.now();
-          connect = start();
-          await sinkHasInput(`the ${more.length} lines written while Connect was down`);
-          mark("restart to the lines written while down in the sink file:", t0);
-          await topicHoldsLines();
-          assertCleanStop(connect, await connect.stop());
-          await storesEverything(server, connectors, offsets, text(), sent.length);
-          // Nothing more came after the final commit: the file is still exactly the input.
-          const got = fileBytes(output);
-          const want = encoder.encode(text());
-          assert.ok(
-            got.length === want.length && got.every((b, i) => b === want[i]),
-            `after the second stop: ${firstDifference(got, want)}`,
-          );
-        });
+        await t.step(
+          "a restart (its sink now in the consumer protocol) resumes both where they stopped: " +
+            "nothing twice",
+          async () => {
+            const more = lines(FIRST_LINES + APPENDED_LINES, DOWN_LINES, connectors.kind);
+            sent.push(...more);
+            await Deno.writeTextFile(input, more.map((l) => l + "\n").join(""), { append: true });
+            const t0 = performance.now();
+            // The empty classic group becomes a consumer-protocol group, its offsets kept.
+            connect = start("consumer");
+            await sinkHasInput(`the ${more.length} lines written while Connect was down`);
+            mark("restart to the lines written while down in the sink file:", t0);
+            assert.match(
+              Deno.readTextFileSync(connect.logFile),
+              /Member \S+ with epoch \d+ transitioned from \w+ to STABLE/,
+              "the sink's consumer is a member of a consumer-protocol group",
+            );
+            await topicHoldsLines();
+            assertCleanStop(connect, await connect.stop());
+            await storesEverything(server, connectors, offsets, text(), sent.length);
+            // Nothing more came after the final commit: the file is still exactly the input.
+            const got = fileBytes(output);
+            const want = encoder.encode(text());
+            assert.ok(
+              got.length === want.length && got.every((b, i) => b === want[i]),
+              `after the second stop: ${firstDifference(got, want)}`,
+            );
+          },
+        );
 
         // Ours only: Kafka's FileStreamSinkTask does not drop a line cut by a crash.
         await t.step({
-          name: "after a crash (SIGKILL mid-stream): at-least-once, one replayed range at most",
+          name: "after a crash (SIGKILL mid-stream, the sink back in the classic protocol): " +
+            "at-least-once, one replayed range at most",
           ignore: connectors.kind !== "ours",
           fn: async () => {
             connect = start();
@@ -308,7 +329,9 @@ Deno.test({
       });
     } finally {
       await connect?.kill();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      // SLUICE_KEEP_CONNECT_DIR=1 keeps the files and Connect's logs, to look into a run.
+      if (Deno.env.get("SLUICE_KEEP_CONNECT_DIR") === "1") console.log(`kept ${dir}`);
+      else await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
     mark("whole test:", started);
     console.log(`kafka_connect_test timings: ${timings.join("; ")}`);
