@@ -192,36 +192,44 @@ export function storedSourceOffset(
 /**
  * Whether `got` is `want` with one range sent twice at most: want[0, k) then want[j, n) for some
  * j <= k (at-least-once after a crash: a restart goes back to the last stored position j, having
- * sent up to k before). `replayed` is k - j.
+ * sent up to k before). With `from`, j must be `from` (k follows from the lengths); without, j is
+ * found from the longest common prefix. `replayed` is k - j.
  */
 export function replayedOnce(
   got: readonly string[],
   want: readonly string[],
-): { ok: boolean; replayed: number; detail: string } {
+  from?: number,
+): { ok: boolean; from: number; replayed: number; detail: string } {
   let k = 0;
-  while (k < got.length && k < want.length && got[k] === want[k]) k++;
-  const rest = got.length - k;
-  const j = want.length - rest;
-  const show = (i: number) => JSON.stringify((got[i] ?? "<end>").slice(0, 60));
-  if (j < 0 || j > k) {
-    return {
-      ok: false,
-      replayed: 0,
-      detail: `${got.length} lines for ${want.length}: equal up to line ${k} (${show(k)}), ` +
-        `then ${rest} lines, which cannot be a replay from a line at or before ${k}`,
-    };
+  if (from === undefined) {
+    while (k < got.length && k < want.length && got[k] === want[k]) k++;
+  } else {
+    k = got.length - (want.length - from);
   }
-  for (let i = 0; i < rest; i++) {
-    if (got[k + i] !== want[j + i]) {
-      return {
-        ok: false,
-        replayed: k - j,
-        detail: `equal up to line ${k}, then replayed from line ${j}, but line ${k + i} ` +
-          `(${show(k + i)}) is not line ${j + i} (${JSON.stringify(want[j + i].slice(0, 60))})`,
-      };
+  const j = from ?? want.length - (got.length - k);
+  const show = (x: readonly string[], i: number) => JSON.stringify((x[i] ?? "<end>").slice(0, 60));
+  const fail = (detail: string) => ({ ok: false, from: j, replayed: Math.max(0, k - j), detail });
+  if (j < 0 || j > k || k > want.length) {
+    return fail(
+      `${got.length} lines for ${want.length}: not the first k lines then the lines from ` +
+        `${j} on for any k >= ${j}`,
+    );
+  }
+  for (let i = 0; i < k; i++) {
+    if (got[i] !== want[i]) {
+      return fail(`line ${i} (${show(got, i)}) is not ${show(want, i)}, before the replay`);
     }
   }
-  return { ok: true, replayed: k - j, detail: `replayed ${k - j} lines from line ${j}` };
+  for (let i = k; i < got.length; i++) {
+    const w = j + (i - k);
+    if (got[i] !== want[w]) {
+      return fail(
+        `equal up to line ${k}, then replayed from line ${j}, but line ${i} (${show(got, i)}) ` +
+          `is not line ${w} (${show(want, w)})`,
+      );
+    }
+  }
+  return { ok: true, from: j, replayed: k - j, detail: `replayed ${k - j} lines from line ${j}` };
 }
 
 // ---------------------------------------------------------------------------------------------

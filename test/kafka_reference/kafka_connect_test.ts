@@ -12,19 +12,22 @@
  * as an empty line. The input ends with '\n', so the sink file must equal it byte for byte.
  *
  * Steps: the whole file arrives (sink file == input; the topic over HTTP holds exactly one record
- * per line, in order, values byte for byte); lines appended while Connect runs arrive; SIGTERM
- * (a graceful stop: Connect stores the source offset of every acknowledged record and the sink
- * commits, after flush, the offset of every record it was given); lines appended while it is
- * down, then a restart: the contract asserted is the exact one of a graceful stop, since the
- * source resumes at its stored position and the sink's group at its committed offset: nothing is
- * sent or written twice (the sink file and the topic equal the input exactly), and the group's
- * committed offset reaches the topic's end. Then a crash: 3,000 more lines, SIGKILL once the sink
- * file grows, a restart: at-least-once, asserted exactly as each side's contract: the topic is
- * the lines with one range sent again at most (back to the source's last stored position), the
- * sink file is the topic's records with one range written again at most (back to the group's
- * last commit; a line cut by the crash is dropped by our sink's start), and after the final
- * graceful stop both stored positions are at the end. Connect is killed in the end whatever
- * happens. About 30 s on 2 cores (five JVM starts of Connect, 3-6 s each).
+ * per line, in order, values byte for byte; the sink file starts out ending inside a line, as a
+ * crash mid-write can leave it, and our sink drops that line); lines appended while Connect runs
+ * arrive; SIGTERM (a graceful stop: Connect stores the source offset of every acknowledged record
+ * and the sink commits, after flush, the offset of every record it was given); lines appended
+ * while it is down, then a restart with the sink's consumer in KIP-848's consumer protocol (the
+ * empty classic group taken over): the contract asserted is the exact one of a graceful stop,
+ * since the source resumes at its stored position and the sink's group at its committed offset:
+ * nothing is sent or written twice (the sink file and the topic equal the input exactly), and
+ * the group's committed offset reaches the topic's end. Then a crash, back in the classic
+ * protocol, with offsets stored every 60 s instead of every second so that none is stored before
+ * the kill: 3,000 more lines, SIGKILL once the sink file grows, a restart: at-least-once, asserted
+ * exactly: the topic is the lines up to some k then again from the source's stored position (the
+ * line count before the crash run), the sink file is the topic's records up to some k' then
+ * again from the group's committed offset (the same), and after the final graceful stop both
+ * stored positions are at the end. Connect is killed in the end whatever happens. About 30 s on
+ * 2 cores (five JVM starts of Connect, 3-6 s each).
  * Skipped loudly when Connect's jars or a JDK are missing (a failure under
  * SLUICE_REQUIRE_KAFKA_CLIENTS=1, as in CI).
  */
@@ -107,11 +110,15 @@ Deno.test({
     const output = `${dir}/output.txt`;
     const offsets = `${dir}/connect.offsets`;
     let connect: RunningConnect | undefined;
+    /** Every Connect started, all killed at the end (a failed step may leave one running). */
+    const workers: RunningConnect[] = [];
+    let sluice: KafkaServer | undefined;
     const timings: string[] = [];
     const mark = (what: string, since: number) =>
       timings.push(`${what} ${Math.round(performance.now() - since)} ms`);
     try {
       await withKafkaServer({ args: ["--auto-create-topics", "false"] }, async (server) => {
+        sluice = server;
         const worker = {
           "bootstrap.servers": server.bootstrap,
           "key.converter": "org.apache.kafka.connect.storage.StringConverter",
@@ -129,6 +136,17 @@ Deno.test({
           `${dir}/worker-classic.properties`,
           propertiesText({
             ...worker,
+            "consumer.session.timeout.ms": 6000,
+            "consumer.heartbeat.interval.ms": 1000,
+          }),
+        );
+        // As classic, but neither the source's offsets nor the sink's are stored for 60 s: a
+        // crash within that replays both from their positions before the run, exactly.
+        await Deno.writeTextFile(
+          `${dir}/worker-crash.properties`,
+          propertiesText({
+            ...worker,
+            "offset.flush.interval.ms": 60_000,
             "consumer.session.timeout.ms": 6000,
             "consumer.heartbeat.interval.ms": 1000,
           }),
@@ -161,13 +179,18 @@ Deno.test({
           }),
         );
         let runs = 0;
-        const start = (protocol: "classic" | "consumer" = "classic") =>
-          startConnect(
+        /** Starts Connect with the given worker file, first killing one a failed step left. */
+        const start = async (worker: "classic" | "consumer" | "crash" = "classic") => {
+          await Promise.all(workers.map((w) => w.kill()));
+          const proc = startConnect(
             connectors,
-            `${dir}/worker-${protocol}.properties`,
+            `${dir}/worker-${worker}.properties`,
             [`${dir}/source.properties`, `${dir}/sink.properties`],
             `${dir}/connect-${++runs}.log`,
           );
+          workers.push(proc);
+          return proc;
+        };
 
         const sent: string[] = lines(0, FIRST_LINES, connectors.kind);
         const text = () => sent.map((l) => l + "\n").join("");
@@ -209,8 +232,11 @@ Deno.test({
         await t.step(
           `the whole file (${connectors.kind} connectors) arrives unchanged`,
           async () => {
+            // A sink file ending inside a line, as a crash mid-write can leave it: our sink drops
+            // that line at start (its record was not committed, so it comes again).
+            if (connectors.kind === "ours") await Deno.writeTextFile(output, "cut by a cra");
             const t0 = performance.now();
-            connect = start();
+            connect = await start();
             await sinkHasInput(`${sent.length} lines in the sink file`);
             mark(`JVM start to ${sent.length} lines in the sink file:`, t0);
             await topicHoldsLines();
@@ -248,7 +274,7 @@ Deno.test({
             await Deno.writeTextFile(input, more.map((l) => l + "\n").join(""), { append: true });
             const t0 = performance.now();
             // The empty classic group becomes a consumer-protocol group, its offsets kept.
-            connect = start("consumer");
+            connect = await start("consumer");
             await sinkHasInput(`the ${more.length} lines written while Connect was down`);
             mark("restart to the lines written while down in the sink file:", t0);
             assert.match(
@@ -272,10 +298,11 @@ Deno.test({
         // Ours only: Kafka's FileStreamSinkTask does not drop a line cut by a crash.
         await t.step({
           name: "after a crash (SIGKILL mid-stream, the sink back in the classic protocol): " +
-            "at-least-once, one replayed range at most",
+            "at-least-once, each side replays from its last stored position",
           ignore: connectors.kind !== "ours",
           fn: async () => {
-            connect = start();
+            connect = await start("crash");
+            const stored = sent.length; // both sides' stored positions (the graceful stop before)
             const more = lines(sent.length, CRASH_LINES, connectors.kind);
             sent.push(...more);
             const before = fileBytes(output).length;
@@ -292,10 +319,12 @@ Deno.test({
             await connect.kill();
             const crashedAt = fileBytes(output).length;
             const t0 = performance.now();
-            connect = start();
+            connect = await start();
             // The source: the topic becomes the lines with one range sent again at most (back to
-            // its last stored position). Once it ends with the last line it is final: the source
-            // sends a line again only after a restart.
+            // its last stored position). It is final once the source stored the position past
+            // the last line (Connect stores the offsets of acknowledged records only; the topic
+            // ending with the last line is not enough: that may be from before the crash, with
+            // the replay still to come).
             const topicValues = async () =>
               (await fetchAll(server.server, TOPIC, 0, { valueEncoding: "base64" }))
                 .map((r) => new TextDecoder().decode(fromBase64(r.value)));
@@ -304,12 +333,17 @@ Deno.test({
               connect,
               "the topic to hold every line after the crash",
               async () => {
+                const position = storedSourceOffset(offsets, SOURCE)?.position;
+                if (position !== connectors.positionAfter(text())) return false;
                 const [hw] = await highWatermarks(server.server, TOPIC);
                 if (hw < sent.length) return false;
                 topic = await topicValues();
-                return replayedOnce(topic, sent).ok;
+                return replayedOnce(topic, sent, stored).ok;
               },
-              () => `the topic: ${replayedOnce(topic, sent).detail}`,
+              () =>
+                `the source's stored offset ${
+                  JSON.stringify(storedSourceOffset(offsets, SOURCE))
+                }; the topic: ${replayedOnce(topic, sent, stored).detail}`,
               60_000,
               250,
             );
@@ -324,34 +358,36 @@ Deno.test({
               "the sink file to hold every record after the crash",
               () => {
                 const sink = sinkLines();
-                return sink !== undefined && replayedOnce(sink, topic).ok;
+                return sink !== undefined && replayedOnce(sink, topic, stored).ok;
               },
               () =>
                 `the sink file (${crashedAt} bytes at the kill): ` +
-                replayedOnce(sinkLines() ?? [], topic).detail,
+                replayedOnce(sinkLines() ?? [], topic, stored).detail,
             );
             mark("restart after the crash to every record in the sink file:", t0);
             assertCleanStop(connect, await connect.stop());
             assert.deepEqual(await topicValues(), topic, "nothing more was sent");
-            const topicReplay = replayedOnce(topic, sent);
+            const topicReplay = replayedOnce(topic, sent, stored);
             const sink = sinkLines();
             assert.ok(sink !== undefined, "the sink file ends with a whole line");
-            const sinkReplay = replayedOnce(sink, topic);
+            const sinkReplay = replayedOnce(sink, topic, stored);
             assert.ok(sinkReplay.ok, `the sink file: ${sinkReplay.detail}`);
             // Both stored positions are at the end after the graceful stop.
             await storesEverything(server, connectors, offsets, text(), topic.length);
             console.log(
               `crash: the source sent ${topicReplay.replayed} lines again, the sink wrote ` +
-                `${sinkReplay.replayed} again`,
+                `${sinkReplay.replayed} again, both from line ${stored}`,
             );
           },
         });
       });
     } finally {
-      await connect?.kill();
+      await Promise.all(workers.map((w) => w.kill()));
       // SLUICE_KEEP_CONNECT_DIR=1 keeps the files and Connect's logs, to look into a run.
-      if (Deno.env.get("SLUICE_KEEP_CONNECT_DIR") === "1") console.log(`kept ${dir}`);
-      else await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (Deno.env.get("SLUICE_KEEP_CONNECT_DIR") === "1") {
+        await Deno.writeTextFile(`${dir}/sluice.stderr`, sluice?.stderr() ?? "");
+        console.log(`kept ${dir}`);
+      } else await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
     mark("whole test:", started);
     console.log(`kafka_connect_test timings: ${timings.join("; ")}`);
@@ -416,4 +452,11 @@ Deno.test("replayedOnce: the input with one range replayed at most, nothing lost
   assert.ok(!replayedOnce(["a", "b", "c", "a", "c", "d", ""], want).ok, "a gap in the replay");
   assert.ok(!replayedOnce(["a", "b", "b", "c", "c", "d", ""], want).ok, "two replays");
   assert.ok(!replayedOnce(["a", "b", "c"], want).ok, "short");
+  // With the position the replay must start from.
+  const from1 = replayedOnce(["a", "b", "c", "b", "c", "d", ""], want, 1);
+  assert.ok(from1.ok && from1.replayed === 2, from1.detail);
+  assert.ok(!replayedOnce(["a", "b", "c", "b", "c", "d", ""], want, 2).ok, "not from 2");
+  assert.ok(!replayedOnce(["a", "b", "c", "b", "c", "d", ""], want, 0).ok, "not from 0");
+  assert.ok(replayedOnce(want, want, 3).ok, "nothing sent past the position before the crash");
+  assert.ok(!replayedOnce(["a", "b", "c", "d"], want, 1).ok, "the last line lost");
 });
