@@ -59,15 +59,27 @@ interface PartitionRequest extends RequestedPartition {
 
 type RequestTopics = { topic: string; partitions: PartitionRequest[] }[];
 
-function partitionResult(r: FetchPartitionResult, errorCode: number): Struct {
-  const hw = BigInt(r.highWatermark);
+/**
+ * A partition's aborted transactions: none (Sluice has no transactions), which read_committed
+ * answers as an empty list and read_uncommitted as null, as Kafka does; null on any error.
+ */
+type Aborted = readonly never[] | null;
+const NO_ABORTED: readonly never[] = Object.freeze([]);
+
+/**
+ * One partition's answer. On an error the offsets are -1, as Kafka's error answers carry them
+ * (clients ignore them then).
+ */
+function partitionResult(r: FetchPartitionResult, errorCode: number, aborted: Aborted): Struct {
+  const failed = errorCode !== KafkaError.NONE;
+  const hw = failed ? -1n : BigInt(r.highWatermark);
   const result: { [name: string]: Value } = {
     partitionIndex: r.partition,
     errorCode,
     highWatermark: hw,
     lastStableOffset: hw,
-    logStartOffset: BigInt(r.logStartOffset),
-    abortedTransactions: [],
+    logStartOffset: failed ? -1n : BigInt(r.logStartOffset),
+    abortedTransactions: failed ? null : aborted as Value,
     preferredReadReplica: -1,
     records: r.records, // the stored bytes, by reference
   };
@@ -88,7 +100,7 @@ function deniedResult(partition: number): Struct {
     highWatermark: -1n,
     lastStableOffset: -1n,
     logStartOffset: -1n,
-    abortedTransactions: [],
+    abortedTransactions: null,
     preferredReadReplica: -1,
     records: EMPTY,
   };
@@ -132,10 +144,11 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         budget: context.responseBytes,
         whenWaitersFull: "answer",
       });
+    const aborted: Aborted = body.isolationLevel === 1 ? NO_ABORTED : null;
     if (fetch.kind === "incremental") {
-      return incremental(fetch.session, fetch.epoch, context, read);
+      return incremental(fetch.session, fetch.epoch, context, read, aborted);
     }
-    return full(topics, context, read, fetch.create ? sessions : undefined);
+    return full(topics, context, read, fetch.create ? sessions : undefined, aborted);
   };
 }
 
@@ -147,6 +160,7 @@ async function full(
   context: RequestContext,
   read: Read,
   sessions: FetchSessionCache | undefined,
+  aborted: Aborted,
 ): Promise<Struct> {
   // The partitions of the topics the principal may read go to the broker, in request order.
   const partitions: FetchPartition[] = [];
@@ -177,7 +191,9 @@ async function full(
     for (let j = 0; j < requested.length; j++) {
       const p = requested[j];
       const r = allowed[i] ? results[next++] : undefined;
-      out[j] = r === undefined ? deniedResult(p.partition) : partitionResult(r, errorCodeOf(r));
+      out[j] = r === undefined
+        ? deniedResult(p.partition)
+        : partitionResult(r, errorCodeOf(r), aborted);
       // What the client is told is what the session remembers (Kafka's FullFetchContext).
       cached?.push(
         new SessionPartition(
@@ -206,6 +222,7 @@ async function incremental(
   epoch: number,
   context: RequestContext,
   read: Read,
+  aborted: Aborted,
 ): Promise<Struct> {
   const parts: SessionPartition[] = new Array(session.size);
   let n = 0;
@@ -251,7 +268,7 @@ async function incremental(
       const errorCode = errorCodeOf(r);
       const bytes = r.records.length;
       if (p.mustRespond(errorCode, r.highWatermark, r.logStartOffset, bytes, true)) {
-        answer = partitionResult(r, errorCode);
+        answer = partitionResult(r, errorCode, aborted);
         if (bytes > 0) session.sendToBack(p);
       }
     }

@@ -11,16 +11,6 @@ import type { Struct } from "../../../src/kafka_protocol/codec.ts";
 import type { Peer } from "../differential_lib.ts";
 import { type Any, type CaseContext, TOPIC_A, TOPIC_B, TOPIC_EMPTY } from "../case_context.ts";
 
-/** Cases whose answers hold partitions (FE2: Kafka's abortedTransactions null, Sluice's []). */
-export const FETCH_SESSION_CASES_WITH_PARTITIONS: readonly string[] = [
-  "session: full fetch",
-  "session: a partition moved back",
-  "session: the same request again",
-  "session: a partition added",
-  "session: epoch -1 closes it",
-  "session: full fetch of a topic to delete",
-];
-
 type Partition = [topic: string, partition: number, offset: number];
 
 function fetchBody(

@@ -2,7 +2,6 @@
  * Known differences from Kafka 4.4: ApiVersions, Metadata, Produce, Fetch, FindCoordinator (see ../known_differences.ts).
  */
 import { ABSENT, type KnownDifference } from "../differential_lib.ts";
-import { FETCH_SESSION_CASES_WITH_PARTITIONS } from "../cases/fetch_sessions.ts";
 import { known } from "../known_differences.ts";
 
 const SERVED_RANGES: readonly [number, "minVersion" | "maxVersion", number][] = [
@@ -24,15 +23,6 @@ const SERVED_RANGES: readonly [number, "minVersion" | "maxVersion", number][] = 
   [42, "maxVersion", 2], // DeleteGroups
   [60, "maxVersion", 1], // DescribeCluster
 ];
-
-const FETCHES_WITH_RECORDS = [
-  "three partitions from 0",
-  "inside a batch",
-  "partition max bytes under one batch",
-  "max bytes under one batch",
-  "read_committed",
-];
-const FETCH_ERRORS = ["past the high watermark", "negative offset"];
 
 export const DATA_DIFFERENCES: readonly KnownDifference[] = [
   // ApiVersions
@@ -131,91 +121,6 @@ export const DATA_DIFFERENCES: readonly KnownDifference[] = [
   ),
 
   // Fetch
-  ...known(
-    "FE2",
-    "Fetch",
-    "4-12",
-    [
-      ...FETCHES_WITH_RECORDS.filter((c) => c !== "read_committed"),
-      ...FETCH_ERRORS,
-      "at the high watermark",
-      "empty partition",
-    ],
-    "responses[*].partitions[*].abortedTransactions",
-    { kafka: null, sluice: [] },
-  ),
-  ...known(
-    "FE2",
-    "Fetch",
-    "7-12",
-    "new fetch session",
-    "responses[*].partitions[*].abortedTransactions",
-    {
-      kafka: null,
-      sluice: [],
-    },
-  ),
-  ...known(
-    "FE2",
-    "Fetch",
-    "9-12",
-    ["leader epoch from the future", "current leader epoch 0", "leader epoch -2"],
-    "responses[*].partitions[*].abortedTransactions",
-    {
-      kafka: null,
-      sluice: [],
-    },
-  ),
-  ...known(
-    "FE2",
-    "Fetch",
-    "12",
-    [
-      "last fetched epoch 0",
-      "last fetched epoch newer than any",
-      "last fetched epoch 0, offset past its end",
-      "last fetched epoch -5",
-    ],
-    "responses[*].partitions[*].abortedTransactions",
-    { kafka: null, sluice: [] },
-  ),
-  ...known(
-    "FE2",
-    "Fetch",
-    "12",
-    "unknown tagged field",
-    "responses[*].partitions[*].abortedTransactions",
-    {
-      kafka: null,
-      sluice: [],
-    },
-  ),
-  ...known("FE3", "Fetch", "4-12", FETCH_ERRORS, [
-    "responses[diff-a].partitions[0].highWatermark",
-    "responses[diff-a].partitions[0].lastStableOffset",
-  ], { kafka: -1 }),
-  ...known("FE3", "Fetch", "5-12", FETCH_ERRORS, "responses[diff-a].partitions[0].logStartOffset", {
-    kafka: -1,
-    sluice: 0,
-  }),
-  ...known("FE3", "Fetch", "9-12", "leader epoch from the future", [
-    "responses[diff-a].partitions[0].highWatermark",
-    "responses[diff-a].partitions[0].lastStableOffset",
-    "responses[diff-a].partitions[0].logStartOffset",
-  ], { kafka: -1 }),
-  ...known(
-    "FE2",
-    "Fetch",
-    "7-12",
-    FETCH_SESSION_CASES_WITH_PARTITIONS,
-    "responses[*].partitions[*].abortedTransactions",
-    { kafka: null, sluice: [] },
-  ),
-  ...known("FE3", "Fetch", "12", "last fetched epoch newer than any", [
-    "responses[diff-a].partitions[0].highWatermark",
-    "responses[diff-a].partitions[0].lastStableOffset",
-    "responses[diff-a].partitions[0].logStartOffset",
-  ], { kafka: -1 }),
 
   // FindCoordinator
   ...known("FC1", "FindCoordinator", "1-3", "transaction", "errorCode", { kafka: 0, sluice: 15 }),
