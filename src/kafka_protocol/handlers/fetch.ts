@@ -61,7 +61,8 @@ type RequestTopics = { topic: string; partitions: PartitionRequest[] }[];
 
 /**
  * A partition's aborted transactions: none (Sluice has no transactions), which read_committed
- * answers as an empty list and read_uncommitted as null, as Kafka does; null on any error.
+ * answers as an empty list and read_uncommitted as null, as Kafka does; on errors see
+ * partitionResult.
  */
 type Aborted = readonly never[] | null;
 const NO_ABORTED: readonly never[] = Object.freeze([]);
@@ -79,7 +80,13 @@ function partitionResult(r: FetchPartitionResult, errorCode: number, aborted: Ab
     highWatermark: hw,
     lastStableOffset: hw,
     logStartOffset: failed ? -1n : BigInt(r.logStartOffset),
-    abortedTransactions: failed ? null : aborted as Value,
+    // Kafka's quirk: partitions its request handler refuses (unknown, not authorized) carry an
+    // empty list, those its replica manager refuses (offsets, epochs) null.
+    abortedTransactions: !failed
+      ? aborted as Value
+      : errorCode === KafkaError.UNKNOWN_TOPIC_OR_PARTITION
+      ? NO_ABORTED as Value
+      : null,
     preferredReadReplica: -1,
     records: r.records, // the stored bytes, by reference
   };
@@ -100,7 +107,7 @@ function deniedResult(partition: number): Struct {
     highWatermark: -1n,
     lastStableOffset: -1n,
     logStartOffset: -1n,
-    abortedTransactions: null,
+    abortedTransactions: NO_ABORTED as Value,
     preferredReadReplica: -1,
     records: EMPTY,
   };
