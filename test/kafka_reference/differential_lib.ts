@@ -16,12 +16,10 @@
  */
 import {
   decode,
-  inRange,
   type MessageSchema,
   type Struct,
   type Value,
 } from "../../src/kafka_protocol/codec.ts";
-import { KafkaError } from "../../src/kafka_protocol/error_codes.ts";
 import {
   API_VERSIONS_REQUEST,
   API_VERSIONS_RESPONSE,
@@ -109,11 +107,16 @@ import {
   SYNC_GROUP_REQUEST,
   SYNC_GROUP_RESPONSE,
 } from "../../src/kafka_protocol/messages/sync_group.ts";
+import type { CaseResult } from "./allowlist.ts";
+import { differences, hex, normalize, type NormalizeOptions, type Plain } from "./compare.ts";
 import { concat, ourRequestFrame } from "../kafka_protocol/kafka_wire_util.ts";
 import {
   RESPONSE_HEADER,
   responseHeaderVersion,
 } from "../../src/kafka_protocol/messages/request_header.ts";
+
+export * from "./compare.ts";
+export * from "./allowlist.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The APIs compared, with the arrays whose order Kafka leaves open.
@@ -469,292 +472,6 @@ export function readAnswer(
   } catch (err) {
     return { kind: "undecodable", error: (err as Error).message };
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalization: a decoded answer as a plain tree, with what differs by nature replaced.
-
-export type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
-
-/** A field one side has and the other has not. */
-export const ABSENT = "<absent>";
-
-export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** RecordBatch v2 headers, the records section compared as bytes (a trailing partial batch too). */
-export function batchesOf(bytes: Uint8Array): Plain {
-  const out: Plain[] = [];
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes.length - at < 61) {
-      out.push({ partial: hex(bytes.subarray(at)) });
-      break;
-    }
-    const size = 12 + dv.getInt32(at + 8);
-    if (at + size > bytes.length) {
-      out.push({ partialBatchOfBytes: size, have: bytes.length - at });
-      break;
-    }
-    out.push({
-      baseOffset: Number(dv.getBigInt64(at)),
-      batchLength: size - 12,
-      partitionLeaderEpoch: dv.getInt32(at + 12),
-      magic: dv.getInt8(at + 16),
-      crc: dv.getUint32(at + 17),
-      attributes: dv.getInt16(at + 21),
-      lastOffsetDelta: dv.getInt32(at + 23),
-      baseTimestamp: Number(dv.getBigInt64(at + 27)),
-      maxTimestamp: Number(dv.getBigInt64(at + 35)),
-      producerId: Number(dv.getBigInt64(at + 43)),
-      producerEpoch: dv.getInt16(at + 51),
-      baseSequence: dv.getInt32(at + 53),
-      recordCount: dv.getInt32(at + 57),
-      records: hex(bytes.subarray(at + 61, at + size)),
-    });
-    at += size;
-  }
-  return out;
-}
-
-const UUID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-
-/** Fields dropped before comparing: error messages are compared by their codes only. */
-const DROPPED_FIELDS = new Set(["errorMessage", "batchIndexErrorMessage"]);
-
-export interface NormalizeOptions {
-  /** Extra unordered arrays for this case (path to key field), over the API's own. */
-  unordered?: Readonly<Record<string, string>>;
-  /** Field names whose values are generated ids on each side: a value >= 0 becomes "<id>". */
-  generated?: readonly string[];
-}
-
-/** The decoded answer `body` of `api` from `peer` as a plain tree, normalized. */
-export function normalize(
-  api: ApiTables,
-  peer: Peer,
-  body: Struct,
-  options: NormalizeOptions = {},
-): Plain {
-  const unordered = { ...api.unordered, ...options.unordered };
-  const generated = new Set(options.generated ?? []);
-  const scalar = (name: string, v: Value): Plain => {
-    if (typeof v === "bigint") {
-      v = Number.isSafeInteger(Number(v)) ? Number(v) : `${v}n`;
-    }
-    if (generated.has(name) && typeof v === "number" && v >= 0) return "<id>";
-    if (name === "throttleTimeMs" && typeof v === "number" && v >= 0) return "<throttle>";
-    if (name === "port" && v === peer.port) return "<port>";
-    if (name === "clusterId" && v === peer.clusterId) return "<cluster id>";
-    if (name === "sessionId" && typeof v === "number" && v !== 0) return "<session id>";
-    if (typeof v === "string") {
-      // Generated ids not learned by a case (a classic member id is "<client id>-<UUID>").
-      return peer.aliases.get(v) ?? v.replace(UUID_PATTERN, "<uuid>");
-    }
-    if (v instanceof Uint8Array) {
-      if (name === "records") return batchesOf(v);
-      if (name === "topicId" || (v.length === 16 && name.endsWith("Id"))) {
-        if (v.every((b) => b === 0)) return "<zero uuid>";
-        const topic = peer.topicIds.get(hex(v));
-        return topic !== undefined ? `<id of ${topic}>` : "<unknown uuid>";
-      }
-      return `0x${hex(v)}`;
-    }
-    return v as Plain;
-  };
-  const walk = (v: Value, name: string, shape: string): Plain => {
-    if (Array.isArray(v)) {
-      const elements = v.map((e) => walk(e as Value, name, `${shape}[]`));
-      const key = unordered[shape];
-      if (key === undefined) return elements;
-      const labelOf = (e: Plain) =>
-        key === "" ? String(e) : String((e as Record<string, Plain>)?.[key] ?? "?");
-      const sorted = [...elements].sort((a, b) =>
-        labelOf(a) < labelOf(b) ? -1 : labelOf(a) > labelOf(b) ? 1 : 0
-      );
-      if (key === "") return sorted;
-      const out: Record<string, Plain> = {};
-      for (const e of sorted) {
-        let label = `[${labelOf(e)}]`;
-        for (let n = 2; label in out; n++) label = `[${labelOf(e)}#${n}]`;
-        out[label] = e;
-      }
-      return out;
-    }
-    if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
-      const out: Record<string, Plain> = {};
-      for (const [k, field] of Object.entries(v as Struct)) {
-        if (DROPPED_FIELDS.has(k)) continue;
-        out[k] = walk(field, k, shape === "" ? k : `${shape}.${k}`);
-      }
-      return out;
-    }
-    return scalar(name, v);
-  };
-  const out: Record<string, Plain> = {};
-  for (const [k, field] of Object.entries(body)) {
-    if (DROPPED_FIELDS.has(k)) continue;
-    out[k] = walk(field, k, k);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Differences.
-
-export interface Difference {
-  readonly path: string;
-  readonly kafka: Plain;
-  readonly sluice: Plain;
-}
-
-function isRecord(v: Plain): v is Record<string, Plain> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-function join(path: string, key: string): string {
-  if (key.startsWith("[")) return `${path}${key}`;
-  return path === "" ? key : `${path}.${key}`;
-}
-
-/** Every leaf where the two trees differ; a subtree one side lacks is one difference. */
-export function differences(kafka: Plain, sluice: Plain, path = ""): Difference[] {
-  if (Array.isArray(kafka) && Array.isArray(sluice)) {
-    const out: Difference[] = [];
-    for (let i = 0; i < Math.max(kafka.length, sluice.length); i++) {
-      out.push(
-        ...differences(
-          i < kafka.length ? kafka[i] : ABSENT,
-          i < sluice.length ? sluice[i] : ABSENT,
-          `${path}[${i}]`,
-        ),
-      );
-    }
-    return out;
-  }
-  if (isRecord(kafka) && isRecord(sluice)) {
-    const out: Difference[] = [];
-    const keys = [...new Set([...Object.keys(kafka), ...Object.keys(sluice)])];
-    for (const k of keys) {
-      out.push(
-        ...differences(
-          k in kafka ? kafka[k] : ABSENT,
-          k in sluice ? sluice[k] : ABSENT,
-          join(path, k),
-        ),
-      );
-    }
-    return out;
-  }
-  if (JSON.stringify(kafka) === JSON.stringify(sluice)) return [];
-  return [{ path, kafka, sluice }];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cases and the allowlist.
-
-/** Error code names for messages (the numbers are what is compared). */
-const ERROR_NAMES = new Map<number, string>(
-  Object.entries(KafkaError).map(([name, code]) => [code as number, name]),
-);
-
-export function show(v: Plain): string {
-  const s = JSON.stringify(v);
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
-}
-
-export function showDifference(d: Difference): string {
-  const code = (v: Plain) =>
-    /errorCode$/i.test(d.path) && typeof v === "number" ? ` (${ERROR_NAMES.get(v) ?? "?"})` : "";
-  return `${d.path || "(root)"}: kafka ${show(d.kafka)}${code(d.kafka)}, sluice ${show(d.sluice)}${
-    code(d.sluice)
-  }`;
-}
-
-export interface CaseResult {
-  readonly api: ApiName;
-  readonly version: number;
-  readonly label: string;
-  readonly id: string;
-  readonly kafka: Outcome;
-  readonly sluice: Outcome;
-  readonly differences: readonly Difference[];
-}
-
-/**
- * One allowed difference: the case (API, versions, the case's label or "*" for any case of
- * those versions), the field path (`*` matches any text without brackets, so within one `[...]`
- * or one name; `**` anything), the
- * normalized values when they are given, and the row of docs/kafka_differences.md explaining it.
- * Each (version, case) it names must show it: one that stops differing fails the test.
- */
-export interface KnownDifference {
-  readonly api: ApiName;
-  /** A version range ("0-3", "4+", "2"). */
-  readonly versions: string;
-  readonly case: string;
-  readonly path: string;
-  readonly kafka?: Plain;
-  readonly sluice?: Plain;
-  /** The row id in docs/kafka_differences.md ("D7"). */
-  readonly doc: string;
-}
-
-function globRegExp(glob: string): RegExp {
-  let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      re += ".*";
-      i++;
-    } else if (c === "*") re += "[^\\[\\]]*";
-    else re += c.replace(/[\\^$.|?+()[\]{}]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
-
-export function knownMatches(k: KnownDifference, r: CaseResult, d: Difference): boolean {
-  if (k.api !== r.api || !inRange(k.versions, r.version)) return false;
-  if (k.case !== "*" && k.case !== r.label) return false;
-  if (!globRegExp(k.path).test(d.path)) return false;
-  if ("kafka" in k && JSON.stringify(k.kafka) !== JSON.stringify(d.kafka)) return false;
-  if ("sluice" in k && JSON.stringify(k.sluice) !== JSON.stringify(d.sluice)) return false;
-  return true;
-}
-
-/** The verdict on a set of results: differences nothing allows, entries nothing matched. */
-export function judge(
-  results: readonly CaseResult[],
-  known: readonly KnownDifference[],
-): { unexpected: string[]; stale: string[] } {
-  const unexpected: string[] = [];
-  const seen = new Map<KnownDifference, Set<string>>(known.map((k) => [k, new Set()]));
-  for (const r of results) {
-    for (const d of r.differences) {
-      const matching = known.filter((k) => knownMatches(k, r, d));
-      if (matching.length === 0) unexpected.push(`${r.id}: ${showDifference(d)}`);
-      for (const k of matching) seen.get(k)!.add(k.case === "*" ? `v${r.version}` : r.id);
-    }
-  }
-  const stale: string[] = [];
-  for (const k of known) {
-    const runs = results.filter((r) =>
-      r.api === k.api && inRange(k.versions, r.version) && (k.case === "*" || k.case === r.label)
-    );
-    const expected = new Set(runs.map((r) => (k.case === "*" ? `v${r.version}` : r.id)));
-    const where = `${k.api} v${k.versions} "${k.case}" ${k.path} (${k.doc})`;
-    if (expected.size === 0) {
-      stale.push(`${where}: no such case ran`);
-      continue;
-    }
-    const missing = [...expected].filter((e) => !seen.get(k)!.has(e));
-    if (missing.length > 0) {
-      stale.push(`${where}: no longer differs in ${missing.join(", ")}`);
-    }
-  }
-  return { unexpected, stale };
 }
 
 // ---------------------------------------------------------------------------------------------
