@@ -48,6 +48,9 @@ export const ERROR_CODES = [
   "FORBIDDEN",
   // Limits of the server rather than of the request.
   "TOO_MANY_REQUESTS",
+  // Cluster mode: the metadata store (etcd) could not be reached or did not answer in time;
+  // retriable, nothing was changed there unless the store says so later.
+  "CLUSTER_UNAVAILABLE",
   // Storage: the disk said no, or stored bytes failed their check.
   "INSUFFICIENT_STORAGE",
   "CORRUPT_LOG",

@@ -325,3 +325,13 @@ export const HTTP_FETCH_BYTES_MAX = 8 * MiB;
  * is four maximal fetches, or 32 of the default 1 MiB.
  */
 export const HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX = 32 * MiB;
+
+/**
+ * Cluster mode: how long one request to etcd (its v3 JSON gateway) may take before it is
+ * CLUSTER_UNAVAILABLE. Covers a lost connection and a stalled member; the caller retries.
+ */
+export const ETCD_REQUEST_TIMEOUT_MS = 5_000;
+/** Cluster mode: the largest etcd answer read (a range of topic metadata, say), in bytes. */
+export const ETCD_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
+/** Cluster mode: the most keys one etcd range returns (the caller pages past it). */
+export const ETCD_RANGE_KEYS_MAX = 10_000;

@@ -37,6 +37,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   FORBIDDEN: KafkaError.TOPIC_AUTHORIZATION_FAILED,
   // A retriable answer: the client backs off and tries again.
   TOO_MANY_REQUESTS: KafkaError.REQUEST_TIMED_OUT,
+  CLUSTER_UNAVAILABLE: KafkaError.REQUEST_TIMED_OUT,
   INSUFFICIENT_STORAGE: KafkaError.KAFKA_STORAGE_ERROR,
   CORRUPT_LOG: KafkaError.KAFKA_STORAGE_ERROR,
   STORAGE_ERROR: KafkaError.KAFKA_STORAGE_ERROR,
