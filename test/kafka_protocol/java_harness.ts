@@ -67,33 +67,57 @@ export function compileJavaClient(): Promise<string> {
 }
 
 async function compile(): Promise<string> {
-  const source = new Uint8Array(
-    (await Promise.all(SOURCES.map((s) => Deno.readFile(s)))).flatMap((b) => [...b]),
-  );
-  const digest = new Uint8Array(
-    await crypto.subtle.digest(
-      "SHA-256",
-      new Uint8Array([...source, ...new TextEncoder().encode(libJars().join("\n"))]),
-    ),
-  );
+  return await compileJava({
+    sources: SOURCES,
+    classpath: `${LIB_DIR}/*`,
+    cacheDir: KAFKA_JAVA_DIR,
+    jars: libJars(),
+    marker: "SluiceAdmin.class",
+  });
+}
+
+/**
+ * javac of `sources` against `classpath` into `cacheDir`/classes-HASH, HASH of the sources' bytes
+ * and the jar list, so a compile happens once per change; its path. `complete` adds files to the
+ * classes dir before it is moved into place (compiled into a private dir and renamed: test files
+ * run in parallel and never see half a dir); `marker`, a file the finished dir holds.
+ */
+export async function compileJava(options: {
+  sources: readonly string[];
+  classpath: string;
+  cacheDir: string;
+  jars: readonly string[];
+  marker: string;
+  complete?: (dir: string) => Promise<void>;
+}): Promise<string> {
+  const { sources, classpath, cacheDir } = options;
+  const parts = await Promise.all(sources.map((s) => Deno.readFile(s)));
+  parts.push(new TextEncoder().encode(options.jars.join("\n")));
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const classes = `${KAFKA_JAVA_DIR}/classes-${hash}`;
+  const classes = `${cacheDir}/classes-${hash}`;
   try {
-    await Deno.stat(`${classes}/SluiceAdmin.class`);
+    await Deno.stat(`${classes}/${options.marker}`);
     return classes;
   } catch { /* not compiled yet */ }
-  // Test files run in parallel: compile into a private dir, then rename into place.
-  const tmp = await Deno.makeTempDir({ dir: KAFKA_JAVA_DIR, prefix: "classes-tmp-" });
+  const tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: "classes-tmp-" });
   const out = await new Deno.Command("javac", {
-    args: ["-nowarn", "-d", tmp, "-cp", `${LIB_DIR}/*`, ...SOURCES],
+    args: ["-nowarn", "-d", tmp, "-cp", classpath, ...sources],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
   }).output();
   if (!out.success) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw new Error(`javac ${SOURCES} failed:\n${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`javac ${sources.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
+  await options.complete?.(tmp);
   try {
     await Deno.rename(tmp, classes);
   } catch {

@@ -11,7 +11,8 @@
  */
 import { runBounded, type RunOptions, type RunResult } from "../../scripts/kafka_server.ts";
 import assert from "node:assert/strict";
-import { type RunningServer, startServer } from "../http/server_harness.ts";
+import type { DecodedBatch } from "../../src/record/record_batch.ts";
+import { fetchBatches, type RunningServer, sleep, startServer } from "../http/server_harness.ts";
 
 const KAFKA_LISTENING = /^sluice kafka listening on (\S+):(\d+)$/;
 
@@ -156,6 +157,38 @@ export const nodeRdkafkaAvailable: boolean = runsOk("node", [
   "-e",
   `require(${JSON.stringify(`${NODE_RDKAFKA_DIR}/node_modules/node-rdkafka`)})`,
 ]);
+
+/** Polls `check` until it holds, failing with `what()` after `timeoutMs`. */
+export async function waitFor(
+  what: () => string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what()}`);
+    await sleep(20);
+  }
+}
+
+/** Every stored batch of a partition, as the HTTP front returns them byte for byte. */
+export async function allBatches(
+  server: KafkaServer,
+  topic: string,
+  partition: number,
+): Promise<DecodedBatch[]> {
+  const out: DecodedBatch[] = [];
+  let offset = 0;
+  for (let round = 0; round < 1000; round++) {
+    const r = await fetchBatches(server.server, topic, partition, offset);
+    out.push(...r.batches);
+    const next = Number(r.headers.get("sluice-next-offset"));
+    const hw = Number(r.headers.get("sluice-high-watermark"));
+    if (next >= hw || r.batches.length === 0) return out;
+    offset = next;
+  }
+  throw new Error("allBatches: too many rounds");
+}
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
 export const KAFKA_CLIENTS_REQUIRED = Deno.env.get("SLUICE_REQUIRE_KAFKA_CLIENTS") === "1";

@@ -24,17 +24,8 @@ import {
   type Producer,
 } from "kafkajs";
 import { partitionForKey } from "../../src/record/murmur2.ts";
-import type { DecodedBatch } from "../../src/record/record_batch.ts";
-import {
-  createTopic,
-  fetchAll,
-  fetchBatches,
-  highWatermarks,
-  type Json,
-  json,
-  sleep,
-} from "../http/server_harness.ts";
-import { type KafkaServer, withKafkaServer } from "./kafka_harness.ts";
+import { createTopic, fetchAll, highWatermarks, type Json, json } from "../http/server_harness.ts";
+import { allBatches, type KafkaServer, waitFor, withKafkaServer } from "./kafka_harness.ts";
 
 // CommonJS interop: at run time the default import is the codec class itself (module.exports);
 // the package's .d.ts describes an ES module whose `default` is the class.
@@ -75,33 +66,6 @@ function context(server: KafkaServer, log: ClientLog): string {
 }
 
 /** Polls `check` until it returns true, failing with `what()` after `timeoutMs`. */
-async function waitFor(
-  what: () => string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(25);
-  }
-}
-
-/** Every stored batch of a partition, as the HTTP front returns them byte for byte. */
-async function allBatches(server: KafkaServer, topic: string, partition: number) {
-  const out: DecodedBatch[] = [];
-  let offset = 0;
-  for (let round = 0; round < 1000; round++) {
-    const r = await fetchBatches(server.server, topic, partition, offset);
-    out.push(...r.batches);
-    const next = Number(r.headers.get("sluice-next-offset"));
-    const hw = Number(r.headers.get("sluice-high-watermark"));
-    if (next >= hw || r.batches.length === 0) return out;
-    offset = next;
-  }
-  throw new Error("allBatches: too many rounds");
-}
-
 Deno.test({
   name: "kafkajs: lz4 and gzip batches are stored compressed and read back by kafkajs and HTTP",
   sanitizeResources: false,

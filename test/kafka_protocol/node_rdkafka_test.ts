@@ -21,12 +21,11 @@
  */
 import assert from "node:assert/strict";
 import { partitionForKey } from "../../src/record/murmur2.ts";
-import { compressionAt, type DecodedBatch } from "../../src/record/record_batch.ts";
+import { compressionAt } from "../../src/record/record_batch.ts";
 import {
   bytes,
   createTopic,
   fetchAll,
-  fetchBatches,
   highWatermarks,
   type Json,
   json,
@@ -34,6 +33,7 @@ import {
   RECORDBATCH_TYPE,
 } from "../http/server_harness.ts";
 import {
+  allBatches,
   announceSkip,
   expectSuccess,
   type KafkaServer,
@@ -75,21 +75,6 @@ function sent(seq: number, codec: string) {
     value: `node-rdkafka ${codec} ${seq} ${"z".repeat(seq % 50)} ü`,
     headers: [["seq", String(seq)], ["codec", codec]],
   };
-}
-
-/** Every stored batch of a partition, as the HTTP front returns them byte for byte. */
-async function allBatches(server: KafkaServer, topic: string, partition: number) {
-  const out: DecodedBatch[] = [];
-  let offset = 0;
-  for (let round = 0; round < 1000; round++) {
-    const r = await fetchBatches(server.server, topic, partition, offset);
-    out.push(...r.batches);
-    const next = Number(r.headers.get("sluice-next-offset"));
-    const hw = Number(r.headers.get("sluice-high-watermark"));
-    if (next >= hw || r.batches.length === 0) return out;
-    offset = next;
-  }
-  throw new Error("allBatches: too many rounds");
 }
 
 /** The group scenario with either group protocol, checked end to end. */

@@ -29,49 +29,24 @@ import {
   stringSerializers,
 } from "@platformatic/kafka";
 import { partitionForKey } from "../../src/record/murmur2.ts";
-import type { DecodedBatch } from "../../src/record/record_batch.ts";
 import {
   fetchAll,
-  fetchBatches,
   highWatermarks,
   type Json,
   json,
   sleep,
   topicUrl,
 } from "../http/server_harness.ts";
-import { type KafkaServer, withKafkaServer } from "./kafka_harness.ts";
+import { allBatches, waitFor as waitForWithin, withKafkaServer } from "./kafka_harness.ts";
 
 const encoder = new TextEncoder();
 const CODEC_IDS = { none: 0, gzip: 1, lz4: 3 } as const;
 type Codec = keyof typeof CODEC_IDS;
 
 /** Polls `check` until it returns true, failing with `what()` after `timeoutMs`. */
-async function waitFor(
-  what: () => string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(20);
-  }
-}
-
-/** Every stored batch of a partition, as the HTTP front returns them byte for byte. */
-async function allBatches(server: KafkaServer, topic: string, partition: number) {
-  const out: DecodedBatch[] = [];
-  let offset = 0;
-  for (let round = 0; round < 1000; round++) {
-    const r = await fetchBatches(server.server, topic, partition, offset);
-    out.push(...r.batches);
-    const next = Number(r.headers.get("sluice-next-offset"));
-    const hw = Number(r.headers.get("sluice-high-watermark"));
-    if (next >= hw || r.batches.length === 0) return out;
-    offset = next;
-  }
-  throw new Error("allBatches: too many rounds");
-}
+/** This client's rebalances are slow: 20 s to reach each state. */
+const waitFor = (what: () => string, check: () => boolean | Promise<boolean>) =>
+  waitForWithin(what, check, 20_000);
 
 Deno.test({
   name: "@platformatic/kafka: admin creates, lists and deletes topics, lists and describes groups",

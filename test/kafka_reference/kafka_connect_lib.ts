@@ -14,6 +14,7 @@
  * SIGKILL past a deadline. Not a test file itself (no `_test` suffix).
  */
 import assert from "node:assert/strict";
+import { compileJava } from "../kafka_protocol/java_harness.ts";
 import { announceSkip } from "../kafka_protocol/kafka_harness.ts";
 
 /** Where scripts/install-kafka-connect.sh installs (its default, or SLUICE_KAFKA_CONNECT_DIR). */
@@ -112,49 +113,23 @@ const SERVICES: Record<string, string> = {
 };
 
 /** javac of connect/*.java into CONNECT_DIR/classes-HASH (by sources and jar list); its path. */
-async function compileConnectors(): Promise<string> {
+function compileConnectors(): Promise<string> {
   const sources = [...Deno.readDirSync(SOURCES_DIR)].map((e) => e.name)
     .filter((n) => n.endsWith(".java")).sort().map((n) => `${SOURCES_DIR}${n}`);
-  const parts: Uint8Array[] = [];
-  for (const s of sources) parts.push(await Deno.readFile(s));
-  parts.push(new TextEncoder().encode(libJars().join("\n")));
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const classes = `${CONNECT_DIR}/classes-${hash}`;
-  try {
-    await Deno.stat(`${classes}/META-INF/services`);
-    return classes;
-  } catch { /* not compiled yet */ }
-  // Compiled into a private dir, then renamed into place: a concurrent run never sees half.
-  const tmp = await Deno.makeTempDir({ dir: CONNECT_DIR, prefix: "classes-tmp-" });
-  const out = await new Deno.Command("javac", {
-    args: ["-nowarn", "-d", tmp, "-cp", `${LIB_DIR}/*`, ...sources],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  if (!out.success) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw new Error(
-      `javac of ${SOURCES_DIR}*.java failed:\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-  await Deno.mkdir(`${tmp}/META-INF/services`, { recursive: true });
-  for (const [service, impl] of Object.entries(SERVICES)) {
-    await Deno.writeTextFile(`${tmp}/META-INF/services/${service}`, impl);
-  }
-  try {
-    await Deno.rename(tmp, classes);
-  } catch {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {}); // another run won the race
-  }
-  return classes;
+  return compileJava({
+    sources,
+    classpath: `${LIB_DIR}/*`,
+    cacheDir: CONNECT_DIR,
+    jars: libJars(),
+    marker: "META-INF/services",
+    // Connect finds plugins on its classpath through these service files.
+    complete: async (dir) => {
+      await Deno.mkdir(`${dir}/META-INF/services`, { recursive: true });
+      for (const [service, impl] of Object.entries(SERVICES)) {
+        await Deno.writeTextFile(`${dir}/META-INF/services/${service}`, impl);
+      }
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
