@@ -96,6 +96,25 @@ function runClient(python: string, args: string[]): Promise<Record<string, unkno
   });
 }
 
+/** A client script's JSON answer (kafka_client.py, node_rdkafka_client.mjs) as a ClientRun. */
+// deno-lint-ignore no-explicit-any
+export function clientRunOf(mode: Mode, out: any, stats: Record<string, number>): ClientRun {
+  return {
+    mode,
+    records: Number(out.records),
+    bytes: Number(out.bytes),
+    seconds: Number(out.seconds),
+    recordsPerSec: Number(out.recordsPerSec),
+    MBps: Number(out.MBps),
+    clientCpuSeconds: Number(out.clientCpuSeconds ?? 0),
+    totalSeconds: out.totalSeconds === undefined ? undefined : Number(out.totalSeconds),
+    joinSeconds: out.joinSeconds === undefined ? undefined : Number(out.joinSeconds),
+    client: String(out.client),
+    clientBinding: String(out.clientBinding),
+    stats,
+  };
+}
+
 function numberStats(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (typeof v === "object" && v !== null) {
@@ -125,20 +144,7 @@ export async function runLibrdkafka(
     mode,
     JSON.stringify(settings),
   ]);
-  return {
-    mode,
-    records: Number(out.records),
-    bytes: Number(out.bytes),
-    seconds: Number(out.seconds),
-    recordsPerSec: Number(out.recordsPerSec),
-    MBps: Number(out.MBps),
-    clientCpuSeconds: Number(out.clientCpuSeconds ?? 0),
-    totalSeconds: out.totalSeconds === undefined ? undefined : Number(out.totalSeconds),
-    joinSeconds: out.joinSeconds === undefined ? undefined : Number(out.joinSeconds),
-    client: String(out.client),
-    clientBinding: String(out.clientBinding),
-    stats: numberStats(out.stats),
-  };
+  return clientRunOf(mode, out, numberStats(out.stats));
 }
 
 /** librdkafka through bench/kafka_client.py, a process per direction and run. */

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { CLIENT_TIMEOUT_MS, type Mode, PROBE_TIMEOUT_MS, STDERR_CHARS_MAX } from "./settings.ts";
+import { clientRunOf } from "./librdkafka.ts";
 import type { ClientRun } from "./types.ts";
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "node_rdkafka_client.mjs");
@@ -89,20 +90,7 @@ export function runNodeRdkafka(
           );
           return;
         }
-        resolve({
-          mode,
-          records: Number(out.records),
-          bytes: Number(out.bytes),
-          seconds: Number(out.seconds),
-          recordsPerSec: Number(out.recordsPerSec),
-          MBps: Number(out.MBps),
-          clientCpuSeconds: Number(out.clientCpuSeconds ?? 0),
-          totalSeconds: out.totalSeconds === undefined ? undefined : Number(out.totalSeconds),
-          joinSeconds: out.joinSeconds === undefined ? undefined : Number(out.joinSeconds),
-          client: String(out.client),
-          clientBinding: String(out.clientBinding),
-          stats: {},
-        });
+        resolve(clientRunOf(mode, out, {}));
       },
     );
   });
