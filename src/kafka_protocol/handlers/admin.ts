@@ -355,9 +355,10 @@ export function offsetDeleteHandler(ctx: KafkaContext): Handler {
       return refuse(KafkaError.GROUP_ID_NOT_FOUND);
     }
     const results = topics.map(({ name, partitions }) => {
-      const topic = may(context, "topic", name, "read") ? existingTopic(ctx, name) : undefined;
+      const readable = may(context, "topic", name, "read");
+      const topic = readable ? existingTopic(ctx, name) : undefined;
       const errorOf = (partition: number): number =>
-        !may(context, "topic", name, "read")
+        !readable
           ? KafkaError.TOPIC_AUTHORIZATION_FAILED
           : topic === undefined || partition < 0 || partition >= topic.logs.length
           ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
