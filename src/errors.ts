@@ -51,6 +51,16 @@ export const ERROR_CODES = [
   // Cluster mode: the metadata store (etcd) could not be reached or did not answer in time;
   // retriable, nothing was changed there unless the store says so later.
   "CLUSTER_UNAVAILABLE",
+  /** This broker does not lead the partition (it follows it, or holds no replica of it). */
+  "NOT_LEADER_OR_FOLLOWER",
+  /** The partition has no live leader now (an election is under way, or every replica is down). */
+  "LEADER_NOT_AVAILABLE",
+  /** acks=all refused before the append: fewer in-sync replicas than min.insync.replicas. */
+  "NOT_ENOUGH_REPLICAS",
+  /** acks=all: written on the leader, but the in-sync replicas did not all have it in time. */
+  "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+  /** A replication factor above the live brokers, or below 1. */
+  "INVALID_REPLICATION_FACTOR",
   // Storage: the disk said no, or stored bytes failed their check.
   "INSUFFICIENT_STORAGE",
   "CORRUPT_LOG",
