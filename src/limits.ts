@@ -335,3 +335,30 @@ export const ETCD_REQUEST_TIMEOUT_MS = 5_000;
 export const ETCD_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
 /** Cluster mode: the most keys one etcd range returns (the caller pages past it). */
 export const ETCD_RANGE_KEYS_MAX = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: a follower's requests to its leaders (src/kafka_protocol/replica_client.ts).
+
+/**
+ * A follower's request to a leader must be answered within its own wait (a Fetch's max_wait_ms;
+ * none for others) plus this, or it fails CLUSTER_UNAVAILABLE and its connection is closed
+ * (Kafka's replica.socket.timeout.ms, 30 s).
+ */
+export const REPLICA_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A follower's connection to a leader, with its ApiVersions and SASL exchange, must be made within
+ * this (Kafka's socket.connection.setup.timeout.ms, 10 s).
+ */
+export const REPLICA_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The largest answer a follower reads from a leader; a bigger size prefix closes the connection
+ * before any of it is buffered. As the Kafka listener's request bound (KAFKA_FRAME_BYTES_MAX): a
+ * fetch answer is up to KAFKA_FETCH_BYTES_MAX, plus one whole batch (BATCH_BYTES_MAX) when the
+ * first batch alone is larger than asked (KIP-74).
+ */
+export const REPLICA_RESPONSE_BYTES_MAX = 100 * MiB;
+/**
+ * Calls waiting for one leader connection while another is in flight (a follower fetches from
+ * each leader in one loop, so a few at most); more are refused TOO_MANY_REQUESTS.
+ */
+export const REPLICA_QUEUED_CALLS_MAX = 64;

@@ -56,6 +56,31 @@ export function kafkaCodeFor(code: ErrorCode): number {
   return BY_CODE[code];
 }
 
+/**
+ * Where one Kafka code stands for several of Sluice's, the one a Kafka peer's answer is read as:
+ * the broader name (a partition unknown "or" its topic; any storage failure; a retriable timeout).
+ */
+const READ_AS: Readonly<Record<number, ErrorCode>> = {
+  [KafkaError.UNKNOWN_TOPIC_OR_PARTITION]: "PARTITION_NOT_FOUND",
+  [KafkaError.INVALID_REQUEST]: "INVALID_REQUEST",
+  [KafkaError.REQUEST_TIMED_OUT]: "CLUSTER_UNAVAILABLE",
+  [KafkaError.KAFKA_STORAGE_ERROR]: "STORAGE_ERROR",
+};
+
+/** The reverse of BY_CODE: each Kafka code Sluice answers with, read back as a Sluice code. */
+const BY_KAFKA_CODE = new Map<number, ErrorCode>();
+for (const [code, kafka] of Object.entries(BY_CODE) as [ErrorCode, number][]) {
+  BY_KAFKA_CODE.set(kafka, READ_AS[kafka] ?? BY_KAFKA_CODE.get(kafka) ?? code);
+}
+
+/**
+ * The Sluice code for a Kafka error code in a peer's answer (a leader's, to the replica client):
+ * the reverse of {@link kafkaCodeFor}; a code Sluice never answers with is INTERNAL.
+ */
+export function sluiceCodeFor(kafkaCode: number): ErrorCode {
+  return BY_KAFKA_CODE.get(kafkaCode) ?? "INTERNAL";
+}
+
 /** The Kafka error code for `err`; an untyped error is UNKNOWN_SERVER_ERROR. */
 export function kafkaErrorCode(err: unknown): number {
   if (isSluiceError(err)) return BY_CODE[err.code];

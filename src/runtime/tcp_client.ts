@@ -1,0 +1,228 @@
+/**
+ * Outgoing TCP connections (a follower's to its leaders' Kafka listeners,
+ * src/kafka_protocol/replica_client.ts): on Deno, Deno.connect; elsewhere (Bun) node:net. The
+ * listener side is tcp.ts.
+ *
+ * Reads are pulled, not pushed: `read(into)` fills the caller's buffer, so a caller that knows how
+ * long its next frame is reads it straight into that frame's own buffer. On Deno the socket's bytes
+ * land there with no copy in between; on node:net they arrive as chunks and are copied once, and
+ * at most READ_AHEAD_BYTES are held before the socket is paused (back-pressure).
+ *
+ * Writes go out in order, one at a time; `write` resolves once the kernel has taken the bytes.
+ * `close` is immediate: a read in progress then ends with null, a write in progress rejects.
+ * TCP_NODELAY is set: requests are small and a follower waits for each answer.
+ * TLS is not offered yet (a follower of a TLS listener would need node:tls / Deno.connectTls).
+ */
+import * as net from "node:net";
+import { runtimeName } from "./serve.ts";
+
+/** node:net: bytes received but not yet read that pause the socket until a read takes them. */
+const READ_AHEAD_BYTES = 256 * 1024;
+
+export interface TcpClientConnection {
+  /** "host:port" of the peer, for logs. */
+  readonly remote: string;
+  /**
+   * Reads at most `into.length` bytes into `into` (at least one); resolves with how many, or null
+   * once the peer has closed (or this side did). Rejects on a socket error. One read at a time.
+   */
+  read(into: Uint8Array): Promise<number | null>;
+  /** Writes `bytes` whole; resolves once the socket has taken them. One write at a time. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes the connection at once (unsent bytes are dropped). Idempotent. */
+  close(): void;
+}
+
+/**
+ * Connects to `host:port`. `signal` abandons the attempt while it is in progress (the rejection is
+ * the signal's reason); it has no effect on the connection once made. Rejects with the runtime's
+ * error when the connection is refused or the name does not resolve.
+ */
+export function connectTcp(
+  host: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<TcpClientConnection> {
+  signal?.throwIfAborted();
+  return runtimeName() === "deno"
+    ? connectDeno(host, port, signal)
+    : connectNode(host, port, signal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deno
+
+class DenoTcpClientConnection implements TcpClientConnection {
+  readonly remote: string;
+  readonly #conn: Deno.TcpConn;
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn, remote: string) {
+    this.#conn = conn;
+    this.remote = remote;
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    if (this.#closed) return null;
+    try {
+      return await this.#conn.read(into);
+    } catch (err) {
+      // A read cut short by close() is the end of the stream, not an error.
+      if (this.#closed) return null;
+      throw err;
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+async function connectDeno(
+  host: string,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<TcpClientConnection> {
+  // Deno.connect's own signal would also close the connection later: a private controller is
+  // linked to the caller's signal for the attempt only.
+  const attempt = new AbortController();
+  const abort = () => attempt.abort(signal?.reason);
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    const conn = await Deno.connect({ hostname: host, port, signal: attempt.signal });
+    if (signal?.aborted) {
+      conn.close();
+      throw signal.reason;
+    }
+    conn.setNoDelay(true);
+    return new DenoTcpClientConnection(conn, `${host}:${port}`);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// node:net (Bun)
+
+class NodeTcpClientConnection implements TcpClientConnection {
+  readonly remote: string;
+  readonly #socket: net.Socket;
+  /** Received chunks not yet read; the first from `#head`. */
+  readonly #chunks: Uint8Array[] = [];
+  #head = 0;
+  #queued = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: net.Socket, remote: string) {
+    this.#socket = socket;
+    this.remote = remote;
+    socket.on("data", (data: Uint8Array) => {
+      this.#chunks.push(data);
+      this.#queued += data.length;
+      if (this.#queued >= READ_AHEAD_BYTES) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (err: Error) => {
+      this.#error = err;
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    let n = 0;
+    while (n < into.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0];
+      const take = Math.min(into.length - n, chunk.length - this.#head);
+      into.set(chunk.subarray(this.#head, this.#head + take), n);
+      n += take;
+      this.#head += take;
+      if (this.#head === chunk.length) {
+        this.#chunks.shift();
+        this.#head = 0;
+      }
+    }
+    this.#queued -= n;
+    if (this.#queued < READ_AHEAD_BYTES && !this.#ended) this.#socket.resume();
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#socket.destroyed) {
+      return Promise.reject(this.#error ?? new Error(`connection to ${this.remote} is closed`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#socket.write(bytes, (err?: Error | null) => err ? reject(err) : resolve());
+    });
+  }
+
+  close(): void {
+    this.#ended = true;
+    this.#socket.destroy();
+    this.#notify();
+  }
+}
+
+function connectNode(
+  host: string,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<TcpClientConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    const done = () => {
+      socket.off("connect", onConnect);
+      socket.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onConnect = () => {
+      done();
+      resolve(new NodeTcpClientConnection(socket, `${host}:${port}`));
+    };
+    const onError = (err: Error) => {
+      done();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = () => {
+      done();
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    socket.once("connect", onConnect);
+    socket.once("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
