@@ -1,9 +1,13 @@
 /**
  * The rules an append follows before it writes (PartitionLog.append): every batch checked,
  * offsets assigned by patching each header's baseOffset, and whether the active segment must roll
- * first. Allocation-free: the check reports into a caller-owned tally.
+ * first. A follower's append (PartitionLog.appendReplicated) keeps the leader's offsets instead:
+ * they must continue the log exactly, and the epochs they carry teach the epoch cache.
+ * Allocation-free: the check reports into a caller-owned tally.
  */
+import { SluiceError } from "../errors.ts";
 import {
+  baseOffsetAt,
   batchSizeAt,
   CHECK_COUNTS,
   CHECK_CRC,
@@ -14,6 +18,7 @@ import {
   throwBatchProblem,
   writeInt64,
 } from "../record/record_batch.ts";
+import type { LeaderEpochCache } from "./leader_epochs.ts";
 import type { LogConfig } from "./log_config.ts";
 import type { Segment } from "./segment.ts";
 
@@ -71,6 +76,53 @@ export function assignOffsets(
     next += lastOffsetDeltaAt(dv, pos) + 1;
   }
   return next;
+}
+
+/**
+ * A follower's batches (checked by {@link checkAppendBatches}) keep the offsets the leader gave
+ * them: the first must start at `logEndOffset` and each next one right after the previous one's
+ * last offset. Returns the offset after the last batch; throws OFFSET_OUT_OF_RANGE (details:
+ * `expectedOffset`, `baseOffset`, `position`, the batch's byte position in the append) for the
+ * first batch that does not.
+ *
+ * Stricter than Kafka's follower, which refuses only offsets below the log end and out-of-order
+ * ones, and accepts gaps, as a compacted leader's log has: Sluice does not compact, so a gap means
+ * lost batches, and its reads treat one as damage.
+ */
+export function checkReplicatedOffsets(
+  dv: DataView,
+  length: number,
+  logEndOffset: number,
+): number {
+  let next = logEndOffset;
+  for (let pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
+    const base = baseOffsetAt(dv, pos);
+    if (base !== next) {
+      const why = base < next ? "overlaps what the log holds" : "leaves a gap";
+      throw new SluiceError(
+        "OFFSET_OUT_OF_RANGE",
+        `replicated batch at offset ${base} ${why}: the log continues at offset ${next}`,
+        { expectedOffset: next, baseOffset: base, position: pos },
+      );
+    }
+    next = base + lastOffsetDeltaAt(dv, pos) + 1;
+  }
+  return next;
+}
+
+/**
+ * The epoch cache learns the epochs of a follower's batches (just written), as Kafka's follower
+ * does (UnifiedLog.maybeAssignEpochStartOffset): each batch whose epoch differs from the cache's
+ * latest starts that epoch at its base offset. Usually a newer epoch; an older one means the
+ * cache's latest entry starts at the log end with nothing written in it (this node led that epoch
+ * and appended nothing before losing the lead), and `assign` removes that entry. Batches without
+ * an epoch (-1) teach nothing. Allocates only for an entry added.
+ */
+export function learnEpochs(dv: DataView, length: number, epochs: LeaderEpochCache): void {
+  for (let pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
+    const epoch = dv.getInt32(pos + PARTITION_LEADER_EPOCH_AT);
+    if (epoch >= 0 && epoch !== epochs.latestEpoch) epochs.assign(epoch, baseOffsetAt(dv, pos));
+  }
 }
 
 /** Whether `active` must roll before an append of `length` bytes ending at `lastOffset`. */

@@ -11,7 +11,7 @@
  *   whatever the policy, so the checkpoint can move past it (as Kafka does).
  * - The recovery checkpoint (log_loader.ts) vouches for what was flushed and indexed: written
  *   after a round when a roll asked for it or checkpoint.interval.ms has passed, with the index
- *   entries it covers persisted first.
+ *   entries it covers persisted first. It carries the leader epochs and the high watermark too.
  * - An fsync failure leaves the page cache's state unknown: the log refuses writes from then on
  *   (`host.failWrites`) until it is reopened, and every queued caller gets that failure.
  */
@@ -34,6 +34,8 @@ export interface FlushHost {
   closed(): boolean;
   /** The leader epochs, written with each recovery checkpoint. */
   leaderEpochs(): readonly EpochEntry[];
+  /** The high watermark, written with each recovery checkpoint. */
+  highWatermark(): number;
 }
 
 interface Waiter {
@@ -193,14 +195,18 @@ export class LogFlusher {
     };
   }
 
-  /** Writes index entries (fsynced) and then the checkpoint that vouches for them. */
-  writeCheckpoint(point: RecoveryPoint): void {
-    if (!this.segments.some((s) => s.baseOffset === point.segment)) return; // deleted meanwhile
+  /**
+   * Writes index entries (fsynced) and then the checkpoint that vouches for them; false (nothing
+   * written) when the point's segment was deleted meanwhile.
+   */
+  writeCheckpoint(point: RecoveryPoint): boolean {
+    if (!this.segments.some((s) => s.baseOffset === point.segment)) return false;
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    writeRecoveryPoint(this.dir, point, this.host.leaderEpochs());
+    writeRecoveryPoint(this.dir, point, this.host.leaderEpochs(), this.host.highWatermark());
     this.#lastCheckpointMs = this.clock.nowMs();
     this.#checkpointDue = false;
+    return true;
   }
 }

@@ -3,13 +3,17 @@
  * segment, what can be trusted.
  *
  * `recovery-checkpoint` (JSON, written by tmp + fsync + rename): `{"version":1,"offset",
- * "segment","position","maxTimestampMs","offsetOfMaxTimestamp","leaderEpochs"}`. It promises that
- * every log byte before `position` in segment `segment` (and every earlier segment) was fsynced,
- * and that their index entries were written and fsynced. `leaderEpochs` is the partition's
- * leader-epoch cache when it was written, `[[epoch, startOffset], ...]` ascending (Kafka keeps the
- * same pairs in a file of its own, leader-epoch-checkpoint; here they ride on the write the
- * recovery checkpoint makes anyway, so they are exactly as durable as what it vouches for: see
- * leader_epochs.ts). So on open:
+ * "segment","position","maxTimestampMs","offsetOfMaxTimestamp","leaderEpochs","highWatermark"}`.
+ * It promises that every log byte before `position` in segment `segment` (and every earlier
+ * segment) was fsynced, and that their index entries were written and fsynced. `leaderEpochs` is
+ * the partition's leader-epoch cache when it was written, `[[epoch, startOffset], ...]` ascending
+ * (Kafka keeps the same pairs in a file of its own, leader-epoch-checkpoint; here they ride on the
+ * write the recovery checkpoint makes anyway, so they are exactly as durable as what it vouches
+ * for: see leader_epochs.ts). `highWatermark` is the partition's high watermark when it was
+ * written (Kafka's replication-offset-checkpoint, one file per log dir there); see
+ * {@link highWatermarkOf} for what an open makes of it, and of its absence. Both fields came later
+ * than the rest and an old file lacks them, so the version stayed 1: an older Sluice reads a newer
+ * file (it ignores fields it does not know) and a newer one reads an older file. So on open:
  * - segments before the checkpoint's are trusted: their indexes are sanity-checked (rebuilt from
  *   batch headers when missing or damaged) and only the bytes after the last index entry are
  *   scanned, headers only;
@@ -73,21 +77,28 @@ export interface RecoveryPoint {
   offsetOfMaxTimestamp: number;
 }
 
-/** What the checkpoint file holds: the recovery point and the leader epochs. */
+/** What the checkpoint file holds: the recovery point, the leader epochs, the high watermark. */
 export interface Checkpoint extends RecoveryPoint {
   /** Undefined when the file has none (written before epochs were kept) or a bad list. */
   leaderEpochs: EpochEntry[] | undefined;
+  /**
+   * Undefined when the file has no such field: written before the high watermark was kept, by a
+   * single node. NaN when the field is there but not an offset.
+   */
+  highWatermark: number | undefined;
 }
 
 export function writeRecoveryPoint(
   dir: string,
   point: RecoveryPoint,
   leaderEpochs: readonly EpochEntry[],
+  highWatermark: number,
 ): void {
   const text = JSON.stringify({
     version: 1,
     ...point,
     leaderEpochs: leaderEpochs.map((e) => [e.epoch, e.startOffset]),
+    highWatermark,
   });
   writeFileAtomic(joinPath(dir, CHECKPOINT_FILE), new TextEncoder().encode(text), dir);
 }
@@ -108,6 +119,11 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
           maxTimestampMs: v.maxTimestampMs,
           offsetOfMaxTimestamp: v.offsetOfMaxTimestamp,
           leaderEpochs: epochList(v.leaderEpochs),
+          highWatermark: v.highWatermark === undefined
+            ? undefined
+            : Number.isSafeInteger(v.highWatermark) && v.highWatermark >= 0
+            ? v.highWatermark
+            : NaN,
         };
       }
     }
@@ -123,6 +139,32 @@ function epochList(value: unknown): EpochEntry[] | undefined {
   if (value === undefined) return undefined;
   const parsed = parseLeaderEpochs(value);
   return typeof parsed === "string" ? undefined : parsed;
+}
+
+/**
+ * The high watermark a log opens with, before it is clamped to [log start, log end]:
+ * - the checkpoint's `highWatermark`, also when the checkpoint is ignored for not matching the log
+ *   (the high watermark is a fact about what the replicas agreed on, not about these files; the
+ *   clamp to the log end covers a tail lost since);
+ * - the log end (Infinity here) for a checkpoint without the field: only a single node wrote those,
+ *   and a single node's high watermark is its log end (it is its own whole ISR, every append
+ *   committed once written), which its broker served to consumers as the high watermark. Starting
+ *   such a log at 0 would take back from its consumers records they have already read;
+ * - the log start (0 here) without a readable checkpoint (a crash before the first one), or with a
+ *   field that is not an offset: nothing says what was committed, and Kafka starts a log whose
+ *   replication-offset-checkpoint has no entry at 0 too. Exposing less is safe; the leader's next
+ *   answer (or, on a leader, the ISR's progress) moves it up.
+ */
+function highWatermarkOf(checkpoint: Checkpoint | undefined, logger: Logger, dir: string): number {
+  if (checkpoint === undefined) return 0;
+  if (checkpoint.highWatermark === undefined) return Infinity;
+  if (Number.isNaN(checkpoint.highWatermark)) {
+    logger.warn("recovery checkpoint has a bad high watermark; starting it at the log start", {
+      file: joinPath(dir, CHECKPOINT_FILE),
+    });
+    return 0;
+  }
+  return checkpoint.highWatermark;
 }
 
 const SEGMENT_NAME = /^(\d{20})\.log$/;
@@ -181,6 +223,8 @@ export interface LoadResult {
   leaderEpochs: EpochEntry[] | undefined;
   /** Where in the first recovered segment re-validation started from the checkpoint (bytes). */
   recoveredFrom: number;
+  /** The high watermark, clamped to the loaded log's [start, end] (see highWatermarkOf). */
+  highWatermark: number;
 }
 
 /**
@@ -231,6 +275,7 @@ function load(
         readOnly: undefined,
         leaderEpochs: [],
         recoveredFrom: 0,
+        highWatermark: 0,
       };
     }
   } catch (err) {
@@ -251,11 +296,13 @@ function load(
       readOnly,
       leaderEpochs: [],
       recoveredFrom: 0,
+      highWatermark: 0,
     };
   }
   const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
   opened.push(...all);
-  const point = checkedRecoveryPoint(dir, all, logger, damage);
+  const checkpoint = readRecoveryPoint(dir, logger);
+  const point = checkedRecoveryPoint(dir, checkpoint, all, logger, damage);
   const segments: Segment[] = [];
   const recovered: Segment[] = [];
   let readOnly: SluiceError | undefined;
@@ -291,6 +338,10 @@ function load(
   checkContinuity(segments, recovered, logger, damage);
   // A rebuilt time index of a closed segment gets the final entry a roll would have added.
   for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
+  const highWatermark = Math.max(
+    segments[0].baseOffset,
+    Math.min(highWatermarkOf(checkpoint, logger, dir), segments[segments.length - 1].nextOffset),
+  );
   return {
     segments,
     recovered,
@@ -301,17 +352,18 @@ function load(
     recoveredFrom: point !== undefined && recovered[0]?.baseOffset === point.segment
       ? point.position
       : 0,
+    highWatermark,
   };
 }
 
 /** The recovery checkpoint when it matches the log; otherwise undefined, with a warning. */
 function checkedRecoveryPoint(
   dir: string,
+  point: Checkpoint | undefined,
   segments: Segment[],
   logger: Logger,
   damage: LogDamage[],
 ): Checkpoint | undefined {
-  const point = readRecoveryPoint(dir, logger);
   if (point === undefined) return undefined;
   const segment = segments.find((s) => s.baseOffset === point.segment);
   const problem = segment === undefined

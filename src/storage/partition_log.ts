@@ -13,6 +13,8 @@
  *   (leader_epochs.ts, persisted in each recovery checkpoint) knows where each epoch starts: cut
  *   with the log's tail at recovery and with its start at retention, completed from the batches
  *   recovery re-validates, rebuilt from all of them when the checkpoint has none.
+ * - A follower appends its leader's batches as they are (`appendReplicated`) and cuts its log where
+ *   it diverges (log_truncation.ts). The high watermark persists in the recovery checkpoint.
  * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
@@ -22,24 +24,28 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
-import { PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
+import { BATCH_BYTES_MAX, PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { viewOf } from "../record/record_batch.ts";
 import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
-import { type AppendTally, assignOffsets, checkAppendBatches, shouldRoll } from "./append_rules.ts";
+import {
+  type AppendTally,
+  assignOffsets,
+  checkAppendBatches,
+  checkReplicatedOffsets,
+  learnEpochs,
+  shouldRoll,
+} from "./append_rules.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
-import {
-  type EpochEndOffset,
-  type EpochEntry,
-  LeaderEpochCache,
-  openLeaderEpochs,
-} from "./leader_epochs.ts";
+import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { loadSegments } from "./log_loader.ts";
 import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
+import { LogTruncation } from "./log_truncation.ts";
+import { ReplicaState } from "./replica_state.ts";
 import { Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
@@ -63,14 +69,8 @@ export { READ_BYTES_DEFAULT } from "./log_types.ts";
 
 export class PartitionLog {
   readonly dir: string;
-  /**
-   * Stamped into every appended batch (RecordBatch v2's partitionLeaderEpoch, which the CRC does
-   * not cover), as Kafka's leader does: 0 on a single node; the cluster layer sets its epochs
-   * (becomeLeader).
-   */
-  #leaderEpoch = 0;
-  /** Where each leader epoch starts (leader_epochs.ts); empty for an offline log. */
-  #epochs: LeaderEpochCache;
+  /** The leader epoch, the epoch cache (empty when offline), the high watermark. */
+  readonly #replica = new ReplicaState();
   readonly config: LogConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -84,6 +84,7 @@ export class PartitionLog {
   readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
   readonly #flusher: LogFlusher;
   readonly #retention: LogRetention;
+  readonly #truncation: LogTruncation;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -105,7 +106,6 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
-    this.#epochs = new LeaderEpochCache();
     this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
       failure: () => this.#offline ?? this.#failure,
       failWrites: (failure) => {
@@ -113,7 +113,8 @@ export class PartitionLog {
       },
       closing: () => this.#closing,
       closed: () => this.#closed,
-      leaderEpochs: () => this.#epochs.entries,
+      leaderEpochs: () => this.#replica.epochs.entries,
+      highWatermark: () => this.highWatermark,
     });
     this.#retention = new LogRetention(
       dir,
@@ -123,8 +124,12 @@ export class PartitionLog {
       this.#logger,
       this.#flusher,
       () => this.#closing || this.#closed || this.#offline !== undefined,
-      () => this.#epochs.truncateFromStart(this.logStartOffset),
+      () => this.#replica.epochs.truncateFromStart(this.logStartOffset),
     );
+    this.#truncation = new LogTruncation(this.#retention, this.#files, this.#replica, {
+      ensureWritable: () => this.#ensureWritable(),
+      failWrites: (failure) => this.#readOnly(failure),
+    });
   }
 
   /**
@@ -142,7 +147,7 @@ export class PartitionLog {
     const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
     for (const d of loaded.damage) log.#damage.add(d);
     if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
-    log.#epochs = openLeaderEpochs({
+    const epochs = openLeaderEpochs({
       dir,
       checkpointed: loaded.leaderEpochs,
       segments: loaded.segments,
@@ -153,7 +158,7 @@ export class PartitionLog {
       leaderEpoch: options.leaderEpoch ?? 0,
       logger,
     });
-    log.#leaderEpoch = log.#epochs.latestEpoch;
+    log.#replica.opened(epochs, loaded.highWatermark);
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
     if (loaded.recovered.length > 0 && log.#failure === undefined) {
@@ -206,9 +211,12 @@ export class PartitionLog {
     }
   }
 
-  /** The epoch stamped into appended batches. */
+  /**
+   * The partition's leader epoch: stamped into appended batches (RecordBatch v2's
+   * partitionLeaderEpoch, which the CRC does not cover), what clients' epochs are checked against.
+   */
   get leaderEpoch(): number {
-    return this.#leaderEpoch;
+    return this.#replica.leaderEpoch;
   }
 
   /**
@@ -218,32 +226,45 @@ export class PartitionLog {
    */
   becomeLeader(epoch: number): void {
     this.#ensureWritable();
-    if (!Number.isInteger(epoch) || epoch < this.#leaderEpoch || epoch > 0x7fffffff) {
-      throw new SluiceError(
-        "INVALID_REQUEST",
-        `leader epoch ${epoch} is not a valid successor of ${this.#leaderEpoch}`,
-      );
-    }
-    this.#leaderEpoch = epoch;
-    this.#epochs.assign(epoch, this.logEndOffset);
+    this.#replica.becomeLeader(epoch, this.logEndOffset);
+  }
+
+  /** Follows from now on in `epoch` (>= the current one; replica_state.ts), starting no epoch. */
+  becomeFollower(epoch: number): void {
+    this.#ensureWritable();
+    this.#replica.becomeFollower(epoch);
   }
 
   /** The cache's entries (epoch, start offset), ascending. */
   leaderEpochs(): readonly EpochEntry[] {
     this.#ensureReadable();
-    return this.#epochs.entries;
+    return this.#replica.epochs.entries;
   }
 
   /** OffsetForLeaderEpoch: where `epoch` ends (see LeaderEpochCache.endOffsetFor). */
   endOffsetForEpoch(epoch: number): EpochEndOffset {
     this.#ensureReadable();
-    return this.#epochs.endOffsetFor(epoch, this.logEndOffset);
+    return this.#replica.epochs.endOffsetFor(epoch, this.logEndOffset);
   }
 
   /** The epoch `offset` was written in (-1 when none is known). */
   epochForOffset(offset: number): number {
     this.#ensureReadable();
-    return this.#epochs.epochForOffset(offset);
+    return this.#replica.epochs.epochForOffset(offset);
+  }
+
+  /** Offsets below it are committed: replica_state.ts; at open, highWatermarkOf (log_loader.ts). */
+  get highWatermark(): number {
+    return this.#replica.highWatermark(this.logStartOffset, this.logEndOffset);
+  }
+
+  /**
+   * Sets the high watermark clamped to the log and returns it (Kafka's updateHighWatermark). In
+   * memory; the next recovery checkpoint writes it.
+   */
+  updateHighWatermark(offset: number): number {
+    this.#ensureReadable();
+    return this.#replica.updateHighWatermark(offset, this.logStartOffset, this.logEndOffset);
   }
 
   #readOnly(failure: SluiceError): void {
@@ -332,13 +353,22 @@ export class PartitionLog {
    */
   append(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#append(batches);
+      return this.#append(batches, false);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  #append(batches: Uint8Array): Promise<AppendResult> {
+  /** A follower's append of its leader's batches as they are: append_rules.ts; else as append. */
+  appendReplicated(batches: Uint8Array): Promise<AppendResult> {
+    try {
+      return this.#append(batches, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #append(batches: Uint8Array, replicated: boolean): Promise<AppendResult> {
     this.#ensureWritable();
     const length = batches.length;
     if (length === 0) throw new SluiceError("INVALID_REQUEST", "append of zero bytes");
@@ -351,8 +381,12 @@ export class PartitionLog {
     const dv = viewOf(batches);
     // Check every batch before writing any: a rejected append writes nothing.
     const tally = this.#tally;
-    checkAppendBatches(batches, dv, this.config.maxMessageBytes, tally);
+    // A follower does not refuse what its leader took (Kafka's ignoreRecordSize): it would stall.
+    const maxBatch = replicated ? BATCH_BYTES_MAX : this.config.maxMessageBytes;
+    checkAppendBatches(batches, dv, maxBatch, tally);
     const records = tally.records;
+    const baseOffset = this.logEndOffset;
+    if (replicated) checkReplicatedOffsets(dv, length, baseOffset);
 
     if (
       this.config.flushPolicy === "always" && this.#flusher.waiting >= PENDING_FLUSH_WAITERS_MAX
@@ -364,13 +398,13 @@ export class PartitionLog {
       );
     }
     const nowMs = this.#clock.nowMs();
-    const baseOffset = this.logEndOffset;
-    const last = baseOffset + records - 1;
-    if (shouldRoll(this.#active, this.config, length, last, tally.maxTimestampMs, nowMs)) {
+    const next = baseOffset + records;
+    if (shouldRoll(this.#active, this.config, length, next - 1, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
-    const next = assignOffsets(dv, length, baseOffset, this.#leaderEpoch);
+    if (!replicated) assignOffsets(dv, length, baseOffset, this.#replica.leaderEpoch);
     this.#active.append(batches, dv, next);
+    if (replicated) learnEpochs(dv, length, this.#replica.epochs);
     const result: AppendResult = {
       baseOffset,
       lastOffset: next - 1,
@@ -462,29 +496,28 @@ export class PartitionLog {
 
   /** The record with the largest timestamp (ListOffsets' max-timestamp spec), or undefined. */
   recordWithMaxTimestamp(): { offset: number; timestampMs: number } | undefined {
-    this.#ensureReadable();
-    try {
-      return findRecordWithMaxTimestamp(
-        this.#segments,
-        this.logStartOffset,
-        this.config.verifyCrcOnRead,
-      );
-    } catch (err) {
-      this.#damage.noteReadError(err, this.#logger);
-      throw err;
-    }
+    return this.#reading(() =>
+      findRecordWithMaxTimestamp(this.#segments, this.logStartOffset, this.config.verifyCrcOnRead)
+    );
   }
 
   /** The first record at or after `timestampMs`: its offset and its own timestamp. */
   recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | undefined {
-    this.#ensureReadable();
-    try {
-      return findRecordAtTimestamp(
+    return this.#reading(() =>
+      findRecordAtTimestamp(
         this.#segments,
         timestampMs,
         this.logStartOffset,
         this.config.verifyCrcOnRead,
-      );
+      )
+    );
+  }
+
+  /** A lookup that reads the log: damage it meets is noted before its error is thrown on. */
+  #reading<T>(lookup: () => T): T {
+    this.#ensureReadable();
+    try {
+      return lookup();
     } catch (err) {
       this.#damage.noteReadError(err, this.#logger);
       throw err;
@@ -508,6 +541,19 @@ export class PartitionLog {
     return this.#retention.deleteBefore(offset);
   }
 
+  /**
+   * Removes every batch at or after `offset` (the one holding it too), durably; resolves to the new
+   * log end. Epoch cache and high watermark follow. See log_truncation.ts.
+   */
+  truncateTo(offset: number): Promise<number> {
+    return this.#truncation.truncateTo(offset);
+  }
+
+  /** Empties the log to start at `offset`, durably (log_truncation.ts): below a leader's start. */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.#truncation.truncateFullyAndStartAt(offset);
+  }
+
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
   async close(): Promise<void> {
     if (this.#closing || this.#closed) return;
@@ -515,6 +561,7 @@ export class PartitionLog {
     this.#flusher.cancelTimer();
     this.#retention.cancel();
     try {
+      if (this.#truncation.running !== undefined) await this.#truncation.running;
       if (this.#retention.running !== undefined) await this.#retention.running;
       while (this.#flusher.running !== undefined) await this.#flusher.running;
       if (this.#failure === undefined && this.#offline === undefined) {

@@ -79,8 +79,11 @@ export class Segment {
   offsetOfMaxTimestamp: number;
   /** maxTimestamp of the first batch, the base for segment.ms (as Kafka's rollingBasedTimestamp). */
   firstBatchTimestampMs = -1;
-  /** When this process created or opened the segment, for segment.ms without timestamps. */
-  readonly createdMs: number;
+  /**
+   * When this process created or opened the segment (or a truncation emptied it), for segment.ms
+   * without timestamps.
+   */
+  createdMs: number;
   /** fdatasync of the .log is due. */
   dirty = false;
   /** Reusable 61-byte header scratch for scans (no allocation per batch). */
@@ -401,6 +404,61 @@ export class Segment {
       position += size;
     }
     return undefined;
+  }
+
+  /**
+   * Removes the batch that holds `offset` and every batch after it, as Kafka's
+   * LogSegment.truncateTo does: the cut is at that batch's start, so its offsets below `offset`
+   * go too. A damaged header met on the way (below `offset`) is cut with everything after it.
+   * Returns the segment's new end (nextOffset); nothing changes when no batch holds `offset` or a
+   * later one. Offsets are counted by lastOffsetDelta from the offset index's entry, as recovery
+   * counts them.
+   *
+   * The .log file is cut now (ftruncate) and the segment marked dirty; index entries past the cut
+   * are dropped in memory (persistIndexes writes the shorter files). Nothing is fsynced here. The
+   * max timestamp is recomputed as the loader does for a trusted segment: the time index's last
+   * entry left, then the headers after the last offset-index entry. Throws the file system's
+   * error (untyped) when the cut fails; the segment is then unchanged.
+   */
+  truncateTo(offset: number, nowMs: number): number {
+    const dv = this.scratchView;
+    let position = 0;
+    let next = this.baseOffset;
+    if (offset > this.baseOffset) {
+      position = this.index.lookup(offset);
+      next = this.index.lookedUpOffset;
+    }
+    while (position < this.sizeBytes) {
+      if (this.headerProblem(position, this.sizeBytes) !== undefined) break;
+      const last = next + lastOffsetDeltaAt(dv, 0);
+      if (last >= offset) break;
+      next = last + 1;
+      position += batchSizeAt(dv, 0);
+    }
+    if (position >= this.sizeBytes) return this.nextOffset;
+    this.truncateLog(position);
+    this.dirty = true;
+    this.sizeBytes = position;
+    this.nextOffset = next;
+    this.index.truncateToPosition(position);
+    this.timeIndex.truncateToOffset(next);
+    this.maxTimestampMs = this.timeIndex.lastTimestamp;
+    this.offsetOfMaxTimestamp = this.timeIndex.lastOffset;
+    if (position === 0) {
+      // Empty again: segment.ms counts from now, as for a new segment (Kafka resets `created`).
+      this.firstBatchTimestampMs = -1;
+      this.createdMs = nowMs;
+      return next;
+    }
+    // The batches after the last offset-index entry are not covered by a time-index entry.
+    let at = this.index.lastPosition;
+    let expected = this.index.lastOffset;
+    while (at < position && this.headerProblem(at, position) === undefined) {
+      this.indexBatch(dv, 0, at, expected);
+      expected += lastOffsetDeltaAt(dv, 0) + 1;
+      at += batchSizeAt(dv, 0);
+    }
+    return next;
   }
 
   /** Cuts the .log file to `length` bytes. */
