@@ -335,3 +335,9 @@ export const ETCD_REQUEST_TIMEOUT_MS = 5_000;
 export const ETCD_RESPONSE_BYTES_MAX = 16 * 1024 * 1024;
 /** Cluster mode: the most keys one etcd range returns (the caller pages past it). */
 export const ETCD_RANGE_KEYS_MAX = 10_000;
+/**
+ * Cluster mode: the most operations one etcd transaction may carry, on either branch; more is
+ * INVALID_REQUEST before anything is sent. etcd refuses more than its `--max-txn-ops` (128 by
+ * default) itself; a larger value here needs that flag raised to match.
+ */
+export const ETCD_TXN_OPS_MAX = 128;
