@@ -362,3 +362,10 @@ export const REPLICA_RESPONSE_BYTES_MAX = 100 * MiB;
  * each leader in one loop, so a few at most); more are refused TOO_MANY_REQUESTS.
  */
 export const REPLICA_QUEUED_CALLS_MAX = 64;
+
+/**
+ * Cluster mode: the most operations one etcd transaction may carry, on either branch; more is
+ * INVALID_REQUEST before anything is sent. etcd refuses more than its `--max-txn-ops` (128 by
+ * default) itself; a larger value here needs that flag raised to match.
+ */
+export const ETCD_TXN_OPS_MAX = 128;

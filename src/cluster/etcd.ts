@@ -6,130 +6,187 @@
  * Wire (etcd's gRPC-gateway): POST `<endpoint>/v3/<service>/<method>` with a JSON body; keys and
  * values are base64 strings, int64 fields (revisions, lease ids, TTLs) decimal strings, and fields
  * at their zero value are left out of answers (a missing `kvs` is no key, a missing `succeeded`
- * false). Used here:
+ * false; etcd_wire.ts). Used here:
  *
  * | call                   | path                  | body                                                  |
  * | ---------------------- | --------------------- | ----------------------------------------------------- |
- * | get, range             | /v3/kv/range          | `{key, range_end?, limit?}`                            |
+ * | get, range, revision   | /v3/kv/range          | `{key, range_end?, limit?, revision?}`                 |
  * | put                    | /v3/kv/put            | `{key, value, lease?}`                                 |
  * | delete                 | /v3/kv/deleterange    | `{key}`                                                |
- * | compare-and-swap       | /v3/kv/txn            | `{compare: [{key, target: "MOD", result: "EQUAL", mod_revision}], success: [{request_put}], failure: []}` |
+ * | txn, putIfRevision     | /v3/kv/txn            | `{compare: [{key, target, result, <target's field>}], success: [op], failure: [op]}` -> `{succeeded?, responses: [{response_put \| response_range \| response_delete_range}]}` |
  * | lease grant            | /v3/lease/grant       | `{TTL}` -> `{ID, TTL}`                                  |
  * | lease keep-alive       | /v3/lease/keepalive   | `{ID}` -> `{result: {ID, TTL}}` (TTL absent: expired)  |
  * | lease revoke           | /v3/lease/revoke      | `{ID}`                                                 |
  *
- * Compare-and-swap on a key's mod revision (0: the key must not exist) is how two controllers
- * can never both win (Kafka's partition-state writes, AlterPartition). A key written under a lease
- * disappears when the lease expires: broker registrations live so.
+ * A txn compare is `{key, target: "MOD" | "CREATE" | "VERSION" | "VALUE", result: "EQUAL" |
+ * "NOT_EQUAL" | "GREATER" | "LESS"}` with `mod_revision`, `create_revision`, `version` or `value`;
+ * an op is `{request_put: {key, value, lease?}}`, `{request_delete_range: {key, range_end?}}` or
+ * `{request_range: {key, range_end?, limit}}`.
+ *
+ * Transactions on keys' revisions are how two controllers can never both win (Kafka's
+ * partition-state writes, AlterPartition) and how a topic and all its partition-state keys are
+ * created in one step or not at all. A key written under a lease disappears when the lease
+ * expires: broker registrations live so.
  *
  * Errors: no answer within ETCD_REQUEST_TIMEOUT_MS, a refused connection, a non-2xx status or an
  * answer that is not etcd's are CLUSTER_UNAVAILABLE (retriable), with the endpoint and the call
  * in the message; answers over ETCD_RESPONSE_BYTES_MAX are refused the same way.
  */
 import { SluiceError } from "../errors.ts";
+import { ETCD_RANGE_KEYS_MAX, ETCD_REQUEST_TIMEOUT_MS, ETCD_TXN_OPS_MAX } from "../limits.ts";
 import {
-  ETCD_RANGE_KEYS_MAX,
-  ETCD_REQUEST_TIMEOUT_MS,
-  ETCD_RESPONSE_BYTES_MAX,
-} from "../limits.ts";
+  type EtcdKv,
+  int,
+  type Json,
+  keyOf,
+  kvOf,
+  prefixEnd,
+  readBounded,
+  reasonOf,
+  toBase64,
+  unavailable,
+  valueOf,
+} from "./etcd_wire.ts";
 
-/** One key as etcd holds it. */
-export interface EtcdKv {
-  key: string;
-  value: Uint8Array;
-  /** The store revision that created the key. */
-  createRevision: number;
-  /** The store revision of the key's last change: what compare-and-swap compares. */
-  modRevision: number;
-  /** The key's own change count since its creation (1 for a new key). */
-  version: number;
-  /** The lease the key lives under; "0" for none. */
-  lease: string;
-}
+export type { EtcdKv } from "./etcd_wire.ts";
+export { prefixEnd } from "./etcd_wire.ts";
 
 export interface EtcdOptions {
   timeoutMs?: number;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/**
+ * One condition of a transaction, on one key: its mod revision, create revision or version (all
+ * 0 for a key that does not exist) or its value, against `value` by `cmp` ("=", "!=", ">", "<").
+ * `{ key, target: "create", cmp: "=", value: 0 }` (see {@link absent}) holds when the key does
+ * not exist; `{ key, target: "mod", cmp: "=", value: r }` when nobody wrote it since revision r.
+ */
+export type EtcdCompare =
+  | { key: string; target: "mod" | "create" | "version"; cmp: EtcdCmp; value: number }
+  | { key: string; target: "value"; cmp: EtcdCmp; value: string | Uint8Array };
 
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+export type EtcdCmp = "=" | "!=" | ">" | "<";
+
+/** The compare that holds when `key` does not exist. */
+export function absent(key: string): EtcdCompare {
+  return { key, target: "create", cmp: "=", value: 0 };
+}
+
+/**
+ * One operation of a transaction: write a key (under `lease` when given), delete one key or every
+ * key with the prefix `key`, or read one key or every key with the prefix `key` (at most
+ * ETCD_RANGE_KEYS_MAX, `more` says there were others).
+ */
+export type EtcdOp =
+  | { op: "put"; key: string; value: string | Uint8Array; lease?: string }
+  | { op: "delete"; key: string; prefix?: boolean }
+  | { op: "range"; key: string; prefix?: boolean };
+
+/** What one operation answered: a put nothing, a delete how many keys it deleted, a range its keys. */
+export type EtcdOpResult<O extends EtcdOp = EtcdOp> = O extends { op: "put" } ? { op: "put" }
+  : O extends { op: "delete" } ? { op: "delete"; deleted: number }
+  : { op: "range"; kvs: EtcdKv[]; more: boolean };
+
+/** The answers of a branch's operations, one for each, in their order and of their kinds. */
+export type EtcdOpResults<Ops extends readonly EtcdOp[]> = {
+  -readonly [I in keyof Ops]: EtcdOpResult<Ops[I]>;
+};
+
+/**
+ * A transaction's answer: whether every compare held (the success branch ran) or not (the failure
+ * branch ran), the store's revision after it, and the answers of the branch that ran.
+ */
+export type EtcdTxnResult<S extends readonly EtcdOp[], F extends readonly EtcdOp[]> =
+  | { succeeded: true; revision: number; responses: EtcdOpResults<S> }
+  | { succeeded: false; revision: number; responses: EtcdOpResults<F> };
+
+const TARGETS = {
+  mod: ["MOD", "mod_revision"],
+  create: ["CREATE", "create_revision"],
+  version: ["VERSION", "version"],
+  value: ["VALUE", "value"],
+} as const;
+
+const CMPS = { "=": "EQUAL", "!=": "NOT_EQUAL", ">": "GREATER", "<": "LESS" } as const;
+
+function compareOf(c: EtcdCompare): Json {
+  const [target, field] = TARGETS[c.target];
+  return {
+    key: keyOf(c.key),
+    target,
+    result: CMPS[c.cmp],
+    [field]: c.target === "value" ? valueOf(c.value) : String(c.value),
+  };
+}
+
+function requestOf(o: EtcdOp): Json {
+  const key = keyOf(o.key);
+  const end = o.op !== "put" && o.prefix === true ? { range_end: toBase64(prefixEnd(o.key)) } : {};
+  switch (o.op) {
+    case "put":
+      return {
+        request_put: {
+          key,
+          value: valueOf(o.value),
+          ...(o.lease === undefined ? {} : { lease: o.lease }),
+        },
+      };
+    case "delete":
+      return { request_delete_range: { key, ...end } };
+    case "range":
+      return { request_range: { key, ...end, limit: ETCD_RANGE_KEYS_MAX } };
   }
-  return btoa(text);
 }
 
-function fromBase64(text: string | undefined): Uint8Array {
-  if (text === undefined || text === "") return new Uint8Array(0);
-  const raw = atob(text);
-  const out = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-  return out;
-}
-
-function bytesOf(v: string | Uint8Array): Uint8Array {
-  return typeof v === "string" ? encoder.encode(v) : v;
-}
-
-/** The key just past every key starting with `prefix` (etcd's range_end for a prefix). */
-export function prefixEnd(prefix: string): Uint8Array {
-  const end = encoder.encode(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      const out = end.slice(0, i + 1);
-      out[i]++;
-      return out;
+/** The answer to `o` in a txn's `responses`, or undefined when it is not there as it should be. */
+function resultOf(o: EtcdOp, raw: Json): EtcdOpResult | undefined {
+  switch (o.op) {
+    case "put":
+      return raw?.response_put === undefined ? undefined : { op: "put" };
+    case "delete": {
+      const r = raw?.response_delete_range;
+      return r === undefined ? undefined : { op: "delete", deleted: int(r.deleted) };
+    }
+    case "range": {
+      const r = raw?.response_range;
+      return r === undefined
+        ? undefined
+        : { op: "range", kvs: ((r.kvs ?? []) as Json[]).map(kvOf), more: r.more === true };
     }
   }
-  return new Uint8Array([0]); // every key
-}
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-function int(v: unknown): number {
-  return v === undefined ? 0 : Number(v);
-}
-
-function kvOf(raw: Json): EtcdKv {
-  return {
-    key: decoder.decode(fromBase64(raw.key)),
-    value: fromBase64(raw.value),
-    createRevision: int(raw.create_revision),
-    modRevision: int(raw.mod_revision),
-    version: int(raw.version),
-    lease: raw.lease ?? "0",
-  };
 }
 
 export class EtcdClient {
   readonly endpoint: string;
-  readonly #timeoutMs: number;
+  /** How long one request may take (ETCD_REQUEST_TIMEOUT_MS unless given). */
+  readonly timeoutMs: number;
 
   constructor(endpoint: string, options: EtcdOptions = {}) {
     this.endpoint = endpoint.replace(/\/+$/, "");
-    this.#timeoutMs = options.timeoutMs ?? ETCD_REQUEST_TIMEOUT_MS;
+    this.timeoutMs = options.timeoutMs ?? ETCD_REQUEST_TIMEOUT_MS;
   }
 
   /** The key's current value and revisions; undefined when it does not exist. */
   async get(key: string): Promise<EtcdKv | undefined> {
-    const answer = await this.#call("kv/range", { key: toBase64(encoder.encode(key)) });
+    const answer = await this.#call("kv/range", { key: keyOf(key) });
     const kvs = answer.kvs as Json[] | undefined;
     return kvs === undefined || kvs.length === 0 ? undefined : kvOf(kvs[0]);
   }
 
   /**
    * Every key starting with `prefix`, in key order, at most ETCD_RANGE_KEYS_MAX (`more` says
-   * there were others), and the store's revision when read.
+   * there were others), and the store's revision when read. With `revision`, the keys as they
+   * were at that revision (CLUSTER_UNAVAILABLE if it has been compacted away).
    */
-  async range(prefix: string): Promise<{ kvs: EtcdKv[]; more: boolean; revision: number }> {
+  async range(
+    prefix: string,
+    options: { revision?: number } = {},
+  ): Promise<{ kvs: EtcdKv[]; more: boolean; revision: number }> {
     const answer = await this.#call("kv/range", {
-      key: toBase64(encoder.encode(prefix)),
+      key: keyOf(prefix),
       range_end: toBase64(prefixEnd(prefix)),
       limit: ETCD_RANGE_KEYS_MAX,
+      ...(options.revision === undefined ? {} : { revision: String(options.revision) }),
     });
     return {
       kvs: ((answer.kvs ?? []) as Json[]).map(kvOf),
@@ -138,11 +195,17 @@ export class EtcdClient {
     };
   }
 
+  /** The store's current revision (that of its last change). */
+  async revision(): Promise<number> {
+    const answer = await this.#call("kv/range", { key: toBase64(new Uint8Array([0])) });
+    return int(answer.header?.revision);
+  }
+
   /** Writes the key (under `lease` when given); the store's new revision. */
   async put(key: string, value: string | Uint8Array, options: { lease?: string } = {}) {
     const answer = await this.#call("kv/put", {
-      key: toBase64(encoder.encode(key)),
-      value: toBase64(bytesOf(value)),
+      key: keyOf(key),
+      value: valueOf(value),
       ...(options.lease === undefined ? {} : { lease: options.lease }),
     });
     return int(answer.header?.revision);
@@ -150,8 +213,65 @@ export class EtcdClient {
 
   /** Deletes the key; whether it existed. */
   async delete(key: string): Promise<boolean> {
-    const answer = await this.#call("kv/deleterange", { key: toBase64(encoder.encode(key)) });
+    const answer = await this.#call("kv/deleterange", { key: keyOf(key) });
     return int(answer.deleted) > 0;
+  }
+
+  /**
+   * One etcd transaction: if every compare holds, the `success` operations run, else the
+   * `failure` ones, all at one new revision (a branch that writes nothing leaves the revision
+   * as it was). The answers come typed by the operations given, in their order:
+   *
+   * ```ts
+   * const r = await etcd.txn([absent("/topics/a")], [
+   *   { op: "put", key: "/topics/a", value: config },
+   *   { op: "put", key: "/partitions/a/0", value: state },
+   * ], [{ op: "range", key: "/topics/a" }]);
+   * if (!r.succeeded) r.responses[0].kvs; // the topic as someone else created it
+   * ```
+   *
+   * At most ETCD_TXN_OPS_MAX compares and as many operations on each branch (etcd's own
+   * `--max-txn-ops`), else INVALID_REQUEST before anything is sent; one key may be written only
+   * once per branch (etcd refuses a second write of it, as CLUSTER_UNAVAILABLE here).
+   */
+  async txn<const S extends readonly EtcdOp[], const F extends readonly EtcdOp[] = []>(
+    compare: readonly EtcdCompare[],
+    success: S,
+    failure?: F,
+  ): Promise<EtcdTxnResult<S, F>> {
+    const other: readonly EtcdOp[] = failure ?? [];
+    const most = Math.max(compare.length, success.length, other.length);
+    if (most > ETCD_TXN_OPS_MAX) {
+      throw new SluiceError(
+        "INVALID_REQUEST",
+        `an etcd transaction of ${most} compares or operations on one branch; at most ${ETCD_TXN_OPS_MAX}`,
+        { count: most, max: ETCD_TXN_OPS_MAX },
+      );
+    }
+    const answer = await this.#call("kv/txn", {
+      compare: compare.map(compareOf),
+      success: success.map(requestOf),
+      failure: other.map(requestOf),
+    });
+    const succeeded = answer.succeeded === true;
+    const ops = succeeded ? success : other;
+    const raw = (answer.responses ?? []) as Json[];
+    const responses: EtcdOpResult[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const result = resultOf(ops[i], raw[i]);
+      if (result === undefined) {
+        throw unavailable(
+          this.endpoint,
+          "kv/txn",
+          `answer ${i} is not a ${ops[i].op}'s: ${JSON.stringify(answer).slice(0, 200)}`,
+        );
+      }
+      responses.push(result);
+    }
+    return { succeeded, revision: int(answer.header?.revision), responses } as EtcdTxnResult<
+      S,
+      F
+    >;
   }
 
   /**
@@ -165,33 +285,20 @@ export class EtcdClient {
     expected: number,
     options: { lease?: string } = {},
   ): Promise<{ ok: boolean; revision: number; current: EtcdKv | undefined }> {
-    const k = toBase64(encoder.encode(key));
-    const answer = await this.#call("kv/txn", {
-      compare: [{ key: k, target: "MOD", result: "EQUAL", mod_revision: String(expected) }],
-      success: [{
-        request_put: {
-          key: k,
-          value: toBase64(bytesOf(value)),
-          ...(options.lease === undefined ? {} : { lease: options.lease }),
-        },
-      }],
-      failure: [{ request_range: { key: k } }],
-    });
-    const revision = int(answer.header?.revision);
-    if (answer.succeeded === true) return { ok: true, revision, current: undefined };
-    const kvs = answer.responses?.[0]?.response_range?.kvs as Json[] | undefined;
-    return {
-      ok: false,
-      revision,
-      current: kvs === undefined || kvs.length === 0 ? undefined : kvOf(kvs[0]),
-    };
+    const r = await this.txn(
+      [{ key, target: "mod", cmp: "=", value: expected }],
+      [{ op: "put", key, value, lease: options.lease }],
+      [{ op: "range", key }],
+    );
+    if (r.succeeded) return { ok: true, revision: r.revision, current: undefined };
+    return { ok: false, revision: r.revision, current: r.responses[0].kvs[0] };
   }
 
   /** A new lease of `ttlSeconds` (etcd may grant a longer one); its id and granted TTL. */
   async grantLease(ttlSeconds: number): Promise<{ id: string; ttl: number }> {
     const answer = await this.#call("lease/grant", { TTL: String(ttlSeconds) });
     if (typeof answer.ID !== "string" || answer.ID === "0") {
-      throw this.#unavailable("lease/grant", `no lease id in ${JSON.stringify(answer)}`);
+      throw unavailable(this.endpoint, "lease/grant", `no lease id in ${JSON.stringify(answer)}`);
     }
     return { id: answer.ID, ttl: int(answer.TTL) };
   }
@@ -214,61 +321,27 @@ export class EtcdClient {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       const why = err instanceof Error && err.name === "TimeoutError"
-        ? `no answer within ${this.#timeoutMs} ms`
-        : err instanceof Error
-        ? err.message
-        : String(err);
-      throw this.#unavailable(path, why);
+        ? `no answer within ${this.timeoutMs} ms`
+        : reasonOf(err);
+      throw unavailable(this.endpoint, path, why);
     }
     let text: string;
     try {
       text = await readBounded(response);
     } catch (err) {
-      throw this.#unavailable(path, err instanceof Error ? err.message : String(err));
+      throw unavailable(this.endpoint, path, reasonOf(err));
     }
     if (!response.ok) {
-      throw this.#unavailable(path, `status ${response.status}: ${text.slice(0, 200)}`);
+      throw unavailable(this.endpoint, path, `status ${response.status}: ${text.slice(0, 200)}`);
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw this.#unavailable(path, `not JSON: ${text.slice(0, 200)}`);
+      throw unavailable(this.endpoint, path, `not JSON: ${text.slice(0, 200)}`);
     }
   }
-
-  #unavailable(path: string, why: string): SluiceError {
-    return new SluiceError("CLUSTER_UNAVAILABLE", `etcd ${this.endpoint} ${path}: ${why}`, {
-      endpoint: this.endpoint,
-      call: path,
-    });
-  }
-}
-
-/** The body as text, refused past ETCD_RESPONSE_BYTES_MAX. */
-async function readBounded(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > ETCD_RESPONSE_BYTES_MAX) {
-      await reader.cancel();
-      throw new Error(`answer over ${ETCD_RESPONSE_BYTES_MAX} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return decoder.decode(all);
 }

@@ -5,7 +5,8 @@
  * and CLUSTER_UNAVAILABLE, fast, for an etcd that is not there or does not answer.
  */
 import assert from "node:assert/strict";
-import { EtcdClient, prefixEnd } from "../../src/cluster/etcd.ts";
+import { absent, EtcdClient, type EtcdCompare, prefixEnd } from "../../src/cluster/etcd.ts";
+import { ETCD_TXN_OPS_MAX } from "../../src/limits.ts";
 import { isSluiceError } from "../../src/errors.ts";
 import { announceEtcdSkip, etcdAvailable, startEtcd } from "./etcd_server.ts";
 
@@ -74,6 +75,123 @@ Deno.test({
         assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
         const winner = ["a", "b", "c", "d"][results.findIndex((r) => r.ok)];
         assert.equal(decoder.decode((await client.get("/cas"))!.value), winner);
+      });
+
+      await t.step("txn: create-if-absent of several keys at once, all or none", async () => {
+        const create = (config: string) =>
+          client.txn(
+            [absent("/topics/orders")],
+            [
+              { op: "put", key: "/topics/orders", value: config },
+              { op: "put", key: "/partitions/orders/0", value: `${config} p0` },
+              { op: "put", key: "/partitions/orders/1", value: `${config} p1` },
+            ],
+            [
+              { op: "range", key: "/topics/orders" },
+              { op: "range", key: "/partitions/orders/", prefix: true },
+            ],
+          );
+        const first = await create("first");
+        assert.equal(first.succeeded, true);
+        assert.deepEqual(first.responses, [{ op: "put" }, { op: "put" }, { op: "put" }]);
+        for (const key of ["/topics/orders", "/partitions/orders/0", "/partitions/orders/1"]) {
+          const kv = (await client.get(key))!;
+          assert.equal(kv.modRevision, first.revision, `${key}: written at the txn's revision`);
+          assert.equal(kv.createRevision, first.revision);
+        }
+        // The compare fails now: nothing is written, and the failure branch's ranges answer.
+        const second = await create("second");
+        assert.equal(second.succeeded, false);
+        assert.equal(second.revision, first.revision, "a failed compare writes nothing");
+        if (second.succeeded) return;
+        const [topic, partitions] = second.responses;
+        assert.equal(topic.op, "range");
+        assert.deepEqual(topic.kvs.map((kv) => decoder.decode(kv.value)), ["first"]);
+        assert.deepEqual(
+          partitions.kvs.map((kv) => [kv.key, decoder.decode(kv.value)]),
+          [["/partitions/orders/0", "first p0"], ["/partitions/orders/1", "first p1"]],
+        );
+        assert.equal(partitions.more, false);
+        assert.equal(decoder.decode((await client.get("/partitions/orders/1"))!.value), "first p1");
+      });
+
+      await t.step("txn: of racing registrations exactly one wins, whole", async () => {
+        const writers = ["a", "b", "c", "d"];
+        const results = await Promise.all(writers.map((w) =>
+          client.txn([absent("/brokers/7")], [
+            { op: "put", key: "/brokers/7", value: w },
+            { op: "put", key: "/brokers/7/endpoint", value: `${w}:9092` },
+          ])
+        ));
+        assert.equal(results.filter((r) => r.succeeded).length, 1, JSON.stringify(results));
+        const winner = writers[results.findIndex((r) => r.succeeded)];
+        assert.equal(decoder.decode((await client.get("/brokers/7"))!.value), winner);
+        assert.equal(
+          decoder.decode((await client.get("/brokers/7/endpoint"))!.value),
+          `${winner}:9092`,
+          "the losers' second key was not written either",
+        );
+        for (const r of results.filter((r) => !r.succeeded)) {
+          assert.deepEqual(r.responses, [], "no failure branch: no answers");
+        }
+      });
+
+      await t.step("txn: compares on each target and result; delete of a prefix", async () => {
+        const rev = await client.put("/cmp/k", "m");
+        await client.put("/cmp/k", "n"); // version 2
+        const holds = async (compare: EtcdCompare) => (await client.txn([compare], [])).succeeded;
+        const cases: [EtcdCompare, boolean][] = [
+          [{ key: "/cmp/k", target: "version", cmp: "=", value: 2 }, true],
+          [{ key: "/cmp/k", target: "version", cmp: ">", value: 2 }, false],
+          [{ key: "/cmp/k", target: "create", cmp: "=", value: rev }, true],
+          [{ key: "/cmp/k", target: "mod", cmp: ">", value: rev }, true],
+          [{ key: "/cmp/k", target: "mod", cmp: "<", value: rev }, false],
+          [{ key: "/cmp/k", target: "value", cmp: "=", value: "n" }, true],
+          [{ key: "/cmp/k", target: "value", cmp: "!=", value: "n" }, false],
+          [{ key: "/cmp/k", target: "value", cmp: "<", value: new Uint8Array([0x6f]) }, true],
+          [absent("/cmp/k"), false],
+          [absent("/cmp/none"), true],
+          [{ key: "/cmp/none", target: "version", cmp: "=", value: 0 }, true],
+        ];
+        for (const [compare, expected] of cases) {
+          assert.equal(await holds(compare), expected, JSON.stringify(compare));
+        }
+        await client.put("/cmp/l", "x");
+        await client.put("/cmpx", "outside");
+        const r = await client.txn(
+          [{ key: "/cmp/k", target: "value", cmp: "=", value: "n" }],
+          [
+            { op: "range", key: "/cmp/", prefix: true },
+            { op: "delete", key: "/cmp/", prefix: true },
+            { op: "delete", key: "/cmp/none" },
+            { op: "range", key: "/cmp/k" },
+          ],
+        );
+        assert.equal(r.succeeded, true);
+        if (!r.succeeded) return;
+        assert.deepEqual(r.responses[0].kvs.map((kv) => kv.key), ["/cmp/k", "/cmp/l"]);
+        assert.deepEqual(r.responses.slice(1), [
+          { op: "delete", deleted: 2 },
+          { op: "delete", deleted: 0 },
+          { op: "range", kvs: [], more: false },
+        ]);
+        assert.deepEqual((await client.range("/cmp")).kvs.map((kv) => kv.key), ["/cmpx"]);
+      });
+
+      await t.step("txn: over ETCD_TXN_OPS_MAX operations is INVALID_REQUEST", async () => {
+        const ops = Array.from(
+          { length: ETCD_TXN_OPS_MAX + 1 },
+          (_, i) => ({ op: "put", key: `/many/${i}`, value: "" }) as const,
+        );
+        await assert.rejects(
+          () => client.txn([], ops),
+          (err) =>
+            isSluiceError(err, "INVALID_REQUEST") &&
+            err.message.includes(`at most ${ETCD_TXN_OPS_MAX}`),
+        );
+        assert.deepEqual((await client.range("/many/")).kvs, [], "nothing was sent");
+        const most = await client.txn([], ops.slice(0, ETCD_TXN_OPS_MAX));
+        assert.equal(most.succeeded, true, "ETCD_TXN_OPS_MAX itself is etcd's default limit");
       });
 
       await t.step("a lease keeps its keys; revoking it deletes them", async () => {
