@@ -34,6 +34,7 @@
  */
 import { SluiceError } from "../errors.ts";
 import { ETCD_RANGE_KEYS_MAX, ETCD_REQUEST_TIMEOUT_MS, ETCD_TXN_OPS_MAX } from "../limits.ts";
+import { type EtcdWatch, type EtcdWatchOptions, startWatch } from "./etcd_watch.ts";
 import {
   type EtcdKv,
   int,
@@ -50,6 +51,7 @@ import {
 
 export type { EtcdKv } from "./etcd_wire.ts";
 export { prefixEnd } from "./etcd_wire.ts";
+export type { EtcdWatch, EtcdWatchEvent, EtcdWatchOptions } from "./etcd_watch.ts";
 
 export interface EtcdOptions {
   timeoutMs?: number;
@@ -292,6 +294,14 @@ export class EtcdClient {
     );
     if (r.succeeded) return { ok: true, revision: r.revision, current: undefined };
     return { ok: false, revision: r.revision, current: r.responses[0].kvs[0] };
+  }
+
+  /**
+   * Watches every key starting with `prefix` from `options.fromRevision` on, until closed: see
+   * etcd_watch.ts for what is delivered, how it reconnects and when it resets.
+   */
+  watch(prefix: string, options: EtcdWatchOptions): EtcdWatch {
+    return startWatch(this, prefix, options);
   }
 
   /** A new lease of `ttlSeconds` (etcd may grant a longer one); its id and granted TTL. */
