@@ -369,3 +369,16 @@ export const REPLICA_QUEUED_CALLS_MAX = 64;
  * default) itself; a larger value here needs that flag raised to match.
  */
 export const ETCD_TXN_OPS_MAX = 128;
+/**
+ * Cluster mode: the most bytes of one line of an etcd watch stream held while it is incomplete
+ * (one watch answer: the events of up to 1,000 revisions when a watcher catches up). A longer
+ * line ends the stream as CLUSTER_UNAVAILABLE and the watch retries.
+ */
+export const ETCD_WATCH_LINE_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Cluster mode: how long a watch waits before its first reconnection after the stream ended or
+ * failed; each failure in a row doubles the wait, up to ETCD_WATCH_RETRY_MAX_MS.
+ */
+export const ETCD_WATCH_RETRY_MIN_MS = 100;
+/** Cluster mode: the longest wait between two attempts of a watch to reconnect. */
+export const ETCD_WATCH_RETRY_MAX_MS = 5_000;

@@ -1,9 +1,9 @@
 /**
  * A real single-member etcd for tests: started on free loopback ports with its own temporary data
- * directory, waited for until its v3 JSON gateway answers, stopped (SIGTERM, then SIGKILL) and
- * removed. `etcdAvailable` says whether an etcd binary is on PATH (scripts/install-etcd.sh
- * installs Debian's); tests skip loudly without one, and fail under
- * SLUICE_REQUIRE_KAFKA_CLIENTS=1 (CI installs it). Not a test file itself.
+ * directory, waited for until its v3 JSON gateway answers, restarted on the same data directory
+ * and ports, stopped (SIGTERM, then SIGKILL) and removed. `etcdAvailable` says whether an etcd
+ * binary is on PATH (scripts/install-etcd.sh installs Debian's); tests skip loudly without one,
+ * and fail under SLUICE_REQUIRE_KAFKA_CLIENTS=1 (CI installs it). Not a test file itself.
  */
 import { announceSkip } from "../kafka_protocol/kafka_harness.ts";
 import { tempDir } from "../test_util.ts";
@@ -32,19 +32,27 @@ function freePort(): number {
 export interface RunningEtcd {
   /** "http://127.0.0.1:PORT", the client endpoint. */
   endpoint: string;
-  /** Sends SIGSTOP / SIGCONT (an etcd that stops answering, then comes back). */
-  pause(): void;
+  /**
+   * Sends SIGSTOP and waits until every thread of etcd has stopped (a signal is taken
+   * asynchronously: without the wait, etcd still answered a request sent right after it, once in
+   * a few dozen tries); resume() sends SIGCONT. An etcd that stops answering, then comes back.
+   */
+  pause(): Promise<void>;
   resume(): void;
+  /** Stops etcd (SIGTERM) and starts it again on the same data directory and ports. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
   /** The last lines etcd logged (for failure messages). */
   logTail(n?: number): string;
 }
 
-/** Starts etcd and waits (up to 30 s) until it answers a range request. */
-export async function startEtcd(): Promise<RunningEtcd> {
-  const dir = tempDir("sluice-etcd-");
-  const client = freePort();
-  const peer = freePort();
+/** One etcd process and the draining of its stderr into `lines`. */
+interface EtcdProcess {
+  child: Deno.ChildProcess;
+  drained: Promise<void>;
+}
+
+function spawnEtcd(dir: string, client: number, peer: number, lines: string[]): EtcdProcess {
   const child = new Deno.Command("etcd", {
     args: [
       "--name",
@@ -68,7 +76,6 @@ export async function startEtcd(): Promise<RunningEtcd> {
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const lines: string[] = [];
   const drained = (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of child.stderr) {
@@ -78,29 +85,31 @@ export async function startEtcd(): Promise<RunningEtcd> {
       }
     }
   })();
-  const endpoint = `http://127.0.0.1:${client}`;
-  const logTail = (n = 20) => lines.slice(-n).join("\n");
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  return { child, drained };
+}
+
+/** SIGTERM (SIGKILL after 5 s) and wait for the process and its stderr to end. */
+async function killEtcd({ child, drained }: EtcdProcess): Promise<void> {
+  try {
+    child.kill("SIGCONT");
+    child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
     try {
-      child.kill("SIGCONT");
-      child.kill("SIGTERM");
+      child.kill("SIGKILL");
     } catch {
       // already gone
     }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5_000);
-    await child.status;
-    clearTimeout(timer);
-    await drained.catch(() => {});
-  };
+  }, 5_000);
+  await child.status;
+  clearTimeout(timer);
+  await drained.catch(() => {});
+}
+
+/** Waits (up to 30 s) until etcd answers a range request; false if it did not. */
+async function answers(endpoint: string): Promise<boolean> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -110,20 +119,66 @@ export async function startEtcd(): Promise<RunningEtcd> {
         signal: AbortSignal.timeout(1_000),
       });
       await r.body?.cancel();
-      if (r.ok) break;
+      if (r.ok) return true;
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`etcd did not answer within 30 s:\n${logTail()}`);
-    }
+    if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Waits (up to 10 s) until every thread of process `pid` is stopped ("T" in its stat line). */
+async function stoppedAll(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    let all = true;
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+      // "pid (comm) state ...": the state follows the last ")".
+      if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "T") all = false;
+    }
+    if (all) return;
+    if (Date.now() > deadline) throw new Error(`etcd (pid ${pid}) did not stop within 10 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Starts etcd and waits (up to 30 s) until it answers a range request. */
+export async function startEtcd(): Promise<RunningEtcd> {
+  const dir = tempDir("sluice-etcd-");
+  const client = freePort();
+  const peer = freePort();
+  const lines: string[] = [];
+  let current = spawnEtcd(dir, client, peer, lines);
+  const endpoint = `http://127.0.0.1:${client}`;
+  const logTail = (n = 20) => lines.slice(-n).join("\n");
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await killEtcd(current);
+  };
+  if (!await answers(endpoint)) {
+    await stop();
+    throw new Error(`etcd did not answer within 30 s:\n${logTail()}`);
+  }
+  const restart = async () => {
+    await killEtcd(current);
+    current = spawnEtcd(dir, client, peer, lines);
+    if (!await answers(endpoint)) {
+      await stop();
+      throw new Error(`etcd did not answer within 30 s of a restart:\n${logTail()}`);
+    }
+  };
   return {
     endpoint,
-    pause: () => child.kill("SIGSTOP"),
-    resume: () => child.kill("SIGCONT"),
+    pause: async () => {
+      current.child.kill("SIGSTOP");
+      await stoppedAll(current.child.pid);
+    },
+    resume: () => current.child.kill("SIGCONT"),
+    restart,
     stop,
     logTail,
   };

@@ -223,7 +223,7 @@ Deno.test({
         "an etcd that does not answer: CLUSTER_UNAVAILABLE within the timeout",
         async () => {
           const impatient = new EtcdClient(etcd.endpoint, { timeoutMs: 300 });
-          etcd.pause();
+          await etcd.pause();
           try {
             const started = Date.now();
             await assert.rejects(
