@@ -61,6 +61,10 @@ export const ERROR_CODES = [
   "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
   /** A replication factor above the live brokers, or below 1. */
   "INVALID_REPLICATION_FACTOR",
+  /** acks=all: the in-sync replicas did not all have the batch within the request's timeout. */
+  "REQUEST_TIMED_OUT",
+  /** Another live broker is registered with this node id (start-up refused). */
+  "BROKER_ID_IN_USE",
   // Storage: the disk said no, or stored bytes failed their check.
   "INSUFFICIENT_STORAGE",
   "CORRUPT_LOG",

@@ -20,6 +20,19 @@ import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { EpochEndOffset } from "../storage/leader_epochs.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { sharedLogFiles } from "../storage/log_files.ts";
+import type { ClusterNode } from "../cluster/cluster_node.ts";
+import type { Replica } from "../cluster/replica_manager.ts";
+import {
+  BrokerReplication,
+  type TopicCreateOptions,
+  type WriteOptions,
+} from "./broker_replication.ts";
+
+export {
+  ACKS_ALL_TIMEOUT_MS_DEFAULT,
+  type TopicCreateOptions,
+  type WriteOptions,
+} from "./broker_replication.ts";
 import {
   type FetchBudget,
   type FetchMessagesRequest,
@@ -55,6 +68,12 @@ export interface BrokerOptions {
   /** Kafka's classic group protocol: bounds and the initial rebalance delay. */
   classicGroups?: Partial<ClassicGroupOptions>;
   random?: () => number;
+  /**
+   * A cluster's broker (src/cluster): it serves nothing until joinCluster(); then topics come from
+   * etcd, writes and consumer reads only where this broker leads, the high watermark from the
+   * in-sync replicas. False: one node, as ever.
+   */
+  replicated?: boolean;
 }
 
 /**
@@ -109,6 +128,8 @@ export class Broker {
   readonly #partitioner: StickyPartitioner;
   readonly #reader: FetchReader;
   readonly #lock: DirLock;
+  /** One node's or a cluster's ways (broker_replication.ts). */
+  readonly #replication: BrokerReplication;
   #closed = false;
   /** Shutting down: fetches return what is there instead of waiting. */
   #draining = false;
@@ -122,8 +143,10 @@ export class Broker {
     lock: DirLock,
     offsets: OffsetStore,
     options: BrokerOptions,
+    replication: BrokerReplication,
   ) {
     this.#lock = lock;
+    this.#replication = replication;
     this.#offsets = offsets;
     const read = (request: FetchMessagesRequest) => this.fetchMessages(request);
     this.groups = new GroupCoordinator(topics, offsets, read, clock, logger, {
@@ -142,6 +165,7 @@ export class Broker {
       waiters,
       logger,
       draining: () => this.#draining,
+      roles: replication.roles(),
     });
   }
 
@@ -149,6 +173,12 @@ export class Broker {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? consoleLogger;
     const waiters = new FetchWaiters(clock, options.longPollsMax ?? LONG_POLLS_MAX);
+    const replication = new BrokerReplication(
+      options.replicated === true,
+      waiters,
+      new FetchWaiters(clock, options.longPollsMax ?? LONG_POLLS_MAX),
+      logger,
+    );
     const lock = lockDataDir(options.dataDir);
     let topics: TopicRegistry;
     let offsets: OffsetStore;
@@ -158,12 +188,14 @@ export class Broker {
         logger,
         topicDefaults: options.topicDefaults,
         topicsMax: options.topicsMax,
+        replicated: replication.replicated,
         onAppend: (topic, partition, result: AppendResult) => {
           topic.stats.recordsIn += result.records;
           topic.stats.bytesIn += result.bytes;
-          waiters.notify(topic.logs[partition], result.bytes);
+          replication.onAppend(topic, partition, result);
         },
       });
+      replication.opened(topics);
       offsets = await OffsetStore.open(options.dataDir, clock, logger);
     } catch (err) {
       lock.release();
@@ -178,6 +210,26 @@ export class Broker {
       lock,
       offsets,
       options,
+      replication,
+    );
+  }
+
+  /** The cluster this broker is part of; undefined on one node (and until joinCluster). */
+  get cluster(): ClusterNode | undefined {
+    return this.#replication.cluster;
+  }
+
+  /**
+   * Joins the cluster (a broker opened `replicated`): replication over this broker's logs, and its
+   * topics kept in line with etcd's. Until it resolves, partitions answer CLUSTER_UNAVAILABLE.
+   */
+  joinCluster(cluster: ClusterNode): Promise<void> {
+    return this.#replication.join(
+      cluster,
+      this.topics,
+      (topic) => this.#partitioner.forget(topic.name),
+      // Another leader wrote what this log holds: the producer state is rebuilt from it.
+      (log) => this.#producerStates.forget(log),
     );
   }
 
@@ -189,19 +241,34 @@ export class Broker {
   /** Idempotent-producer state of every partition (made on a partition's first such batch). */
   readonly #producerStates: ProducerStates;
 
-  createTopic(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
-    return this.topics.create(name, partitions, config);
+  /**
+   * Creates a topic. In a cluster it is created in etcd (broker_replication.ts): `options` give
+   * its replication factor or replica assignment.
+   */
+  async createTopic(
+    name: unknown,
+    partitions: unknown,
+    config: unknown,
+    options: TopicCreateOptions = {},
+  ): Promise<Topic> {
+    if (!this.#replication.replicated) return await this.topics.create(name, partitions, config);
+    return await this.#replication.createTopic(this.topics, name, partitions, config, options);
   }
 
   async deleteTopic(name: unknown): Promise<void> {
     const topic = this.topics.get(name);
+    if (this.#replication.replicated) return await this.#replication.deleteTopic(topic.name);
     await this.topics.delete(topic.name);
     for (const log of topic.logs) this.waiters.wakeAll(log);
     this.#partitioner.forget(topic.name);
   }
 
   /** Appends records, one batch per partition; offsets in request order. */
-  async produce(topicName: unknown, records: readonly ProduceRecord[]): Promise<ProducedOffset[]> {
+  async produce(
+    topicName: unknown,
+    records: readonly ProduceRecord[],
+    options: WriteOptions = {},
+  ): Promise<ProducedOffset[]> {
     const topic = this.topics.get(topicName);
     if (records.length === 0) throw new SluiceError("INVALID_REQUEST", "no records to produce");
     const partitions = topic.logs.length;
@@ -238,10 +305,16 @@ export class Broker {
       }
       batches.set(p, batch);
     }
+    const replicas = new Map<number, Replica | undefined>();
+    for (const p of batches.keys()) {
+      replicas.set(p, this.#replication.checkWrite(topic, p, options));
+    }
     const bases = new Map<number, number>();
     await Promise.all(
       [...batches].map(async ([p, batch]) => {
-        bases.set(p, (await topic.partition(p).append(batch)).baseOffset);
+        const appended = await topic.partition(p).append(batch);
+        bases.set(p, appended.baseOffset);
+        await this.#replication.awaitCommit(replicas.get(p), appended.lastOffset, options);
       }),
     );
     if (groups.has(sticky)) this.#partitioner.next(topic.name, partitions);
@@ -266,17 +339,24 @@ export class Broker {
     topicName: unknown,
     partition: number,
     bytes: Uint8Array,
+    options: WriteOptions = {},
   ): Promise<BatchAppendResult> {
     const topic = this.topics.get(topicName);
     const log = topic.partition(partition);
+    const replica = this.#replication.checkWrite(topic, partition, options);
     const outcome = await appendWithProducerState(
       () => this.#producerStates.forLog(log),
       log,
       bytes,
     );
-    if (outcome.kind === "appended") return { ...outcome.result, duplicate: false };
+    if (outcome.kind === "appended") {
+      await this.#replication.awaitCommit(replica, outcome.result.lastOffset, options);
+      return { ...outcome.result, duplicate: false };
+    }
     if (outcome.kind === "duplicate") {
       const { baseOffset, lastOffset } = outcome;
+      // A retry of a batch written before: answered once it is committed, as the first try was.
+      await this.#replication.awaitCommit(replica, lastOffset, options);
       return { baseOffset, lastOffset, batches: 0, records: 0, bytes: 0, duplicate: true };
     }
     throw new SluiceError(outcome.code, outcome.message, { topic: topic.name, partition });
@@ -284,7 +364,7 @@ export class Broker {
 
   /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */
   #resolveOffset(topic: Topic, partition: number, offset: OffsetSpec): number {
-    const log = servable(topic, partition);
+    const log = servable(topic, partition, this.#replication);
     if (offset === "earliest") return log.logStartOffset;
     if (offset === "latest") return highWatermark(log);
     if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -363,7 +443,7 @@ export class Broker {
     partition: number,
     timestampMs: number,
   ): { offset: number; timestampMs: number } | undefined {
-    const log = servable(this.topics.get(topicName), partition);
+    const log = servable(this.topics.get(topicName), partition, this.#replication);
     const hit = log.recordAtTimestamp(timestampMs);
     return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
   }
@@ -377,7 +457,7 @@ export class Broker {
     topicName: unknown,
     partition: number,
   ): { offset: number; timestampMs: number } | undefined {
-    const log = servable(this.topics.get(topicName), partition);
+    const log = servable(this.topics.get(topicName), partition, this.#replication);
     const hit = log.recordWithMaxTimestamp();
     return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
   }
@@ -389,7 +469,7 @@ export class Broker {
    */
   checkLeaderEpoch(topicName: unknown, partition: number, currentLeaderEpoch: number): void {
     const error = leaderEpochError(
-      servable(this.topics.get(topicName), partition),
+      servable(this.topics.get(topicName), partition, this.#replication),
       currentLeaderEpoch,
     );
     if (error !== undefined) throw error;
@@ -397,7 +477,9 @@ export class Broker {
 
   /** The leader epoch `offset` was written in (the latest for the log end); -1 when none. */
   epochForOffset(topicName: unknown, partition: number, offset: number): number {
-    return servable(this.topics.get(topicName), partition).epochForOffset(offset);
+    return servable(this.topics.get(topicName), partition, this.#replication).epochForOffset(
+      offset,
+    );
   }
 
   /**
@@ -411,7 +493,7 @@ export class Broker {
     currentLeaderEpoch: number,
     leaderEpoch: number,
   ): EpochEndOffset {
-    const log = servable(this.topics.get(topicName), partition);
+    const log = servable(this.topics.get(topicName), partition, this.#replication);
     const error = leaderEpochError(log, currentLeaderEpoch);
     if (error !== undefined) throw error;
     return log.endOffsetForEpoch(leaderEpoch);
@@ -434,6 +516,7 @@ export class Broker {
     this.#closed = true;
     this.stopWaiting();
     try {
+      await this.#replication.close();
       await this.groups.close();
       await this.#offsets.close();
       await this.topics.close();
@@ -447,8 +530,9 @@ export class Broker {
  * The partition's log, unless it is offline: then its failure (STORAGE_ERROR naming the dir), so
  * that offsets are never answered from a log that could not be opened.
  */
-function servable(topic: Topic, partition: number): PartitionLog {
+function servable(topic: Topic, partition: number, replication: BrokerReplication): PartitionLog {
   const log = topic.partition(partition);
   if (log.state === "offline") throw log.failure!;
+  replication.checkLeader(topic, partition);
   return log;
 }

@@ -50,12 +50,12 @@ import type { FetchWaiters } from "./fetch_waiters.ts";
 import type { Topic, TopicRegistry } from "./topic_registry.ts";
 
 /**
- * The end of what a reader may see of a partition, exclusive: the only place it is decided.
- * One node: the log end (every append is on every in-sync replica). With replication it is the
- * offset the in-sync replicas all have, at most the log end.
+ * The end of what a consumer may see of a partition, exclusive: the log's high watermark. One
+ * node moves it to the log end with every append (the broker's append listener); in a cluster the
+ * leader moves it to what every in-sync replica has, and a follower to the leader's (src/cluster).
  */
 export function highWatermark(log: PartitionLog): number {
-  return log.logEndOffset;
+  return log.highWatermark;
 }
 
 /** A request's current leader epoch that means "no check" (Kafka's NO_PARTITION_LEADER_EPOCH). */
@@ -118,6 +118,12 @@ export interface FetchMessagesRequest {
   /** The longest wait for minBytes; the caller caps it (FETCH_WAIT_MS_MAX). */
   maxWaitMs: number;
   budget?: FetchBudget;
+  /**
+   * A follower's fetch (Kafka's replica id, >= 0): read up to the log end rather than the high
+   * watermark, each partition's fetch offset reported to the leader's replica state first, and
+   * woken by appends rather than by the high watermark. Absent or -1: a consumer.
+   */
+  replicaId?: number;
   /** Ends a wait early (the client went away); a function is called only when the fetch waits. */
   signal?: AbortSignal | (() => AbortSignal);
   /**
@@ -184,6 +190,8 @@ const EXPECTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "TOPIC_NOT_FOUND",
   "PARTITION_NOT_FOUND",
   "INVALID_TOPIC_NAME",
+  "NOT_LEADER_OR_FOLLOWER",
+  "LEADER_NOT_AVAILABLE",
 ]);
 
 /** A bug met while reading stays a bug (INTERNAL); its message goes to the log, not the client. */
@@ -203,6 +211,27 @@ export interface FetchReaderOptions {
   logger: Logger;
   /** True once the broker shuts down: fetches answer with what is there instead of waiting. */
   draining: () => boolean;
+  /** A cluster's broker: who may read which partition (see {@link FetchRoles}). */
+  roles?: FetchRoles;
+}
+
+/** A cluster's leadership checks, asked per partition before it is read. */
+export interface FetchRoles {
+  /** A consumer reads only from the leader: NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE. */
+  checkConsumer(topic: string, partition: number): SluiceError | undefined;
+  /** A follower's fetch at `fetchOffset` (its log end) reached the leader; an error refuses it. */
+  onFollowerFetch(
+    topic: string,
+    partition: number,
+    replicaId: number,
+    fetchOffset: number,
+  ): SluiceError | undefined;
+  /** Woken by appends: what follower fetches wait on (consumers wait on the high watermark). */
+  replicaWaiters: FetchWaiters;
+}
+
+function isReplica(request: FetchMessagesRequest): boolean {
+  return request.replicaId !== undefined && request.replicaId >= 0;
 }
 
 export class FetchReader {
@@ -214,11 +243,12 @@ export class FetchReader {
    */
   fetch(request: FetchMessagesRequest): Promise<FetchPartitionResult[]> {
     try {
-      const slots = this.#resolve(request.partitions);
+      const replica = isReplica(request);
+      const slots = this.#resolve(request.partitions, replica ? request.replicaId! : -1);
       const maxBytes = Math.max(0, request.maxBytes);
       const budget = request.budget;
       const granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-      const total = this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
+      const total = this.#readAll(slots, granted, budget?.mayOverdraw() ?? true, replica);
       const cut = granted < maxBytes && total > 0;
       if (
         request.minBytes > 0 && total < request.minBytes && request.maxWaitMs > 0 && !cut &&
@@ -244,8 +274,12 @@ export class FetchReader {
     const logs: PartitionLog[] = [];
     for (const s of slots) if (s.log !== undefined) logs.push(s.log);
     const signal = typeof request.signal === "function" ? request.signal() : request.signal;
+    const replica = isReplica(request);
+    const waiters = replica && this.options.roles !== undefined
+      ? this.options.roles.replicaWaiters
+      : this.options.waiters;
     try {
-      await this.options.waiters.wait(logs, request.minBytes - total, request.maxWaitMs, signal);
+      await waiters.wait(logs, request.minBytes - total, request.maxWaitMs, signal);
     } catch (err) {
       // Too many waiting fetches: a Kafka client is answered with what is there.
       if (request.whenWaitersFull !== "answer" || !isSluiceError(err, "TOO_MANY_REQUESTS")) {
@@ -253,11 +287,13 @@ export class FetchReader {
       }
     }
     const granted = budget === undefined ? maxBytes : budget.reserve(maxBytes);
-    this.#readAll(slots, granted, budget?.mayOverdraw() ?? true);
+    this.#readAll(slots, granted, budget?.mayOverdraw() ?? true, replica);
     return finish(slots);
   }
 
-  #resolve(partitions: readonly FetchPartition[]): Slot[] {
+  /** `replicaId` -1: a consumer's fetch. */
+  #resolve(partitions: readonly FetchPartition[], replicaId: number): Slot[] {
+    const roles = this.options.roles;
     const topics = this.options.topics;
     const slots: Slot[] = new Array(partitions.length);
     let lastName: string | undefined;
@@ -281,6 +317,11 @@ export class FetchReader {
         try {
           log = topic.partition(p.partition);
           if (log.state !== "offline") error = leaderEpochError(log, p.currentLeaderEpoch);
+          if (error === undefined && roles !== undefined) {
+            error = replicaId >= 0
+              ? roles.onFollowerFetch(topic.name, p.partition, replicaId, p.fetchOffset)
+              : roles.checkConsumer(topic.name, p.partition);
+          }
         } catch (err) {
           error = typed(err);
         }
@@ -303,8 +344,11 @@ export class FetchReader {
     return slots;
   }
 
-  /** Reads every slot once within `maxBytes` in all; returns the bytes read. */
-  #readAll(slots: Slot[], maxBytes: number, mayOverdraw: boolean): number {
+  /**
+   * Reads every slot once within `maxBytes` in all; returns the bytes read. A follower (`replica`)
+   * reads up to the log end, a consumer up to the high watermark.
+   */
+  #readAll(slots: Slot[], maxBytes: number, mayOverdraw: boolean, replica: boolean): number {
     let total = 0;
     for (const slot of slots) {
       slot.records = EMPTY;
@@ -321,7 +365,8 @@ export class FetchReader {
         const topic = slot.topicRef!;
         if (topic.deleted) topic.partition(slot.partition); // deleted meanwhile: TOPIC_NOT_FOUND
         const log = slot.log;
-        const read = log.read(slot.fetchOffset, Math.max(1, room), highWatermark(log));
+        const upTo = replica ? log.logEndOffset : highWatermark(log);
+        const read = log.read(slot.fetchOffset, Math.max(1, room), upTo);
         if (read === undefined) continue;
         slot.records = read.bytes;
         slot.nextOffset = read.nextOffset;

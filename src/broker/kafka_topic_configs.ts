@@ -11,7 +11,8 @@
  *   min.cleanable.dirty.ratio): cleanup.policy compact is not served yet;
  * - replication settings (min.insync.replicas, unclean.leader.election.enable, the throttled
  *   replica lists): one node holds the only replica; min.insync.replicas above 1 is refused, since
- *   acks=all could never be met;
+ *   acks=all could never be met. In a cluster the first two act (src/cluster: the controller's
+ *   elections and acks=all) and min.insync.replicas takes any positive int;
  * - file.delete.delay.ms, preallocate, segment.jitter.ms, flush.messages: storage tuning that
  *   Sluice's own segment and flush policies (flush.policy, flush.ms) decide;
  * - compression levels: Sluice stores batches as producers compressed them;
@@ -210,9 +211,17 @@ export function isKafkaInertTopicConfig(key: string): key is KafkaInertTopicConf
   return Object.hasOwn(KAFKA_INERT_TOPIC_CONFIGS, key);
 }
 
-/** The value as Kafka shows it, or INVALID_CONFIG naming the key and what it takes. */
-export function checkKafkaInertTopicConfig(key: KafkaInertTopicConfigKey, raw: unknown): string {
-  const info: KafkaTopicConfigInfo = KAFKA_INERT_TOPIC_CONFIGS[key];
+/**
+ * The value as Kafka shows it, or INVALID_CONFIG naming the key and what it takes. `replicated`
+ * (a cluster's broker): min.insync.replicas takes any positive int, as Kafka's does.
+ */
+export function checkKafkaInertTopicConfig(
+  key: KafkaInertTopicConfigKey,
+  raw: unknown,
+  replicated = false,
+): string {
+  let info: KafkaTopicConfigInfo = KAFKA_INERT_TOPIC_CONFIGS[key];
+  if (replicated && key === "min.insync.replicas") info = { ...info, max: INT_MAX };
   const text = typeof raw === "string" ? raw.trim() : typeof raw === "number" ||
       typeof raw === "boolean"
     ? String(raw)

@@ -177,6 +177,12 @@ export function initProducerId(
   allocator: ProducerIdAllocator,
   transactionalId: string | null | undefined,
 ): InitProducerIdResult {
+  refuseTransactionalId(transactionalId);
+  return { producerId: allocator.allocate(), producerEpoch: PRODUCER_EPOCH_INITIAL };
+}
+
+/** Throws TRANSACTIONAL_ID_UNSUPPORTED for a transactional id (Sluice has no transactions). */
+export function refuseTransactionalId(transactionalId: string | null | undefined): void {
   if (transactionalId !== null && transactionalId !== undefined) {
     throw new SluiceError(
       "TRANSACTIONAL_ID_UNSUPPORTED",
@@ -185,5 +191,4 @@ export function initProducerId(
       }: transactions are not supported`,
     );
   }
-  return { producerId: allocator.allocate(), producerEpoch: PRODUCER_EPOCH_INITIAL };
 }

@@ -20,6 +20,14 @@ export class ProducerStates {
     readonly rebuildBytes: number = PRODUCER_STATE_REBUILD_BYTES_DEFAULT,
   ) {}
 
+  /**
+   * Drops the partition's table: the next idempotent batch rebuilds it from the log. For a log
+   * that another broker wrote meanwhile (this one followed it and now leads it).
+   */
+  forget(log: PartitionLog): void {
+    this.#tables.delete(log);
+  }
+
   /** The partition's table; the first call scans the log's tail (headers only). */
   forLog(log: PartitionLog): ProducerStateTable {
     let table = this.#tables.get(log);

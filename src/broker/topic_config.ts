@@ -77,13 +77,15 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
 export function parseTopicConfig(
   input: unknown,
   defaults: Readonly<TopicConfig> = DEFAULT_TOPIC_CONFIG,
+  options: { replicated?: boolean } = {},
 ): TopicConfig {
   const own: Record<string, unknown> = {};
   const kept: Partial<Record<KafkaInertTopicConfigKey, string>> = {};
   if (typeof input === "object" && input !== null && !Array.isArray(input)) {
     for (const [k, v] of Object.entries(input)) {
-      if (isKafkaInertTopicConfig(k)) kept[k] = checkKafkaInertTopicConfig(k, v);
-      else own[k] = v;
+      if (isKafkaInertTopicConfig(k)) {
+        kept[k] = checkKafkaInertTopicConfig(k, v, options.replicated);
+      } else own[k] = v;
     }
   }
   const parsed = TopicConfigSchema.safeParse(

@@ -121,6 +121,8 @@ export interface RegistryOptions {
   /** Topics one broker holds (TOPICS_MAX). */
   topicsMax?: number;
   onAppend?: (topic: Topic, partition: number, result: AppendResult) => void;
+  /** A cluster's broker: replication configs act (see parseTopicConfig). */
+  replicated?: boolean;
 }
 
 export class TopicRegistry {
@@ -190,7 +192,9 @@ export class TopicRegistry {
       return {
         name,
         partitions: raw.partitions,
-        config: parseTopicConfig(raw.config ?? {}, DEFAULT_TOPIC_CONFIG),
+        config: parseTopicConfig(raw.config ?? {}, DEFAULT_TOPIC_CONFIG, {
+          replicated: this.#options.replicated,
+        }),
         createdMs: Number(raw.createdMs) || 0,
         id: String(raw.id ?? ""),
       };
@@ -301,12 +305,22 @@ export class TopicRegistry {
     return {
       name: topicName,
       partitions,
-      config: parseTopicConfig(config, this.#options.topicDefaults),
+      config: parseTopicConfig(config, this.#options.topicDefaults, {
+        replicated: this.#options.replicated,
+      }),
     };
   }
 
-  /** Creates a topic: validates name, partition count and config before anything touches disk. */
-  async create(name: unknown, partitions: unknown, config: unknown): Promise<Topic> {
+  /**
+   * Creates a topic: validates name, partition count and config before anything touches disk.
+   * `id`: the topic id (a cluster's, the same on every broker); a new random UUID by default.
+   */
+  async create(
+    name: unknown,
+    partitions: unknown,
+    config: unknown,
+    options: { id?: string } = {},
+  ): Promise<Topic> {
     const valid = this.validateNew(name, partitions, config);
     const { name: topicName, config: topicConfig } = valid;
     const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
@@ -316,14 +330,19 @@ export class TopicRegistry {
     this.#creating++;
     return await this.#serialized(topicName, async () => {
       try {
-        return await this.#create(topicName, valid.partitions, topicConfig);
+        return await this.#create(topicName, valid.partitions, topicConfig, options.id);
       } finally {
         this.#creating--;
       }
     });
   }
 
-  async #create(topicName: string, partitions: number, topicConfig: TopicConfig): Promise<Topic> {
+  async #create(
+    topicName: string,
+    partitions: number,
+    topicConfig: TopicConfig,
+    id: string = crypto.randomUUID(),
+  ): Promise<Topic> {
     if (this.#topics.has(topicName)) {
       throw new SluiceError("TOPIC_EXISTS", `topic ${topicName} already exists`, {
         topic: topicName,
@@ -334,7 +353,7 @@ export class TopicRegistry {
       partitions,
       config: topicConfig,
       createdMs: this.#options.clock.nowMs(),
-      id: crypto.randomUUID(),
+      id,
     };
     const dir = joinPath(this.#topicsDir, topicName);
     // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
@@ -376,6 +395,11 @@ export class TopicRegistry {
     const topic = this.#topics.get(topicName);
     if (topic === undefined) throw topicNotFound(topicName);
     return topic;
+  }
+
+  /** The topic by its (already valid) name, or undefined: no error, for lookups by the cluster. */
+  find(name: string): Topic | undefined {
+    return this.#topics.get(name);
   }
 
   list(): Topic[] {

@@ -53,6 +53,17 @@
  * every log and write its recovery checkpoint, exit 0. A second signal exits at once (code 130).
  */
 import { z } from "zod";
+import {
+  BROKER_SESSION_TIMEOUT_MS_DEFAULT,
+  BROKER_SESSION_TIMEOUT_MS_MAX,
+  BROKER_SESSION_TIMEOUT_MS_MIN,
+} from "../cluster/membership.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "../cluster/replica_manager.ts";
+import { joinClusterOrExit } from "./cluster_mode.ts";
+
+/** Kafka's default.replication.factor and min.insync.replicas defaults. */
+const DEFAULT_REPLICATION_FACTOR_DEFAULT = 1;
+const MIN_INSYNC_REPLICAS_DEFAULT = 1;
 import { Broker } from "../broker/broker.ts";
 import { DEFAULT_TOPIC_CONFIG, parseTopicConfig } from "../broker/topic_config.ts";
 import type { SluiceError } from "../errors.ts";
@@ -119,6 +130,16 @@ const ServerConfig = z.strictObject({
   maxHttpConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
   maxKafkaConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
   maxKafkaConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  nodeId: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+  etcd: z.string().url().optional(),
+  etcdPrefix: z.string().min(1).optional(),
+  advertisedHost: z.string().min(1).optional(),
+  defaultReplicationFactor: z.coerce.number().int().min(1).max(1000),
+  minInsyncReplicas: z.coerce.number().int().min(1).max(1000),
+  brokerSessionTimeoutMs: z.coerce.number().int().min(BROKER_SESSION_TIMEOUT_MS_MIN).max(
+    BROKER_SESSION_TIMEOUT_MS_MAX,
+  ),
+  replicaLagTimeMaxMs: z.coerce.number().int().min(100).max(3_600_000),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -162,6 +183,18 @@ const SETTINGS = [
     "--max-kafka-connections-per-address",
     "SLUICE_MAX_KAFKA_CONNECTIONS_PER_ADDRESS",
   ],
+  ["nodeId", "--node-id", "SLUICE_NODE_ID"],
+  ["etcd", "--etcd", "SLUICE_ETCD"],
+  ["etcdPrefix", "--etcd-prefix", "SLUICE_ETCD_PREFIX"],
+  ["advertisedHost", "--advertised-host", "SLUICE_ADVERTISED_HOST"],
+  ["defaultReplicationFactor", "--default-replication-factor", "SLUICE_DEFAULT_REPLICATION_FACTOR"],
+  ["minInsyncReplicas", "--min-insync-replicas", "SLUICE_MIN_INSYNC_REPLICAS"],
+  [
+    "brokerSessionTimeoutMs",
+    "--broker-session-timeout-ms",
+    "SLUICE_BROKER_SESSION_TIMEOUT_MS",
+  ],
+  ["replicaLagTimeMaxMs", "--replica-lag-time-max-ms", "SLUICE_REPLICA_LAG_TIME_MAX_MS"],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -181,6 +214,9 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--consumer-group-heartbeat-interval-ms MS]
                          [--max-http-connections N] [--max-http-connections-per-address N]
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
+                         [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
+                          [--default-replication-factor N] [--min-insync-replicas N]
+                          [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]]
                          [--config FILE]`);
   exitProcess(2);
 }
@@ -226,6 +262,10 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     defaultPartitions: DEFAULT_PARTITIONS_DEFAULT,
     consumerGroupSessionTimeoutMs: CONSUMER_GROUP_SESSION_TIMEOUT_MS_DEFAULT,
     consumerGroupHeartbeatIntervalMs: CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS_DEFAULT,
+    defaultReplicationFactor: DEFAULT_REPLICATION_FACTOR_DEFAULT,
+    minInsyncReplicas: MIN_INSYNC_REPLICAS_DEFAULT,
+    brokerSessionTimeoutMs: BROKER_SESSION_TIMEOUT_MS_DEFAULT,
+    replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -241,6 +281,14 @@ export function resolveServerConfig(args: string[]): ServerConfig {
   const config = parsed.data;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     usage("--tls-cert and --tls-key go together");
+  }
+  if ((config.nodeId === undefined) !== (config.etcd === undefined)) {
+    usage("--node-id and --etcd go together (cluster mode)");
+  }
+  if (config.nodeId !== undefined && config.kafkaPort === 0) {
+    usage(
+      "cluster mode needs the Kafka listener (followers replicate over it): not --kafka-port 0",
+    );
   }
   if (!isLoopback(config.host) && config.auth === undefined && config.insecure !== true) {
     console.error(
@@ -297,6 +345,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     : { cert: readPem(config.tlsCert, "TLS certificate"), key: readPem(config.tlsKey, "TLS key") };
   const broker = await Broker.open({
     dataDir: config.dataDir,
+    replicated: config.nodeId !== undefined,
     logger,
     topicDefaults,
     longPollsMax: config.maxLongPolls,
@@ -359,7 +408,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       kafka = await startKafkaListener(broker, {
         host: config.kafkaHost,
         port: config.kafkaPort === "auto" ? 0 : config.kafkaPort,
-        advertisedHost: config.kafkaAdvertisedHost,
+        advertisedHost: config.kafkaAdvertisedHost ?? config.advertisedHost,
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,
         logger,
@@ -395,6 +444,21 @@ export async function serveCommand(args: string[]): Promise<void> {
       ])
     );
   }
+  // Cluster mode: the listeners are bound (their ports are what the broker registers); join now.
+  const cluster = config.nodeId === undefined || kafka === undefined
+    ? undefined
+    : await joinClusterOrExit(broker, config, {
+      kafka,
+      httpUrl: `${tls ? "https" : "http"}://${
+        config.advertisedHost ?? server.hostname
+      }:${server.port}`,
+      logger,
+      stop: async () => {
+        await server.shutdown();
+        await kafka?.close();
+        await broker.close();
+      },
+    });
   const authPath = config.auth;
   if (auth !== undefined && authPath !== undefined) {
     onReloadSignal(() => {
@@ -422,6 +486,8 @@ export async function serveCommand(args: string[]): Promise<void> {
       broker.stopWaiting();
       await drained;
       await kafkaClosed;
+      // Leaving the cluster revokes this broker's lease: its leaderships move at once.
+      await cluster?.close();
       await broker.close();
       logger.info("stopped cleanly");
       exitProcess(0);
@@ -444,6 +510,9 @@ export async function serveCommand(args: string[]): Promise<void> {
     auth: auth === undefined ? "off" : "on",
     tls: tls !== undefined,
     kafka: kafka === undefined ? "off" : `${kafka.host}:${kafka.port}`,
+    cluster: cluster === undefined
+      ? "off"
+      : `node ${cluster.nodeId} of ${cluster.settings.etcdEndpoint}${cluster.keys.prefix}`,
     kafkaSecurity: kafka === undefined
       ? undefined
       : `${auth === undefined ? "" : "SASL_"}${tls === undefined ? "PLAINTEXT" : "SSL"}`,

@@ -214,7 +214,11 @@ export class EtcdClient {
   }
 
   /** Writes the key (under `lease` when given); the store's new revision. */
-  async put(key: string, value: string | Uint8Array, options: { lease?: string } = {}) {
+  async put(
+    key: string,
+    value: string | Uint8Array,
+    options: { lease?: string } = {},
+  ): Promise<number> {
     const answer = await this.#call("kv/put", {
       key: keyOf(key),
       value: valueOf(value),

@@ -140,6 +140,8 @@ export interface KafkaListenerOptions {
 export interface KafkaListener {
   readonly host: string;
   readonly port: number;
+  /** The host clients are told to connect to (Metadata). */
+  readonly advertisedHost: string;
   readonly groups: ClassicGroupCoordinator;
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly metrics: KafkaMetrics;
@@ -478,6 +480,7 @@ export async function startKafkaListener(
   return {
     host: options.host,
     port: server.port,
+    advertisedHost: settings.advertisedHost,
     groups,
     consumerGroups,
     metrics,

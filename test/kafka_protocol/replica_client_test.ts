@@ -581,6 +581,6 @@ Deno.test("sluiceCodeFor reads a leader's Kafka error codes back as Sluice's", (
   assert.equal(sluiceCodeFor(KafkaError.KAFKA_STORAGE_ERROR), "STORAGE_ERROR");
   assert.equal(sluiceCodeFor(KafkaError.REQUEST_TIMED_OUT), "CLUSTER_UNAVAILABLE");
   assert.equal(sluiceCodeFor(KafkaError.FENCED_LEADER_EPOCH), "FENCED_LEADER_EPOCH");
-  assert.equal(sluiceCodeFor(KafkaError.NOT_LEADER_OR_FOLLOWER), "LOG_CLOSED");
+  assert.equal(sluiceCodeFor(KafkaError.NOT_LEADER_OR_FOLLOWER), "NOT_LEADER_OR_FOLLOWER");
   assert.equal(sluiceCodeFor(KafkaError.UNKNOWN_TOPIC_ID), "INTERNAL");
 });

@@ -1,9 +1,14 @@
 /**
  * ApiVersions, Metadata, FindCoordinator, CreateTopics and InitProducerId: what a client asks
- * before it produces or consumes. Sluice is one broker (node 0), leader of every partition and
- * coordinator of every group.
+ * before it produces or consumes. On one node Sluice is node 0, leader of every partition and
+ * coordinator of every group; in a cluster the brokers, leaders and ISRs come from etcd
+ * (../cluster_view.ts) and CreateTopics assigns replicas over the live brokers.
  */
-import { initProducerId } from "../../broker/producer_ids.ts";
+import {
+  initProducerId,
+  PRODUCER_EPOCH_INITIAL,
+  refuseTransactionalId,
+} from "../../broker/producer_ids.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import { isSluiceError } from "../../errors.ts";
 import { denied, may, mayAny } from "../acl.ts";
@@ -13,6 +18,12 @@ import { type KafkaContext, NODE_ID } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
 import { topicIdOf } from "../topic_ids.ts";
+import {
+  controllerId,
+  groupCoordinator,
+  liveBrokers,
+  partitionsMetadata,
+} from "../cluster_view.ts";
 import { createdTopicConfigs } from "./configs.ts";
 import {
   AUTHORIZED_OPERATIONS_UNKNOWN,
@@ -81,35 +92,17 @@ export async function topicOrCreate(
   }
 }
 
-function topicMetadata(topic: Topic, topicAuthorizedOperations: number): Struct {
+function topicMetadata(
+  ctx: KafkaContext,
+  topic: Topic,
+  topicAuthorizedOperations: number,
+): Struct {
   return {
     errorCode: KafkaError.NONE,
     name: topic.name,
     topicId: topicIdOf(topic),
     isInternal: false,
-    // An offline partition (its log could not be opened) has no leader, as in Kafka when the
-    // only replica's log dir failed: LEADER_NOT_AVAILABLE, and this node listed as offline.
-    partitions: topic.logs.map((log, p) =>
-      log.state === "offline"
-        ? {
-          errorCode: KafkaError.LEADER_NOT_AVAILABLE,
-          partitionIndex: p,
-          leaderId: -1,
-          leaderEpoch: 0,
-          replicaNodes: [NODE_ID],
-          isrNodes: [],
-          offlineReplicas: [NODE_ID],
-        }
-        : {
-          errorCode: KafkaError.NONE,
-          partitionIndex: p,
-          leaderId: NODE_ID,
-          leaderEpoch: log.leaderEpoch,
-          replicaNodes: [NODE_ID],
-          isrNodes: [NODE_ID],
-          offlineReplicas: [],
-        }
-    ),
+    partitions: partitionsMetadata(ctx.broker, topic),
     topicAuthorizedOperations,
   };
 }
@@ -125,7 +118,9 @@ export function metadataHandler(ctx: KafkaContext): Handler {
     if (all) {
       for (const topic of ctx.broker.topics.list()) {
         if (mayAny(context, "topic", topic.name)) {
-          topics.push(topicMetadata(topic, topicOperations(context, topic.name, askedTopicOps)));
+          topics.push(
+            topicMetadata(ctx, topic, topicOperations(context, topic.name, askedTopicOps)),
+          );
         }
       }
     } else {
@@ -146,7 +141,7 @@ export function metadataHandler(ctx: KafkaContext): Handler {
           const mayCreate = may(context, "topic", name, "write") ||
             may(context, "topic", name, "admin");
           const topic = await topicOrCreate(ctx, name, allowCreate && mayCreate);
-          topics.push(topicMetadata(topic!, topicOperations(context, name, askedTopicOps)));
+          topics.push(topicMetadata(ctx, topic!, topicOperations(context, name, askedTopicOps)));
         } catch (err) {
           topics.push({
             errorCode: kafkaErrorCode(err),
@@ -161,14 +156,9 @@ export function metadataHandler(ctx: KafkaContext): Handler {
     }
     return {
       throttleTimeMs: 0,
-      brokers: [{
-        nodeId: NODE_ID,
-        host: ctx.settings.advertisedHost,
-        port: ctx.settings.advertisedPort,
-        rack: null,
-      }],
+      brokers: liveBrokers(ctx),
       clusterId: ctx.settings.clusterId,
-      controllerId: NODE_ID,
+      controllerId: controllerId(ctx.broker),
       topics,
       clusterAuthorizedOperations: clusterOperations(
         context,
@@ -210,13 +200,18 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
           errorMessage: denied(context, "group", key, "read"),
         };
       }
+      const coordinator = ok ? groupCoordinator(ctx, key) : undefined;
       return {
         key,
-        nodeId: ok ? NODE_ID : -1,
-        host: ok ? ctx.settings.advertisedHost : "",
-        port: ok ? ctx.settings.advertisedPort : -1,
-        errorCode: ok ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE,
-        errorMessage: ok ? null : "transactions are not supported",
+        nodeId: coordinator?.nodeId ?? -1,
+        host: coordinator?.host ?? "",
+        port: coordinator?.port ?? -1,
+        errorCode: coordinator !== undefined
+          ? KafkaError.NONE
+          : KafkaError.COORDINATOR_NOT_AVAILABLE,
+        errorMessage: ok
+          ? (coordinator === undefined ? "no live broker" : null)
+          : "transactions are not supported",
       };
     };
     const keys = (body.coordinatorKeys as string[] | undefined) ?? [];
@@ -236,13 +231,15 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
 /**
  * A CreateTopics manual assignment, checked as Kafka's controller checks one: numPartitions and
  * replicationFactor both -1, partition indexes 0..n-1 each once, every partition with the same
- * number of distinct, registered brokers. The only broker here is node 0, so the one assignment
- * that passes gives each partition [0]. Null when it passes.
+ * number of distinct, registered brokers (`registered`: node 0 alone on one node, so the one
+ * assignment that passes there gives each partition [0]; the live brokers in a cluster). Null when
+ * it passes.
  */
 function checkManualAssignment(
   assignments: readonly { partitionIndex: number; brokerIds: number[] }[],
   numPartitions: number,
   replicationFactor: number,
+  registered: readonly number[],
 ): { code: number; message: string } | null {
   if (numPartitions !== -1) {
     return {
@@ -272,11 +269,17 @@ function checkManualAssignment(
     if (new Set(a.brokerIds).size !== a.brokerIds.length) {
       return bad(`partition ${a.partitionIndex} names a broker twice`);
     }
-    const unknown = a.brokerIds.find((id) => id !== NODE_ID);
+    const unknown = a.brokerIds.find((id) => !registered.includes(id));
     if (unknown !== undefined) {
       return bad(
         `The manual partition assignment includes broker ${unknown}, but no such broker is ` +
-          `registered (this cluster is node ${NODE_ID}).`,
+          `registered (this cluster is node${registered.length > 1 ? "s" : ""} ` +
+          `${registered.join(", ")}).`,
+      );
+    }
+    if (a.brokerIds.length !== assignments[0].brokerIds.length) {
+      return bad(
+        "All partitions in the manual partition assignment must have the same number of replicas.",
       );
     }
   }
@@ -311,13 +314,14 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
       }
       const replicationFactor = t.replicationFactor as number;
       let partitions = t.numPartitions as number;
-      const result = (errorCode: number, errorMessage: string | null, n = -1) => ({
+      const cluster = ctx.broker.cluster;
+      const result = (errorCode: number, errorMessage: string | null, n = -1, rf = 1) => ({
         name,
         topicId: ZERO_UUID,
         errorCode,
         errorMessage,
         numPartitions: n,
-        replicationFactor: n === -1 ? -1 : 1,
+        replicationFactor: n === -1 ? -1 : rf,
         configs: [],
       });
       if (!may(context, "topic", name, "admin")) {
@@ -330,12 +334,25 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
       const assignments = t.assignments as { partitionIndex: number; brokerIds: number[] }[];
       if (assignments.length > 0) {
         // Kafka's checks of a manual assignment (the controller's), against this one node.
-        const refused = checkManualAssignment(assignments, partitions, replicationFactor);
+        const refused = checkManualAssignment(
+          assignments,
+          partitions,
+          replicationFactor,
+          cluster === undefined ? [NODE_ID] : cluster.metadata.liveBrokerIds(),
+        );
         if (refused !== null) {
           out.push(result(refused.code, refused.message));
           continue;
         }
         partitions = assignments.length;
+      } else if (cluster !== undefined) {
+        if (replicationFactor === 0 || replicationFactor < -1) {
+          out.push(result(
+            KafkaError.INVALID_REPLICATION_FACTOR,
+            "Replication factor must be larger than 0, or -1 to use the default value.",
+          ));
+          continue;
+        }
       } else if (replicationFactor !== -1 && replicationFactor !== 1) {
         out.push(result(
           KafkaError.INVALID_REPLICATION_FACTOR,
@@ -374,9 +391,14 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
           });
           continue;
         }
-        const topic = await ctx.broker.createTopic(name, partitions, config);
+        const sorted = [...assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+        const topic = await ctx.broker.createTopic(name, partitions, config, {
+          replicationFactor: replicationFactor === -1 ? undefined : replicationFactor,
+          replicas: assignments.length > 0 ? sorted.map((a) => a.brokerIds) : undefined,
+        });
+        const rf = cluster?.metadata.topics.get(name)?.value.replicas[0]?.length ?? 1;
         out.push({
-          ...result(KafkaError.NONE, null, topic.logs.length),
+          ...result(KafkaError.NONE, null, topic.logs.length, rf),
           topicId: topicIdOf(topic),
           configs: createdTopicConfigs(topic.config),
         });
@@ -390,19 +412,31 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
 
 export function initProducerIdHandler(ctx: KafkaContext): Handler {
   // Transactional ids are refused (no transaction coordinator); a producer re-initialising
-  // itself (v3+: its current id and epoch) gets a new id, always safe without transactions.
-  return (body) => {
+  // itself (v3+: its current id and epoch) gets a new id, always safe without transactions. In a
+  // cluster the ids come from blocks reserved in etcd, unique across the brokers.
+  return async (body) => {
     try {
-      const r = initProducerId(ctx.producerIds, body.transactionalId as string | null);
-      return Promise.resolve({ throttleTimeMs: 0, errorCode: KafkaError.NONE, ...r });
+      const transactionalId = body.transactionalId as string | null;
+      const cluster = ctx.broker.cluster;
+      if (cluster === undefined) {
+        const r = initProducerId(ctx.producerIds, transactionalId);
+        return { throttleTimeMs: 0, errorCode: KafkaError.NONE, ...r };
+      }
+      refuseTransactionalId(transactionalId);
+      return {
+        throttleTimeMs: 0,
+        errorCode: KafkaError.NONE,
+        producerId: await cluster.producerIds.allocate(),
+        producerEpoch: PRODUCER_EPOCH_INITIAL,
+      };
     } catch (err) {
-      // Refused (a transactional id) or the mark file could not be written: no id handed out.
-      return Promise.resolve({
+      // Refused (a transactional id) or the mark could not be written: no id handed out.
+      return {
         throttleTimeMs: 0,
         errorCode: kafkaErrorCode(err),
         producerId: -1n,
         producerEpoch: -1,
-      });
+      };
     }
   };
 }

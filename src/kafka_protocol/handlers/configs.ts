@@ -31,6 +31,7 @@
  * broker's configs admin on topic "*" (CLUSTER_AUTHORIZATION_FAILED), as /metrics over HTTP;
  * DescribeCluster needs only an authenticated principal, like Metadata's broker list.
  */
+import { controllerId, liveBrokers, ownNodeId } from "../cluster_view.ts";
 import { AUTHORIZED_OPERATIONS_UNKNOWN, clusterOperations } from "../authorized_operations.ts";
 import { may, mayAny } from "../acl.ts";
 import type { Handler, RequestContext } from "../apis.ts";
@@ -40,7 +41,6 @@ import {
   AUTO_CREATE_TOPICS_DEFAULT,
   DEFAULT_PARTITIONS_DEFAULT,
   type KafkaContext,
-  NODE_ID,
 } from "../context.ts";
 import {
   KAFKA_INERT_TOPIC_CONFIGS,
@@ -239,7 +239,7 @@ function brokerEntries(ctx: KafkaContext): Entry[] {
   return [
     {
       name: "broker.id",
-      value: String(NODE_ID),
+      value: String(ownNodeId(ctx.broker)),
       source: ConfigSource.DEFAULT_CONFIG,
       info: { type: ConfigType.INT, doc: "This broker's node id (always 0: a single broker)." },
     },
@@ -314,10 +314,11 @@ function describeResource(
     return result(KafkaError.NONE, null, topicEntries(topic.config));
   }
   if (resourceType === RESOURCE_BROKER) {
-    if (resourceName !== "" && resourceName !== String(NODE_ID)) {
+    const self = ownNodeId(ctx.broker);
+    if (resourceName !== "" && resourceName !== String(self)) {
       return result(
         KafkaError.INVALID_REQUEST,
-        `unexpected broker id ${JSON.stringify(resourceName)}; this broker is ${NODE_ID}`,
+        `unexpected broker id ${JSON.stringify(resourceName)}; this broker is ${self}`,
         [],
       );
     }
@@ -362,13 +363,13 @@ export function describeClusterHandler(ctx: KafkaContext): Handler {
       throttleTimeMs: 0,
       endpointType: 1,
       clusterId: ctx.settings.clusterId,
-      controllerId: NODE_ID,
-      brokers: [{
-        brokerId: NODE_ID,
-        host: ctx.settings.advertisedHost,
-        port: ctx.settings.advertisedPort,
-        rack: null,
-      }],
+      controllerId: controllerId(ctx.broker),
+      brokers: liveBrokers(ctx).map((b) => ({
+        brokerId: b.nodeId,
+        host: b.host,
+        port: b.port,
+        rack: b.rack,
+      })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
     };
     if (context.apiVersion >= 1 && body.endpointType !== 1) {

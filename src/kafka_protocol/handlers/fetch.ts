@@ -142,6 +142,11 @@ export function fetchHandler(ctx: KafkaContext): Handler {
       // Nothing left to read (no partition named, or none the principal may read) answers at
       // once, as Kafka does; otherwise the readable partitions wait as usual.
       readable === 0 ? 0 : Math.min(Math.max(0, body.maxWaitMs as number), FETCH_WAIT_MS_MAX);
+    // A follower's fetch (replica id set) in a cluster: read to the log end, its position noted
+    // by the leader (src/cluster/replica_manager.ts). On one node a replica id changes nothing.
+    const replicaId = ctx.broker.cluster !== undefined && (body.replicaId as number) >= 0
+      ? body.replicaId as number
+      : -1;
     const read = (partitions: FetchPartition[]) =>
       ctx.broker.fetchMessages({
         partitions,
@@ -150,6 +155,7 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         maxWaitMs: wait(partitions.length),
         budget: context.responseBytes,
         whenWaitersFull: "answer",
+        replicaId,
       });
     const aborted: Aborted = body.isolationLevel === 1 ? NO_ABORTED : null;
     if (fetch.kind === "incremental") {

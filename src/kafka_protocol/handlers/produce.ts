@@ -7,11 +7,15 @@
  * INVALID_RECORD before it looks at sizes or the CRC); counts that do not add up are INVALID_RECORD
  * too, a CRC that does not match CORRUPT_MESSAGE (the log's checks).
  * acks: 0 sends no response (errors are logged); 1 and -1 answer once the append is done as the
- * partition's flush policy says (a single broker: the leader's log is every in-sync replica).
+ * partition's flush policy says (a single broker: the leader's log is every in-sync replica); in
+ * a cluster -1 answers once every in-sync replica has the batch (Broker.appendBatches: then
+ * NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT after timeout_ms),
+ * and a partition this broker does not lead is NOT_LEADER_OR_FOLLOWER.
  * Any other value is INVALID_REQUIRED_ACKS. A batch from an idempotent producer (producer id set)
  * goes through its partition's producer state first: a retried batch is answered with the offset
  * it got the first time and written again never; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
  */
+import type { WriteOptions } from "../../broker/broker.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import {
   BASE_OFFSET_AT,
@@ -89,6 +93,7 @@ async function producePartition(
   topic: Topic,
   index: number,
   records: Uint8Array | null,
+  write: WriteOptions,
 ): Promise<PartitionResult> {
   if (index < 0 || index >= topic.logs.length) {
     return failed(index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${index}`);
@@ -120,7 +125,7 @@ async function producePartition(
   }
   try {
     // The broker's one write path: idempotence (a retry answered with its first offsets) inside.
-    const appended = await ctx.broker.appendBatches(topic.name, index, records);
+    const appended = await ctx.broker.appendBatches(topic.name, index, records, write);
     return {
       index,
       errorCode: KafkaError.NONE,
@@ -165,6 +170,8 @@ export function produceHandler(ctx: KafkaContext): Handler {
     const topicData = body.topicData as Struct[];
     const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
     const transactional = body.transactionalId !== null;
+    // acks=-1 waits for every in-sync replica (a cluster) up to the request's timeout.
+    const write: WriteOptions = { acks, timeoutMs: Math.max(0, body.timeoutMs as number) };
     const responses = await Promise.all(topicData.map(async (t) => {
       const name = t.name as string;
       const partitions = t.partitionData as { index: number; records: Uint8Array | null }[];
@@ -201,7 +208,7 @@ export function produceHandler(ctx: KafkaContext): Handler {
       return {
         name,
         partitionResponses: await Promise.all(
-          partitions.map((p) => producePartition(ctx, topic!, p.index, p.records)),
+          partitions.map((p) => producePartition(ctx, topic!, p.index, p.records, write)),
         ),
       };
     }));

@@ -1,0 +1,190 @@
+/**
+ * Topic creation and deletion in a cluster: one etcd transaction each, written by whichever
+ * broker took the request (any broker may), so that etcd orders racing requests and every broker
+ * then learns the result through its watch.
+ *
+ * - create: the replicas of each partition are assigned over the live brokers (assignment.ts) and
+ *   the topic key (its id, configs and assignment) written only if it is absent: of two creates of
+ *   one name, one wins and the other gets TOPIC_EXISTS. Then each partition's first state (leader:
+ *   the preferred replica, epoch 0, ISR: all replicas) is written only if absent and only while
+ *   the topic key is the one created, PARTITION_STATES_PER_TXN per transaction (etcd bounds a
+ *   transaction's operations: --max-txn-ops, 128 by default). A creator that dies half-way leaves
+ *   the rest to the controller, which completes missing partition states the same way
+ *   (writeMissingPartitionStates). The broker answers once its own view holds every partition.
+ * - delete: the topic key and its partition keys go in one transaction, only if the topic is the
+ *   one that was read (its create revision), so a delete never removes a topic created again
+ *   meanwhile. Each replica then closes and removes its logs.
+ * - alterConfig: compare-and-swap of the topic key on its mod revision.
+ */
+import { SluiceError } from "../errors.ts";
+import { assignReplicas } from "./assignment.ts";
+import {
+  type ClusterKeys,
+  encodeRecord,
+  type PartitionState,
+  type TopicRecord,
+} from "./cluster_state.ts";
+import { absent, type EtcdClient, type EtcdCompare, type EtcdOp } from "./etcd.ts";
+import type { ClusterMetadata } from "./metadata.ts";
+
+export interface NewClusterTopic {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  config: Record<string, string | number>;
+  /** A given assignment (CreateTopics' manual one) in place of assignReplicas. */
+  replicas?: number[][];
+}
+
+export class ClusterTopics {
+  constructor(
+    readonly etcd: EtcdClient,
+    readonly keys: ClusterKeys,
+    readonly metadata: ClusterMetadata,
+    readonly nowMs: () => number,
+    readonly random: () => number = Math.random,
+  ) {}
+
+  /** The topic's replica assignment; INVALID_REPLICATION_FACTOR when the brokers are too few. */
+  assign(partitions: number, replicationFactor: number): number[][] {
+    return assignReplicas(
+      this.metadata.liveBrokerIds(),
+      partitions,
+      replicationFactor,
+      this.random,
+    );
+  }
+
+  /** Creates the topic in etcd; resolves with its record once this broker's view holds it. */
+  async create(topic: NewClusterTopic): Promise<TopicRecord> {
+    const replicas = topic.replicas ?? this.assign(topic.partitions, topic.replicationFactor);
+    const record: TopicRecord = {
+      name: topic.name,
+      id: crypto.randomUUID(),
+      config: topic.config,
+      replicas,
+      createdMs: this.nowMs(),
+    };
+    const key = this.keys.topic(topic.name);
+    const created = await this.etcd.txn(
+      [absent(key)],
+      [{ op: "put", key, value: encodeRecord(record) }],
+    );
+    if (!created.succeeded) {
+      throw new SluiceError("TOPIC_EXISTS", `topic ${topic.name} already exists`, {
+        topic: topic.name,
+      });
+    }
+    // The topic's create revision is the transaction's: what the partition writes compare.
+    const revision = await writeMissingPartitionStates(
+      this.etcd,
+      this.keys,
+      record,
+      created.revision,
+      new Set(),
+    );
+    await this.metadata.waitForRevision(Math.max(created.revision, revision));
+    return record;
+  }
+
+  /** Deletes the topic from etcd; TOPIC_NOT_FOUND when it is not there. */
+  async delete(name: string): Promise<void> {
+    const current = this.metadata.topics.get(name);
+    if (current === undefined) {
+      throw new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+    }
+    const result = await this.etcd.txn(
+      [{ key: this.keys.topic(name), target: "create", cmp: "=", value: current.createRevision }],
+      [
+        { op: "delete", key: this.keys.topic(name) },
+        { op: "delete", key: this.keys.partitionsOf(name), prefix: true },
+      ],
+    );
+    if (!result.succeeded) {
+      throw new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+    }
+    await this.metadata.waitForRevision(result.revision);
+  }
+
+  /** Replaces the topic's configs; resolves once this broker's view holds them. */
+  async alterConfig(name: string, config: Record<string, string | number>): Promise<void> {
+    const current = this.metadata.topics.get(name);
+    if (current === undefined) {
+      throw new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+    }
+    const next: TopicRecord = { ...current.value, config };
+    const result = await this.etcd.putIfRevision(
+      this.keys.topic(name),
+      encodeRecord(next),
+      current.modRevision,
+    );
+    if (!result.ok) {
+      throw new SluiceError(
+        "CLUSTER_UNAVAILABLE",
+        `topic ${name} changed while its configs were altered; try again`,
+        { topic: name },
+      );
+    }
+    await this.metadata.waitForRevision(result.revision);
+  }
+}
+
+/** Partition states written per etcd transaction (a compare and a put each: under 128). */
+export const PARTITION_STATES_PER_TXN = 60;
+
+/**
+ * Writes the first state of every partition of `topic` that `existing` does not name, each only
+ * if absent and only while the topic key's create revision is `topicRevision` (a topic deleted,
+ * or deleted and created again, meanwhile gets none). Returns the revision of the last write (0
+ * when there was none).
+ */
+export async function writeMissingPartitionStates(
+  etcd: EtcdClient,
+  keys: ClusterKeys,
+  topic: TopicRecord,
+  topicRevision: number,
+  existing: ReadonlySet<number>,
+): Promise<number> {
+  const missing: number[] = [];
+  topic.replicas.forEach((_, p) => {
+    if (!existing.has(p)) missing.push(p);
+  });
+  let revision = 0;
+  for (let i = 0; i < missing.length; i += PARTITION_STATES_PER_TXN) {
+    const chunk = missing.slice(i, i + PARTITION_STATES_PER_TXN);
+    const compare: EtcdCompare[] = [
+      { key: keys.topic(topic.name), target: "create", cmp: "=", value: topicRevision },
+    ];
+    const puts: EtcdOp[] = [];
+    for (const p of chunk) {
+      const r = topic.replicas[p];
+      const state: PartitionState = {
+        leader: r[0],
+        leaderEpoch: 0,
+        replicas: r,
+        isr: r,
+        partitionEpoch: 0,
+      };
+      compare.push(absent(keys.partition(topic.name, p)));
+      puts.push({ op: "put", key: keys.partition(topic.name, p), value: encodeRecord(state) });
+    }
+    const result = await etcd.txn(compare, puts);
+    // Failed: the topic is gone, or another writer (the controller) wrote some of these first.
+    if (result.succeeded) revision = result.revision;
+    else if (chunk.length > 1) {
+      for (const p of chunk) {
+        revision = Math.max(
+          revision,
+          await writeMissingPartitionStates(
+            etcd,
+            keys,
+            { ...topic, replicas: topic.replicas },
+            topicRevision,
+            new Set(topic.replicas.map((_, q) => q).filter((q) => q !== p)),
+          ),
+        );
+      }
+    }
+  }
+  return revision;
+}
