@@ -63,6 +63,10 @@ export const ERROR_CODES = [
   "INVALID_REPLICATION_FACTOR",
   /** acks=all: the in-sync replicas did not all have the batch within the request's timeout. */
   "REQUEST_TIMED_OUT",
+  /** A group request reached a broker that does not coordinate the group (Kafka's). */
+  "NOT_COORDINATOR",
+  /** The group's coordinator is still loading its offsets partition; retriable. */
+  "COORDINATOR_LOAD_IN_PROGRESS",
   /** Another live broker is registered with this node id (start-up refused). */
   "BROKER_ID_IN_USE",
   // Storage: the disk said no, or stored bytes failed their check.

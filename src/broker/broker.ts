@@ -11,7 +11,7 @@
  *   minBytes; fetch() is its one-partition form with earliest/latest offsets (HTTP, SSE).
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { SluiceError } from "../errors.ts";
+import { isSluiceError, SluiceError } from "../errors.ts";
 import { FETCH_WAIT_MS_MAX, LONG_POLLS_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { COMPRESSION_CODECS } from "../record/compression.ts";
@@ -48,6 +48,14 @@ import { GroupCoordinator } from "./groups/coordinator.ts";
 import type { ConsumerGroupOptions } from "./groups/consumer_coordinator.ts";
 import type { ClassicGroupOptions } from "./groups/classic/types.ts";
 import { OffsetStore } from "./groups/offset_store.ts";
+import type { GroupStore } from "./groups/group_records.ts";
+import {
+  OFFSETS_BATCH_BYTES_MAX,
+  OFFSETS_TOPIC,
+  OFFSETS_TOPIC_PARTITIONS,
+  OFFSETS_TOPIC_REPLICATION_FACTOR,
+  ReplicatedOffsetStore,
+} from "./groups/replicated_offsets.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
 import { type Topic, TopicRegistry } from "./topic_registry.ts";
@@ -121,7 +129,7 @@ export interface BatchAppendResult extends AppendResult {
 export class Broker {
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
-  readonly #offsets: OffsetStore;
+  readonly #offsets: GroupStore;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly waiters: FetchWaiters;
@@ -141,7 +149,7 @@ export class Broker {
     waiters: FetchWaiters,
     partitioner: StickyPartitioner,
     lock: DirLock,
-    offsets: OffsetStore,
+    offsets: GroupStore,
     options: BrokerOptions,
     replication: BrokerReplication,
   ) {
@@ -181,7 +189,8 @@ export class Broker {
     );
     const lock = lockDataDir(options.dataDir);
     let topics: TopicRegistry;
-    let offsets: OffsetStore;
+    let offsets: GroupStore;
+    const self: { broker?: Broker } = {};
     try {
       topics = await TopicRegistry.open(options.dataDir, {
         clock,
@@ -196,12 +205,21 @@ export class Broker {
         },
       });
       replication.opened(topics);
-      offsets = await OffsetStore.open(options.dataDir, clock, logger);
+      // A cluster's offsets live in the replicated __consumer_offsets topic, written through the
+      // broker (acks=all) once it has joined.
+      offsets = replication.replicated
+        ? new ReplicatedOffsetStore({
+          append: async (partition, batch) => {
+            await self.broker!.appendBatches(OFFSETS_TOPIC, partition, batch, { acks: -1 });
+          },
+        }, () =>
+          clock.nowMs(), logger)
+        : await OffsetStore.open(options.dataDir, clock, logger);
     } catch (err) {
       lock.release();
       throw err;
     }
-    return new Broker(
+    const broker = new Broker(
       topics,
       clock,
       logger,
@@ -212,6 +230,8 @@ export class Broker {
       options,
       replication,
     );
+    self.broker = broker;
+    return broker;
   }
 
   /** The cluster this broker is part of; undefined on one node (and until joinCluster). */
@@ -229,8 +249,53 @@ export class Broker {
       this.topics,
       (topic) => this.#partitioner.forget(topic.name),
       // Another leader wrote what this log holds: the producer state is rebuilt from it.
-      (log) => this.#producerStates.forget(log),
+      (topic, partition, log, leading) => {
+        // Another leader wrote what this log holds: the producer state is rebuilt from it.
+        if (leading) this.#producerStates.forget(log);
+        if (topic !== OFFSETS_TOPIC) return;
+        const store = this.#offsets as ReplicatedOffsetStore;
+        if (leading) store.loadPartition(partition, log);
+        else store.unloadPartition(partition);
+      },
     );
+  }
+
+  /** A cluster's broker (possibly still joining); false on one node. */
+  get replicated(): boolean {
+    return this.#replication.replicated;
+  }
+
+  /**
+   * Whether this broker coordinates `group` now (its offsets partition's leader): always "yes"
+   * on one node; "loading" while the partition is being read.
+   */
+  groupCoordination(group: string): "yes" | "loading" | "no" {
+    if (!this.#replication.replicated) return "yes";
+    return (this.#offsets as ReplicatedOffsetStore).coordinates(group);
+  }
+
+  /**
+   * A cluster's internal offsets topic, created on first need (Kafka creates it on the first
+   * FindCoordinator): OFFSETS_TOPIC_PARTITIONS partitions, replication factor
+   * OFFSETS_TOPIC_REPLICATION_FACTOR or the live brokers if fewer, kept forever.
+   */
+  async ensureOffsetsTopic(): Promise<void> {
+    const cluster = this.cluster;
+    if (cluster === undefined || cluster.metadata.topics.has(OFFSETS_TOPIC)) return;
+    try {
+      await this.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, {
+        "retention.ms": -1,
+        "retention.bytes": -1,
+        "max.message.bytes": OFFSETS_BATCH_BYTES_MAX,
+      }, {
+        replicationFactor: Math.min(
+          OFFSETS_TOPIC_REPLICATION_FACTOR,
+          cluster.metadata.liveBrokerIds().length,
+        ),
+      });
+    } catch (err) {
+      if (!isSluiceError(err, "TOPIC_EXISTS")) throw err;
+    }
   }
 
   /** Segment-file descriptors open now, across every log of the process (a bounded LRU). */
@@ -500,7 +565,7 @@ export class Broker {
   }
 
   /** Committed offsets of every group, HTTP and Kafka protocol alike. */
-  get offsets(): OffsetStore {
+  get offsets(): GroupStore {
     return this.#offsets;
   }
 

@@ -150,13 +150,13 @@ export class BrokerReplication {
   /**
    * Joins the cluster: replication over the registry's logs, and its topics kept in line with
    * etcd's. `onTopicDeleted` wakes what waits on a topic removed here; `onLeadership` is told of a
-   * partition this broker starts to lead.
+   * partition this broker starts or stops leading.
    */
   async join(
     cluster: ClusterNode,
     topics: TopicRegistry,
     onTopicDeleted: (topic: Topic) => void,
-    onLeadership: (log: PartitionLog) => void,
+    onLeadership: (topic: string, partition: number, log: PartitionLog, leading: boolean) => void,
   ): Promise<void> {
     if (!this.replicated || this.#cluster !== undefined) {
       throw new SluiceError("INTERNAL", "join: not a cluster's broker, or joined already");

@@ -131,13 +131,18 @@ export class ClusterNode {
 
   /**
    * Starts replication over the broker's logs and the controller election. `onHighWatermark`
-   * wakes the broker's fetch waiters; `onBecomeLeader` is told of each partition this broker
-   * starts to lead (before its first write there).
+   * wakes the broker's fetch waiters; `onLeadership` is told of each partition this broker
+   * starts (before its first write there) or stops leading.
    */
   async attachLogs(
     logs: LocalLogs,
     onHighWatermark: (log: PartitionLog) => void,
-    onBecomeLeader: (log: PartitionLog) => void = () => {},
+    onLeadership: (
+      topic: string,
+      partition: number,
+      log: PartitionLog,
+      leading: boolean,
+    ) => void = () => {},
   ): Promise<void> {
     this.#onHighWatermark = onHighWatermark;
     const replicas = new ReplicaManager({
@@ -151,7 +156,7 @@ export class ClusterNode {
       replicaLagTimeMaxMs: this.settings.replicaLagTimeMaxMs,
       minInsyncReplicas: (topic) => this.minInsyncReplicas(topic),
       onHighWatermark: (log) => this.#onHighWatermark(log),
-      onBecomeLeader,
+      onLeadership,
     });
     const fetcher = new ReplicaFetcher({
       manager: replicas,

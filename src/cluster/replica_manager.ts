@@ -59,8 +59,11 @@ export interface ReplicaManagerOptions {
   minInsyncReplicas: (topic: string) => number;
   /** The high watermark of `log` moved: wake what waits on it. */
   onHighWatermark: (log: PartitionLog) => void;
-  /** This broker starts to lead `log` (it did not in the state before). */
-  onBecomeLeader?: (log: PartitionLog) => void;
+  /**
+   * This broker starts (`leading` true) or stops leading a partition: its log, before the first
+   * write as leader; after the last.
+   */
+  onLeadership?: (topic: string, partition: number, log: PartitionLog, leading: boolean) => void;
 }
 
 export interface FollowerProgress {
@@ -171,7 +174,7 @@ export class ReplicaManager {
       if (r.topic !== topic) continue;
       this.#replicas.delete(k);
       this.#fetcher?.remove(r);
-      this.#failWaiters(r, notLeader(r));
+      this.#resign(r);
     }
   }
 
@@ -184,14 +187,17 @@ export class ReplicaManager {
       if (replica !== undefined) {
         this.#replicas.delete(k);
         this.#fetcher?.remove(replica);
-        this.#failWaiters(replica, notLeader(replica));
+        this.#resign(replica);
       }
       return;
     }
     const log = this.#o.logs.log(topic, partition);
     if (log === undefined || log.state === "offline") return; // its topic's logs come later
     if (replica === undefined || replica.log !== log) {
-      if (replica !== undefined) this.#fetcher?.remove(replica);
+      if (replica !== undefined) {
+        this.#fetcher?.remove(replica);
+        this.#resign(replica);
+      }
       replica = new Replica(topic, partition, log, state);
       this.#replicas.set(k, replica);
     }
@@ -225,8 +231,9 @@ export class ReplicaManager {
     const s = r.state.value;
     this.#fetcher?.remove(r);
     if (r.log.leaderEpoch <= s.leaderEpoch) r.log.becomeLeader(s.leaderEpoch);
-    if (r.role !== "leader") this.#o.onBecomeLeader?.(r.log);
+    const starts = r.role !== "leader";
     r.role = "leader";
+    if (starts) this.#leadership(r, true);
     const now = this.#o.nowMs();
     r.followers.clear();
     for (const id of s.replicas) {
@@ -250,9 +257,29 @@ export class ReplicaManager {
     this.#maybeAdvanceHighWatermark(r);
   }
 
+  #leadership(r: Replica, leading: boolean): void {
+    try {
+      this.#o.onLeadership?.(r.topic, r.partition, r.log, leading);
+    } catch (err) {
+      this.#o.logger.error("leadership listener failed", {
+        topic: r.topic,
+        partition: r.partition,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** Leaves the leader role: waiters fail, the listener learns it. */
+  #resign(r: Replica): void {
+    if (r.role !== "leader") return;
+    r.role = "none";
+    this.#failWaiters(r, notLeader(r));
+    this.#leadership(r, false);
+  }
+
   #becomeFollower(r: Replica): void {
     const s = r.state.value;
-    if (r.role === "leader") this.#failWaiters(r, notLeader(r));
+    this.#resign(r);
     if (r.log.leaderEpoch <= s.leaderEpoch) r.log.becomeFollower(s.leaderEpoch);
     r.role = "follower";
     r.followers.clear();
@@ -260,7 +287,7 @@ export class ReplicaManager {
   }
 
   #becomeNone(r: Replica): void {
-    if (r.role === "leader") this.#failWaiters(r, notLeader(r));
+    this.#resign(r);
     this.#fetcher?.remove(r);
     r.role = "none";
     r.followers.clear();

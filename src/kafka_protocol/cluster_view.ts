@@ -8,7 +8,7 @@
 import type { Broker } from "../broker/broker.ts";
 import type { Topic } from "../broker/topic_registry.ts";
 import { NO_LEADER } from "../cluster/cluster_state.ts";
-import { murmur2, toPositive } from "../record/murmur2.ts";
+import { OFFSETS_TOPIC, offsetsPartitionFor } from "../broker/groups/replicated_offsets.ts";
 import type { Struct } from "./codec.ts";
 import { type KafkaContext, NODE_ID } from "./context.ts";
 import { KafkaError } from "./error_codes.ts";
@@ -104,17 +104,18 @@ export function partitionsMetadata(broker: Broker, topic: Topic): Struct[] {
   });
 }
 
-const encoder = new TextEncoder();
-
 /**
- * The broker that coordinates a group: this one on one node. In a cluster, until offsets live in
- * a replicated internal topic (the issue's "groups and offsets" step), one live broker chosen by
- * the group id's hash, the same answer on every broker while the live set holds; a group whose
- * coordinator dies moves to another broker and starts without its committed offsets.
+ * The broker that coordinates a group: this one on one node; in a cluster the leader of the
+ * group's `__consumer_offsets` partition (undefined while it has none, or the topic is still being
+ * created).
  */
 export function groupCoordinator(ctx: KafkaContext, groupId: string): BrokerEndpoint | undefined {
-  const brokers = liveBrokers(ctx);
-  if (brokers.length === 0) return undefined;
-  if (brokers.length === 1) return brokers[0];
-  return brokers[toPositive(murmur2(encoder.encode(groupId))) % brokers.length];
+  const cluster = ctx.broker.cluster;
+  if (cluster === undefined) return liveBrokers(ctx)[0];
+  const state = cluster.metadata.partition(OFFSETS_TOPIC, offsetsPartitionFor(groupId))?.value;
+  if (state === undefined || state.leader === NO_LEADER) return undefined;
+  const b = cluster.metadata.brokers.get(state.leader)?.value;
+  return b === undefined
+    ? undefined
+    : { nodeId: b.nodeId, host: b.host, port: b.kafkaPort, rack: b.rack ?? null };
 }

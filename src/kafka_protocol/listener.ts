@@ -10,6 +10,7 @@
  * speaks TLS: SSL, or SASL_SSL with `auth` (then PLAIN's secret is encrypted on the wire); without
  * it PLAIN sends the secret in clear text. No client certificates (mutual TLS).
  */
+import { guardGroups } from "./coordinator_guard.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import type { GroupDescription } from "../broker/groups/coordinator.ts";
@@ -271,7 +272,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "2-9",
       request: OFFSET_COMMIT_REQUEST,
       response: OFFSET_COMMIT_RESPONSE,
-      handle: offsetCommitHandler(ctx),
+      handle: guardGroups(ctx, "OffsetCommit", offsetCommitHandler(ctx)),
     })
     .add({
       key: 9,
@@ -279,7 +280,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "1-9",
       request: OFFSET_FETCH_REQUEST,
       response: OFFSET_FETCH_RESPONSE,
-      handle: offsetFetchHandler(ctx),
+      handle: guardGroups(ctx, "OffsetFetch", offsetFetchHandler(ctx)),
     })
     .add({
       key: 10,
@@ -295,7 +296,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-7",
       request: JOIN_GROUP_REQUEST,
       response: JOIN_GROUP_RESPONSE,
-      handle: joinGroupHandler(ctx),
+      handle: guardGroups(ctx, "JoinGroup", joinGroupHandler(ctx)),
     })
     .add({
       key: 12,
@@ -303,7 +304,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-4",
       request: HEARTBEAT_REQUEST,
       response: HEARTBEAT_RESPONSE,
-      handle: heartbeatHandler(ctx),
+      handle: guardGroups(ctx, "Heartbeat", heartbeatHandler(ctx)),
     })
     .add({
       key: 13,
@@ -311,7 +312,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-4",
       request: LEAVE_GROUP_REQUEST,
       response: LEAVE_GROUP_RESPONSE,
-      handle: leaveGroupHandler(ctx),
+      handle: guardGroups(ctx, "LeaveGroup", leaveGroupHandler(ctx)),
     })
     .add({
       key: 14,
@@ -319,7 +320,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-5",
       request: SYNC_GROUP_REQUEST,
       response: SYNC_GROUP_RESPONSE,
-      handle: syncGroupHandler(ctx),
+      handle: guardGroups(ctx, "SyncGroup", syncGroupHandler(ctx)),
     })
     .add({
       key: 15,
@@ -327,7 +328,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-5",
       request: DESCRIBE_GROUPS_REQUEST,
       response: DESCRIBE_GROUPS_RESPONSE,
-      handle: describeGroupsHandler(ctx),
+      handle: guardGroups(ctx, "DescribeGroups", describeGroupsHandler(ctx)),
     })
     .add({
       key: 16,
@@ -392,7 +393,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-2",
       request: DELETE_GROUPS_REQUEST,
       response: DELETE_GROUPS_RESPONSE,
-      handle: deleteGroupsHandler(ctx),
+      handle: guardGroups(ctx, "DeleteGroups", deleteGroupsHandler(ctx)),
     })
     .add({
       key: 47,
@@ -400,7 +401,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0",
       request: OFFSET_DELETE_REQUEST,
       response: OFFSET_DELETE_RESPONSE,
-      handle: offsetDeleteHandler(ctx),
+      handle: guardGroups(ctx, "OffsetDelete", offsetDeleteHandler(ctx)),
     })
     .add({
       key: 60,
@@ -416,7 +417,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-1",
       request: CONSUMER_GROUP_HEARTBEAT_REQUEST,
       response: CONSUMER_GROUP_HEARTBEAT_RESPONSE,
-      handle: consumerGroupHeartbeatHandler(ctx),
+      handle: guardGroups(ctx, "ConsumerGroupHeartbeat", consumerGroupHeartbeatHandler(ctx)),
     })
     .add({
       key: 69,
@@ -424,7 +425,7 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       versions: "0-1",
       request: CONSUMER_GROUP_DESCRIBE_REQUEST,
       response: CONSUMER_GROUP_DESCRIBE_RESPONSE,
-      handle: consumerGroupDescribeHandler(ctx),
+      handle: guardGroups(ctx, "ConsumerGroupDescribe", consumerGroupDescribeHandler(ctx)),
     });
 }
 

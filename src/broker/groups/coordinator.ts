@@ -36,7 +36,7 @@ import {
   type MemberView,
   validateGroupId,
 } from "./http_members.ts";
-import type { OffsetCommit, OffsetStore } from "./offset_store.ts";
+import type { GroupStore as OffsetStore, OffsetCommit } from "./group_records.ts";
 
 export type {
   HeartbeatResult,

@@ -43,7 +43,7 @@ import {
   isConsumerAssignor,
   type Member,
 } from "./consumer_coordinator.ts";
-import type { OffsetCommit, OffsetStore, StoredGroup } from "./offset_store.ts";
+import type { GroupStore as OffsetStore, OffsetCommit, StoredGroup } from "./group_records.ts";
 import { has, toFlat, tpKey } from "./owned.ts";
 
 const GROUP_ID = /^[a-zA-Z0-9._-]{1,249}$/;

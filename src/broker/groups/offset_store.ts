@@ -27,6 +27,18 @@ import {
   writeFileAtomic,
 } from "../../runtime/fs.ts";
 import { PartitionLog } from "../../storage/partition_log.ts";
+import {
+  groupRecord,
+  GroupState,
+  type GroupStore,
+  isGroupId,
+  isInt,
+  isName,
+  isStoredGroup,
+  type OffsetCommit,
+  offsetRecord,
+  type StoredGroup,
+} from "./group_records.ts";
 
 /** Records between snapshots: bounds replay at start to this many (~a few MiB). */
 export const SNAPSHOT_EVERY_RECORDS = 20_000;
@@ -34,24 +46,7 @@ const SEGMENT_BYTES = 16 * 1024 * 1024;
 const SNAPSHOT_FILE = "snapshot.json";
 const PREVIOUS_SNAPSHOT_FILE = "snapshot.prev.json";
 
-export interface OffsetCommit {
-  topic: string;
-  partition: number;
-  offset: number;
-}
-
-export interface StoredMember {
-  memberId: string;
-  topics: string[];
-  sessionTimeoutMs: number;
-  autoOffsetReset: "earliest" | "latest";
-}
-
-export interface StoredGroup {
-  generation: number;
-  assignor: string;
-  members: StoredMember[];
-}
+export type { OffsetCommit, StoredGroup, StoredMember } from "./group_records.ts";
 
 interface Snapshot {
   version: 1;
@@ -62,23 +57,6 @@ interface Snapshot {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
-const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0;
-/** "" is a group id too: Kafka takes commits and fetches for it (simple consumers without one). */
-const isGroupId = (v: unknown): v is string => typeof v === "string";
-
-/** A stored group as written by saveGroup; anything else (damage, a foreign file) is refused. */
-function isStoredGroup(v: unknown): v is StoredGroup {
-  const g = v as StoredGroup;
-  return typeof g === "object" && g !== null && isInt(g.generation) &&
-    typeof g.assignor === "string" && Array.isArray(g.members) &&
-    g.members.every((m) =>
-      typeof m === "object" && m !== null && isName(m.memberId) && Array.isArray(m.topics) &&
-      m.topics.every(isName) && isInt(m.sessionTimeoutMs) &&
-      (m.autoOffsetReset === "earliest" || m.autoOffsetReset === "latest")
-    );
-}
 
 /** One `offsets` row of a snapshot: [group, topic, partition, offset, ms]. */
 function isOffsetRow(v: unknown): v is Snapshot["offsets"][number] {
@@ -104,10 +82,11 @@ function checkSnapshot(snap: unknown): Snapshot {
   return s;
 }
 
-export class OffsetStore {
+export class OffsetStore implements GroupStore {
+  readonly #state = new GroupState();
   /** group -> "topic\0partition" -> {offset, ms} */
-  readonly #offsets = new Map<string, Map<string, { offset: number; ms: number }>>();
-  readonly #groups = new Map<string, StoredGroup>();
+  readonly #offsets = this.#state.offsets;
+  readonly #groups = this.#state.groups;
   readonly #log: PartitionLog;
   readonly #dir: string;
   readonly #clock: Clock;
@@ -171,8 +150,7 @@ export class OffsetStore {
           file: path,
           error: String(err),
         });
-        this.#offsets.clear();
-        this.#groups.clear();
+        this.#state.clear();
       }
     }
     if (this.#log.logStartOffset > 0) {
@@ -210,51 +188,28 @@ export class OffsetStore {
     this.#appliedThrough = offset;
   }
 
-  /** Applies one log record: key ["o", group, topic, partition] or ["g", group]; null deletes. */
   #apply(keyBytes: Uint8Array, valueBytes: Uint8Array | null): void {
-    const key = JSON.parse(decoder.decode(keyBytes));
-    const value = valueBytes === null ? null : JSON.parse(decoder.decode(valueBytes));
-    if (!Array.isArray(key) || !isGroupId(key[1])) throw new Error("bad key");
-    if (key[0] === "o") {
-      if (!isName(key[2]) || !isInt(key[3]) || key[3] < 0) throw new Error("bad offset key");
-      if (value === null) this.#deleteOffset(key[1], `${key[2]}\0${key[3]}`);
-      else if (isInt(value?.offset) && typeof value.ms === "number") {
-        this.#setOffset(key[1], key[2], key[3], value.offset, value.ms);
-      } else throw new Error("bad offset value");
-    } else if (key[0] === "g") {
-      if (value === null) this.#groups.delete(key[1]);
-      else if (isStoredGroup(value)) this.#groups.set(key[1], value);
-      else throw new Error("bad group value");
-    }
+    this.#state.apply(keyBytes, valueBytes);
   }
 
   #setOffset(group: string, topic: string, partition: number, offset: number, ms: number): void {
-    let map = this.#offsets.get(group);
-    if (map === undefined) this.#offsets.set(group, map = new Map());
-    map.set(`${topic}\0${partition}`, { offset, ms });
+    this.#state.setOffset(group, topic, partition, offset, ms);
   }
 
   #deleteOffset(group: string, key: string): void {
-    const map = this.#offsets.get(group);
-    map?.delete(key);
-    if (map?.size === 0) this.#offsets.delete(group);
+    this.#state.deleteOffset(group, key);
   }
 
   committed(group: string, topic: string, partition: number): number | undefined {
-    return this.#offsets.get(group)?.get(`${topic}\0${partition}`)?.offset;
+    return this.#state.committed(group, topic, partition);
   }
 
   offsetsOf(group: string): OffsetCommit[] {
-    const out: OffsetCommit[] = [];
-    for (const [key, v] of this.#offsets.get(group) ?? []) {
-      const [topic, partition] = key.split("\0");
-      out.push({ topic, partition: Number(partition), offset: v.offset });
-    }
-    return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    return this.#state.offsetsOf(group);
   }
 
   hasOffsets(group: string): boolean {
-    return (this.#offsets.get(group)?.size ?? 0) > 0;
+    return this.#state.hasOffsets(group);
   }
 
   storedGroups(): [string, StoredGroup][] {
@@ -271,10 +226,7 @@ export class OffsetStore {
     if (commits.length === 0) return;
     const ms = this.#clock.nowMs();
     await this.#append(
-      commits.map((c) => ({
-        key: encoder.encode(JSON.stringify(["o", group, c.topic, c.partition])),
-        value: encoder.encode(JSON.stringify({ offset: c.offset, ms })),
-      })),
+      commits.map((c) => offsetRecord(group, c.topic, c.partition, { offset: c.offset, ms })),
       () => {
         for (const c of commits) this.#setOffset(group, c.topic, c.partition, c.offset, ms);
       },
@@ -283,10 +235,7 @@ export class OffsetStore {
 
   /** Stores a group's membership (null removes it). */
   async saveGroup(group: string, meta: StoredGroup | null): Promise<void> {
-    await this.#append([{
-      key: encoder.encode(JSON.stringify(["g", group])),
-      value: meta === null ? null : encoder.encode(JSON.stringify(meta)),
-    }], () => {
+    await this.#append([groupRecord(group, meta)], () => {
       if (meta === null) this.#groups.delete(group);
       else this.#groups.set(group, meta);
     });
@@ -304,12 +253,9 @@ export class OffsetStore {
     if (keys.length === 0 && !stored) return false;
     const records: RecordInput[] = keys.map((k) => {
       const [topic, partition] = k.split("\0");
-      return {
-        key: encoder.encode(JSON.stringify(["o", group, topic, Number(partition)])),
-        value: null,
-      };
+      return offsetRecord(group, topic, Number(partition), null);
     });
-    if (stored) records.push({ key: encoder.encode(JSON.stringify(["g", group])), value: null });
+    if (stored) records.push(groupRecord(group, null));
     await this.#append(records, () => {
       for (const k of keys) this.#deleteOffset(group, k);
       if (stored) this.#groups.delete(group);
@@ -334,10 +280,9 @@ export class OffsetStore {
       if (map?.has(k)) keys.set(k, p);
     }
     if (keys.size === 0) return 0;
-    const records: RecordInput[] = [...keys.values()].map((p) => ({
-      key: encoder.encode(JSON.stringify(["o", group, p.topic, p.partition])),
-      value: null,
-    }));
+    const records: RecordInput[] = [...keys.values()].map((p) =>
+      offsetRecord(group, p.topic, p.partition, null)
+    );
     await this.#append(records, () => {
       for (const k of keys.keys()) this.#deleteOffset(group, k);
     });

@@ -18,6 +18,7 @@ import { type KafkaContext, NODE_ID } from "../context.ts";
 import { KafkaError } from "../error_codes.ts";
 import { kafkaErrorCode } from "../errors.ts";
 import { topicIdOf } from "../topic_ids.ts";
+import { OFFSETS_TOPIC } from "../../broker/groups/replicated_offsets.ts";
 import {
   controllerId,
   groupCoordinator,
@@ -101,7 +102,8 @@ function topicMetadata(
     errorCode: KafkaError.NONE,
     name: topic.name,
     topicId: topicIdOf(topic),
-    isInternal: false,
+    // A cluster's group offsets topic, as Kafka marks it.
+    isInternal: topic.name === OFFSETS_TOPIC,
     partitions: partitionsMetadata(ctx.broker, topic),
     topicAuthorizedOperations,
   };
@@ -175,7 +177,17 @@ const KEY_TYPE_GROUP = 0;
 const KNOWN_KEY_TYPES: ReadonlySet<number> = new Set([0, 1, 2]);
 
 export function findCoordinatorHandler(ctx: KafkaContext): Handler {
-  return (body, context) => {
+  return async (body, context) => {
+    // A cluster keeps group offsets in its internal topic: made on the first FindCoordinator.
+    if (body.keyType === KEY_TYPE_GROUP && ctx.broker.cluster !== undefined) {
+      try {
+        await ctx.broker.ensureOffsetsTopic();
+      } catch (err) {
+        ctx.logger.warn("the offsets topic could not be created yet", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
     const keyType = body.keyType as number;
     const answer = (key: string) => {
       const ok = keyType === KEY_TYPE_GROUP;
@@ -210,13 +222,13 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
           ? KafkaError.NONE
           : KafkaError.COORDINATOR_NOT_AVAILABLE,
         errorMessage: ok
-          ? (coordinator === undefined ? "no live broker" : null)
+          ? (coordinator === undefined ? "the group's coordinator is not available yet" : null)
           : "transactions are not supported",
       };
     };
     const keys = (body.coordinatorKeys as string[] | undefined) ?? [];
     const single = answer(body.key as string);
-    return Promise.resolve({
+    return {
       throttleTimeMs: 0,
       errorCode: single.errorCode,
       errorMessage: single.errorMessage,
@@ -224,7 +236,7 @@ export function findCoordinatorHandler(ctx: KafkaContext): Handler {
       host: single.host,
       port: single.port,
       coordinators: keys.map(answer),
-    });
+    };
   };
 }
 

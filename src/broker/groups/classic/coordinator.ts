@@ -82,7 +82,7 @@
  */
 import type { Clock } from "../../../clock.ts";
 import type { Logger } from "../../../logger.ts";
-import type { OffsetStore } from "../offset_store.ts";
+import type { GroupStore as OffsetStore } from "../group_records.ts";
 import { handleHeartbeat, handleLeaveGroup } from "./heartbeat.ts";
 import { handleJoinGroup } from "./join.ts";
 import { ClassicOffsets } from "./offsets.ts";

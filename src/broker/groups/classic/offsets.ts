@@ -6,7 +6,7 @@
  * first) and lost on restart; a fetch answers "" when it has none for the committed offset.
  */
 import { isSluiceError } from "../../../errors.ts";
-import type { OffsetCommit, OffsetStore } from "../offset_store.ts";
+import type { GroupStore as OffsetStore, OffsetCommit } from "../group_records.ts";
 import {
   CLASSIC_COMMIT_PARTITIONS_MAX,
   type ClassicGroupError,
