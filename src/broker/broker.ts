@@ -11,7 +11,7 @@
  *   minBytes; fetch() is its one-partition form with earliest/latest offsets (HTTP, SSE).
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { isSluiceError, SluiceError } from "../errors.ts";
+import { SluiceError } from "../errors.ts";
 import { FETCH_WAIT_MS_MAX, LONG_POLLS_MAX } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { COMPRESSION_CODECS } from "../record/compression.ts";
@@ -49,13 +49,7 @@ import type { ConsumerGroupOptions } from "./groups/consumer_coordinator.ts";
 import type { ClassicGroupOptions } from "./groups/classic/types.ts";
 import { OffsetStore } from "./groups/offset_store.ts";
 import type { GroupStore } from "./groups/group_records.ts";
-import {
-  OFFSETS_BATCH_BYTES_MAX,
-  OFFSETS_TOPIC,
-  OFFSETS_TOPIC_PARTITIONS,
-  OFFSETS_TOPIC_REPLICATION_FACTOR,
-  ReplicatedOffsetStore,
-} from "./groups/replicated_offsets.ts";
+import { OFFSETS_TOPIC, ReplicatedOffsetStore } from "./groups/replicated_offsets.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
 import { type Topic, TopicRegistry } from "./topic_registry.ts";
@@ -274,28 +268,9 @@ export class Broker {
     return (this.#offsets as ReplicatedOffsetStore).coordinates(group);
   }
 
-  /**
-   * A cluster's internal offsets topic, created on first need (Kafka creates it on the first
-   * FindCoordinator): OFFSETS_TOPIC_PARTITIONS partitions, replication factor
-   * OFFSETS_TOPIC_REPLICATION_FACTOR or the live brokers if fewer, kept forever.
-   */
-  async ensureOffsetsTopic(): Promise<void> {
-    const cluster = this.cluster;
-    if (cluster === undefined || cluster.metadata.topics.has(OFFSETS_TOPIC)) return;
-    try {
-      await this.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, {
-        "retention.ms": -1,
-        "retention.bytes": -1,
-        "max.message.bytes": OFFSETS_BATCH_BYTES_MAX,
-      }, {
-        replicationFactor: Math.min(
-          OFFSETS_TOPIC_REPLICATION_FACTOR,
-          cluster.metadata.liveBrokerIds().length,
-        ),
-      });
-    } catch (err) {
-      if (!isSluiceError(err, "TOPIC_EXISTS")) throw err;
-    }
+  /** A cluster's internal offsets topic, created on first need (broker_replication.ts). */
+  ensureOffsetsTopic(): Promise<void> {
+    return this.#replication.ensureOffsetsTopic(this.topics);
   }
 
   /** Segment-file descriptors open now, across every log of the process (a bounded LRU). */

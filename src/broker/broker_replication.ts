@@ -14,7 +14,13 @@
  */
 import type { ClusterNode } from "../cluster/cluster_node.ts";
 import type { Replica, ReplicaManager } from "../cluster/replica_manager.ts";
-import { SluiceError } from "../errors.ts";
+import { isSluiceError, SluiceError } from "../errors.ts";
+import {
+  OFFSETS_BATCH_BYTES_MAX,
+  OFFSETS_TOPIC,
+  OFFSETS_TOPIC_PARTITIONS,
+  OFFSETS_TOPIC_REPLICATION_FACTOR,
+} from "./groups/replicated_offsets.ts";
 import type { Logger } from "../logger.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { ClusterSync } from "./cluster_sync.ts";
@@ -211,6 +217,30 @@ export class BrokerReplication {
       );
     }
     return topic;
+  }
+
+  /**
+   * A cluster's internal offsets topic, created on first need (Kafka creates it on the first
+   * FindCoordinator): OFFSETS_TOPIC_PARTITIONS partitions, replication factor
+   * OFFSETS_TOPIC_REPLICATION_FACTOR or the live brokers if fewer, kept forever.
+   */
+  async ensureOffsetsTopic(topics: TopicRegistry): Promise<void> {
+    const cluster = this.#cluster;
+    if (cluster === undefined || cluster.metadata.topics.has(OFFSETS_TOPIC)) return;
+    try {
+      await this.createTopic(topics, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, {
+        "retention.ms": -1,
+        "retention.bytes": -1,
+        "max.message.bytes": OFFSETS_BATCH_BYTES_MAX,
+      }, {
+        replicationFactor: Math.min(
+          OFFSETS_TOPIC_REPLICATION_FACTOR,
+          cluster.metadata.liveBrokerIds().length,
+        ),
+      });
+    } catch (err) {
+      if (!isSluiceError(err, "TOPIC_EXISTS")) throw err;
+    }
   }
 
   /** Deletes a topic from etcd; resolves once this broker's logs of it are gone. */
