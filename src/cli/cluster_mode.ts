@@ -23,6 +23,9 @@ export interface ClusterModeConfig {
   minInsyncReplicas: number;
   brokerSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
+  /** SASL/PLAIN credentials of the followers' connections (with --auth). */
+  interBrokerUser?: string;
+  interBrokerPassword?: string;
 }
 
 export async function joinClusterOrExit(
@@ -37,7 +40,11 @@ export async function joinClusterOrExit(
   },
 ): Promise<ClusterNode> {
   const { kafka, logger } = context;
-  const transport = new KafkaReplicaClient({ clientId: `sluice-replica-${config.nodeId}` });
+  const transport = new KafkaReplicaClient({
+    clientId: `sluice-replica-${config.nodeId}`,
+    username: config.interBrokerUser,
+    password: config.interBrokerPassword,
+  });
   let cluster: ClusterNode;
   try {
     cluster = await ClusterNode.join({

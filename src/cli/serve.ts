@@ -140,6 +140,8 @@ const ServerConfig = z.strictObject({
     BROKER_SESSION_TIMEOUT_MS_MAX,
   ),
   replicaLagTimeMaxMs: z.coerce.number().int().min(100).max(3_600_000),
+  interBrokerUser: z.string().min(1).optional(),
+  interBrokerPassword: z.string().min(1).optional(),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -195,6 +197,8 @@ const SETTINGS = [
     "SLUICE_BROKER_SESSION_TIMEOUT_MS",
   ],
   ["replicaLagTimeMaxMs", "--replica-lag-time-max-ms", "SLUICE_REPLICA_LAG_TIME_MAX_MS"],
+  ["interBrokerUser", "--inter-broker-user", "SLUICE_INTER_BROKER_USER"],
+  ["interBrokerPassword", "--inter-broker-password", "SLUICE_INTER_BROKER_PASSWORD"],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -216,7 +220,8 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
                          [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
                           [--default-replication-factor N] [--min-insync-replicas N]
-                          [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]]
+                          [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
+                          [--inter-broker-user NAME] (password: SLUICE_INTER_BROKER_PASSWORD)]
                          [--config FILE]`);
   exitProcess(2);
 }
@@ -288,6 +293,21 @@ export function resolveServerConfig(args: string[]): ServerConfig {
   if (config.nodeId !== undefined && config.kafkaPort === 0) {
     usage(
       "cluster mode needs the Kafka listener (followers replicate over it): not --kafka-port 0",
+    );
+  }
+  if (config.nodeId !== undefined && config.tlsCert !== undefined) {
+    usage("cluster mode with --tls-cert is not supported yet: followers replicate over plain TCP");
+  }
+  if ((config.interBrokerUser === undefined) !== (config.interBrokerPassword === undefined)) {
+    usage("--inter-broker-user and its password (SLUICE_INTER_BROKER_PASSWORD) go together");
+  }
+  if (
+    config.nodeId !== undefined && config.auth !== undefined && config.interBrokerUser === undefined
+  ) {
+    usage(
+      "cluster mode with --auth needs the brokers' own credentials to replicate: " +
+        "--inter-broker-user NAME and SLUICE_INTER_BROKER_PASSWORD (a token of the auth file " +
+        "with the admin right on every topic)",
     );
   }
   if (!isLoopback(config.host) && config.auth === undefined && config.insecure !== true) {

@@ -24,6 +24,8 @@ export interface ClusterOptions {
   brokers?: number;
   /** Extra `serve` arguments for every broker (e.g. --broker-session-timeout-ms). */
   args?: readonly string[];
+  /** Extra environment variables for every broker. */
+  env?: Record<string, string>;
 }
 
 export class TestCluster {
@@ -33,11 +35,17 @@ export class TestCluster {
     readonly etcd: RunningEtcd,
     readonly dir: string,
     readonly args: readonly string[],
+    readonly env: Record<string, string> = {},
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const etcd = await startEtcd();
-    const cluster = new TestCluster(etcd, tempDir("sluice-cluster-"), options.args ?? []);
+    const cluster = new TestCluster(
+      etcd,
+      tempDir("sluice-cluster-"),
+      options.args ?? [],
+      options.env ?? {},
+    );
     try {
       const n = options.brokers ?? 3;
       await Promise.all(Array.from({ length: n }, (_, i) => cluster.startBroker(i + 1)));
@@ -57,6 +65,7 @@ export class TestCluster {
     const server = await startServer({
       dataDir: this.dataDir(nodeId),
       noDefaultFlags: true,
+      env: this.env,
       args: [
         "--host",
         "127.0.0.1",

@@ -158,10 +158,13 @@ export function fetchHandler(ctx: KafkaContext): Handler {
         replicaId,
       });
     const aborted: Aborted = body.isolationLevel === 1 ? NO_ABORTED : null;
+    // A follower's fetch reads past the high watermark and moves the ISR: Kafka asks it for
+    // CLUSTER_ACTION; here, the admin right on the topic (the brokers' own token has it).
+    const right = replicaId >= 0 ? "admin" : "read";
     if (fetch.kind === "incremental") {
-      return incremental(fetch.session, fetch.epoch, context, read, aborted);
+      return incremental(fetch.session, fetch.epoch, context, read, aborted, right);
     }
-    return full(topics, context, read, fetch.create ? sessions : undefined, aborted);
+    return full(topics, context, read, fetch.create ? sessions : undefined, aborted, right);
   };
 }
 
@@ -174,13 +177,14 @@ async function full(
   read: Read,
   sessions: FetchSessionCache | undefined,
   aborted: Aborted,
+  right: "read" | "admin",
 ): Promise<Struct> {
   // The partitions of the topics the principal may read go to the broker, in request order.
   const partitions: FetchPartition[] = [];
   const allowed: boolean[] = new Array(topics.length);
   for (let i = 0; i < topics.length; i++) {
     const topic = topics[i].topic;
-    allowed[i] = may(context, "topic", topic, "read");
+    allowed[i] = may(context, "topic", topic, right);
     if (!allowed[i]) continue;
     for (const p of topics[i].partitions) {
       partitions.push({
@@ -236,6 +240,7 @@ async function incremental(
   context: RequestContext,
   read: Read,
   aborted: Aborted,
+  right: "read" | "admin",
 ): Promise<Struct> {
   const parts: SessionPartition[] = new Array(session.size);
   let n = 0;
@@ -252,7 +257,7 @@ async function incremental(
       const p = parts[i];
       if (p.topic !== lastTopic) {
         lastTopic = p.topic;
-        lastAllowed = may(context, "topic", p.topic, "read");
+        lastAllowed = may(context, "topic", p.topic, right);
       }
       if (lastAllowed) {
         allowed[i] = 1;
