@@ -107,6 +107,12 @@ Deno.test({
       await t.step(
         "topics are created from any broker; GET /v1/cluster agrees everywhere",
         async () => {
+          // A broker serves once it has joined; its view shows the others once their keys reach it.
+          for (const b of brokers()) {
+            await waitFor(`three brokers in broker ${b.nodeId}'s view`, async () => {
+              return (await clusterView(b)).brokers.length === 3 ? true : undefined;
+            });
+          }
           const created = await json(`${broker(1).url}/v1/topics`, {
             method: "POST",
             json: { name: "orders", partitions: 3, replicationFactor: 3 },
@@ -437,6 +443,10 @@ Deno.test({
       const b2 = await cluster.startBroker(2, ["--auth", files.get(2)!]);
       const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
+      await waitFor("both brokers in broker 1's view", async () => {
+        const res = await json(`${b1.url}/v1/cluster`, { headers: as("admin-secret-000") });
+        return res.body?.brokers?.length === 2 ? true : undefined;
+      });
       const created = await json(`${b1.url}/v1/topics`, {
         method: "POST",
         headers: as("admin-secret-000"),
