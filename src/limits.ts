@@ -382,3 +382,27 @@ export const ETCD_WATCH_LINE_BYTES_MAX = 16 * 1024 * 1024;
 export const ETCD_WATCH_RETRY_MIN_MS = 100;
 /** Cluster mode: the longest wait between two attempts of a watch to reconnect. */
 export const ETCD_WATCH_RETRY_MAX_MS = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: the HTTP front forwarding a request to the partition's leader (src/http/forward.ts).
+
+/**
+ * Requests one broker's HTTP front has forwarded to other brokers and not yet seen answered, over
+ * every leader; one more is refused 429 TOO_MANY_REQUESTS before anything is sent. A quarter of
+ * REQUESTS_IN_FLIGHT_MAX: a broker whose leaders are slow keeps room to serve what it leads.
+ * Forwarded Server-Sent Events streams are counted against SSE_STREAMS_MAX instead.
+ */
+export const HTTP_FORWARDS_IN_FLIGHT_MAX = 1024;
+/**
+ * How long a forwarded request may take beyond its own wait (a fetch's maxWaitMs, a produce's
+ * timeoutMs) before the forwarding broker gives up: 504 REQUEST_TIMED_OUT, as Kafka's
+ * request.timeout.ms (a write may or may not have happened). A forwarded stream has this long to
+ * send its headers.
+ */
+export const HTTP_FORWARD_TIMEOUT_MS = 10_000;
+/**
+ * HTTP produce: how long acks=all waits for the in-sync replicas when the request gives no
+ * timeoutMs (Kafka's request.timeout.ms default), and the most a request may give.
+ */
+export const HTTP_PRODUCE_TIMEOUT_MS_DEFAULT = 30_000;
+export const HTTP_PRODUCE_TIMEOUT_MS_MAX = 120_000;

@@ -1,7 +1,8 @@
 /**
  * The HTTP front: a Hono app that translates API.md's routes into broker calls. It validates at
  * the edge (zod schemas, content types, body size), maps every typed error once (error_handler.ts)
- * and documents itself from the same schemas (/openapi.json, /docs).
+ * and documents itself from the same schemas (/openapi.json, /docs). On a cluster's broker, a
+ * request for a partition led elsewhere is forwarded to its leader (forwarding.ts).
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
@@ -10,6 +11,8 @@ import { ByteBudget } from "../byte_budget.ts";
 import { SluiceError } from "../errors.ts";
 import {
   HTTP_FETCH_BYTES_MAX,
+  HTTP_FORWARD_TIMEOUT_MS,
+  HTTP_FORWARDS_IN_FLIGHT_MAX,
   HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX,
   REQUEST_BYTES_DEFAULT,
   REQUESTS_IN_FLIGHT_MAX,
@@ -18,8 +21,11 @@ import {
 import type { Logger } from "../logger.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { authMiddleware } from "./auth.ts";
+import { ProducePartitioner } from "./cluster_produce.ts";
 import { errorResponse } from "./error_handler.ts";
+import { Forwarder } from "./forwarding.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { registerClusterRoutes } from "./routes/cluster.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerServiceRoutes } from "./routes/service.ts";
@@ -40,6 +46,10 @@ export interface AppOptions {
   fetchBytesMax?: number;
   /** Fetch response bytes not yet taken by clients (HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX). */
   responseBytesMax?: number;
+  /** Cluster mode: requests forwarded to leaders at once (HTTP_FORWARDS_IN_FLIGHT_MAX). */
+  forwardsInFlightMax?: number;
+  /** Cluster mode: a forwarded request's time beyond its own wait (HTTP_FORWARD_TIMEOUT_MS). */
+  forwardTimeoutMs?: number;
 }
 
 /** What every route module needs. */
@@ -55,6 +65,10 @@ export interface AppContext {
   fetchBytesMax: number;
   /** Fetch response bodies not yet taken by their clients (records.ts, body.ts leasedBody). */
   responseBytes: ByteBudget;
+  /** Cluster mode: requests for partitions led elsewhere go to their leaders. */
+  forwarder: Forwarder;
+  /** Unkeyed records' sticky partitions, for produce requests split across leaders. */
+  partitioner: ProducePartitioner;
 }
 
 export interface SluiceApp {
@@ -131,10 +145,18 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
     shutdown: shutdown.signal,
     fetchBytesMax: options.fetchBytesMax ?? HTTP_FETCH_BYTES_MAX,
     responseBytes: new ByteBudget(options.responseBytesMax ?? HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX),
+    forwarder: new Forwarder(broker, {
+      inFlightMax: options.forwardsInFlightMax ?? HTTP_FORWARDS_IN_FLIGHT_MAX,
+      timeoutMs: options.forwardTimeoutMs ?? HTTP_FORWARD_TIMEOUT_MS,
+      shutdown: shutdown.signal,
+    }),
+    partitioner: new ProducePartitioner(),
   };
   metrics.responseBytes = ctx.responseBytes;
+  metrics.addSource(() => ctx.forwarder.render());
   registerServiceRoutes(ctx);
   registerTopicRoutes(ctx);
+  registerClusterRoutes(ctx);
   registerRecordRoutes(ctx);
   registerStreamRoutes(ctx);
   registerGroupRoutes(ctx);

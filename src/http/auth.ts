@@ -8,6 +8,7 @@
  * | GET /metrics                                   | admin on topic `*`                       |
  * | POST /v1/topics                                | admin on the body's `name`               |
  * | GET /v1/topics                                 | any token; lists the topics it has a right on |
+ * | GET /v1/cluster                                | any token; lists the topics it has a right on |
  * | GET /v1/topics/{t}                             | any op (read, write, admin) on t         |
  * | DELETE /v1/topics/{t}                          | admin on t                               |
  * | POST /v1/topics/{t}/records, .../batches       | write on t                               |
@@ -22,6 +23,9 @@
  * No or unknown token: 401 UNAUTHENTICATED with `WWW-Authenticate: Bearer`; known but lacking the
  * right: 403 FORBIDDEN. A body the route would refuse (bad JSON, wrong shape) is passed on
  * unchecked: the route answers 4xx and writes nothing, so nothing is done without a check.
+ *
+ * In a cluster, a request forwarded to a partition's leader (forwarding.ts) carries the client's
+ * Authorization header, and the leader checks it again with its own tokens.
  */
 import type { MiddlewareHandler } from "hono";
 import type { Broker } from "../broker/broker.ts";
@@ -114,6 +118,8 @@ export function authMiddleware(
 
     if (path === "/metrics" && method === "GET") {
       topic("*", "admin");
+    } else if (path === "/v1/cluster" && method === "GET") {
+      filterTopicList = true;
     } else if (s[0] === "v1" && s[1] === "topics") {
       if (s.length === 2 && method === "POST") {
         const body = CreateTopicBody.safeParse(await peekJson(c.req));

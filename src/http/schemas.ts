@@ -3,7 +3,12 @@
  * body.ts), and the same schemas generate /openapi.json, so the docs cannot drift from the checks.
  */
 import { z } from "@hono/zod-openapi";
-import { FETCH_WAIT_MS_MAX, READ_BYTES_MAX, RECORDS_PER_REQUEST_MAX } from "../limits.ts";
+import {
+  FETCH_WAIT_MS_MAX,
+  HTTP_PRODUCE_TIMEOUT_MS_MAX,
+  READ_BYTES_MAX,
+  RECORDS_PER_REQUEST_MAX,
+} from "../limits.ts";
 
 /** A non-negative integer given as a query string (no sign, exponent or fraction). */
 const queryInt = (min: number, max: number) =>
@@ -20,6 +25,8 @@ export const PartitionParams = TopicParams.extend({
 export const CreateTopicBody = z.object({
   name: z.string().openapi({ example: "orders" }),
   partitions: z.number().int().optional().openapi({ example: 3 }),
+  /** Cluster mode: replicas per partition (the cluster's default when absent); 1 on one node. */
+  replicationFactor: z.number().int().optional().openapi({ example: 3 }),
   // Values are checked by the topic config schema (INVALID_CONFIG names the key).
   config: z.record(z.string(), z.unknown()).optional().openapi({
     example: { "retention.ms": 604800000, "compression.type": "lz4" },
@@ -73,6 +80,16 @@ export const ProduceBody = z.object({
   valueEncoding: ValueEncoding.optional(),
 }).openapi("Produce");
 
+/** How a produce is acknowledged: `all` (the default) or `1`; see API.md "Produce". */
+export const ProduceQuery = z.object({
+  acks: z.enum(["all", "-1", "1"]).optional().openapi({
+    description: "all (default): every in-sync replica has the records; 1: the leader has them",
+  }),
+  timeoutMs: queryInt(1, HTTP_PRODUCE_TIMEOUT_MS_MAX).optional().openapi({
+    description: "how long acks=all waits for the in-sync replicas (default 30000)",
+  }),
+});
+
 export const ProduceResponse = z.object({
   offsets: z.array(z.object({ partition: z.number().int(), offset: z.number().int() })),
 });
@@ -121,6 +138,34 @@ export const OffsetsQuery = z.object({
 });
 
 export const OffsetResponse = z.object({ offset: z.number().int().nullable() });
+
+export const ClusterDescription = z.object({
+  /** False on one node: then node 0 is the only broker, the controller, and leads everything. */
+  clusterMode: z.boolean(),
+  nodeId: z.number().int(),
+  /** The controller's node id; -1 while none is elected. */
+  controller: z.number().int(),
+  brokers: z.array(z.object({
+    nodeId: z.number().int(),
+    host: z.string(),
+    /** The Kafka listener's port; null when this broker has none (or, on one node, unknown). */
+    kafkaPort: z.number().int().nullable(),
+    /** The HTTP API's base URL; null when the broker has no HTTP listener. */
+    httpUrl: z.string().nullable(),
+    live: z.boolean(),
+  })),
+  topics: z.array(z.object({
+    name: z.string(),
+    partitions: z.array(z.object({
+      partition: z.number().int(),
+      /** The leader's node id; -1 when the partition has no leader now. */
+      leader: z.number().int(),
+      leaderEpoch: z.number().int(),
+      replicas: z.array(z.number().int()),
+      isr: z.array(z.number().int()),
+    })),
+  })),
+}).openapi("Cluster");
 
 export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string() }),

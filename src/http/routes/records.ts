@@ -11,13 +11,20 @@
  * nothing while it waits: the broker's read path (Broker.fetch, the one Kafka's Fetch takes too)
  * reads, and when that is short of minBytes gives the bytes back, waits for appends, and reads
  * again, asking the lease right before each read.
+ *
+ * Writes are acks=all unless the request says `acks=1` (in a cluster: answered once every in-sync
+ * replica has the records; on one node the same as 1). On a cluster's broker every route here
+ * serves what this broker leads and forwards the rest to the partition's leader (forwarding.ts);
+ * a JSON produce is split by leader (cluster_produce.ts).
  */
-import type { FetchResult } from "../../broker/broker.ts";
+import type { FetchResult, WriteOptions } from "../../broker/broker.ts";
+import type { Context } from "hono";
 import type { FetchBudget } from "../../broker/fetch_reader.ts";
 import { ByteLease } from "../../byte_budget.ts";
 import { SluiceError } from "../../errors.ts";
-import { READ_BYTES_DEFAULT } from "../../limits.ts";
+import { HTTP_PRODUCE_TIMEOUT_MS_DEFAULT, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
+import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
 import { leasedBody, readJson, readParams, readQuery } from "../body.ts";
 import { recordsToJson, toProduceRecords } from "../records_json.ts";
@@ -29,6 +36,7 @@ import {
   OffsetsQuery,
   PartitionParams,
   ProduceBody,
+  ProduceQuery,
   ProduceResponse,
   TopicParams,
 } from "../schemas.ts";
@@ -60,8 +68,25 @@ function leaseBudget(lease: ByteLease): FetchBudget {
   };
 }
 
+/** The produce query as the broker's write options, and as a forwarded share's query string. */
+function writeOptions(c: Context): { write: Required<WriteOptions>; query: string } {
+  const q = readQuery(c, ProduceQuery);
+  const acks = q.acks === "1" ? 1 : -1;
+  const timeoutMs = q.timeoutMs ?? HTTP_PRODUCE_TIMEOUT_MS_DEFAULT;
+  return {
+    write: { acks, timeoutMs },
+    query: `acks=${acks === 1 ? "1" : "all"}&timeoutMs=${timeoutMs}`,
+  };
+}
+
+/** The request's path and query string, as a forwarded request names them. */
+function pathAndQuery(c: Context): string {
+  const url = new URL(c.req.url);
+  return url.pathname + url.search;
+}
+
 export function registerRecordRoutes(ctx: AppContext): void {
-  const { app, broker } = ctx;
+  const { app, broker, forwarder } = ctx;
   const r = app.openAPIRegistry;
 
   r.registerPath({
@@ -70,6 +95,7 @@ export function registerRecordRoutes(ctx: AppContext): void {
     summary: "Produce records (JSON); keyed records go to murmur2(key) % partitions",
     request: {
       params: TopicParams,
+      query: ProduceQuery,
       body: { content: { "application/json": { schema: ProduceBody } } },
     },
     responses: {
@@ -79,9 +105,13 @@ export function registerRecordRoutes(ctx: AppContext): void {
   });
   app.post("/v1/topics/:topic/records", async (c) => {
     const { topic } = readParams(c, TopicParams);
-    broker.topics.get(topic); // 400/404 before the body is read
+    const { write, query } = writeOptions(c);
+    const known = broker.topics.get(topic); // 400/404 before the body is read
     const body = await readJson(c, ProduceBody);
-    const offsets = await broker.produce(topic, toProduceRecords(body));
+    if (forwarder.mayForward(c)) {
+      return await produceAcrossLeaders(ctx, c, known, body, write, query);
+    }
+    const offsets = await broker.produce(topic, toProduceRecords(body), write);
     return c.json({ offsets });
   });
 
@@ -91,12 +121,14 @@ export function registerRecordRoutes(ctx: AppContext): void {
     summary: "Append Kafka RecordBatch v2 batches as bytes",
     request: {
       params: PartitionParams,
+      query: ProduceQuery,
       body: { content: { [RECORD_BATCH_TYPE]: { schema: { type: "string", format: "binary" } } } },
     },
     responses: { 200: jsonResponse(AppendResponse, "offsets assigned"), ...errorResponses },
   });
   app.post("/v1/topics/:topic/partitions/:partition/batches", async (c) => {
     const { topic, partition } = readParams(c, PartitionParams);
+    const { write } = writeOptions(c);
     broker.topics.get(topic).partition(partition);
     const type = c.req.header("content-type") ?? "";
     if (type.split(";")[0].trim().toLowerCase() !== RECORD_BATCH_TYPE) {
@@ -105,8 +137,20 @@ export function registerRecordRoutes(ctx: AppContext): void {
         `this route takes Content-Type ${RECORD_BATCH_TYPE}, not ${JSON.stringify(type)}`,
       );
     }
+    const leader = forwarder.leaderFor(c, topic, partition);
+    if (leader !== undefined) {
+      return await forwarder.forward(c, leader, {
+        path: pathAndQuery(c),
+        method: "POST",
+        // Streamed through as it arrives; bodyLimit has checked its Content-Length already.
+        body: c.req.raw.bodyUsed
+          ? new Uint8Array(await c.req.arrayBuffer())
+          : c.req.raw.body ?? new Uint8Array(0),
+        waitMs: write.timeoutMs,
+      });
+    }
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const result = await broker.appendBatches(topic, partition, bytes);
+    const result = await broker.appendBatches(topic, partition, bytes, write);
     return c.json({ baseOffset: result.baseOffset, lastOffset: result.lastOffset });
   });
 
@@ -130,6 +174,15 @@ export function registerRecordRoutes(ctx: AppContext): void {
   app.get("/v1/topics/:topic/partitions/:partition/records", async (c) => {
     const { topic, partition } = readParams(c, PartitionParams);
     const q = readQuery(c, FetchQuery);
+    const leader = forwarder.leaderFor(c, topic, partition);
+    if (leader !== undefined) {
+      return await forwarder.forward(c, leader, {
+        path: pathAndQuery(c),
+        method: "GET",
+        waitMs: q.maxWaitMs ?? 0,
+        followClient: (q.maxWaitMs ?? 0) > 0,
+      });
+    }
     const want = Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, ctx.fetchBytesMax);
     const minBytes = q.minBytes ?? 1;
     const maxWaitMs = q.maxWaitMs ?? 0;
@@ -193,9 +246,17 @@ export function registerRecordRoutes(ctx: AppContext): void {
       ...errorResponses,
     },
   });
-  app.get("/v1/topics/:topic/partitions/:partition/offsets", (c) => {
+  app.get("/v1/topics/:topic/partitions/:partition/offsets", async (c) => {
     const { topic, partition } = readParams(c, PartitionParams);
     const { timestamp } = readQuery(c, OffsetsQuery);
+    const leader = forwarder.leaderFor(c, topic, partition);
+    if (leader !== undefined) {
+      return await forwarder.forward(c, leader, {
+        path: pathAndQuery(c),
+        method: "GET",
+        waitMs: 0,
+      });
+    }
     return c.json({ offset: broker.offsetFor(topic, partition, timestamp) ?? null });
   });
 }

@@ -5,6 +5,10 @@
  * Back-pressure: the loop reads at most SSE_BUFFER_BYTES_MAX of batches at a time and awaits each
  * write, which waits while the client is not reading; a slow client therefore slows its own
  * reads of the log and never grows the server's memory. Streams are bounded (SSE_STREAMS_MAX).
+ *
+ * On a cluster's broker, a stream of a partition led elsewhere is the leader's stream, forwarded
+ * (forwarding.ts) and counted against this broker's SSE_STREAMS_MAX: it ends when the leader's
+ * does (the leader went away, or stopped leading), and the client reconnects with Last-Event-ID.
  */
 import { streamSSE } from "hono/streaming";
 import { highWatermark } from "../../broker/fetch_reader.ts";
@@ -20,7 +24,7 @@ import { ErrorResponse, PartitionParams, StreamQuery } from "../schemas.ts";
 const KEEPALIVE_MS = 15_000;
 
 export function registerStreamRoutes(ctx: AppContext): void {
-  const { app, broker, logger, metrics } = ctx;
+  const { app, broker, forwarder, logger, metrics } = ctx;
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/topics/{topic}/partitions/{partition}/stream",
@@ -35,9 +39,24 @@ export function registerStreamRoutes(ctx: AppContext): void {
     },
   });
 
-  app.get("/v1/topics/:topic/partitions/:partition/stream", (c) => {
+  app.get("/v1/topics/:topic/partitions/:partition/stream", async (c) => {
     const { topic, partition } = readParams(c, PartitionParams);
     const q = readQuery(c, StreamQuery);
+    const leader = forwarder.leaderFor(c, topic, partition);
+    if (leader !== undefined) {
+      if (metrics.openStreams >= ctx.sseStreamsMax) {
+        throw new SluiceError("TOO_MANY_REQUESTS", `${ctx.sseStreamsMax} streams are already open`);
+      }
+      metrics.openStreams++;
+      const url = new URL(c.req.url);
+      return await forwarder.forward(c, leader, {
+        path: url.pathname + url.search,
+        method: "GET",
+        waitMs: 0,
+        stream: true,
+        onEnd: () => metrics.openStreams--,
+      });
+    }
     const log = broker.topics.get(topic).partition(partition); // 400/404 as JSON, before streaming
     const lastEventId = c.req.header("last-event-id");
     let offset: number;

@@ -1,6 +1,11 @@
-/** Topic routes: create, list, describe, delete (API.md "Topics"). */
+/**
+ * Topic routes: create, list, describe, delete (API.md "Topics"). In a cluster, create and delete
+ * go through etcd from any broker (src/broker/broker_replication.ts) and answer once this broker's
+ * view has the change; list and describe show this broker's view and its own replicas' logs.
+ */
 import { highWatermark } from "../../broker/fetch_reader.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
+import { SluiceError } from "../../errors.ts";
 import { PARTITIONS_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
@@ -38,10 +43,20 @@ export function registerTopicRoutes({ app, broker }: AppContext): void {
   });
   app.post("/v1/topics", async (c) => {
     const body = await readJson(c, CreateTopicBody);
+    const rf = body.replicationFactor;
+    if (rf !== undefined && (rf < 1 || (broker.cluster === undefined && rf !== 1))) {
+      throw new SluiceError(
+        "INVALID_REPLICATION_FACTOR",
+        broker.cluster === undefined
+          ? `replication factor ${rf}: this broker is a single node (use 1)`
+          : `replication factor ${rf}: must be at least 1`,
+      );
+    }
     const topic = await broker.createTopic(
       body.name,
       body.partitions ?? PARTITIONS_DEFAULT,
       body.config ?? {},
+      { replicationFactor: rf },
     );
     return c.json(describeTopic(topic), 201);
   });
