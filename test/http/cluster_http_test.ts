@@ -411,9 +411,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    // Replication over the Kafka listener would need SASL credentials of the brokers' own (not
-    // there yet, docs/cluster.md): the topic here has one replica per partition.
-    const cluster = await TestCluster.start({ brokers: 0 });
+    // The brokers replicate with the admin token (--inter-broker-user); the topic here has one
+    // replica per partition, so each partition's leader is the only broker that may take it.
+    const cluster = await TestCluster.start({
+      brokers: 0,
+      args: ["--inter-broker-user", "admin"],
+      env: { SLUICE_INTER_BROKER_PASSWORD: "admin-secret-000" },
+    });
     try {
       const admin = {
         name: "admin",
