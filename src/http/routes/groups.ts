@@ -1,4 +1,5 @@
 /** Consumer group routes (API.md "Consumer groups"). */
+import { SluiceError } from "../../errors.ts";
 import { READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
@@ -20,6 +21,20 @@ import {
 export function registerGroupRoutes({ app, broker, fetchBytesMax }: AppContext): void {
   const r = app.openAPIRegistry;
   const groups = broker.groups;
+
+  // In a cluster a group's members would read partitions led by other brokers: not served yet.
+  // Refused outright rather than half-served (docs/cluster.md "Not yet"); Kafka consumer groups
+  // and the partition routes work.
+  app.use("/v1/groups/*", async (c, next) => {
+    if (broker.replicated) {
+      throw new SluiceError(
+        "UNSUPPORTED_IN_CLUSTER",
+        "HTTP consumer groups are not served by a cluster's brokers yet: use a Kafka consumer " +
+          "group, or fetch partitions with GET /v1/topics/{topic}/partitions/{partition}/records",
+      );
+    }
+    await next();
+  });
 
   r.registerPath({
     method: "post",
