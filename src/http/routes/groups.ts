@@ -25,7 +25,7 @@ export function registerGroupRoutes({ app, broker, fetchBytesMax }: AppContext):
   // In a cluster a group's members would read partitions led by other brokers: not served yet.
   // Refused outright rather than half-served (docs/cluster.md "Not yet"); Kafka consumer groups
   // and the partition routes work.
-  app.use("/v1/groups/*", async (c, next) => {
+  app.use("/v1/groups/*", async (_c, next) => {
     if (broker.replicated) {
       throw new SluiceError(
         "UNSUPPORTED_IN_CLUSTER",
