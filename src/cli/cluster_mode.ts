@@ -23,6 +23,7 @@ export interface ClusterModeConfig {
   minInsyncReplicas: number;
   brokerSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
+  leaderImbalanceCheckIntervalMs: number;
   /** SASL/PLAIN credentials of the followers' connections (with --auth). */
   interBrokerUser?: string;
   interBrokerPassword?: string;
@@ -61,6 +62,7 @@ export async function joinClusterOrExit(
         replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
         defaultReplicationFactor: config.defaultReplicationFactor,
         minInsyncReplicas: config.minInsyncReplicas,
+        leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalMs,
       },
       transport,
       logger,

@@ -59,6 +59,7 @@ import {
   BROKER_SESSION_TIMEOUT_MS_MIN,
 } from "../cluster/membership.ts";
 import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "../cluster/replica_manager.ts";
+import { LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT } from "../cluster/controller.ts";
 import { joinClusterOrExit } from "./cluster_mode.ts";
 
 /** Kafka's default.replication.factor and min.insync.replicas defaults. */
@@ -140,6 +141,7 @@ const ServerConfig = z.strictObject({
     BROKER_SESSION_TIMEOUT_MS_MAX,
   ),
   replicaLagTimeMaxMs: z.coerce.number().int().min(100).max(3_600_000),
+  leaderImbalanceCheckIntervalMs: z.coerce.number().int().min(0).max(86_400_000),
   interBrokerUser: z.string().min(1).optional(),
   interBrokerPassword: z.string().min(1).optional(),
 });
@@ -197,6 +199,11 @@ const SETTINGS = [
     "SLUICE_BROKER_SESSION_TIMEOUT_MS",
   ],
   ["replicaLagTimeMaxMs", "--replica-lag-time-max-ms", "SLUICE_REPLICA_LAG_TIME_MAX_MS"],
+  [
+    "leaderImbalanceCheckIntervalMs",
+    "--leader-imbalance-check-interval-ms",
+    "SLUICE_LEADER_IMBALANCE_CHECK_INTERVAL_MS",
+  ],
   ["interBrokerUser", "--inter-broker-user", "SLUICE_INTER_BROKER_USER"],
   ["interBrokerPassword", "--inter-broker-password", "SLUICE_INTER_BROKER_PASSWORD"],
 ] as const;
@@ -221,6 +228,7 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
                           [--default-replication-factor N] [--min-insync-replicas N]
                           [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
+                          [--leader-imbalance-check-interval-ms MS (0: off)]
                           [--inter-broker-user NAME] (password: SLUICE_INTER_BROKER_PASSWORD)]
                          [--config FILE]`);
   exitProcess(2);
@@ -271,6 +279,7 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     minInsyncReplicas: MIN_INSYNC_REPLICAS_DEFAULT,
     brokerSessionTimeoutMs: BROKER_SESSION_TIMEOUT_MS_DEFAULT,
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
+    leaderImbalanceCheckIntervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {

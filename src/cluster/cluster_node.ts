@@ -36,6 +36,8 @@ export interface ClusterSettings {
   defaultReplicationFactor: number;
   /** The broker-wide min.insync.replicas (a topic's own config wins). */
   minInsyncReplicas: number;
+  /** Preferred-leader election every this many ms; 0 off (controller.ts). */
+  leaderImbalanceCheckIntervalMs?: number;
 }
 
 export interface ClusterNodeOptions {
@@ -174,6 +176,7 @@ export class ClusterNode {
     this.#controller = new Controller(this.etcd, this.keys, this.metadata, this.membership, {
       logger: this.#options.logger,
       nowMs: this.#options.nowMs,
+      leaderImbalanceCheckIntervalMs: this.settings.leaderImbalanceCheckIntervalMs,
     });
     await this.#controller.start();
   }

@@ -30,17 +30,25 @@ import {
 import type { EtcdClient } from "./etcd.ts";
 import type { BrokerMembership } from "./membership.ts";
 import type { ClusterMetadata, MetadataChange } from "./metadata.ts";
-import { nextPartitionState } from "./partition_election.ts";
+import { nextPartitionState, preferredLeaderMoves } from "./partition_election.ts";
 import { writeMissingPartitionStates } from "./cluster_topics.ts";
 
 /** Partition writes of one controller pass in flight at once. */
 const CONTROLLER_WRITES_IN_FLIGHT = 64;
 /** A pass at least this often while active, changes or not (writes that failed are retried). */
 export const CONTROLLER_RESYNC_MS = 5_000;
+/** Kafka's leader.imbalance.check.interval.seconds (300): how often leaderships go home. */
+export const LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT = 300_000;
 
 export interface ControllerOptions {
   logger: Logger;
   nowMs: () => number;
+  /**
+   * How often leaderships move back to their preferred replicas (preferred_leader election,
+   * partition_election.ts preferredLeaderMoves); 0 turns it off (Kafka's
+   * auto.leader.rebalance.enable false). Default LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT.
+   */
+  leaderImbalanceCheckIntervalMs?: number;
 }
 
 export class Controller {
@@ -56,6 +64,7 @@ export class Controller {
   #pass: Promise<void> | undefined;
   #passAgain = false;
   #resync: ReturnType<typeof setInterval> | undefined;
+  #rebalance: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(
@@ -79,6 +88,9 @@ export class Controller {
       if (this.#metadata.controller === undefined) this.#elect();
       this.#schedulePass();
     }, CONTROLLER_RESYNC_MS);
+    const every = this.#options.leaderImbalanceCheckIntervalMs ??
+      LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT;
+    if (every > 0) this.#rebalance ??= setInterval(() => void this.#rebalanceLeaders(), every);
     this.#elect();
     return this.#electing ?? Promise.resolve();
   }
@@ -205,6 +217,35 @@ export class Controller {
     }
   }
 
+  /** Moves leaderships back to their preferred replicas where a broker is out of balance. */
+  async #rebalanceLeaders(): Promise<void> {
+    if (!this.active || this.#pass !== undefined) return;
+    const states = new Map<string, PartitionState>();
+    const versions = new Map<
+      string,
+      { topic: string; partition: number; from: Versioned<PartitionState> }
+    >();
+    for (const [topic, byPartition] of this.#metadata.partitions) {
+      for (const [partition, state] of byPartition) {
+        const key = `${topic}\u0000${partition}`;
+        states.set(key, state.value);
+        versions.set(key, { topic, partition, from: state });
+      }
+    }
+    const moves = preferredLeaderMoves(states, new Set(this.#metadata.brokers.keys()));
+    if (moves.size > 0) {
+      this.#options.logger.info("moving leaderships back to their preferred replicas", {
+        partitions: moves.size,
+      });
+    }
+    const writes = [...moves].map(([key, to]) => ({ ...versions.get(key)!, to }));
+    for (let i = 0; i < writes.length && this.active; i += CONTROLLER_WRITES_IN_FLIGHT) {
+      await Promise.all(
+        writes.slice(i, i + CONTROLLER_WRITES_IN_FLIGHT).map((w) => this.#write(w)),
+      );
+    }
+  }
+
   async #write(
     w: { topic: string; partition: number; from: Versioned<PartitionState>; to: PartitionState },
   ): Promise<void> {
@@ -238,6 +279,7 @@ export class Controller {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#resync !== undefined) clearInterval(this.#resync);
+    if (this.#rebalance !== undefined) clearInterval(this.#rebalance);
     this.#unsubscribe();
     if (this.#electing !== undefined) await this.#electing;
     if (this.#pass !== undefined) await this.#pass;

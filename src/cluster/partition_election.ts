@@ -57,3 +57,49 @@ export function nextPartitionState(
     partitionEpoch: state.partitionEpoch + 1,
   };
 }
+
+/** Kafka's leader.imbalance.per.broker.percentage: rebalance a broker past this share. */
+export const LEADER_IMBALANCE_RATIO = 0.1;
+
+/**
+ * Kafka's automatic preferred-leader election (auto.leader.rebalance.enable): after failovers,
+ * leaderships sit on the brokers that took over. For each broker, the partitions whose preferred
+ * replica (the first) it is but that another broker leads; when that share passes
+ * LEADER_IMBALANCE_RATIO and the broker is live and in the ISR, they go back to it (leader epoch
+ * up: the old leader is fenced as after any election). Returns the new states by key.
+ */
+export function preferredLeaderMoves(
+  partitions: ReadonlyMap<string, PartitionState>,
+  live: ReadonlySet<number>,
+  ratio = LEADER_IMBALANCE_RATIO,
+): Map<string, PartitionState> {
+  const preferredOf = new Map<number, string[]>();
+  const misplaced = new Map<number, string[]>();
+  for (const [key, s] of partitions) {
+    const preferred = s.replicas[0];
+    if (preferred === undefined) continue;
+    let all = preferredOf.get(preferred);
+    if (all === undefined) preferredOf.set(preferred, all = []);
+    all.push(key);
+    if (s.leader !== preferred) {
+      let off = misplaced.get(preferred);
+      if (off === undefined) misplaced.set(preferred, off = []);
+      off.push(key);
+    }
+  }
+  const moves = new Map<string, PartitionState>();
+  for (const [broker, keys] of misplaced) {
+    if (!live.has(broker) || keys.length / preferredOf.get(broker)!.length <= ratio) continue;
+    for (const key of keys) {
+      const s = partitions.get(key)!;
+      if (!s.isr.includes(broker)) continue;
+      moves.set(key, {
+        ...s,
+        leader: broker,
+        leaderEpoch: s.leaderEpoch + 1,
+        partitionEpoch: s.partitionEpoch + 1,
+      });
+    }
+  }
+  return moves;
+}

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { assignReplicas } from "../../src/cluster/assignment.ts";
 import { NO_LEADER, type PartitionState } from "../../src/cluster/cluster_state.ts";
-import { nextPartitionState } from "../../src/cluster/partition_election.ts";
+import { nextPartitionState, preferredLeaderMoves } from "../../src/cluster/partition_election.ts";
 import { javaStringHash, offsetsPartitionFor } from "../../src/broker/groups/replicated_offsets.ts";
 import { prngFloat } from "../test_util.ts";
 
@@ -53,6 +53,41 @@ Deno.test("nextPartitionState: Kafka's election rules", async (t) => {
   });
   await t.step("a leaderless partition with no live ISR member stays as it is", () => {
     assert.equal(nextPartitionState(state(NO_LEADER, [1], 5), new Set([2, 3])), undefined);
+  });
+});
+
+Deno.test("preferredLeaderMoves: leaderships go home past the imbalance ratio", async (t) => {
+  const ps = (replicas: number[], leader: number, isr = replicas): PartitionState => ({
+    leader,
+    leaderEpoch: 2,
+    replicas,
+    isr,
+    partitionEpoch: 7,
+  });
+  await t.step("a broker back in the ISR gets its preferred partitions back, epoch + 1", () => {
+    const moves = preferredLeaderMoves(
+      new Map([
+        ["a", ps([1, 2, 3], 2)],
+        ["b", ps([1, 3, 2], 3)],
+        ["c", ps([2, 3, 1], 2)],
+      ]),
+      new Set([1, 2, 3]),
+    );
+    assert.deepEqual([...moves.keys()].sort(), ["a", "b"]);
+    assert.equal(moves.get("a")!.leader, 1);
+    assert.equal(moves.get("a")!.leaderEpoch, 3);
+  });
+  await t.step("not when the preferred replica is dead or out of the ISR", () => {
+    const partitions = new Map([["a", ps([1, 2, 3], 2, [2, 3])], ["b", ps([1, 2, 3], 2)]]);
+    assert.deepEqual([...preferredLeaderMoves(partitions, new Set([1, 2, 3])).keys()], ["b"]);
+    assert.equal(preferredLeaderMoves(partitions, new Set([2, 3])).size, 0);
+  });
+  await t.step("not at or under the ratio (1 of 10 misplaced is 10%)", () => {
+    const partitions = new Map<string, PartitionState>();
+    for (let i = 0; i < 10; i++) partitions.set(`p${i}`, ps([1, 2], i === 0 ? 2 : 1));
+    assert.equal(preferredLeaderMoves(partitions, new Set([1, 2])).size, 0);
+    partitions.set("p1", ps([1, 2], 2));
+    assert.equal(preferredLeaderMoves(partitions, new Set([1, 2])).size, 2);
   });
 });
 
