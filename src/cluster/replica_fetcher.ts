@@ -48,6 +48,10 @@ interface Followed {
   backoffUntilMs: number;
 }
 
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
 /** The epoch of the last batch in the log; -1 when it has none. */
 function latestEpoch(log: PartitionLog): number {
   const entries = log.leaderEpochs();
@@ -178,9 +182,10 @@ class LeaderLoop {
         leaderEpoch: a.localEpoch,
       })),
     );
+    const byPartition = new Map(answers.map((a) => [partitionKey(a.topic, a.partition), a]));
     for (let i = 0; i < asked.length; i++) {
       const { r, epoch } = asked[i];
-      const answer = answers.find((x) => x.topic === r.topic && x.partition === r.partition);
+      const answer = byPartition.get(partitionKey(r.topic, r.partition));
       const f = this.#followed(r, epoch);
       if (f === undefined || answer === undefined) continue;
       if (answer.error !== undefined) {
@@ -230,8 +235,9 @@ class LeaderLoop {
         partitionMaxBytes: REPLICA_FETCH_PARTITION_BYTES,
       })),
     });
+    const byPartition = new Map(results.map((x) => [partitionKey(x.topic, x.partition), x]));
     for (const { r, epoch } of asked) {
-      const result = results.find((x) => x.topic === r.topic && x.partition === r.partition);
+      const result = byPartition.get(partitionKey(r.topic, r.partition));
       const f = this.#followed(r, epoch);
       if (f === undefined || result === undefined) continue;
       await this.#apply(r, f, result);
