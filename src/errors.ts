@@ -67,8 +67,6 @@ export const ERROR_CODES = [
   "NOT_COORDINATOR",
   /** The group's coordinator is still loading its offsets partition; retriable. */
   "COORDINATOR_LOAD_IN_PROGRESS",
-  /** Something one node serves that a cluster's broker does not serve yet (HTTP groups). */
-  "UNSUPPORTED_IN_CLUSTER",
   /** Another live broker is registered with this node id (start-up refused). */
   "BROKER_ID_IN_USE",
   // Storage: the disk said no, or stored bytes failed their check.

@@ -48,6 +48,8 @@ import { GroupCoordinator } from "./groups/coordinator.ts";
 import type { ConsumerGroupOptions } from "./groups/consumer_coordinator.ts";
 import type { ClassicGroupOptions } from "./groups/classic/types.ts";
 import { OffsetStore } from "./groups/offset_store.ts";
+import { LOCAL_BOUNDS } from "./groups/http_members.ts";
+import { RemoteReads } from "./remote_reads.ts";
 import type { GroupStore } from "./groups/group_records.ts";
 import { OFFSETS_TOPIC, ReplicatedOffsetStore } from "./groups/replicated_offsets.ts";
 import { StickyPartitioner } from "./partitioner.ts";
@@ -132,6 +134,8 @@ export class Broker {
   readonly #lock: DirLock;
   /** One node's or a cluster's ways (broker_replication.ts). */
   readonly #replication: BrokerReplication;
+  /** A cluster's reads of partitions led elsewhere (HTTP group members); set on joining. */
+  #remote: RemoteReads | undefined;
   #closed = false;
   /** Shutting down: fetches return what is there instead of waiting. */
   #draining = false;
@@ -150,11 +154,25 @@ export class Broker {
     this.#lock = lock;
     this.#replication = replication;
     this.#offsets = offsets;
-    const read = (request: FetchMessagesRequest) => this.fetchMessages(request);
+    // HTTP members read through the broker's read path; in a cluster, the partitions led
+    // elsewhere from their leaders (remote_reads.ts, set once the broker has joined).
+    const read = (request: FetchMessagesRequest) =>
+      this.#remote === undefined
+        ? this.fetchMessages(request)
+        : this.#remote.read(request, (r) => this.fetchMessages(r));
     this.groups = new GroupCoordinator(topics, offsets, read, clock, logger, {
       groupsMax: options.groupsMax,
       consumer: options.consumerGroups,
       classic: options.classicGroups,
+      partitionBounds: {
+        bounds: (topic, partition, log) => {
+          const remote = this.#remote;
+          return remote !== undefined && remote.isRemote(topic, partition)
+            ? remote.bounds(topic, partition)
+            : LOCAL_BOUNDS.bounds(topic, partition, log);
+        },
+        probe: (partitions) => this.#remote?.probe(partitions),
+      },
     });
     this.topics = topics;
     this.clock = clock;
@@ -238,6 +256,7 @@ export class Broker {
    * topics kept in line with etcd's. Until it resolves, partitions answer CLUSTER_UNAVAILABLE.
    */
   joinCluster(cluster: ClusterNode): Promise<void> {
+    this.#remote = new RemoteReads(cluster, cluster.readTransport);
     return this.#replication.join(
       cluster,
       this.topics,
@@ -248,8 +267,11 @@ export class Broker {
         if (leading) this.#producerStates.forget(log);
         if (topic !== OFFSETS_TOPIC) return;
         const store = this.#offsets as ReplicatedOffsetStore;
-        if (leading) store.loadPartition(partition, log);
-        else store.unloadPartition(partition);
+        if (leading) {
+          store.loadPartition(partition, log);
+          // Its HTTP groups come back with their members, as after a restart.
+          this.groups.http.restore(store.storedGroupsOf(partition));
+        } else store.unloadPartition(partition);
       },
     );
   }

@@ -46,6 +46,11 @@ export async function joinClusterOrExit(
     username: config.interBrokerUser,
     password: config.interBrokerPassword,
   });
+  const readTransport = new KafkaReplicaClient({
+    clientId: `sluice-reader-${config.nodeId}`,
+    username: config.interBrokerUser,
+    password: config.interBrokerPassword,
+  });
   let cluster: ClusterNode;
   try {
     cluster = await ClusterNode.join({
@@ -65,6 +70,7 @@ export async function joinClusterOrExit(
         leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalMs,
       },
       transport,
+      readTransport,
       logger,
       nowMs: () => broker.clock.nowMs(),
       onFenced: (err) => {
@@ -76,6 +82,7 @@ export async function joinClusterOrExit(
     });
   } catch (err) {
     await transport.close();
+    await readTransport.close();
     await context.stop();
     const message = err instanceof Error ? err.message : String(err);
     if (isSluiceError(err, "BROKER_ID_IN_USE")) {

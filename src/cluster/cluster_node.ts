@@ -42,7 +42,13 @@ export interface ClusterSettings {
 
 export interface ClusterNodeOptions {
   settings: ClusterSettings;
+  /** The followers' connections to their leaders (the Kafka front's replica client). */
   transport: ReplicaTransport;
+  /**
+   * A second set of connections for the broker's own consumer reads of partitions led elsewhere
+   * (HTTP group members): their long polls never wait in line with replication.
+   */
+  readTransport: ReplicaTransport;
   logger: Logger;
   nowMs: () => number;
   /** Called when this broker's node id was taken by another process: stop serving. */
@@ -119,6 +125,11 @@ export class ClusterNode {
   get replicas(): ReplicaManager {
     if (this.#replicas === undefined) throw new Error("cluster logs are not attached yet");
     return this.#replicas;
+  }
+
+  /** Consumer reads from other leaders (see ClusterNodeOptions.readTransport). */
+  get readTransport(): ReplicaTransport {
+    return this.#options.readTransport;
   }
 
   get controller(): Controller | undefined {
@@ -198,5 +209,6 @@ export class ClusterNode {
     await this.membership.close();
     await this.metadata.close();
     await this.#options.transport.close();
+    await this.#options.readTransport.close();
   }
 }

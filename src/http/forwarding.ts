@@ -26,6 +26,7 @@
 import type { Context } from "hono";
 import type { Broker } from "../broker/broker.ts";
 import { NO_LEADER } from "../cluster/cluster_state.ts";
+import { OFFSETS_TOPIC, offsetsPartitionFor } from "../broker/groups/replicated_offsets.ts";
 import { SluiceError } from "../errors.ts";
 
 /** A request forwarded once carries this header (the forwarding broker's node id). */
@@ -59,7 +60,7 @@ export interface ForwardTarget {
 export interface ForwardRequest {
   /** Path and query on the leader, from the leading "/". */
   path: string;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** The body to send: bytes, or the client's request body streamed through. */
   body?: Uint8Array | string | ReadableStream<Uint8Array>;
   /** Replaces the client's Content-Type (a body built here). */
@@ -127,6 +128,38 @@ export class Forwarder {
       );
     }
     return { nodeId: state.leader, httpUrl: record.httpUrl };
+  }
+
+  /**
+   * The broker to forward a request of consumer group `group` to (its coordinator: the leader of
+   * its `__consumer_offsets` partition), or undefined to serve it here. Throws
+   * COORDINATOR_LOAD_IN_PROGRESS while this broker loads the group, and COORDINATOR_NOT_AVAILABLE
+   * semantics as LEADER_NOT_AVAILABLE when the coordinator is not live.
+   */
+  async coordinatorFor(c: Context, group: string): Promise<ForwardTarget | undefined> {
+    const cluster = this.broker.cluster;
+    if (cluster === undefined || !this.mayForward(c)) return undefined;
+    const here = this.broker.groupCoordination(group);
+    if (here === "yes") return undefined;
+    if (here === "loading") {
+      throw new SluiceError(
+        "COORDINATOR_LOAD_IN_PROGRESS",
+        `group ${group}'s offsets are still being loaded on this broker; retry`,
+      );
+    }
+    await this.broker.ensureOffsetsTopic();
+    const state = cluster.metadata.partition(OFFSETS_TOPIC, offsetsPartitionFor(group))?.value;
+    const record = state === undefined || state.leader === NO_LEADER
+      ? undefined
+      : cluster.metadata.brokers.get(state.leader)?.value;
+    if (record?.httpUrl === undefined || state!.leader === cluster.nodeId) {
+      throw new SluiceError(
+        "LEADER_NOT_AVAILABLE",
+        `group ${group}'s coordinator is not available yet (being elected, or loading); retry`,
+        { group },
+      );
+    }
+    return { nodeId: state!.leader, httpUrl: record.httpUrl };
   }
 
   /**

@@ -218,18 +218,6 @@ Deno.test({
         assert.equal(new Set(seen).size, count);
       });
 
-      await t.step("HTTP consumer groups are refused with 501, not half-served", async () => {
-        const b = [...cluster.brokers.values()][0];
-        const res = await fetch(`${b.url}/v1/groups/g/members`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ topics: [topic] }),
-        });
-        const body = await res.json();
-        assert.equal(res.status, 501);
-        assert.equal(body.error.code, "UNSUPPORTED_IN_CLUSTER");
-      });
-
       await t.step("every replica's log is byte for byte the same", async () => {
         for (let p = 0; p < 3; p++) {
           const copies = await waitFor(`replicas of partition ${p} in step`, async () => {

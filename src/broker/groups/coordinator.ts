@@ -34,6 +34,7 @@ import {
   type JoinRequest,
   type MemberFetchResult,
   type MemberView,
+  type PartitionBoundsSource,
   validateGroupId,
 } from "./http_members.ts";
 import type { GroupStore as OffsetStore, OffsetCommit } from "./group_records.ts";
@@ -88,6 +89,8 @@ export interface GroupCoordinatorOptions {
   consumer?: Partial<ConsumerGroupOptions>;
   /** The classic protocol's bounds and initial rebalance delay. */
   classic?: Partial<ClassicGroupOptions>;
+  /** Where HTTP members' partitions start and end (a cluster's: remote_reads.ts). */
+  partitionBounds?: PartitionBoundsSource;
 }
 
 export class GroupCoordinator {
@@ -132,7 +135,15 @@ export class GroupCoordinator {
       },
       (id) => this.consumer.hasActiveGroup(id),
     );
-    this.http = new HttpMembers(topics, store, read, this.consumer, clock, logger);
+    this.http = new HttpMembers(
+      topics,
+      store,
+      read,
+      this.consumer,
+      clock,
+      logger,
+      options.partitionBounds,
+    );
   }
 
   /** Set by the Kafka front, which reads the classic protocol's bytes. */

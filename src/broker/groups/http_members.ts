@@ -108,6 +108,33 @@ const readerKey = (group: string, member: string) => `${group}\0${member}`;
 const assignmentKey = (a: readonly TopicPartition[]) =>
   a.map((tp) => `${tp.topic}/${tp.partition}`).join(",");
 
+/**
+ * Where a member's partitions start and end: the local log's bounds on one node; in a cluster, for
+ * a partition another broker leads, what that leader last said (src/broker/remote_reads.ts), which
+ * `probe` asks for when it is not known yet.
+ */
+export interface PartitionBoundsSource {
+  bounds(
+    topic: string,
+    partition: number,
+    log: PartitionLog,
+  ): { logStartOffset: number; highWatermark: number } | undefined;
+  /**
+   * Learns the bounds not known yet; undefined when there is nothing to learn (the caller then goes
+   * on without yielding: a member's long poll registers in the same turn, as on one node).
+   */
+  probe(partitions: readonly TopicPartition[]): Promise<void> | undefined;
+}
+
+/** One node's bounds: the local log's. */
+export const LOCAL_BOUNDS: PartitionBoundsSource = {
+  bounds: (_topic, _partition, log) => ({
+    logStartOffset: log.logStartOffset,
+    highWatermark: highWatermark(log),
+  }),
+  probe: () => undefined,
+};
+
 export class HttpMembers {
   /** "group\0member" -> its reader state. */
   readonly #readers = new Map<string, Reader>();
@@ -122,9 +149,25 @@ export class HttpMembers {
     readonly consumer: ConsumerGroupCoordinator,
     readonly clock: Clock,
     readonly logger: Logger,
+    readonly partitionBounds: PartitionBoundsSource = LOCAL_BOUNDS,
   ) {
-    // Groups stored before a restart come back with their generation and HTTP members.
-    for (const [id, stored] of store.storedGroups()) {
+    this.restore(store.storedGroups());
+    consumer.onServerMembersChanged((id) => {
+      this.#save(id).catch((err) =>
+        this.logger.error("cannot store a group's members", { group: id, error: String(err) })
+      );
+    });
+  }
+
+  /**
+   * Brings back stored groups with their generation and HTTP members: at start, and in a cluster
+   * when this broker starts to coordinate an offsets partition's groups.
+   */
+  restore(groups: readonly [string, StoredGroup][]): void {
+    const consumer = this.consumer;
+    for (const [id, stored] of groups) {
+      // A group already here (this broker coordinated it all along) keeps its live state.
+      if (consumer.group(id) !== undefined) continue;
       const assignor = isConsumerAssignor(stored.assignor) ? stored.assignor : "range";
       consumer.restoreServerGroup(id, stored.generation, assignor, stored.members);
       const group = consumer.group(id)!;
@@ -140,11 +183,6 @@ export class HttpMembers {
         });
       }
     }
-    consumer.onServerMembersChanged((id) => {
-      this.#save(id).catch((err) =>
-        this.logger.error("cannot store a group's members", { group: id, error: String(err) })
-      );
-    });
   }
 
   /** Queues a write of the group's HTTP members as they are now (null: the group is gone). */
@@ -326,13 +364,21 @@ export class HttpMembers {
   }
 
   /** Where the member reads a partition next: its position, else the commit, else the reset. */
-  #position(groupId: string, reader: Reader, tp: TopicPartition, log: PartitionLog): number {
+  /** The member's position in a partition; undefined while its bounds are unknown (a cluster). */
+  #position(
+    groupId: string,
+    reader: Reader,
+    tp: TopicPartition,
+    log: PartitionLog,
+  ): number | undefined {
     const k = tpKey(tp.topic, tp.partition);
     let position = reader.positions.get(k) ?? this.store.committed(groupId, tp.topic, tp.partition);
-    const end = highWatermark(log);
-    if (position === undefined || position < log.logStartOffset || position > end) {
+    const bounds = this.partitionBounds.bounds(tp.topic, tp.partition, log);
+    if (bounds === undefined) return undefined;
+    const end = bounds.highWatermark;
+    if (position === undefined || position < bounds.logStartOffset || position > end) {
       // No commit yet, or retention removed it: autoOffsetReset, as a Kafka consumer does.
-      position = reader.autoOffsetReset === "earliest" ? log.logStartOffset : end;
+      position = reader.autoOffsetReset === "earliest" ? bounds.logStartOffset : end;
     }
     reader.positions.set(k, position);
     return position;
@@ -355,17 +401,21 @@ export class HttpMembers {
       // In turn from the next partition, an equal share each (at least one batch), from the
       // member's positions: through the broker's one read path (high watermark, long poll).
       const assigned = this.#assignedLogs(before.assignment);
-      const partitions: FetchPartition[] = new Array(assigned.length);
+      const probing = this.partitionBounds.probe(assigned.map(([tp]) => tp));
+      if (probing !== undefined) await probing;
+      const partitions: FetchPartition[] = [];
       const start = assigned.length === 0 ? 0 : reader.cursor++ % assigned.length;
       const share = Math.max(1, Math.ceil(request.maxBytes / Math.max(1, assigned.length)));
       for (let i = 0; i < assigned.length; i++) {
         const [tp, log] = assigned[(start + i) % assigned.length];
-        partitions[i] = {
+        const fetchOffset = this.#position(id, reader, tp, log);
+        if (fetchOffset === undefined) continue; // its leader has not answered yet
+        partitions.push({
           topic: tp.topic,
           partition: tp.partition,
-          fetchOffset: this.#position(id, reader, tp, log),
+          fetchOffset,
           partitionMaxBytes: share,
-        };
+        });
       }
       const results = await this.read({
         partitions,
@@ -385,6 +435,13 @@ export class HttpMembers {
           // Kept only while still the member's, from where it stood (a rebalance may have moved
           // it meanwhile); a deleted topic or other error is skipped until the next rebalance.
           const k = tpKey(r.topic, r.partition);
+          // Out of range (retention, or a leader that lost an uncommitted tail): the position is
+          // set again from the bounds at the next fetch, by autoOffsetReset.
+          if (
+            r.error?.code === "OFFSET_OUT_OF_RANGE" && reader.positions.get(k) === r.fetchOffset
+          ) {
+            reader.positions.delete(k);
+          }
           if (r.error !== undefined || r.records.length === 0) continue;
           if (!has(member.assigned, r.topic, r.partition)) continue;
           if (reader.positions.get(k) !== r.fetchOffset) continue;
@@ -434,6 +491,8 @@ export class HttpMembers {
         { generation: member.memberEpoch },
       );
     }
+    const probing = this.partitionBounds.probe(request.offsets);
+    if (probing !== undefined) await probing;
     for (const o of request.offsets) {
       if (!has(member.assigned, o.topic, o.partition)) {
         throw new SluiceError(
@@ -444,7 +503,14 @@ export class HttpMembers {
         );
       }
       const log = this.topics.get(o.topic).partition(o.partition);
-      const end = highWatermark(log);
+      const bounds = this.partitionBounds.bounds(o.topic, o.partition, log);
+      if (bounds === undefined) {
+        throw new SluiceError(
+          "LEADER_NOT_AVAILABLE",
+          `the leader of ${o.topic}/${o.partition} has not answered yet; retry`,
+        );
+      }
+      const end = bounds.highWatermark;
       if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > end) {
         throw new SluiceError(
           "INVALID_REQUEST",
@@ -468,10 +534,9 @@ export class HttpMembers {
       let lag: number | null = null;
       try {
         if (o.offset < 0) return { ...o, lag };
-        lag = Math.max(
-          0,
-          highWatermark(this.topics.get(o.topic).partition(o.partition)) - o.offset,
-        );
+        const log = this.topics.get(o.topic).partition(o.partition);
+        const end = this.partitionBounds.bounds(o.topic, o.partition, log)?.highWatermark;
+        if (end !== undefined) lag = Math.max(0, end - o.offset);
       } catch {
         // topic deleted since the commit
       }

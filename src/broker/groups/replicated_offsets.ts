@@ -127,6 +127,11 @@ export class ReplicatedOffsetStore implements GroupStore {
     return out;
   }
 
+  /** The stored groups of one loaded offsets partition. */
+  storedGroupsOf(partition: number): [string, StoredGroup][] {
+    return [...(this.#loaded.get(partition)?.groups ?? [])];
+  }
+
   groupsWithOffsets(): string[] {
     const out: string[] = [];
     for (const state of this.#loaded.values()) out.push(...state.offsets.keys());

@@ -1,6 +1,6 @@
 /** Consumer group routes (API.md "Consumer groups"). */
-import { SluiceError } from "../../errors.ts";
-import { READ_BYTES_DEFAULT } from "../../limits.ts";
+import type { Context, Next } from "hono";
+import { FETCH_WAIT_MS_MAX, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
@@ -18,23 +18,31 @@ import {
   MemberResponse,
 } from "../schemas.ts";
 
-export function registerGroupRoutes({ app, broker, fetchBytesMax }: AppContext): void {
+export function registerGroupRoutes(
+  { app, broker, fetchBytesMax, forwarder }: AppContext,
+): void {
   const r = app.openAPIRegistry;
   const groups = broker.groups;
 
-  // In a cluster a group's members would read partitions led by other brokers: not served yet.
-  // Refused outright rather than half-served (docs/cluster.md "Not yet"); Kafka consumer groups
-  // and the partition routes work.
-  app.use("/v1/groups/*", async (_c, next) => {
-    if (broker.replicated) {
-      throw new SluiceError(
-        "UNSUPPORTED_IN_CLUSTER",
-        "HTTP consumer groups are not served by a cluster's brokers yet: use a Kafka consumer " +
-          "group, or fetch partitions with GET /v1/topics/{topic}/partitions/{partition}/records",
-      );
-    }
-    await next();
-  });
+  // In a cluster every group request goes to the group's coordinator (the leader of its offsets
+  // partition): served here when this broker is it, else forwarded there (forwarding.ts).
+  const toCoordinator = async (c: Context, next: Next) => {
+    const target = await forwarder.coordinatorFor(c, c.req.param("group") ?? "");
+    if (target === undefined) return await next();
+    const wait = Number(new URL(c.req.url).searchParams.get("maxWaitMs") ?? 0);
+    const url = new URL(c.req.url);
+    return await forwarder.forward(c, target, {
+      path: url.pathname + url.search,
+      method: c.req.method as "GET" | "POST" | "DELETE",
+      body: c.req.method === "GET" || c.req.method === "HEAD"
+        ? undefined
+        : c.req.raw.body ?? undefined,
+      waitMs: Number.isFinite(wait) && wait > 0 ? Math.min(wait, FETCH_WAIT_MS_MAX) : 0,
+      followClient: true,
+    });
+  };
+  app.use("/v1/groups/:group", toCoordinator);
+  app.use("/v1/groups/:group/*", toCoordinator);
 
   r.registerPath({
     method: "post",
