@@ -2,7 +2,10 @@
  * The processes of the cluster suite (bench/cluster_bench.ts): one etcd and Sluice brokers, each
  * a real `src/main.ts serve --node-id N --etcd URL --etcd-prefix P` on loopback with free ports
  * (bench_server.ts startServer, `--kafka-port auto`) and its own data directory under one
- * temporary folder, kept across a broker's restarts so a restarted broker finds its logs. Several
+ * temporary folder, kept across a broker's restarts so a restarted broker finds its logs. A
+ * restarted broker takes the ports it had, as a real one would: on new ports, clients that knew
+ * the old address (librdkafka keeps retrying it, with a growing backoff) were seen to find it
+ * seconds late, which would be measured as failover time. Several
  * clusters may share the etcd, each under its own key prefix. What test/cluster/cluster_harness.ts
  * does for the tests, with node: APIs like the rest of the bench, and nothing imported from test/.
  *
@@ -166,6 +169,8 @@ export interface ClusterBroker {
 export class BenchCluster {
   readonly brokers = new Map<number, ClusterBroker>();
   readonly dir: string;
+  /** Each broker's HTTP and Kafka ports from its first start, for its restarts. */
+  readonly #ports = new Map<number, { http: string; kafka: string }>();
 
   private constructor(
     readonly etcd: RunningEtcd,
@@ -203,7 +208,11 @@ export class BenchCluster {
   async startBroker(nodeId: number): Promise<ClusterBroker> {
     const dataDir = this.dataDir(nodeId);
     fs.mkdirSync(dataDir, { recursive: true });
+    const ports = this.#ports.get(nodeId);
+    // The last of a repeated flag wins: these override startServer's --port 0 --kafka-port auto.
+    const pinned = ports === undefined ? [] : ["--port", ports.http, "--kafka-port", ports.kafka];
     const server = await startServer(dataDir, undefined, "auto", [
+      ...pinned,
       "--node-id",
       String(nodeId),
       "--etcd",
@@ -220,6 +229,10 @@ export class BenchCluster {
     }
     const broker = { nodeId, server, kafka: server.kafka, url: server.url };
     this.brokers.set(nodeId, broker);
+    this.#ports.set(nodeId, {
+      http: new URL(server.url).port,
+      kafka: server.kafka.slice(server.kafka.lastIndexOf(":") + 1),
+    });
     return broker;
   }
 
