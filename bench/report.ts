@@ -7,7 +7,7 @@
  * baseline's (the same runtime doing plain file I/O on the same bytes); ratioToSluice is a peer's
  * records/s over the Sluice scenario's it is set beside.
  */
-import { CLUSTER_NOTES, clusterGoals, clusterTables } from "./cluster/results.ts";
+import { CLUSTER_NOTES, clusterGoals, clusterTables, loadLine } from "./cluster/results.ts";
 import { sideGoals, sidePairs } from "./kafka_side/results.ts";
 import type { BenchReportStd, KafkaReference, PeerResult, ScenarioResult } from "./types.ts";
 
@@ -223,6 +223,8 @@ export function renderCluster(report: BenchReportStd): string | undefined {
   const t = clusterTables(report.scenarios);
   if (t.throughput.length + t.lag.length + t.failover.length === 3) return undefined;
   const parts: string[] = [];
+  const load = loadLine(report.scenarios);
+  if (load !== undefined) parts.push(load);
   const table = (rows: string[][], align: string) => markdownTable(rows[0], align, rows.slice(1));
   if (t.throughput.length > 1) {
     parts.push(CLUSTER_NOTES.throughput, table(t.throughput, "lrrrrrrrr"));

@@ -353,10 +353,21 @@ export const CLUSTER_NOTES = {
     "the victim then restarts and rejoins the ISR before the next round.",
 };
 
+/** "1-minute load average 2.1 at the suite's start, 3.4 at its end", when the rows carry it. */
+export function loadLine(scenarios: readonly ScenarioResult[]): string | undefined {
+  const p = ours(scenarios)[0]?.params;
+  if (p === undefined || p.loadAverage1mAtStart === undefined) return undefined;
+  return `Machine load: 1-minute load average ${p.loadAverage1mAtStart} at the suite's start, ${
+    p.loadAverage1mAtEnd ?? "?"
+  } at its end.`;
+}
+
 /** The console table of the suite (no I/O). */
 export function formatClusterTables(scenarios: readonly ScenarioResult[]): string {
   const t = clusterTables(scenarios);
   const lines: string[] = [];
+  const load = loadLine(scenarios);
+  if (load !== undefined) lines.push(load);
   if (t.throughput.length > 1) lines.push(textTable(t.throughput), CLUSTER_NOTES.throughput);
   if (t.lag.length > 1) lines.push("", textTable(t.lag), CLUSTER_NOTES.lag);
   if (t.failover.length > 1) lines.push("", textTable(t.failover), CLUSTER_NOTES.failover);

@@ -105,9 +105,7 @@ export function printSummary(out: (line: string) => void, report: BenchResultsFi
   if (details.cluster !== undefined) {
     out(
       details.cluster.skipped === undefined
-        ? `\ncluster: load average ${details.cluster.loadAverage.start ?? "?"} at the start, ${
-          details.cluster.loadAverage.end ?? "?"
-        } at the end\n${formatClusterTables(details.cluster.scenarios)}`
+        ? `\n${formatClusterTables(details.cluster.scenarios)}`
         : `\ncluster: skipped: ${details.cluster.skipped}`,
     );
   }

@@ -145,6 +145,7 @@ Deno.test({
 
     const md = renderMarkdown(reportOf(o.scenarios));
     assert.match(md, /## Sluice as a cluster, measured in this run/);
+    assert.match(md, /Machine load: 1-minute load average [\d.]+ at the suite's start, [\d.]+ at/);
     assert.match(md, /\| brokers-3 \| 3 \| 3 \| 2 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \|/);
     assert.match(md, /\| 2000 ms \| 1 \| [\d,]+ \/ [\d,]+ \|/);
     assert.match(md, /\*\*(met|missed)\*\*: `cluster\.produce\.100B\.brokers-3/);
