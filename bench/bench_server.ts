@@ -59,6 +59,8 @@ export interface Server {
   pid: number;
   info: ServerInfo;
   stop(): Promise<void>;
+  /** Sends SIGKILL (a crash) and waits for the exit; info records how it ended. */
+  kill(): Promise<void>;
 }
 
 /** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every mainstream Linux). */
@@ -166,12 +168,14 @@ function sendSignal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
  * Starts the server on a free loopback port with its data in `dataDir`; resolves once it printed
  * its listening line. With `cpuProfileDir`, it runs under `deno run --cpu-prof` and writes its
  * .cpuprofile there when it stops. `kafkaPort` is passed as --kafka-port (default 0: off; "auto": any free port); the Kafka
- * listener's address, when it prints one, is `kafka`.
+ * listener's address, when it prints one, is `kafka`. `extraArgs` follow the others (the cluster
+ * suite's --node-id, --etcd, ...).
  */
 export async function startServer(
   dataDir: string,
   cpuProfileDir: string | undefined,
   kafkaPort: number | "auto" = 0,
+  extraArgs: readonly string[] = [],
 ): Promise<Server> {
   const isDeno = process.versions.deno !== undefined;
   const profile = cpuProfileDir === undefined
@@ -190,6 +194,7 @@ export async function startServer(
     dataDir,
     "--kafka-port",
     String(kafkaPort),
+    ...extraArgs,
   ];
   const t0 = performance.now();
   const child: ChildProcess = spawn(process.execPath, argv, {
@@ -267,7 +272,14 @@ export async function startServer(
     info.exitSignal = outcome.signal;
     info.stderrTail = stderr.slice(-STDERR_CHARS_MAX);
   };
-  return { url, kafka, pid, info, stop };
+  const kill = async () => {
+    sendSignal(child, "SIGKILL");
+    const outcome = await exited;
+    info.exitCode = outcome.code;
+    info.exitSignal = outcome.signal;
+    info.stderrTail = stderr.slice(-STDERR_CHARS_MAX);
+  };
+  return { url, kafka, pid, info, stop, kill };
 }
 
 export interface WithServerOptions {

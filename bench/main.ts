@@ -36,6 +36,14 @@
  *   server's CPU seconds per million records and RSS. Sluice's rows are `vs-kafka.*` scenarios,
  *   Kafka's are `kafka` peers beside them with ratioToSluice. Skipped, with a note, when Kafka is
  *   not installed.
+ * - cluster (bench/cluster_bench.ts; only when named: --scenario cluster): issue 15's benchmark.
+ *   librdkafka produce (100 B, acks=all) to the single-node server, a cluster of one broker (RF 1)
+ *   and one of three (RF 3, min.insync.replicas 2) with the same settings, the ratio to one
+ *   broker (goal >= 0.5) and consume from each; replication lag on the three (each broker's log
+ *   end offset from GET /metrics while a producer writes); failover: SIGKILL the partition's
+ *   leader under an acks=all producer, the time to its first success after the kill (goal: p50
+ *   <= 3 s with default settings), with the default broker.session.timeout.ms and with 2000.
+ *   Rows `cluster.*`; skipped, with a note, without etcd or python3-confluent-kafka.
  * - peers (bench/peers.ts): Redis Streams and NATS JetStream when installed, each set beside a
  *   Sluice scenario; with --kafka also a live Kafka at KAFKA_BROKERS (bench/kafka_bench.ts).
  * - crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts): mitata micro benches, run by
@@ -49,8 +57,8 @@
  * Flags:
  *   --quick           smaller workloads; the micro benches (index, crc32c, record) only when named
  *                     with --scenario: the whole run stays under a minute on 2 cores
- *   --scenario NAME   a suite (embedded, storage, index, http, groups, kafka-client, kafka, peers,
- *                     crc32c, record; kafka runs only when named) or a
+ *   --scenario NAME   a suite (embedded, storage, index, http, groups, kafka-client, kafka, cluster,
+ *                     peers, crc32c, record; kafka and cluster run only when named) or a
  *                     group of one (append, read, always, lookup, random-read, produce-batch,
  *                     produce-json, fetch, latency, consume, rebalance); repeatable, or
  *                     comma-separated

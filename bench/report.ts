@@ -7,6 +7,7 @@
  * baseline's (the same runtime doing plain file I/O on the same bytes); ratioToSluice is a peer's
  * records/s over the Sluice scenario's it is set beside.
  */
+import { CLUSTER_NOTES, clusterGoals, clusterTables, loadLine } from "./cluster/results.ts";
 import { sideGoals, sidePairs } from "./kafka_side/results.ts";
 import type { BenchReportStd, KafkaReference, PeerResult, ScenarioResult } from "./types.ts";
 
@@ -214,6 +215,29 @@ export function renderKafkaSide(report: BenchReportStd): string | undefined {
   ].join("\n\n");
 }
 
+/**
+ * The cluster suite's rows (params.suite `cluster`) as its three tables, each with what it
+ * measures, then issue 15's goals. Undefined when the suite did not run.
+ */
+export function renderCluster(report: BenchReportStd): string | undefined {
+  const t = clusterTables(report.scenarios);
+  if (t.throughput.length + t.lag.length + t.failover.length === 3) return undefined;
+  const parts: string[] = [];
+  const load = loadLine(report.scenarios);
+  if (load !== undefined) parts.push(load);
+  const table = (rows: string[][], align: string) => markdownTable(rows[0], align, rows.slice(1));
+  if (t.throughput.length > 1) {
+    parts.push(CLUSTER_NOTES.throughput, table(t.throughput, "lrrrrrrrr"));
+  }
+  if (t.lag.length > 1) parts.push(CLUSTER_NOTES.lag, table(t.lag, "lrrrrr"));
+  if (t.failover.length > 1) parts.push(CLUSTER_NOTES.failover, table(t.failover, "lrrrll"));
+  const goals = clusterGoals(report.scenarios).map((g) =>
+    `- ${g.met ? "**met**" : "**missed**"}: \`${g.scenario}\`: ${g.text}`
+  );
+  if (goals.length > 0) parts.push(goals.join("\n"));
+  return parts.join("\n\n");
+}
+
 function kafkaTable(refs: readonly KafkaReference[]): string {
   return markdownTable(
     ["source (published, not measured here)", "setup", "records/s", "MB/s"],
@@ -289,6 +313,12 @@ export function renderMarkdown(
   if (side !== undefined) {
     parts.push("## Kafka beside Sluice, measured in this run");
     parts.push(side);
+  }
+
+  const cluster = renderCluster(report);
+  if (cluster !== undefined) {
+    parts.push("## Sluice as a cluster, measured in this run");
+    parts.push(cluster);
   }
 
   parts.push("## Kafka: published figures, not measured here");

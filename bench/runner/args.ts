@@ -21,6 +21,7 @@ export const SUITES = [
   "groups",
   "kafka-client",
   "kafka",
+  "cluster",
   "peers",
   "crc32c",
   "record",
@@ -31,9 +32,10 @@ export type Suite = typeof SUITES[number];
 export const MICRO_SUITES: readonly Suite[] = ["index", "crc32c", "record"];
 /**
  * Suites that run only when --scenario names them: `kafka` starts an Apache Kafka broker (a JVM
- * with a 1 GiB heap) and runs Kafka's Java tools beside Sluice, minutes in the full run.
+ * with a 1 GiB heap) and runs Kafka's Java tools beside Sluice, minutes in the full run; `cluster`
+ * starts etcd and Sluice clusters and kills brokers, minutes too.
  */
-export const OPT_IN_SUITES: readonly Suite[] = ["kafka"];
+export const OPT_IN_SUITES: readonly Suite[] = ["kafka", "cluster"];
 
 export interface Args {
   quick: boolean;
@@ -47,7 +49,8 @@ function usage(): string {
   const groups = [...STORAGE_GROUPS, ...INDEX_GROUPS, ...HTTP_GROUPS, ...GROUP_GROUPS];
   return `usage: deno task bench [--quick] [--json] [--growth] [--kafka] [--scenario NAME]...
   NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")});
-  only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice)
+  only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice;
+  cluster: 3 brokers against one, replication lag, failover)
   --kafka needs ${KAFKA_BROKERS_ENV}=host:port[,host:port]; results go to bench/results or $${RESULTS_DIR_ENV}`;
 }
 

@@ -32,6 +32,7 @@ export function assembleReport(report: BenchResultsFile, embedded: EmbeddedBench
   if (details.groups !== undefined) report.scenarios.push(...groupScenarios(details.groups));
   if (details.kafkaClient !== undefined) report.scenarios.push(...details.kafkaClient.scenarios);
   if (details.kafkaSide !== undefined) report.scenarios.push(...details.kafkaSide.scenarios);
+  if (details.cluster !== undefined) report.scenarios.push(...details.cluster.scenarios);
   applyLimits(report.scenarios, report.baselines);
   applyPeerRatios(report.peers, report.scenarios);
 
@@ -46,6 +47,9 @@ export function assembleReport(report: BenchResultsFile, embedded: EmbeddedBench
     }
   }
   for (const g of details.kafkaSide?.goals ?? []) {
+    details.targets.push({ scenario: g.scenario, text: g.text, met: g.met });
+  }
+  for (const g of details.cluster?.goals ?? []) {
     details.targets.push({ scenario: g.scenario, text: g.text, met: g.met });
   }
 }

@@ -2,6 +2,7 @@
  * The results file's shape beyond BenchReportStd (bench/types.ts): the `details` key, holding each
  * suite's own output and how the run went.
  */
+import type { ClusterBenchOutcome } from "../cluster/types.ts";
 import type { GroupBenchOutcome } from "../group_bench.ts";
 import type { HttpBenchOutcome } from "../http_bench.ts";
 import type { IndexBenchResult } from "../index_bench.ts";
@@ -64,6 +65,8 @@ export interface BenchDetails {
   kafkaClient?: KafkaClientBenchOutcome;
   /** The kafka suite: Kafka 4.4 beside Sluice, every run, both servers, the goals. */
   kafkaSide?: KafkaSideOutcome;
+  /** The cluster suite: every run, the lag samples' spread, each failover round, the goals. */
+  cluster?: ClusterBenchOutcome;
   /** Kafka's published end-to-end latency (KafkaReference has no latency fields). */
   kafkaReferenceLatency: typeof KAFKA_REFERENCE_LATENCY;
   /** Names the embedded suite reported that a storage figure would also have produced. */

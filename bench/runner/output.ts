@@ -3,6 +3,7 @@
  * stderr, one-line descriptions of scenarios and peers, and the closing summary of the run.
  */
 import process from "node:process";
+import { formatClusterTables } from "../cluster/results.ts";
 import { formatGroupTable } from "../group_bench.ts";
 import { formatHttpTable } from "../http_bench.ts";
 import { formatIndexTable } from "../index_bench.ts";
@@ -101,6 +102,13 @@ export function printSummary(out: (line: string) => void, report: BenchResultsFi
   if (details.groups !== undefined) out(`\n${formatGroupTable(details.groups)}`);
   if (details.kafkaClient !== undefined) out(`\n${formatKafkaClientTable(details.kafkaClient)}`);
   if (details.kafkaSide !== undefined) out(`\n${formatKafkaSideTable(details.kafkaSide)}`);
+  if (details.cluster !== undefined) {
+    out(
+      details.cluster.skipped === undefined
+        ? `\n${formatClusterTables(details.cluster.scenarios)}`
+        : `\ncluster: skipped: ${details.cluster.skipped}`,
+    );
+  }
   for (const e of details.external) {
     if (e.mode === "missing") out(`\n${e.suite}: skipped, ${e.file} not found`);
     else {

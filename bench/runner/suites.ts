@@ -155,6 +155,16 @@ async function runSuite(ctx: SuiteRun, suite: Suite, groups: string[]): Promise<
       for (const p of r.peers) out(`  ${describePeer(p)}`);
       break;
     }
+    case "cluster": {
+      const { runClusterBench } = await import("../cluster_bench.ts");
+      const r = await runClusterBench({ ...suiteOptions, log: out });
+      output.done();
+      details.cluster = r;
+      if (r.skipped !== undefined) details.skipped.push({ suite: "cluster", reason: r.skipped });
+      for (const error of r.errors) details.errors.push({ suite: "cluster", error });
+      for (const s of r.scenarios) out(`  ${describeScenario(s)}`);
+      break;
+    }
     case "peers": {
       for (const p of peersAvailable()) {
         if (p.version !== null) continue;
