@@ -96,6 +96,9 @@ export async function joinClusterOrExit(
     );
     exitProcess(1);
   }
+  // Every broker of the cluster answers Metadata with the cluster's one id (librdkafka warns of
+  // a client "connected to multiple clusters" otherwise).
+  kafka.setClusterId(cluster.clusterId);
   try {
     await broker.joinCluster(cluster);
   } catch (err) {

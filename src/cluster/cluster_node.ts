@@ -11,6 +11,7 @@
  * local logs (attachLogs) and the controller election starts. Shutdown (close()) runs it backwards:
  * the lease is revoked last but one, so that the controller moves the leaderships at once.
  */
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import { type BrokerRecord, ClusterKeys, type TopicRecord } from "./cluster_state.ts";
@@ -62,6 +63,8 @@ export class ClusterNode {
   readonly metadata: ClusterMetadata;
   readonly membership: BrokerMembership;
   readonly topics: ClusterTopics;
+  /** The cluster's id, the same on every broker (Metadata's cluster_id). */
+  readonly clusterId: string;
   /** InitProducerId's ids, unique across the cluster. */
   readonly producerIds: ClusterProducerIds;
   readonly #options: ClusterNodeOptions;
@@ -77,7 +80,9 @@ export class ClusterNode {
     keys: ClusterKeys,
     metadata: ClusterMetadata,
     membership: BrokerMembership,
+    clusterId: string,
   ) {
+    this.clusterId = clusterId;
     this.#options = options;
     this.settings = options.settings;
     this.etcd = etcd;
@@ -93,6 +98,7 @@ export class ClusterNode {
     const s = options.settings;
     const etcd = new EtcdClient(s.etcdEndpoint);
     const keys = new ClusterKeys(s.etcdPrefix);
+    const clusterId = await clusterIdOf(etcd, keys);
     const metadata = await ClusterMetadata.load(etcd, keys, options.logger);
     const record: BrokerRecord = {
       nodeId: s.nodeId,
@@ -114,7 +120,7 @@ export class ClusterNode {
       await metadata.close();
       throw err;
     }
-    return new ClusterNode(options, etcd, keys, metadata, membership);
+    return new ClusterNode(options, etcd, keys, metadata, membership, clusterId);
   }
 
   get nodeId(): number {
@@ -211,4 +217,18 @@ export class ClusterNode {
     await this.#options.transport.close();
     await this.#options.readTransport.close();
   }
+}
+
+/** The cluster's id from etcd, made (22 characters of base64url, as Kafka's) by the first broker. */
+async function clusterIdOf(etcd: EtcdClient, keys: ClusterKeys): Promise<string> {
+  const raw = crypto.getRandomValues(new Uint8Array(16));
+  const made = btoa(String.fromCharCode(...raw)).replace(/=+$/, "").replace(/\+/g, "-")
+    .replace(/\//g, "_");
+  const written = await etcd.putIfRevision(keys.clusterId, made, 0);
+  if (written.ok) return made;
+  const id = new TextDecoder().decode(written.current?.value ?? new Uint8Array(0)).trim();
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    throw new SluiceError("INTERNAL", `etcd's ${keys.clusterId} is not a cluster id: ${id}`);
+  }
+  return id;
 }

@@ -9,6 +9,7 @@
  * | `<prefix>controller`             | {@link ControllerRecord}: the elected controller        | its lease     |
  * | `<prefix>topics/<name>`          | {@link TopicRecord}: id, partition count, configs, replica assignment | until deleted |
  * | `<prefix>partitions/<name>/<p>`  | {@link PartitionState}: leader, leader epoch, replicas, ISR | until deleted |
+ * | `<prefix>cluster_id`             | the cluster's id (Kafka's 22-character form), made by the first broker | always |
  * | `<prefix>producer_ids`           | `{"nextBlockStart"}`: the next block of producer ids (producer_id_blocks.ts) | always |
  *
  * - A broker's key lives under its lease (broker.session.timeout.ms): a broker that dies or is
@@ -117,6 +118,9 @@ export class ClusterKeys {
   }
   partition(topic: string, partition: number): string {
     return `${this.partitionsOf(topic)}${partition}`;
+  }
+  get clusterId(): string {
+    return `${this.prefix}cluster_id`;
   }
   get producerIds(): string {
     return `${this.prefix}producer_ids`;

@@ -143,6 +143,8 @@ export interface KafkaListener {
   readonly port: number;
   /** The host clients are told to connect to (Metadata). */
   readonly advertisedHost: string;
+  /** Replaces the data dir's cluster id with a cluster's own (cluster mode, after joining). */
+  setClusterId(id: string): void;
   readonly groups: ClassicGroupCoordinator;
   readonly consumerGroups: ConsumerGroupCoordinator;
   readonly metrics: KafkaMetrics;
@@ -482,6 +484,9 @@ export async function startKafkaListener(
     host: options.host,
     port: server.port,
     advertisedHost: settings.advertisedHost,
+    setClusterId(id: string) {
+      settings.clusterId = id;
+    },
     groups,
     consumerGroups,
     metrics,

@@ -58,6 +58,7 @@ Deno.test({
       await admin.connect();
 
       await t.step("Metadata lists every broker and one controller, from any broker", async () => {
+        const clusterIds = new Set<string>();
         for (const b of cluster.brokers.values()) {
           const one = kafkaOf([b.kafka], `describe-${b.nodeId}`).admin();
           await one.connect();
@@ -69,6 +70,7 @@ Deno.test({
                 : undefined;
             });
             assert.deepEqual(described.brokers.map((x) => x.nodeId).sort(), [1, 2, 3]);
+            clusterIds.add(described.clusterId);
             assert.deepEqual(
               described.brokers.map((x) => `${x.host}:${x.port}`).sort(),
               cluster.bootstrap().sort(),
@@ -77,6 +79,7 @@ Deno.test({
             await one.disconnect();
           }
         }
+        assert.equal(clusterIds.size, 1, `one cluster id on every broker: ${[...clusterIds]}`);
       });
 
       await t.step("a second process with a live node id exits 2, naming it", async () => {
