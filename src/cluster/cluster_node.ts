@@ -17,6 +17,7 @@ import type { PartitionLog } from "../storage/partition_log.ts";
 import { type BrokerRecord, ClusterKeys, type TopicRecord } from "./cluster_state.ts";
 import { ClusterTopics } from "./cluster_topics.ts";
 import { ClusterProducerIds } from "./producer_id_blocks.ts";
+import { FailureDetector } from "./failure_detector.ts";
 import { Controller } from "./controller.ts";
 import { EtcdClient } from "./etcd.ts";
 import { BrokerMembership } from "./membership.ts";
@@ -71,6 +72,7 @@ export class ClusterNode {
   #replicas: ReplicaManager | undefined;
   #fetcher: ReplicaFetcher | undefined;
   #controller: Controller | undefined;
+  readonly #failures: FailureDetector;
   /** Wakes what waits on a log when its high watermark moves (the broker's fetch waiters). */
   #onHighWatermark: (log: PartitionLog) => void = () => {};
 
@@ -91,6 +93,13 @@ export class ClusterNode {
     this.membership = membership;
     this.topics = new ClusterTopics(etcd, keys, metadata, options.nowMs);
     this.producerIds = new ClusterProducerIds(etcd, keys);
+    this.#failures = new FailureDetector(
+      options.settings.nodeId,
+      etcd,
+      metadata,
+      options.logger,
+      options.nowMs,
+    );
   }
 
   /** Joins the cluster: see the module doc for the order and the errors. */
@@ -185,6 +194,7 @@ export class ClusterNode {
       nowMs: this.#options.nowMs,
       brokerEpoch: () => this.membership.epoch,
       onHighWatermark: (log) => this.#onHighWatermark(log),
+      onLeaderRefused: (leader) => void this.#failures.refused(leader),
     });
     replicas.attachFetcher(fetcher);
     this.#replicas = replicas;

@@ -79,6 +79,8 @@ export interface Versioned<T> {
   value: T;
   modRevision: number;
   createRevision: number;
+  /** The lease the key lives under (a broker's registration), undefined for none. */
+  lease?: string;
 }
 
 /** The keys of one cluster. */

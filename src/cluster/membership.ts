@@ -3,9 +3,12 @@
  * registration and session), kept alive while the process runs.
  *
  * - register(): grants a lease of broker.session.timeout.ms (rounded up to whole seconds, etcd's
- *   unit) and creates `brokers/<nodeId>` under it only if the key does not exist. A live broker
- *   with the same node id holds the key: start-up fails with BROKER_ID_IN_USE naming it (the CLI
- *   exits 2). The key's create revision is the broker epoch.
+ *   unit) and creates `brokers/<nodeId>` under it only if the key does not exist. When another
+ *   process holds the key, it tries again until one session timeout (plus a second) has passed,
+ *   as Kafka's broker waits out its previous incarnation's session: a restarted broker whose old
+ *   registration has not expired yet gets in once it does; a live broker keeps its key, and
+ *   start-up then fails with BROKER_ID_IN_USE naming it (the CLI exits 2). The key's create
+ *   revision is the broker epoch.
  * - Keep-alive every third of the lease's TTL (Kafka's heartbeat is likewise a fraction of the
  *   session). A keep-alive that etcd answers with "expired" means the broker was out of the
  *   cluster (a pause longer than the session, etcd unreachable that long): its key is gone and the
@@ -26,6 +29,10 @@ export const BROKER_SESSION_TIMEOUT_MS_DEFAULT = 6_000;
 /** Bounds of broker.session.timeout.ms: etcd leases are whole seconds, at least about 2. */
 export const BROKER_SESSION_TIMEOUT_MS_MIN = 2_000;
 export const BROKER_SESSION_TIMEOUT_MS_MAX = 300_000;
+/** How much longer than a session a start-up waits for a node id's old registration to go. */
+const REGISTER_GRACE_MS = 1_000;
+/** Between two registration attempts while the node id is taken. */
+const REGISTER_RETRY_MS = 500;
 
 export interface MembershipOptions {
   sessionTimeoutMs?: number;
@@ -75,7 +82,21 @@ export class BrokerMembership {
   ): Promise<BrokerMembership> {
     const sessionMs = options.sessionTimeoutMs ?? BROKER_SESSION_TIMEOUT_MS_DEFAULT;
     const ttlSeconds = Math.max(2, Math.ceil(sessionMs / 1000));
-    const { leaseId, epoch } = await registerOnce(etcd, keys, record, ttlSeconds);
+    const deadline = Date.now() + ttlSeconds * 1000 + REGISTER_GRACE_MS;
+    let registered: { leaseId: string; epoch: number } | undefined;
+    while (registered === undefined) {
+      try {
+        registered = await registerOnce(etcd, keys, record, ttlSeconds);
+      } catch (err) {
+        if (!(err instanceof SluiceError) || err.code !== "BROKER_ID_IN_USE") throw err;
+        if (Date.now() >= deadline) throw err;
+        options.logger.info("node id registered by another process; waiting for it to expire", {
+          nodeId: record.nodeId,
+        });
+        await new Promise((r) => setTimeout(r, REGISTER_RETRY_MS));
+      }
+    }
+    const { leaseId, epoch } = registered;
     const membership = new BrokerMembership(
       etcd,
       keys,

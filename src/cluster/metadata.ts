@@ -179,6 +179,7 @@ export class ClusterMetadata {
         value,
         modRevision: kv.modRevision,
         createRevision: kv.createRevision,
+        lease: kv.lease === "0" ? undefined : kv.lease,
       });
       let change: MetadataChange;
       switch (what.kind) {

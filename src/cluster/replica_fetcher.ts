@@ -18,6 +18,7 @@
  * A failed request (the leader died, a timeout) backs the whole loop off REPLICA_FETCH_BACKOFF_MS.
  * Answers are applied only to partitions still followed from this leader in the same epoch.
  */
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import type { ClusterMetadata } from "./metadata.ts";
@@ -41,6 +42,8 @@ export interface ReplicaFetcherOptions {
   /** This broker's epoch (its registration's revision), sent as the replica epoch. */
   brokerEpoch: () => number;
   onHighWatermark: (log: PartitionLog) => void;
+  /** A connection to a leader was refused (its process may be gone: failure_detector.ts). */
+  onLeaderRefused?: (leader: number) => void;
 }
 
 interface Followed {
@@ -151,6 +154,9 @@ class LeaderLoop {
         const fetched = await this.#fetch(endpoint);
         if (!fetched) await this.#pause(REPLICA_FETCH_BACKOFF_MS);
       } catch (err) {
+        if (err instanceof SluiceError && err.details?.refused === true) {
+          this.o.onLeaderRefused?.(this.leader);
+        }
         this.o.logger.warn("replica fetch failed; backing off", {
           leader: this.leader,
           error: err instanceof Error ? err.message : String(err),

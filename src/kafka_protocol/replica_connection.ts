@@ -32,7 +32,11 @@
 import type { BrokerEndpoint } from "../cluster/replica_transport.ts";
 import { SluiceError } from "../errors.ts";
 import { REPLICA_QUEUED_CALLS_MAX } from "../limits.ts";
-import { connectTcp, type TcpClientConnection } from "../runtime/tcp_client.ts";
+import {
+  connectTcp,
+  isConnectionRefused,
+  type TcpClientConnection,
+} from "../runtime/tcp_client.ts";
 import { decode, decodePrefix, encode, inRange, type MessageSchema, type Struct } from "./codec.ts";
 import { KafkaError, kafkaErrorName } from "./error_codes.ts";
 import { API_VERSIONS_REQUEST, API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
@@ -262,7 +266,13 @@ export class ReplicaConnection {
       conn = await connectTcp(host, port, attempt.signal);
     } catch (err) {
       if (err instanceof Interrupted) throw err;
-      throw this.#failure("connect", `cannot connect: ${(err as Error)?.message ?? err}`, err);
+      const failure = this.#failure(
+        "connect",
+        `cannot connect: ${(err as Error)?.message ?? err}`,
+        err,
+        isConnectionRefused(err),
+      );
+      throw failure;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
@@ -490,16 +500,22 @@ export class ReplicaConnection {
     return `broker ${nodeId} at ${host}:${port}`;
   }
 
-  #details(reason: string) {
+  #details(reason: string, refused = false) {
     const { nodeId, host, port } = this.endpoint;
-    return { broker: nodeId, host, port, reason };
+    return { broker: nodeId, host, port, reason, refused };
   }
 
-  #failure(reason: ReplicaFailureReason, what: string, cause?: unknown): SluiceError {
+  /** `refused`: nothing listens at the broker's address (its process is gone): details.refused. */
+  #failure(
+    reason: ReplicaFailureReason,
+    what: string,
+    cause?: unknown,
+    refused = false,
+  ): SluiceError {
     return new SluiceError(
       "CLUSTER_UNAVAILABLE",
       `${this.#name()}: ${what}`,
-      this.#details(reason),
+      this.#details(reason, refused),
       cause === undefined ? undefined : { cause },
     );
   }

@@ -49,6 +49,17 @@ export function connectTcp(
     : connectNode(host, port, signal);
 }
 
+/**
+ * Whether a connect failed because nothing listens there: the peer answered with a reset
+ * (ECONNREFUSED), as a host answers for a port whose process has died, unlike a timeout or an
+ * unreachable network.
+ */
+export function isConnectionRefused(err: unknown): boolean {
+  if (typeof Deno !== "undefined" && err instanceof Deno.errors.ConnectionRefused) return true;
+  const e = err as { code?: unknown; name?: unknown } | null;
+  return e?.code === "ECONNREFUSED" || e?.name === "ConnectionRefused";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deno
 
