@@ -11,6 +11,7 @@ import { isSluiceError } from "../errors.ts";
 import { KafkaReplicaClient } from "../kafka_protocol/replica_client.ts";
 import type { KafkaListener } from "../kafka_protocol/listener.ts";
 import type { Logger } from "../logger.ts";
+import type { TlsClientOptions } from "../runtime/tcp_client.ts";
 import { exitProcess } from "../runtime/process.ts";
 
 export interface ClusterModeConfig {
@@ -35,6 +36,8 @@ export async function joinClusterOrExit(
   context: {
     kafka: KafkaListener;
     httpUrl: string;
+    /** The Kafka listeners are TLS: what to trust in the other brokers' certificates. */
+    tls?: TlsClientOptions;
     logger: Logger;
     /** Closes the listeners and the broker before an exit. */
     stop: () => Promise<void>;
@@ -45,11 +48,13 @@ export async function joinClusterOrExit(
     clientId: `sluice-replica-${config.nodeId}`,
     username: config.interBrokerUser,
     password: config.interBrokerPassword,
+    tls: context.tls,
   });
   const readTransport = new KafkaReplicaClient({
     clientId: `sluice-reader-${config.nodeId}`,
     username: config.interBrokerUser,
     password: config.interBrokerPassword,
+    tls: context.tls,
   });
   let cluster: ClusterNode;
   try {

@@ -17,6 +17,13 @@
  * | --tls-cert            | SLUICE_TLS_CERT          | tlsCert           | (none: HTTP) |
  * | --tls-key             | SLUICE_TLS_KEY           | tlsKey            | (none: HTTP) |
  *   (both: HTTPS, and TLS on the Kafka port: SSL, or SASL_SSL with --auth)
+ * | --tls-ca              | SLUICE_TLS_CA            | tlsCa             | (none)       |
+ *   (cluster mode: certificates trusted in the other brokers' besides the runtime's roots and
+ *   this broker's own --tls-cert, for replication and HTTP forwarding)
+ * | --node-id, --etcd, --etcd-prefix, --advertised-host, --default-replication-factor,
+ *   --min-insync-replicas, --broker-session-timeout-ms, --replica-lag-time-max-ms,
+ *   --leader-imbalance-check-interval-ms, --inter-broker-user (SLUICE_INTER_BROKER_PASSWORD):
+ *   cluster mode, see docs/cluster.md and cluster_mode.ts
  * | --insecure            |                          |                   | off          |
  * | --kafka-port          | SLUICE_KAFKA_PORT        | kafkaPort         | 9092 (0: off, auto: any free port)|
  * | --kafka-host          | SLUICE_KAFKA_HOST        | kafkaHost         | 127.0.0.1    |
@@ -99,6 +106,7 @@ import { descriptorLimit } from "../runtime/fd_limit.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
 import { runtimeName, serve } from "../runtime/serve.ts";
+import { fetchTrusting } from "../runtime/http_client.ts";
 
 const ServerConfig = z.strictObject({
   host: z.string().min(1),
@@ -113,6 +121,7 @@ const ServerConfig = z.strictObject({
   auth: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
+  tlsCa: z.string().min(1).optional(),
   insecure: z.boolean().optional(),
   /** 0 turns the listener off; "auto" binds any free port (tests, several servers on a host). */
   kafkaPort: z.union([z.literal("auto"), z.coerce.number().int().min(0).max(65535)]),
@@ -160,6 +169,7 @@ const SETTINGS = [
   ["auth", "--auth", "SLUICE_AUTH"],
   ["tlsCert", "--tls-cert", "SLUICE_TLS_CERT"],
   ["tlsKey", "--tls-key", "SLUICE_TLS_KEY"],
+  ["tlsCa", "--tls-ca", "SLUICE_TLS_CA"],
   ["kafkaPort", "--kafka-port", "SLUICE_KAFKA_PORT"],
   ["kafkaHost", "--kafka-host", "SLUICE_KAFKA_HOST"],
   ["kafkaAdvertisedHost", "--kafka-advertised-host", "SLUICE_KAFKA_ADVERTISED_HOST"],
@@ -218,7 +228,7 @@ function usage(message: string): never {
   console.error(`${message}
 usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
                          [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
-                         [--auth FILE] [--tls-cert FILE --tls-key FILE] [--insecure]
+                         [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--insecure]
                          [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
                          [--auto-create-topics true|false] [--default-partitions N]
                          [--consumer-group-session-timeout-ms MS]
@@ -304,9 +314,6 @@ export function resolveServerConfig(args: string[]): ServerConfig {
       "cluster mode needs the Kafka listener (followers replicate over it): not --kafka-port 0",
     );
   }
-  if (config.nodeId !== undefined && config.tlsCert !== undefined) {
-    usage("cluster mode with --tls-cert is not supported yet: followers replicate over plain TCP");
-  }
   if ((config.interBrokerUser === undefined) !== (config.interBrokerPassword === undefined)) {
     usage("--inter-broker-user and its password (SLUICE_INTER_BROKER_PASSWORD) go together");
   }
@@ -372,6 +379,12 @@ export async function serveCommand(args: string[]): Promise<void> {
   const tls = config.tlsCert === undefined || config.tlsKey === undefined
     ? undefined
     : { cert: readPem(config.tlsCert, "TLS certificate"), key: readPem(config.tlsKey, "TLS key") };
+  // Cluster mode over TLS: what a broker trusts in the others' certificates besides the
+  // runtime's roots: its own certificate (a cluster sharing one self-signed certificate) and
+  // --tls-ca's.
+  const trusted = tls === undefined
+    ? []
+    : [tls.cert, ...(config.tlsCa === undefined ? [] : [readPem(config.tlsCa, "TLS CA")])];
   const broker = await Broker.open({
     dataDir: config.dataDir,
     replicated: config.nodeId !== undefined,
@@ -390,6 +403,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     requestsInFlightMax: config.maxInFlight,
     sseStreamsMax: config.maxStreams,
     auth,
+    forwardFetch: config.nodeId === undefined ? undefined : fetchTrusting(trusted),
   });
   // Connection bounds: from the flags, else from the process's descriptor limit (limits.ts).
   const fdLimit = descriptorLimit();
@@ -481,6 +495,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       httpUrl: `${tls ? "https" : "http"}://${
         config.advertisedHost ?? server.hostname
       }:${server.port}`,
+      tls: tls === undefined ? undefined : { caCerts: trusted },
       logger,
       stop: async () => {
         await server.shutdown();

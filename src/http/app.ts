@@ -24,6 +24,7 @@ import { authMiddleware } from "./auth.ts";
 import { ProducePartitioner } from "./cluster_produce.ts";
 import { errorResponse } from "./error_handler.ts";
 import { Forwarder } from "./forwarding.ts";
+import type { FetchLike } from "../runtime/http_client.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { registerClusterRoutes } from "./routes/cluster.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
@@ -50,6 +51,8 @@ export interface AppOptions {
   forwardsInFlightMax?: number;
   /** Cluster mode: a forwarded request's time beyond its own wait (HTTP_FORWARD_TIMEOUT_MS). */
   forwardTimeoutMs?: number;
+  /** Cluster mode: fetch() for forwarded requests (HTTPS trusting the cluster's certificates). */
+  forwardFetch?: FetchLike;
 }
 
 /** What every route module needs. */
@@ -148,6 +151,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
     forwarder: new Forwarder(broker, {
       inFlightMax: options.forwardsInFlightMax ?? HTTP_FORWARDS_IN_FLIGHT_MAX,
       timeoutMs: options.forwardTimeoutMs ?? HTTP_FORWARD_TIMEOUT_MS,
+      fetch: options.forwardFetch,
       shutdown: shutdown.signal,
     }),
     partitioner: new ProducePartitioner(),

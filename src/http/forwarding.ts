@@ -20,14 +20,15 @@
  *   request timeout: a write may or may not have happened); request bodies are already bounded by
  *   maxRequestBytes. A leader that cannot be reached is 503 LEADER_NOT_AVAILABLE.
  *
- * HTTPS between brokers uses the runtime's trusted certificates: a cluster with self-signed
- * certificates cannot forward yet.
+ * HTTPS between brokers trusts the runtime's roots plus the cluster's own certificates (the
+ * server's, and --tls-ca's), so a cluster with self-signed certificates forwards too.
  */
 import type { Context } from "hono";
 import type { Broker } from "../broker/broker.ts";
 import { NO_LEADER } from "../cluster/cluster_state.ts";
 import { OFFSETS_TOPIC, offsetsPartitionFor } from "../broker/groups/replicated_offsets.ts";
 import { SluiceError } from "../errors.ts";
+import type { FetchLike } from "../runtime/http_client.ts";
 
 /** A request forwarded once carries this header (the forwarding broker's node id). */
 export const FORWARDED_HEADER = "sluice-forwarded";
@@ -80,6 +81,8 @@ export interface ForwarderOptions {
   timeoutMs: number;
   /** Aborted when the server shuts down: forwarded streams and long polls end. */
   shutdown: AbortSignal;
+  /** fetch() trusting the cluster's certificates (HTTPS between brokers); plain fetch by default. */
+  fetch?: FetchLike;
 }
 
 export class Forwarder {
@@ -204,7 +207,7 @@ export class Forwarder {
 
     let answer: Response;
     try {
-      answer = await fetch(`${target.httpUrl}${request.path}`, {
+      answer = await (this.options.fetch ?? fetch)(`${target.httpUrl}${request.path}`, {
         method: request.method,
         headers,
         body: request.body,

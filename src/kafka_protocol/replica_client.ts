@@ -27,6 +27,7 @@
  * not offered yet, so the password crosses the network in clear text, as on any SASL_PLAINTEXT
  * listener.
  */
+import type { TlsClientOptions } from "../runtime/tcp_client.ts";
 import type {
   BrokerEndpoint,
   EpochAnswer,
@@ -72,6 +73,8 @@ export interface KafkaReplicaClientOptions {
   connectTimeoutMs?: number;
   /** Default REPLICA_RESPONSE_BYTES_MAX. */
   responseBytesMax?: number;
+  /** TLS to leaders whose Kafka listener is TLS (their certificate, or its CA, trusted here). */
+  tls?: TlsClientOptions;
 }
 
 export class KafkaReplicaClient implements ReplicaTransport {
@@ -92,6 +95,7 @@ export class KafkaReplicaClient implements ReplicaTransport {
       requestTimeoutMs: options.requestTimeoutMs ?? REPLICA_REQUEST_TIMEOUT_MS,
       connectTimeoutMs: options.connectTimeoutMs ?? REPLICA_CONNECT_TIMEOUT_MS,
       responseBytesMax: options.responseBytesMax ?? REPLICA_RESPONSE_BYTES_MAX,
+      tls: options.tls,
     };
   }
 

@@ -36,6 +36,7 @@ import {
   connectTcp,
   isConnectionRefused,
   type TcpClientConnection,
+  type TlsClientOptions,
 } from "../runtime/tcp_client.ts";
 import { decode, decodePrefix, encode, inRange, type MessageSchema, type Struct } from "./codec.ts";
 import { KafkaError, kafkaErrorName } from "./error_codes.ts";
@@ -69,6 +70,7 @@ export interface ReplicaConnectionOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   responseBytesMax: number;
+  tls?: TlsClientOptions;
 }
 
 /** ApiVersions is asked at v3, the first with the client's software name (KIP-511). */
@@ -263,7 +265,7 @@ export class ReplicaConnection {
     signal?.addEventListener("abort", onAbort, { once: true });
     this.#interrupt = (reason) => attempt.abort(new Interrupted(reason));
     try {
-      conn = await connectTcp(host, port, attempt.signal);
+      conn = await connectTcp(host, port, attempt.signal, this.#options.tls);
     } catch (err) {
       if (err instanceof Interrupted) throw err;
       const failure = this.#failure(

@@ -11,9 +11,13 @@
  * Writes go out in order, one at a time; `write` resolves once the kernel has taken the bytes.
  * `close` is immediate: a read in progress then ends with null, a write in progress rejects.
  * TCP_NODELAY is set: requests are small and a follower waits for each answer.
- * TLS is not offered yet (a follower of a TLS listener would need node:tls / Deno.connectTls).
+ * TLS (a cluster whose Kafka listeners are TLS): `tls.caCerts` are trusted besides the runtime's
+ * roots; the name checked is the host connected to (an IP address is checked against the
+ * certificate's IP subject alternative names). Deno: a TCP connection upgraded with Deno.startTls;
+ * elsewhere node:tls.
  */
 import * as net from "node:net";
+import * as nodeTls from "node:tls";
 import { runtimeName } from "./serve.ts";
 
 /** node:net: bytes received but not yet read that pause the socket until a read takes them. */
@@ -42,11 +46,18 @@ export function connectTcp(
   host: string,
   port: number,
   signal?: AbortSignal,
+  tls?: TlsClientOptions,
 ): Promise<TcpClientConnection> {
   signal?.throwIfAborted();
   return runtimeName() === "deno"
-    ? connectDeno(host, port, signal)
-    : connectNode(host, port, signal);
+    ? connectDeno(host, port, signal, tls)
+    : connectNode(host, port, signal, tls);
+}
+
+/** TLS for an outgoing connection. */
+export interface TlsClientOptions {
+  /** PEM certificates trusted besides the runtime's roots (a cluster's own, self-signed). */
+  caCerts: readonly string[];
 }
 
 /**
@@ -65,10 +76,10 @@ export function isConnectionRefused(err: unknown): boolean {
 
 class DenoTcpClientConnection implements TcpClientConnection {
   readonly remote: string;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn, remote: string) {
+  constructor(conn: Deno.Conn, remote: string) {
     this.#conn = conn;
     this.remote = remote;
   }
@@ -102,6 +113,7 @@ async function connectDeno(
   host: string,
   port: number,
   signal: AbortSignal | undefined,
+  tls: TlsClientOptions | undefined,
 ): Promise<TcpClientConnection> {
   // Deno.connect's own signal would also close the connection later: a private controller is
   // linked to the caller's signal for the attempt only.
@@ -115,7 +127,21 @@ async function connectDeno(
       throw signal.reason;
     }
     conn.setNoDelay(true);
-    return new DenoTcpClientConnection(conn, `${host}:${port}`);
+    if (tls === undefined) return new DenoTcpClientConnection(conn, `${host}:${port}`);
+    const secured = Deno.startTls(conn, { hostname: host, caCerts: [...tls.caCerts] });
+    const onAbort = () => secured.then((c) => c.close(), () => {});
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const tlsConn = await secured;
+      await tlsConn.handshake();
+      if (signal?.aborted) {
+        tlsConn.close();
+        throw signal.reason;
+      }
+      return new DenoTcpClientConnection(tlsConn, `${host}:${port}`);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     throw err;
@@ -210,11 +236,22 @@ function connectNode(
   host: string,
   port: number,
   signal: AbortSignal | undefined,
+  tls: TlsClientOptions | undefined,
 ): Promise<TcpClientConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket: net.Socket = tls === undefined
+      ? net.connect({ host, port, noDelay: true })
+      : nodeTls.connect({
+        host,
+        port,
+        ca: [...nodeTls.rootCertificates, ...tls.caCerts],
+        // SNI takes host names only; an IP address is checked against the certificate's SANs.
+        ...(net.isIP(host) === 0 ? { servername: host } : {}),
+      });
+    if (tls !== undefined) socket.setNoDelay(true);
+    const connected = tls === undefined ? "connect" : "secureConnect";
     const done = () => {
-      socket.off("connect", onConnect);
+      socket.off(connected, onConnect);
       socket.off("error", onError);
       signal?.removeEventListener("abort", onAbort);
     };
@@ -232,7 +269,7 @@ function connectNode(
       socket.destroy();
       reject(signal!.reason);
     };
-    socket.once("connect", onConnect);
+    socket.once(connected, onConnect);
     socket.once("error", onError);
     signal?.addEventListener("abort", onAbort, { once: true });
   });

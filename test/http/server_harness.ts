@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { decodeBatches, type DecodedBatch } from "../../src/record/record_batch.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
-const LISTENING = /^sluice listening on (http:\/\/\S+) \(data: (.*)\)$/;
+const LISTENING = /^sluice listening on (https?:\/\/\S+) \(data: (.*)\)$/;
 /** `deno run` resolves npm packages and compiles on first start; 20 s covers a cold cache. */
 const START_TIMEOUT_MS = 20_000;
 /** A graceful stop finishes in-flight requests; a long poll lasts at most 30 s, tests use less. */
