@@ -17,7 +17,12 @@ import { EtcdClient } from "../../src/cluster/etcd.ts";
 import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "../../src/kafka_protocol/messages/produce.ts";
 import { decodeBatches, encodeRecordBatch, utf8 } from "../../src/record/record_batch.ts";
-import { RawClient } from "../kafka_protocol/kafka_wire_util.ts";
+import {
+  CREATE_TOPICS_REQUEST,
+  CREATE_TOPICS_RESPONSE,
+} from "../../src/kafka_protocol/messages/create_topics.ts";
+import { METADATA_REQUEST, METADATA_RESPONSE } from "../../src/kafka_protocol/messages/metadata.ts";
+import { callOnce, RawClient } from "../kafka_protocol/kafka_wire_util.ts";
 import type { TestCluster } from "./cluster_harness.ts";
 
 /** Produce v8: the last version before the flexible encoding; answers carry an error message. */
@@ -406,4 +411,56 @@ export async function createTopic(bootstrap: string[], spec: TopicSpec): Promise
   } finally {
     await admin.disconnect();
   }
+}
+
+export interface BrokerView {
+  brokers: number[];
+  controllerId: number;
+  partitions: { partition: number; leader: number; leaderEpoch: number; isr: number[] }[];
+}
+
+/** Metadata v8 of one topic as broker port `port` answers it (its own view of the cluster). */
+export async function metadataFrom(port: number, topic: string): Promise<BrokerView> {
+  const body = await callOnce(port, METADATA_REQUEST, METADATA_RESPONSE, 8, {
+    topics: [{ name: topic }],
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  // deno-lint-ignore no-explicit-any
+  const b = body as any;
+  return {
+    brokers: (b.brokers as { nodeId: number }[]).map((x) => x.nodeId).sort((x, y) => x - y),
+    controllerId: b.controllerId,
+    // deno-lint-ignore no-explicit-any
+    partitions: (b.topics[0].partitions as any[]).map((p) => ({
+      partition: p.partitionIndex,
+      leader: p.leaderId,
+      leaderEpoch: p.leaderEpoch,
+      isr: p.isrNodes,
+    })).sort((x, y) => x.partition - y.partition),
+  };
+}
+
+/** CreateTopics v4 of one topic to broker port `port`: its error code and message. */
+export async function createTopicOnce(
+  port: number,
+  topic: string,
+  partitions: number,
+  replicationFactor: number,
+): Promise<{ errorCode: number; errorMessage: string | null }> {
+  const body = await callOnce(port, CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE, 4, {
+    topics: [{
+      name: topic,
+      numPartitions: partitions,
+      replicationFactor,
+      assignments: [],
+      configs: [],
+    }],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  });
+  // deno-lint-ignore no-explicit-any
+  const t = (body as any).topics[0];
+  return { errorCode: t.errorCode, errorMessage: t.errorMessage };
 }
