@@ -239,15 +239,14 @@ export async function produceOnce(
 
 /**
  * An idempotent kafkajs producer sending `<prefix><n>` to one partition with acks=all, one send at
- * a time, without pause; `acked` holds the values acknowledged, in the order their sends resolved.
- * A failed send is not acknowledged (it may or may not be in the log, at most once).
+ * a time, without pause; `acked` holds the values acknowledged, in the order their sends resolved,
+ * with the offset each got and when (wall-clock ms). A failed send is not acknowledged (it may or
+ * may not be in the log, at most once).
  */
 export class KafkajsLoad {
   readonly acked: string[] = [];
-  /** performance.now() of each acknowledgement, by index in `acked`. */
+  readonly ackedOffsets: number[] = [];
   readonly ackedAtMs: number[] = [];
-  /** performance.now() when each acknowledged send started. */
-  readonly sentAtMs: number[] = [];
   sent = 0;
   failures = 0;
   #running = true;
@@ -280,17 +279,16 @@ export class KafkajsLoad {
   async #run(): Promise<void> {
     while (this.#running) {
       const value = `${this.prefix}${this.sent++}`;
-      const started = performance.now();
       try {
-        await this.producer.send({
+        const [meta] = await this.producer.send({
           topic: this.topic,
           acks: -1,
           timeout: 10_000,
           messages: [{ value, partition: this.partition }],
         });
         this.acked.push(value);
-        this.sentAtMs.push(started);
-        this.ackedAtMs.push(performance.now());
+        this.ackedOffsets.push(Number(meta.baseOffset));
+        this.ackedAtMs.push(Date.now());
       } catch {
         this.failures++;
       }
