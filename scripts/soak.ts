@@ -11,12 +11,20 @@
  *
  *   deno task soak --seconds 60 --crash-rounds 20 --attack-seconds 30 [--seed S]
  *
- * Exits 1 when RSS grew, a crash round failed, any request failed, or an attack goal was missed.
+ * `--cluster` runs the cluster soak instead (scripts/soak_cluster.ts): `--rounds N` (default 50)
+ * of SIGKILL-the-leader under idempotent librdkafka and kafkajs producers, exactly-once and
+ * byte-identical replicas checked, failover times printed.
+ *
+ *   deno task soak --cluster [--rounds 50] [--clients librdkafka,kafkajs] [--rate 300]
+ *
+ * Exits 1 when RSS grew, a crash round failed, any request failed, or an attack goal was missed
+ * (with --cluster: when a cluster check failed).
  */
 import { parseArgs } from "node:util";
 import { crashRun } from "../test/faults/fault_util.ts";
 import { createTopic, type Json, startServer } from "../test/http/server_harness.ts";
 import { attacks } from "./soak_attacks.ts";
+import { clusterSoak, clusterSoakOptions } from "./soak_cluster.ts";
 import { percentile } from "./soak_util.ts";
 
 const { values: opts } = parseArgs({
@@ -32,8 +40,14 @@ const { values: opts } = parseArgs({
     "batch-records": { type: "string", default: "20" },
     "value-bytes": { type: "string", default: "100" },
     "rss-tolerance": { type: "string", default: "0.10" },
+    cluster: { type: "boolean", default: false },
+    rounds: { type: "string", default: "50" },
+    clients: { type: "string", default: "librdkafka,kafkajs" },
+    rate: { type: "string", default: "300" },
   },
 });
+
+if (opts.cluster) Deno.exit(await clusterSoak(clusterSoakOptions(Deno.args)) ? 0 : 1);
 
 const SECONDS = Number(opts.seconds);
 const CRASH_ROUNDS = Number(opts["crash-rounds"]);

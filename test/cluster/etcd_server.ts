@@ -1,7 +1,8 @@
 /**
  * A real single-member etcd for tests: started on free loopback ports with its own temporary data
  * directory, waited for until its v3 JSON gateway answers, restarted on the same data directory
- * and ports, stopped (SIGTERM, then SIGKILL) and removed. `etcdAvailable` says whether an etcd
+ * and ports (at once, or after being down for as long as a test needs), stopped (SIGTERM, then
+ * SIGKILL) and removed. `etcdAvailable` says whether an etcd
  * binary is on PATH (scripts/install-etcd.sh installs Debian's); tests skip loudly without one,
  * and fail under SLUICE_REQUIRE_KAFKA_CLIENTS=1 (CI installs it). Not a test file itself.
  */
@@ -41,6 +42,12 @@ export interface RunningEtcd {
   resume(): void;
   /** Stops etcd (SIGTERM) and starts it again on the same data directory and ports. */
   restart(): Promise<void>;
+  /**
+   * Stops etcd and leaves it down, until restart() brings it back: by default SIGKILL, a crash
+   * (SIGTERM's graceful stop can take seconds, during which etcd still expires leases and sends
+   * watch events while refusing keep-alives).
+   */
+  down(signal?: Deno.Signal): Promise<void>;
   stop(): Promise<void>;
   /** The last lines etcd logged (for failure messages). */
   logTail(n?: number): string;
@@ -88,11 +95,14 @@ function spawnEtcd(dir: string, client: number, peer: number, lines: string[]): 
   return { child, drained };
 }
 
-/** SIGTERM (SIGKILL after 5 s) and wait for the process and its stderr to end. */
-async function killEtcd({ child, drained }: EtcdProcess): Promise<void> {
+/** `signal` (SIGKILL after 5 s) and wait for the process and its stderr to end. */
+async function killEtcd(
+  { child, drained }: EtcdProcess,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
   try {
     child.kill("SIGCONT");
-    child.kill("SIGTERM");
+    child.kill(signal);
   } catch {
     // already gone
   }
@@ -179,6 +189,7 @@ export async function startEtcd(): Promise<RunningEtcd> {
     },
     resume: () => current.child.kill("SIGCONT"),
     restart,
+    down: (signal = "SIGKILL") => killEtcd(current, signal),
     stop,
     logTail,
   };
