@@ -42,6 +42,12 @@ const REVISION_WAITERS_MAX = 10_000;
 
 export class ClusterMetadata {
   readonly brokers: Map<number, Versioned<BrokerRecord>> = new Map();
+  /**
+   * Every broker's last registration, kept after it goes: where a leader whose registration
+   * vanished (its lease expired while etcd could not renew it) can still be reached. One entry per
+   * node id ever seen.
+   */
+  readonly lastKnownBrokers: Map<number, BrokerRecord> = new Map();
   controller: Versioned<ControllerRecord> | undefined;
   readonly topics: Map<string, Versioned<TopicRecord>> = new Map();
   /** topic -> partition -> state. */
@@ -186,7 +192,10 @@ export class ClusterMetadata {
         case "broker": {
           const record = type === "put" ? parseBroker(kv.value) : undefined;
           if (record === undefined) this.brokers.delete(what.nodeId);
-          else this.brokers.set(what.nodeId, versioned(record));
+          else {
+            this.brokers.set(what.nodeId, versioned(record));
+            this.lastKnownBrokers.set(what.nodeId, record);
+          }
           change = { kind: "broker", nodeId: what.nodeId, record };
           break;
         }

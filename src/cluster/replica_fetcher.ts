@@ -129,8 +129,13 @@ class LeaderLoop {
     await this.#running;
   }
 
+  /**
+   * The leader's address: its registration, or its last one when that has gone but the partition
+   * state still names it (etcd expired the leases it could not renew: keep copying from it).
+   */
   #endpoint(): BrokerEndpoint | undefined {
-    const b = this.o.metadata.brokers.get(this.leader)?.value;
+    const b = this.o.metadata.brokers.get(this.leader)?.value ??
+      this.o.metadata.lastKnownBrokers.get(this.leader);
     return b === undefined ? undefined : { nodeId: b.nodeId, host: b.host, port: b.kafkaPort };
   }
 

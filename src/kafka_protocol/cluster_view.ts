@@ -31,8 +31,18 @@ export function liveBrokers(ctx: KafkaContext): BrokerEndpoint[] {
       rack: null,
     }];
   }
-  return cluster.metadata.liveBrokerIds().map((id) => {
-    const b = cluster.metadata.brokers.get(id)!.value;
+  // The live brokers, and any broker a partition state still names as leader although its
+  // registration has gone (etcd expired a lease it could not renew): clients can still reach it.
+  const ids = new Set(cluster.metadata.liveBrokerIds());
+  for (const byPartition of cluster.metadata.partitions.values()) {
+    for (const s of byPartition.values()) {
+      if (s.value.leader !== NO_LEADER && cluster.metadata.lastKnownBrokers.has(s.value.leader)) {
+        ids.add(s.value.leader);
+      }
+    }
+  }
+  return [...ids].sort((a, b) => a - b).map((id) => {
+    const b = cluster.metadata.brokers.get(id)?.value ?? cluster.metadata.lastKnownBrokers.get(id)!;
     return { nodeId: b.nodeId, host: b.host, port: b.kafkaPort, rack: b.rack ?? null };
   });
 }
