@@ -58,8 +58,9 @@ function perPartition(body: Struct, code: number, topicField: "topics"): Struct 
 }
 
 export function guardGroups(ctx: KafkaContext, api: GroupApi, handler: Handler): Handler {
-  if (ctx.broker.cluster === undefined && !ctx.broker.replicated) return handler;
   return async (body: Struct, context: RequestContext) => {
+    // One node: every group is this broker's (checked per call: the broker is read only then).
+    if (!ctx.broker.replicated) return await handler(body, context);
     switch (api) {
       case "JoinGroup":
       case "SyncGroup":
