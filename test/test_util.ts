@@ -90,3 +90,75 @@ export function tempDir(prefix: string): string {
   }
   return dir;
 }
+
+/** The Bun binary: SLUICE_BUN (which .ci/run sets), PATH, or node_modules/.bin; undefined if none. */
+export function findBun(): string | undefined {
+  const candidates = [
+    Deno.env.get("SLUICE_BUN"),
+    ...(Deno.env.get("PATH") ?? "").split(":").map((d) => `${d}/bun`),
+    new URL("../node_modules/.bin/bun", import.meta.url).pathname,
+  ];
+  for (const path of candidates) {
+    if (!path) continue;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Whether the openssl command runs (the TLS tests make their certificates with it). */
+export const opensslAvailable: boolean = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+export interface SelfSignedCert {
+  certPath: string;
+  keyPath: string;
+  pem: string;
+}
+
+/**
+ * A self-signed end-entity certificate for localhost and 127.0.0.1, made by openssl in a new
+ * temporary directory. rustls (Deno's TLS) wants a SAN and refuses a CA certificate as a server's
+ * own (CaUsedAsEndEntity): basicConstraints CA:FALSE.
+ */
+export function makeSelfSignedCert(prefix = "sluice-tls-"): SelfSignedCert {
+  const dir = tempDir(prefix);
+  const gen = new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (!gen.success) throw new Error(new TextDecoder().decode(gen.stderr));
+  return {
+    certPath: `${dir}/cert.pem`,
+    keyPath: `${dir}/key.pem`,
+    pem: Deno.readTextFileSync(`${dir}/cert.pem`),
+  };
+}

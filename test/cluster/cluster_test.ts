@@ -15,6 +15,7 @@ import {
 import { callOnce } from "../kafka_protocol/kafka_wire_util.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
+import { logBytes } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
@@ -27,22 +28,6 @@ function kafkaOf(bootstrap: string[], clientId: string): Kafka {
     requestTimeout: 15_000,
     retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-}
-
-/** Every stored byte of a partition's log on one broker, segment files in offset order. */
-async function logBytes(dataDir: string, topic: string, partition: number): Promise<Uint8Array> {
-  const dir = `${dataDir}/topics/${topic}/${partition}`;
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".log")) names.push(e.name);
-  names.sort();
-  const parts = await Promise.all(names.map((n) => Deno.readFile(`${dir}/${n}`)));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 Deno.test({

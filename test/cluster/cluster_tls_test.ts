@@ -5,55 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { tempDir } from "../test_util.ts";
+import { makeSelfSignedCert, opensslAvailable } from "../test_util.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
 
 announceEtcdSkip();
 
-const opensslAvailable: boolean = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
 if (!opensslAvailable) console.warn("SKIPPED: openssl is not installed (cluster TLS test)");
-
-/** A self-signed end-entity certificate for 127.0.0.1 (as kafka_tls_test.ts makes it). */
-function makeCert(): { certPath: string; keyPath: string; pem: string } {
-  const dir = tempDir("sluice-cluster-tls-");
-  const gen = new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
-  return {
-    certPath: `${dir}/cert.pem`,
-    keyPath: `${dir}/key.pem`,
-    pem: Deno.readTextFileSync(`${dir}/cert.pem`),
-  };
-}
 
 Deno.test({
   name: "cluster over TLS: replication, clients and HTTP forwarding all on TLS",
@@ -61,7 +19,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const cert = makeCert();
+    const cert = makeSelfSignedCert("sluice-cluster-tls-");
     const cluster = await TestCluster.start({
       brokers: 3,
       args: ["--tls-cert", cert.certPath, "--tls-key", cert.keyPath],

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
+import { logBytes } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
@@ -26,21 +27,6 @@ function kafkaOf(bootstrap: string[], clientId: string): Kafka {
     requestTimeout: 10_000,
     retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-}
-
-async function logBytes(dataDir: string, partition: number): Promise<Uint8Array> {
-  const dir = `${dataDir}/topics/${TOPIC}/${partition}`;
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".log")) names.push(e.name);
-  names.sort();
-  const parts = await Promise.all(names.map((n) => Deno.readFile(`${dir}/${n}`)));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 Deno.test({
@@ -175,7 +161,9 @@ Deno.test({
       await t.step("every replica's log is byte for byte the same", async () => {
         for (let p = 0; p < PARTITIONS; p++) {
           const copies = await waitFor(`partition ${p}'s replicas in step`, async () => {
-            const all = await Promise.all([1, 2, 3].map((id) => logBytes(cluster.dataDir(id), p)));
+            const all = await Promise.all(
+              [1, 2, 3].map((id) => logBytes(cluster.dataDir(id), TOPIC, p)),
+            );
             return all.every((b) => b.length === all[0].length) ? all : undefined;
           }, 30_000);
           assert.deepEqual(copies[1], copies[0]);

@@ -11,7 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { tempDir } from "../test_util.ts";
+import {
+  makeSelfSignedCert,
+  opensslAvailable,
+  type SelfSignedCert,
+  tempDir,
+} from "../test_util.ts";
 import { announceSkip, expectSuccess, kcatAvailable, run } from "./kafka_harness.ts";
 
 announceSkip(kcatAvailable, "kcat");
@@ -20,57 +25,15 @@ const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const KAFKA_LISTENING = /^sluice kafka listening on (\S+):(\d+)$/;
 const HTTP_LISTENING = /^sluice listening on (https:\/\/\S+) \(data: .*\)$/;
 
-const opensslAvailable: boolean = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
 if (!opensslAvailable) console.warn("SKIPPED: openssl is not installed (kafka TLS tests)");
 
 const ADMIN_SECRET = "admin-secret-tls-00000001";
 
-interface Cert {
-  certPath: string;
-  keyPath: string;
-  pem: string;
-}
+type Cert = SelfSignedCert;
 
-/** A self-signed end-entity certificate for localhost and 127.0.0.1 (see test/http/auth_test.ts). */
+/** A self-signed end-entity certificate for localhost and 127.0.0.1 (test_util.ts). */
 function makeCert(): Cert {
-  const dir = tempDir("sluice-kafka-tls-");
-  const gen = new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      // rustls (Deno's TLS client, under kafkajs) refuses a CA certificate as the server's own.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
-  return {
-    certPath: `${dir}/cert.pem`,
-    keyPath: `${dir}/key.pem`,
-    pem: Deno.readTextFileSync(`${dir}/cert.pem`),
-  };
+  return makeSelfSignedCert("sluice-kafka-tls-");
 }
 
 function authArgs(): string[] {

@@ -4,24 +4,8 @@
  * a `bun` binary is found (PATH, SLUICE_BUN, or node_modules/.bin) and is skipped otherwise.
  */
 import assert from "node:assert/strict";
+import { findBun } from "../test_util.ts";
 import { Kafka, logLevel } from "kafkajs";
-
-function findBun(): string | undefined {
-  const candidates = [
-    Deno.env.get("SLUICE_BUN"),
-    ...(Deno.env.get("PATH") ?? "").split(":").map((d) => `${d}/bun`),
-    new URL("../../node_modules/.bin/bun", import.meta.url).pathname,
-  ];
-  for (const path of candidates) {
-    if (!path) continue;
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const bun = findBun();
 const ROOT = new URL("../../", import.meta.url).pathname;
