@@ -13,6 +13,7 @@
  * - A key this version cannot read is logged and skipped, never applied half.
  */
 import { SluiceError } from "../errors.ts";
+import { ETCD_REQUEST_TIMEOUT_MS } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import {
   type BrokerRecord,
@@ -39,6 +40,8 @@ export type MetadataListener = (change: MetadataChange) => void;
 
 /** Waiters for a revision at once (one per request that created or deleted something). */
 const REVISION_WAITERS_MAX = 10_000;
+/** How long a write waits for this broker's view to show it (ETCD_REQUEST_TIMEOUT_MS x 2). */
+export const METADATA_WAIT_MS = 2 * ETCD_REQUEST_TIMEOUT_MS;
 
 export class ClusterMetadata {
   readonly brokers: Map<number, Versioned<BrokerRecord>> = new Map();
@@ -91,8 +94,12 @@ export class ClusterMetadata {
     return [...this.brokers.keys()].sort((a, b) => a - b);
   }
 
-  /** Resolves once the view is at store revision `revision` or later. */
-  waitForRevision(revision: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves once the view is at store revision `revision` or later; CLUSTER_UNAVAILABLE when the
+   * watch has not brought it within METADATA_WAIT_MS (etcd went away right after the write: the
+   * change is made, this broker's view will show it when the watch resumes).
+   */
+  waitForRevision(revision: number): Promise<void> {
     if (this.revision >= revision) return Promise.resolve();
     if (this.#revisionWaiters.length >= REVISION_WAITERS_MAX) {
       return Promise.reject(
@@ -100,13 +107,26 @@ export class ClusterMetadata {
       );
     }
     return new Promise((resolve, reject) => {
-      const waiter = { revision, resolve };
-      this.#revisionWaiters.push(waiter);
-      signal?.addEventListener("abort", () => {
+      const waiter = {
+        revision,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
         const i = this.#revisionWaiters.indexOf(waiter);
         if (i >= 0) this.#revisionWaiters.splice(i, 1);
-        reject(signal.reason);
-      }, { once: true });
+        reject(
+          new SluiceError(
+            "CLUSTER_UNAVAILABLE",
+            `the change was written to etcd (revision ${revision}) but this broker's view has ` +
+              `not caught up within ${METADATA_WAIT_MS} ms; it will once etcd's watch resumes`,
+            { revision },
+          ),
+        );
+      }, METADATA_WAIT_MS);
+      this.#revisionWaiters.push(waiter);
     });
   }
 
