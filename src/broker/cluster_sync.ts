@@ -2,9 +2,11 @@
  * A cluster's broker keeps its local topics (the topic registry's directories and logs) in line
  * with the topics etcd holds: the cluster's list is the truth, the local one follows it.
  *
- * - At start: a local topic etcd does not have, or has under another id (deleted and created
- *   again while this broker was away), is deleted here, logged as a stray; every topic etcd has
- *   is created here if missing, with etcd's id, partition count and configs.
+ * - At start: a local topic etcd does not have is moved aside (orphaned/<topic>-<ms>), served no
+ *   more but kept: etcd's word alone (a wrong --etcd-prefix, an etcd that lost its data) never
+ *   erases a log. One etcd has under another id (deleted and created again while this broker was
+ *   away) is deleted here. Every topic etcd has is created here if missing, with etcd's id,
+ *   partition count and configs.
  * - Then, as the watch announces them: a new topic is created locally, a deleted one deleted, a
  *   recreated one (new id) replaced. After a topic's logs exist the replica manager takes up its
  *   partitions (refreshTopic).
@@ -46,9 +48,9 @@ export class ClusterSync {
   async start(): Promise<void> {
     this.#unsubscribe = this.#cluster.subscribe((change) => {
       if (change.kind === "topic") this.#follow(change.name);
-      else if (change.kind === "reset") this.#followAll();
+      else if (change.kind === "reset") this.#followAll(false);
     });
-    this.#followAll();
+    this.#followAll(true);
     await this.settled();
   }
 
@@ -57,16 +59,17 @@ export class ClusterSync {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  #followAll(): void {
+  /** `atStart`: a local topic etcd does not have is set aside, not deleted. */
+  #followAll(atStart: boolean): void {
     const names = new Set(this.#topics.list().map((t) => t.name));
     for (const name of this.#cluster.metadata.topics.keys()) names.add(name);
-    for (const name of names) this.#follow(name);
+    for (const name of names) this.#follow(name, atStart);
   }
 
   /** Queues bringing the local topic `name` in line with etcd's view of it. */
-  #follow(name: string): void {
+  #follow(name: string, atStart = false): void {
     const before = this.#chains.get(name) ?? Promise.resolve();
-    const next = before.then(() => this.#apply(name)).catch((err) => {
+    const next = before.then(() => this.#apply(name, atStart)).catch((err) => {
       this.#logger.error("local topic not brought in line with the cluster", {
         topic: name,
         error: err instanceof Error ? err.message : String(err),
@@ -77,18 +80,21 @@ export class ClusterSync {
     this.#chains.set(name, next);
   }
 
-  async #apply(name: string): Promise<void> {
+  async #apply(name: string, atStart: boolean): Promise<void> {
     if (this.#closed) return;
     const record: TopicRecord | undefined = this.#cluster.metadata.topics.get(name)?.value;
     const local = this.#topics.list().find((t) => t.name === name);
     if (local !== undefined && (record === undefined || local.meta.id !== record.id)) {
+      const setAside = atStart && record === undefined;
       this.#logger.warn(
-        record === undefined
-          ? "deleting a local topic the cluster does not have"
+        setAside
+          ? "setting aside a local topic the cluster does not have"
+          : record === undefined
+          ? "deleting a local topic the cluster deleted"
           : "replacing a local topic the cluster has recreated",
         { topic: name, localId: local.meta.id, clusterId: record?.id ?? null },
       );
-      await this.#topics.delete(name);
+      await this.#topics.delete(name, { setAside });
       this.#onDeleted(local);
     }
     if (record === undefined) return;

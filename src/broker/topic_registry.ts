@@ -277,7 +277,7 @@ export class TopicRegistry {
     const to = joinPath(orphaned, `${topicName}-${this.#options.clock.nowMs()}`);
     renamePath(dir, to);
     syncDir(this.#topicsDir);
-    this.#options.logger.warn("moved a topic directory without topic.json aside", {
+    this.#options.logger.warn("moved a topic directory aside: it is no longer served", {
       from: dir,
       to,
     });
@@ -409,9 +409,11 @@ export class TopicRegistry {
   /**
    * Deletes a topic: readers holding it get TOPIC_NOT_FOUND from then on; its logs are closed, its
    * directory renamed out of topics/ (atomic, fsynced) and then removed. It resolves only once the
-   * rename is durable, and a create of the same name waits until then.
+   * rename is durable, and a create of the same name waits until then. `setAside`: the directory
+   * is moved to orphaned/<topic>-<ms> and kept instead (a cluster's broker finding a topic etcd
+   * does not know at start: a wrong --etcd-prefix or a lost etcd must not erase data).
    */
-  async delete(name: unknown): Promise<void> {
+  async delete(name: unknown, options: { setAside?: boolean } = {}): Promise<void> {
     const topicName = validateTopicName(name);
     await this.#serialized(topicName, async () => {
       const topic = this.get(topicName);
@@ -425,6 +427,11 @@ export class TopicRegistry {
             error: String(result.reason),
           });
         }
+      }
+      if (options.setAside === true) {
+        // Served no more, but kept for an operator (orphaned/<topic>-<ms>): see the doc above.
+        this.#setAside(joinPath(this.#topicsDir, topic.name), topic.name);
+        return;
       }
       makeDir(this.#deletedDir);
       const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
