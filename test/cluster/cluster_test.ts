@@ -6,7 +6,6 @@
  * high watermark, and every replica's log byte for byte the leader's.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { startServer } from "../http/server_harness.ts";
 import {
   INIT_PRODUCER_ID_REQUEST,
@@ -15,20 +14,9 @@ import {
 import { callOnce } from "../kafka_protocol/kafka_wire_util.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
-import { logBytes } from "./fault_harness.ts";
+import { kafkaOf, logBytes } from "./fault_harness.ts";
 
 announceEtcdSkip();
-
-function kafkaOf(bootstrap: string[], clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: bootstrap,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    requestTimeout: 15_000,
-    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-}
 
 Deno.test({
   name: "cluster: three brokers on etcd, replicated topics, acks=all, identical replicas",
@@ -38,14 +26,14 @@ Deno.test({
   async fn(t) {
     const cluster = await TestCluster.start({ brokers: 3 });
     try {
-      const kafka = kafkaOf(cluster.bootstrap(), "cluster-test");
+      const kafka = kafkaOf(cluster.bootstrap(), "cluster-test", 10_000);
       const admin = kafka.admin();
       await admin.connect();
 
       await t.step("Metadata lists every broker and one controller, from any broker", async () => {
         const clusterIds = new Set<string>();
         for (const b of cluster.brokers.values()) {
-          const one = kafkaOf([b.kafka], `describe-${b.nodeId}`).admin();
+          const one = kafkaOf([b.kafka], `describe-${b.nodeId}`, 10_000).admin();
           await one.connect();
           try {
             const described = await waitFor("three brokers", async () => {
@@ -148,7 +136,7 @@ Deno.test({
           assert.equal(created, true);
           const leaders = new Set<number>();
           for (const b of cluster.brokers.values()) {
-            const one = kafkaOf([b.kafka], `meta-${b.nodeId}`).admin();
+            const one = kafkaOf([b.kafka], `meta-${b.nodeId}`, 10_000).admin();
             await one.connect();
             try {
               const meta = await waitFor("the topic's partitions", async () => {

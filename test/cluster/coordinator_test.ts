@@ -6,7 +6,6 @@
  * consumers carry on from their committed offsets.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import {
   FIND_COORDINATOR_REQUEST,
   FIND_COORDINATOR_RESPONSE,
@@ -19,22 +18,12 @@ import type { Struct } from "../../src/kafka_protocol/codec.ts";
 import { callOnce } from "../kafka_protocol/kafka_wire_util.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
+import { kafkaOf } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
 const TOPIC = "orders";
 const GROUP = "billing";
-
-function kafkaOf(bootstrap: string[], clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: bootstrap,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2000,
-    requestTimeout: 10_000,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-}
 
 function portOf(address: string): number {
   return Number(address.split(":")[1]);
@@ -52,7 +41,7 @@ Deno.test({
       args: ["--broker-session-timeout-ms", "3000"],
     });
     try {
-      const kafka = kafkaOf(cluster.bootstrap(), "groups-test");
+      const kafka = kafkaOf(cluster.bootstrap(), "groups-test", 10_000);
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({
@@ -156,7 +145,7 @@ Deno.test({
           return r.errorCode === 0 && r.nodeId !== coordinator ? r.nodeId as number : undefined;
         });
         assert.ok(cluster.brokers.has(next));
-        const admin2 = kafkaOf(cluster.bootstrap(), "groups-test-2").admin();
+        const admin2 = kafkaOf(cluster.bootstrap(), "groups-test-2", 10_000).admin();
         await admin2.connect();
         try {
           const committed = await waitFor("the commits from the new coordinator", async () => {
@@ -171,7 +160,7 @@ Deno.test({
       });
 
       await t.step("the group's new consumer starts where the commits say", async () => {
-        const producer2 = kafkaOf(cluster.bootstrap(), "groups-producer-2").producer();
+        const producer2 = kafkaOf(cluster.bootstrap(), "groups-producer-2", 10_000).producer();
         await producer2.connect();
         await producer2.send({
           topic: TOPIC,
@@ -182,7 +171,9 @@ Deno.test({
           ),
         });
         await producer2.disconnect();
-        const consumer = kafkaOf(cluster.bootstrap(), "groups-test-3").consumer({ groupId: GROUP });
+        const consumer = kafkaOf(cluster.bootstrap(), "groups-test-3", 10_000).consumer({
+          groupId: GROUP,
+        });
         await consumer.connect();
         await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
         const after: string[] = [];

@@ -7,27 +7,15 @@
  * and every replica's log is byte for byte the leader's.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
-import { logBytes } from "./fault_harness.ts";
+import { kafkaOf, logBytes } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
 const ROUNDS = 3;
 const TOPIC = "failover";
 const PARTITIONS = 2;
-
-function kafkaOf(bootstrap: string[], clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: bootstrap,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2000,
-    requestTimeout: 10_000,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-}
 
 Deno.test({
   name: "cluster failover: SIGKILL the leader under acks=all load, nothing acknowledged is lost",
@@ -41,7 +29,7 @@ Deno.test({
     });
     const initial = cluster.bootstrap();
     try {
-      const admin = kafkaOf(initial, "failover-admin").admin();
+      const admin = kafkaOf(initial, "failover-admin", 10_000).admin();
       await admin.connect();
       await admin.createTopics({
         topics: [{
@@ -59,7 +47,7 @@ Deno.test({
 
       // Acknowledged values per partition, in the order their sends resolved.
       const acked: string[][] = Array.from({ length: PARTITIONS }, () => []);
-      const producer = kafkaOf(initial, "failover-producer").producer({
+      const producer = kafkaOf(initial, "failover-producer", 10_000).producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
@@ -122,7 +110,7 @@ Deno.test({
       await producer.disconnect();
 
       await t.step("every acknowledged record is there once, in order", async () => {
-        const consumer = kafkaOf(cluster.bootstrap(), "failover-reader").consumer({
+        const consumer = kafkaOf(cluster.bootstrap(), "failover-reader", 10_000).consumer({
           groupId: "failover-check",
         });
         await consumer.connect();

@@ -6,9 +6,9 @@
  * session ends: the fencing tests cover it.)
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
+import { kafkaOf } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
@@ -23,12 +23,7 @@ Deno.test({
       args: ["--broker-session-timeout-ms", "60000"],
     });
     try {
-      const admin = new Kafka({
-        clientId: "fast-detection",
-        brokers: cluster.bootstrap(),
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
-      }).admin();
+      const admin = kafkaOf(cluster.bootstrap(), "fast-detection", 10_000).admin();
       await admin.connect();
       await admin.createTopics({
         topics: [{ topic: "fast", numPartitions: 1, replicationFactor: 3 }],

@@ -5,7 +5,6 @@
  * acknowledged with acks=all is read once, in offset order, and the client reports no truncation.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import {
   announceJavaSkip,
   javaClientAvailable,
@@ -13,6 +12,7 @@ import {
 } from "../kafka_protocol/java_harness.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster } from "./cluster_harness.ts";
+import { kafkaOf } from "./fault_harness.ts";
 
 announceEtcdSkip();
 announceJavaSkip();
@@ -30,12 +30,7 @@ Deno.test({
       args: ["--broker-session-timeout-ms", "3000"],
     });
     try {
-      const kafka = new Kafka({
-        clientId: "java-failover",
-        brokers: cluster.bootstrap(),
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
-      });
+      const kafka = kafkaOf(cluster.bootstrap(), "java-failover", 10_000);
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({

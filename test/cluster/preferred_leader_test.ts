@@ -4,9 +4,9 @@
  * default and Sluice's is 300 s), each with a new leader epoch.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
 import { TestCluster, waitFor } from "./cluster_harness.ts";
+import { kafkaOf } from "./fault_harness.ts";
 
 announceEtcdSkip();
 
@@ -21,12 +21,7 @@ Deno.test({
       args: ["--broker-session-timeout-ms", "3000", "--leader-imbalance-check-interval-ms", "500"],
     });
     try {
-      const admin = new Kafka({
-        clientId: "preferred",
-        brokers: cluster.bootstrap(),
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
-      }).admin();
+      const admin = kafkaOf(cluster.bootstrap(), "preferred", 10_000).admin();
       await admin.connect();
       await admin.createTopics({
         topics: [{ topic: "home", numPartitions: 6, replicationFactor: 3 }],

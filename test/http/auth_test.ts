@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { patternMatches } from "../../src/security/acl.ts";
 import { TokenSet } from "../../src/security/tokens.ts";
 import { encodeRecordBatch } from "../../src/record/record_batch.ts";
-import { tempDir } from "../test_util.ts";
+import { makeSelfSignedCert, tempDir } from "../test_util.ts";
 import {
   json,
   type JsonResponse,
@@ -507,32 +507,8 @@ Deno.test({
   name: "serve: --tls-cert and --tls-key serve HTTPS",
   ignore: !(await hasOpenssl()),
   fn: async () => {
+    const cert = makeSelfSignedCert();
     const dir = tempDir("sluice-tls-");
-    // rustls wants a SAN and refuses a CA certificate as the server's own (CaUsedAsEndEntity).
-    const gen = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
 
     const proc = new Deno.Command(Deno.execPath(), {
       args: [
@@ -548,9 +524,9 @@ Deno.test({
         `${dir}/data`,
         ...[
           "--tls-cert",
-          `${dir}/cert.pem`,
+          cert.certPath,
           "--tls-key",
-          `${dir}/key.pem`,
+          cert.keyPath,
         ],
       ],
       env: { NO_COLOR: "1" },
@@ -558,7 +534,7 @@ Deno.test({
       stdout: "piped",
       stderr: "null",
     }).spawn();
-    const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(`${dir}/cert.pem`)] });
+    const client = Deno.createHttpClient({ caCerts: [cert.pem] });
     try {
       const lines = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
       let out = "";
