@@ -14,7 +14,7 @@
 import { SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
-import { type BrokerRecord, ClusterKeys, type TopicRecord } from "./cluster_state.ts";
+import { type BrokerRecord, ClusterKeys } from "./cluster_state.ts";
 import { ClusterTopics } from "./cluster_topics.ts";
 import { ClusterProducerIds } from "./producer_id_blocks.ts";
 import { FailureDetector } from "./failure_detector.ts";
@@ -206,11 +206,6 @@ export class ClusterNode {
       leaderImbalanceCheckIntervalMs: this.settings.leaderImbalanceCheckIntervalMs,
     });
     await this.#controller.start();
-  }
-
-  /** Topics as etcd has them. */
-  topicRecords(): TopicRecord[] {
-    return [...this.metadata.topics.values()].map((v) => v.value);
   }
 
   subscribe(listener: (change: MetadataChange) => void): () => void {

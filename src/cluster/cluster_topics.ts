@@ -14,7 +14,6 @@
  * - delete: the topic key and its partition keys go in one transaction, only if the topic is the
  *   one that was read (its create revision), so a delete never removes a topic created again
  *   meanwhile. Each replica then closes and removes its logs.
- * - alterConfig: compare-and-swap of the topic key on its mod revision.
  */
 import { SluiceError } from "../errors.ts";
 import { assignReplicas } from "./assignment.ts";
@@ -105,28 +104,6 @@ export class ClusterTopics {
     }
     await this.metadata.waitForRevision(result.revision);
   }
-
-  /** Replaces the topic's configs; resolves once this broker's view holds them. */
-  async alterConfig(name: string, config: Record<string, string | number>): Promise<void> {
-    const current = this.metadata.topics.get(name);
-    if (current === undefined) {
-      throw new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
-    }
-    const next: TopicRecord = { ...current.value, config };
-    const result = await this.etcd.putIfRevision(
-      this.keys.topic(name),
-      encodeRecord(next),
-      current.modRevision,
-    );
-    if (!result.ok) {
-      throw new SluiceError(
-        "CLUSTER_UNAVAILABLE",
-        `topic ${name} changed while its configs were altered; try again`,
-        { topic: name },
-      );
-    }
-    await this.metadata.waitForRevision(result.revision);
-  }
 }
 
 /** Partition states written per etcd transaction (a compare and a put each: under 128). */
@@ -145,18 +122,13 @@ export async function writeMissingPartitionStates(
   topicRevision: number,
   existing: ReadonlySet<number>,
 ): Promise<number> {
-  const missing: number[] = [];
-  topic.replicas.forEach((_, p) => {
-    if (!existing.has(p)) missing.push(p);
-  });
-  let revision = 0;
-  for (let i = 0; i < missing.length; i += PARTITION_STATES_PER_TXN) {
-    const chunk = missing.slice(i, i + PARTITION_STATES_PER_TXN);
+  /** One transaction for `partitions`: its revision, or 0 when a compare failed. */
+  const write = async (partitions: readonly number[]): Promise<number> => {
     const compare: EtcdCompare[] = [
       { key: keys.topic(topic.name), target: "create", cmp: "=", value: topicRevision },
     ];
     const puts: EtcdOp[] = [];
-    for (const p of chunk) {
+    for (const p of partitions) {
       const r = topic.replicas[p];
       const state: PartitionState = {
         leader: r[0],
@@ -169,22 +141,22 @@ export async function writeMissingPartitionStates(
       puts.push({ op: "put", key: keys.partition(topic.name, p), value: encodeRecord(state) });
     }
     const result = await etcd.txn(compare, puts);
-    // Failed: the topic is gone, or another writer (the controller) wrote some of these first.
-    if (result.succeeded) revision = result.revision;
-    else if (chunk.length > 1) {
-      for (const p of chunk) {
-        revision = Math.max(
-          revision,
-          await writeMissingPartitionStates(
-            etcd,
-            keys,
-            { ...topic, replicas: topic.replicas },
-            topicRevision,
-            new Set(topic.replicas.map((_, q) => q).filter((q) => q !== p)),
-          ),
-        );
-      }
+    return result.succeeded ? result.revision : 0;
+  };
+  const missing: number[] = [];
+  topic.replicas.forEach((_, p) => {
+    if (!existing.has(p)) missing.push(p);
+  });
+  let revision = 0;
+  for (let i = 0; i < missing.length; i += PARTITION_STATES_PER_TXN) {
+    const chunk = missing.slice(i, i + PARTITION_STATES_PER_TXN);
+    let written = await write(chunk);
+    // Failed: the topic is gone (each one fails too), or another writer (the controller) wrote
+    // some of these first: the others one by one.
+    if (written === 0 && chunk.length > 1) {
+      for (const p of chunk) written = Math.max(written, await write([p]));
     }
+    revision = Math.max(revision, written);
   }
   return revision;
 }

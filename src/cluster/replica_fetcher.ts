@@ -325,13 +325,6 @@ export class ReplicaFetcher {
     for (const loop of this.#loops.values()) loop.remove(r);
   }
 
-  /** Partitions followed now, per leader (for /v1/cluster and tests). */
-  followedCount(): number {
-    let n = 0;
-    for (const loop of this.#loops.values()) n += loop.partitions.size;
-    return n;
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#loops.values()].map((l) => l.stop()));

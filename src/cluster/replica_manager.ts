@@ -136,16 +136,8 @@ export class ReplicaManager {
     return this.#o.nodeId;
   }
 
-  get lagTimeMaxMs(): number {
-    return this.#lagMaxMs;
-  }
-
   replica(topic: string, partition: number): Replica | undefined {
     return this.#replicas.get(key(topic, partition));
-  }
-
-  replicas(): IterableIterator<Replica> {
-    return this.#replicas.values();
   }
 
   #onChange(change: MetadataChange): void {
