@@ -185,10 +185,14 @@ function checkContract(report: unknown): void {
 
 Deno.test("bench/main.ts --quick --json prints the report contract and writes .json, .md, .svg", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sluice-bench-smoke-" });
+  // The bench's own temporary directories (its peer servers' data directories among them) go
+  // under a directory of this test: peers_test.ts, running beside it, asserts that no
+  // /tmp/sluice-peer-* server is left over, and must not see this run's servers.
+  const tmp = await Deno.makeTempDir({ prefix: "sluice-bench-smoke-tmp-" });
   try {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", BENCH_MAIN, "--quick", "--json"],
-      env: { SLUICE_BENCH_RESULTS_DIR: dir, NO_COLOR: "1" },
+      env: { SLUICE_BENCH_RESULTS_DIR: dir, NO_COLOR: "1", TMPDIR: tmp },
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
@@ -211,6 +215,7 @@ Deno.test("bench/main.ts --quick --json prints the report contract and writes .j
     assert.match(svg, /<\/svg>\n$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
