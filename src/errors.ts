@@ -9,6 +9,10 @@ export const ERROR_CODES = [
   "INVALID_REQUEST",
   "INVALID_TOPIC_NAME",
   "INVALID_CONFIG",
+  /** CreatePartitions: a count not above the topic's, or over the limit. */
+  "INVALID_PARTITIONS",
+  /** A replica assignment that names unknown brokers, repeats one, or has the wrong size. */
+  "INVALID_REPLICA_ASSIGNMENT",
   "CORRUPT_BATCH",
   "UNSUPPORTED_COMPRESSION",
   "RECORD_TOO_LARGE",

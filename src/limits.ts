@@ -30,6 +30,8 @@ export const RETENTION_BYTES_DEFAULT = -1;
 
 /** log.retention.check.interval.ms: how often retention looks for expired segments (Kafka: 5 min). */
 export const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 5 * 60 * 1000;
+/** After a topic's retention.ms or retention.bytes changes, retention runs within this long. */
+export const RETENTION_AFTER_CONFIG_CHANGE_MS = 0;
 
 /** `max.message.bytes`: the largest batch a log accepts (Kafka: 1 MiB + 12 bytes of log overhead). */
 export const MAX_MESSAGE_BYTES_DEFAULT = MiB + 12;

@@ -34,7 +34,6 @@ export {
   type WriteOptions,
 } from "./broker_replication.ts";
 import {
-  type FetchBudget,
   type FetchMessagesRequest,
   type FetchPartitionResult,
   FetchReader,
@@ -54,13 +53,38 @@ import type { GroupStore } from "./groups/group_records.ts";
 import { OFFSETS_TOPIC, ReplicatedOffsetStore } from "./groups/replicated_offsets.ts";
 import { StickyPartitioner } from "./partitioner.ts";
 import type { TopicConfig } from "./topic_config.ts";
-import { type Topic, TopicRegistry } from "./topic_registry.ts";
+import {
+  checkPartitionCount,
+  type RegistryOptions,
+  type Topic,
+  TopicRegistry,
+} from "./topic_registry.ts";
+import type {
+  BatchAppendResult,
+  FetchRequest,
+  FetchResult,
+  OffsetSpec,
+  ProducedOffset,
+  ProduceRecord,
+} from "./broker_types.ts";
+
+export type {
+  BatchAppendResult,
+  FetchRequest,
+  FetchResult,
+  OffsetSpec,
+  ProducedOffset,
+  ProduceRecord,
+} from "./broker_types.ts";
+import type { TopicOverrides } from "./topic_overrides.ts";
 
 export interface BrokerOptions {
   dataDir: string;
   clock?: Clock;
   logger?: Logger;
   topicDefaults?: Readonly<TopicConfig>;
+  /** Server-level log settings (log.retention.check.interval.ms). */
+  logSettings?: RegistryOptions["logSettings"];
   /** Topics one broker holds (TOPICS_MAX). */
   topicsMax?: number;
   /** Long polls waiting at once (LONG_POLLS_MAX). */
@@ -78,48 +102,6 @@ export interface BrokerOptions {
    * in-sync replicas. False: one node, as ever.
    */
   replicated?: boolean;
-}
-
-/**
- * A record to produce; `partition` pins it, otherwise its key (or stickiness) decides. The key is
- * bytes, since the partitioner hashes them; the value may be a string (written as UTF-8).
- */
-export interface ProduceRecord extends Omit<RecordInput, "key"> {
-  key?: Uint8Array | null;
-  partition?: number;
-}
-
-export interface ProducedOffset {
-  partition: number;
-  offset: number;
-}
-
-export type OffsetSpec = number | "earliest" | "latest";
-
-export interface FetchRequest {
-  offset: OffsetSpec;
-  maxBytes: number;
-  maxWaitMs?: number;
-  minBytes?: number;
-  /** Ends a wait early; a function is called only when the fetch waits. */
-  signal?: AbortSignal | (() => AbortSignal);
-  /** The front's response budget, asked right before each read (see fetch_reader.ts). */
-  budget?: FetchBudget;
-}
-
-export interface FetchResult {
-  /** Whole batches as stored; empty when there was nothing to return. */
-  bytes: Uint8Array;
-  /** The offset the fetch resolved to (earliest/latest made concrete). */
-  offset: number;
-  nextOffset: number;
-  highWatermark: number;
-  logStartOffset: number;
-}
-
-/** An append of client batches: `duplicate` when an idempotent retry was answered, not written. */
-export interface BatchAppendResult extends AppendResult {
-  duplicate: boolean;
 }
 
 export class Broker {
@@ -210,6 +192,7 @@ export class Broker {
         topicDefaults: options.topicDefaults,
         topicsMax: options.topicsMax,
         replicated: replication.replicated,
+        logSettings: options.logSettings,
         onAppend: (topic, partition, result: AppendResult) => {
           topic.stats.recordsIn += result.records;
           topic.stats.bytesIn += result.bytes;
@@ -323,6 +306,45 @@ export class Broker {
     await this.topics.delete(topic.name);
     for (const log of topic.logs) this.waiters.wakeAll(log);
     this.#partitioner.forget(topic.name);
+  }
+
+  /**
+   * Sets a topic's config overrides to `change(the current ones)` (topic_overrides.ts), checked
+   * first (INVALID_CONFIG: nothing changed) and applied to its running logs; in a cluster, in
+   * etcd, and every broker applies them. `validateOnly`: checked against this broker's view.
+   */
+  async alterTopicConfig(
+    name: unknown,
+    change: (current: Readonly<TopicOverrides>) => Record<string, string>,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<Topic> {
+    const topic = this.topics.get(name);
+    if (options.validateOnly === true || !this.#replication.replicated) {
+      return await this.topics.alterConfig(topic.name, change, options);
+    }
+    return await this.#replication.alterTopicConfig(this.topics, topic.name, change);
+  }
+
+  /**
+   * Grows a topic to `count` partitions (INVALID_PARTITIONS when not more); in a cluster the new
+   * partitions' replicas are `options.replicas` (checked by the caller) or assigned.
+   */
+  async createPartitions(
+    name: unknown,
+    count: unknown,
+    options: { replicas?: number[][]; validateOnly?: boolean } = {},
+  ): Promise<Topic> {
+    const topic = this.topics.get(name);
+    if (options.validateOnly === true || !this.#replication.replicated) {
+      return await this.topics.addPartitions(topic.name, count, options);
+    }
+    const total = checkPartitionCount(topic, count);
+    return await this.#replication.createPartitions(
+      this.topics,
+      topic.name,
+      total,
+      options.replicas,
+    );
   }
 
   /** Appends records, one batch per partition; offsets in request order. */

@@ -243,6 +243,38 @@ export class BrokerReplication {
     }
   }
 
+  /**
+   * Sets a topic's configs in etcd to `change(the ones there)`, checked as one node checks them
+   * (INVALID_CONFIG: nothing written); resolves with the local topic once its logs run with them.
+   */
+  async alterTopicConfig(
+    topics: TopicRegistry,
+    name: string,
+    change: (current: Readonly<Record<string, string>>) => Record<string, string>,
+  ): Promise<Topic> {
+    await this.#joined().topics.alterConfig(
+      name,
+      (current) => topics.checkOverrides(change(topics.checkOverrides(current))),
+    );
+    await this.#sync!.settled();
+    return topics.get(name);
+  }
+
+  /**
+   * Grows a topic to `count` partitions in etcd (`replicas`: the new ones' assignment, checked by
+   * the caller; else assigned over the live brokers); resolves once this broker has their logs.
+   */
+  async createPartitions(
+    topics: TopicRegistry,
+    name: string,
+    count: number,
+    replicas?: number[][],
+  ): Promise<Topic> {
+    await this.#joined().topics.addPartitions(name, count, replicas);
+    await this.#sync!.settled();
+    return topics.get(name);
+  }
+
   /** Deletes a topic from etcd; resolves once this broker's logs of it are gone. */
   async deleteTopic(name: string): Promise<void> {
     await this.#joined().topics.delete(name);

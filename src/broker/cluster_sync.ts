@@ -8,7 +8,8 @@
  *   away) is deleted here. Every topic etcd has is created here if missing, with etcd's id,
  *   partition count and configs.
  * - Then, as the watch announces them: a new topic is created locally, a deleted one deleted, a
- *   recreated one (new id) replaced. After a topic's logs exist the replica manager takes up its
+ *   recreated one (new id) replaced, changed configs applied to the running logs, new partitions
+ *   (CreatePartitions) created. After a topic's logs exist the replica manager takes up its
  *   partitions (refreshTopic).
  * - Work on one name runs in order; different names run side by side.
  *
@@ -22,6 +23,16 @@ import type { ClusterNode } from "../cluster/cluster_node.ts";
 import type { TopicRecord } from "../cluster/cluster_state.ts";
 import type { Logger } from "../logger.ts";
 import type { Topic, TopicRegistry } from "./topic_registry.ts";
+
+/** Whether a local topic's overrides are the record's (values compared as Kafka's strings). */
+function sameConfig(
+  local: Readonly<Record<string, string>>,
+  record: Readonly<Record<string, string | number>>,
+): boolean {
+  const keys = Object.keys(record);
+  if (keys.length !== Object.keys(local).length) return false;
+  return keys.every((k) => local[k] === String(record[k]));
+}
 
 export class ClusterSync {
   readonly #topics: TopicRegistry;
@@ -100,6 +111,13 @@ export class ClusterSync {
     if (record === undefined) return;
     if (local === undefined || local.meta.id !== record.id) {
       await this.#topics.create(name, record.replicas.length, record.config, { id: record.id });
+    } else {
+      if (!sameConfig(local.meta.overrides, record.config)) {
+        await this.#topics.alterConfig(name, () => record.config);
+      }
+      if (record.replicas.length > local.logs.length) {
+        await this.#topics.addPartitions(name, record.replicas.length);
+      }
     }
     this.#cluster.replicas.refreshTopic(name);
   }

@@ -2,12 +2,16 @@
  * Topics and their partition logs, persisted in the data dir:
  *
  * ```
- * <dataDir>/topics/<topic>/topic.json        {"name","partitions","config","createdMs","id"}
+ * <dataDir>/topics/<topic>/topic.json        {"version":2,"name","partitions","config","createdMs","id"}
  * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
  * <dataDir>/deleted/                          topics being removed (renamed here first)
  * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
  *                                             topic was created (kept for an operator, not served)
  * ```
+ * topic.json's `config` holds the topic's overrides only (topic_overrides.ts), as Kafka's strings;
+ * a file without `version` (written before overrides were kept) holds every key filled in, and
+ * its overrides are taken to be the keys that differ from the built-in defaults.
+ *
  * topic.json is written by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
  * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
  * [a-zA-Z0-9._-], not "." or "..", so it can never name a parent or another directory.
@@ -29,12 +33,17 @@ import {
 } from "../runtime/fs.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
+import type { LogConfig } from "../storage/log_config.ts";
 import {
   DEFAULT_TOPIC_CONFIG,
   parseTopicConfig,
   toLogConfig,
   type TopicConfig,
 } from "./topic_config.ts";
+import { overridesFromFilled, parseOverrides, type TopicOverrides } from "./topic_overrides.ts";
+import { checkPartitionCount, Topic, type TopicMeta, topicNotFound } from "./topic.ts";
+
+export { checkPartitionCount, Topic, type TopicMeta, TopicStats } from "./topic.ts";
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -50,60 +59,19 @@ export function validateTopicName(name: unknown): string {
   return name;
 }
 
-export interface TopicMeta {
-  name: string;
-  partitions: number;
-  config: TopicConfig;
-  createdMs: number;
-  id: string;
-}
+/** topic.json's current layout version (see the module doc). */
+const TOPIC_FILE_VERSION = 2;
 
-/** Per-topic counters for /metrics. */
-export class TopicStats {
-  recordsIn = 0;
-  bytesIn = 0;
-  recordsOut = 0;
-  bytesOut = 0;
-}
-
-export class Topic {
-  readonly stats = new TopicStats();
-  #deleted = false;
-
-  constructor(readonly meta: TopicMeta, readonly logs: readonly PartitionLog[]) {}
-
-  get name(): string {
-    return this.meta.name;
-  }
-
-  get config(): TopicConfig {
-    return this.meta.config;
-  }
-
-  get deleted(): boolean {
-    return this.#deleted;
-  }
-
-  markDeleted(): void {
-    this.#deleted = true;
-  }
-
-  /** The partition's log; PARTITION_NOT_FOUND for anything but an integer in range. */
-  partition(p: number): PartitionLog {
-    if (this.#deleted) throw topicNotFound(this.name);
-    if (!Number.isInteger(p) || p < 0 || p >= this.logs.length) {
-      throw new SluiceError(
-        "PARTITION_NOT_FOUND",
-        `topic ${this.name} has partitions 0..${this.logs.length - 1}, not ${p}`,
-        { topic: this.name, partition: String(p) },
-      );
-    }
-    return this.logs[p];
-  }
-}
-
-function topicNotFound(name: string): SluiceError {
-  return new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+function topicFileBytes(meta: TopicMeta): Uint8Array {
+  const file = {
+    version: TOPIC_FILE_VERSION,
+    name: meta.name,
+    partitions: meta.partitions,
+    config: meta.overrides,
+    createdMs: meta.createdMs,
+    id: meta.id,
+  };
+  return new TextEncoder().encode(JSON.stringify(file, null, 2));
 }
 
 /** A topic directory found at start that is not served, and why. */
@@ -123,6 +91,8 @@ export interface RegistryOptions {
   onAppend?: (topic: Topic, partition: number, result: AppendResult) => void;
   /** A cluster's broker: replication configs act (see parseTopicConfig). */
   replicated?: boolean;
+  /** Server-level log settings over every topic's (log.retention.check.interval.ms). */
+  logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs">>;
 }
 
 export class TopicRegistry {
@@ -189,12 +159,16 @@ export class TopicRegistry {
           `claims ${raw.partitions} partitions, over the limit of ${PARTITIONS_PER_TOPIC_MAX}`,
         );
       }
+      const replicated = { replicated: this.#options.replicated };
+      const given = raw.version === undefined
+        ? overridesFromFilled(parseTopicConfig(raw.config ?? {}, DEFAULT_TOPIC_CONFIG, replicated))
+        : raw.config ?? {};
+      const { overrides, config } = parseOverrides(given, this.topicDefaults, replicated);
       return {
         name,
         partitions: raw.partitions,
-        config: parseTopicConfig(raw.config ?? {}, DEFAULT_TOPIC_CONFIG, {
-          replicated: this.#options.replicated,
-        }),
+        config,
+        overrides,
         createdMs: Number(raw.createdMs) || 0,
         id: String(raw.id ?? ""),
       };
@@ -219,9 +193,11 @@ export class TopicRegistry {
     meta: TopicMeta,
     mode: "load" | "create",
     logs: PartitionLog[] = [],
+    from = 0,
   ): Promise<PartitionLog[]> {
-    const logConfig = toLogConfig(meta.config);
-    for (let p = 0; p < meta.partitions; p++) {
+    for (let p = from; p < meta.partitions; p++) {
+      // Each log its own config object: PartitionLog.updateConfig changes it in place.
+      const logConfig = this.#logConfig(meta.config);
       const partition = p;
       const dir = joinPath(this.#topicsDir, meta.name, String(p));
       const options = {
@@ -283,6 +259,18 @@ export class TopicRegistry {
     });
   }
 
+  /** A log's config: the topic's, with the server's log settings (retention check interval). */
+  #logConfig(config: TopicConfig): LogConfig {
+    const interval = this.#options.logSettings?.retentionCheckIntervalMs;
+    const log = toLogConfig(config);
+    return interval === undefined ? log : { ...log, retentionCheckIntervalMs: interval };
+  }
+
+  /** The server's defaults for configs a topic does not set. */
+  get topicDefaults(): Readonly<TopicConfig> {
+    return this.#options.topicDefaults ?? DEFAULT_TOPIC_CONFIG;
+  }
+
   /**
    * What `create` checks before it looks at the topics there are: the name, the partition count
    * and the config (defaults filled); throws the first problem. CreateTopics' validateOnly.
@@ -291,7 +279,7 @@ export class TopicRegistry {
     name: unknown,
     partitions: unknown,
     config: unknown,
-  ): { name: string; partitions: number; config: TopicConfig } {
+  ): { name: string; partitions: number; config: TopicConfig; overrides: TopicOverrides } {
     const topicName = validateTopicName(name);
     if (
       typeof partitions !== "number" || !Number.isInteger(partitions) || partitions < 1 ||
@@ -305,9 +293,7 @@ export class TopicRegistry {
     return {
       name: topicName,
       partitions,
-      config: parseTopicConfig(config, this.#options.topicDefaults, {
-        replicated: this.#options.replicated,
-      }),
+      ...parseOverrides(config, this.topicDefaults, { replicated: this.#options.replicated }),
     };
   }
 
@@ -322,7 +308,7 @@ export class TopicRegistry {
     options: { id?: string } = {},
   ): Promise<Topic> {
     const valid = this.validateNew(name, partitions, config);
-    const { name: topicName, config: topicConfig } = valid;
+    const { name: topicName } = valid;
     const topicsMax = this.#options.topicsMax ?? TOPICS_MAX;
     if (this.#topics.size + this.#creating >= topicsMax) {
       throw new SluiceError("TOO_MANY_REQUESTS", `a broker holds at most ${topicsMax} topics`);
@@ -330,7 +316,7 @@ export class TopicRegistry {
     this.#creating++;
     return await this.#serialized(topicName, async () => {
       try {
-        return await this.#create(topicName, valid.partitions, topicConfig, options.id);
+        return await this.#create(valid, options.id);
       } finally {
         this.#creating--;
       }
@@ -338,11 +324,10 @@ export class TopicRegistry {
   }
 
   async #create(
-    topicName: string,
-    partitions: number,
-    topicConfig: TopicConfig,
+    valid: { name: string; partitions: number; config: TopicConfig; overrides: TopicOverrides },
     id: string = crypto.randomUUID(),
   ): Promise<Topic> {
+    const { name: topicName, partitions } = valid;
     if (this.#topics.has(topicName)) {
       throw new SluiceError("TOPIC_EXISTS", `topic ${topicName} already exists`, {
         topic: topicName,
@@ -351,7 +336,8 @@ export class TopicRegistry {
     const meta: TopicMeta = {
       name: topicName,
       partitions,
-      config: topicConfig,
+      config: valid.config,
+      overrides: valid.overrides,
       createdMs: this.#options.clock.nowMs(),
       id,
     };
@@ -363,11 +349,7 @@ export class TopicRegistry {
     try {
       makeDir(dir);
       await this.#openLogs(meta, "create", logs);
-      writeFileAtomic(
-        joinPath(dir, "topic.json"),
-        new TextEncoder().encode(JSON.stringify(meta, null, 2)),
-        dir,
-      );
+      writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
       syncDir(this.#topicsDir);
     } catch (err) {
       // Nothing of a failed create stays open or on disk: its descriptors are released and its
@@ -387,6 +369,99 @@ export class TopicRegistry {
     this.#topics.set(topicName, topic);
     this.#options.logger.info("created topic", { topic: topicName, partitions });
     return topic;
+  }
+
+  /** `input` checked as a topic's overrides (INVALID_CONFIG): their canonical strings. */
+  checkOverrides(input: unknown): TopicOverrides {
+    return parseOverrides(input, this.topicDefaults, { replicated: this.#options.replicated })
+      .overrides;
+  }
+
+  /**
+   * Sets the topic's overrides to `change(its current overrides)` (all of them: keys left out go
+   * back to their defaults), checked first (INVALID_CONFIG, nothing changed), then written to
+   * topic.json and applied to the running logs: retention, segment size and age, flush policy,
+   * max message size from the next append or retention run on. Changes of one topic run one at
+   * a time, each on the result of the one before. `validateOnly`: checked, nothing changed.
+   * Returns the topic.
+   */
+  async alterConfig(
+    name: unknown,
+    change: (current: Readonly<TopicOverrides>) => unknown,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<Topic> {
+    const topicName = validateTopicName(name);
+    const parse = (topic: Topic) =>
+      parseOverrides(change(topic.meta.overrides), this.topicDefaults, {
+        replicated: this.#options.replicated,
+      });
+    if (options.validateOnly === true) {
+      const topic = this.get(topicName);
+      parse(topic);
+      return topic;
+    }
+    return await this.#serialized(topicName, () => {
+      const topic = this.get(topicName);
+      const parsed = parse(topic);
+      const meta: TopicMeta = { ...topic.meta, ...parsed };
+      const dir = joinPath(this.#topicsDir, topicName);
+      try {
+        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+      } catch (err) {
+        throw storageFailure(err, `writing the configs of topic ${topicName}`, {
+          topic: topicName,
+        });
+      }
+      topic.meta.config = parsed.config;
+      topic.meta.overrides = parsed.overrides;
+      const logConfig = this.#logConfig(parsed.config);
+      for (const log of topic.logs) log.updateConfig(logConfig);
+      this.#options.logger.info("altered topic configs", {
+        topic: topicName,
+        overrides: JSON.stringify(parsed.overrides),
+      });
+      return Promise.resolve(topic);
+    });
+  }
+
+  /**
+   * CreatePartitions: grows the topic to `count` partitions (INVALID_PARTITIONS when not more
+   * than today or over PARTITIONS_PER_TOPIC_MAX). The new partitions' logs are created first,
+   * then topic.json says the new count: a crash in between leaves directories past the count,
+   * which hold nothing acknowledged (no one could write to them) and are removed by the next try.
+   * `validateOnly`: checked, nothing changed.
+   */
+  async addPartitions(
+    name: unknown,
+    count: unknown,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<Topic> {
+    const topicName = validateTopicName(name);
+    checkPartitionCount(this.get(topicName), count);
+    if (options.validateOnly === true) return this.get(topicName);
+    return await this.#serialized(topicName, async () => {
+      const topic = this.get(topicName);
+      const total = checkPartitionCount(topic, count);
+      const dir = joinPath(this.#topicsDir, topicName);
+      const meta: TopicMeta = { ...topic.meta, partitions: total };
+      const logs: PartitionLog[] = [];
+      try {
+        for (let p = topic.logs.length; p < total; p++) {
+          const stale = joinPath(dir, String(p));
+          if (pathExists(stale)) removeTree(stale);
+        }
+        await this.#openLogs(meta, "create", logs, topic.logs.length);
+        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+      } catch (err) {
+        await Promise.allSettled(logs.map((log) => log.delete()));
+        throw storageFailure(err, `adding partitions to topic ${topicName}`, {
+          topic: topicName,
+        });
+      }
+      topic.addLogs(logs);
+      this.#options.logger.info("added partitions", { topic: topicName, partitions: total });
+      return topic;
+    });
   }
 
   /** The topic; INVALID_TOPIC_NAME or TOPIC_NOT_FOUND. */

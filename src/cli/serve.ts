@@ -35,6 +35,9 @@
  *   (KIP-848 `consumer`-protocol groups: the coordinator sets both, as Kafka's
  *   group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms)
  * |                       |                          | topicDefaults     | Kafka's      |
+ * | --log-retention-check-interval-ms | SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS | logRetentionCheckIntervalMs | 300000 |
+ *   (Kafka's log.retention.check.interval.ms: how often each log looks for expired segments; a
+ *   topic's retention change is applied at once)
  * | --max-http-connections | SLUICE_MAX_HTTP_CONNECTIONS | maxHttpConnections | min(10000, fd budget) |
  * | --max-http-connections-per-address | SLUICE_MAX_HTTP_CONNECTIONS_PER_ADDRESS | maxHttpConnectionsPerAddress | half |
  * | --max-kafka-connections | SLUICE_MAX_KAFKA_CONNECTIONS | maxKafkaConnections | min(10000, fd budget) |
@@ -89,6 +92,7 @@ import {
   PARTITIONS_PER_TOPIC_MAX,
   REQUEST_BYTES_DEFAULT,
   REQUESTS_IN_FLIGHT_MAX,
+  RETENTION_CHECK_INTERVAL_MS_DEFAULT,
   SESSION_TIMEOUT_MS_MAX,
   SESSION_TIMEOUT_MS_MIN,
   SSE_STREAMS_MAX,
@@ -153,6 +157,7 @@ const ServerConfig = z.strictObject({
   leaderImbalanceCheckIntervalMs: z.coerce.number().int().min(0).max(86_400_000),
   interBrokerUser: z.string().min(1).optional(),
   interBrokerPassword: z.string().min(1).optional(),
+  logRetentionCheckIntervalMs: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -216,6 +221,11 @@ const SETTINGS = [
   ],
   ["interBrokerUser", "--inter-broker-user", "SLUICE_INTER_BROKER_USER"],
   ["interBrokerPassword", "--inter-broker-password", "SLUICE_INTER_BROKER_PASSWORD"],
+  [
+    "logRetentionCheckIntervalMs",
+    "--log-retention-check-interval-ms",
+    "SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS",
+  ],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -235,6 +245,7 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--consumer-group-heartbeat-interval-ms MS]
                          [--max-http-connections N] [--max-http-connections-per-address N]
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
+                         [--log-retention-check-interval-ms MS]
                          [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
                           [--default-replication-factor N] [--min-insync-replicas N]
                           [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
@@ -290,6 +301,7 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     brokerSessionTimeoutMs: BROKER_SESSION_TIMEOUT_MS_DEFAULT,
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
     leaderImbalanceCheckIntervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
+    logRetentionCheckIntervalMs: RETENTION_CHECK_INTERVAL_MS_DEFAULT,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -390,6 +402,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     replicated: config.nodeId !== undefined,
     logger,
     topicDefaults,
+    logSettings: { retentionCheckIntervalMs: config.logRetentionCheckIntervalMs },
     longPollsMax: config.maxLongPolls,
     topicsMax: config.maxTopics,
     consumerGroups: {

@@ -14,6 +14,11 @@
  * - delete: the topic key and its partition keys go in one transaction, only if the topic is the
  *   one that was read (its create revision), so a delete never removes a topic created again
  *   meanwhile. Each replica then closes and removes its logs.
+ * - alterConfig and addPartitions (AlterConfigs, CreatePartitions): the topic key rewritten only
+ *   if nobody wrote it since it was read (its mod revision; re-read and retried up to
+ *   TOPIC_UPDATE_ATTEMPTS times), so two changes never lose one another. New partitions get their
+ *   first states as a new topic's do. Every broker applies the change as its watch brings it
+ *   (src/broker/cluster_sync.ts).
  */
 import { SluiceError } from "../errors.ts";
 import { assignReplicas } from "./assignment.ts";
@@ -34,6 +39,9 @@ export interface NewClusterTopic {
   /** A given assignment (CreateTopics' manual one) in place of assignReplicas. */
   replicas?: number[][];
 }
+
+/** Tries of a topic update whose compare failed (another writer came first) before giving up. */
+export const TOPIC_UPDATE_ATTEMPTS = 5;
 
 export class ClusterTopics {
   constructor(
@@ -84,6 +92,87 @@ export class ClusterTopics {
     );
     await this.metadata.waitForRevision(Math.max(created.revision, revision));
     return record;
+  }
+
+  /**
+   * Rewrites the topic's record with `change` applied to the one read, only if nobody wrote it
+   * since (compare on its mod revision; re-read and retried up to TOPIC_UPDATE_ATTEMPTS times).
+   * `change` may throw (bad input: nothing written). Resolves with the record written, once this
+   * broker's view holds it, plus the revision of any writes `after` made.
+   */
+  async #update(
+    name: string,
+    change: (current: TopicRecord) => TopicRecord,
+    after: (record: TopicRecord, createRevision: number, before: TopicRecord) => Promise<number> =
+      () => Promise.resolve(0),
+  ): Promise<TopicRecord> {
+    for (let attempt = 1;; attempt++) {
+      const current = this.metadata.topics.get(name);
+      if (current === undefined) {
+        throw new SluiceError("TOPIC_NOT_FOUND", `topic ${name} does not exist`, { topic: name });
+      }
+      const record = change(current.value);
+      const key = this.keys.topic(name);
+      const result = await this.etcd.txn(
+        [{ key, target: "mod", cmp: "=", value: current.modRevision }],
+        [{ op: "put", key, value: encodeRecord(record) }],
+      );
+      if (result.succeeded) {
+        const more = await after(record, current.createRevision, current.value);
+        await this.metadata.waitForRevision(Math.max(result.revision, more));
+        return record;
+      }
+      if (attempt >= TOPIC_UPDATE_ATTEMPTS) {
+        throw new SluiceError(
+          "CLUSTER_UNAVAILABLE",
+          `topic ${name} kept changing under this update (${attempt} tries); try again`,
+          { topic: name },
+        );
+      }
+      // Another writer came first: wait for the view to hold what it wrote, then re-read.
+      const seen = await this.etcd.get(key);
+      await this.metadata.waitForRevision(seen?.modRevision ?? this.metadata.revision);
+    }
+  }
+
+  /** Sets the topic's configs to `change(current configs)` (AlterConfigs, any broker). */
+  async alterConfig(
+    name: string,
+    change: (current: Readonly<Record<string, string | number>>) => Record<string, string>,
+  ): Promise<TopicRecord> {
+    return await this.#update(name, (current) => ({ ...current, config: change(current.config) }));
+  }
+
+  /**
+   * Grows the topic to `count` partitions (CreatePartitions): the new ones' replicas are
+   * `replicas` (checked by the caller) or assigned over the live brokers with the topic's
+   * replication factor; their first states are written as a new topic's are.
+   */
+  async addPartitions(
+    name: string,
+    count: number,
+    replicas?: number[][],
+  ): Promise<TopicRecord> {
+    return await this.#update(
+      name,
+      (current) => {
+        const now = current.replicas.length;
+        if (count <= now) {
+          throw new SluiceError(
+            "INVALID_PARTITIONS",
+            count === now
+              ? `Topic already has ${now} partitions.`
+              : `Topic currently has ${now} partitions, which is higher than the requested ${count}.`,
+          );
+        }
+        const added = replicas ?? this.assign(count - now, current.replicas[0].length);
+        return { ...current, replicas: [...current.replicas, ...added] };
+      },
+      (record, createRevision, before) => {
+        const existing = new Set(before.replicas.map((_, p) => p));
+        return writeMissingPartitionStates(this.etcd, this.keys, record, createRevision, existing);
+      },
+    );
   }
 
   /** Deletes the topic from etcd; TOPIC_NOT_FOUND when it is not there. */

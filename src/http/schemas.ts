@@ -50,9 +50,26 @@ export const PartitionInfo = z.object({
 
 export const TopicDescription = z.object({
   name: z.string(),
+  /** The effective config: every key, from the topic, the server's defaults or the built-in. */
   config: z.record(z.string(), z.union([z.string(), z.number()])),
+  /** The keys the topic sets itself (creation, PATCH, Kafka's AlterConfigs), as strings. */
+  overrides: z.record(z.string(), z.string()),
   partitions: z.array(PartitionInfo),
 }).openapi("Topic");
+
+/**
+ * `PATCH /v1/topics/{topic}`: `config` is merged into the topic's overrides (a key set to null
+ * goes back to its default, as JSON Merge Patch has it); `partitions` grows the topic to that
+ * many (never fewer). At least one of them.
+ */
+export const PatchTopicBody = z.strictObject({
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).optional().openapi({
+    example: { "retention.ms": 3600000, "segment.bytes": null },
+  }),
+  partitions: z.number().int().optional().openapi({ example: 6 }),
+}).refine((b) => b.config !== undefined || b.partitions !== undefined, {
+  message: "give config, partitions or both",
+}).openapi("PatchTopic");
 
 export const TopicList = z.object({
   topics: z.array(z.object({ name: z.string(), partitions: z.number().int() })),

@@ -10,6 +10,21 @@
  * speaks TLS: SSL, or SASL_SSL with `auth` (then PLAIN's secret is encrypted on the wire); without
  * it PLAIN sends the secret in clear text. No client certificates (mutual TLS).
  */
+import {
+  ALTER_CONFIGS_REQUEST,
+  ALTER_CONFIGS_RESPONSE,
+  INCREMENTAL_ALTER_CONFIGS_REQUEST,
+  INCREMENTAL_ALTER_CONFIGS_RESPONSE,
+} from "./messages/alter_configs.ts";
+import {
+  CREATE_PARTITIONS_REQUEST,
+  CREATE_PARTITIONS_RESPONSE,
+} from "./messages/create_partitions.ts";
+import {
+  alterConfigsHandlerOf,
+  createPartitionsHandler,
+  incrementalAlterConfigsHandler,
+} from "./handlers/alter_topics.ts";
 import { guardGroups } from "./coordinator_guard.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Authenticator } from "../security/tokens.ts";
@@ -363,6 +378,30 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       request: DELETE_TOPICS_REQUEST,
       response: DELETE_TOPICS_RESPONSE,
       handle: deleteTopicsHandler(ctx),
+    })
+    .add({
+      key: 33,
+      name: "AlterConfigs",
+      versions: "0-2",
+      request: ALTER_CONFIGS_REQUEST,
+      response: ALTER_CONFIGS_RESPONSE,
+      handle: alterConfigsHandlerOf(ctx),
+    })
+    .add({
+      key: 37,
+      name: "CreatePartitions",
+      versions: "0-3",
+      request: CREATE_PARTITIONS_REQUEST,
+      response: CREATE_PARTITIONS_RESPONSE,
+      handle: createPartitionsHandler(ctx),
+    })
+    .add({
+      key: 44,
+      name: "IncrementalAlterConfigs",
+      versions: "0-1",
+      request: INCREMENTAL_ALTER_CONFIGS_REQUEST,
+      response: INCREMENTAL_ALTER_CONFIGS_RESPONSE,
+      handle: incrementalAlterConfigsHandler(ctx),
     })
     .add({
       key: 22,

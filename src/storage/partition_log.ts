@@ -24,7 +24,11 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
-import { BATCH_BYTES_MAX, PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
+import {
+  BATCH_BYTES_MAX,
+  PENDING_FLUSH_WAITERS_MAX,
+  RETENTION_AFTER_CONFIG_CHANGE_MS,
+} from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { viewOf } from "../record/record_batch.ts";
 import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
@@ -446,6 +450,25 @@ export class PartitionLog {
     // As Kafka does, flush the finished segment in the background so the recovery checkpoint can
     // move past it, whatever the flush policy.
     this.#flusher.rolled();
+  }
+
+  /**
+   * Applies a changed config to the running log (a topic's AlterConfigs): checked first
+   * (INVALID_CONFIG, nothing changed), then copied into the log's config object, which the
+   * flusher, retention and the segments share, so each sees it from its next use (segment.bytes
+   * at the next roll, retention at its next run, and so on). When a retention rule changed,
+   * retention runs within RETENTION_AFTER_CONFIG_CHANGE_MS rather than at its next check.
+   */
+  updateConfig(next: Partial<LogConfig>): void {
+    const resolved = resolveLogConfig({ ...this.config, ...next });
+    const before = this.config;
+    const retentionChanged = resolved.retentionMs !== before.retentionMs ||
+      resolved.retentionBytes !== before.retentionBytes ||
+      resolved.retentionCheckIntervalMs !== before.retentionCheckIntervalMs;
+    Object.assign(this.config, resolved);
+    if (retentionChanged && this.#offline === undefined && !this.#closing && !this.#closed) {
+      this.#retention.reschedule(RETENTION_AFTER_CONFIG_CHANGE_MS);
+    }
   }
 
   /** Resolves once every byte appended before the call is on disk (fdatasync; group commit). */

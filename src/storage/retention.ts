@@ -88,10 +88,11 @@ export class LogRetention {
     return this.#run;
   }
 
-  /** Starts the timer when a rule is on; each run sets the next. */
-  schedule(): void {
+  /** Starts the timer (in `delayMs`) when a rule is on; each run sets the next. */
+  schedule(delayMs: number = this.config.retentionCheckIntervalMs): void {
     if (this.config.retentionMs < 0 && this.config.retentionBytes < 0) return;
     if (this.stopped()) return;
+    this.#timer?.cancel();
     this.#timer = this.clock.setTimer(() => {
       this.#run = this.deleteExpired(this.clock.nowMs())
         .catch((err) => {
@@ -102,7 +103,17 @@ export class LogRetention {
           this.#run = undefined;
           this.schedule();
         });
-    }, this.config.retentionCheckIntervalMs);
+    }, delayMs);
+  }
+
+  /**
+   * The rules changed (AlterConfigs): the next run comes in `delayMs` instead of at the next
+   * check; a run in progress sets its next one itself when it ends.
+   */
+  reschedule(delayMs: number): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#run === undefined) this.schedule(delayMs);
   }
 
   cancel(): void {

@@ -117,13 +117,13 @@ Deno.test("DescribeConfigs in process", async (t) => {
           String(env.broker.topics.get("orders")!.config["segment.bytes"]),
         );
         for (const c of r.configs) {
-          assert.equal(c.readOnly, true);
+          assert.equal(c.readOnly, false, "topic configs change with AlterConfigs");
           assert.equal(c.isSensitive, false);
         }
         if (version === 0) {
           assert.equal(retention.isDefault, false);
           assert.equal(segment.isDefault, true);
-          assert.equal(cleanup.isDefault, true, "set to its default: shown as the default");
+          assert.equal(cleanup.isDefault, false, "set on the topic, if to its default: Kafka's");
         } else {
           assert.equal(retention.configSource, 1);
           assert.equal(segment.configSource, 5);
@@ -137,7 +137,9 @@ Deno.test("DescribeConfigs in process", async (t) => {
           assert.deepEqual(segment.synonyms, [
             { name: "log.segment.bytes", value: segment.value, source: 5 },
           ]);
+          assert.equal(cleanup.configSource, 1);
           assert.deepEqual(cleanup.synonyms, [
+            { name: "cleanup.policy", value: "delete", source: 1 },
             { name: "log.cleanup.policy", value: "delete", source: 5 },
           ]);
         }

@@ -10,12 +10,19 @@ import { PARTITIONS_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
 import { readJson, readParams } from "../body.ts";
-import { CreateTopicBody, TopicDescription, TopicList, TopicParams } from "../schemas.ts";
+import {
+  CreateTopicBody,
+  PatchTopicBody,
+  TopicDescription,
+  TopicList,
+  TopicParams,
+} from "../schemas.ts";
 
 export function describeTopic(topic: Topic) {
   return {
     name: topic.name,
     config: { ...topic.config },
+    overrides: { ...topic.meta.overrides },
     partitions: topic.logs.map((log, partition) => ({
       partition,
       logStartOffset: log.logStartOffset,
@@ -82,6 +89,43 @@ export function registerTopicRoutes({ app, broker }: AppContext): void {
   app.get("/v1/topics/:topic", (c) => {
     const { topic } = readParams(c, TopicParams);
     return c.json(describeTopic(broker.topics.get(topic)));
+  });
+
+  r.registerPath({
+    method: "patch",
+    path: "/v1/topics/{topic}",
+    summary: "Change a topic's configs or grow its partitions",
+    description: "config is merged into the topic's own configs (null: back to the default); " +
+      "checked whole first, so a bad key or value changes nothing (400). partitions is the new " +
+      "count, more than today's (400 INVALID_PARTITIONS otherwise). Configs are applied first, " +
+      "then partitions. In a cluster the change goes through etcd and every broker applies it.",
+    request: {
+      params: TopicParams,
+      body: { content: { "application/json": { schema: PatchTopicBody } } },
+    },
+    responses: { 200: jsonResponse(TopicDescription, "the topic as changed"), ...errorResponses },
+  });
+  app.patch("/v1/topics/:topic", async (c) => {
+    const { topic: name } = readParams(c, TopicParams);
+    const body = await readJson(c, PatchTopicBody);
+    const topic = broker.topics.get(name);
+    const patch = body.config;
+    const merge = (current: Readonly<Record<string, string>>) => {
+      const next: Record<string, string> = { ...current };
+      for (const [k, v] of Object.entries(patch ?? {})) {
+        if (v === null) delete next[k];
+        else next[k] = String(v);
+      }
+      return next;
+    };
+    if (body.partitions !== undefined) {
+      // Both checked before either is applied: a bad count must not leave new configs behind.
+      await broker.alterTopicConfig(topic.name, merge, { validateOnly: true });
+      await broker.createPartitions(topic.name, body.partitions, { validateOnly: true });
+    }
+    if (patch !== undefined) await broker.alterTopicConfig(topic.name, merge);
+    if (body.partitions !== undefined) await broker.createPartitions(topic.name, body.partitions);
+    return c.json(describeTopic(broker.topics.get(topic.name)));
   });
 
   r.registerPath({

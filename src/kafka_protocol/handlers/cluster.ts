@@ -399,7 +399,7 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
             ...result(KafkaError.NONE, null, partitions),
             // Kafka's controller draws the id before it checks validateOnly: a fresh one.
             topicId: randomTopicId(),
-            configs: createdTopicConfigs(valid.config),
+            configs: createdTopicConfigs(valid.config, valid.overrides),
           });
           continue;
         }
@@ -412,7 +412,7 @@ export function createTopicsHandler(ctx: KafkaContext): Handler {
         out.push({
           ...result(KafkaError.NONE, null, topic.logs.length, rf),
           topicId: topicIdOf(topic),
-          configs: createdTopicConfigs(topic.config),
+          configs: createdTopicConfigs(topic.config, topic.meta.overrides),
         });
       } catch (err) {
         out.push(result(kafkaErrorCode(err), err instanceof Error ? err.message : String(err)));

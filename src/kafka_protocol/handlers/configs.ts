@@ -6,18 +6,20 @@
  * DescribeConfigs answers two resource types:
  * - TOPIC (2): every key of the topic's TopicConfig (Kafka's names, plus Sluice's flush.policy and
  *   flush.ms), the value as Kafka prints it, then Kafka's configs Sluice keeps without acting on
- *   them (src/broker/kafka_topic_configs.ts: the value set, else Kafka's default). A topic's stored config holds every key filled in,
- *   not which were set at creation, so config_source is DEFAULT_CONFIG (5) for a value equal to
- *   Sluice's built-in default and DYNAMIC_TOPIC_CONFIG (1) otherwise (a value from the server's
- *   topicDefaults therefore shows as 1).
+ *   them (src/broker/kafka_topic_configs.ts: the value set, else Kafka's default). config_source
+ *   says where the value comes from, as Kafka's does: DYNAMIC_TOPIC_CONFIG (1) for a key the
+ *   topic sets (its overrides: src/broker/topic_overrides.ts), STATIC_BROKER_CONFIG (4) for one
+ *   the server's topicDefaults set, else DEFAULT_CONFIG (5). Topic configs are not read-only:
+ *   AlterConfigs and IncrementalAlterConfigs change them (alter_topics.ts).
  * - BROKER (4), named "0" (the node id): broker.id, auto.create.topics.enable and
  *   num.partitions, STATIC_BROKER_CONFIG (4) when set away from the default, else DEFAULT_CONFIG.
  *   The server's topicDefaults (log.retention.ms and the like) are not shown: the broker does not
  *   keep them where the listener can read them. A broker named "" (Kafka's cluster-wide dynamic
  *   defaults) has no configs: Sluice has none.
- * Every entry is read-only (Sluice has no AlterConfigs) and not sensitive; synonyms (when asked)
- * are a topic config's own value when set, then the broker-level default Kafka names for it (the
- * broker's settings list none); config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
+ * Broker entries are read-only (the broker's settings are static), none is sensitive; synonyms
+ * (when asked) are a topic config's own value when set, then the server's value (source 4) and
+ * the built-in default (5) under the broker-level name Kafka gives them (the broker's settings
+ * list none); config_type (v3+) is Kafka's type of the key; documentation (v3+) a short line when asked.
  * configuration_keys filters by name (null or empty: every key; unknown names are skipped, as Kafka
  * does). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION for that resource, another broker id or
  * resource type INVALID_REQUEST.
@@ -47,6 +49,7 @@ import {
   type KafkaInertTopicConfigKey,
 } from "../../broker/kafka_topic_configs.ts";
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from "../../broker/topic_config.ts";
+import type { TopicOverrides } from "../../broker/topic_overrides.ts";
 import type { Topic } from "../../broker/topic_registry.ts";
 import { isSluiceError } from "../../errors.ts";
 
@@ -122,7 +125,7 @@ const TOPIC_CONFIGS: { readonly [K in OwnTopicConfigKey]: ConfigInfo } = {
   },
   "cleanup.policy": {
     type: ConfigType.LIST,
-    doc: "What happens to old segments: delete (compaction is not supported).",
+    doc: "What happens to old segments: delete (compaction is not supported yet).",
   },
   "flush.policy": {
     type: ConfigType.STRING,
@@ -141,6 +144,9 @@ interface Entry {
   info: ConfigInfo;
   /** A topic config's built-in default (what its broker-level synonym holds). */
   defaultValue?: string;
+  /** A topic config's value from the server's topicDefaults, when they set it. */
+  serverValue?: string;
+  readOnly: boolean;
 }
 
 /**
@@ -185,34 +191,55 @@ function synonymsOf(e: Entry): Struct[] {
     out.push({ name: e.name, value: e.value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
   }
   const broker = BROKER_SYNONYMS[e.name];
+  if (broker !== undefined && e.serverValue !== undefined) {
+    out.push({ name: broker, value: e.serverValue, source: ConfigSource.STATIC_BROKER_CONFIG });
+  }
   if (broker !== undefined && e.defaultValue !== undefined) {
     out.push({ name: broker, value: e.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
   }
   return out;
 }
 
-function topicEntries(config: Readonly<TopicConfig>): Entry[] {
-  const own: Entry[] = (Object.keys(TOPIC_CONFIGS) as OwnTopicConfigKey[]).map((name) => ({
-    name,
-    value: String(config[name]),
-    source: config[name] === DEFAULT_TOPIC_CONFIG[name]
-      ? ConfigSource.DEFAULT_CONFIG
-      : ConfigSource.DYNAMIC_TOPIC_CONFIG,
-    info: TOPIC_CONFIGS[name],
-    defaultValue: String(DEFAULT_TOPIC_CONFIG[name]),
-  }));
+/** Where a topic config's value comes from: the topic, the server's settings, or the default. */
+function sourceOf(
+  name: string,
+  value: string,
+  overrides: Readonly<TopicOverrides>,
+  builtIn: string,
+): number {
+  if (Object.hasOwn(overrides, name)) return ConfigSource.DYNAMIC_TOPIC_CONFIG;
+  return value === builtIn ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG;
+}
+
+function topicEntries(
+  config: Readonly<TopicConfig>,
+  overrides: Readonly<TopicOverrides>,
+): Entry[] {
+  const entry = (name: string, value: string, builtIn: string, info: ConfigInfo): Entry => {
+    const source = sourceOf(name, value, overrides, builtIn);
+    return {
+      name,
+      value,
+      source,
+      info,
+      defaultValue: builtIn,
+      // The server's value, seen only where the topic does not set the key (Kafka's synonyms
+      // list every level; Sluice knows the server's only where it shows through).
+      serverValue: source === ConfigSource.STATIC_BROKER_CONFIG ? value : undefined,
+      readOnly: false,
+    };
+  };
+  const own = (Object.keys(TOPIC_CONFIGS) as OwnTopicConfigKey[]).map((name) =>
+    entry(name, String(config[name]), String(DEFAULT_TOPIC_CONFIG[name]), TOPIC_CONFIGS[name])
+  );
   // Kafka's configs Sluice keeps without acting on them: set, or Kafka's default.
   const kept = (Object.keys(KAFKA_INERT_TOPIC_CONFIGS) as KafkaInertTopicConfigKey[]).map(
     (name) => {
       const info = KAFKA_INERT_TOPIC_CONFIGS[name];
-      const set = config[name];
-      return {
-        name,
-        value: set ?? info.default,
-        source: set === undefined ? ConfigSource.DEFAULT_CONFIG : ConfigSource.DYNAMIC_TOPIC_CONFIG,
-        info: { type: INERT_KIND_TYPE[info.kind], doc: info.doc },
-        defaultValue: info.default,
-      };
+      return entry(name, config[name] ?? info.default, info.default, {
+        type: INERT_KIND_TYPE[info.kind],
+        doc: info.doc,
+      });
     },
   );
   return [...own, ...kept];
@@ -222,11 +249,14 @@ function topicEntries(config: Readonly<TopicConfig>): Entry[] {
  * A topic's configs as CreateTopics v5+ answers them (CreatableTopicConfigs): what DescribeConfigs
  * shows for the topic, in the shorter shape.
  */
-export function createdTopicConfigs(config: Readonly<TopicConfig>): Struct[] {
-  return topicEntries(config).map((e) => ({
+export function createdTopicConfigs(
+  config: Readonly<TopicConfig>,
+  overrides: Readonly<TopicOverrides>,
+): Struct[] {
+  return topicEntries(config, overrides).map((e) => ({
     name: e.name,
     value: e.value,
-    readOnly: true,
+    readOnly: e.readOnly,
     configSource: e.source,
     isSensitive: false,
   }));
@@ -242,6 +272,7 @@ function brokerEntries(ctx: KafkaContext): Entry[] {
       value: String(ownNodeId(ctx.broker)),
       source: ConfigSource.DEFAULT_CONFIG,
       info: { type: ConfigType.INT, doc: "This broker's node id (always 0: a single broker)." },
+      readOnly: true,
     },
     {
       name: "auto.create.topics.enable",
@@ -251,6 +282,7 @@ function brokerEntries(ctx: KafkaContext): Entry[] {
         type: ConfigType.BOOLEAN,
         doc: "Whether Metadata and Produce create a topic that does not exist.",
       },
+      readOnly: true,
     },
     {
       name: "num.partitions",
@@ -260,6 +292,7 @@ function brokerEntries(ctx: KafkaContext): Entry[] {
         type: ConfigType.INT,
         doc: "Partitions of an auto-created topic, and of CreateTopics with -1.",
       },
+      readOnly: true,
     },
   ];
 }
@@ -283,7 +316,7 @@ function describeResource(
       configs: entries.filter((e) => wanted === null || wanted.has(e.name)).map((e) => ({
         name: e.name,
         value: e.value,
-        readOnly: true,
+        readOnly: e.readOnly,
         isDefault: e.source === ConfigSource.DEFAULT_CONFIG,
         configSource: e.source,
         isSensitive: false,
@@ -311,7 +344,7 @@ function describeResource(
         [],
       );
     }
-    return result(KafkaError.NONE, null, topicEntries(topic.config));
+    return result(KafkaError.NONE, null, topicEntries(topic.config, topic.meta.overrides));
   }
   if (resourceType === RESOURCE_BROKER) {
     const self = ownNodeId(ctx.broker);

@@ -6,14 +6,6 @@ import { known } from "../known_differences.ts";
 
 /** The cases that describe every config of a topic. */
 const EVERY_TOPIC_CONFIG = ["topic, every config", "synonyms of defaults"];
-const TOPIC_CONFIG_CASES = [
-  "topic, every config",
-  "synonyms of defaults",
-  "topic, named configs",
-  "topic created with a config",
-  "topic and broker",
-  "synonyms",
-];
 const CREATED_ANY = [
   "new topic",
   "validate only",
@@ -28,17 +20,13 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
   ...known("OV1", "DescribeConfigs", "0", "*", "(outcome)", { kafka: "<closed>" }),
 
   // CreateTopics, DeleteTopics
-  // CreateTopics v5+ answers the new topic's configs as DescribeConfigs shows them: CF1-CF2, CF8.
+  // CreateTopics v5+ answers the new topic's configs as DescribeConfigs shows them: CF1, CF8.
   ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[*]", { sluice: ABSENT }),
   ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[flush.policy]", {
     kafka: ABSENT,
   }),
   ...known("CF1", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[flush.ms].value", {
     sluice: "1000",
-  }),
-  ...known("CF2", "CreateTopics", "5-7", CREATED_ANY, "topics[*].configs[*].readOnly", {
-    kafka: false,
-    sluice: true,
   }),
   ...known(
     "CF8",
@@ -92,25 +80,6 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
   ...known("CF1", "DescribeConfigs", "1-4", "broker, every config", "results[0].configs[*]", {
     sluice: ABSENT,
   }),
-  ...known("CF2", "DescribeConfigs", "1-4", TOPIC_CONFIG_CASES, "results[*].configs[*].readOnly", {
-    kafka: false,
-    sluice: true,
-  }),
-  ...known("CF2", "DescribeConfigs", "3-4", "documentation", "results[*].configs[*].readOnly", {
-    kafka: false,
-    sluice: true,
-  }),
-  ...known(
-    "CF2",
-    "DescribeConfigs",
-    "4",
-    "unknown tagged field",
-    "results[*].configs[*].readOnly",
-    {
-      kafka: false,
-      sluice: true,
-    },
-  ),
   ...known(
     "CF4",
     "DescribeConfigs",
