@@ -84,12 +84,12 @@ export function checkPartitionCount(topic: Topic, count: unknown): number {
     throw new SluiceError("INVALID_PARTITIONS", `partition count ${count} is not an integer`);
   }
   if (count === now) {
-    throw new SluiceError("INVALID_PARTITIONS", `Topic already has ${now} partitions.`);
+    throw new SluiceError("INVALID_PARTITIONS", `Topic already has ${now} partition(s).`);
   }
   if (count < now) {
     throw new SluiceError(
       "INVALID_PARTITIONS",
-      `Topic currently has ${now} partitions, which is higher than the requested ${count}.`,
+      `The topic ${topic.name} currently has ${now} partition(s); ${count} would not be an increase.`,
     );
   }
   if (count > PARTITIONS_PER_TOPIC_MAX) {

@@ -161,8 +161,8 @@ export class ClusterTopics {
           throw new SluiceError(
             "INVALID_PARTITIONS",
             count === now
-              ? `Topic already has ${now} partitions.`
-              : `Topic currently has ${now} partitions, which is higher than the requested ${count}.`,
+              ? `Topic already has ${now} partition(s).`
+              : `The topic ${name} currently has ${now} partition(s); ${count} would not be an increase.`,
           );
         }
         const added = replicas ?? this.assign(count - now, current.replicas[0].length);
