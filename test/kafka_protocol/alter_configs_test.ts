@@ -194,6 +194,27 @@ Deno.test("AlterConfigs over the wire, every version", async (t) => {
         },
       );
 
+      await t.step(`v${v}: the order of refusals is Kafka's`, async () => {
+        // A key twice or a null value first, whatever the resource; then the configs, and only
+        // then whether the topic exists (Kafka's broker, then its controller).
+        const res = await alter([
+          resource(TOPIC, "no-such-1", [["retention.ms", "1"], ["retention.ms", "2"]]),
+          resource(TOPIC, "no-such-2", [["retention.ms", null]]),
+          resource(TOPIC, "no-such-3", [["no.such.config", "1"]]),
+          resource(TOPIC, "no-such-4", [["retention.ms", "soon"]]),
+          resource(BROKER, "7", [["log.retention.ms", null]]),
+          resource(99, "x", [["a", "b"], ["a", "c"]]),
+        ]);
+        assert.deepEqual(outcomes(res), [
+          [KafkaError.INVALID_REQUEST, TOPIC, "no-such-1"],
+          [KafkaError.INVALID_REQUEST, TOPIC, "no-such-2"],
+          [KafkaError.INVALID_CONFIG, TOPIC, "no-such-3"],
+          [KafkaError.INVALID_CONFIG, TOPIC, "no-such-4"],
+          [KafkaError.INVALID_REQUEST, BROKER, "7"],
+          [KafkaError.INVALID_REQUEST, 99, "x"],
+        ]);
+      });
+
       await t.step(
         `v${v}: one resource refused, the other in the same request applied`,
         async () => {
@@ -292,6 +313,11 @@ Deno.test("IncrementalAlterConfigs over the wire, every version", async (t) => {
         assert.deepEqual(outcomes(ok), [[0, TOPIC, topic]]);
         const bad = await alter([ops(TOPIC, topic, [["retention.ms", APPEND, "1000"]])], true);
         assert.deepEqual(outcomes(bad), [[KafkaError.INVALID_CONFIG, TOPIC, topic]]);
+        // Kafka 4.4's words, as its controller answers.
+        assert.equal(
+          bad.responses[0].errorMessage,
+          "Can't APPEND to key retention.ms because its type is not LIST.",
+        );
         assert.deepEqual(await current(), before);
       });
 
@@ -362,6 +388,21 @@ Deno.test("IncrementalAlterConfigs over the wire, every version", async (t) => {
           [KafkaError.INVALID_REQUEST, 99, "x"],
         ]);
         assert.deepEqual(await current(), before);
+      });
+
+      await t.step(`v${v}: an unknown topic's changes are checked first`, async () => {
+        const res = await alter([
+          ops(TOPIC, "no-such-1", [["retention.ms", SET, null]]),
+          ops(TOPIC, "no-such-2", [["retention.ms", APPEND, "1000"]]),
+          ops(TOPIC, "no-such-3", [["no.such.config", SET, "1"]]),
+          ops(TOPIC, "no-such-4", [["retention.ms", DELETE, null]]),
+        ]);
+        assert.deepEqual(outcomes(res), [
+          [KafkaError.INVALID_REQUEST, TOPIC, "no-such-1"],
+          [KafkaError.INVALID_CONFIG, TOPIC, "no-such-2"],
+          [KafkaError.INVALID_CONFIG, TOPIC, "no-such-3"],
+          [KafkaError.UNKNOWN_TOPIC_OR_PARTITION, TOPIC, "no-such-4"],
+        ]);
       });
     }
   } finally {
@@ -495,6 +536,12 @@ Deno.test("AlterConfigs and IncrementalAlterConfigs with authentication", async 
             TOPIC,
             "payroll",
           ]]);
+          // A key twice is refused before rights are looked at, as Kafka's broker does.
+          const twice = await reader.call(ALTER_CONFIGS_REQUEST, ALTER_CONFIGS_RESPONSE, 2, {
+            resources: [resource(TOPIC, topic, [["retention.ms", "1"], ["retention.ms", "2"]])],
+            validateOnly: false,
+          });
+          assert.deepEqual(outcomes(twice), [[KafkaError.INVALID_REQUEST, TOPIC, topic]]);
         } finally {
           reader.close();
         }
