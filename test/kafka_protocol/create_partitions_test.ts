@@ -189,6 +189,42 @@ Deno.test("CreatePartitions over the wire, every version", async (t) => {
   }
 });
 
+/**
+ * Fails today: src/broker/topic.ts (checkPartitionCount) and src/cluster/cluster_topics.ts answer
+ * "Topic already has 3 partitions." and "Topic currently has 3 partitions, which is higher than the
+ * requested 2.", not Kafka 4.4's words (checked against the 4.4 broker).
+ */
+Deno.test("CreatePartitions refusals carry Kafka 4.4's INVALID_PARTITIONS messages", async () => {
+  const node = await InProcessNode.start();
+  try {
+    await node.broker.createTopic("three", 3, {});
+    const res = await call(
+      node.port,
+      CREATE_PARTITIONS_REQUEST,
+      CREATE_PARTITIONS_RESPONSE,
+      3,
+      body([{ name: "three", count: 3 }]),
+    );
+    assert.equal(res.results[0].errorCode, KafkaError.INVALID_PARTITIONS);
+    // ReplicationControlManager.createPartitions, Kafka 4.4.
+    assert.equal(res.results[0].errorMessage, "Topic already has 3 partition(s).");
+    const fewer = await call(
+      node.port,
+      CREATE_PARTITIONS_REQUEST,
+      CREATE_PARTITIONS_RESPONSE,
+      3,
+      body([{ name: "three", count: 2 }]),
+    );
+    assert.equal(fewer.results[0].errorCode, KafkaError.INVALID_PARTITIONS);
+    assert.equal(
+      fewer.results[0].errorMessage,
+      "The topic three currently has 3 partition(s); 2 would not be an increase.",
+    );
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("CreatePartitions with authentication: the admin right on the topic", async () => {
   const admin = "admin-secret-000000000001";
   const writer = "writer-secret-0000000002";
