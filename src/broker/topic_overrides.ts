@@ -86,16 +86,32 @@ function invalidRequest(message: string): SluiceError {
   return new SluiceError("INVALID_REQUEST", message);
 }
 
+/**
+ * What Kafka's broker checks of one resource's changes before anything else (before rights, the
+ * resource's type and existence): no key twice, and no null value (for IncrementalAlterConfigs,
+ * other than with DELETE); INVALID_REQUEST otherwise.
+ */
+export function checkConfigNames(
+  configs: readonly { name: string; value: string | null; configOperation?: number }[],
+): void {
+  const seen = new Set<string>();
+  for (const c of configs) {
+    if (seen.has(c.name)) throw invalidRequest("Error due to duplicate config keys");
+    seen.add(c.name);
+  }
+  const nulls = configs.filter((c) => c.value === null && c.configOperation !== ConfigOp.DELETE);
+  if (nulls.length > 0) {
+    throw invalidRequest(`Null value not supported for : ${nulls.map((c) => c.name).join(", ")}`);
+  }
+}
+
 /** AlterConfigs: the new set replaces the old one whole. Duplicates and nulls: INVALID_REQUEST. */
 export function replaceOverrides(
   configs: readonly { name: string; value: string | null }[],
 ): Record<string, string> {
+  checkConfigNames(configs);
   const out: Record<string, string> = {};
-  for (const { name, value } of configs) {
-    if (Object.hasOwn(out, name)) throw invalidRequest("Error due to duplicate config keys");
-    if (value === null) throw invalidRequest(`Null value not supported for : ${name}`);
-    out[name] = value;
-  }
+  for (const { name, value } of configs) out[name] = value!;
   return out;
 }
 
@@ -113,14 +129,7 @@ export function applyConfigChanges(
   changes: readonly ConfigChange[],
   defaults: Readonly<TopicConfig> = DEFAULT_TOPIC_CONFIG,
 ): Record<string, string> {
-  const seen = new Set<string>();
-  for (const c of changes) {
-    if (seen.has(c.name)) throw invalidRequest("Error due to duplicate config keys");
-    seen.add(c.name);
-    if (c.value === null && c.op !== ConfigOp.DELETE) {
-      throw invalidRequest(`Null value not supported for : ${c.name}`);
-    }
-  }
+  checkConfigNames(changes.map((c) => ({ ...c, configOperation: c.op })));
   const next: Record<string, string> = { ...current };
   for (const c of changes) {
     switch (c.op) {
@@ -133,11 +142,11 @@ export function applyConfigChanges(
       case ConfigOp.APPEND:
       case ConfigOp.SUBTRACT: {
         if (!LIST_CONFIGS.has(c.name)) {
+          // Kafka 4.4's controller's words (ConfigurationControlManager).
+          const op = c.op === ConfigOp.APPEND ? "APPEND" : "SUBTRACT";
           throw new SluiceError(
             "INVALID_CONFIG",
-            `Config value ${
-              c.op === ConfigOp.APPEND ? "append" : "subtract"
-            } is not allowed for config key: ${c.name}`,
+            `Can't ${op} to key ${c.name} because its type is not LIST.`,
             { key: c.name },
           );
         }

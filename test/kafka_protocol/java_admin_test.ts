@@ -11,6 +11,7 @@
  * (scripts/install-kafka-java.sh); a failure in CI (SLUICE_REQUIRE_KAFKA_CLIENTS=1).
  */
 import assert from "node:assert/strict";
+import { DEFAULT_TOPIC_CONFIG } from "../../src/broker/topic_config.ts";
 import { decodeBatches } from "../../src/record/record_batch.ts";
 import { type KafkaServer, withKafkaServer } from "./kafka_harness.ts";
 import {
@@ -200,8 +201,30 @@ Deno.test({
         assert.deepEqual(ok(setup, "deleteConsumerGroupOffsets"), { 1: end, 2: end });
       });
 
+      await t.step("incrementalAlterConfigs and createPartitions change the topic", () => {
+        // SET retention.ms, APPEND "delete" to cleanup.policy (which holds it by default): both
+        // then set on the topic itself, as describeConfigs shows.
+        assert.deepEqual(ok(setup, "incrementalAlterConfigs"), {
+          "cleanup.policy": { value: "delete", source: "DYNAMIC_TOPIC_CONFIG" },
+          "max.message.bytes": {
+            value: String(DEFAULT_TOPIC_CONFIG["max.message.bytes"]),
+            source: "DEFAULT_CONFIG",
+          },
+          "retention.ms": { value: "7200000", source: "DYNAMIC_TOPIC_CONFIG" },
+        });
+        failed(
+          setup,
+          "incrementalAlterConfigs APPEND to a key that is not a list",
+          "InvalidConfigurationException",
+        );
+        assert.deepEqual(ok(setup, "createPartitions"), {
+          partitions: PARTITIONS + 1,
+          leaders: [0, 0, 0, 0],
+        });
+      });
+
       await t.step("not served yet: UnsupportedVersionException", () => {
-        for (const step of ["incrementalAlterConfigs", "createPartitions", "deleteRecords"]) {
+        for (const step of ["deleteRecords"]) {
           failed(setup, step, "UnsupportedVersionException");
         }
       });

@@ -21,6 +21,12 @@ import {
   type Value,
 } from "../../src/kafka_protocol/codec.ts";
 import {
+  ALTER_CONFIGS_REQUEST,
+  ALTER_CONFIGS_RESPONSE,
+  INCREMENTAL_ALTER_CONFIGS_REQUEST,
+  INCREMENTAL_ALTER_CONFIGS_RESPONSE,
+} from "../../src/kafka_protocol/messages/alter_configs.ts";
+import {
   API_VERSIONS_REQUEST,
   API_VERSIONS_RESPONSE,
 } from "../../src/kafka_protocol/messages/api_versions.ts";
@@ -32,6 +38,10 @@ import {
   CONSUMER_GROUP_HEARTBEAT_REQUEST,
   CONSUMER_GROUP_HEARTBEAT_RESPONSE,
 } from "../../src/kafka_protocol/messages/consumer_group_heartbeat.ts";
+import {
+  CREATE_PARTITIONS_REQUEST,
+  CREATE_PARTITIONS_RESPONSE,
+} from "../../src/kafka_protocol/messages/create_partitions.ts";
 import {
   CREATE_TOPICS_REQUEST,
   CREATE_TOPICS_RESPONSE,
@@ -231,6 +241,21 @@ export const APIS = {
     request: DESCRIBE_CONFIGS_REQUEST,
     response: DESCRIBE_CONFIGS_RESPONSE,
     unordered: { results: "resourceName", "results[].configs": "name" },
+  },
+  AlterConfigs: {
+    request: ALTER_CONFIGS_REQUEST,
+    response: ALTER_CONFIGS_RESPONSE,
+    unordered: { responses: "resourceName" },
+  },
+  IncrementalAlterConfigs: {
+    request: INCREMENTAL_ALTER_CONFIGS_REQUEST,
+    response: INCREMENTAL_ALTER_CONFIGS_RESPONSE,
+    unordered: { responses: "resourceName" },
+  },
+  CreatePartitions: {
+    request: CREATE_PARTITIONS_REQUEST,
+    response: CREATE_PARTITIONS_RESPONSE,
+    unordered: { results: "name" },
   },
   DeleteGroups: {
     request: DELETE_GROUPS_REQUEST,

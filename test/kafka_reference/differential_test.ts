@@ -16,7 +16,7 @@
  * epoch, a producer id, a topic id) are built per side from one template, the same but for those
  * ids.
  *
- * About 1290 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
+ * About 1510 cases; 15-35 s on 2 loaded cores, Kafka's start (5-12 s) included.
  * DIFF_REPORT=1 prints every case's differences (allowed or not) after the run; DIFF_REPORT=FILE
  * writes every case with both decoded answers as JSON. Skipped loudly when Kafka is not installed
  * (scripts/install-kafka.sh); a failure under SLUICE_REQUIRE_KAFKA_CLIENTS=1, as in CI.
@@ -38,6 +38,11 @@ import {
   TOPIC_BATCHES,
   TOPIC_EMPTY,
 } from "./case_context.ts";
+import {
+  alterConfigsCases,
+  createPartitionsCases,
+  incrementalAlterConfigsCases,
+} from "./cases/alter_topics.ts";
 import { apiVersionsCases } from "./cases/api_versions.ts";
 import { joinSyncHeartbeatCases, leaveGroupCases, oldJoinCases } from "./cases/classic_groups.ts";
 import { batch } from "./cases/common.ts";
@@ -312,6 +317,9 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
     ["DescribeCluster", describeClusterCases],
     ["Metadata: internal topics", internalTopicCases],
     ["Fetch sessions", fetchSessionCases],
+    ["AlterConfigs", alterConfigsCases],
+    ["IncrementalAlterConfigs", incrementalAlterConfigsCases],
+    ["CreatePartitions", createPartitionsCases],
   ];
   for (const [name, cases] of groups) await t.step(name, () => cases(c));
 

@@ -5,22 +5,25 @@
  * createPartitions).
  *
  * AlterConfigs and IncrementalAlterConfigs, per resource, as Kafka's broker answers:
- * - a TOPIC (2): `admin` right on it (TOPIC_AUTHORIZATION_FAILED), the topic must exist
- *   (UNKNOWN_TOPIC_OR_PARTITION); AlterConfigs replaces the topic's overrides whole,
- *   IncrementalAlterConfigs applies SET/DELETE/APPEND/SUBTRACT (src/broker/topic_overrides.ts);
- *   duplicate keys or a null value are INVALID_REQUEST, unknown keys and bad values
- *   INVALID_CONFIG, and nothing changes; validate_only checks and changes nothing. The change is
- *   persisted and applied to the running logs (in a cluster, written to etcd and applied by every
- *   broker) before the answer.
+ * - first, whatever the resource: named twice in the request, INVALID_REQUEST for each; a key
+ *   named twice or a null value (IncrementalAlterConfigs: other than with DELETE), INVALID_REQUEST
+ *   (Kafka's broker checks these before rights, the type and the resource's existence);
+ * - a TOPIC (2): `admin` right on it (TOPIC_AUTHORIZATION_FAILED); AlterConfigs replaces the
+ *   topic's overrides whole, IncrementalAlterConfigs applies SET/DELETE/APPEND/SUBTRACT
+ *   (src/broker/topic_overrides.ts); unknown keys and bad values are INVALID_CONFIG, and nothing
+ *   changes; then the topic must exist (UNKNOWN_TOPIC_OR_PARTITION: Kafka's controller checks the
+ *   configs first); validate_only checks and changes nothing. The change is persisted and applied
+ *   to the running logs (in a cluster, written to etcd and applied by every broker) before the
+ *   answer.
  * - a BROKER (4): this broker's id or "" (cluster-wide defaults): Sluice's broker settings are
  *   static (flags, environment, config file), so any change is INVALID_CONFIG; another id is
  *   INVALID_REQUEST; without `admin` on topic "*" CLUSTER_AUTHORIZATION_FAILED.
- * - any other type, or a resource named twice: INVALID_REQUEST.
+ * - any other type: INVALID_REQUEST.
  *
- * CreatePartitions, per topic: `admin` right (TOPIC_AUTHORIZATION_FAILED), the topic must exist,
- * a topic named twice is INVALID_REQUEST; the count must be above today's (INVALID_PARTITIONS,
- * with Kafka's messages); a manual assignment needs one replica list per new partition, each as
- * long as the topic's replication factor, of distinct registered brokers
+ * CreatePartitions, per topic: a topic named twice is INVALID_REQUEST, answered once; `admin`
+ * right (TOPIC_AUTHORIZATION_FAILED), the topic must exist; the count must be above today's
+ * (INVALID_PARTITIONS, with Kafka's messages); a manual assignment needs one replica list per new
+ * partition, each as long as the topic's replication factor, of distinct registered brokers
  * (INVALID_REPLICA_ASSIGNMENT). Keyed records hash over the new count from then on, as in Kafka.
  */
 import { may } from "../acl.ts";
@@ -33,6 +36,7 @@ import { kafkaErrorCode, kafkaErrorMessage } from "../errors.ts";
 import { existingTopic, RESOURCE_BROKER, RESOURCE_TOPIC } from "./configs.ts";
 import {
   applyConfigChanges,
+  checkConfigNames,
   type ConfigChange,
   replaceOverrides,
   type TopicOverrides,
@@ -67,6 +71,13 @@ async function alterResource(
       ];
     }
     if (existingTopic(ctx, resourceName) === undefined) {
+      // Kafka's controller checks the new configs before it looks for the topic: an unknown key
+      // or a bad value is INVALID_CONFIG even for a topic that does not exist.
+      try {
+        ctx.broker.topics.checkOverrides(change({}));
+      } catch (err) {
+        return [kafkaErrorCode(err), kafkaErrorMessage(err)];
+      }
       return [
         KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
         `topic ${JSON.stringify(resourceName)} does not exist`,
@@ -99,6 +110,16 @@ async function alterResource(
   return [KafkaError.INVALID_REQUEST, `Unknown resource type ${resourceType}`];
 }
 
+/** INVALID_REQUEST when the resource names a key twice or gives a null value (checkConfigNames). */
+function namesChecked(r: AlterResource): [number, string | null] | undefined {
+  try {
+    checkConfigNames(r.configs);
+    return undefined;
+  } catch (err) {
+    return [kafkaErrorCode(err), kafkaErrorMessage(err)];
+  }
+}
+
 /** AlterConfigs (incremental: false) or IncrementalAlterConfigs (true). */
 function alterConfigsHandler(ctx: KafkaContext, incremental: boolean): Handler {
   return async (body, context) => {
@@ -109,24 +130,24 @@ function alterConfigsHandler(ctx: KafkaContext, incremental: boolean): Handler {
     for (const r of resources) times.set(keyOf(r), (times.get(keyOf(r)) ?? 0) + 1);
     const responses: Struct[] = [];
     for (const r of resources) {
-      let answer: [number, string | null];
-      if (times.get(keyOf(r))! > 1) {
-        answer = [KafkaError.INVALID_REQUEST, "Each resource must appear at most once."];
-      } else {
-        const change: Change = incremental
-          ? (current) =>
-            applyConfigChanges(
-              current,
-              r.configs.map((c): ConfigChange => ({
-                name: c.name,
-                op: c.configOperation ?? 0,
-                value: c.value,
-              })),
-              ctx.broker.topics.topicDefaults,
-            )
-          : () => replaceOverrides(r.configs);
-        answer = await alterResource(ctx, context, r, change, validateOnly);
-      }
+      // A resource named twice, a key twice or a null value: refused before rights, type and
+      // existence are looked at, as Kafka's broker does.
+      const refused: [number, string | null] | undefined = times.get(keyOf(r))! > 1
+        ? [KafkaError.INVALID_REQUEST, "Each resource must appear at most once."]
+        : namesChecked(r);
+      const change: Change = incremental
+        ? (current) =>
+          applyConfigChanges(
+            current,
+            r.configs.map((c): ConfigChange => ({
+              name: c.name,
+              op: c.configOperation ?? 0,
+              value: c.value,
+            })),
+            ctx.broker.topics.topicDefaults,
+          )
+        : () => replaceOverrides(r.configs);
+      const answer = refused ?? await alterResource(ctx, context, r, change, validateOnly);
       responses.push({
         errorCode: answer[0],
         errorMessage: answer[1],
@@ -186,12 +207,15 @@ export function createPartitionsHandler(ctx: KafkaContext): Handler {
     const validateOnly = body.validateOnly === true;
     const times = new Map<string, number>();
     for (const t of topics) times.set(t.name, (times.get(t.name) ?? 0) + 1);
+    const answeredTwice = new Set<string>();
     const results: Struct[] = [];
     for (const t of topics) {
       const result = (errorCode: number, errorMessage: string | null) =>
         results.push({ name: t.name, errorCode, errorMessage });
       if (times.get(t.name)! > 1) {
-        result(KafkaError.INVALID_REQUEST, "Duplicate topic name.");
+        // One answer for the name, however many times it came (Kafka's ControllerApis).
+        if (!answeredTwice.has(t.name)) result(KafkaError.INVALID_REQUEST, "Duplicate topic name.");
+        answeredTwice.add(t.name);
         continue;
       }
       if (!may(context, "topic", t.name, "admin")) {

@@ -293,14 +293,32 @@ public final class SluiceAdmin {
       // Not served yet (a later issue): each must fail with UnsupportedVersionException.
       step("incrementalAlterConfigs", () -> {
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        // SET a value, APPEND to a list config (its default "delete" holds it already).
+        admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
+            new AlterConfigOp(new ConfigEntry("cleanup.policy", "delete"),
+                AlterConfigOp.OpType.APPEND)))).all().get();
+        Config config = admin.describeConfigs(List.of(res)).all().get().get(res);
+        Map<String, Object> out = new TreeMap<>();
+        for (String key : List.of("retention.ms", "cleanup.policy", "max.message.bytes")) {
+          ConfigEntry e = config.get(key);
+          out.put(key, Map.of("value", e.value(), "source", e.source().toString()));
+        }
+        return out;
+      });
+      step("incrementalAlterConfigs APPEND to a key that is not a list", () -> {
+        ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         admin.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(
-            new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET)))).all().get();
+            new ConfigEntry("retention.ms", "1000"), AlterConfigOp.OpType.APPEND)))).all().get();
         return "altered";
       });
       step("createPartitions", () -> {
         admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(PARTITIONS + 1))).all()
             .get();
-        return "created";
+        TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+        List<Integer> leaders = new ArrayList<>();
+        for (TopicPartitionInfo p : d.partitions()) leaders.add(p.leader().id());
+        return Map.of("partitions", d.partitions().size(), "leaders", leaders);
       });
       step("deleteRecords", () -> {
         admin.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(1)))

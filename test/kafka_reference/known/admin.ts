@@ -1,5 +1,6 @@
 /**
- * Known differences from Kafka 4.4: topics, producer ids, configs, cluster (see ../known_differences.ts).
+ * Known differences from Kafka 4.4: topics, producer ids, configs (described and altered), new
+ * partitions, cluster (see ../known_differences.ts).
  */
 import { ABSENT, type KnownDifference } from "../differential_lib.ts";
 import { known } from "../known_differences.ts";
@@ -127,4 +128,57 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     { sluice: ABSENT },
   ),
   // DescribeCluster
+
+  // AlterConfigs, IncrementalAlterConfigs
+  ...known(
+    "CF9",
+    "AlterConfigs",
+    "0-2",
+    ["broker, validate only", "broker, unknown key"],
+    "responses[0].errorCode",
+    { kafka: 0, sluice: 40 },
+  ),
+  ...known(
+    "CF9",
+    "IncrementalAlterConfigs",
+    "0-1",
+    "broker, validate only",
+    "responses[0].errorCode",
+    {
+      kafka: 0,
+      sluice: 40,
+    },
+  ),
+  ...known(
+    "CF10",
+    "IncrementalAlterConfigs",
+    "0-1",
+    [
+      "APPEND compact to cleanup.policy, validate only",
+      "SUBTRACT every item of cleanup.policy, validate only",
+    ],
+    "responses[*].errorCode",
+    { kafka: 0, sluice: 40 },
+  ),
+  ...known(
+    "CF11",
+    "IncrementalAlterConfigs",
+    "0-1",
+    "unknown operation",
+    "responses[*].errorCode",
+    {
+      kafka: -1,
+      sluice: 42,
+    },
+  ),
+
+  // CreatePartitions
+  ...known(
+    "TP8",
+    "CreatePartitions",
+    "0-3",
+    "validate only, over the partition limit",
+    "results[*].errorCode",
+    { kafka: 0, sluice: 37 },
+  ),
 ];
