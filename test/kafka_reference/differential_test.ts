@@ -100,6 +100,9 @@ Deno.test({
           "node.id": 0, // Sluice's one node is 0: node ids compare as they are
           "offsets.topic.num.partitions": 1,
           "transaction.state.log.num.partitions": 1,
+          // The prepared records carry old timestamps: Kafka's retention (7 days) would delete
+          // them at its first check (30 s after start, log.initial.task.delay.ms) mid-run.
+          "log.retention.check.interval.ms": 3_600_000,
         },
       }),
       Broker.open({ dataDir, logger, classicGroups: { initialRebalanceDelayMs: 0 } }),
