@@ -6,6 +6,8 @@
  *   deleteTopicRecords goes to the leader, which answers once every replica's log start has
  *   reached the offset: each broker's own replica (its HTTP topic description) shows it at once.
  * - Over HTTP, any broker takes it and forwards it to the leader.
+ * - A live follower that does not fetch (SIGSTOPped) holds the answer back until the request's
+ *   timeout: REQUEST_TIMED_OUT, deleted on the leader all the same.
  * - After the leader is SIGKILLed, the new leader's earliest offset is the deleted-to offset, and
  *   the old leader comes back with it (kept in its recovery checkpoint).
  * - A follower that was down while records were written and deleted past its log end comes back,
@@ -21,7 +23,15 @@ import {
 import { callOnce } from "../kafka_protocol/kafka_wire_util.ts";
 import { type TestCluster, TestCluster as Cluster, waitFor } from "./cluster_harness.ts";
 import { announceEtcdSkip, etcdAvailable } from "./etcd_server.ts";
-import { createTopic, kafkaOf, kafkaPort, metadataFrom } from "./fault_harness.ts";
+import {
+  brokerPid,
+  createTopic,
+  kafkaOf,
+  kafkaPort,
+  metadataFrom,
+  pauseProcess,
+  resumeProcess,
+} from "./fault_harness.ts";
 
 announceEtcdSkip();
 
@@ -39,10 +49,14 @@ async function logStarts(cluster: TestCluster): Promise<Map<number, number>> {
   return out;
 }
 
-async function deleteOnce(port: number, offset: bigint): Promise<[bigint, number]> {
+async function deleteOnce(
+  port: number,
+  offset: bigint,
+  timeoutMs = 10_000,
+): Promise<[bigint, number]> {
   const body = await callOnce(port, DELETE_RECORDS_REQUEST, DELETE_RECORDS_RESPONSE, 2, {
     topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, offset }] }],
-    timeoutMs: 10_000,
+    timeoutMs,
   });
   const p = ((body.topics as Struct[])[0].partitions as Struct[])[0];
   return [p.lowWatermark as bigint, p.errorCode as number];
@@ -153,6 +167,29 @@ Deno.test({
       });
 
       await t.step(
+        "a follower that does not fetch holds the answer: REQUEST_TIMED_OUT",
+        async () => {
+          const paused = followers[1];
+          await pauseProcess(brokerPid(cluster, paused));
+          try {
+            // Still live (its registration outlasts the pause), so the leader waits for it.
+            assert.deepEqual(await deleteOnce(kafkaPort(cluster, leader), 65n, 300), [
+              -1n,
+              KafkaError.REQUEST_TIMED_OUT,
+            ]);
+          } finally {
+            resumeProcess(brokerPid(cluster, paused));
+          }
+          // Deleted on the leader all the same; the follower catches up once it fetches again.
+          assert.deepEqual(await deleteOnce(kafkaPort(cluster, leader), 65n), [
+            65n,
+            KafkaError.NONE,
+          ]);
+          assert.deepEqual([...(await logStarts(cluster)).values()], [65, 65, 65]);
+        },
+      );
+
+      await t.step(
         "after a leader SIGKILL, the new leader starts at the deleted-to offset",
         async () => {
           await cluster.killBroker(leader, "SIGKILL");
@@ -167,16 +204,16 @@ Deno.test({
               const o = await admin.fetchTopicOffsets(TOPIC);
               return o[0].high === "100" ? o : undefined;
             });
-            assert.deepEqual(offsets.map((o) => o.low), ["60"]);
+            assert.deepEqual(offsets.map((o) => o.low), ["65"]);
           } finally {
             await admin.disconnect();
           }
           assert.ok(followers.includes(next.leader));
           await cluster.startBroker(leader);
-          await waitFor("the old leader's replica starting at 60", async () => {
+          await waitFor("the old leader's replica starting at 65", async () => {
             const res = await fetch(`${cluster.brokers.get(leader)!.url}/v1/topics/${TOPIC}`);
             const d = await res.json();
-            return res.status === 200 && d.partitions[0].logStartOffset === 60 ? true : undefined;
+            return res.status === 200 && d.partitions[0].logStartOffset === 65 ? true : undefined;
           });
           await waitFor("the old leader back in the ISR", async () => {
             const p = await leaderOf(next.leader);
