@@ -496,15 +496,9 @@ export class PartitionLog {
     upTo?: number,
   ): ReadResult | undefined {
     this.#ensureReadable();
+    const verify = this.config.verifyCrcOnRead;
     try {
-      return readLog(
-        this.#segments,
-        offset,
-        maxBytes,
-        upTo,
-        this.config.verifyCrcOnRead,
-        this.logStartOffset,
-      );
+      return readLog(this.#segments, offset, maxBytes, upTo, verify, this.logStartOffset);
     } catch (err) {
       this.#damage.noteReadError(err, this.#logger);
       throw err;
