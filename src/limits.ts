@@ -369,7 +369,7 @@ export const REPLICA_QUEUED_CALLS_MAX = 64;
 export const DELETE_RECORDS_WAITERS_MAX = 10_000;
 /**
  * How long DeleteRecords waits for the followers when the request names no timeout (the HTTP
- * route; Kafka's AdminClient sends its default.api.timeout.ms, 60 s, capped by request.timeout.ms).
+ * route; Kafka's DeleteRecords carries its own timeout_ms). Kafka's request.timeout.ms default.
  */
 export const DELETE_RECORDS_TIMEOUT_MS_DEFAULT = 30_000;
 
