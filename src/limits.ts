@@ -364,6 +364,16 @@ export const REPLICA_RESPONSE_BYTES_MAX = 100 * MiB;
  * each leader in one loop, so a few at most); more are refused TOO_MANY_REQUESTS.
  */
 export const REPLICA_QUEUED_CALLS_MAX = 64;
+/**
+ * DeleteRecords requests a leader holds at once while its followers' log starts catch up (Kafka's
+ * DelayedDeleteRecords purgatory, src/cluster/low_watermark.ts); one more is TOO_MANY_REQUESTS.
+ */
+export const DELETE_RECORDS_WAITERS_MAX = 10_000;
+/**
+ * How long DeleteRecords waits for the followers when the request names no timeout (the HTTP
+ * route; Kafka's DeleteRecords carries its own timeout_ms). Kafka's request.timeout.ms default.
+ */
+export const DELETE_RECORDS_TIMEOUT_MS_DEFAULT = 30_000;
 
 /**
  * Cluster mode: the most operations one etcd transaction may carry, on either branch; more is

@@ -41,6 +41,7 @@ import {
   leaderEpochError,
 } from "./fetch_reader.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
+import { deleteRecords } from "./delete_records.ts";
 import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
 import { GroupCoordinator } from "./groups/coordinator.ts";
@@ -244,7 +245,6 @@ export class Broker {
       cluster,
       this.topics,
       (topic) => this.#partitioner.forget(topic.name),
-      // Another leader wrote what this log holds: the producer state is rebuilt from it.
       (topic, partition, log, leading) => {
         // Another leader wrote what this log holds: the producer state is rebuilt from it.
         if (leading) this.#producerStates.forget(log);
@@ -444,6 +444,11 @@ export class Broker {
       return { baseOffset, lastOffset, batches: 0, records: 0, bytes: 0, duplicate: true };
     }
     throw new SluiceError(outcome.code, outcome.message, { topic: topic.name, partition });
+  }
+
+  /** DeleteRecords: resolves to the partition's low watermark (see delete_records.ts). */
+  async deleteRecords(t: unknown, p: number, offset: number, timeoutMs?: number): Promise<number> {
+    return await deleteRecords(this.topics.get(t), p, offset, this.#replication, timeoutMs);
   }
 
   /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */

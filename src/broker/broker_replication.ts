@@ -114,9 +114,15 @@ export class BrokerReplication {
           return err as SluiceError;
         }
       },
-      onFollowerFetch: (topic, partition, replicaId, fetchOffset) => {
+      onFollowerFetch: (topic, partition, replicaId, fetchOffset, logStartOffset) => {
         try {
-          return this.replicas().onFollowerFetch(topic, partition, replicaId, fetchOffset);
+          return this.replicas().onFollowerFetch(
+            topic,
+            partition,
+            replicaId,
+            fetchOffset,
+            logStartOffset,
+          );
         } catch (err) {
           return err as SluiceError;
         }

@@ -96,6 +96,8 @@ export interface FetchPartition {
   currentLeaderEpoch?: number;
   /** The epoch of the last batch the client fetched; negative or absent: no check. */
   lastFetchedEpoch?: number;
+  /** A follower's own log start (Fetch's logStartOffset, for DeleteRecords); -1 or absent: none. */
+  fetcherLogStartOffset?: number;
 }
 
 /** A front's response budget, asked right before each read. */
@@ -219,12 +221,16 @@ export interface FetchReaderOptions {
 export interface FetchRoles {
   /** A consumer reads only from the leader: NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE. */
   checkConsumer(topic: string, partition: number): SluiceError | undefined;
-  /** A follower's fetch at `fetchOffset` (its log end) reached the leader; an error refuses it. */
+  /**
+   * A follower's fetch at `fetchOffset` (its log end) reached the leader, telling its log start
+   * (-1: not told); an error refuses it.
+   */
   onFollowerFetch(
     topic: string,
     partition: number,
     replicaId: number,
     fetchOffset: number,
+    logStartOffset: number,
   ): SluiceError | undefined;
   /** Woken by appends: what follower fetches wait on (consumers wait on the high watermark). */
   replicaWaiters: FetchWaiters;
@@ -319,7 +325,13 @@ export class FetchReader {
           if (log.state !== "offline") error = leaderEpochError(log, p.currentLeaderEpoch);
           if (error === undefined && roles !== undefined) {
             error = replicaId >= 0
-              ? roles.onFollowerFetch(topic.name, p.partition, replicaId, p.fetchOffset)
+              ? roles.onFollowerFetch(
+                topic.name,
+                p.partition,
+                replicaId,
+                p.fetchOffset,
+                p.fetcherLogStartOffset ?? -1,
+              )
               : roles.checkConsumer(topic.name, p.partition);
           }
         } catch (err) {

@@ -12,7 +12,11 @@
  *    leader answers `divergingEpoch` instead of data when the follower's tail is not its own).
  * 3. Each partition's answer: its batches appended as they are (PartitionLog.appendReplicated: the
  *    bytes handed on, never decoded), the high watermark set to the leader's (at most the local log
- *    end), a divergence truncated, an offset below the leader's log start restarts the log there;
+ *    end), the log start raised to the leader's (at most the local high watermark: Kafka's
+ *    maybeIncrementLogStartOffset, so that DeleteRecords reaches every replica and the leader,
+ *    which learns it from the next fetch, can answer), a divergence truncated, an offset below the
+ *    leader's log start (asked with ListOffsets when the answer does not carry it) restarts the
+ *    log there;
  *    a leadership error (the leader moved, the epoch is stale) backs the partition off until the
  *    watch brings the new state, which moves it to another loop.
  * A failed request (the leader died, a timeout) backs the whole loop off REPLICA_FETCH_BACKOFF_MS.
@@ -251,12 +255,44 @@ class LeaderLoop {
       const result = byPartition.get(partitionKey(r.topic, r.partition));
       const f = this.#followed(r, epoch);
       if (f === undefined || result === undefined) continue;
-      await this.#apply(r, f, result);
+      await this.#apply(r, f, result, endpoint);
     }
     return true;
   }
 
-  async #apply(r: Replica, f: Followed, result: ReplicaFetchResult): Promise<void> {
+  /** The leader's log start offset for `r` (ListOffsets earliest); -1 when it did not say. */
+  async #leaderStart(r: Replica, endpoint: BrokerEndpoint): Promise<number> {
+    const [answer] = await this.o.transport.logStartOffsets(endpoint, this.o.manager.nodeId, [{
+      topic: r.topic,
+      partition: r.partition,
+      currentLeaderEpoch: r.state.value.leaderEpoch,
+    }]);
+    return answer === undefined || answer.error !== undefined ? -1 : answer.logStartOffset;
+  }
+
+  /** Raises the log start to the leader's, as far as this replica's high watermark. */
+  async #followStart(r: Replica, leaderStart: number): Promise<void> {
+    const log = r.log;
+    const start = Math.min(leaderStart, log.highWatermark);
+    if (start <= log.logStartOffset) return;
+    try {
+      await log.deleteRecordsBefore(start);
+    } catch (err) {
+      this.o.logger.warn("follower could not raise its log start to the leader's", {
+        topic: r.topic,
+        partition: r.partition,
+        offset: start,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  async #apply(
+    r: Replica,
+    f: Followed,
+    result: ReplicaFetchResult,
+    endpoint: BrokerEndpoint,
+  ): Promise<void> {
     const log = r.log;
     if (result.divergingEpoch !== undefined) {
       const d = result.divergingEpoch;
@@ -266,18 +302,24 @@ class LeaderLoop {
     switch (result.error) {
       case undefined:
         break;
-      case "OFFSET_OUT_OF_RANGE":
-        if (result.logStartOffset > log.logEndOffset) {
-          await log.truncateFullyAndStartAt(result.logStartOffset);
+      case "OFFSET_OUT_OF_RANGE": {
+        // Kafka's answer carries no log start with the error: the follower asks for it.
+        const leaderStart = result.logStartOffset >= 0
+          ? result.logStartOffset
+          : await this.#leaderStart(r, endpoint);
+        if (this.#followed(r, r.state.value.leaderEpoch) !== f) return;
+        if (leaderStart > log.logEndOffset) {
+          await log.truncateFullyAndStartAt(leaderStart);
           this.o.logger.warn("follower restarted its log at the leader's log start", {
             topic: r.topic,
             partition: r.partition,
-            offset: result.logStartOffset,
+            offset: leaderStart,
           });
         } else {
           f.needsTruncation = true;
         }
         return;
+      }
       default:
         f.backoffUntilMs = this.o.nowMs() + REPLICA_FETCH_BACKOFF_MS;
         return;
@@ -299,6 +341,9 @@ class LeaderLoop {
     if (hw > log.highWatermark) {
       log.updateHighWatermark(hw);
       this.o.onHighWatermark(log);
+    }
+    if (result.logStartOffset > log.logStartOffset) {
+      await this.#followStart(r, result.logStartOffset);
     }
   }
 }

@@ -14,6 +14,8 @@
  * - acks=all (awaitCommit): resolves once the high watermark passes the batch; then
  *   NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is below min.insync.replicas; REQUEST_TIMED_OUT
  *   after the request's timeout; NOT_LEADER_OR_FOLLOWER when the leadership moves first.
+ * - DeleteRecords (awaitLowWatermark): each follower's fetch also tells its log start; the leader
+ *   answers once the least log start of the live replicas reaches the offset (low_watermark.ts).
  * - Follower: PartitionLog.becomeFollower with the state's epoch, and the replica fetcher
  *   (replica_fetcher.ts) copies the leader's batches.
  * - A replica that is neither (leaderless partition, or not in the replicas) serves nothing.
@@ -32,6 +34,7 @@ import {
   type Versioned,
 } from "./cluster_state.ts";
 import type { EtcdClient } from "./etcd.ts";
+import { lowWatermarkOf, LowWatermarkWaiters } from "./low_watermark.ts";
 import type { ClusterMetadata, MetadataChange } from "./metadata.ts";
 import type { ReplicaFetcher } from "./replica_fetcher.ts";
 
@@ -73,6 +76,8 @@ export interface FollowerProgress {
   /** The leader's log end at the follower's previous fetch (Kafka's catch-up rule). */
   leaderEndAtLastFetch: number;
   lastFetchMs: number;
+  /** The follower's log start as its last fetch said (DeleteRecords); -1 until it fetches. */
+  logStartOffset: number;
 }
 
 export interface CommitWaiter {
@@ -113,6 +118,7 @@ export class ReplicaManager {
   readonly #lagMaxMs: number;
   readonly #unsubscribe: () => void;
   #fetcher: ReplicaFetcher | undefined;
+  readonly #lowWatermarks: LowWatermarkWaiters;
   #waiting = 0;
   #isrTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -120,6 +126,7 @@ export class ReplicaManager {
   constructor(options: ReplicaManagerOptions) {
     this.#o = options;
     this.#lagMaxMs = options.replicaLagTimeMaxMs ?? REPLICA_LAG_TIME_MAX_MS_DEFAULT;
+    this.#lowWatermarks = new LowWatermarkWaiters((r) => this.lowWatermark(r));
     this.#unsubscribe = options.metadata.subscribe((change) => this.#onChange(change));
     this.#isrTimer = setInterval(
       () => this.#shrinkIsrs(),
@@ -145,6 +152,7 @@ export class ReplicaManager {
     if (change.kind === "partition") this.refreshPartition(change.topic, change.partition);
     else if (change.kind === "reset") this.refreshAll();
     else if (change.kind === "topic" && change.record === undefined) this.forgetTopic(change.name);
+    else if (change.kind === "broker") this.#lowWatermarks.checkAll();
   }
 
   /** Applies the view's state to every partition (after start-up, a reset, a topic's logs). */
@@ -236,6 +244,7 @@ export class ReplicaManager {
         lastCaughtUpMs: s.isr.includes(id) ? now : 0,
         leaderEndAtLastFetch: -1,
         lastFetchMs: 0,
+        logStartOffset: -1,
       });
     }
     this.#o.logger.info("leading partition", {
@@ -266,6 +275,7 @@ export class ReplicaManager {
     if (r.role !== "leader") return;
     r.role = "none";
     this.#failWaiters(r, notLeader(r));
+    this.#lowWatermarks.fail(r, notLeader(r));
     this.#leadership(r, false);
   }
 
@@ -402,14 +412,30 @@ export class ReplicaManager {
   }
 
   /**
-   * A follower's fetch reached the leader: `fetchOffset` is its log end. Returns the error to
-   * answer instead of reading (not the leader, not a replica, an old broker epoch).
+   * DeleteRecords on the leader, after its own log start moved: resolves with the partition's low
+   * watermark once it reaches `offset` (low_watermark.ts).
+   */
+  awaitLowWatermark(r: Replica, offset: number, timeoutMs: number): Promise<number> {
+    if (r.role !== "leader") return Promise.reject(notLeader(r));
+    return this.#lowWatermarks.wait(r, offset, timeoutMs);
+  }
+
+  /** The least log start of the leader and its live followers (Kafka's lowWatermarkIfLeader). */
+  lowWatermark(r: Replica): number {
+    return lowWatermarkOf(r, (id) => this.#o.metadata.brokers.has(id));
+  }
+
+  /**
+   * A follower's fetch reached the leader: `fetchOffset` is its log end, `logStartOffset` its log
+   * start (-1: not told). Returns the error to answer instead of reading (not the leader, not a
+   * replica, an old broker epoch).
    */
   onFollowerFetch(
     topic: string,
     partition: number,
     replicaId: number,
     fetchOffset: number,
+    logStartOffset = -1,
   ): SluiceError | undefined {
     const r = this.#replicas.get(key(topic, partition));
     if (r === undefined || r.role !== "leader") {
@@ -436,6 +462,10 @@ export class ReplicaManager {
     progress.logEndOffset = Math.min(fetchOffset, leaderEnd);
     progress.leaderEndAtLastFetch = leaderEnd;
     progress.lastFetchMs = now;
+    if (logStartOffset !== progress.logStartOffset) {
+      progress.logStartOffset = logStartOffset;
+      this.#lowWatermarks.check(r!);
+    }
     this.#maybeExpandIsr(r!, replicaId, progress);
     this.#maybeAdvanceHighWatermark(r!);
     return undefined;
@@ -536,6 +566,7 @@ export class ReplicaManager {
     for (const r of this.#replicas.values()) {
       this.#failWaiters(r, new SluiceError("LOG_CLOSED", "the broker is shutting down"));
     }
+    this.#lowWatermarks.failAll(new SluiceError("LOG_CLOSED", "the broker is shutting down"));
     return Promise.resolve();
   }
 }

@@ -1,9 +1,10 @@
 /**
- * How a follower talks to its partitions' leaders: the replica fetcher's two requests, as types
+ * How a follower talks to its partitions' leaders: the replica fetcher's requests, as types
  * only. The cluster layer sits below the Kafka front and may not import it, so it names what it
- * needs here; the Kafka front implements it with Kafka's own Fetch (replica id set) and
- * OffsetForLeaderEpoch over the leader's Kafka listener, as Kafka's ReplicaFetcherThread does
- * (src/kafka_protocol/replica_client.ts), and the CLI hands that implementation to the cluster.
+ * needs here; the Kafka front implements it with Kafka's own Fetch (replica id set),
+ * OffsetForLeaderEpoch and ListOffsets over the leader's Kafka listener, as Kafka's
+ * ReplicaFetcherThread does (src/kafka_protocol/replica_client.ts), and the CLI hands that
+ * implementation to the cluster.
  *
  * Offsets and epochs are numbers (offsets below 2^53, as everywhere in Sluice). Errors come two
  * ways: one partition's refusal is its result's `error` (Sluice's stable code, mapped from the
@@ -93,6 +94,23 @@ export interface EpochAnswer {
   endOffset: number;
 }
 
+/** Where does the leader's log start now (ListOffsets earliest, as replica)? */
+export interface StartQuery {
+  topic: string;
+  partition: number;
+  /** The epoch the follower believes current (-1: no check). */
+  currentLeaderEpoch: number;
+}
+
+/** The leader's answer to one {@link StartQuery}. */
+export interface StartAnswer {
+  topic: string;
+  partition: number;
+  error?: ErrorCode;
+  /** The leader's log start offset (-1 with an error). */
+  logStartOffset: number;
+}
+
 export interface ReplicaTransport {
   /**
    * One fetch from `leader`: every partition answered, or a rejection when the request failed as
@@ -110,6 +128,17 @@ export interface ReplicaTransport {
     queries: readonly EpochQuery[],
     signal?: AbortSignal,
   ): Promise<EpochAnswer[]>;
+  /**
+   * The log start offset of each queried partition in `leader`'s log, asked as replica
+   * `replicaId`: for a follower whose fetch offset fell below it (Kafka's
+   * fetchEarliestOffsetFromLeader).
+   */
+  logStartOffsets(
+    leader: BrokerEndpoint,
+    replicaId: number,
+    queries: readonly StartQuery[],
+    signal?: AbortSignal,
+  ): Promise<StartAnswer[]>;
   /** Closes every connection; calls in progress and later ones reject. */
   close(): Promise<void>;
 }

@@ -27,6 +27,7 @@ import { Forwarder } from "./forwarding.ts";
 import type { FetchLike } from "../runtime/http_client.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { registerClusterRoutes } from "./routes/cluster.ts";
+import { registerDeleteRecordsRoutes } from "./routes/delete_records.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerServiceRoutes } from "./routes/service.ts";
@@ -162,6 +163,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
   registerTopicRoutes(ctx);
   registerClusterRoutes(ctx);
   registerRecordRoutes(ctx);
+  registerDeleteRecordsRoutes(ctx);
   registerStreamRoutes(ctx);
   registerGroupRoutes(ctx);
 

@@ -11,6 +11,7 @@
  * | GET /v1/cluster                                | any token; lists the topics it has a right on |
  * | GET /v1/topics/{t}                             | any op (read, write, admin) on t         |
  * | DELETE /v1/topics/{t}                          | admin on t                               |
+ * | POST /v1/topics/{t}/partitions/{p}/delete-records | admin on t                            |
  * | POST /v1/topics/{t}/records, .../batches       | write on t                               |
  * | GET .../records, .../stream, .../offsets       | read on t                                |
  * | POST /v1/groups/{g}/members                    | read on g and on each topic of the body  |
@@ -134,6 +135,7 @@ export function authMiddleware(
         topic(s[2], "write");
       } else if (s.length === 6 && s[3] === "partitions") {
         if (s[5] === "batches" && method === "POST") topic(s[2], "write");
+        else if (s[5] === "delete-records" && method === "POST") topic(s[2], "admin");
         else if (["records", "stream", "offsets"].includes(s[5]) && method === "GET") {
           topic(s[2], "read");
         }

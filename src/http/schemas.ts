@@ -156,6 +156,18 @@ export const OffsetsQuery = z.object({
 
 export const OffsetResponse = z.object({ offset: z.number().int().nullable() });
 
+export const DeleteRecordsBody = z.object({
+  /** Records before this offset are deleted; -1: every committed record (the high watermark). */
+  beforeOffset: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).openapi({ example: 1200 }),
+}).openapi("DeleteRecords");
+
+export const DeleteRecordsResponse = z.object({
+  topic: z.string(),
+  partition: z.number().int(),
+  /** The partition's first offset now (its log start; in a cluster, the least of its replicas'). */
+  lowWatermark: z.number().int(),
+});
+
 export const ClusterDescription = z.object({
   /** False on one node: then node 0 is the only broker, the controller, and leads everything. */
   clusterMode: z.boolean(),

@@ -7,7 +7,7 @@
  * | Produce                                       | write on the topic (auto-creation too)    |
  * | Fetch, ListOffsets                            | read on the topic                         |
  * | Metadata                                      | lists topics with any right; a named topic without one is TOPIC_AUTHORIZATION_FAILED; auto-creation needs write or admin |
- * | CreateTopics, DeleteTopics                    | admin on the topic                        |
+ * | CreateTopics, DeleteTopics, DeleteRecords     | admin on the topic                        |
  * | JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch | read on the group              |
  * | OffsetCommit                                  | read on the group and on each topic       |
  * | OffsetFetch                                   | read on each topic (all topics: filtered) |

@@ -92,7 +92,7 @@ export class SessionPartition {
     /** A number, as Broker.fetchMessages takes it: this object is handed to it as is. */
     public fetchOffset: number,
     public partitionMaxBytes: number,
-    /** The client's own log start offset (followers'; kept, unused here). */
+    /** The client's own log start offset (a follower's, for its leader's DeleteRecords). */
     public fetcherLogStartOffset: number,
     /** The high watermark last answered; -1 before any answer and after an error. */
     public highWatermark = -1,

@@ -51,6 +51,7 @@ import {
   offsetDeleteHandler,
 } from "./handlers/admin.ts";
 import { describeClusterHandler, describeConfigsHandler } from "./handlers/configs.ts";
+import { deleteRecordsHandler } from "./handlers/delete_records.ts";
 import {
   apiVersionsHandler,
   createTopicsHandler,
@@ -90,6 +91,7 @@ import {
 } from "./messages/consumer_group_heartbeat.ts";
 import { CREATE_TOPICS_REQUEST, CREATE_TOPICS_RESPONSE } from "./messages/create_topics.ts";
 import { DELETE_GROUPS_REQUEST, DELETE_GROUPS_RESPONSE } from "./messages/delete_groups.ts";
+import { DELETE_RECORDS_REQUEST, DELETE_RECORDS_RESPONSE } from "./messages/delete_records.ts";
 import { DELETE_TOPICS_REQUEST, DELETE_TOPICS_RESPONSE } from "./messages/delete_topics.ts";
 import {
   DESCRIBE_CLUSTER_REQUEST,
@@ -378,6 +380,14 @@ export function kafkaApis(ctx: KafkaContext, auth?: Authenticator): ApiRegistry 
       request: DELETE_TOPICS_REQUEST,
       response: DELETE_TOPICS_RESPONSE,
       handle: deleteTopicsHandler(ctx),
+    })
+    .add({
+      key: 21,
+      name: "DeleteRecords",
+      versions: "0-2",
+      request: DELETE_RECORDS_REQUEST,
+      response: DELETE_RECORDS_RESPONSE,
+      handle: deleteRecordsHandler(ctx),
     })
     .add({
       key: 33,

@@ -14,7 +14,10 @@
  * (ReplicaState, KIP-903), which v12 cannot, so `replicaEpoch` is not sent. Fetch sessions
  * (KIP-227) are not used: every fetch is a full, sessionless one (session id 0, epoch -1), at
  * read_uncommitted, as a replica's is. OffsetForLeaderEpoch goes at the highest version both sides
- * have, at least v3 (the first with `replica_id`); v4 here.
+ * have, at least v3 (the first with `replica_id`); v4 here. A follower whose fetch offset fell
+ * below the leader's log start (DeleteRecords, retention) asks where it starts with ListOffsets
+ * (timestamp -2, earliest) as replica, as Kafka's follower does, at least v4 (the first with
+ * `current_leader_epoch`).
  *
  * Answers are handed on as they came: each partition's `records` is a view of the answer's frame
  * (never decoded, never copied), offsets become numbers, and Kafka's error codes become Sluice's
@@ -35,6 +38,8 @@ import type {
   ReplicaFetchRequest,
   ReplicaFetchResult,
   ReplicaTransport,
+  StartAnswer,
+  StartQuery,
 } from "../cluster/replica_transport.ts";
 import { SluiceError } from "../errors.ts";
 import {
@@ -46,6 +51,7 @@ import type { Struct, Value } from "./codec.ts";
 import { KafkaError } from "./error_codes.ts";
 import { sluiceCodeFor } from "./errors.ts";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "./messages/fetch.ts";
+import { LIST_OFFSETS_REQUEST, LIST_OFFSETS_RESPONSE } from "./messages/list_offsets.ts";
 import {
   OFFSET_FOR_LEADER_EPOCH_REQUEST,
   OFFSET_FOR_LEADER_EPOCH_RESPONSE,
@@ -56,6 +62,10 @@ import { ReplicaConnection, type ReplicaConnectionOptions } from "./replica_conn
 const FETCH_VERSION_MIN = 12;
 /** OffsetForLeaderEpoch v3: the first with replica_id. */
 const OFFSET_FOR_LEADER_EPOCH_VERSION_MIN = 3;
+/** ListOffsets v4: current_leader_epoch, which fences a deposed leader's answer. */
+const LIST_OFFSETS_VERSION_MIN = 4;
+/** ListOffsets' timestamp for the log start offset. */
+const EARLIEST_TIMESTAMP = -2n;
 /** Fetch's isolation_level for a replica: every batch, committed or not. */
 const READ_UNCOMMITTED = 0;
 
@@ -153,6 +163,50 @@ export class KafkaReplicaClient implements ReplicaTransport {
           endOffset: Number(p.endOffset as bigint),
         };
         const errorCode = p.errorCode as number;
+        if (errorCode !== KafkaError.NONE) answer.error = sluiceCodeFor(errorCode);
+        out.push(answer);
+      }
+    }
+    return out;
+  }
+
+  async logStartOffsets(
+    leader: BrokerEndpoint,
+    replicaId: number,
+    queries: readonly StartQuery[],
+    signal?: AbortSignal,
+  ): Promise<StartAnswer[]> {
+    const byTopic = new Map<string, Struct[]>();
+    for (const q of queries) {
+      const partition = {
+        partitionIndex: q.partition,
+        currentLeaderEpoch: q.currentLeaderEpoch,
+        timestamp: EARLIEST_TIMESTAMP,
+      };
+      const list = byTopic.get(q.topic);
+      if (list === undefined) byTopic.set(q.topic, [partition]);
+      else list.push(partition);
+    }
+    const topics: Struct[] = [];
+    for (const [name, partitions] of byTopic) topics.push({ name, partitions });
+    const { body } = await this.#connection(leader).call(
+      LIST_OFFSETS_REQUEST,
+      LIST_OFFSETS_RESPONSE,
+      LIST_OFFSETS_VERSION_MIN,
+      { replicaId, isolationLevel: READ_UNCOMMITTED, topics, timeoutMs: 0 },
+      0,
+      signal,
+    );
+    const out: StartAnswer[] = [];
+    for (const t of body.topics as Struct[]) {
+      const topic = t.name as string;
+      for (const p of t.partitions as Struct[]) {
+        const errorCode = p.errorCode as number;
+        const answer: StartAnswer = {
+          topic,
+          partition: p.partitionIndex as number,
+          logStartOffset: errorCode === KafkaError.NONE ? Number(p.offset as bigint) : -1,
+        };
         if (errorCode !== KafkaError.NONE) answer.error = sluiceCodeFor(errorCode);
         out.push(answer);
       }

@@ -11,7 +11,8 @@
  *   whatever the policy, so the checkpoint can move past it (as Kafka does).
  * - The recovery checkpoint (log_loader.ts) vouches for what was flushed and indexed: written
  *   after a round when a roll asked for it or checkpoint.interval.ms has passed, with the index
- *   entries it covers persisted first. It carries the leader epochs and the high watermark too.
+ *   entries it covers persisted first. It carries the leader epochs, the high watermark and the
+ *   log start offset too.
  * - An fsync failure leaves the page cache's state unknown: the log refuses writes from then on
  *   (`host.failWrites`) until it is reopened, and every queued caller gets that failure.
  */
@@ -36,6 +37,8 @@ export interface FlushHost {
   leaderEpochs(): readonly EpochEntry[];
   /** The high watermark, written with each recovery checkpoint. */
   highWatermark(): number;
+  /** The log start offset, written with each recovery checkpoint. */
+  logStartOffset(): number;
 }
 
 interface Waiter {
@@ -204,7 +207,13 @@ export class LogFlusher {
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    writeRecoveryPoint(this.dir, point, this.host.leaderEpochs(), this.host.highWatermark());
+    writeRecoveryPoint(
+      this.dir,
+      point,
+      this.host.leaderEpochs(),
+      this.host.highWatermark(),
+      this.host.logStartOffset(),
+    );
     this.#lastCheckpointMs = this.clock.nowMs();
     this.#checkpointDue = false;
     return true;

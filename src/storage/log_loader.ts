@@ -3,7 +3,8 @@
  * segment, what can be trusted.
  *
  * `recovery-checkpoint` (JSON, written by tmp + fsync + rename): `{"version":1,"offset",
- * "segment","position","maxTimestampMs","offsetOfMaxTimestamp","leaderEpochs","highWatermark"}`.
+ * "segment","position","maxTimestampMs","offsetOfMaxTimestamp","leaderEpochs","highWatermark",
+ * "logStartOffset"}`.
  * It promises that every log byte before `position` in segment `segment` (and every earlier
  * segment) was fsynced, and that their index entries were written and fsynced. `leaderEpochs` is
  * the partition's leader-epoch cache when it was written, `[[epoch, startOffset], ...]` ascending
@@ -11,9 +12,13 @@
  * write the recovery checkpoint makes anyway, so they are exactly as durable as what it vouches
  * for: see leader_epochs.ts). `highWatermark` is the partition's high watermark when it was
  * written (Kafka's replication-offset-checkpoint, one file per log dir there); see
- * {@link highWatermarkOf} for what an open makes of it, and of its absence. Both fields came later
- * than the rest and an old file lacks them, so the version stayed 1: an older Sluice reads a newer
- * file (it ignores fields it does not know) and a newer one reads an older file. So on open:
+ * {@link highWatermarkOf} for what an open makes of it, and of its absence. `logStartOffset` is
+ * the first offset readers may see when it was written (Kafka's log-start-offset-checkpoint): it
+ * may lie inside the first segment, after DeleteRecords (log_start.ts), which writes a checkpoint
+ * before it answers; an open takes the larger of it and the first segment's base, at most the log
+ * end. These fields came later than the rest and an old file lacks them (then the log starts at
+ * its first segment), so the version stayed 1: an older Sluice reads a newer file (it ignores
+ * fields it does not know) and a newer one reads an older file. So on open:
  * - segments before the checkpoint's are trusted: their indexes are sanity-checked (rebuilt from
  *   batch headers when missing or damaged) and only the bytes after the last index entry are
  *   scanned, headers only;
@@ -86,6 +91,8 @@ export interface Checkpoint extends RecoveryPoint {
    * single node. NaN when the field is there but not an offset.
    */
   highWatermark: number | undefined;
+  /** Undefined when the file has no such field (written before it was kept) or a bad one. */
+  logStartOffset: number | undefined;
 }
 
 export function writeRecoveryPoint(
@@ -93,12 +100,14 @@ export function writeRecoveryPoint(
   point: RecoveryPoint,
   leaderEpochs: readonly EpochEntry[],
   highWatermark: number,
+  logStartOffset: number,
 ): void {
   const text = JSON.stringify({
     version: 1,
     ...point,
     leaderEpochs: leaderEpochs.map((e) => [e.epoch, e.startOffset]),
     highWatermark,
+    logStartOffset,
   });
   writeFileAtomic(joinPath(dir, CHECKPOINT_FILE), new TextEncoder().encode(text), dir);
 }
@@ -124,6 +133,9 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
             : Number.isSafeInteger(v.highWatermark) && v.highWatermark >= 0
             ? v.highWatermark
             : NaN,
+          logStartOffset: Number.isSafeInteger(v.logStartOffset) && v.logStartOffset >= 0
+            ? v.logStartOffset
+            : undefined,
         };
       }
     }
@@ -225,6 +237,11 @@ export interface LoadResult {
   recoveredFrom: number;
   /** The high watermark, clamped to the loaded log's [start, end] (see highWatermarkOf). */
   highWatermark: number;
+  /**
+   * The log start offset: the checkpoint's (also when the checkpoint is ignored for not matching
+   * the log, as the high watermark), at least the first segment's base, at most the log end.
+   */
+  logStartOffset: number;
 }
 
 /**
@@ -276,6 +293,7 @@ function load(
         leaderEpochs: [],
         recoveredFrom: 0,
         highWatermark: 0,
+        logStartOffset: 0,
       };
     }
   } catch (err) {
@@ -297,6 +315,7 @@ function load(
       leaderEpochs: [],
       recoveredFrom: 0,
       highWatermark: 0,
+      logStartOffset: 0,
     };
   }
   const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
@@ -338,9 +357,14 @@ function load(
   checkContinuity(segments, recovered, logger, damage);
   // A rebuilt time index of a closed segment gets the final entry a roll would have added.
   for (let i = 0; i < segments.length - 1; i++) segments[i].onBecomeInactive();
-  const highWatermark = Math.max(
+  const logEndOffset = segments[segments.length - 1].nextOffset;
+  const logStartOffset = Math.max(
     segments[0].baseOffset,
-    Math.min(highWatermarkOf(checkpoint, logger, dir), segments[segments.length - 1].nextOffset),
+    Math.min(checkpoint?.logStartOffset ?? 0, logEndOffset),
+  );
+  const highWatermark = Math.max(
+    logStartOffset,
+    Math.min(highWatermarkOf(checkpoint, logger, dir), logEndOffset),
   );
   return {
     segments,
@@ -353,6 +377,7 @@ function load(
       ? point.position
       : 0,
     highWatermark,
+    logStartOffset,
   };
 }
 

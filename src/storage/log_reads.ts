@@ -15,7 +15,9 @@ import { corruptAt } from "./storage_errors.ts";
 /**
  * PartitionLog.read over an online log's (non-empty) segments: OFFSET_OUT_OF_RANGE outside
  * [log start, log end]; undefined from min(upTo, log end) on; else whole batches from the one
- * holding `offset`, at most maxBytes (clamped to 1..READ_BYTES_MAX) but at least one batch.
+ * holding `offset`, at most maxBytes (clamped to 1..READ_BYTES_MAX) but at least one batch. The
+ * log start may lie inside the first segment (DeleteRecords): a read from it answers the whole
+ * batch that holds it, as Kafka's does; the reader skips the records before its offset.
  */
 export function readLog(
   segments: readonly Segment[],
@@ -23,8 +25,8 @@ export function readLog(
   maxBytes: number,
   upTo: number | undefined,
   verifyCrc: boolean,
+  logStartOffset: number = segments[0].baseOffset,
 ): ReadResult | undefined {
-  const logStartOffset = segments[0].baseOffset;
   const logEndOffset = segments[segments.length - 1].nextOffset;
   if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > logEndOffset) {
     throw new SluiceError(

@@ -26,9 +26,9 @@
  * then take its leader epochs for the truncated tail's.
  *
  * One truncation at a time (another one meanwhile is refused, TOO_MANY_REQUESTS); it first waits
- * until no timed retention run and no flush round is running, so that no flush round holds a
- * recovery point from before the cut (it would write a checkpoint past the new end) and no fsync
- * holds a deleted segment's descriptor. Flush rounds kept going by a stream of appends under
+ * until no timed retention run, no DeleteRecords (log_start.ts) and no flush round is running, so
+ * that none holds a recovery point from before the cut (it would write a checkpoint past the new
+ * end) and no fsync holds a deleted segment's descriptor. Flush rounds kept going by a stream of appends under
  * flush.policy always would delay it; on a follower the appends are the replica fetcher's, which
  * awaits each before its next and awaits the truncation before it appends at the new end. Appends
  * are not held back: one that races the truncation has its batches refused or cut. A file-system failure midway leaves disk and memory perhaps apart: the log
@@ -51,6 +51,11 @@ export interface TruncationHost {
   ensureWritable(): void;
   /** A file-system failure midway: the log refuses writes until it is reopened. */
   failWrites(failure: SluiceError): void;
+  /**
+   * A DeleteRecords of the log in progress, if any (log_start.ts): its recovery point must not
+   * predate the cut, so a truncation waits for it as for a flush round.
+   */
+  busy?(): Promise<unknown> | undefined;
 }
 
 export class LogTruncation {
@@ -237,12 +242,13 @@ export class LogTruncation {
   }
 
   /**
-   * Resolves once no timed retention run and no flush round is running at the same moment (each
-   * wait lets the other start again, hence the loop). The caller then cuts synchronously.
+   * Resolves once no timed retention run, no flush round and no DeleteRecords is running at the
+   * same moment (each wait lets the others start again, hence the loop). The caller then cuts
+   * synchronously.
    */
   async #whenIdle(): Promise<void> {
     for (;;) {
-      const busy = this.retention.running ?? this.flusher.running;
+      const busy = this.retention.running ?? this.flusher.running ?? this.host.busy?.();
       if (busy === undefined) return;
       await busy.then(() => {}, () => {});
     }

@@ -9,6 +9,8 @@
  *   waiting when it starts (group commit). A recovery checkpoint lets the next open skip
  *   re-validating what was flushed (log_loader.ts). Both: log_flusher.ts.
  * - Retention deletes whole expired segments, never the active one (retention.ts).
+ * - DeleteRecords moves the log start offset up, perhaps inside a segment, durably, and deletes
+ *   the whole segments below it (log_start.ts).
  * - Leader epochs: each batch is stamped with the log's leader epoch, and the epoch cache
  *   (leader_epochs.ts, persisted in each recovery checkpoint) knows where each epoch starts: cut
  *   with the log's tail at recovery and with its start at retention, completed from the batches
@@ -48,6 +50,7 @@ import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader
 import { loadSegments } from "./log_loader.ts";
 import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
+import { LogStartMover } from "./log_start.ts";
 import { LogTruncation } from "./log_truncation.ts";
 import { ReplicaState } from "./replica_state.ts";
 import { Segment, storageFailure } from "./segment.ts";
@@ -89,6 +92,7 @@ export class PartitionLog {
   readonly #flusher: LogFlusher;
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
+  readonly #logStart: LogStartMover;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -119,6 +123,7 @@ export class PartitionLog {
       closed: () => this.#closed,
       leaderEpochs: () => this.#replica.epochs.entries,
       highWatermark: () => this.highWatermark,
+      logStartOffset: () => this.logStartOffset,
     });
     this.#retention = new LogRetention(
       dir,
@@ -129,10 +134,19 @@ export class PartitionLog {
       this.#flusher,
       () => this.#closing || this.#closed || this.#offline !== undefined,
       () => this.#replica.epochs.truncateFromStart(this.logStartOffset),
+      () => this.logStartOffset,
     );
     this.#truncation = new LogTruncation(this.#retention, this.#files, this.#replica, {
       ensureWritable: () => this.#ensureWritable(),
       failWrites: (failure) => this.#readOnly(failure),
+      busy: () => this.#logStart.running,
+    });
+    this.#logStart = new LogStartMover(this.#retention, {
+      ensureWritable: () => this.#ensureWritable(),
+      logStartOffset: () => this.logStartOffset,
+      highWatermark: () => this.highWatermark,
+      raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
+      roll: () => this.#roll(this.#clock.nowMs()),
     });
   }
 
@@ -157,15 +171,17 @@ export class PartitionLog {
       segments: loaded.segments,
       recovered: loaded.recovered,
       recoveredFrom: loaded.recoveredFrom,
-      logStartOffset: log.logStartOffset,
+      logStartOffset: loaded.logStartOffset,
       logEndOffset: log.logEndOffset,
       leaderEpoch: options.leaderEpoch ?? 0,
       logger,
     });
-    log.#replica.opened(epochs, loaded.highWatermark);
+    log.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
+    // Segments below a checkpointed log start (a crash before DeleteRecords deleted them).
+    const deleted = await log.#logStart.deleteBelowStart("logStart");
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
-    if (loaded.recovered.length > 0 && log.#failure === undefined) {
+    if ((loaded.recovered.length > 0 || deleted > 0) && log.#failure === undefined) {
       for (const s of loaded.recovered) s.dirty = true;
       try {
         await log.#flusher.syncDirty();
@@ -307,9 +323,11 @@ export class PartitionLog {
     return this.#segments[this.#segments.length - 1];
   }
 
-  /** First offset still in the log (0 when offline). */
+  /** First offset a reader may see (0 when offline); inside a segment after DeleteRecords. */
   get logStartOffset(): number {
-    return this.#offline === undefined ? this.#segments[0].baseOffset : 0;
+    return this.#offline === undefined
+      ? this.#replica.logStartOffset(this.#segments[0].baseOffset)
+      : 0;
   }
 
   /** Offset the next appended record gets (exclusive end of the log; 0 when offline). */
@@ -501,8 +519,9 @@ export class PartitionLog {
     upTo?: number,
   ): ReadResult | undefined {
     this.#ensureReadable();
+    const verify = this.config.verifyCrcOnRead;
     try {
-      return readLog(this.#segments, offset, maxBytes, upTo, this.config.verifyCrcOnRead);
+      return readLog(this.#segments, offset, maxBytes, upTo, verify, this.logStartOffset);
     } catch (err) {
       this.#damage.noteReadError(err, this.#logger);
       throw err;
@@ -565,6 +584,14 @@ export class PartitionLog {
   }
 
   /**
+   * DeleteRecords: moves the log start up to `offset` (at most the high watermark), durably, and
+   * deletes the whole segments below it; resolves to the log start offset (log_start.ts).
+   */
+  deleteRecordsBefore(offset: number): Promise<number> {
+    return this.#logStart.deleteRecordsBefore(offset);
+  }
+
+  /**
    * Removes every batch at or after `offset` (the one holding it too), durably; resolves to the new
    * log end. Epoch cache and high watermark follow. See log_truncation.ts.
    */
@@ -586,6 +613,7 @@ export class PartitionLog {
     try {
       if (this.#truncation.running !== undefined) await this.#truncation.running;
       if (this.#retention.running !== undefined) await this.#retention.running;
+      while (this.#logStart.running !== undefined) await this.#logStart.running;
       while (this.#flusher.running !== undefined) await this.#flusher.running;
       if (this.#failure === undefined && this.#offline === undefined) {
         const point = this.#flusher.recoveryPointNow();

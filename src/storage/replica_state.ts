@@ -1,9 +1,9 @@
 /**
  * What one replica of a partition knows besides its log's bytes (Kafka keeps the same in
  * Partition and UnifiedLog): the partition's leader epoch, the epoch cache (where each epoch
- * starts, leader_epochs.ts) and the high watermark. PartitionLog owns one, checks its own state
- * (writable, readable) before it calls in, and writes the cache and the high watermark with every
- * recovery checkpoint (log_loader.ts).
+ * starts, leader_epochs.ts), the high watermark and the log start offset. PartitionLog owns one,
+ * checks its own state (writable, readable) before it calls in, and writes the cache, the high
+ * watermark and the log start offset with every recovery checkpoint (log_loader.ts).
  *
  * - Leader epoch: the partition's, as the controller set it (becomeLeader, becomeFollower); never
  *   goes back. A leader stamps it into the batches it appends and starts it in the cache at the
@@ -11,6 +11,11 @@
  *   are checked against it (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH).
  * - High watermark: offsets below it are committed. Kept as set; read clamped to the log's
  *   [start, end], since retention moves the start and truncation the end.
+ * - Log start offset: the first offset a reader may see. Kept as set (by DeleteRecords, a
+ *   follower's leader, truncation) and read as the larger of it and the first segment's base, since
+ *   retention deletes whole segments without setting it (Kafka's logStartOffset, which both move).
+ *   It may lie inside a segment; only DeleteRecords and retention move it up, only truncation down
+ *   (never below what the log holds: it is cut to the log end).
  */
 import { SluiceError } from "../errors.ts";
 import { LeaderEpochCache } from "./leader_epochs.ts";
@@ -19,6 +24,7 @@ export class ReplicaState {
   #leaderEpoch = 0;
   #epochs = new LeaderEpochCache();
   #highWatermark = 0;
+  #logStartOffset = 0;
 
   /** The partition's leader epoch (0 on a single node). */
   get leaderEpoch(): number {
@@ -30,11 +36,32 @@ export class ReplicaState {
     return this.#epochs;
   }
 
-  /** At open: the cache built from the checkpoint and the batches, the checkpoint's watermark. */
-  opened(epochs: LeaderEpochCache, highWatermark: number): void {
+  /**
+   * At open: the cache built from the checkpoint and the batches (cut at the log start, which a
+   * cache rebuilt from every batch may predate), the checkpoint's watermark and log start offset.
+   */
+  opened(epochs: LeaderEpochCache, highWatermark: number, logStartOffset: number): void {
+    epochs.truncateFromStart(logStartOffset);
     this.#epochs = epochs;
     this.#leaderEpoch = epochs.latestEpoch;
     this.#highWatermark = highWatermark;
+    this.#logStartOffset = logStartOffset;
+  }
+
+  /** The log start offset of a log whose first segment starts at `firstBaseOffset`. */
+  logStartOffset(firstBaseOffset: number): number {
+    return Math.max(this.#logStartOffset, firstBaseOffset);
+  }
+
+  /**
+   * Moves the log start offset up to `offset` (never down) and cuts the epoch cache at it; the
+   * caller checked `offset` against the high watermark. Returns whether it moved.
+   */
+  raiseLogStartOffset(offset: number, firstBaseOffset: number): boolean {
+    if (offset <= this.logStartOffset(firstBaseOffset)) return false;
+    this.#logStartOffset = offset;
+    this.#epochs.truncateFromStart(offset);
+    return true;
   }
 
   /** Leads in `epoch` from now on; the epoch starts at `logEndOffset` in the cache. */
@@ -76,16 +103,22 @@ export class ReplicaState {
 
   /**
    * The log ends at `endOffset` now (a truncation, or one that changed nothing): the cache drops
-   * the entries starting at or past it, the high watermark comes down to it.
+   * the entries starting at or past it, the high watermark and the log start offset come down to
+   * it (Kafka's truncateTo sets the log start to min(target, log start)).
    */
   cutTo(endOffset: number): void {
     this.#epochs.truncateFromEnd(endOffset);
     this.#highWatermark = Math.min(this.#highWatermark, endOffset);
+    this.#logStartOffset = Math.min(this.#logStartOffset, endOffset);
   }
 
-  /** The log was emptied to start at `offset`: no epoch is known, nothing below it uncommitted. */
+  /**
+   * The log was emptied to start at `offset`: no epoch is known, nothing below it uncommitted, and
+   * it is the log start.
+   */
   restartedAt(offset: number): void {
     this.#epochs = new LeaderEpochCache();
     this.#highWatermark = offset;
+    this.#logStartOffset = offset;
   }
 }

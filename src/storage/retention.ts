@@ -10,7 +10,10 @@
  * Both yield a prefix; the longer prefix is deleted. -1 disables either rule.
  *
  * {@link LogRetention} applies them to a PartitionLog's segments every
- * retention.check.interval.ms, and deletes whole segments below an offset on request.
+ * retention.check.interval.ms, and deletes whole segments below an offset on request. Each timed
+ * run also deletes the segments wholly below the log start offset (Kafka's
+ * deleteLogStartOffsetBreachedSegments), which DeleteRecords deletes itself but leaves when an
+ * fsync holds one (log_start.ts).
  */
 import type { Clock, Timer } from "../clock.ts";
 import { assert } from "../errors.ts";
@@ -81,6 +84,8 @@ export class LogRetention {
     readonly stopped: () => boolean,
     /** Called after segments were deleted (the log start moved). */
     readonly startMoved: () => void = () => {},
+    /** The log's start offset (DeleteRecords may have set it inside a segment). */
+    readonly logStart: () => number = () => 0,
   ) {}
 
   /** The timed run in progress, if any (close waits for it). */
@@ -136,16 +141,22 @@ export class LogRetention {
       this.config,
       nowMs,
     );
-    return this.#deleteOldest(count, "retention");
+    const below = this.#countBefore(this.logStart());
+    return this.#deleteOldest(Math.max(count, below), count >= below ? "retention" : "logStart");
   }
 
   /** Deletes the whole segments that end at or before `offset`; returns how many. */
-  async deleteBefore(offset: number): Promise<number> {
+  async deleteBefore(offset: number, why = "deleteSegmentsBefore"): Promise<number> {
     if (this.flusher.running !== undefined) await this.flusher.running;
     if (this.stopped()) return 0;
+    return this.#deleteOldest(this.#countBefore(offset), why);
+  }
+
+  /** How many of the oldest segments end at or before `offset`, never the active one. */
+  #countBefore(offset: number): number {
     let count = 0;
     while (count < this.segments.length - 1 && this.segments[count].nextOffset <= offset) count++;
-    return this.#deleteOldest(count, "deleteSegmentsBefore");
+    return count;
   }
 
   #deleteOldest(count: number, why: string): number {

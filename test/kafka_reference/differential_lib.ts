@@ -51,6 +51,10 @@ import {
   DELETE_GROUPS_RESPONSE,
 } from "../../src/kafka_protocol/messages/delete_groups.ts";
 import {
+  DELETE_RECORDS_REQUEST,
+  DELETE_RECORDS_RESPONSE,
+} from "../../src/kafka_protocol/messages/delete_records.ts";
+import {
   DELETE_TOPICS_REQUEST,
   DELETE_TOPICS_RESPONSE,
 } from "../../src/kafka_protocol/messages/delete_topics.ts";
@@ -226,6 +230,11 @@ export const APIS = {
     request: DELETE_TOPICS_REQUEST,
     response: DELETE_TOPICS_RESPONSE,
     unordered: { responses: "name" },
+  },
+  DeleteRecords: {
+    request: DELETE_RECORDS_REQUEST,
+    response: DELETE_RECORDS_RESPONSE,
+    unordered: { topics: "name", "topics[].partitions": "partitionIndex" },
   },
   InitProducerId: {
     request: INIT_PRODUCER_ID_REQUEST,

@@ -58,6 +58,7 @@ import { internalTopicCases, metadataCases } from "./cases/metadata.ts";
 import { produceCases } from "./cases/produce.ts";
 import { initProducerIdCases } from "./cases/producer_ids.ts";
 import { createTopicsCases, deleteTopicsCases } from "./cases/topics.ts";
+import { deleteRecordsCases } from "./cases/delete_records.ts";
 import {
   type ApiName,
   apiNameOf,
@@ -315,6 +316,7 @@ async function runCases(t: Deno.TestContext, d: Differ, kafka: RunningKafka): Pr
     ["OffsetDelete", offsetDeleteCases],
     ["CreateTopics", createTopicsCases],
     ["DeleteTopics", deleteTopicsCases],
+    ["DeleteRecords", deleteRecordsCases],
     ["InitProducerId", initProducerIdCases],
     ["DescribeConfigs", describeConfigsCases],
     ["DescribeCluster", describeClusterCases],

@@ -194,6 +194,7 @@ async function full(
         partitionMaxBytes: p.partitionMaxBytes,
         currentLeaderEpoch: epochOrNone(p.currentLeaderEpoch),
         lastFetchedEpoch: epochOrNone(p.lastFetchedEpoch),
+        fetcherLogStartOffset: Number(p.logStartOffset),
       });
     }
   }
@@ -318,9 +319,14 @@ const EARLIEST_PENDING_UPLOAD = -6n;
 
 export function listOffsetsHandler(ctx: KafkaContext): Handler {
   return (body, context) => {
+    // A cluster's follower asks where its leader's log starts (replica_client.ts) with the right
+    // its fetches need (Kafka: CLUSTER_ACTION for those, DESCRIBE here).
+    const right = ctx.broker.cluster !== undefined && (body.replicaId as number) >= 0
+      ? "admin"
+      : "read";
     const topics = (body.topics as Struct[]).map((t) => {
       const name = t.name as string;
-      const allowed = may(context, "topic", name, "read");
+      const allowed = may(context, "topic", name, right);
       return {
         name,
         partitions: (t.partitions as Struct[]).map((p) => {

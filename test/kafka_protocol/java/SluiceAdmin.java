@@ -14,6 +14,7 @@
 //       A consumer seeking partition 0 past its end with leader epoch 0: the broker's epoch end
 //       offset tells it the log was truncated (LogTruncationException, auto.offset.reset=none).
 //   teardown --bootstrap HOST:PORT --topic T --group G
+//       deleteRecords (partition 0 before offset 100) and listOffsets earliest,
 //       deleteConsumerGroups, listConsumerGroups, deleteTopics, listTopics.
 //
 // Output: JSON lines. Each step prints {"event":"step","step":NAME,"ok":true,"result":{..}} or
@@ -290,7 +291,7 @@ public final class SluiceAdmin {
             .partitionsToOffsetAndMetadata().get());
       });
 
-      // Not served yet (a later issue): each must fail with UnsupportedVersionException.
+      // A topic changed after its creation: its configs, then its partition count.
       step("incrementalAlterConfigs", () -> {
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         // SET a value, APPEND to a list config (its default "delete" holds it already).
@@ -319,11 +320,6 @@ public final class SluiceAdmin {
         List<Integer> leaders = new ArrayList<>();
         for (TopicPartitionInfo p : d.partitions()) leaders.add(p.leader().id());
         return Map.of("partitions", d.partitions().size(), "leaders", leaders);
-      });
-      step("deleteRecords", () -> {
-        admin.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(1)))
-            .all().get();
-        return "deleted";
       });
     }
   }
@@ -443,6 +439,16 @@ public final class SluiceAdmin {
 
   static void teardown(String bootstrap, String topic, String group) throws Exception {
     try (Admin admin = admin(bootstrap)) {
+      // DeleteRecords (here, after the test has read every batch back): the records of partition 0
+      // before offset 100; its low watermark answers, and ListOffsets' earliest agrees.
+      step("deleteRecords", () -> {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        long low = admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(100)))
+            .lowWatermarks().get(tp).get().lowWatermark();
+        long earliest = admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).partitionResult(tp)
+            .get().offset();
+        return Map.of("lowWatermark", low, "earliest", earliest);
+      });
       step("deleteConsumerGroups", () -> {
         admin.deleteConsumerGroups(List.of(group)).all().get();
         List<String> left = new ArrayList<>();
