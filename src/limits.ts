@@ -442,11 +442,15 @@ export const CLEANER_MAP_LOAD_FACTOR = 0.9;
 export const CLEANER_IO_BYTES_PER_SECOND_DEFAULT = Infinity;
 /** `log.cleaner.backoff.ms`: the cleaner's pause when no log needs cleaning (Kafka: 15 s). */
 export const CLEANER_BACKOFF_MS_DEFAULT = 15_000;
+/** Bytes of log the cleaner reads (and maps or filters) at once: one pread, one window. */
+export const CLEANER_SLICE_BYTES = 256 * KiB;
 /**
- * Bytes of log the cleaner reads (and filters) between two yields to the event loop: appends,
- * fetches and timers wait at most about one slice's work (a few ms) behind a clean.
+ * Milliseconds of work the cleaner does before it yields to the event loop (between windows, so
+ * a slice may run over by one window's work, a few ms): appends, fetches and timers wait at most
+ * about this long behind a clean. A yield costs about 2 ms (a clamped setTimeout), so shorter
+ * slices would slow cleaning down by as much again.
  */
-export const CLEANER_SLICE_BYTES = 1 * MiB;
+export const CLEANER_SLICE_MS = 10;
 /**
  * Producer ids whose last batch the cleaner tracks in one clean (so that the last batch of each
  * active idempotent producer survives, as Kafka keeps it). Past this many, a batch of an untracked

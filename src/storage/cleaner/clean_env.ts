@@ -17,7 +17,7 @@ import type { LogConfig } from "../log_config.ts";
 import type { Segment } from "../segment.ts";
 import type { OffsetMap } from "./offset_map.ts";
 import type { SwapHook } from "./segment_swap.ts";
-import { type Throttler, yieldToEventLoop } from "./throttler.ts";
+import type { Throttler } from "./throttler.ts";
 
 /** Thrown inside a clean asked to stop (the log closes or truncates): no error, nothing swapped. */
 export class CleanAborted extends Error {
@@ -135,13 +135,13 @@ export interface CleanEnv {
 }
 
 /**
- * Between two slices of work: counts `bytes` of I/O against the rate, lets the event loop run,
- * and stops the clean (CleanAborted) when asked to, or when `segment` left the log meanwhile
- * (retention deleted it).
+ * Between two windows of work: counts `bytes` of I/O against the rate, lets the event loop run
+ * once a slice's time is up (throttler.ts), and stops the clean (CleanAborted) when asked to,
+ * or when `segment` left the log meanwhile (retention deleted it).
  */
 export async function pace(env: CleanEnv, bytes: number, segment?: Segment): Promise<void> {
-  const pause = env.throttler.maybeThrottle(bytes);
-  await (pause ?? yieldToEventLoop());
+  const pause = env.throttler.pace(bytes);
+  if (pause !== undefined) await pause;
   checkGoing(env, segment);
 }
 

@@ -2,12 +2,12 @@
  * The cleaner's offset map (Kafka's SkimpyOffsetMap): key -> the latest offset at which the
  * dirty part of a log holds it, in a fixed amount of memory (log.cleaner.dedupe.buffer.size).
  *
- * Layout: an open-addressing table of `slots` entries, each a 16-byte digest of the key
- * (SipHash-1-3-128 under a random key drawn again at every {@link OffsetMap.clear}, siphash.ts)
- * in `#digests` (four int32 words) and the offset in `#offsets` (a double, exact for offsets, -1
- * for an empty slot): 24 bytes an entry, as Kafka's. The key itself is never kept. `slots` is the
- * largest prime that fits, so that double hashing (first slot from digest word 0, step from word 1)
- * visits every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
+ * Layout: an open-addressing table of `slots` entries of six int32 words, 24 bytes as Kafka's,
+ * in one array so that a probe touches one place: the 16-byte digest of the key (two
+ * HalfSipHash-1-3 under a random key drawn again at every {@link OffsetMap.clear}, siphash.ts),
+ * then the offset as high and low 32-bit halves (high -1: an empty slot). The key itself is never
+ * kept. `slots` is the largest prime that fits, so that double hashing (first slot from digest
+ * word 0, step from word 1) visits every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
  * unsuccessful lookup takes about ten probes; the cleaner then stops mapping and cleans only up to
  * where the map got (the rest on the next run).
  *
@@ -15,20 +15,22 @@
  */
 import { SluiceError } from "../../errors.ts";
 import { CLEANER_DEDUPE_BUFFER_BYTES_MIN, CLEANER_MAP_LOAD_FACTOR } from "../../limits.ts";
-import { SipHash128 } from "./siphash.ts";
+import { HalfSipHash128 } from "./siphash.ts";
 
 /** Bytes of one entry: the 16-byte digest and the 8-byte offset. */
 export const OFFSET_MAP_ENTRY_BYTES = 24;
+/** Int32 words of one entry. */
+const WORDS = OFFSET_MAP_ENTRY_BYTES / 4;
+const TWO_32 = 0x1_0000_0000;
 
 export class OffsetMap {
   /** Entries the table holds (a prime). */
   readonly slots: number;
   /** Entries after which the map is full ({@link isFull}). */
   readonly maxEntries: number;
-  readonly #digests: Int32Array;
-  readonly #offsets: Float64Array;
+  readonly #table: Int32Array;
   readonly #digest = new Int32Array(4);
-  #hash: SipHash128;
+  #hash: HalfSipHash128;
   #entries = 0;
   #latestOffset = -1;
   /** Lookups and probes since the last clear, for the stats (probes / lookups near 1 is good). */
@@ -39,15 +41,16 @@ export class OffsetMap {
     if (!Number.isSafeInteger(memoryBytes) || memoryBytes < CLEANER_DEDUPE_BUFFER_BYTES_MIN) {
       throw new SluiceError(
         "INVALID_CONFIG",
-        `log.cleaner.dedupe.buffer.size = ${memoryBytes}: want at least ${CLEANER_DEDUPE_BUFFER_BYTES_MIN}`,
+        `log.cleaner.dedupe.buffer.size = ${memoryBytes}: ` +
+          `want at least ${CLEANER_DEDUPE_BUFFER_BYTES_MIN}`,
         { key: "log.cleaner.dedupe.buffer.size" },
       );
     }
     this.slots = largestPrimeAtMost(Math.floor(memoryBytes / OFFSET_MAP_ENTRY_BYTES));
     this.maxEntries = Math.max(1, Math.floor(this.slots * CLEANER_MAP_LOAD_FACTOR));
-    this.#digests = new Int32Array(this.slots * 4);
-    this.#offsets = new Float64Array(this.slots).fill(-1);
-    this.#hash = new SipHash128(randomKey());
+    this.#table = new Int32Array(this.slots * WORDS);
+    this.#empty();
+    this.#hash = new HalfSipHash128(randomKey());
   }
 
   /** Keys mapped. */
@@ -76,12 +79,12 @@ export class OffsetMap {
 
   /** Empties the map, with a new hash key. */
   clear(): void {
-    this.#offsets.fill(-1);
+    this.#empty();
     this.#entries = 0;
     this.#latestOffset = -1;
     this.lookups = 0;
     this.probes = 0;
-    this.#hash = new SipHash128(randomKey());
+    this.#hash = new HalfSipHash128(randomKey());
   }
 
   /**
@@ -89,44 +92,49 @@ export class OffsetMap {
    * in offset order). The caller checks {@link isFull} first.
    */
   put(bytes: Uint8Array, start: number, length: number, offset: number): void {
-    const slot = this.#find(bytes, start, length);
-    if (this.#offsets[slot] < 0) {
+    const at = this.#find(bytes, start, length);
+    const t = this.#table;
+    if (t[at + 4] < 0) {
       const d = this.#digest;
-      const at = slot * 4;
-      this.#digests[at] = d[0];
-      this.#digests[at + 1] = d[1];
-      this.#digests[at + 2] = d[2];
-      this.#digests[at + 3] = d[3];
+      t[at] = d[0];
+      t[at + 1] = d[1];
+      t[at + 2] = d[2];
+      t[at + 3] = d[3];
       this.#entries++;
     }
-    this.#offsets[slot] = offset;
+    t[at + 4] = Math.floor(offset / TWO_32);
+    t[at + 5] = offset % TWO_32;
     this.updateLatestOffset(offset);
   }
 
   /** The offset mapped for the key `bytes[start..start+length)`, or -1. */
   get(bytes: Uint8Array, start: number, length: number): number {
-    return this.#offsets[this.#find(bytes, start, length)];
+    const at = this.#find(bytes, start, length);
+    const hi = this.#table[at + 4];
+    return hi < 0 ? -1 : hi * TWO_32 + (this.#table[at + 5] >>> 0);
   }
 
-  /** The slot holding the key's digest, or the empty slot where it would go. */
+  #empty(): void {
+    const t = this.#table;
+    for (let at = 4; at < t.length; at += WORDS) t[at] = -1;
+  }
+
+  /** The table position of the key's slot, or of the empty slot where it would go. */
   #find(bytes: Uint8Array, start: number, length: number): number {
     const d = this.#digest;
     this.#hash.hash(bytes, start, length, d, 0);
     const slots = this.slots;
     let slot = (d[0] >>> 0) % slots;
     const step = 1 + (d[1] >>> 0) % (slots - 1 || 1);
-    const digests = this.#digests;
-    const offsets = this.#offsets;
+    const t = this.#table;
+    const d0 = d[0];
     this.lookups++;
     for (let probe = 0; probe < slots; probe++) {
       this.probes++;
-      if (offsets[slot] < 0) return slot;
-      const at = slot * 4;
-      if (
-        digests[at] === d[0] && digests[at + 1] === d[1] && digests[at + 2] === d[2] &&
-        digests[at + 3] === d[3]
-      ) {
-        return slot;
+      const at = slot * WORDS;
+      if (t[at + 4] < 0) return at;
+      if (t[at] === d0 && t[at + 1] === d[1] && t[at + 2] === d[2] && t[at + 3] === d[3]) {
+        return at;
       }
       slot += step;
       if (slot >= slots) slot -= slots;
