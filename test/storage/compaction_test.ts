@@ -445,6 +445,32 @@ Deno.test("compaction: files, reopen and damage", async (t) => {
   });
 });
 
+Deno.test("compaction: truncation pauses the cleaner and brings its checkpoint down", async () => {
+  const h = await Harness.open({ segmentBytes: 64 * 1024 });
+  await h.fill(200, 40, "v", 20);
+  const manager = newManager(h);
+  // A truncation while a clean runs aborts it first.
+  const cleaning = manager.cleanNow(h.log);
+  const end = await h.log.truncateTo(h.log.logEndOffset - 100);
+  assert.equal((await cleaning).aborted, true);
+  assert.deepEqual(filesWith(h.dir, ".cleaned"), []);
+  h.written.splice(h.written.findIndex((w) => w.offset >= end));
+  h.log.updateHighWatermark(end);
+  // Cleaned, then cut inside the cleaned part: the checkpoint follows the cut.
+  assert.equal((await manager.cleanNow(h.log)).cleaned, true);
+  const cut = Math.floor(h.log.compaction.checkpoint.firstDirtyOffset / 2);
+  const newEnd = await h.log.truncateTo(cut);
+  h.written.splice(h.written.findIndex((w) => w.offset >= newEnd));
+  const checkpoint = h.log.compaction.checkpoint;
+  assert.ok(checkpoint.firstDirtyOffset <= newEnd && checkpoint.compactedBelow <= newEnd);
+  await h.fill(200, 5, "after", 20);
+  assert.deepEqual(latestByKey(h.checkedRead()), latestByKey(h.written));
+  await h.reopen();
+  assert.deepEqual(h.log.damage, []);
+  assert.deepEqual(latestByKey(h.checkedRead()), latestByKey(h.written));
+  await h.log.close();
+});
+
 Deno.test("compaction: a full offset map cleans part, the rest on the next run", async () => {
   const h = await Harness.open();
   // 1024 bytes: 41 slots, full at 36 keys.
