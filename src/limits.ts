@@ -418,3 +418,59 @@ export const HTTP_FORWARD_TIMEOUT_MS = 10_000;
  */
 export const HTTP_PRODUCE_TIMEOUT_MS_DEFAULT = 30_000;
 export const HTTP_PRODUCE_TIMEOUT_MS_MAX = 120_000;
+
+// ---------------------------------------------------------------------------------------------
+// Log compaction (src/storage/cleaner/): Kafka's log cleaner settings and topic configs.
+
+/** `delete.retention.ms`: how long a tombstone stays readable after its first clean (Kafka: 1 day). */
+export const DELETE_RETENTION_MS_DEFAULT = 86_400_000;
+/** `min.compaction.lag.ms`: a record younger than this is never compacted (Kafka: 0). */
+export const MIN_COMPACTION_LAG_MS_DEFAULT = 0;
+/**
+ * `max.compaction.lag.ms`: a log whose oldest dirty record is older than this is cleaned whatever
+ * its dirty ratio (Kafka: Long.MAX_VALUE, here the largest safe integer: never).
+ */
+export const MAX_COMPACTION_LAG_MS_DEFAULT = Number.MAX_SAFE_INTEGER;
+/**
+ * `min.cleanable.dirty.ratio`: a log is cleaned once its dirty bytes (not yet cleaned, closed
+ * segments) are more than this share of its closed bytes (Kafka: 0.5).
+ */
+export const MIN_CLEANABLE_DIRTY_RATIO_DEFAULT = 0.5;
+/**
+ * `log.cleaner.dedupe.buffer.size`: bytes of the cleaner's offset map (key digest -> latest
+ * offset), one for the process, allocated at the first clean (Kafka: 128 MiB over all cleaner
+ * threads). 24 bytes an entry, filled to CLEANER_MAP_LOAD_FACTOR: 128 MiB maps about 5 million
+ * keys per clean; a dirty part with more keys is cleaned over several runs.
+ */
+export const CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT = 128 * MiB;
+/** The smallest offset map: a few entries, for tests (Kafka refuses one too small for one entry). */
+export const CLEANER_DEDUPE_BUFFER_BYTES_MIN = 1024;
+/** `log.cleaner.io.buffer.load.factor`: share of the map's slots filled before it counts as full. */
+export const CLEANER_MAP_LOAD_FACTOR = 0.9;
+/**
+ * `log.cleaner.io.max.bytes.per.second`: the cleaner's reads plus writes per second (Kafka:
+ * unlimited, Double.MAX_VALUE; here Infinity).
+ */
+export const CLEANER_IO_BYTES_PER_SECOND_DEFAULT = Infinity;
+/** `log.cleaner.backoff.ms`: the cleaner's pause when no log needs cleaning (Kafka: 15 s). */
+export const CLEANER_BACKOFF_MS_DEFAULT = 15_000;
+/** Bytes of log the cleaner reads (and maps or filters) at once: one pread, one window. */
+export const CLEANER_SLICE_BYTES = 256 * KiB;
+/**
+ * Milliseconds of work the cleaner does before it yields to the event loop (between windows, so
+ * a slice may run over by one window's work, a few ms): appends, fetches and timers wait at most
+ * about this long behind a clean. A yield costs about 2 ms (a clamped setTimeout), so shorter
+ * slices would slow cleaning down by as much again.
+ */
+export const CLEANER_SLICE_MS = 10;
+/**
+ * Producer ids whose last batch the cleaner tracks in one clean (so that the last batch of each
+ * active idempotent producer survives, as Kafka keeps it). Past this many, a batch of an untracked
+ * producer that would go is kept as an empty batch instead: more bytes, never lost producer state.
+ */
+export const CLEANER_PRODUCER_IDS_MAX = 100_000;
+/**
+ * `producer.id.expiration.ms` as the cleaner sees it: a producer whose last batch is older than
+ * this is no longer active, and its last batch may go like any other (Kafka: 1 day).
+ */
+export const CLEANER_PRODUCER_EXPIRATION_MS_DEFAULT = 86_400_000;

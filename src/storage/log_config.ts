@@ -5,9 +5,13 @@
 import { SluiceError } from "../errors.ts";
 import {
   BATCH_BYTES_MAX,
+  DELETE_RETENTION_MS_DEFAULT,
   FLUSH_MS_DEFAULT,
   INDEX_INTERVAL_BYTES_DEFAULT,
+  MAX_COMPACTION_LAG_MS_DEFAULT,
   MAX_MESSAGE_BYTES_DEFAULT,
+  MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
+  MIN_COMPACTION_LAG_MS_DEFAULT,
   RECOVERY_CHECKPOINT_INTERVAL_MS_DEFAULT,
   RETENTION_BYTES_DEFAULT,
   RETENTION_CHECK_INTERVAL_MS_DEFAULT,
@@ -53,6 +57,24 @@ export interface LogConfig {
   checkpointIntervalMs: number;
   /** Check every batch's CRC-32C when it is read (corruption is reported, not served). */
   verifyCrcOnRead: boolean;
+  /**
+   * cleanup.policy contains `compact`: the cleaner keeps the latest record of each key
+   * (src/storage/cleaner/), and appends refuse a record without a key (INVALID_RECORD).
+   */
+  compact: boolean;
+  /**
+   * cleanup.policy contains `delete`: retention.ms and retention.bytes delete old segments. A log
+   * whose policy is `compact` alone keeps its segments whatever their age and size.
+   */
+  delete: boolean;
+  /** delete.retention.ms: how long a tombstone stays readable after the clean that first kept it */
+  deleteRetentionMs: number;
+  /** min.compaction.lag.ms: a segment whose newest record is younger is not cleaned yet */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a log whose oldest dirty record is older is cleaned at once */
+  maxCompactionLagMs: number;
+  /** min.cleanable.dirty.ratio: the dirty share of a log's closed bytes that makes it cleanable */
+  minCleanableDirtyRatio: number;
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
@@ -68,6 +90,12 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   flushMs: FLUSH_MS_DEFAULT,
   checkpointIntervalMs: RECOVERY_CHECKPOINT_INTERVAL_MS_DEFAULT,
   verifyCrcOnRead: true,
+  compact: false,
+  delete: true,
+  deleteRetentionMs: DELETE_RETENTION_MS_DEFAULT,
+  minCompactionLagMs: MIN_COMPACTION_LAG_MS_DEFAULT,
+  maxCompactionLagMs: MAX_COMPACTION_LAG_MS_DEFAULT,
+  minCleanableDirtyRatio: MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
 });
 
 function invalid(key: string, value: unknown, want: string): SluiceError {
@@ -98,6 +126,25 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   checkInt("max.message.bytes", c.maxMessageBytes, 61, BATCH_BYTES_MAX);
   checkInt("flush.ms", c.flushMs, 0, Number.MAX_SAFE_INTEGER);
   checkInt("checkpointIntervalMs", c.checkpointIntervalMs, 0, Number.MAX_SAFE_INTEGER);
+  checkInt("delete.retention.ms", c.deleteRetentionMs, 0, Number.MAX_SAFE_INTEGER);
+  checkInt("min.compaction.lag.ms", c.minCompactionLagMs, 0, Number.MAX_SAFE_INTEGER);
+  checkInt("max.compaction.lag.ms", c.maxCompactionLagMs, 1, Number.MAX_SAFE_INTEGER);
+  if (c.minCompactionLagMs > c.maxCompactionLagMs) {
+    throw invalid(
+      "min.compaction.lag.ms",
+      c.minCompactionLagMs,
+      `at most max.compaction.lag.ms (${c.maxCompactionLagMs})`,
+    );
+  }
+  if (
+    typeof c.minCleanableDirtyRatio !== "number" || !(c.minCleanableDirtyRatio >= 0) ||
+    c.minCleanableDirtyRatio > 1
+  ) {
+    throw invalid("min.cleanable.dirty.ratio", c.minCleanableDirtyRatio, "a number in [0, 1]");
+  }
+  if (typeof c.compact !== "boolean" || typeof c.delete !== "boolean") {
+    throw invalid("cleanup.policy", `compact ${c.compact}, delete ${c.delete}`, "two booleans");
+  }
   if (!FLUSH_POLICIES.includes(c.flushPolicy)) {
     throw invalid("flush.policy", c.flushPolicy, FLUSH_POLICIES.join(" | "));
   }

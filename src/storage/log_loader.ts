@@ -41,6 +41,11 @@
  *   later segment; reads inside a gap answer the first batch after it, as over a compacted hole;
  * - a segment that runs past the next one's base is reported as an overlap.
  * A full disk (ENOSPC, EDQUOT) while creating the first segment leaves the log read-only.
+ *
+ * Compaction (src/storage/cleaner/): before the segments are listed, what an interrupted clean
+ * left is settled (segment_swap.ts: `.cleaned` files deleted, a committed `.swap` completed), and
+ * the segments below the cleaner checkpoint's compactedBelow are marked compacted: gaps between
+ * their batches' offsets are allowed there, and only there (cleaner_checkpoint.ts).
  */
 import type { SluiceError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -66,6 +71,12 @@ import {
 } from "./segment.ts";
 import { checkpointProblem, loadTrusted, recover } from "./segment_recovery.ts";
 import { type EpochEntry, parseLeaderEpochs } from "./leader_epochs.ts";
+import {
+  type CleanerCheckpoint,
+  NEVER_CLEANED,
+  readCleanerCheckpoint,
+} from "./cleaner/cleaner_checkpoint.ts";
+import { completeInterruptedSwaps } from "./cleaner/segment_swap.ts";
 import { type LogDamage, storageFailure } from "./storage_errors.ts";
 
 export const CHECKPOINT_FILE = "recovery-checkpoint";
@@ -242,6 +253,8 @@ export interface LoadResult {
    * the log, as the high watermark), at least the first segment's base, at most the log end.
    */
   logStartOffset: number;
+  /** The cleaner checkpoint (raised if a swap was completed); never cleaned without one. */
+  cleanerCheckpoint: CleanerCheckpoint;
 }
 
 /**
@@ -276,8 +289,13 @@ function load(
   opened: Segment[],
 ): LoadResult {
   let bases: number[];
+  let cleanerCheckpoint: CleanerCheckpoint;
   try {
     makeDir(dir);
+    cleanerCheckpoint = readCleanerCheckpoint(dir, logger);
+    damage.push(
+      ...completeInterruptedSwaps(dir, settings, nowMs, logger, files, cleanerCheckpoint),
+    );
     bases = listSegments(dir, logger, damage);
     if (bases.length === 0) {
       const first = Segment.create(dir, 0, settings, nowMs, files);
@@ -294,6 +312,7 @@ function load(
         recoveredFrom: 0,
         highWatermark: 0,
         logStartOffset: 0,
+        cleanerCheckpoint: { ...NEVER_CLEANED },
       };
     }
   } catch (err) {
@@ -316,10 +335,12 @@ function load(
       recoveredFrom: 0,
       highWatermark: 0,
       logStartOffset: 0,
+      cleanerCheckpoint: { ...NEVER_CLEANED },
     };
   }
   const all = bases.map((base) => Segment.open(dir, base, settings, nowMs, files));
   opened.push(...all);
+  for (const s of all) s.compacted = s.baseOffset < cleanerCheckpoint.compactedBelow;
   const checkpoint = readRecoveryPoint(dir, logger);
   const point = checkedRecoveryPoint(dir, checkpoint, all, logger, damage);
   const segments: Segment[] = [];
@@ -378,6 +399,7 @@ function load(
       : 0,
     highWatermark,
     logStartOffset,
+    cleanerCheckpoint,
   };
 }
 

@@ -83,7 +83,12 @@ export function readSegments(
   throw corruptAt(last.logPath, last.sizeBytes, `no segment holds offset ${offset}`);
 }
 
-/** The first record at or after `timestampMs` at or above `logStartOffset`. */
+/**
+ * The first record at or after `timestampMs` at or above `logStartOffset`. A batch whose
+ * maxTimestamp reaches `timestampMs` but that holds no such record (one the cleaner emptied, or
+ * below the log start) does not end the search: the next batches are looked at, as Kafka's
+ * FileRecords.searchForTimestamp does.
+ */
 export function findRecordAtTimestamp(
   segments: readonly Segment[],
   timestampMs: number,
@@ -91,12 +96,16 @@ export function findRecordAtTimestamp(
   verifyCrc: boolean,
 ): { offset: number; timestampMs: number } | undefined {
   for (const s of segments) {
-    const bytes = s.findBatchByTimestamp(timestampMs);
-    if (bytes === undefined) continue;
-    const batch = decodeRecordBatch(bytes, verifyCrc);
-    for (const r of batch.records) {
-      if (r.timestamp >= timestampMs && r.offset >= logStartOffset) {
-        return { offset: r.offset, timestampMs: r.timestamp };
+    for (
+      let bytes = s.findBatchByTimestamp(timestampMs);
+      bytes !== undefined;
+      bytes = s.findBatchByTimestamp(timestampMs, s.foundPosition)
+    ) {
+      const batch = decodeRecordBatch(bytes, verifyCrc);
+      for (const r of batch.records) {
+        if (r.timestamp >= timestampMs && r.offset >= logStartOffset) {
+          return { offset: r.offset, timestampMs: r.timestamp };
+        }
       }
     }
   }
@@ -121,11 +130,15 @@ export function findRecordWithMaxTimestamp(
   }
   if (best === undefined) return undefined;
   const max = best.maxTimestampMs;
-  const bytes = best.findBatchByTimestamp(max);
-  if (bytes === undefined) return undefined;
-  for (const r of decodeRecordBatch(bytes, verifyCrc).records) {
-    if (r.timestamp === max && r.offset >= logStartOffset) {
-      return { offset: r.offset, timestampMs: r.timestamp };
+  for (
+    let bytes = best.findBatchByTimestamp(max);
+    bytes !== undefined;
+    bytes = best.findBatchByTimestamp(max, best.foundPosition)
+  ) {
+    for (const r of decodeRecordBatch(bytes, verifyCrc).records) {
+      if (r.timestamp === max && r.offset >= logStartOffset) {
+        return { offset: r.offset, timestampMs: r.timestamp };
+      }
     }
   }
   return undefined;

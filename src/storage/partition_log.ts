@@ -18,6 +18,9 @@
  * - A follower appends its leader's batches as they are (`appendReplicated`) and cuts its log where
  *   it diverges (log_truncation.ts). The high watermark persists in the recovery checkpoint.
  * - Reads across segments: log_reads.ts; the append's checks: append_rules.ts.
+ * - Compaction (cleanup.policy compact): appends refuse records without a key; the cleaner
+ *   (cleaner/log_compaction.ts, run by cleaner/cleaner_manager.ts) rewrites closed segments,
+ *   keeping each key's latest record. Close and truncation pause it first.
  *
  * Single-threaded by design: every method runs to completion on the event loop except the fsync
  * waits, so appends are ordered by call and reads always see whole batches.
@@ -33,6 +36,7 @@ import {
 } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { viewOf } from "../record/record_batch.ts";
+import { checkRecordKeys } from "../record/record_cursor.ts";
 import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
 import {
   type AppendTally,
@@ -53,6 +57,8 @@ import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
 import { LogTruncation } from "./log_truncation.ts";
 import { ReplicaState } from "./replica_state.ts";
+import { type CleanerCheckpoint, NEVER_CLEANED } from "./cleaner/cleaner_checkpoint.ts";
+import { LogCompaction } from "./cleaner/log_compaction.ts";
 import { Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
@@ -93,6 +99,7 @@ export class PartitionLog {
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
   readonly #logStart: LogStartMover;
+  readonly #compaction: LogCompaction;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -106,6 +113,7 @@ export class PartitionLog {
     config: LogConfig,
     segments: Segment[],
     options: PartitionLogOptions,
+    cleanerCheckpoint: CleanerCheckpoint = NEVER_CLEANED,
   ) {
     this.dir = dir;
     this.config = config;
@@ -148,6 +156,13 @@ export class PartitionLog {
       raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
       roll: () => this.#roll(this.#clock.nowMs()),
     });
+    this.#compaction = new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
+      logStartOffset: () => this.logStartOffset,
+      highWatermark: () => this.highWatermark,
+      unwritable: () =>
+        this.#offline ?? this.#failure ?? (this.#closing ? closedError(dir) : undefined),
+      failWrites: (failure) => this.#readOnly(failure),
+    });
   }
 
   /**
@@ -162,7 +177,8 @@ export class PartitionLog {
     const logger = options.logger ?? consoleLogger;
     const files = options.logFiles ?? sharedLogFiles();
     const loaded = loadSegments(dir, config, clock.nowMs(), logger, files);
-    const log = new PartitionLog(dir, config, loaded.segments, { ...options, logFiles: files });
+    const opts = { ...options, logFiles: files };
+    const log = new PartitionLog(dir, config, loaded.segments, opts, loaded.cleanerCheckpoint);
     for (const d of loaded.damage) log.#damage.add(d);
     if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
     const epochs = openLeaderEpochs({
@@ -341,6 +357,11 @@ export class PartitionLog {
     return total;
   }
 
+  /** Its cleaner checkpoint, dirty ratio and cleans, for cleaner/cleaner_manager.ts. */
+  get compaction(): LogCompaction {
+    return this.#compaction;
+  }
+
   /** Group-commit rounds run so far (each fsyncs every dirty segment once). */
   get fsyncRounds(): number {
     return this.#flusher.rounds;
@@ -357,9 +378,7 @@ export class PartitionLog {
 
   #ensureWritable(): void {
     if (this.#offline !== undefined) throw this.#offline;
-    if (this.#closing || this.#closed) {
-      throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
-    }
+    if (this.#closing || this.#closed) throw closedError(this.dir);
     if (this.#failure !== undefined) throw this.#failure;
   }
 
@@ -406,6 +425,9 @@ export class PartitionLog {
     // A follower does not refuse what its leader took (Kafka's ignoreRecordSize): it would stall.
     const maxBatch = replicated ? BATCH_BYTES_MAX : this.config.maxMessageBytes;
     checkAppendBatches(batches, dv, maxBatch, tally);
+    // A compacted topic cannot take a record without a key (Kafka's LogValidator); a follower
+    // takes what its leader took.
+    if (this.config.compact && !replicated) checkRecordKeys(batches, dv, length);
     const records = tally.records;
     const baseOffset = this.logEndOffset;
     if (replicated) checkReplicatedOffsets(dv, length, baseOffset);
@@ -596,12 +618,12 @@ export class PartitionLog {
    * log end. Epoch cache and high watermark follow. See log_truncation.ts.
    */
   truncateTo(offset: number): Promise<number> {
-    return this.#truncation.truncateTo(offset);
+    return this.#compaction.whilePaused(() => this.#truncation.truncateTo(offset));
   }
 
   /** Empties the log to start at `offset`, durably (log_truncation.ts): below a leader's start. */
   truncateFullyAndStartAt(offset: number): Promise<void> {
-    return this.#truncation.truncateFullyAndStartAt(offset);
+    return this.#compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
   }
 
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
@@ -611,6 +633,7 @@ export class PartitionLog {
     this.#flusher.cancelTimer();
     this.#retention.cancel();
     try {
+      await this.#compaction.pause();
       if (this.#truncation.running !== undefined) await this.#truncation.running;
       if (this.#retention.running !== undefined) await this.#retention.running;
       while (this.#logStart.running !== undefined) await this.#logStart.running;
@@ -643,4 +666,8 @@ export class PartitionLog {
     await this.close();
     removeTree(this.dir);
   }
+}
+
+function closedError(dir: string): SluiceError {
+  return new SluiceError("LOG_CLOSED", `log ${dir} is closed`);
 }

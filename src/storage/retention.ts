@@ -7,7 +7,9 @@
  *   as Kafka's does, so the log stays contiguous.
  * - Size: while the log without its oldest segment is still at least `retention.bytes`, the
  *   oldest goes.
- * Both yield a prefix; the longer prefix is deleted. -1 disables either rule.
+ * Both yield a prefix; the longer prefix is deleted. -1 disables either rule. Both apply only when
+ * cleanup.policy contains `delete` (config.delete): a log whose policy is `compact` alone keeps
+ * every segment, its cleaner removing what is superseded instead.
  *
  * {@link LogRetention} applies them to a PartitionLog's segments every
  * retention.check.interval.ms, and deletes whole segments below an offset on request. Each timed
@@ -131,7 +133,7 @@ export class LogRetention {
    */
   async deleteExpired(nowMs: number): Promise<number> {
     if (this.flusher.running !== undefined) await this.flusher.running;
-    if (this.stopped()) return 0;
+    if (this.stopped() || !this.config.delete) return 0;
     const count = expiredSegmentCount(
       this.segments.map((s) => ({
         sizeBytes: s.sizeBytes,

@@ -52,6 +52,13 @@ export function segmentFileStem(baseOffset: number): string {
 export const LOG_SUFFIX = ".log";
 export const INDEX_SUFFIX = ".index";
 export const TIME_INDEX_SUFFIX = ".timeindex";
+/**
+ * A segment the cleaner is writing: `<base>.log.cleaned` with `.index.cleaned` and
+ * `.timeindex.cleaned`; renamed to `.swap` once whole and fsynced (the swap's commit point), then
+ * to the plain names (src/storage/cleaner/segment_swap.ts).
+ */
+export const CLEANED_SUFFIX = ".cleaned";
+export const SWAP_SUFFIX = ".swap";
 
 /** What a read found: whole batches as one byte range, never decoded. */
 export interface SegmentRead {
@@ -86,9 +93,17 @@ export class Segment {
   createdMs: number;
   /** fdatasync of the .log is due. */
   dirty = false;
+  /**
+   * The cleaner may have rewritten it (cleaner_checkpoint.ts): batches may leave gaps between
+   * their offsets (base offsets still increase) and hold fewer records than their offsets span.
+   * False for every other segment, whose offsets must be contiguous (a gap there is damage).
+   */
+  compacted = false;
+  /** Byte position of the batch the last {@link findBatchByTimestamp} returned. */
+  foundPosition = 0;
   /** Reusable 61-byte header scratch for scans (no allocation per batch). */
-  readonly scratch = new Uint8Array(BATCH_HEADER_BYTES);
-  readonly scratchView = viewOf(this.scratch);
+  readonly scratch: Uint8Array = new Uint8Array(BATCH_HEADER_BYTES);
+  readonly scratchView: DataView = viewOf(this.scratch);
   readonly settings: SegmentSettings;
   #closed = false;
 
@@ -100,6 +115,7 @@ export class Segment {
     files: LogFiles,
     indexImage: Uint8Array | undefined,
     timeIndexImage: Uint8Array | undefined,
+    suffix: string,
   ) {
     const stem = joinPath(dir, segmentFileStem(baseOffset));
     this.baseOffset = baseOffset;
@@ -107,16 +123,22 @@ export class Segment {
     this.offsetOfMaxTimestamp = baseOffset;
     this.createdMs = nowMs;
     this.settings = settings;
-    this.logPath = stem + LOG_SUFFIX;
+    this.logPath = stem + LOG_SUFFIX + suffix;
     this.file = files.file(this.logPath);
     const maxEntries = Math.max(
       1,
       Math.floor(settings.segmentIndexBytes / OFFSET_INDEX_ENTRY_BYTES),
     );
     const open = (path: string) => files.openTransient(path);
-    this.index = new OffsetIndex(stem + INDEX_SUFFIX, baseOffset, maxEntries, indexImage, open);
+    this.index = new OffsetIndex(
+      stem + INDEX_SUFFIX + suffix,
+      baseOffset,
+      maxEntries,
+      indexImage,
+      open,
+    );
     this.timeIndex = new TimeIndex(
-      stem + TIME_INDEX_SUFFIX,
+      stem + TIME_INDEX_SUFFIX + suffix,
       baseOffset,
       maxEntries,
       timeIndexImage,
@@ -131,8 +153,18 @@ export class Segment {
     settings: SegmentSettings,
     nowMs: number,
     files: LogFiles,
+    suffix = "",
   ): Segment {
-    const segment = Segment.detached(dir, baseOffset, settings, nowMs, files);
+    const segment = new Segment(
+      dir,
+      baseOffset,
+      settings,
+      nowMs,
+      files,
+      undefined,
+      undefined,
+      suffix,
+    );
     try {
       truncateFile(segment.file.handle(), 0);
       segment.index.persist(false);
@@ -155,7 +187,7 @@ export class Segment {
     nowMs: number,
     files: LogFiles,
   ): Segment {
-    return new Segment(dir, baseOffset, settings, nowMs, files, undefined, undefined);
+    return new Segment(dir, baseOffset, settings, nowMs, files, undefined, undefined, "");
   }
 
   /**
@@ -168,11 +200,37 @@ export class Segment {
     settings: SegmentSettings,
     nowMs: number,
     files: LogFiles,
+    suffix = "",
   ): Segment {
     const stem = joinPath(dir, segmentFileStem(baseOffset));
-    const indexImage = readWholeFile(stem + INDEX_SUFFIX);
-    const timeImage = readWholeFile(stem + TIME_INDEX_SUFFIX);
-    return new Segment(dir, baseOffset, settings, nowMs, files, indexImage, timeImage);
+    const indexImage = readWholeFile(stem + INDEX_SUFFIX + suffix);
+    const timeImage = readWholeFile(stem + TIME_INDEX_SUFFIX + suffix);
+    return new Segment(dir, baseOffset, settings, nowMs, files, indexImage, timeImage, suffix);
+  }
+
+  /**
+   * The segment `source` (a `.cleaned` or `.swap` one, closed) under the plain names it was
+   * renamed to: the same contents and state, its index images taken as they are on disk. Marked
+   * compacted. Opens no descriptor.
+   */
+  static renamed(dir: string, source: Segment, files: LogFiles): Segment {
+    const segment = new Segment(
+      dir,
+      source.baseOffset,
+      source.settings,
+      source.createdMs,
+      files,
+      source.index.image().slice(),
+      source.timeIndex.image().slice(),
+      "",
+    );
+    segment.sizeBytes = source.sizeBytes;
+    segment.nextOffset = source.nextOffset;
+    segment.maxTimestampMs = source.maxTimestampMs;
+    segment.offsetOfMaxTimestamp = source.offsetOfMaxTimestamp;
+    segment.firstBatchTimestampMs = source.firstBatchTimestampMs;
+    segment.compacted = true;
+    return segment;
   }
 
   get isEmpty(): boolean {
@@ -294,7 +352,9 @@ export class Segment {
    * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), as one
    * byte range read with one pread in the common case. Undefined when `offset` is past the end.
    * Each batch must carry the base offset its predecessors imply (the CRC does not cover it): a
-   * read of the offsets of one that does not is CORRUPT_LOG naming file and position, as is a
+   * read of the offsets of one that does not is CORRUPT_LOG naming file and position (in a
+   * compacted segment, where gaps are allowed, a base offset that does not increase or runs past
+   * the segment's end is, wherever the scan meets it), as is a
    * length that does not fit on the way or a first batch failing its CRC (with `verifyCrc`); a
    * bad later batch ends the range before it. An offset the segment claims but no batch holds is
    * CORRUPT_LOG too: a read below the end never answers nothing. Batches after the first stop
@@ -307,6 +367,7 @@ export class Segment {
     upTo: number = Number.MAX_SAFE_INTEGER,
   ): SegmentRead | undefined {
     if (offset >= this.nextOffset || offset < this.baseOffset) return undefined;
+    const compacted = this.compacted;
     const interval = this.settings.indexIntervalBytes;
     let scanFrom = this.index.lookup(offset);
     let expected = this.index.lookedUpOffset;
@@ -324,10 +385,16 @@ export class Segment {
           throw this.corrupt(scanFrom + pos, `batch length ${size} does not fit the segment`);
         }
         const base = baseOffsetAt(dv, pos);
-        const last = expected + lastOffsetDeltaAt(dv, pos);
+        if (compacted && (base < expected || base >= this.nextOffset)) {
+          throw this.corrupt(
+            scanFrom + pos,
+            `base offset ${base}, expected one in [${expected}, ${this.nextOffset})`,
+          );
+        }
+        const last = (compacted ? base : expected) + lastOffsetDeltaAt(dv, pos);
         // A base offset other than the expected one (the CRC does not cover it) is damage: a read
         // of its offsets fails; a read past it goes on, offsets counted by lastOffsetDelta.
-        if (base !== expected && last >= offset) {
+        if (base !== expected && last >= offset && !compacted) {
           throw this.corrupt(scanFrom + pos, `base offset ${base}, expected ${expected}`);
         }
         if (last >= offset) {
@@ -353,7 +420,8 @@ export class Segment {
 
   /**
    * Keeps the whole batches of `bytes` (which starts at a batch) that fit in maxBytes, carry
-   * contiguous offsets and start below `upTo` (the first batch is always kept).
+   * contiguous offsets (increasing ones in a compacted segment) and start below `upTo` (the first
+   * batch is always kept).
    */
   #cut(
     bytes: Uint8Array,
@@ -370,7 +438,11 @@ export class Segment {
       const size = batchSizeAt(dv, end);
       if (end > 0 && (end + size > maxBytes || end + size > bytes.length)) break;
       // A gap is reported when read itself; offsets from upTo on are not to be seen yet.
-      if (end > 0 && (baseOffsetAt(dv, end) !== nextOffset || nextOffset >= upTo)) break;
+      if (end > 0) {
+        const base = baseOffsetAt(dv, end);
+        if (this.compacted ? base < nextOffset : base !== nextOffset) break;
+        if (base >= upTo) break;
+      }
       const checked = checkBatch(bytes, dv, end, bytes.length, Number.MAX_SAFE_INTEGER, checks);
       if (typeof checked !== "number") {
         if (end === 0) throw this.corrupt(position, checked.reason);
@@ -389,18 +461,31 @@ export class Segment {
   }
 
   /**
-   * The first record offset whose timestamp is >= `timestampMs` is in the batch this returns
-   * (decoding that one batch finds it), or undefined if no batch here reaches `timestampMs`.
+   * The first batch whose maxTimestamp is >= `timestampMs` (its byte position in
+   * {@link foundPosition}), or undefined if no batch here reaches `timestampMs`. The first record
+   * offset whose timestamp is >= `timestampMs` is in it, unless the cleaner emptied it (an empty
+   * batch keeps its maxTimestamp, as Kafka's does): then the caller asks again with `after`, the
+   * position returned, and the search goes on from the next batch.
    */
-  findBatchByTimestamp(timestampMs: number): Uint8Array | undefined {
+  findBatchByTimestamp(timestampMs: number, after = -1): Uint8Array | undefined {
     if (this.maxTimestampMs < timestampMs) return undefined;
-    const startOffset = this.timeIndex.lookupBefore(timestampMs) ?? this.baseOffset;
-    let position = this.index.lookup(startOffset);
+    let position: number;
+    if (after < 0) {
+      const startOffset = this.timeIndex.lookupBefore(timestampMs) ?? this.baseOffset;
+      position = this.index.lookup(startOffset);
+    } else {
+      const problem = this.headerProblem(after, this.sizeBytes);
+      if (problem !== undefined) throw this.corrupt(after, problem);
+      position = after + batchSizeAt(this.scratchView, 0);
+    }
     while (position < this.sizeBytes) {
       const problem = this.headerProblem(position, this.sizeBytes);
       if (problem !== undefined) throw this.corrupt(position, problem);
       const size = batchSizeAt(this.scratchView, 0);
-      if (maxTimestampAt(this.scratchView, 0) >= timestampMs) return this.readBytes(position, size);
+      if (maxTimestampAt(this.scratchView, 0) >= timestampMs) {
+        this.foundPosition = position;
+        return this.readBytes(position, size);
+      }
       position += size;
     }
     return undefined;
@@ -430,7 +515,7 @@ export class Segment {
     }
     while (position < this.sizeBytes) {
       if (this.headerProblem(position, this.sizeBytes) !== undefined) break;
-      const last = next + lastOffsetDeltaAt(dv, 0);
+      const last = this.#batchBase(next) + lastOffsetDeltaAt(dv, 0);
       if (last >= offset) break;
       next = last + 1;
       position += batchSizeAt(dv, 0);
@@ -454,11 +539,21 @@ export class Segment {
     let at = this.index.lastPosition;
     let expected = this.index.lastOffset;
     while (at < position && this.headerProblem(at, position) === undefined) {
-      this.indexBatch(dv, 0, at, expected);
-      expected += lastOffsetDeltaAt(dv, 0) + 1;
+      const base = this.#batchBase(expected);
+      this.indexBatch(dv, 0, at, base);
+      expected = base + lastOffsetDeltaAt(dv, 0) + 1;
       at += batchSizeAt(dv, 0);
     }
     return next;
+  }
+
+  /**
+   * The base offset of the batch whose header is in the scratch, `expected` following its
+   * predecessor: counted so in a never-cleaned segment (a damaged header cannot move offsets),
+   * read from the header in a compacted one (where gaps are allowed), never below `expected`.
+   */
+  #batchBase(expected: number): number {
+    return this.compacted ? Math.max(expected, baseOffsetAt(this.scratchView, 0)) : expected;
   }
 
   /** Cuts the .log file to `length` bytes. */

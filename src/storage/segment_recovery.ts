@@ -16,6 +16,11 @@
  * Offsets are always computed from the batches' lastOffsetDelta (covered by the CRC) rather than
  * read from their baseOffset (not covered): a flipped baseOffset is damage at its batch, not a
  * reason to lose track of every offset after it.
+ *
+ * Compacted segments (Segment.compacted: the cleaner may have rewritten them, see
+ * cleaner/cleaner_checkpoint.ts) are held to what the cleaner writes instead: base offsets that
+ * increase, with gaps allowed, read from the headers; batches holding at most as many records as
+ * their offsets span (none, for an emptied batch); a first batch at or after the file's name.
  */
 import type { SluiceError } from "../errors.ts";
 import { BATCH_BYTES_MAX } from "../limits.ts";
@@ -29,6 +34,7 @@ import {
   lastOffsetDeltaAt,
   LOG_OVERHEAD,
   maxTimestampAt,
+  recordsCountAt,
   viewOf,
 } from "../record/record_batch.ts";
 import { readAt } from "../runtime/fs.ts";
@@ -63,12 +69,16 @@ function walkHeaders(
     const problem = segment.headerProblem(position, end);
     if (problem !== undefined) return { position, offset, stop: { position, reason: problem } };
     const base = baseOffsetAt(dv, 0);
-    if (base !== offset) {
+    if (segment.compacted ? base < offset : base !== offset) {
       damage.push({
         file: segment.logPath,
         position,
-        reason: `batch base offset ${base}, expected ${offset}`,
+        reason: segment.compacted
+          ? `batch base offset ${base} is below ${offset}, where the batch before it ends`
+          : `batch base offset ${base}, expected ${offset}`,
       });
+    } else if (segment.compacted) {
+      offset = base;
     }
     if (index) segment.indexBatch(dv, 0, position, offset);
     offset += lastOffsetDeltaAt(dv, 0) + 1;
@@ -83,7 +93,8 @@ function checkFirstHeader(segment: Segment, damage: LogDamage[]): void {
   if (damage.some((d) => d.file === segment.logPath && d.position === 0)) return;
   const problem = segment.headerProblem(0, segment.sizeBytes);
   const base = problem === undefined ? baseOffsetAt(segment.scratchView, 0) : segment.baseOffset;
-  if (problem !== undefined || base !== segment.baseOffset) {
+  const named = segment.compacted ? base >= segment.baseOffset : base === segment.baseOffset;
+  if (problem !== undefined || !named) {
     damage.push({
       file: segment.logPath,
       position: 0,
@@ -191,6 +202,23 @@ export function checkpointProblem(
   return undefined;
 }
 
+/**
+ * Why a batch of a compacted segment (CRC checked) cannot be one the cleaner wrote after a batch
+ * ending at `expected`: a base offset below it, or more records than offsets.
+ */
+function compactedBatchProblem(
+  dv: DataView,
+  pos: number,
+  base: number,
+  expected: number,
+): string | undefined {
+  if (base < expected) return `batch base offset ${base} is below ${expected}`;
+  const count = recordsCountAt(dv, pos);
+  const span = lastOffsetDeltaAt(dv, pos) + 1;
+  if (count > span) return `recordsCount ${count} is more than the ${span} offsets it spans`;
+  return undefined;
+}
+
 /** What {@link recover} did. */
 export interface RecoverResult {
   /** The file was cut at a bad batch (later segments must go). */
@@ -278,7 +306,7 @@ export function recover(
         pos,
         chunk.length,
         BATCH_BYTES_MAX,
-        CHECK_CRC | CHECK_COUNTS,
+        segment.compacted ? CHECK_CRC : CHECK_CRC | CHECK_COUNTS,
       );
       if (typeof checked !== "number") {
         truncatedAt = position + pos;
@@ -286,9 +314,14 @@ export function recover(
         break scan;
       }
       const base = baseOffsetAt(dv, pos);
-      if (base !== segment.nextOffset) {
+      const problem = segment.compacted
+        ? compactedBatchProblem(dv, pos, base, segment.nextOffset)
+        : base !== segment.nextOffset
+        ? `batch base offset ${base}, expected ${segment.nextOffset}`
+        : undefined;
+      if (problem !== undefined) {
         truncatedAt = position + pos;
-        reason = `batch base offset ${base}, expected ${segment.nextOffset}`;
+        reason = problem;
         break scan;
       }
       segment.indexBatch(dv, pos, position + pos, base);

@@ -1,0 +1,256 @@
+/**
+ * Log compaction figures (src/storage/cleaner/), for the lead's bench runner:
+ *
+ * - `clean/<size>`: a compacting log of keyed batches (100 records each, keys drawn from a key
+ *   space so each key is written about `updatesPerKey` times) is written, then cleaned once with
+ *   cleanNow (offset map large enough for every key). Throughput: bytes of the dirty part over
+ *   the clean's seconds, against a plain sequential read of the same segment files (readSync in
+ *   1 MiB chunks, page cache warm: rawReadRun). Goal: >= 0.3 of the read.
+ * - `produce/<size>[@<rate>]`: appends of a pre-encoded keyed batch to a compacting log while a
+ *   clean of another log (a dirty part of the same size) runs, then as long again without one.
+ *   The appender works in turns of PRODUCE_TURN_MS and yields between them, as a loaded server
+ *   serves the requests that queued while the cleaner had its slice (CLEANER_SLICE_MS): both
+ *   share one event loop, so this measures the cleaner's share of it. `@<rate>`: with
+ *   log.cleaner.io.max.bytes.per.second. Goal: appends while cleaning >= 0.8 of appends without.
+ *
+ * Run: deno run -A bench/compaction_bench.ts [--quick]
+ */
+import { silentLogger } from "../src/logger.ts";
+import { encodeRecordBatch, type RecordInput } from "../src/record/record_batch.ts";
+import { CleanerManager } from "../src/storage/cleaner/cleaner_manager.ts";
+import type { LogConfig } from "../src/storage/log_config.ts";
+import { PartitionLog } from "../src/storage/partition_log.ts";
+import { fixed, MB, MiB, randomBytes, textTable } from "./bench_util.ts";
+import { freshDir, rawReadRun, removeDir, segmentFiles } from "./storage_bench.ts";
+
+export interface CompactionBenchOptions {
+  quick: boolean;
+  log?: (line: string) => void;
+}
+
+export interface CompactionBenchResult {
+  suite: "compaction";
+  /** `clean/<size>` or `produce/<size>`. */
+  name: string;
+  description: string;
+  /** clean: the cleaner's MB/s; produce: appends' MB/s while a clean runs. */
+  mbPerSec: number;
+  /** clean: the plain read's MB/s; produce: appends' MB/s without a clean. */
+  baselineMbPerSec: number;
+  ratio: number;
+  goal: number;
+  params: Record<string, number | string>;
+}
+
+const RECORDS_PER_BATCH = 100;
+const TIMESTAMP_MS = 1_700_000_000_000;
+
+/** A keyed batch: keys `key-<n>` drawn from `keys`, values of `valueBytes` random bytes. */
+function keyedBatch(valueBytes: number, keys: number, seed: number): Uint8Array {
+  const records: RecordInput[] = [];
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < RECORDS_PER_BATCH; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    records.push({
+      key: `key-${(x >>> 0) % keys}`,
+      value: randomBytes(valueBytes, seed * 131 + i),
+    });
+  }
+  return encodeRecordBatch(records, { timestampMs: TIMESTAMP_MS });
+}
+
+function config(): Partial<LogConfig> {
+  return { compact: true, delete: false, segmentBytes: 16 * MiB };
+}
+
+/** Writes about `bytes` of keyed batches (up to 2,048 distinct ones, appended round robin). */
+async function writeDirty(
+  dir: string,
+  bytes: number,
+  valueBytes: number,
+  keys: number,
+): Promise<PartitionLog> {
+  const log = await PartitionLog.open(dir, { config: config(), logger: silentLogger });
+  const distinct = Math.min(2048, Math.max(64, Math.ceil(keys / RECORDS_PER_BATCH)));
+  const batches = Array.from({ length: distinct }, (_, i) => keyedBatch(valueBytes, keys, i + 1));
+  for (let written = 0, i = 0; written < bytes; i++) {
+    const batch = batches[i % batches.length].slice();
+    await log.append(batch);
+    written += batch.length;
+  }
+  log.updateHighWatermark(log.logEndOffset);
+  // A dirty part is old data, on disk long since (rolled segments are flushed in the background):
+  // the clean's own flush before its first swap is not to be timed as cleaning.
+  await log.flush();
+  return log;
+}
+
+async function benchClean(
+  valueBytes: number,
+  bytes: number,
+  updatesPerKey: number,
+): Promise<CompactionBenchResult> {
+  const dir = freshDir();
+  try {
+    const recordBytes = valueBytes + 20;
+    const keys = Math.max(1, Math.round(bytes / recordBytes / updatesPerKey));
+    const log = await writeDirty(dir, bytes, valueBytes, keys);
+    const dirtyBytes = log.compaction.range().cleanableBytes;
+    const files = segmentFiles(dir);
+    const buffer = new Uint8Array(MiB);
+    rawReadRun(files, buffer); // warm the page cache
+    const raw = rawReadRun(files, buffer);
+    const manager = new CleanerManager({
+      logger: silentLogger,
+      dedupeBufferBytes: Math.max(1 * MiB, keys * 24 * 2),
+    });
+    manager.register(log);
+    const t0 = performance.now();
+    const result = await manager.cleanNow(log);
+    const seconds = (performance.now() - t0) / 1000;
+    if (!result.cleaned) throw new Error("the clean did not run");
+    await log.close();
+    const mbPerSec = dirtyBytes / MB / seconds;
+    const baselineMbPerSec = raw.bytes / MB / raw.seconds;
+    return {
+      suite: "compaction",
+      name: `clean/${valueBytes}B`,
+      description: "cleaner MB/s of dirty log vs a plain sequential read of the same files",
+      mbPerSec,
+      baselineMbPerSec,
+      ratio: mbPerSec / baselineMbPerSec,
+      goal: 0.3,
+      params: {
+        dirtyBytes,
+        keys,
+        bytesAfter: result.bytesAfter,
+        bytesBefore: result.bytesBefore,
+        seconds: fixed(seconds, 3),
+      },
+    };
+  } finally {
+    removeDir(dir);
+  }
+}
+
+/** A producer's turn on the event loop: it appends this long, then yields (module comment). */
+const PRODUCE_TURN_MS = 10;
+
+/**
+ * Appends `batch` until `seconds` have passed and `more()` says stop, in turns of
+ * PRODUCE_TURN_MS with a yield to the event loop between them; returns MB/s and the seconds run.
+ */
+async function appendWhile(
+  log: PartitionLog,
+  batch: Uint8Array,
+  seconds: number,
+  more: () => boolean,
+): Promise<{ mbPerSec: number; seconds: number }> {
+  const t0 = performance.now();
+  let bytes = 0;
+  let turn = t0;
+  for (;;) {
+    await log.append(batch);
+    bytes += batch.length;
+    const now = performance.now();
+    if (now - turn >= PRODUCE_TURN_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      turn = performance.now();
+      if (turn - t0 >= seconds * 1000 && !more()) break;
+    }
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  return { mbPerSec: bytes / MB / elapsed, seconds: elapsed };
+}
+
+async function benchProduce(
+  valueBytes: number,
+  bytes: number,
+  ioBytesPerSecond: number,
+  seconds: number,
+): Promise<CompactionBenchResult> {
+  const dirtyDir = freshDir();
+  const plainDir = freshDir();
+  const busyDir = freshDir();
+  try {
+    const keys = Math.max(1, Math.round(bytes / (valueBytes + 20) / 4));
+    const batch = keyedBatch(valueBytes, keys, 999);
+    const dirty = await writeDirty(dirtyDir, bytes, valueBytes, keys);
+    const busy = await PartitionLog.open(busyDir, { config: config(), logger: silentLogger });
+    const manager = new CleanerManager({
+      logger: silentLogger,
+      dedupeBufferBytes: Math.max(1 * MiB, keys * 24 * 2),
+      ioBytesPerSecond,
+    });
+    manager.register(dirty);
+    let cleaning = true;
+    const clean = manager.cleanNow(dirty).finally(() => cleaning = false);
+    // Appends for a fixed time while the clean runs...
+    const during = await appendWhile(busy, batch, seconds, () => false);
+    const outlasted = cleaning;
+    await clean;
+    await dirty.close();
+    await busy.close();
+    // ... and as long without one (a fresh log: the same amount of data behind it).
+    const plain = await PartitionLog.open(plainDir, { config: config(), logger: silentLogger });
+    const without = await appendWhile(plain, batch, during.seconds, () => false);
+    await plain.close();
+    return {
+      suite: "compaction",
+      name: `produce/${valueBytes}B` +
+        (Number.isFinite(ioBytesPerSecond) ? `@${ioBytesPerSecond / MB}MB/s` : ""),
+      description: "appends' MB/s to a compacting log while a clean runs vs without",
+      mbPerSec: during.mbPerSec,
+      baselineMbPerSec: without.mbPerSec,
+      ratio: during.mbPerSec / without.mbPerSec,
+      goal: 0.8,
+      params: {
+        dirtyBytes: bytes,
+        seconds: fixed(during.seconds, 2),
+        cleanOutlastedAppends: String(outlasted),
+      },
+    };
+  } finally {
+    for (const dir of [dirtyDir, plainDir, busyDir]) removeDir(dir);
+  }
+}
+
+export async function runCompactionBench(
+  opts: CompactionBenchOptions,
+): Promise<CompactionBenchResult[]> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const bytes = opts.quick ? 32 * MiB : 256 * MiB;
+  const results: CompactionBenchResult[] = [];
+  for (const valueBytes of [100, 1024]) {
+    log(`compaction: clean/${valueBytes}B`);
+    results.push(await benchClean(valueBytes, bytes, 8));
+  }
+  for (const valueBytes of [100, 1024]) {
+    for (const rate of [Infinity, 100 * MB]) {
+      log(`compaction: produce/${valueBytes}B, cleaner io ${rate} B/s`);
+      results.push(await benchProduce(valueBytes, bytes, rate, opts.quick ? 1 : 2));
+    }
+  }
+  return results;
+}
+
+export function formatCompactionTable(results: readonly CompactionBenchResult[]): string {
+  return textTable([
+    ["scenario", "MB/s", "baseline MB/s", "ratio", "goal", "params"],
+    ...results.map((r) => [
+      r.name,
+      fixed(r.mbPerSec, 0),
+      fixed(r.baselineMbPerSec, 0),
+      fixed(r.ratio, 2),
+      `>= ${r.goal}`,
+      JSON.stringify(r.params),
+    ]),
+  ]);
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  console.log(formatCompactionTable(await runCompactionBench({ quick })));
+}

@@ -1,0 +1,351 @@
+/**
+ * One log's compaction, for PartitionLog (as LogRetention and LogFlusher are): its cleaner
+ * checkpoint, how dirty it is, and running one clean (Kafka's Cleaner.doClean for one log). The
+ * process-wide scheduling (which log, when, with which offset map) is cleaner_manager.ts.
+ *
+ * A clean, in slices with yields between them (clean_env.ts's pace), while appends go on:
+ *  1. The cleanable range (cleanable.ts) from the checkpoint's firstDirtyOffset.
+ *  2. The offset map over the dirty part (map_pass.ts), the other headers walked for producers.
+ *  3. The segments from the log start to the one holding the map's last offset, in groups
+ *     (cleanable.ts); each group filtered into a `.cleaned` segment (group_filter.ts), then, once
+ *     the recovery checkpoint is past the group (so that the next open trusts or re-validates the
+ *     new segment, never mistakes it for the old ones), swapped in (segment_swap.ts) in one
+ *     synchronous step that also replaces the group in the log's segment list. A group that
+ *     changed meanwhile (retention deleted a segment of it) ends the clean, its files removed.
+ *  4. The checkpoint's firstDirtyOffset moves to the end of what the map covered.
+ *
+ * One clean at a time per log; {@link LogCompaction.pause} (close, truncation) aborts the one
+ * running, waits for it, and keeps new ones from starting until resumed. An aborted clean leaves
+ * nothing: its `.cleaned` files are removed; a clean that fails before a swap's commit point
+ * likewise; a failure after it (a rename or unlink refused) leaves the log read-only, the swap to
+ * be completed by the next open.
+ */
+import type { Clock } from "../../clock.ts";
+import type { SluiceError } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
+import type { LogConfig } from "../log_config.ts";
+import type { LogFiles } from "../log_files.ts";
+import type { LogFlusher } from "../log_flusher.ts";
+import { readRecoveryPoint } from "../log_loader.ts";
+import type { LogRetention } from "../retention.ts";
+import { type Segment, storageFailure } from "../segment.ts";
+import { type CleanableRange, cleanableRange, groupSegments } from "./cleanable.ts";
+import {
+  checkGoing,
+  CleanAborted,
+  type CleanCounters,
+  type CleanEnv,
+  isAbort,
+  newCounters,
+  ProducerTracker,
+} from "./clean_env.ts";
+import { type CleanerCheckpoint, writeCleanerCheckpoint } from "./cleaner_checkpoint.ts";
+import { cleanGroup, FilterScratch } from "./group_filter.ts";
+import { buildOffsetMap, walkUnmapped } from "./map_pass.ts";
+import type { OffsetMap } from "./offset_map.ts";
+import { abandonSwap, type SwapHook, swapIn } from "./segment_swap.ts";
+import { Throttler, yieldToEventLoop } from "./throttler.ts";
+
+/** What the clean asks of its log. */
+export interface CompactionHost {
+  logStartOffset(): number;
+  highWatermark(): number;
+  /** Why the log takes no writes now (closing, closed, offline, read-only), if so. */
+  unwritable(): SluiceError | undefined;
+  /** A failure after a swap's commit point: the log refuses writes until reopened. */
+  failWrites(failure: SluiceError): void;
+}
+
+/** What the manager lends a clean. */
+export interface CleanResources {
+  map: OffsetMap;
+  /** log.cleaner.io.max.bytes.per.second (Infinity: unlimited). */
+  ioBytesPerSecond: number;
+  producerExpirationMs: number;
+  /** Crash tests: called at each step of the clean (segment_swap.ts). */
+  hook?: SwapHook;
+}
+
+/** What one clean did. */
+export interface CleanResult {
+  /** False when there was nothing to clean or the clean was aborted. */
+  cleaned: boolean;
+  aborted: boolean;
+  /** The range it started from. */
+  range: CleanableRange;
+  /** Where the dirty part starts now (the end of what the map covered). */
+  firstDirtyOffset: number;
+  /** Bytes of the segments rewritten, and of what replaced them. */
+  bytesBefore: number;
+  bytesAfter: number;
+  counters: CleanCounters;
+  startMs: number;
+  durationMs: number;
+  /** Share of the offset map's slots used. */
+  mapUtilization: number;
+}
+
+export class LogCompaction {
+  #checkpoint: CleanerCheckpoint;
+  #running: Promise<CleanResult> | undefined;
+  #paused = 0;
+  #abort = false;
+
+  readonly dir: string;
+  readonly config: LogConfig;
+  /** The log's segment list, the same array: a swap replaces segments in it. */
+  readonly segments: Segment[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly flusher: LogFlusher;
+
+  /**
+   * The log's retention gives its directory, config, segment list, clock, logger and flusher (as
+   * for LogTruncation); `checkpoint` is what the loader read (log_loader.ts).
+   */
+  constructor(
+    retention: LogRetention,
+    readonly files: LogFiles,
+    checkpoint: CleanerCheckpoint,
+    readonly host: CompactionHost,
+  ) {
+    this.dir = retention.dir;
+    this.config = retention.config;
+    this.segments = retention.segments;
+    this.clock = retention.clock;
+    this.logger = retention.logger;
+    this.flusher = retention.flusher;
+    this.#checkpoint = { ...checkpoint };
+  }
+
+  /** The cleaner checkpoint as it is now (a copy). */
+  get checkpoint(): CleanerCheckpoint {
+    return { ...this.#checkpoint };
+  }
+
+  /** The clean running now, if any. */
+  get running(): Promise<CleanResult> | undefined {
+    return this.#running;
+  }
+
+  get paused(): boolean {
+    return this.#paused > 0;
+  }
+
+  /** How dirty the log is now (cleanable.ts). */
+  range(nowMs: number = this.clock.nowMs()): CleanableRange {
+    return cleanableRange(
+      this.segments,
+      this.config,
+      this.#checkpoint.firstDirtyOffset,
+      this.host.logStartOffset(),
+      this.host.highWatermark(),
+      nowMs,
+    );
+  }
+
+  /**
+   * Aborts the running clean and keeps new ones from starting until {@link resume}; resolves
+   * once no clean runs. Pauses nest.
+   */
+  async pause(): Promise<void> {
+    this.#paused++;
+    this.#abort = true;
+    while (this.#running !== undefined) await this.#running.catch(() => {});
+  }
+
+  resume(): void {
+    if (this.#paused > 0) this.#paused--;
+  }
+
+  /**
+   * Runs `op` (a truncation) with cleaning paused, a running clean aborted first (Kafka's
+   * abortAndPauseCleaning), and then brings the checkpoint down to the new log end. With no clean
+   * running, `op` starts in this call, synchronously, as if called directly.
+   */
+  whilePaused<T>(op: () => Promise<T>): Promise<T> {
+    const idle = this.#running === undefined;
+    const paused = this.pause();
+    const run = idle ? op() : paused.then(op);
+    // On a side chain: the caller gets `run` itself, settling exactly when the truncation does.
+    const done = () => {
+      if (this.segments.length > 0) {
+        this.truncated(this.segments[this.segments.length - 1].nextOffset);
+      }
+      this.resume();
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * The log was truncated (or emptied) to end at `logEndOffset`: the checkpoint's offsets come
+   * down to it (Kafka's maybeTruncateCheckpoint), so that segments written from there on are held
+   * to contiguous offsets again.
+   */
+  truncated(logEndOffset: number): void {
+    const c = this.#checkpoint;
+    if (c.firstDirtyOffset <= logEndOffset && c.compactedBelow <= logEndOffset) return;
+    c.firstDirtyOffset = Math.min(c.firstDirtyOffset, logEndOffset);
+    c.compactedBelow = Math.min(c.compactedBelow, logEndOffset);
+    try {
+      writeCleanerCheckpoint(this.dir, c);
+    } catch (err) {
+      this.logger.warn("cleaner checkpoint not written after a truncation", {
+        dir: this.dir,
+        error: String(err),
+      });
+    }
+  }
+
+  /**
+   * Runs one clean (see the module comment), or joins the one running. Resolves with what it did
+   * (cleaned false: nothing to do, paused, or aborted); rejects with a typed error when it failed
+   * (CORRUPT_LOG for damage met: the log is not cleaned past it; a storage failure).
+   */
+  clean(resources: CleanResources): Promise<CleanResult> {
+    if (this.#running !== undefined) return this.#running;
+    const run = this.#clean(resources).finally(() => {
+      this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #clean(resources: CleanResources): Promise<CleanResult> {
+    // Started from a microtask of its own, so #running is set before any work.
+    await Promise.resolve();
+    const startMs = this.clock.nowMs();
+    const range = this.range(startMs);
+    const counters = newCounters();
+    const result: CleanResult = {
+      cleaned: false,
+      aborted: false,
+      range,
+      firstDirtyOffset: range.firstDirtyOffset,
+      bytesBefore: 0,
+      bytesAfter: 0,
+      counters,
+      startMs,
+      durationMs: 0,
+      mapUtilization: 0,
+    };
+    if (this.#paused > 0 || this.host.unwritable() !== undefined) {
+      result.aborted = this.#paused > 0;
+      return result;
+    }
+    this.#abort = false;
+    const env: CleanEnv = {
+      dir: this.dir,
+      segments: this.segments,
+      config: this.config,
+      map: resources.map,
+      throttler: new Throttler(this.clock, resources.ioBytesPerSecond),
+      nowMs: startMs,
+      producerExpirationMs: resources.producerExpirationMs,
+      counters,
+      producers: new ProducerTracker(),
+      hook: resources.hook,
+      aborted: () => this.#abort || this.host.unwritable() !== undefined,
+    };
+    try {
+      if (range.reset) this.#checkpoint.firstDirtyOffset = range.firstDirtyOffset;
+      const stop = await buildOffsetMap(env, range.firstDirtyOffset, range.firstUncleanableOffset);
+      await walkUnmapped(env, stop);
+      const endOffset = env.map.latestOffset + 1;
+      result.mapUtilization = env.map.utilization;
+      const scratch = new FilterScratch();
+      for (const group of groupSegments(this.segments, this.config, endOffset)) {
+        const before = group.reduce((n, s) => n + s.sizeBytes, 0);
+        const cleaned = await cleanGroup(env, group, this.files, scratch);
+        const swapped = await this.#swap(env, group, cleaned);
+        result.bytesBefore += before;
+        result.bytesAfter += swapped.sizeBytes;
+        counters.segmentsReplaced += group.length;
+        counters.segmentsWritten++;
+      }
+      this.#checkpoint.firstDirtyOffset = Math.max(this.#checkpoint.firstDirtyOffset, endOffset);
+      writeCleanerCheckpoint(this.dir, this.#checkpoint);
+      resources.hook?.("done");
+      result.firstDirtyOffset = this.#checkpoint.firstDirtyOffset;
+      result.cleaned = true;
+    } catch (err) {
+      if (!isAbort(err)) throw err;
+      result.aborted = true;
+      this.logger.info("clean aborted", { dir: this.dir, reason: String(err) });
+    } finally {
+      result.durationMs = this.clock.nowMs() - startMs;
+    }
+    return result;
+  }
+
+  /**
+   * Puts `cleaned` in place of `group`: once the recovery checkpoint is past the group and no
+   * fsync holds one of its segments, in one synchronous step (segment_swap.ts). Removes the
+   * cleaned files when it does not get there.
+   */
+  async #swap(env: CleanEnv, group: readonly Segment[], cleaned: Segment): Promise<Segment> {
+    const progress = { committed: false };
+    try {
+      await this.#recoveryPointPast(cleaned.nextOffset);
+      while (group.some((s) => s.syncsInFlight > 0)) {
+        await (this.flusher.running ?? yieldToEventLoop());
+      }
+      checkGoing(env);
+      const at = this.segments.indexOf(group[0]);
+      const intact = at >= 0 && at + group.length < this.segments.length &&
+        group.every((s, i) => this.segments[at + i] === s);
+      if (!intact) throw new CleanAborted("the segments being cleaned changed meanwhile");
+      const swapped = swapIn(
+        this.dir,
+        cleaned,
+        group,
+        this.#checkpoint,
+        this.files,
+        env.hook,
+        progress,
+      );
+      this.segments.splice(at, group.length, swapped);
+      this.logger.info("cleaned segments swapped in", {
+        dir: this.dir,
+        file: swapped.logPath,
+        replacedSegments: group.length,
+        sizeBytes: swapped.sizeBytes,
+      });
+      return swapped;
+    } catch (err) {
+      if (!progress.committed) {
+        try {
+          abandonSwap(this.dir, cleaned.baseOffset);
+        } catch (cleanupErr) {
+          this.logger.warn("cleaned files not removed; the next open removes them", {
+            dir: this.dir,
+            error: String(cleanupErr),
+          });
+        }
+        throw err;
+      }
+      const failure = storageFailure(
+        err,
+        `swapping cleaned segment ${cleaned.logPath} in; the next open completes it`,
+        { dir: this.dir },
+      );
+      this.host.failWrites(failure);
+      throw failure;
+    }
+  }
+
+  /**
+   * Makes the recovery checkpoint name a segment at or past `offset` (the active one): flushes
+   * and writes one when the one on disk names a segment below it, which the swap may replace.
+   */
+  async #recoveryPointPast(offset: number): Promise<void> {
+    const onDisk = readRecoveryPoint(this.dir, this.logger);
+    if (onDisk !== undefined && onDisk.segment >= offset) return;
+    const point = this.flusher.recoveryPointNow();
+    await this.flusher.flush();
+    if (!this.flusher.writeCheckpoint(point)) {
+      throw new CleanAborted("the recovery checkpoint's segment left the log");
+    }
+  }
+}

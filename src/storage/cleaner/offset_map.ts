@@ -1,0 +1,166 @@
+/**
+ * The cleaner's offset map (Kafka's SkimpyOffsetMap): key -> the latest offset at which the
+ * dirty part of a log holds it, in a fixed amount of memory (log.cleaner.dedupe.buffer.size).
+ *
+ * Layout: an open-addressing table of `slots` entries of six int32 words, 24 bytes as Kafka's,
+ * in one array so that a probe touches one place: the 16-byte digest of the key (two
+ * HalfSipHash-1-3 under a random key drawn again at every {@link OffsetMap.clear}, siphash.ts),
+ * then the offset as high and low 32-bit halves (high -1: an empty slot). The key itself is never
+ * kept. `slots` is the largest prime that fits, so that double hashing (first slot from digest
+ * word 0, step from word 1) visits every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
+ * unsuccessful lookup takes about ten probes; the cleaner then stops mapping and cleans only up to
+ * where the map got (the rest on the next run).
+ *
+ * Nothing allocates per key: digests go through one scratch array.
+ */
+import { SluiceError } from "../../errors.ts";
+import { CLEANER_DEDUPE_BUFFER_BYTES_MIN, CLEANER_MAP_LOAD_FACTOR } from "../../limits.ts";
+import { HalfSipHash128 } from "./siphash.ts";
+
+/** Bytes of one entry: the 16-byte digest and the 8-byte offset. */
+export const OFFSET_MAP_ENTRY_BYTES = 24;
+/** Int32 words of one entry. */
+const WORDS = OFFSET_MAP_ENTRY_BYTES / 4;
+const TWO_32 = 0x1_0000_0000;
+
+export class OffsetMap {
+  /** Entries the table holds (a prime). */
+  readonly slots: number;
+  /** Entries after which the map is full ({@link isFull}). */
+  readonly maxEntries: number;
+  readonly #table: Int32Array;
+  readonly #digest = new Int32Array(4);
+  #hash: HalfSipHash128;
+  #entries = 0;
+  #latestOffset = -1;
+  /** Lookups and probes since the last clear, for the stats (probes / lookups near 1 is good). */
+  lookups = 0;
+  probes = 0;
+
+  constructor(memoryBytes: number) {
+    if (!Number.isSafeInteger(memoryBytes) || memoryBytes < CLEANER_DEDUPE_BUFFER_BYTES_MIN) {
+      throw new SluiceError(
+        "INVALID_CONFIG",
+        `log.cleaner.dedupe.buffer.size = ${memoryBytes}: ` +
+          `want at least ${CLEANER_DEDUPE_BUFFER_BYTES_MIN}`,
+        { key: "log.cleaner.dedupe.buffer.size" },
+      );
+    }
+    this.slots = largestPrimeAtMost(Math.floor(memoryBytes / OFFSET_MAP_ENTRY_BYTES));
+    this.maxEntries = Math.max(1, Math.floor(this.slots * CLEANER_MAP_LOAD_FACTOR));
+    this.#table = new Int32Array(this.slots * WORDS);
+    this.#empty();
+    this.#hash = new HalfSipHash128(randomKey());
+  }
+
+  /** Keys mapped. */
+  get size(): number {
+    return this.#entries;
+  }
+
+  get isFull(): boolean {
+    return this.#entries >= this.maxEntries;
+  }
+
+  /** Share of the slots in use. */
+  get utilization(): number {
+    return this.#entries / this.slots;
+  }
+
+  /** The last offset the map covers: records past it were not mapped (-1 when none were). */
+  get latestOffset(): number {
+    return this.#latestOffset;
+  }
+
+  /** Moves {@link latestOffset} up to `offset` (never down). */
+  updateLatestOffset(offset: number): void {
+    if (offset > this.#latestOffset) this.#latestOffset = offset;
+  }
+
+  /** Empties the map, with a new hash key. */
+  clear(): void {
+    this.#empty();
+    this.#entries = 0;
+    this.#latestOffset = -1;
+    this.lookups = 0;
+    this.probes = 0;
+    this.#hash = new HalfSipHash128(randomKey());
+  }
+
+  /**
+   * Maps the key `bytes[start..start+length)` to `offset` (the key's latest so far: callers map
+   * in offset order). The caller checks {@link isFull} first.
+   */
+  put(bytes: Uint8Array, start: number, length: number, offset: number): void {
+    const at = this.#find(bytes, start, length);
+    const t = this.#table;
+    if (t[at + 4] < 0) {
+      const d = this.#digest;
+      t[at] = d[0];
+      t[at + 1] = d[1];
+      t[at + 2] = d[2];
+      t[at + 3] = d[3];
+      this.#entries++;
+    }
+    t[at + 4] = Math.floor(offset / TWO_32);
+    t[at + 5] = offset % TWO_32;
+    this.updateLatestOffset(offset);
+  }
+
+  /** The offset mapped for the key `bytes[start..start+length)`, or -1. */
+  get(bytes: Uint8Array, start: number, length: number): number {
+    const at = this.#find(bytes, start, length);
+    const hi = this.#table[at + 4];
+    return hi < 0 ? -1 : hi * TWO_32 + (this.#table[at + 5] >>> 0);
+  }
+
+  #empty(): void {
+    const t = this.#table;
+    for (let at = 4; at < t.length; at += WORDS) t[at] = -1;
+  }
+
+  /** The table position of the key's slot, or of the empty slot where it would go. */
+  #find(bytes: Uint8Array, start: number, length: number): number {
+    const d = this.#digest;
+    this.#hash.hash(bytes, start, length, d, 0);
+    const slots = this.slots;
+    let slot = (d[0] >>> 0) % slots;
+    const step = 1 + (d[1] >>> 0) % (slots - 1 || 1);
+    const t = this.#table;
+    const d0 = d[0];
+    this.lookups++;
+    for (let probe = 0; probe < slots; probe++) {
+      this.probes++;
+      const at = slot * WORDS;
+      if (t[at + 4] < 0) return at;
+      if (t[at] === d0 && t[at + 1] === d[1] && t[at + 2] === d[2] && t[at + 3] === d[3]) {
+        return at;
+      }
+      slot += step;
+      if (slot >= slots) slot -= slots;
+    }
+    // Unreachable while the map is filled below its slots (maxEntries < slots).
+    throw new Error("offset map has no free slot");
+  }
+}
+
+function randomKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(16));
+}
+
+/** The largest prime <= n (n >= 2); trial division, once per map. */
+export function largestPrimeAtMost(n: number): number {
+  for (let p = Math.max(2, n); p > 2; p--) {
+    if (isPrime(p)) return p;
+  }
+  return 2;
+}
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  if (n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) {
+    if (n % d === 0) return false;
+  }
+  return true;
+}
