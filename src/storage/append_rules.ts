@@ -39,6 +39,7 @@ export function checkAppendBatches(
   dv: DataView,
   maxMessageBytes: number,
   tally: AppendTally,
+  checks: number = CHECK_CRC | CHECK_COUNTS,
 ): void {
   tally.batches = 0;
   tally.records = 0;
@@ -51,7 +52,7 @@ export function checkAppendBatches(
       pos,
       bytes.length,
       maxMessageBytes,
-      CHECK_CRC | CHECK_COUNTS,
+      checks,
     );
     if (typeof checked !== "number") throwBatchProblem(checked, pos);
     tally.records += lastOffsetDeltaAt(dv, pos) + 1;
@@ -78,36 +79,43 @@ export function assignOffsets(
   return next;
 }
 
+/** What {@link checkReplicatedOffsets} found: where the batches end, and whether with gaps. */
+export interface ReplicatedOffsets {
+  next: number;
+  gaps: boolean;
+}
+
 /**
  * A follower's batches (checked by {@link checkAppendBatches}) keep the offsets the leader gave
- * them: the first must start at `logEndOffset` and each next one right after the previous one's
- * last offset. Returns the offset after the last batch; throws OFFSET_OUT_OF_RANGE (details:
- * `expectedOffset`, `baseOffset`, `position`, the batch's byte position in the append) for the
- * first batch that does not.
- *
- * Stricter than Kafka's follower, which refuses only offsets below the log end and out-of-order
- * ones, and accepts gaps, as a compacted leader's log has: Sluice does not compact, so a gap means
- * lost batches, and its reads treat one as damage.
+ * them: each must start at or after the offset after the previous one's last (`logEndOffset` for
+ * the first). Gaps are allowed, as Kafka's follower allows them: a compacted leader's log has
+ * them, and the segment that takes them is marked compacted first (PartitionLog: its reads and
+ * recovery then allow increasing gaps, never overlaps). Fills `out`; throws OFFSET_OUT_OF_RANGE
+ * (details: `expectedOffset`, `baseOffset`, `position`, the batch's byte position in the append)
+ * for the first batch that overlaps.
  */
 export function checkReplicatedOffsets(
   dv: DataView,
   length: number,
   logEndOffset: number,
-): number {
+  out: ReplicatedOffsets,
+): void {
   let next = logEndOffset;
+  out.gaps = false;
   for (let pos = 0; pos < length; pos += batchSizeAt(dv, pos)) {
     const base = baseOffsetAt(dv, pos);
-    if (base !== next) {
-      const why = base < next ? "overlaps what the log holds" : "leaves a gap";
+    if (base < next) {
       throw new SluiceError(
         "OFFSET_OUT_OF_RANGE",
-        `replicated batch at offset ${base} ${why}: the log continues at offset ${next}`,
+        `replicated batch at offset ${base} overlaps what the log holds: the log continues at ` +
+          `offset ${next}`,
         { expectedOffset: next, baseOffset: base, position: pos },
       );
     }
+    if (base > next) out.gaps = true;
     next = base + lastOffsetDeltaAt(dv, pos) + 1;
   }
-  return next;
+  out.next = next;
 }
 
 /**

@@ -35,7 +35,7 @@ import {
   RETENTION_AFTER_CONFIG_CHANGE_MS,
 } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import { viewOf } from "../record/record_batch.ts";
+import { CHECK_CRC, viewOf } from "../record/record_batch.ts";
 import { checkRecordKeys } from "../record/record_cursor.ts";
 import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
 import {
@@ -44,6 +44,7 @@ import {
   checkAppendBatches,
   checkReplicatedOffsets,
   learnEpochs,
+  type ReplicatedOffsets,
   shouldRoll,
 } from "./append_rules.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
@@ -95,6 +96,7 @@ export class PartitionLog {
   #offline: SluiceError | undefined;
   /** The append check's tally, reused (appends run one at a time). */
   readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
+  readonly #replicatedOffsets: ReplicatedOffsets = { next: 0, gaps: false };
   readonly #flusher: LogFlusher;
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
@@ -424,13 +426,15 @@ export class PartitionLog {
     const tally = this.#tally;
     // A follower does not refuse what its leader took (Kafka's ignoreRecordSize): it would stall.
     const maxBatch = replicated ? BATCH_BYTES_MAX : this.config.maxMessageBytes;
-    checkAppendBatches(batches, dv, maxBatch, tally);
+    // A compacted leader's batches may hold fewer records than their offsets span: CRC only.
+    checkAppendBatches(batches, dv, maxBatch, tally, replicated ? CHECK_CRC : undefined);
     // A compacted topic cannot take a record without a key (Kafka's LogValidator); a follower
     // takes what its leader took.
     if (this.config.compact && !replicated) checkRecordKeys(batches, dv, length);
     const records = tally.records;
     const baseOffset = this.logEndOffset;
-    if (replicated) checkReplicatedOffsets(dv, length, baseOffset);
+    const offsets = this.#replicatedOffsets;
+    if (replicated) checkReplicatedOffsets(dv, length, baseOffset, offsets);
 
     if (
       this.config.flushPolicy === "always" && this.#flusher.waiting >= PENDING_FLUSH_WAITERS_MAX
@@ -442,10 +446,12 @@ export class PartitionLog {
       );
     }
     const nowMs = this.#clock.nowMs();
-    const next = baseOffset + records;
+    const next = replicated ? offsets.next : baseOffset + records;
     if (shouldRoll(this.#active, this.config, length, next - 1, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
+    // The segment that takes a compacted leader's gaps allows them, durably before the bytes.
+    if (replicated && offsets.gaps) this.#compaction.allowGaps(this.#active);
     if (!replicated) assignOffsets(dv, length, baseOffset, this.#replica.leaderEpoch);
     this.#active.append(batches, dv, next);
     if (replicated) learnEpochs(dv, length, this.#replica.epochs);

@@ -179,6 +179,25 @@ export class LogCompaction {
   }
 
   /**
+   * A follower is about to append a compacted leader's batches, with gaps between them, to
+   * `active`: the segment allows gaps from now on (Segment.compacted), and the cleaner checkpoint's
+   * compactedBelow says so on disk before the bytes are written, so that recovery allows them too.
+   * Throws a typed storage failure (nothing appended then).
+   */
+  allowGaps(active: Segment): void {
+    if (active.compacted) return;
+    const c = { ...this.#checkpoint };
+    c.compactedBelow = Math.max(c.compactedBelow, active.baseOffset + 1);
+    try {
+      writeCleanerCheckpoint(this.dir, c);
+    } catch (err) {
+      throw storageFailure(err, `marking ${active.logPath} as holding gaps`, { dir: this.dir });
+    }
+    this.#checkpoint = c;
+    active.compacted = true;
+  }
+
+  /**
    * The log was truncated (or emptied) to end at `logEndOffset`: the checkpoint's offsets come
    * down to it (Kafka's maybeTruncateCheckpoint), so that segments written from there on are held
    * to contiguous offsets again.
