@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   "INVALID_PARTITIONS",
   /** A replica assignment that names unknown brokers, repeats one, or has the wrong size. */
   "INVALID_REPLICA_ASSIGNMENT",
+  /** Refused by the topic's policy: DeleteRecords on a topic whose cleanup.policy lacks delete. */
+  "POLICY_VIOLATION",
   "CORRUPT_BATCH",
   "UNSUPPORTED_COMPRESSION",
   "RECORD_TOO_LARGE",

@@ -84,8 +84,9 @@ export interface BrokerOptions {
   clock?: Clock;
   logger?: Logger;
   topicDefaults?: Readonly<TopicConfig>;
-  /** Server-level log settings (log.retention.check.interval.ms). */
+  /** Server-level log settings (log.retention.check.interval.ms) and the cleaner's (log.cleaner.*). */
   logSettings?: RegistryOptions["logSettings"];
+  cleaner?: RegistryOptions["cleaner"];
   /** Topics one broker holds (TOPICS_MAX). */
   topicsMax?: number;
   /** Long polls waiting at once (LONG_POLLS_MAX). */
@@ -194,6 +195,7 @@ export class Broker {
         topicsMax: options.topicsMax,
         replicated: replication.replicated,
         logSettings: options.logSettings,
+        cleaner: options.cleaner,
         onAppend: (topic, partition, result: AppendResult) => {
           topic.stats.recordsIn += result.records;
           topic.stats.bytesIn += result.bytes;

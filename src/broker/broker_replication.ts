@@ -20,6 +20,7 @@ import {
   OFFSETS_TOPIC,
   OFFSETS_TOPIC_PARTITIONS,
   OFFSETS_TOPIC_REPLICATION_FACTOR,
+  OFFSETS_TOPIC_SEGMENT_BYTES,
 } from "./groups/replicated_offsets.ts";
 import type { Logger } from "../logger.ts";
 import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
@@ -235,8 +236,10 @@ export class BrokerReplication {
     if (cluster === undefined || cluster.metadata.topics.has(OFFSETS_TOPIC)) return;
     try {
       await this.createTopic(topics, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, {
-        "retention.ms": -1,
-        "retention.bytes": -1,
+        // Kafka's: compacted (each group's latest offsets and membership kept, tombstones
+        // dropped after delete.retention.ms), segments of offsets.topic.segment.bytes.
+        "cleanup.policy": "compact",
+        "segment.bytes": OFFSETS_TOPIC_SEGMENT_BYTES,
         "max.message.bytes": OFFSETS_BATCH_BYTES_MAX,
       }, {
         replicationFactor: Math.min(

@@ -7,7 +7,8 @@
  *   negative offset, or one past the high watermark, is OFFSET_OUT_OF_RANGE and changes nothing.
  *   An offset at or below the log start changes nothing and answers the low watermark.
  * - The internal `__consumer_offsets` topic is refused (INVALID_TOPIC_NAME; Kafka's
- *   InvalidTopicException): its records are the groups' committed offsets.
+ *   InvalidTopicException): its records are the groups' committed offsets. So is a topic whose
+ *   cleanup.policy lacks delete (POLICY_VIOLATION, as Kafka's UnifiedLog refuses it).
  * - One node: the log's start moves, durably (PartitionLog.deleteRecordsBefore); the answer is
  *   its log start.
  * - A cluster: only the partition's leader deletes (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE
@@ -38,6 +39,14 @@ export async function deleteRecords(
     throw new SluiceError(
       "INVALID_TOPIC_NAME",
       `the records of the internal topic ${OFFSETS_TOPIC} cannot be deleted`,
+      { topic: topic.name, partition },
+    );
+  }
+  if (!log.config.delete) {
+    throw new SluiceError(
+      "POLICY_VIOLATION",
+      `Records of partition ${topic.name}-${partition} can not be deleted due to the configured ` +
+        `policy (cleanup.policy ${topic.config["cleanup.policy"]})`,
       { topic: topic.name, partition },
     );
   }

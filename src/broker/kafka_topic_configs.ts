@@ -6,9 +6,12 @@
  * INVALID_CONFIG rather than kept and ignored), stored with the topic as the string Kafka shows,
  * and described by DescribeConfigs (its Kafka default when not set).
  *
- * Why each has no effect yet:
- * - compaction settings (delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms,
- *   min.cleanable.dirty.ratio): cleanup.policy compact is not served yet;
+ * The compaction settings among them (delete.retention.ms, min.compaction.lag.ms,
+ * max.compaction.lag.ms, min.cleanable.dirty.ratio) act since compaction came: toLogConfig
+ * (topic_config.ts) hands them to the log and its cleaner (src/storage/cleaner/). They are kept
+ * here for their Kafka types, ranges and defaults.
+ *
+ * Why each of the others has no effect yet:
  * - replication settings (min.insync.replicas, unclean.leader.election.enable, the throttled
  *   replica lists): one node holds the only replica; min.insync.replicas above 1 is refused, since
  *   acks=all could never be met. In a cluster the first two act (src/cluster: the controller's
@@ -73,28 +76,29 @@ export const KAFKA_INERT_TOPIC_CONFIGS: Readonly<
     default: "86400000",
     min: 0,
     max: LONG_MAX,
-    doc: "Kafka: how long tombstones stay in a compacted log (no compaction yet: no effect).",
+    doc:
+      "How long a tombstone stays readable in a compacted log after the clean that first kept it.",
   },
   "min.compaction.lag.ms": {
     kind: "long",
     default: "0",
     min: 0,
     max: LONG_MAX,
-    doc: "Kafka: the least age of a record before compaction (no compaction yet: no effect).",
+    doc: "The least age of a record before the cleaner may compact it away.",
   },
   "max.compaction.lag.ms": {
     kind: "long",
     default: LONG_MAX_TEXT,
     min: 1,
     max: LONG_MAX,
-    doc: "Kafka: the most age of a record before compaction (no compaction yet: no effect).",
+    doc: "The most age of a dirty record before its log is cleaned, however clean it is.",
   },
   "min.cleanable.dirty.ratio": {
     kind: "double",
     default: "0.5",
     min: 0,
     max: 1,
-    doc: "Kafka: the dirty share that triggers compaction (no compaction yet: no effect).",
+    doc: "The dirty share of a log's closed bytes above which the cleaner compacts it.",
   },
   "min.insync.replicas": {
     kind: "int",

@@ -15,6 +15,24 @@ import {
   type KafkaInertTopicConfigKey,
 } from "./kafka_topic_configs.ts";
 
+/** cleanup.policy as Kafka keeps a list: items trimmed, empty ones and repeats dropped. */
+function cleanupPolicy(text: string): string {
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  return [...new Set(items)].join(",");
+}
+
+/** Whether a topic's cleanup.policy holds `item`. */
+export function hasPolicy(config: Readonly<TopicConfig>, item: "compact" | "delete"): boolean {
+  return config["cleanup.policy"].split(",").includes(item);
+}
+
+/** A Kafka long config (kept as a string) as a number: Long.MAX and beyond clamp to 2^53 - 1. */
+function longOf(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
+}
+
 const int = (min: number, max: number) =>
   z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).pipe(
     z.number().int().min(min).max(max),
@@ -29,7 +47,11 @@ export const TopicConfigSchema = z.strictObject({
   "index.interval.bytes": int(0, SEGMENT_BYTES_MAX).optional(),
   "max.message.bytes": int(61, BATCH_BYTES_MAX).optional(),
   "compression.type": z.enum(["producer", "none", "lz4"]).optional(),
-  "cleanup.policy": z.enum(["delete"]).optional(),
+  "cleanup.policy": z.string().transform(cleanupPolicy).pipe(
+    z.string().regex(/^(compact|delete)(,(compact|delete))?$/, {
+      message: "a list of compact and delete: delete, compact, or compact,delete",
+    }),
+  ).optional(),
   "flush.policy": z.enum(["none", "interval", "always"]).optional(),
   "flush.ms": int(0, Number.MAX_SAFE_INTEGER).optional(),
 });
@@ -54,7 +76,11 @@ export interface TopicConfig extends Partial<Record<KafkaInertTopicConfigKey, st
    * "producer"; Sluice does not recompress them).
    */
   "compression.type": "producer" | "none" | "lz4";
-  "cleanup.policy": "delete";
+  /**
+   * delete (retention deletes old segments), compact (the cleaner keeps each key's latest record;
+   * records without a key are refused), or both, as Kafka's list ("compact,delete").
+   */
+  "cleanup.policy": string;
   "flush.policy": LogConfig["flushPolicy"];
   "flush.ms": number;
 }
@@ -119,5 +145,19 @@ export function toLogConfig(config: TopicConfig): LogConfig {
     maxMessageBytes: config["max.message.bytes"],
     flushPolicy: config["flush.policy"],
     flushMs: config["flush.ms"],
+    compact: hasPolicy(config, "compact"),
+    delete: hasPolicy(config, "delete"),
+    deleteRetentionMs: longOf(config["delete.retention.ms"], DEFAULT_LOG_CONFIG.deleteRetentionMs),
+    minCompactionLagMs: longOf(
+      config["min.compaction.lag.ms"],
+      DEFAULT_LOG_CONFIG.minCompactionLagMs,
+    ),
+    maxCompactionLagMs: longOf(
+      config["max.compaction.lag.ms"],
+      DEFAULT_LOG_CONFIG.maxCompactionLagMs,
+    ),
+    minCleanableDirtyRatio: Number(
+      config["min.cleanable.dirty.ratio"] ?? DEFAULT_LOG_CONFIG.minCleanableDirtyRatio,
+    ),
   });
 }

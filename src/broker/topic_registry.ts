@@ -34,6 +34,7 @@ import {
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
 import type { LogConfig } from "../storage/log_config.ts";
+import { CleanerManager, type CleanerManagerOptions } from "../storage/cleaner/cleaner_manager.ts";
 import {
   DEFAULT_TOPIC_CONFIG,
   parseTopicConfig,
@@ -44,6 +45,7 @@ import { overridesFromFilled, parseOverrides, type TopicOverrides } from "./topi
 import { checkPartitionCount, Topic, type TopicMeta, topicNotFound } from "./topic.ts";
 
 export { checkPartitionCount, Topic, type TopicMeta, TopicStats } from "./topic.ts";
+export type { LogCleanerStats } from "../storage/cleaner/cleaner_manager.ts";
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -91,6 +93,11 @@ export interface RegistryOptions {
   onAppend?: (topic: Topic, partition: number, result: AppendResult) => void;
   /** A cluster's broker: replication configs act (see parseTopicConfig). */
   replicated?: boolean;
+  /**
+   * The log cleaner's settings (log.cleaner.*: src/storage/cleaner/cleaner_manager.ts); it cleans
+   * the logs of compacted topics in the background from open to close.
+   */
+  cleaner?: Omit<CleanerManagerOptions, "clock" | "logger">;
   /** Server-level log settings over every topic's (log.retention.check.interval.ms). */
   logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs">>;
 }
@@ -105,11 +112,18 @@ export class TopicRegistry {
   readonly #topicsDir: string;
   readonly #deletedDir: string;
   readonly #options: RegistryOptions;
+  /** Compacts the logs whose cleanup.policy holds compact; every log is registered with it. */
+  readonly cleaner: CleanerManager;
 
   private constructor(readonly dataDir: string, options: RegistryOptions) {
     this.#topicsDir = joinPath(dataDir, "topics");
     this.#deletedDir = joinPath(dataDir, "deleted");
     this.#options = options;
+    this.cleaner = new CleanerManager({
+      ...options.cleaner,
+      clock: options.clock,
+      logger: options.logger,
+    });
   }
 
   /** Opens every topic found in `dataDir` (recovering their logs); creates the layout if new. */
@@ -131,7 +145,9 @@ export class TopicRegistry {
       if (meta === undefined) continue;
       const logs = await registry.#openLogs(meta, "load");
       registry.#topics.set(name, new Topic(meta, logs));
+      for (const log of logs) registry.cleaner.register(log);
     }
+    registry.cleaner.start();
     return registry;
   }
 
@@ -367,6 +383,7 @@ export class TopicRegistry {
     }
     const topic = new Topic(meta, logs);
     this.#topics.set(topicName, topic);
+    for (const log of logs) this.cleaner.register(log);
     this.#options.logger.info("created topic", { topic: topicName, partitions });
     return topic;
   }
@@ -459,6 +476,7 @@ export class TopicRegistry {
         });
       }
       topic.addLogs(logs);
+      for (const log of logs) this.cleaner.register(log);
       this.#options.logger.info("added partitions", { topic: topicName, partitions: total });
       return topic;
     });
@@ -494,6 +512,7 @@ export class TopicRegistry {
       const topic = this.get(topicName);
       topic.markDeleted();
       this.#topics.delete(topic.name);
+      await Promise.all(topic.logs.map((log) => this.cleaner.unregister(log)));
       const closed = await Promise.allSettled(topic.logs.map((log) => log.close()));
       for (const result of closed) {
         if (result.status === "rejected") {
@@ -519,6 +538,7 @@ export class TopicRegistry {
 
   /** Closes every log (flushes and writes recovery checkpoints) once running creates and deletes end. */
   async close(): Promise<void> {
+    await this.cleaner.stop();
     await Promise.all([...this.#nameOps.values()]);
     const logs = [...this.#topics.values()].flatMap((t) => t.logs);
     await Promise.all(logs.map((log) => log.close()));

@@ -38,6 +38,10 @@
  * | --log-retention-check-interval-ms | SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS | logRetentionCheckIntervalMs | 300000 |
  *   (Kafka's log.retention.check.interval.ms: how often each log looks for expired segments; a
  *   topic's retention change is applied at once)
+ * | --log-cleaner-dedupe-buffer-size | SLUICE_LOG_CLEANER_DEDUPE_BUFFER_SIZE | logCleanerDedupeBufferSize | 128 MiB |
+ * | --log-cleaner-io-max-bytes-per-second | SLUICE_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND | logCleanerIoMaxBytesPerSecond | unlimited |
+ * | --log-cleaner-backoff-ms | SLUICE_LOG_CLEANER_BACKOFF_MS | logCleanerBackoffMs | 15000 |
+ *   (Kafka's log.cleaner.*: the compaction cleaner's offset map, I/O rate and idle wait)
  * | --max-http-connections | SLUICE_MAX_HTTP_CONNECTIONS | maxHttpConnections | min(10000, fd budget) |
  * | --max-http-connections-per-address | SLUICE_MAX_HTTP_CONNECTIONS_PER_ADDRESS | maxHttpConnectionsPerAddress | half |
  * | --max-kafka-connections | SLUICE_MAX_KAFKA_CONNECTIONS | maxKafkaConnections | min(10000, fd budget) |
@@ -81,6 +85,9 @@ import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../security/tokens.ts";
 import {
+  CLEANER_BACKOFF_MS_DEFAULT,
+  CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
+  CLEANER_DEDUPE_BUFFER_BYTES_MIN,
   connectionLimits,
   CONSUMER_GROUP_HEARTBEAT_INTERVAL_MS_DEFAULT,
   CONSUMER_GROUP_SESSION_TIMEOUT_MS_DEFAULT,
@@ -158,6 +165,11 @@ const ServerConfig = z.strictObject({
   interBrokerUser: z.string().min(1).optional(),
   interBrokerPassword: z.string().min(1).optional(),
   logRetentionCheckIntervalMs: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  logCleanerDedupeBufferSize: z.coerce.number().int().min(CLEANER_DEDUPE_BUFFER_BYTES_MIN).max(
+    2 ** 31 - 1,
+  ),
+  logCleanerIoMaxBytesPerSecond: z.coerce.number().positive().optional(),
+  logCleanerBackoffMs: z.coerce.number().int().min(1).max(86_400_000),
 });
 
 type ServerConfig = z.output<typeof ServerConfig>;
@@ -222,6 +234,17 @@ const SETTINGS = [
   ["interBrokerUser", "--inter-broker-user", "SLUICE_INTER_BROKER_USER"],
   ["interBrokerPassword", "--inter-broker-password", "SLUICE_INTER_BROKER_PASSWORD"],
   [
+    "logCleanerDedupeBufferSize",
+    "--log-cleaner-dedupe-buffer-size",
+    "SLUICE_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
+  ],
+  [
+    "logCleanerIoMaxBytesPerSecond",
+    "--log-cleaner-io-max-bytes-per-second",
+    "SLUICE_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
+  ],
+  ["logCleanerBackoffMs", "--log-cleaner-backoff-ms", "SLUICE_LOG_CLEANER_BACKOFF_MS"],
+  [
     "logRetentionCheckIntervalMs",
     "--log-retention-check-interval-ms",
     "SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS",
@@ -245,7 +268,9 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--consumer-group-heartbeat-interval-ms MS]
                          [--max-http-connections N] [--max-http-connections-per-address N]
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
-                         [--log-retention-check-interval-ms MS]
+                         [--log-retention-check-interval-ms MS] [--log-cleaner-backoff-ms MS]
+                         [--log-cleaner-dedupe-buffer-size N]
+                         [--log-cleaner-io-max-bytes-per-second N]
                          [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
                           [--default-replication-factor N] [--min-insync-replicas N]
                           [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
@@ -302,6 +327,8 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
     leaderImbalanceCheckIntervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
     logRetentionCheckIntervalMs: RETENTION_CHECK_INTERVAL_MS_DEFAULT,
+    logCleanerDedupeBufferSize: CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
+    logCleanerBackoffMs: CLEANER_BACKOFF_MS_DEFAULT,
     ...file,
   };
   for (const [key, flag, env] of SETTINGS) {
@@ -403,6 +430,11 @@ export async function serveCommand(args: string[]): Promise<void> {
     logger,
     topicDefaults,
     logSettings: { retentionCheckIntervalMs: config.logRetentionCheckIntervalMs },
+    cleaner: {
+      dedupeBufferBytes: config.logCleanerDedupeBufferSize,
+      ioBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
+      backoffMs: config.logCleanerBackoffMs,
+    },
     longPollsMax: config.maxLongPolls,
     topicsMax: config.maxTopics,
     consumerGroups: {

@@ -3,6 +3,7 @@
  * per route, and at scrape time the broker's per-topic counters and per-partition gauges. Route
  * labels are Hono's route patterns, so label cardinality is bounded by the number of routes.
  */
+import type { LogCleanerStats } from "../broker/topic_registry.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { ByteBudget } from "../byte_budget.ts";
 
@@ -138,6 +139,55 @@ export class HttpMetrics {
       "Damaged places found in the partition's files (see the topic's description).",
       (t, p) => t.logs[p].damageCount,
     );
+    // The log cleaner, per partition of the compacted topics (cleanup.policy with compact).
+    const compacted = topics.filter((t) => t.logs.some((l) => l.config.compact));
+    const cleanerFamily = (
+      name: string,
+      type: string,
+      help: string,
+      pick: (s: LogCleanerStats) => number,
+    ) => {
+      family(name, type, help);
+      for (const t of compacted) {
+        t.logs.forEach((log, p) => {
+          const stats = broker.topics.cleaner.stats(log);
+          if (stats === undefined) return;
+          lines.push(`${name}{topic="${label(t.name)}",partition="${p}"} ${pick(stats)}`);
+        });
+      }
+    };
+    cleanerFamily(
+      "sluice_log_cleaner_dirty_ratio",
+      "gauge",
+      "Dirty bytes over the closed segments' bytes (cleaned above min.cleanable.dirty.ratio).",
+      (s) => s.dirtyRatio,
+    );
+    cleanerFamily(
+      "sluice_log_cleaner_bytes_reclaimed_total",
+      "counter",
+      "Bytes the cleaner removed from the partition.",
+      (s) => s.bytesReclaimedTotal,
+    );
+    cleanerFamily("sluice_log_cleaner_runs_total", "counter", "Cleans finished.", (s) => s.runs);
+    cleanerFamily(
+      "sluice_log_cleaner_last_run_timestamp_ms",
+      "gauge",
+      "When the last clean ended (ms since the epoch; -1 before the first).",
+      (s) => s.lastRunMs,
+    );
+    cleanerFamily(
+      "sluice_log_cleaner_last_duration_ms",
+      "gauge",
+      "How long the last clean took.",
+      (s) => s.lastDurationMs,
+    );
+    cleanerFamily(
+      "sluice_log_cleaner_uncleanable",
+      "gauge",
+      "1 when a clean failed (damage, storage) and the cleaner skips the partition, else 0.",
+      (s) => s.uncleanable ? 1 : 0,
+    );
+
     family("sluice_topics_unserved", "gauge", "Topic directories not served (topic.json).");
     for (const u of broker.topics.unserved) {
       lines.push(`sluice_topics_unserved{topic="${label(u.topic)}"} 1`);

@@ -7,7 +7,13 @@
  */
 import { SluiceError } from "../errors.ts";
 import { READ_BYTES_MAX } from "../limits.ts";
-import { decodeRecordBatch } from "../record/record_batch.ts";
+import {
+  BATCH_HEADER_BYTES,
+  batchSizeAt,
+  decodeRecordBatch,
+  recordsCountAt,
+  viewOf,
+} from "../record/record_batch.ts";
 import type { ReadResult } from "./log_types.ts";
 import type { Segment, SegmentRead } from "./segment.ts";
 import { corruptAt } from "./storage_errors.ts";
@@ -38,9 +44,10 @@ export function readLog(
   const end = upTo === undefined || upTo > logEndOffset ? logEndOffset : upTo;
   if (offset >= end) return undefined;
   const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
-  const r = readSegments(segments, offset, limit, verifyCrc, end);
+  let r = readSegments(segments, offset, limit, verifyCrc, end);
   // Past a gap of missing offsets the first batch may start at or past the bound.
   if (r.firstOffset >= end) return undefined;
+  r = withRecordsAfterEmptyBatches(segments, r, limit, verifyCrc, end);
   return {
     bytes: r.bytes,
     firstOffset: r.firstOffset,
@@ -48,6 +55,54 @@ export function readLog(
     highWatermark: end,
     logStartOffset,
   };
+}
+
+/** Segments a read looks past for a record when what it found holds none (bounds the loop). */
+const EMPTY_READ_SEGMENTS_MAX = 16;
+
+/**
+ * A read that found only batches without records (a compacted segment's emptied last batch, kept
+ * for its offsets and producer state) goes on into the next segments, within `limit`, until it
+ * finds one with records: a client would otherwise get nothing to consume and the same answer
+ * again at the same offset (kafkajs waits so for ever). The batches are joined in one new buffer:
+ * the rare case only (an emptied batch is 61 bytes), never the common one.
+ */
+function withRecordsAfterEmptyBatches(
+  segments: readonly Segment[],
+  first: SegmentRead,
+  limit: number,
+  verifyCrc: boolean,
+  end: number,
+): SegmentRead {
+  if (hasRecords(first.bytes)) return first;
+  const parts = [first.bytes];
+  let size = first.bytes.length;
+  let next = first.nextOffset;
+  for (let i = 0; i < EMPTY_READ_SEGMENTS_MAX && next < end && size < limit; i++) {
+    const more = readSegments(segments, next, limit - size, verifyCrc, end);
+    if (more.firstOffset >= end || size + more.bytes.length > limit) break;
+    parts.push(more.bytes);
+    size += more.bytes.length;
+    next = more.nextOffset;
+    if (hasRecords(more.bytes)) break;
+  }
+  if (parts.length === 1) return first;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return { bytes, firstOffset: first.firstOffset, nextOffset: next, position: first.position };
+}
+
+/** Whether a batch of `bytes` (whole batches) holds a record: its first one almost always. */
+function hasRecords(bytes: Uint8Array): boolean {
+  const dv = viewOf(bytes);
+  for (let pos = 0; pos + BATCH_HEADER_BYTES <= bytes.length; pos += batchSizeAt(dv, pos)) {
+    if (recordsCountAt(dv, pos) > 0) return true;
+  }
+  return false;
 }
 
 /** Index of the segment with the greatest baseOffset <= offset (binary search). */

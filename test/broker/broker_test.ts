@@ -220,9 +220,15 @@ Deno.test("Broker topics", async (t) => {
   await t.step("bad configs are refused with INVALID_CONFIG", async () => {
     const { broker } = await openBroker();
     for (
-      const config of [{ "retention.ms": "soon" }, { "no.such.key": 1 }, {
-        "cleanup.policy": "compact",
-      }]
+      const config of [
+        { "retention.ms": "soon" },
+        { "no.such.key": 1 },
+        {
+          "cleanup.policy": "compact,shred",
+        },
+        { "cleanup.policy": "" },
+        { "min.compaction.lag.ms": 10, "max.compaction.lag.ms": 5 },
+      ]
     ) {
       await assert.rejects(broker.createTopic("cfg", 1, config), code("INVALID_CONFIG"));
     }

@@ -14,8 +14,11 @@
  *   elected from the ISR, replays every acknowledged commit.
  * - Reads answer from memory; a group this broker does not coordinate has nothing here.
  *
- * Not yet: the topic is not compacted (compaction is the next issue), so it keeps every commit and
- * a new coordinator replays them all.
+ * The topic is compacted (cleanup.policy compact, as Kafka's): the cleaner keeps each key's latest
+ * record (a group's latest offset per partition, its latest membership) and drops tombstones
+ * after delete.retention.ms, so the log, and a new coordinator's replay, stay in proportion to the
+ * live groups rather than to every commit ever made. (A one-node broker keeps its groups in
+ * offset_store.ts instead, with snapshots: a local log no replica has to agree with.)
  */
 import { SluiceError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
@@ -41,6 +44,8 @@ export const OFFSETS_TOPIC_REPLICATION_FACTOR = 3;
  * 249-character names make ~5.7 MB (the local store allows its segment size, 16 MiB, too).
  */
 export const OFFSETS_BATCH_BYTES_MAX = 16 * 1024 * 1024;
+/** Kafka's offsets.topic.segment.bytes: smaller segments than a topic's, so cleaning starts early. */
+export const OFFSETS_TOPIC_SEGMENT_BYTES = 100 * 1024 * 1024;
 /** Bytes read per step while replaying a partition's log. */
 const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 

@@ -153,10 +153,7 @@ export const ADMIN_DIFFERENCES: readonly KnownDifference[] = [
     "CF10",
     "IncrementalAlterConfigs",
     "0-1",
-    [
-      "APPEND compact to cleanup.policy, validate only",
-      "SUBTRACT every item of cleanup.policy, validate only",
-    ],
+    "SUBTRACT every item of cleanup.policy, validate only",
     "responses[*].errorCode",
     { kafka: 0, sluice: 40 },
   ),
