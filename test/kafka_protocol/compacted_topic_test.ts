@@ -103,12 +103,13 @@ Deno.test({
             try {
               await consumer.subscribe({ topic: "table", fromBeginning: true });
               await consumer.run({
-                eachMessage: async ({ message }) => {
+                eachMessage: ({ message }) => {
                   seen.push({
                     key: message.key!.toString(),
                     value: message.value === null ? null : message.value.toString(),
                     offset: Number(message.offset),
                   });
+                  return Promise.resolve();
                 },
               });
               // The last record of the log (the final round's last key) is never cleaned away.
