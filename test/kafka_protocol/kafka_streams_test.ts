@@ -9,7 +9,7 @@
  * The input is a deterministic text (lines of mixed-case words and ASCII and non-ASCII
  * separators, some empty or separator-only lines, some starting with a separator, which Java's
  * split turns into an empty word), produced over HTTP to 4 partitions. The expected counts are
- * computed here with Java's split semantics (trailing empty strings dropped).
+ * computed with Java's split semantics (trailing empty strings dropped; wordcount_text.ts).
  *
  * 1. Text A, one run, processed to the end (the group's committed offsets at the input's and the
  *    repartition topic's ends): the internal topics exist with exactly the configs Streams sets
@@ -65,6 +65,15 @@ import {
   streamsAvailable,
   type WordCountProcess,
 } from "./kafka_streams_lib.ts";
+import {
+  add,
+  type Counts,
+  countWords,
+  javaWords,
+  makeLines,
+  multisetDifference,
+  notContained,
+} from "./wordcount_text.ts";
 
 announceStreamsSkip();
 
@@ -86,121 +95,6 @@ const KILL_AFTER_OUTPUTS = 2_000;
 const NEVER = "9223372036854775807";
 const WAIT_MS = 60_000;
 const PURGE_WAIT_MS = 15_000;
-
-// ---------------------------------------------------------------------------------------------
-// The text and its words
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const SYLLABLES = ["ka", "lo", "mi", "ra", "su", "te", "vo", "zan", "qu", "ix", "bel", "dor"];
-/** \W runs, as Java's and JavaScript's regexes both see them (non-ASCII letters are \W). */
-const SEPARATORS = [
-  " ",
-  " ",
-  " ",
-  " ",
-  ", ",
-  ". ",
-  " - ",
-  "; ",
-  "'",
-  "\t",
-  " (",
-  ") ",
-  " é ",
-  "日本",
-  " 🚀 ",
-  "…",
-  "  ",
-];
-
-/** `count` lines: 3-14 words from a Zipf-like vocabulary of 180, some upper-cased. */
-function makeLines(count: number): string[] {
-  const r = prng(16);
-  const vocabulary = new Set<string>();
-  while (vocabulary.size < 180) {
-    let w = "";
-    for (let n = 1 + Math.floor(r() * 3); n > 0; n--) {
-      w += SYLLABLES[Math.floor(r() * SYLLABLES.length)];
-    }
-    if (r() < 0.1) w += String(Math.floor(r() * 10));
-    if (r() < 0.05) w += "_x";
-    vocabulary.add(w);
-  }
-  const words = [...vocabulary];
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const kind = r();
-    if (kind < 0.01) {
-      out.push(""); // Java: "".split(..) is [""], one empty word
-      continue;
-    }
-    if (kind < 0.02) {
-      out.push("-- …"); // separators only: no word
-      continue;
-    }
-    let s = r() < 0.03 ? "(" : ""; // a leading separator: an empty first word
-    const n = 3 + Math.floor(r() * 12);
-    for (let k = 0; k < n; k++) {
-      let w = words[Math.floor(words.length * r() ** 2)];
-      const c = r();
-      if (c < 0.1) w = w.toUpperCase();
-      else if (c < 0.2) w = w[0].toUpperCase() + w.slice(1);
-      s += w + (k < n - 1 ? SEPARATORS[Math.floor(r() * SEPARATORS.length)] : "");
-    }
-    if (r() < 0.2) s += "."; // a trailing separator: no empty last word
-    out.push(s);
-  }
-  return out;
-}
-
-/** The topology's words of a line: lower-cased, split on \W+ as Java's String.split does. */
-function javaWords(line: string): string[] {
-  const lower = line.toLowerCase();
-  if (lower === "") return [""];
-  const parts = lower.split(/\W+/);
-  while (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
-  return parts;
-}
-
-type Counts = Map<string, number>;
-
-function add(counts: Counts, word: string, n = 1): void {
-  counts.set(word, (counts.get(word) ?? 0) + n);
-}
-
-function countWords(lines: Iterable<string>): Counts {
-  const counts: Counts = new Map();
-  for (const line of lines) for (const w of javaWords(line)) add(counts, w);
-  return counts;
-}
-
-/** The first difference of two multisets, or "" when equal. */
-function multisetDifference(got: Counts, want: Counts): string {
-  for (const [w, n] of want) {
-    if ((got.get(w) ?? 0) !== n) return `word ${JSON.stringify(w)}: ${got.get(w) ?? 0}, want ${n}`;
-  }
-  for (const [w, n] of got) if (!want.has(w)) return `word ${JSON.stringify(w)}: ${n}, want 0`;
-  return "";
-}
-
-/** The first word of `small` that `big` holds fewer times, or "" when `small` is contained. */
-function notContained(small: Counts, big: Counts): string {
-  for (const [w, n] of small) {
-    if ((big.get(w) ?? 0) < n) return `word ${JSON.stringify(w)}: ${big.get(w) ?? 0} < ${n}`;
-  }
-  return "";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sluice over HTTP
