@@ -189,8 +189,13 @@ export async function startWordCount(
       log = Deno.readTextFileSync(logFile);
     } catch { /* not written yet */ }
     const lines = log.trimEnd().split("\n");
-    const problems = lines.filter((l) => / (WARN|ERROR) /.test(l) && !LOG_NOISE.test(l))
-      .slice(-15).map((l) => l.slice(0, 600));
+    // A WARN or ERROR line and the line after it when that continues it (Streams puts the
+    // broker's error message there: "Error message was: ...").
+    const problems = lines.flatMap((l, i) => {
+      if (!/ (WARN|ERROR) /.test(l) || LOG_NOISE.test(l)) return [];
+      const next = lines[i + 1] ?? "";
+      return /^Error message was/.test(next) ? [l, next] : [l];
+    }).slice(-15).map((l) => l.slice(0, 600));
     const shown = events.filter((e) => !e.event.startsWith("first-")).slice(-20);
     return `${name}: events:\n${shown.map((e) => JSON.stringify(e)).join("\n")}\n` +
       `log WARN/ERROR lines (${logFile}):\n${problems.join("\n")}\nlog tail:\n` +
