@@ -14,6 +14,9 @@ import {
   recordsCountAt,
   viewOf,
 } from "../record/record_batch.ts";
+import type { Logger } from "../logger.ts";
+import type { DamageList } from "./log_damage.ts";
+import type { LogConfig } from "./log_config.ts";
 import type { ReadResult } from "./log_types.ts";
 import type { Segment, SegmentRead } from "./segment.ts";
 import { corruptAt } from "./storage_errors.ts";
@@ -197,4 +200,70 @@ export function findRecordWithMaxTimestamp(
     }
   }
   return undefined;
+}
+
+/** A record's offset and its own timestamp (ListOffsets by time). */
+export interface TimedOffset {
+  offset: number;
+  timestampMs: number;
+}
+
+/**
+ * PartitionLog's reads over its segment list (the same array, as it changes): each checks the log
+ * is readable first, and damage a read meets is noted in the log's damage list before its error is
+ * thrown on.
+ */
+export class LogReads {
+  constructor(
+    readonly segments: readonly Segment[],
+    readonly config: Readonly<LogConfig>,
+    readonly damage: DamageList,
+    readonly logger: Logger,
+    readonly host: { ensureReadable(): void; logStartOffset(): number },
+  ) {}
+
+  /** PartitionLog.read: see {@link readLog}. */
+  read(offset: number, maxBytes: number, upTo: number | undefined): ReadResult | undefined {
+    return this.#reading(() =>
+      readLog(
+        this.segments,
+        offset,
+        maxBytes,
+        upTo,
+        this.config.verifyCrcOnRead,
+        this.host.logStartOffset(),
+      )
+    );
+  }
+
+  recordWithMaxTimestamp(): TimedOffset | undefined {
+    return this.#reading(() =>
+      findRecordWithMaxTimestamp(
+        this.segments,
+        this.host.logStartOffset(),
+        this.config.verifyCrcOnRead,
+      )
+    );
+  }
+
+  recordAtTimestamp(timestampMs: number): TimedOffset | undefined {
+    return this.#reading(() =>
+      findRecordAtTimestamp(
+        this.segments,
+        timestampMs,
+        this.host.logStartOffset(),
+        this.config.verifyCrcOnRead,
+      )
+    );
+  }
+
+  #reading<T>(lookup: () => T): T {
+    this.host.ensureReadable();
+    try {
+      return lookup();
+    } catch (err) {
+      this.damage.noteReadError(err, this.logger);
+      throw err;
+    }
+  }
 }

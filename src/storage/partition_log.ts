@@ -53,7 +53,7 @@ import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { loadSegments } from "./log_loader.ts";
-import { findRecordAtTimestamp, findRecordWithMaxTimestamp, readLog } from "./log_reads.ts";
+import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
 import { LogTruncation } from "./log_truncation.ts";
@@ -102,6 +102,7 @@ export class PartitionLog {
   readonly #truncation: LogTruncation;
   readonly #logStart: LogStartMover;
   readonly #compaction: LogCompaction;
+  readonly #reads: LogReads;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -157,6 +158,10 @@ export class PartitionLog {
       highWatermark: () => this.highWatermark,
       raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
       roll: () => this.#roll(this.#clock.nowMs()),
+    });
+    this.#reads = new LogReads(segments, config, this.#damage, this.#logger, {
+      ensureReadable: () => this.#ensureReadable(),
+      logStartOffset: () => this.logStartOffset,
     });
     this.#compaction = new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
       logStartOffset: () => this.logStartOffset,
@@ -546,14 +551,7 @@ export class PartitionLog {
     maxBytes: number = READ_BYTES_DEFAULT,
     upTo?: number,
   ): ReadResult | undefined {
-    this.#ensureReadable();
-    const verify = this.config.verifyCrcOnRead;
-    try {
-      return readLog(this.#segments, offset, maxBytes, upTo, verify, this.logStartOffset);
-    } catch (err) {
-      this.#damage.noteReadError(err, this.#logger);
-      throw err;
-    }
+    return this.#reads.read(offset, maxBytes, upTo);
   }
 
   /**
@@ -561,37 +559,17 @@ export class PartitionLog {
    * undefined when no record is that new. Decodes exactly one batch.
    */
   offsetForTimestamp(timestampMs: number): number | undefined {
-    return this.recordAtTimestamp(timestampMs)?.offset;
+    return this.#reads.recordAtTimestamp(timestampMs)?.offset;
   }
 
   /** The record with the largest timestamp (ListOffsets' max-timestamp spec), or undefined. */
-  recordWithMaxTimestamp(): { offset: number; timestampMs: number } | undefined {
-    return this.#reading(() =>
-      findRecordWithMaxTimestamp(this.#segments, this.logStartOffset, this.config.verifyCrcOnRead)
-    );
+  recordWithMaxTimestamp(): TimedOffset | undefined {
+    return this.#reads.recordWithMaxTimestamp();
   }
 
   /** The first record at or after `timestampMs`: its offset and its own timestamp. */
-  recordAtTimestamp(timestampMs: number): { offset: number; timestampMs: number } | undefined {
-    return this.#reading(() =>
-      findRecordAtTimestamp(
-        this.#segments,
-        timestampMs,
-        this.logStartOffset,
-        this.config.verifyCrcOnRead,
-      )
-    );
-  }
-
-  /** A lookup that reads the log: damage it meets is noted before its error is thrown on. */
-  #reading<T>(lookup: () => T): T {
-    this.#ensureReadable();
-    try {
-      return lookup();
-    } catch (err) {
-      this.#damage.noteReadError(err, this.#logger);
-      throw err;
-    }
+  recordAtTimestamp(timestampMs: number): TimedOffset | undefined {
+    return this.#reads.recordAtTimestamp(timestampMs);
   }
 
   /**
