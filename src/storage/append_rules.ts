@@ -15,6 +15,7 @@ import {
   lastOffsetDeltaAt,
   maxTimestampAt,
   PARTITION_LEADER_EPOCH_AT,
+  recordsCountAt,
   throwBatchProblem,
   writeInt64,
 } from "../record/record_batch.ts";
@@ -82,6 +83,7 @@ export function assignOffsets(
 /** What {@link checkReplicatedOffsets} found: where the batches end, and whether with gaps. */
 export interface ReplicatedOffsets {
   next: number;
+  /** Some offset of the batches' span holds no record: between batches, or inside one. */
   gaps: boolean;
 }
 
@@ -89,10 +91,12 @@ export interface ReplicatedOffsets {
  * A follower's batches (checked by {@link checkAppendBatches}) keep the offsets the leader gave
  * them: each must start at or after the offset after the previous one's last (`logEndOffset` for
  * the first). Gaps are allowed, as Kafka's follower allows them: a compacted leader's log has
- * them, and the segment that takes them is marked compacted first (PartitionLog: its reads and
- * recovery then allow increasing gaps, never overlaps). Fills `out`; throws OFFSET_OUT_OF_RANGE
- * (details: `expectedOffset`, `baseOffset`, `position`, the batch's byte position in the append)
- * for the first batch that overlaps.
+ * them, between batches (a batch the clean removed) and inside them (a batch holding fewer
+ * records than its offsets span, or none), and the segment that takes either is marked compacted
+ * first (PartitionLog: its reads and recovery then allow increasing gaps and short batches, never
+ * overlaps; an unmarked segment's recovery would take a short batch for a torn write). Fills
+ * `out`; throws OFFSET_OUT_OF_RANGE (details: `expectedOffset`, `baseOffset`, `position`, the
+ * batch's byte position in the append) for the first batch that overlaps.
  */
 export function checkReplicatedOffsets(
   dv: DataView,
@@ -112,8 +116,9 @@ export function checkReplicatedOffsets(
         { expectedOffset: next, baseOffset: base, position: pos },
       );
     }
-    if (base > next) out.gaps = true;
-    next = base + lastOffsetDeltaAt(dv, pos) + 1;
+    const lastOffsetDelta = lastOffsetDeltaAt(dv, pos);
+    if (base > next || recordsCountAt(dv, pos) !== lastOffsetDelta + 1) out.gaps = true;
+    next = base + lastOffsetDelta + 1;
   }
   out.next = next;
 }
