@@ -1,8 +1,10 @@
 /**
  * Memory for the bytes of a read, which the read fills whole (or fails) before anyone sees them:
- * zero-filling it first would be wasted work, so it is taken uninitialized (node:buffer's
- * allocUnsafeSlow, in Deno and Bun alike: its own ArrayBuffer, never a slice of a shared pool).
- * Returned as a plain Uint8Array, so `slice()` copies as callers expect (a Buffer's does not).
+ * zero-filling it first would be wasted work, so it is asked for uninitialized (node:buffer's
+ * allocUnsafeSlow: its own ArrayBuffer, never a slice of a shared pool). Bun gives it so; Deno
+ * 2.x zero-fills it all the same. Either way fresh memory costs its page faults on first touch,
+ * which a lent buffer does not. Returned as a plain Uint8Array, so `slice()` copies as callers
+ * expect (a Buffer's does not).
  *
  * Whoever gets the bytes owns them: the log keeps no reference, so a caller may hold them as long
  * as it likes (a socket write in flight, a long poll's answer). A caller done with each read
