@@ -38,6 +38,9 @@
  * | --log-retention-check-interval-ms | SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS | logRetentionCheckIntervalMs | 300000 |
  *   (Kafka's log.retention.check.interval.ms: how often each log looks for expired segments; a
  *   topic's retention change is applied at once)
+ * | --log-verify-crc-on-read | SLUICE_LOG_VERIFY_CRC_ON_READ | logVerifyCrcOnRead | false |
+ *   (check every batch's CRC-32C again when it is read, as appends and recovery do: a bit flipped
+ *   on disk since is CORRUPT_LOG, not served; off, as Kafka's broker, whose consumers check it)
  * | --log-cleaner-dedupe-buffer-size | SLUICE_LOG_CLEANER_DEDUPE_BUFFER_SIZE | logCleanerDedupeBufferSize | 128 MiB |
  * | --log-cleaner-io-max-bytes-per-second | SLUICE_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND | logCleanerIoMaxBytesPerSecond | unlimited |
  * | --log-cleaner-backoff-ms | SLUICE_LOG_CLEANER_BACKOFF_MS | logCleanerBackoffMs | 15000 |
@@ -113,6 +116,7 @@ import {
 } from "../kafka_protocol/listener.ts";
 import { connectionRefusal, renderConnectionStats } from "../http/connections.ts";
 import { consoleLogger } from "../logger.ts";
+import { DEFAULT_LOG_CONFIG } from "../storage/log_config.ts";
 import { descriptorLimit } from "../runtime/fd_limit.ts";
 import { readWholeFile } from "../runtime/fs.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
@@ -165,6 +169,10 @@ const ServerConfig = z.strictObject({
   interBrokerUser: z.string().min(1).optional(),
   interBrokerPassword: z.string().min(1).optional(),
   logRetentionCheckIntervalMs: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  logVerifyCrcOnRead: z.union([
+    z.boolean(),
+    z.enum(["true", "false"]).transform((v) => v === "true"),
+  ]),
   logCleanerDedupeBufferSize: z.coerce.number().int().min(CLEANER_DEDUPE_BUFFER_BYTES_MIN).max(
     2 ** 31 - 1,
   ),
@@ -249,6 +257,7 @@ const SETTINGS = [
     "--log-retention-check-interval-ms",
     "SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS",
   ],
+  ["logVerifyCrcOnRead", "--log-verify-crc-on-read", "SLUICE_LOG_VERIFY_CRC_ON_READ"],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -269,6 +278,7 @@ usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-b
                          [--max-http-connections N] [--max-http-connections-per-address N]
                          [--max-kafka-connections N] [--max-kafka-connections-per-address N]
                          [--log-retention-check-interval-ms MS] [--log-cleaner-backoff-ms MS]
+                         [--log-verify-crc-on-read true|false]
                          [--log-cleaner-dedupe-buffer-size N]
                          [--log-cleaner-io-max-bytes-per-second N]
                          [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
@@ -327,6 +337,7 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
     leaderImbalanceCheckIntervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
     logRetentionCheckIntervalMs: RETENTION_CHECK_INTERVAL_MS_DEFAULT,
+    logVerifyCrcOnRead: DEFAULT_LOG_CONFIG.verifyCrcOnRead,
     logCleanerDedupeBufferSize: CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
     logCleanerBackoffMs: CLEANER_BACKOFF_MS_DEFAULT,
     ...file,
@@ -429,7 +440,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     replicated: config.nodeId !== undefined,
     logger,
     topicDefaults,
-    logSettings: { retentionCheckIntervalMs: config.logRetentionCheckIntervalMs },
+    logSettings: {
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      verifyCrcOnRead: config.logVerifyCrcOnRead,
+    },
     cleaner: {
       dedupeBufferBytes: config.logCleanerDedupeBufferSize,
       ioBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
