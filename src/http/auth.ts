@@ -4,7 +4,7 @@
  * (src/security/tokens.ts, src/security/acl.ts), shared with the Kafka listener.
  *
  * | route                                          | needs                                    |
- * | GET /healthz, /openapi.json, /docs             | nothing (open, the token is not read)    |
+ * | GET /, /healthz, /openapi.json, /docs          | nothing (open, the token is not read)    |
  * | GET /metrics                                   | admin on topic `*`                       |
  * | POST /v1/topics                                | admin on the body's `name`               |
  * | GET /v1/topics                                 | any token; lists the topics it has a right on |
@@ -38,7 +38,7 @@ import type { Authenticator } from "../security/tokens.ts";
 import { errorResponse } from "./error_handler.ts";
 import { CommitBody, CreateTopicBody, JoinBody } from "./schemas.ts";
 
-const OPEN_PATHS = new Set(["/healthz", "/openapi.json", "/docs"]);
+const OPEN_PATHS = new Set(["/", "/healthz", "/openapi.json", "/docs"]);
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
 type Need = { kind: "topic" | "group"; name: string; op: AuthOp };

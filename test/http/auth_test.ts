@@ -498,7 +498,10 @@ Deno.test("serve: bind rule and start-up errors", async (t) => {
     );
     const { code, stderr } = await runMain(["--port", "0", "--data-dir", dir, "--auth", bad]);
     assert.equal(code, 1, stderr);
-    assert.match(stderr, /^sluice: auth file .*bad\.json: the auth file is invalid at tokens\.0/);
+    assert.match(
+      stderr,
+      /^sluice: cannot start: auth file .*bad\.json: the auth file is invalid at tokens\.0/,
+    );
     assert.ok(!stderr.includes("SECRET-NEVER-PRINTED"));
     const missing = await runMain(["--port", "0", "--data-dir", dir, "--auth", `${dir}/nope`]);
     assert.equal(missing.code, 1);
