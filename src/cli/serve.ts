@@ -112,6 +112,7 @@ import {
   startKafkaListener,
 } from "../kafka_protocol/listener.ts";
 import { connectionRefusal, renderConnectionStats } from "../http/connections.ts";
+import { renderGroupLag } from "../http/group_lag_metrics.ts";
 import { consoleLogger } from "../logger.ts";
 import { descriptorLimit } from "../runtime/fd_limit.ts";
 import { FileError, readWholeFile } from "../runtime/fs.ts";
@@ -523,6 +524,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     const listener = kafka;
     app.metrics.addSource(() => listener.metrics.render());
   }
+  app.metrics.addSource(() => renderGroupLag(broker));
   {
     const listeners = kafka;
     app.metrics.addSource(() =>

@@ -122,5 +122,27 @@ Deno.test("the front door: index, docs, helpful refusals", async (t) => {
       const topic = (await json(`${server.url}/v1/topics/orders`)).body;
       assert.equal(topic.partitions[0].logStartOffset, 0, "nothing deleted");
     });
+
+    await t.step("/metrics shows a group's lag per partition", async () => {
+      const joined = await json(`${server.url}/v1/groups/lagging/members`, {
+        method: "POST",
+        json: { topics: ["orders"], autoOffsetReset: "earliest" },
+      });
+      expectStatus(joined, 200, "join");
+      const commit = await json(`${server.url}/v1/groups/lagging/offsets`, {
+        method: "POST",
+        json: {
+          memberId: joined.body.memberId,
+          generation: joined.body.generation,
+          offsets: [{ topic: "orders", partition: 0, offset: 1 }],
+        },
+      });
+      expectStatus(commit, 200, "commit");
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const at = 'group="lagging",topic="orders",partition="0"';
+      assert.match(text, new RegExp(`^sluice_consumer_group_committed_offset\\{${at}\\} 1$`, "m"));
+      assert.match(text, new RegExp(`^sluice_consumer_group_lag\\{${at}\\} 1$`, "m"));
+      assert.match(text, /^sluice_consumer_group_lag_sum\{group="lagging"\} 1$/m);
+    });
   });
 });
