@@ -47,13 +47,19 @@ Deno.test("the front door: index, docs, helpful refusals", async (t) => {
       assert.ok(doc.paths["/metrics"].get.responses["200"].content["text/plain"]);
     });
 
-    await t.step("/docs shows each route's request body", async () => {
+    await t.step("/docs shows each route's request body and answer", async () => {
       const page = await (await fetch(`${server.url}/docs`)).text();
       assert.match(page, /<th>request body<\/th>/);
       // The produce body, spelled out down to a record's fields.
       assert.match(page, /\{records: \{key\?: string \| null, value\?: any/);
       assert.match(page, /\{name: string, partitions\?: integer/);
       assert.match(page, /application\/vnd\.kafka\.recordbatch/);
+      // And each route's success answer: GET /v1/groups's list.
+      assert.match(page, /<th>answer<\/th>/);
+      assert.match(
+        page,
+        /200 <code>application\/json<\/code>: <code>\{groups: \{group: string, state:/,
+      );
     });
 
     await createTopic(server, "orders", 1);

@@ -60,6 +60,7 @@ interface Operation {
   summary?: string;
   parameters?: { name: string; in: string; required?: boolean }[];
   requestBody?: { content?: Record<string, { schema?: Schema }> };
+  responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>;
 }
 
 interface OpenApiDoc {
@@ -102,7 +103,10 @@ function describeSchema(schema: Schema | undefined, doc: OpenApiDoc, depth: numb
   return schema.nullable ? `${text} | null` : text;
 }
 
-/** A self-contained page (no CDN): every path, method, summary, parameter and request body. */
+/**
+ * A self-contained page (no CDN): every path, method, summary, parameter, request body and success
+ * answer.
+ */
 export function docsPage(doc: OpenApiDoc): string {
   const rows: string[] = [];
   for (const [path, methods] of Object.entries(doc.paths ?? {})) {
@@ -115,12 +119,25 @@ export function docsPage(doc: OpenApiDoc): string {
           escapeHtml(describeSchema(c.schema, doc, DOCS_SCHEMA_DEPTH))
         }</code>`
       ).join("<br>");
+      // The success answer: the first 2xx response with a body.
+      const ok = Object.entries(op.responses ?? {}).find(([status, r]) =>
+        status.startsWith("2") && r.content !== undefined
+      );
+      const answer = ok === undefined
+        ? ""
+        : `${ok[0]} ${
+          Object.entries(ok[1].content ?? {}).map(([type, c]) =>
+            `<code>${escapeHtml(type)}</code>: <code>${
+              escapeHtml(describeSchema(c.schema, doc, DOCS_SCHEMA_DEPTH))
+            }</code>`
+          ).join("<br>")
+        }`;
       rows.push(
         `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${
           escapeHtml(path)
         }</code></td><td>${escapeHtml(op.summary ?? "")}</td><td>${
           escapeHtml(params)
-        }</td><td>${bodies}</td></tr>`,
+        }</td><td>${bodies}</td><td>${answer}</td></tr>`,
       );
     }
   }
@@ -129,7 +146,7 @@ export function docsPage(doc: OpenApiDoc): string {
 vertical-align:top;border-bottom:1px solid #ddd}</style></head><body>
 <h1>Sluice HTTP API</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. Errors are
 <code>{"error": {"code", "message"}}</code>; <code>?</code> marks an optional field.</p>
-<table><tr><th>method</th><th>path</th><th>what</th><th>parameters</th><th>request body</th></tr>
+<table><tr><th>method</th><th>path</th><th>what</th><th>parameters</th><th>request body</th><th>answer</th></tr>
 ${rows.join("\n")}</table></body></html>`;
 }
 
