@@ -115,10 +115,13 @@ import {
   startKafkaListener,
 } from "../kafka_protocol/listener.ts";
 import { connectionRefusal, renderConnectionStats } from "../http/connections.ts";
+import { renderGroupLag } from "../http/group_lag_metrics.ts";
 import { consoleLogger } from "../logger.ts";
 import { DEFAULT_LOG_CONFIG } from "../storage/log_config.ts";
 import { descriptorLimit } from "../runtime/fd_limit.ts";
-import { readWholeFile } from "../runtime/fs.ts";
+import { FileError, readWholeFile } from "../runtime/fs.ts";
+import { closeQuietly, isDiskFull } from "./start_failure.ts";
+import { SERVE_USAGE } from "./usage.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
 import { runtimeName, serve } from "../runtime/serve.ts";
 import { fetchTrusting } from "../runtime/http_client.ts";
@@ -267,26 +270,7 @@ function isLoopback(host: string): boolean {
 }
 
 function usage(message: string): never {
-  console.error(`${message}
-usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
-                         [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
-                         [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--insecure]
-                         [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
-                         [--auto-create-topics true|false] [--default-partitions N]
-                         [--consumer-group-session-timeout-ms MS]
-                         [--consumer-group-heartbeat-interval-ms MS]
-                         [--max-http-connections N] [--max-http-connections-per-address N]
-                         [--max-kafka-connections N] [--max-kafka-connections-per-address N]
-                         [--log-retention-check-interval-ms MS] [--log-cleaner-backoff-ms MS]
-                         [--log-verify-crc-on-read true|false]
-                         [--log-cleaner-dedupe-buffer-size N]
-                         [--log-cleaner-io-max-bytes-per-second N]
-                         [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
-                          [--default-replication-factor N] [--min-insync-replicas N]
-                          [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
-                          [--leader-imbalance-check-interval-ms MS (0: off)]
-                          [--inter-broker-user NAME] (password: SLUICE_INTER_BROKER_PASSWORD)]
-                         [--config FILE]`);
+  console.error(`${message}\n${SERVE_USAGE}`);
   exitProcess(2);
 }
 
@@ -296,6 +280,10 @@ export function resolveServerConfig(args: string[]): ServerConfig {
   let insecure = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      console.log(SERVE_USAGE);
+      exitProcess(0);
+    }
     if (arg === "--insecure") {
       insecure = true;
       continue;
@@ -494,16 +482,26 @@ export async function serveCommand(args: string[]): Promise<void> {
       });
     }
   }
-  const server = await serve({
-    hostname: config.host,
-    port: config.port,
-    fetch: app.fetch,
-    tls,
-    limits: httpLimits,
-    logger,
-    refusal: connectionRefusal,
-    onError: (err) => logger.error("unhandled server error", { error: String(err) }),
-  });
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve({
+      hostname: config.host,
+      port: config.port,
+      fetch: app.fetch,
+      tls,
+      limits: httpLimits,
+      logger,
+      refusal: connectionRefusal,
+      onError: (err) => logger.error("unhandled server error", { error: String(err) }),
+    });
+  } catch (err) {
+    await closeQuietly(broker, logger);
+    throw new Error(
+      `listening for HTTP on ${config.host}:${config.port}: ${(err as Error).message} ` +
+        `(--port sets another)`,
+      { cause: err },
+    );
+  }
   let kafka: KafkaListener | undefined;
   if (config.kafkaPort !== 0) {
     try {
@@ -525,18 +523,21 @@ export async function serveCommand(args: string[]): Promise<void> {
         error: (err as Error).message,
       });
       await server.shutdown();
-      await broker.close();
-      console.error(
-        `sluice: cannot listen for Kafka clients on ${config.kafkaHost}:${config.kafkaPort}: ` +
-          `${(err as Error).message} (--kafka-port 0 turns the Kafka listener off)`,
+      await closeQuietly(broker, logger);
+      // The listener also keeps the data dir's cluster id: a file error is not about the port.
+      if (err instanceof FileError || isDiskFull(err)) throw err;
+      throw new Error(
+        `listening for Kafka clients on ${config.kafkaHost}:${config.kafkaPort}: ` +
+          `${(err as Error).message} (--kafka-port sets another, 0 turns the Kafka listener off)`,
+        { cause: err },
       );
-      exitProcess(1);
     }
   }
   if (kafka !== undefined) {
     const listener = kafka;
     app.metrics.addSource(() => listener.metrics.render());
   }
+  app.metrics.addSource(() => renderGroupLag(broker));
   {
     const listeners = kafka;
     app.metrics.addSource(() =>
