@@ -85,6 +85,8 @@ export const SSE_BUFFER_BYTES_MAX = 1 * MiB;
 
 /** Consumer groups one broker tracks. */
 export const GROUPS_MAX = 10_000;
+/** Groups one GET /v1/groups answers; the rest are listed with `?after=<the last one>`. */
+export const GROUPS_LIST_MAX = 1000;
 /** Members of one consumer group. */
 export const MEMBERS_PER_GROUP_MAX = 1000;
 /** `session.timeout.ms`: a member not heard from for this long is evicted (Kafka: 10 s in 2.x). */

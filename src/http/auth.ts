@@ -18,6 +18,7 @@
  * | POST /v1/groups/{g}/offsets                    | read on g and on each topic of the body  |
  * | heartbeat, member records, leave               | read on g and on each topic the member subscribed |
  * | GET /v1/groups/{g}/offsets                     | read on g and on each topic with a commit |
+ * | GET /v1/groups                                 | any token; lists the groups it has admin on |
  * | GET /v1/groups/{g}                             | admin on g                               |
  * | any other path                                 | any token (then 404)                     |
  *
@@ -116,6 +117,7 @@ export function authMiddleware(
     const group = (name: string, op: AuthOp) => needs.push({ kind: "group", name, op });
     let anyOpOnTopic: string | undefined;
     let filterTopicList = false;
+    let filterGroupList = false;
 
     if (path === "/metrics" && method === "GET") {
       topic("*", "admin");
@@ -140,6 +142,8 @@ export function authMiddleware(
           topic(s[2], "read");
         }
       }
+    } else if (path === "/v1/groups" && method === "GET") {
+      filterGroupList = true; // as Kafka's ListGroups: the groups the token may describe
     } else if (s[0] === "v1" && s[1] === "groups" && s.length >= 3) {
       const g = s[2];
       if (s.length === 3 && method === "GET") {
@@ -179,11 +183,18 @@ export function authMiddleware(
     }
     await next();
 
-    if (filterTopicList && c.res.status === 200) {
-      const body = await c.res.json() as { topics: { name: string }[] };
-      body.topics = body.topics.filter((t) =>
-        AUTH_OPS.some((op) => allows(principal, "topic", t.name, op))
-      );
+    if ((filterTopicList || filterGroupList) && c.res.status === 200) {
+      const body = await c.res.json() as {
+        topics?: { name: string }[];
+        groups?: { group: string }[];
+      };
+      if (filterTopicList) {
+        body.topics = body.topics?.filter((t) =>
+          AUTH_OPS.some((op) => allows(principal, "topic", t.name, op))
+        );
+      } else {
+        body.groups = body.groups?.filter((g) => allows(principal, "group", g.group, "admin"));
+      }
       // Cleared first: the setter would otherwise copy the old Content-Length onto the new body.
       c.res = undefined;
       c.res = new Response(JSON.stringify(body), {

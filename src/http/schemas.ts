@@ -257,18 +257,40 @@ export const GroupOffsetsResponse = z.object({
   })),
 });
 
+export const GroupListQuery = z.object({
+  /** List the groups whose ids sort after this one (the previous answer's `next`). */
+  after: z.string().optional(),
+});
+
+const GroupState = z.enum([
+  "Empty",
+  "Assigning",
+  "Reconciling",
+  "Stable",
+  "PreparingRebalance",
+  "CompletingRebalance",
+]);
+
+export const GroupList = z.object({
+  groups: z.array(z.object({
+    group: z.string(),
+    state: GroupState,
+    /** "consumer" (KIP-848: HTTP members, Kafka consumers with group.protocol=consumer) or "classic". */
+    protocol: z.enum(["consumer", "classic"]),
+    /** Kafka's protocol type: "consumer" for consumers, a classic group's own, "" unknown. */
+    protocolType: z.string(),
+    /** How many members the group has now. */
+    members: z.number().int(),
+  })),
+  /** Set when more groups follow: ask again with `?after=` this id. */
+  next: z.string().nullable(),
+}).openapi("GroupList");
+
 export const GroupDescription = z.object({
   group: z.string(),
   generation: z.number().int(),
   /** Consumer protocol: Empty, Assigning, Reconciling, Stable; classic: Kafka's four states. */
-  state: z.enum([
-    "Empty",
-    "Assigning",
-    "Reconciling",
-    "Stable",
-    "PreparingRebalance",
-    "CompletingRebalance",
-  ]),
+  state: GroupState,
   assignor: z.string(),
   /**
    * "consumer": HTTP members and Kafka consumers with group.protocol=consumer (they may share a
