@@ -248,6 +248,15 @@ export const CommitBody = z.object({
   })).min(1).max(10_000),
 }).openapi("CommitOffsets");
 
+/** PUT /v1/groups/{group}/offsets: an empty group's committed offsets, set (group_admin.ts). */
+export const ResetOffsetsBody = z.strictObject({
+  offsets: z.array(z.object({
+    topic: z.string(),
+    partition: z.number().int().min(0),
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })).min(1).max(10_000),
+}).openapi("ResetOffsets");
+
 export const GroupOffsetsResponse = z.object({
   offsets: z.array(z.object({
     topic: z.string(),
