@@ -6,10 +6,11 @@
  * leave on exit, on -e, -c or SIGINT / SIGTERM, so the partitions go to the other members at once.
  *
  * A commit refused by a rebalance (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, a partition no longer
- * the member's) is dropped: the partition's new owner starts from the last commit. A member that
- * the group forgot (MEMBER_NOT_FOUND, GROUP_NOT_FOUND) (its session ran out while the output was blocked) joins again. -e ends at the
- * first fetch that waits for nothing and finds nothing while the assignment did not change: every
- * assigned partition is at its end.
+ * the member's) is dropped: the partition's new owner starts from the last commit. A member the
+ * group forgot (MEMBER_NOT_FOUND, GROUP_NOT_FOUND: its session ran out while the output was
+ * blocked) joins again, at most GROUP_REJOINS_MAX times. -e ends at the first fetch that waits for
+ * nothing and finds nothing while the assignment did not change: every assigned partition is at
+ * its end.
  */
 import { onTerminationSignal } from "../../runtime/process.ts";
 import type { Parsed } from "./args.ts";

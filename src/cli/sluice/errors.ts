@@ -4,9 +4,12 @@
  *
  * Codes: the server's own (`TOPIC_NOT_FOUND`, `GROUP_NOT_EMPTY`, ... from the HTTP error body,
  * docs/API.md), `HTTP_<status>` for an error answer without a JSON body, and the client's:
- * `CONNECTION_FAILED` (the server cannot be reached), `BAD_RESPONSE` (an answer that is not the
- * API's), `CONFIG_INVALID`, `INPUT_INVALID` (a produce line that cannot be read), `NOT_FOUND`
- * (something the command needs is missing), `NOT_EMPTY` ... see each command.
+ * `CONNECTION_FAILED` (the server cannot be reached), `REQUEST_TIMED_OUT` (no answer within
+ * CLIENT_REQUEST_TIMEOUT_MS plus the request's own wait), `BAD_RESPONSE` (an answer that is not
+ * the API's), `CONFIG_INVALID` (config file, URL), `INPUT_INVALID` (a produce line that cannot be
+ * read), `FORMAT_INVALID` (a consume format string), `PARTITION_NOT_FOUND` (-p names no
+ * partition), `NOT_FOUND` (bench without the source tree), `ABORTED` (internal: a request cut
+ * short by a signal, never shown).
  */
 export class CliError extends Error {
   constructor(
