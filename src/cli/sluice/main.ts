@@ -18,7 +18,6 @@
 import { commandLineArgs, exitProcess } from "../../runtime/process.ts";
 import { StdoutClosed, writeStderr, writeStdout } from "../../runtime/stdio.ts";
 import { runScript } from "../../runtime/subprocess.ts";
-import { serveCommand } from "../serve.ts";
 import { HelpRequested, renderFamilyUsage, UsageError } from "./args.ts";
 import { CLUSTER_COMMANDS, CLUSTER_USAGE, clusterCommand } from "./cluster.ts";
 import { consumeCommand } from "./consume.ts";
@@ -95,7 +94,8 @@ async function run(argv: string[]): Promise<number> {
         await writeStdout(SERVE_USAGE);
         return 0;
       }
-      await serveCommand(rest);
+      // Loaded only here: the client commands start without the server's modules.
+      await (await import("../serve.ts")).serveCommand(rest);
       return -1; // serving: the server's signals end the process
     case "bench": {
       if (rest.some(isHelp)) {
