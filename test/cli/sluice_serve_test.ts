@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { withServer } from "../http/server_harness.ts";
+import { findBun } from "../test_util.ts";
 import { ok, REPO, sluice } from "./sluice_harness.ts";
 
 const MAIN = new URL("../../src/cli/sluice/main.ts", import.meta.url).pathname;
@@ -119,4 +120,30 @@ Deno.test("the installed sluice binary (README's deno install) works", async (t)
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+const bun = findBun();
+
+Deno.test({
+  name: "sluice on Bun: produce, consume with a format, consume -g, an error",
+  ignore: bun === undefined,
+  fn: async () => {
+    await withServer({}, async (server) => {
+      const opts = { executable: bun!, env: { SLUICE_URL: server.url } };
+      const run = (...args: string[]) => sluice([MAIN, ...args], opts);
+      ok(await run("topic", "create", "b", "-p", "2"), "create");
+      const produced = await sluice([MAIN, "produce", "b", "-K", ":"], {
+        ...opts,
+        stdin: "k1:v1\nk2:v2\n",
+      });
+      ok(produced, "produce");
+      const out = ok(await run("consume", "b", "-e", "-f", "%k=%s\\n"), "consume");
+      assert.deepEqual(out.trimEnd().split("\n").sort(), ["k1=v1", "k2=v2"]);
+      const grouped = ok(await run("consume", "b", "-g", "gb", "-e", "--json"), "consume -g");
+      assert.equal(grouped.trimEnd().split("\n").map((l) => JSON.parse(l)).length, 2);
+      const missing = await run("topic", "describe", "nope");
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^sluice: TOPIC_NOT_FOUND: /);
+    });
+  },
 });
