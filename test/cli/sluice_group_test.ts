@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createTopic, json, produce, withServer } from "../http/server_harness.ts";
-import { failsWith, ok, sluice, usageError } from "./sluice_harness.ts";
+import { failsWith, ok, sluice, spawnSluice, usageError } from "./sluice_harness.ts";
 
 const values = (out: string) => out.trimEnd().split("\n").filter((l) => l !== "").sort();
 
@@ -253,6 +253,35 @@ Deno.test("sluice group: consume -g commits; list, describe, reset-offsets, dele
         );
         const set = await put({ offsets: [{ topic: "orders", partition: 0, offset: 2 }] });
         assert.equal(set.status, 200, set.text);
+      },
+    );
+
+    await t.step(
+      "consume -g until SIGINT: prints, commits, leaves the group, exits 0",
+      async () => {
+        const child = await spawnSluice(["consume", "orders", "-g", "sig", ...url]);
+        await child.stdin.close();
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let seen = "";
+        while (seen.split("\n").length <= 10) {
+          const r = await reader.read();
+          if (r.done) break;
+          seen += r.value;
+        }
+        assert.equal(values(seen).length, 10, `every record before the signal: ${seen}`);
+        child.kill("SIGINT");
+        const status = await child.status;
+        await reader.cancel();
+        const stderr = new TextDecoder().decode((await child.stderr.getReader().read()).value);
+        assert.equal(status.code, 0, stderr);
+        const d = await json(`${server.url}/v1/groups/sig`);
+        assert.equal(d.body.members.length, 0, "it left: no wait for its session to end");
+        const offsets = await json(`${server.url}/v1/groups/sig/offsets`);
+        assert.deepEqual(
+          offsets.body.offsets.map((o: { partition: number; offset: number }) => o.offset).sort(),
+          [4, 6],
+          "committed what it printed",
+        );
       },
     );
 

@@ -37,11 +37,11 @@ async function currentDenoDir(): Promise<string> {
   return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
 }
 
-/** Runs `sluice ARGS` and waits for it to end. */
-export async function sluice(
+/** Starts `sluice ARGS` with piped stdin, stdout and stderr. */
+export async function spawnSluice(
   args: readonly string[],
   options: CliOptions = {},
-): Promise<CliResult> {
+): Promise<Deno.ChildProcess> {
   emptyHome ??= await Deno.makeTempDir({ prefix: "sluice-cli-home-" });
   denoDir ??= await currentDenoDir();
   const env: Record<string, string> = {
@@ -56,7 +56,7 @@ export async function sluice(
   Object.assign(env, options.env);
   const command = options.executable ?? Deno.execPath();
   const argv = options.executable === undefined ? ["run", "-A", MAIN, ...args] : [...args];
-  const child = new Deno.Command(command, {
+  return new Deno.Command(command, {
     args: argv,
     env,
     clearEnv: true,
@@ -65,6 +65,14 @@ export async function sluice(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Runs `sluice ARGS` and waits for it to end. */
+export async function sluice(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
+  const child = await spawnSluice(args, options);
   const writer = child.stdin.getWriter();
   const input = typeof options.stdin === "string"
     ? new TextEncoder().encode(options.stdin)
