@@ -1,6 +1,6 @@
 /**
  * `sluice group list|describe|reset-offsets|delete`, as kafka-consumer-groups.sh and `rpk group`:
- * `GET /v1/groups`, `GET /v1/groups/{g}` with its offsets, `PUT /v1/groups/{g}/offsets` and
+ * `GET /v1/groups` (of every live broker in a cluster), `GET /v1/groups/{g}` with its offsets, `PUT /v1/groups/{g}/offsets` and
  * `DELETE /v1/groups/{g}` (docs/API.md "Consumer groups").
  *
  * reset-offsets computes the new offsets here, as Kafka's tool does (earliest, latest, an offset,
@@ -80,17 +80,37 @@ async function committedOffsets(client: ApiClient, group: string): Promise<Commi
   }
 }
 
-async function listGroups(client: ApiClient, out: Output): Promise<void> {
-  const groups: Json[] = [];
+/** Every group one broker lists (GET /v1/groups, page after page). */
+async function groupsOf(client: ApiClient, out: Output, into: Map<string, Json>): Promise<void> {
   let after: string | undefined;
   for (let page = 0; page < GROUP_LIST_PAGES_MAX; page++) {
     const res = await client.get("/v1/groups", { query: { after } });
-    groups.push(...res.groups);
-    if (res.next === null || res.next === undefined) break;
+    for (const g of res.groups) if (!into.has(g.group)) into.set(g.group, g);
+    if (res.next === null || res.next === undefined) return;
     after = res.next;
-    out.progress(() => `${groups.length} groups`);
+    out.progress(() => `${into.size} groups`);
+  }
+}
+
+/**
+ * In a cluster each broker lists the groups it coordinates (as Kafka's ListGroups), so the list
+ * is every live broker's, asked at the HTTP address it registered; on one node, the server's.
+ */
+async function listGroups(client: ApiClient, out: Output): Promise<void> {
+  const cluster = await client.get("/v1/cluster");
+  const found = new Map<string, Json>();
+  if (cluster.clusterMode) {
+    for (const b of cluster.brokers as { nodeId: number; httpUrl: string; live: boolean }[]) {
+      if (!b.live || !b.httpUrl) continue;
+      await groupsOf(new ApiClient({ ...client.settings, url: b.httpUrl }), out, found);
+    }
+  } else {
+    await groupsOf(client, out, found);
   }
   out.clearProgress();
+  const groups = [...found.values()].sort((a, b) =>
+    a.group < b.group ? -1 : a.group > b.group ? 1 : 0
+  );
   if (out.json) return await out.printJson({ groups });
   await out.table(
     ["GROUP", "STATE", "PROTOCOL", "TYPE", "MEMBERS"],
