@@ -7,6 +7,16 @@ import assert from "node:assert/strict";
 import { createTopic, fetchAll, withServer } from "../http/server_harness.ts";
 import { failsWith, ok, sluice, usageError } from "./sluice_harness.ts";
 
+const MAIN = new URL("../../src/cli/sluice/main.ts", import.meta.url).pathname;
+const scriptAvailable = (() => {
+  try {
+    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
 Deno.test("sluice produce and consume: stdin lines round-trip with keys and headers", async (t) => {
   await withServer({}, async (server) => {
     const url = ["--url", server.url];
@@ -258,6 +268,47 @@ Deno.test("sluice produce and consume: stdin lines round-trip with keys and head
         "sluice consume",
         "--json with -f",
       );
+    });
+
+    await t.step("-K takes escapes (\\t); a line over the bound is INPUT_INVALID", async () => {
+      await createTopic(server, "tabs", 1);
+      ok(await sluice(["produce", "tabs", "-K", "\\t", ...url], { stdin: "k\tv\n" }), "tab");
+      const out = ok(await sluice(["consume", "tabs", "-e", "-f", "%k|%s\\n", ...url]), "tab");
+      assert.equal(out, "k|v\n");
+      const long = "x".repeat(8 * 1024 * 1024 + 10); // PRODUCE_LINE_BYTES_MAX + 10, no newline
+      failsWith(
+        await sluice(["produce", "tabs", ...url], { stdin: `short\n${long}` }),
+        "INPUT_INVALID",
+        "line 2 is longer than 8388608 bytes",
+        "too long",
+      );
+      const after = ok(await sluice(["consume", "tabs", "-e", ...url]), "after");
+      assert.equal(after, "v\nshort\n", "the lines before it were produced");
+    });
+
+    await t.step({
+      name: "on a terminal, produce shows its progress on stderr",
+      ignore: !scriptAvailable,
+      fn: async () => {
+        const input = await Deno.makeTempFile();
+        try {
+          await Deno.writeTextFile(input, Array.from({ length: 3000 }, (_, i) => i).join("\n"));
+          // script(1) gives the command a terminal for stdout and stderr.
+          const cmd = `"${Deno.execPath()}" run -A ${MAIN} produce seq --batch 1000 ` +
+            `--url ${server.url} < ${input}`;
+          const out = await new Deno.Command("script", {
+            args: ["-qec", cmd, "/dev/null"],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(out.stdout);
+          assert.equal(out.code, 0, text);
+          assert.ok(text.includes("\r\x1b[Kproduced 1000 records to seq"), JSON.stringify(text));
+          assert.match(text, /produced 3000 records to seq \(partition@offsets: 0@/);
+        } finally {
+          await Deno.remove(input);
+        }
+      },
     });
 
     await t.step("consume | head: a closed stdout ends the command quietly", async () => {

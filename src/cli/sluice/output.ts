@@ -29,7 +29,7 @@ export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly #progressOn: boolean;
-  #lastProgress = 0;
+  #lastProgress = -Infinity;
   #progressShown = false;
 
   constructor(args: Parsed) {

@@ -98,6 +98,59 @@ function indexOfSeq(hay: Uint8Array, needle: Uint8Array, from: number): number {
   return -1;
 }
 
+/**
+ * Input bytes cut at a delimiter in one pass: each byte is copied into the buffer once (the buffer
+ * doubles, and moves its unread tail to the front before it grows) and scanned once, so a long line
+ * arriving in many chunks costs its length, not its length times its chunks. A line is a view into
+ * the buffer, valid until the next push.
+ */
+export class LineBuffer {
+  #buf = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+  #scan = 0;
+
+  constructor(readonly delimiter: Uint8Array) {}
+
+  get pendingLength(): number {
+    return this.#end - this.#start;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#end + chunk.length > this.#buf.length) {
+      const pending = this.#end - this.#start;
+      let buf = this.#buf;
+      if (pending + chunk.length > buf.length) {
+        buf = new Uint8Array(Math.max(buf.length * 2, pending + chunk.length));
+      }
+      buf.set(this.#buf.subarray(this.#start, this.#end));
+      this.#scan -= this.#start;
+      this.#buf = buf;
+      this.#start = 0;
+      this.#end = pending;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** The next whole line, without its delimiter, or undefined until more input. */
+  next(): Uint8Array | undefined {
+    const at = indexOfSeq(this.#buf.subarray(0, this.#end), this.delimiter, this.#scan);
+    if (at < 0) {
+      this.#scan = Math.max(this.#start, this.#end - this.delimiter.length + 1);
+      return undefined;
+    }
+    const line = this.#buf.subarray(this.#start, at);
+    this.#start = this.#scan = at + this.delimiter.length;
+    return line;
+  }
+
+  /** What follows the last delimiter (the last line of an input without a final one). */
+  rest(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+}
+
 function parseHeaders(args: Parsed): { key: string; value: string }[] {
   return args.all("header").map((h) => {
     const eq = h.indexOf("=");
@@ -233,25 +286,11 @@ export async function produceCommand(argv: string[]): Promise<void> {
     batchBytes += size;
   };
 
-  let pending = new Uint8Array(0);
+  const lines = new LineBuffer(delimiter);
   for await (const chunk of stdinChunks()) {
-    let data = chunk;
-    if (pending.length > 0) {
-      data = new Uint8Array(pending.length + chunk.length);
-      data.set(pending);
-      data.set(chunk, pending.length);
-    }
-    let start = 0;
-    for (
-      let at = indexOfSeq(data, delimiter, 0);
-      at >= 0;
-      at = indexOfSeq(data, delimiter, start)
-    ) {
-      await take(data.subarray(start, at));
-      start = at + delimiter.length;
-    }
-    pending = data.slice(start);
-    if (pending.length > PRODUCE_LINE_BYTES_MAX) {
+    lines.push(chunk);
+    for (let line = lines.next(); line !== undefined; line = lines.next()) await take(line);
+    if (lines.pendingLength > PRODUCE_LINE_BYTES_MAX) {
       throw new CliError(
         "INPUT_INVALID",
         `line ${lineNo + 1} is longer than ${PRODUCE_LINE_BYTES_MAX} bytes`,
@@ -259,7 +298,7 @@ export async function produceCommand(argv: string[]): Promise<void> {
     }
     await send();
   }
-  if (pending.length > 0) await take(pending);
+  if (lines.pendingLength > 0) await take(lines.rest());
   await send();
   out.clearProgress();
 
