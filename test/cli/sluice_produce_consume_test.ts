@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createTopic, fetchAll, withServer } from "../http/server_harness.ts";
-import { failsWith, ok, sluice, usageError } from "./sluice_harness.ts";
+import { failsWith, ok, sluice, spawnSluice, usageError } from "./sluice_harness.ts";
 
 const MAIN = new URL("../../src/cli/sluice/main.ts", import.meta.url).pathname;
 const scriptAvailable = (() => {
@@ -268,6 +268,21 @@ Deno.test("sluice produce and consume: stdin lines round-trip with keys and head
         "sluice consume",
         "--json with -f",
       );
+    });
+
+    await t.step("one partition's error ends the reads of the others (no -e)", async () => {
+      await createTopic(server, "three", 3);
+      ok(await sluice(["produce", "three", "-p", "0", ...url], { stdin: "a\n" }), "produce");
+      // Offset 1 is partition 0's end (a long poll there) and past 1 and 2's (416).
+      const child = await spawnSluice(["consume", "three", "-o", "1", ...url]);
+      await child.stdin.close();
+      // A bound for a regression (the command waiting for ever), not a timing assertion.
+      const guard = setTimeout(() => child.kill("SIGKILL"), 120_000);
+      const out = await child.output();
+      clearTimeout(guard);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assert.match(stderr, /^sluice: OFFSET_OUT_OF_RANGE: /);
     });
 
     await t.step("-K takes escapes (\\t); a line over the bound is INPUT_INVALID", async () => {

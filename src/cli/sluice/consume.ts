@@ -227,7 +227,13 @@ async function directConsume(client: ApiClient, args: Parsed, sink: RecordSink):
       if (!longPolls && !exitAtEnd && res.records.length === 0) stalled = true;
     }
   };
-  const results = await Promise.allSettled(partitions.map(loop));
+  // One partition's error ends the others' reads too (else a long poll would keep the command up).
+  const results = await Promise.allSettled(partitions.map((p) =>
+    loop(p).catch((err) => {
+      stop.abort();
+      throw err;
+    })
+  ));
   const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
   if (failed !== undefined) throw failed.reason;
 }
