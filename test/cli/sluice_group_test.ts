@@ -231,6 +231,16 @@ Deno.test("sluice group: consume -g commits; list, describe, reset-offsets, dele
         const put = (body: unknown) =>
           json(`${server.url}/v1/groups/billing/offsets`, { method: "PUT", json: body });
         assert.equal((await put({ offsets: [] })).status, 400);
+        const tooMany = Array.from({ length: 10_001 }, () => ({
+          topic: "orders",
+          partition: 0,
+          offset: 1,
+        }));
+        assert.equal(
+          (await put({ offsets: tooMany })).status,
+          400,
+          "GROUP_OFFSETS_PER_REQUEST_MAX",
+        );
         assert.equal((await put({ offsets: [{ topic: "orders", partition: 0 }] })).status, 400);
         assert.equal(
           (await put({ offsets: [{ topic: "orders", partition: 0, offset: -1 }] })).status,

@@ -8,7 +8,7 @@
  * CLIENT_REQUEST_TIMEOUT_MS plus the request's own wait), `BAD_RESPONSE` (an answer that is not
  * the API's), `CONFIG_INVALID` (config file, URL), `INPUT_INVALID` (a produce line that cannot be
  * read), `FORMAT_INVALID` (a consume format string), `PARTITION_NOT_FOUND` (-p names no
- * partition), `NOT_FOUND` (bench without the source tree), `ABORTED` (internal: a request cut
+ * partition), `TOO_MANY_PARTITIONS` (a reset larger than one request takes), `NOT_FOUND` (bench without the source tree), `ABORTED` (internal: a request cut
  * short by a signal, never shown).
  */
 export class CliError extends Error {

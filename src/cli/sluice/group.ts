@@ -11,7 +11,8 @@
 import { type CommandSpec, parseCommand, type Parsed, renderFamilyUsage } from "./args.ts";
 import { ApiClient, type Json } from "./client.ts";
 import { resolveSettings } from "./config.ts";
-import { isCliError } from "./errors.ts";
+import { GROUP_OFFSETS_PER_REQUEST_MAX } from "../../limits.ts";
+import { CliError, isCliError } from "./errors.ts";
 import { Output } from "./output.ts";
 
 /** Pages of GET /v1/groups read at most (1,000 groups each). */
@@ -262,6 +263,13 @@ async function resetOffsets(
   }
   out.clearProgress();
   const execute = args.has("execute");
+  if (execute && rows.length > GROUP_OFFSETS_PER_REQUEST_MAX) {
+    // One request, so the reset is all or nothing; the server takes this many at most.
+    throw new CliError(
+      "TOO_MANY_PARTITIONS",
+      `${rows.length} partitions: reset at most ${GROUP_OFFSETS_PER_REQUEST_MAX} at once (--topic)`,
+    );
+  }
   if (execute) {
     await client.request("PUT", ApiClient.path`/v1/groups/${group}/offsets`, {
       body: { offsets: rows.map(({ topic, partition, offset }) => ({ topic, partition, offset })) },
