@@ -30,6 +30,8 @@ export const PRODUCE_BATCH_DEFAULT = 1000;
 export const PRODUCE_BATCH_MAX = 100_000;
 /** A request's JSON size before it is sent; well below the server's 16 MiB request bound. */
 export const PRODUCE_REQUEST_BYTES_MAX = 4 * 1024 * 1024;
+/** Partitions named in the summary line for people (--json lists them all). */
+export const PRODUCE_SUMMARY_PARTITIONS_MAX = 8;
 /** One input line's bound (a longer one is INPUT_INVALID rather than memory without end). */
 export const PRODUCE_LINE_BYTES_MAX = 8 * 1024 * 1024;
 
@@ -311,7 +313,10 @@ export async function produceCommand(argv: string[]): Promise<void> {
   if (out.json) {
     await out.printJson({ topic, records: produced, partitions });
   } else {
-    const where = partitions.map((p) => `${p.partition}@${p.firstOffset}-${p.lastOffset}`);
+    const where = partitions.slice(0, PRODUCE_SUMMARY_PARTITIONS_MAX).map((p) =>
+      `${p.partition}@${p.firstOffset}-${p.lastOffset}`
+    );
+    if (partitions.length > where.length) where.push(`${partitions.length - where.length} more`);
     out.note(
       `produced ${produced} records to ${topic}${
         where.length === 0 ? "" : ` (partition@offsets: ${where.join(", ")})`
