@@ -78,6 +78,8 @@ export const FETCH_WAIT_MS_MAX = 30_000;
 export const REQUEST_BYTES_DEFAULT = 16 * MiB;
 /** Records in one JSON produce request. */
 export const RECORDS_PER_REQUEST_MAX = 100_000;
+/** Partitions whose offsets one PUT /v1/groups/{group}/offsets sets (a group's reset-offsets). */
+export const GROUP_OFFSETS_PER_REQUEST_MAX = 10_000;
 /** Server-Sent Events streams open at once. */
 export const SSE_STREAMS_MAX = 100;
 /** Bytes one SSE stream may have queued for a slow client before it stops reading the log. */

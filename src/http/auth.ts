@@ -20,6 +20,8 @@
  * | GET /v1/groups/{g}/offsets                     | read on g and on each topic with a commit |
  * | GET /v1/groups                                 | any token; lists the groups it has admin on |
  * | GET /v1/groups/{g}                             | admin on g                               |
+ * | DELETE /v1/groups/{g}                          | admin on g                               |
+ * | PUT /v1/groups/{g}/offsets                     | admin on g, read on each topic of the body |
  * | any other path                                 | any token (then 404)                     |
  *
  * No or unknown token: 401 UNAUTHENTICATED with `WWW-Authenticate: Bearer`; known but lacking the
@@ -36,7 +38,7 @@ import { SluiceError } from "../errors.ts";
 import { allows, AUTH_OPS, type AuthOp } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { errorResponse } from "./error_handler.ts";
-import { CommitBody, CreateTopicBody, JoinBody } from "./schemas.ts";
+import { CommitBody, CreateTopicBody, JoinBody, ResetOffsetsBody } from "./schemas.ts";
 
 const OPEN_PATHS = new Set(["/", "/healthz", "/openapi.json", "/docs"]);
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -146,8 +148,12 @@ export function authMiddleware(
       filterGroupList = true; // as Kafka's ListGroups: the groups the token may describe
     } else if (s[0] === "v1" && s[1] === "groups" && s.length >= 3) {
       const g = s[2];
-      if (s.length === 3 && method === "GET") {
+      if (s.length === 3 && (method === "GET" || method === "DELETE")) {
         group(g, "admin");
+      } else if (s.length === 4 && s[3] === "offsets" && method === "PUT") {
+        group(g, "admin");
+        const body = ResetOffsetsBody.safeParse(await peekJson(c.req));
+        if (body.success) { for (const o of body.data.offsets) topic(o.topic, "read"); }
       } else if (s.length === 4 && s[3] === "members" && method === "POST") {
         group(g, "read");
         const body = JoinBody.safeParse(await peekJson(c.req));

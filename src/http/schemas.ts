@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import {
   FETCH_WAIT_MS_MAX,
+  GROUP_OFFSETS_PER_REQUEST_MAX,
   HTTP_PRODUCE_TIMEOUT_MS_MAX,
   READ_BYTES_MAX,
   RECORDS_PER_REQUEST_MAX,
@@ -266,6 +267,15 @@ export const CommitBody = z.strictObject({
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   })).min(1).max(10_000),
 }).openapi("CommitOffsets");
+
+/** PUT /v1/groups/{group}/offsets: an empty group's committed offsets, set (group_admin.ts). */
+export const ResetOffsetsBody = z.strictObject({
+  offsets: z.array(z.object({
+    topic: z.string(),
+    partition: z.number().int().min(0),
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })).min(1).max(GROUP_OFFSETS_PER_REQUEST_MAX),
+}).openapi("ResetOffsets");
 
 export const GroupOffsetsResponse = z.object({
   offsets: z.array(z.object({
