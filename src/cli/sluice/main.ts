@@ -25,6 +25,7 @@ import { CliError } from "./errors.ts";
 import { GROUP_COMMANDS, GROUP_USAGE, groupCommand } from "./group.ts";
 import { produceCommand } from "./produce.ts";
 import { TOPIC_COMMANDS, TOPIC_USAGE, topicCommand } from "./topic.ts";
+import { SERVE_USAGE as SERVE_FLAGS } from "../usage.ts";
 
 export const USAGE = renderFamilyUsage(
   "sluice",
@@ -44,11 +45,9 @@ export const USAGE = renderFamilyUsage(
 const SERVE_USAGE = `Usage: sluice serve [flags]
 
 Runs the Sluice server: the HTTP API (default 127.0.0.1:8080) and the Kafka protocol (9092),
-with its data in ./data. The same command as \`deno task start\`; every flag, environment
-variable and config key is listed in README.md and at the top of src/cli/serve.ts. Common ones:
+with its data in ./data. The same command as \`deno task start\`; its flags:
 
-  --host HOST  --port PORT  --data-dir DIR  --kafka-port PORT (0: off)  --auth FILE
-  --config FILE  --tls-cert FILE --tls-key FILE  --node-id N --etcd URL (a cluster)
+${SERVE_FLAGS.replace("usage: src/main.ts serve", "  sluice serve")}
 `;
 
 const BENCH_USAGE = `Usage: sluice bench [flags]
