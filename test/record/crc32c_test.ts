@@ -5,6 +5,7 @@
  * test/record/crc32c_kernel_test.ts covers the kernel's build, loading and selection.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import {
   crc32c,
   type Crc32cFn,
@@ -13,6 +14,7 @@ import {
   crc32cPortable,
   crc32cSelfTest,
 } from "../../src/record/crc32c.ts";
+import { crc32cLibraryPath } from "../../src/runtime/crc32c_native.ts";
 import { fromHex, prng, randomBytes } from "../test_util.ts";
 
 interface Crc32cCase {
@@ -61,6 +63,14 @@ const IMPLS: [string, Crc32cFn][] = [
   ["crc32c()", (d: Uint8Array, initial: number) => crc32c(d, initial)],
 ];
 
+/** x86-64 Linux with SSE4.2 and PCLMULQDQ: where a built kernel must load. */
+function cpuHasKernel(): boolean {
+  if (Deno.build.arch !== "x86_64" || Deno.build.os !== "linux") return false;
+  const flags = Deno.readTextFileSync("/proc/cpuinfo").match(/^flags\s*:(.*)$/m)?.[1] ?? "";
+  const set = new Set(flags.trim().split(/\s+/));
+  return set.has("sse4_2") && set.has("pclmulqdq");
+}
+
 const MiB = 1024 * 1024;
 const ENCODER = new TextEncoder();
 
@@ -68,9 +78,14 @@ Deno.test("crc32c", async (t) => {
   await t.step("the implementations loaded here", () => {
     // This machine kind (linux x64 gnu) has a prebuilt @node-rs/crc32; losing it silently would
     // cost ~4x on large batches, so its absence is a failure, not a fallback, in this test run.
-    // The kernel's presence is asserted by crc32c_kernel_test.ts, which builds it.
+    // A kernel built (`deno task test` builds it first) must load on a CPU that has its
+    // instructions: one refused by its self-test is a broken kernel (crc32c_kernel_test.ts builds
+    // it and checks the choice in child processes).
     const forced = Deno.env.get("SLUICE_CRC32C");
     if (!forced) assert.ok(crc32cImplementations.has("node-rs"), "node-rs loaded");
+    const library = crc32cLibraryPath();
+    const built = library !== undefined && existsSync(library);
+    if (!forced && built && cpuHasKernel()) assert.equal(crc32cImplementation, "kernel");
     assert.ok(crc32cImplementations.has("portable"));
     assert.equal([...crc32cImplementations.keys()][0], crc32cImplementation);
   });
