@@ -177,9 +177,9 @@ Deno.test("crc32c", async (t) => {
     const data = randomBytes(40_000, next);
     const whole = crc32cPortable(data);
     // Cuts on both sides of the 8-byte stride, the small-input cut-overs and the kernel's blocks
-    // of 3 x 256 and 3 x 4096 bytes.
-    const cuts = [0, 1, 7, 8, 9, 31, 32, 63, 100, 255, 256, 257, 767, 768, 769, 1000, 4095, 4096];
-    for (const cut of [...cuts, 12_287, 12_288, 12_289, 39_999, 40_000]) {
+    // of 3 x 64, 3 x 256 and 3 x 4096 bytes.
+    const cuts = [0, 1, 7, 8, 9, 31, 32, 63, 100, 191, 192, 193, 255, 256, 257, 767, 768, 769];
+    for (const cut of [...cuts, 1000, 4095, 4096, 12_287, 12_288, 12_289, 39_999, 40_000]) {
       const a = data.subarray(0, cut);
       const b = data.subarray(cut);
       for (const [name, fn] of IMPLS) {
