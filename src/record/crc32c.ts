@@ -20,7 +20,7 @@
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
-import { loadCrc32cKernel } from "../runtime/crc32c_native.ts";
+import { ffiGranted, loadCrc32cKernel } from "../runtime/crc32c_native.ts";
 import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
@@ -113,6 +113,8 @@ export function crc32cSelfTest(fn: Crc32cFn): boolean {
 }
 
 async function loadNodeRs(): Promise<Crc32cFn | null> {
+  // Deno without --allow-ffi: importing the addon would prompt on a terminal, and fail elsewhere.
+  if (!ffiGranted()) return null;
   try {
     const mod = await import("@node-rs/crc32");
     const addon = mod.crc32c as (input: Uint8Array, initialState?: number | null) => number;

@@ -80,6 +80,10 @@ async function openRaw(path: string): Promise<RawKernel> {
     return { available: () => s.sluice_crc32c_available(), crc: s.sluice_crc32c };
   }
   if (g.Deno !== undefined) {
+    // Asked first, so that a run without --allow-ffi falls back instead of prompting on a terminal.
+    if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") {
+      throw new Error("FFI not allowed (--allow-ffi)");
+    }
     const lib = Deno.dlopen(
       path,
       {
@@ -94,6 +98,16 @@ async function openRaw(path: string): Promise<RawKernel> {
     };
   }
   throw new Error("no FFI on this runtime");
+}
+
+/**
+ * Whether native code may be loaded without asking: on Deno, --allow-ffi was given (without it a
+ * native addon's import would prompt on a terminal); elsewhere (Bun) always.
+ */
+export function ffiGranted(): boolean {
+  const g = globalThis as { Deno?: unknown };
+  if (g.Deno === undefined) return true;
+  return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
 }
 
 /** Opens the kernel at `path` (default crc32cLibraryPath()), or says why it cannot be used. */
