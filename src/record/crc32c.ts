@@ -20,7 +20,7 @@
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
-import { ffiGranted, loadCrc32cKernel } from "../runtime/crc32c_native.ts";
+import { type Crc32cFn, ffiGranted, loadCrc32cKernel } from "../runtime/crc32c_native.ts";
 import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
@@ -75,8 +75,7 @@ export function crc32cPortable(data: Uint8Array, initial = 0): number {
 /** The implementations, fastest first. */
 export type Crc32cImplementation = "kernel" | "node-rs" | "portable";
 
-/** CRC-32C of `data` continuing from `initial`; unsigned. */
-export type Crc32cFn = (data: Uint8Array, initial: number) => number;
+export type { Crc32cFn };
 
 function forcedImplementation(): Crc32cImplementation | undefined {
   // Deno without --allow-env reads undefined here; the default (fastest available) applies.
@@ -92,13 +91,14 @@ const CHECK_VECTOR = new Uint8Array([0, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37
  * A fast implementation is used only if it computes the same function as the portable code: a
  * binary that loads but computes something else (wrong build, ABI mismatch, a broken stream join)
  * must not check batches. Vectors: the standard "123456789" (0xE3069283) on a misaligned view, and
- * a 10,000-byte pseudo-random buffer at byteOffset 3, whole and as two chained pieces, which takes
- * the kernel through its long three-stream blocks, its short ones and its tail.
+ * a 13,300-byte pseudo-random buffer at byteOffset 3, whole and as two chained pieces, which takes
+ * the kernel through each size of its three-stream blocks (3 x 4096, 3 x 256, 3 x 64 bytes), its
+ * 8-byte steps and its last bytes.
  */
 export function crc32cSelfTest(fn: Crc32cFn): boolean {
   if (fn(CHECK_VECTOR, 0) !== 0xe3069283) return false;
   if (fn(new Uint8Array(0), 0x12345678) !== 0x12345678) return false;
-  const backing = new Uint8Array(10_003);
+  const backing = new Uint8Array(13_303);
   let x = 0x9e3779b9;
   for (let i = 0; i < backing.length; i++) {
     x ^= x << 13;
@@ -126,20 +126,26 @@ async function loadNodeRs(): Promise<Crc32cFn | null> {
   }
 }
 
+/** Why the kernel is not in use, when it is not (see `crc32cKernelRefusal`). */
+let kernelRefusal: string | null = null;
+
 async function loadKernel(): Promise<Crc32cFn | null> {
   const load = await loadCrc32cKernel();
-  // load.reason says why not (not built, no --allow-ffi, no SSE4.2): the others serve.
-  return load.kernel;
+  if (load.kernel !== null) return load.kernel;
+  kernelRefusal = load.reason; // not built, no --allow-ffi, no SSE4.2: the others serve
+  return null;
 }
 
 /** Every fast implementation that loaded and passed its self-test, fastest first. */
 async function loadFast(): Promise<Map<Crc32cImplementation, Crc32cFn>> {
   const forced = forcedImplementation();
   const loaded = new Map<Crc32cImplementation, Crc32cFn>();
+  if (forced === "portable" || forced === "node-rs") kernelRefusal = `SLUICE_CRC32C=${forced}`;
   if (forced === "portable") return loaded;
   if (forced === undefined || forced === "kernel") {
     const fn = await loadKernel();
     if (fn !== null && crc32cSelfTest(fn)) loaded.set("kernel", fn);
+    else if (fn !== null) kernelRefusal = "the library failed its self-test";
   }
   if (forced === undefined || forced === "node-rs") {
     const fn = await loadNodeRs();
@@ -154,6 +160,12 @@ const fastFn: Crc32cFn | null = fast.get(chosen) ?? null;
 
 /** Which implementation `crc32c` uses for inputs of `crc32cSmallInputBytes` bytes and more. */
 export const crc32cImplementation: Crc32cImplementation = chosen;
+
+/**
+ * Why the kernel is not in use (not built, no --allow-ffi, the CPU, its self-test, SLUICE_CRC32C),
+ * or null when it is: for a start-up log or a bug report.
+ */
+export const crc32cKernelRefusal: string | null = kernelRefusal;
 
 /**
  * Every implementation loaded in this process, fastest first, the portable code last: for tests

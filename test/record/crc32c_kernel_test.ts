@@ -51,12 +51,16 @@ async function build(args: string[], env: Record<string, string> = {}) {
   return { code: out.code, stderr: DECODER.decode(out.stderr) };
 }
 
+/** Why the last childImplementation's kernel was not used (crc32cKernelRefusal), or null. */
+let childRefusal: string | null = null;
+
 /** A child Deno that imports crc32c.ts and prints the implementation in use and a CRC. */
 async function childImplementation(permissions: string[], forced: string): Promise<string> {
   const moduleUrl = new URL("src/record/crc32c.ts", ROOT).href;
-  const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(moduleUrl)};\n` +
-    `const v = crc32c(new TextEncoder().encode("123456789".repeat(100)));\n` +
-    `console.log(crc32cImplementation + " " + v);\n`;
+  const script = `import * as m from ${JSON.stringify(moduleUrl)};\n` +
+    `const v = m.crc32c(new TextEncoder().encode("123456789".repeat(100)));\n` +
+    `console.log(m.crc32cImplementation + " " + v);\n` +
+    `console.log(JSON.stringify(m.crc32cKernelRefusal));\n`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...permissions, "-"],
     cwd: ROOT,
@@ -71,7 +75,9 @@ async function childImplementation(permissions: string[], forced: string): Promi
   await writer.close();
   const out = await child.output();
   assert.equal(out.code, 0, DECODER.decode(out.stderr));
-  return DECODER.decode(out.stdout).trim();
+  const [line, refusal] = DECODER.decode(out.stdout).trim().split("\n");
+  childRefusal = JSON.parse(refusal);
+  return line;
 }
 
 Deno.test({
@@ -161,14 +167,17 @@ Deno.test({
         const ffi = ["--allow-read", "--allow-env", "--allow-ffi"];
         const best = cpuHasKernel ? "kernel" : "node-rs";
         assert.equal(await childImplementation(ffi, ""), `${best} ${expected}`);
+        if (cpuHasKernel) assert.equal(childRefusal, null);
         assert.equal(await childImplementation(ffi, "kernel"), `${best} ${expected}`);
         assert.equal(await childImplementation(ffi, "node-rs"), `node-rs ${expected}`);
+        assert.equal(childRefusal, "SLUICE_CRC32C=node-rs");
         assert.equal(await childImplementation(ffi, "portable"), `portable ${expected}`);
         // An unknown value is the default.
         assert.equal(await childImplementation(ffi, "fastest"), `${best} ${expected}`);
         // Deno without --allow-ffi refuses both the library and the addon.
         const noFfi = ["--allow-read", "--allow-env"];
         assert.equal(await childImplementation(noFfi, ""), `portable ${expected}`);
+        assert.match(childRefusal ?? "", /FFI not allowed/);
         assert.equal(await childImplementation(noFfi, "kernel"), `portable ${expected}`);
       },
     });
