@@ -34,7 +34,8 @@ const ifPossible = values["if-possible"]!;
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SOURCE = join(ROOT, "native", "crc32c.c");
 const BUILD_DIR = values.out === undefined ? join(ROOT, "native", "build") : resolve(values.out);
-const FLAGS = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"];
+// No -Werror: a newer compiler's new warning must not cost users the kernel.
+const FLAGS = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wextra"];
 
 function line(level: "debug" | "warn" | "info", message: string, fields = {}): void {
   if (level === "debug" && Deno.env.get("SLUICE_DEBUG") !== "1") return;
@@ -92,4 +93,9 @@ if (!out.success) {
   giveUp("warn", `${cc} failed`, { stderr: new TextDecoder().decode(out.stderr).slice(0, 4000) });
 }
 Deno.renameSync(temporary, target);
-if (!ifPossible) console.error(`build_native: built ${target}`);
+if (!ifPossible) {
+  // The compiler's warnings, if any (test/record/crc32c_kernel_test.ts wants none).
+  const warnings = new TextDecoder().decode(out.stderr).trim();
+  if (warnings !== "") console.error(warnings);
+  console.error(`build_native: built ${target}`);
+}

@@ -93,6 +93,7 @@ Deno.test({
       fn: async () => {
         const first = await build(["--out", dir]);
         assert.equal(first.code, 0, first.stderr);
+        assert.doesNotMatch(first.stderr, /warning/i, "native/crc32c.c compiles without warnings");
         const path = join(dir, LIBRARY!);
         const load = await loadCrc32cKernel(path);
         if (!cpuHasKernel) {
