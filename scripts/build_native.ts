@@ -73,7 +73,12 @@ if (!values.force && built !== undefined && built >= sourceTime && built >= scri
 }
 
 const cc = Deno.env.get("CC") || "gcc";
-Deno.mkdirSync(BUILD_DIR, { recursive: true });
+try {
+  Deno.mkdirSync(BUILD_DIR, { recursive: true });
+} catch (err) {
+  // A read-only checkout: `deno task start` must still start.
+  giveUp("warn", `cannot create ${BUILD_DIR}: ${(err as Error).message}`);
+}
 const temporary = join(BUILD_DIR, `${name}.${Deno.pid}.tmp`);
 let out: Deno.CommandOutput;
 try {
@@ -92,7 +97,11 @@ if (!out.success) {
   } catch { /* not written */ }
   giveUp("warn", `${cc} failed`, { stderr: new TextDecoder().decode(out.stderr).slice(0, 4000) });
 }
-Deno.renameSync(temporary, target);
+try {
+  Deno.renameSync(temporary, target);
+} catch (err) {
+  giveUp("warn", `cannot write ${target}: ${(err as Error).message}`);
+}
 if (!ifPossible) {
   // The compiler's warnings, if any (test/record/crc32c_kernel_test.ts wants none).
   const warnings = new TextDecoder().decode(out.stderr).trim();

@@ -149,6 +149,21 @@ Deno.test({
       assert.deepEqual([...Deno.readDirSync(out)], [], "nothing left behind");
     });
 
+    await t.step(
+      "a build dir that cannot be made: exit 1 alone, 0 under --if-possible",
+      async () => {
+        const file = join(dir, "a-file");
+        Deno.writeTextFileSync(file, "");
+        const out = join(file, "build"); // under a regular file: ENOTDIR, even for root
+        const alone = await build(["--out", out]);
+        assert.equal(alone.code, 1);
+        assert.match(alone.stderr, /cannot create/);
+        const quiet = await build(["--out", out, "--if-possible"]);
+        assert.equal(quiet.code, 0, quiet.stderr);
+        assert.equal(JSON.parse(quiet.stderr).level, "warn");
+      },
+    );
+
     await t.step("the loader refuses a missing file and a file that is no library", async () => {
       const missing = await loadCrc32cKernel(join(dir, "missing.so"));
       assert.equal(missing.kernel, null);
