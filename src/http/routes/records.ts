@@ -17,7 +17,7 @@
  * serves what this broker leads and forwards the rest to the partition's leader (forwarding.ts);
  * a JSON produce is split by leader (cluster_produce.ts).
  */
-import type { FetchResult, WriteOptions } from "../../broker/broker.ts";
+import type { BatchAppendResult, FetchResult, WriteOptions } from "../../broker/broker.ts";
 import type { Context } from "hono";
 import type { FetchBudget } from "../../broker/fetch_reader.ts";
 import { ByteLease } from "../../byte_budget.ts";
@@ -26,7 +26,7 @@ import { HTTP_PRODUCE_TIMEOUT_MS_DEFAULT, READ_BYTES_DEFAULT } from "../../limit
 import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
-import { leasedBody, readJson, readParams, readQuery } from "../body.ts";
+import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
 import { recordsToJson, toProduceRecords } from "../records_json.ts";
 import {
   AppendResponse,
@@ -149,8 +149,16 @@ export function registerRecordRoutes(ctx: AppContext): void {
         waitMs: write.timeoutMs,
       });
     }
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const result = await broker.appendBatches(topic, partition, bytes, write);
+    // The body's one buffer goes to the log as it is: checked, offsets patched in place, written
+    // (synchronously, within appendBatches). The broker keeps no reference to the bytes once its
+    // promise has settled, so the buffer then serves a later request.
+    const bytes = await readBody(c, ctx.maxRequestBytes, ctx.bodyBuffers);
+    let result: BatchAppendResult;
+    try {
+      result = await broker.appendBatches(topic, partition, bytes, write);
+    } finally {
+      ctx.bodyBuffers.give(bytes);
+    }
     return c.json({ baseOffset: result.baseOffset, lastOffset: result.lastOffset });
   });
 
