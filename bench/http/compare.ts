@@ -6,8 +6,9 @@
  * for two trees the second's per-round ratio to the first.
  *
  * Run: deno run -A bench/http/compare.ts [--rounds 8] [--requests 1500] [--clients 1] \
- *        /path/to/main-tree=base /path/to/branch-tree=new
- * (each tree needs its node_modules: `deno install` in it.)
+ *        [--bun /path/to/bun] /path/to/main-tree=base /path/to/branch-tree=new
+ * (each tree needs its node_modules: `deno install` in it). With --bun the sink and the servers
+ * run on Bun; the client stays in this Deno process.
  */
 import { parseArgs } from "node:util";
 import { type Figure, figure } from "../bench_util.ts";
@@ -24,12 +25,17 @@ interface Started {
   dataDir: string;
 }
 
-async function startTree(tree: string, name: string, clients: number): Promise<Started> {
+async function startTree(
+  tree: string,
+  name: string,
+  clients: number,
+  bun: string | undefined,
+): Promise<Started> {
   const dataDir = await Deno.makeTempDir({ prefix: "sluice-compare-" });
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(bun ?? Deno.execPath(), {
     args: [
       "run",
-      "-A",
+      ...(bun === undefined ? ["-A"] : []),
       `${tree}/src/main.ts`,
       "serve",
       "--host",
@@ -69,16 +75,17 @@ const { values, positionals } = parseArgs({
     rounds: { type: "string", default: "8" },
     requests: { type: "string", default: "1500" },
     clients: { type: "string", default: "1" },
+    bun: { type: "string" },
   },
   allowPositionals: true,
 });
 const clients = Number(values.clients);
-const sink = await startSink();
+const sink = await startSink(values.bun);
 const started: Started[] = [];
 try {
   for (const arg of positionals) {
     const [tree, name = tree] = arg.split("=");
-    started.push(await startTree(tree, name, clients));
+    started.push(await startTree(tree, name, clients, values.bun));
   }
   const targets = [
     { name: "sink", url: sink.url, pid: sink.pid, topic: "compare" },

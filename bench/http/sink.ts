@@ -20,10 +20,11 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-export async function startSink(): Promise<Sink> {
-  const isDeno = process.versions.deno !== undefined;
+/** Starts the sink on this runtime, or on the Bun binary `bun` names. */
+export async function startSink(bun?: string): Promise<Sink> {
+  const isDeno = bun === undefined && process.versions.deno !== undefined;
   const argv = ["run", ...(isDeno ? ["-A"] : []), SINK];
-  const child: ChildProcess = spawn(process.execPath, argv, {
+  const child: ChildProcess = spawn(bun ?? process.execPath, argv, {
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
