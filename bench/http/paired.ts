@@ -12,7 +12,7 @@
  */
 import { type Figure, figure, MB } from "../bench_util.ts";
 import type { Server } from "../bench_server.ts";
-import { CLIENTS, type Plan, RECORDS_PER_REQUEST, VALUE_BYTES } from "./plan.ts";
+import { type Plan, RECORDS_PER_REQUEST, VALUE_BYTES } from "./plan.ts";
 import type { HttpBenchResult } from "./results.ts";
 import { createTopic, highWatermarks, produceBatches } from "./requests.ts";
 import { type Payloads, requestsPerClientFor, type RunSample, summarize, timed } from "./runs.ts";
@@ -124,7 +124,7 @@ export function pairedFigures(
   };
 }
 
-/** Sluice against the bare Hono POST sink, 1 and 4 clients (see the top of this file). */
+/** Sluice against the bare Hono POST sink, 1 and 4 clients (1 with --quick; see the top). */
 export async function benchProduceVsSink(
   server: Server,
   plan: Plan,
@@ -135,7 +135,7 @@ export async function benchProduceVsSink(
   const results: HttpBenchResult[] = [];
   const rounds = Math.max(PAIRED_ROUNDS_MIN, plan.measuredRuns);
   try {
-    for (const clients of CLIENTS) {
+    for (const clients of plan.pairedClients) {
       const topic = `bench-vs-sink-x${clients}`;
       await createTopic(server.url, topic, clients);
       const requestsPerClient = requestsPerClientFor(plan.batchRecordsPerRun, clients);
