@@ -17,6 +17,10 @@
  * - `produce-json`: POST /v1/topics/{t}/records with 1,000 records of 100-character string values
  *   per request (the body serialized once, before timing), 1 and 4 clients, no keys (sticky
  *   partitioner). Target: >= 100,000 records/s.
+ * - `produce-vs-sink`: the produce-batch load (1 and 4 clients) sent in alternating runs to Sluice
+ *   and to a bare Hono app whose one POST route reads the body and answers 200 (bench/http/
+ *   sink_server.ts, on the same runtime): Sluice's bytes/s over the sink's per round (median and
+ *   spread) and each server's CPU per request. Goals: ratio >= 0.7, <= 160 us per request.
  * - `fetch`: the 4-partition topic produce-batch/x4 wrote, read with GET .../records?offset=N&
  *   maxBytes=1 MiB and Accept application/vnd.kafka.recordbatch from offset 0 to the high
  *   watermark; records counted from the Sluice-Next-Offset deltas. 1 reader on partition 0,
@@ -42,6 +46,7 @@ import { payloads } from "./http/runs.ts";
 import { benchProduceBatch, benchProduceJson } from "./http/produce.ts";
 import { benchFetch, ensureFetchData } from "./http/fetch.ts";
 import { benchLatency } from "./http/latency.ts";
+import { benchProduceVsSink } from "./http/paired.ts";
 
 export type { Figure } from "./bench_util.ts";
 export {
@@ -104,6 +109,10 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOut
       log("http: produce JSON records");
       done(await benchProduceJson(server, plan, p));
     }
+    if (wanted("produce-vs-sink")) {
+      log("http: produce raw record batches, paired with a bare Hono POST sink");
+      done(await benchProduceVsSink(server, plan, p, log));
+    }
     if (wanted("fetch")) {
       log("http: fetch (binary and JSON)");
       await ensureFetchData(server, plan, p);
@@ -149,7 +158,19 @@ export function formatHttpTable(outcome: HttpBenchOutcome): string {
       r.target === undefined ? "" : `${r.target.met ? "MET" : "MISSED"} (${r.target.text})`,
     ]);
   }
+  const paired = outcome.results.flatMap((r) => {
+    const f = r.paired;
+    if (f === undefined) return [];
+    const spread = (x: { median: number; min: number; max: number }, digits: number) =>
+      `${fixed(x.median, digits)} [${fixed(x.min, digits)}-${fixed(x.max, digits)}]`;
+    return [
+      `${r.name}: over ${f.baseline}, ${f.rounds} alternating rounds: bytes/s ratio ` +
+      `${spread(f.ratio, 2)}; server CPU per request ${spread(f.cpuUsPerRequest, 0)} us ` +
+      `(${f.baseline}: ${spread(f.baselineCpuUsPerRequest, 0)} us; ratio ${spread(f.cpuRatio, 2)})`,
+    ];
+  });
   return `${textTable(rows)}
+${paired.map((line) => `${line}\n`).join("")}\
 note: ${outcome.note}; CPU is cores busy (CPU s per wall s), client = the whole bench process
 ${formatServerLine(outcome.server)}`;
 }

@@ -279,7 +279,9 @@ export function renderMarkdown(
     "Median of the measured runs. MB/s is decimal (10^6 bytes/s) of the bytes the scenario " +
       "moves (`params.mbBasis` says which: log bytes, request bytes or record values). " +
       "*ratio to limit* is the scenario's MB/s over the named baseline's: the same runtime " +
-      "writing or reading the same bytes to a plain file, so 1.0 is the file system's own speed.",
+      "writing or reading the same bytes to a plain file, so 1.0 is the file system's own speed " +
+      "(`http.hono-post-sink.*`: a bare Hono app on the same runtime whose one POST route reads " +
+      "the body, run alternately with Sluice; the ratio is the median of the per-round ratios).",
   );
   parts.push(
     report.scenarios.length === 0 ? "_No scenario ran._" : renderScenarioTable(report.scenarios),
@@ -470,7 +472,7 @@ export function renderSvg(report: BenchReportStd): string {
   y += 18;
   const legend: [BarKind, string][] = [
     ["sluice", "Sluice"],
-    ["baseline", "limit: the same runtime, plain file I/O"],
+    ["baseline", "limit: the same runtime, plain file I/O (or a bare Hono sink)"],
     ["peer", "peer, same machine and run"],
   ];
   let lx = labelX;

@@ -336,6 +336,15 @@ export const HTTP_FETCH_BYTES_MAX = 8 * MiB;
  * is four maximal fetches, or 32 of the default 1 MiB.
  */
 export const HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX = 32 * MiB;
+/**
+ * HTTP: request body buffers kept for reuse once their request's append has settled (body.ts
+ * BodyBuffers), so a produce does not allocate (and the garbage collector does not reclaim) a
+ * fresh body-sized buffer per request. At most this many are kept, each of at most
+ * HTTP_BODY_BUFFER_POOLED_BYTES_MAX: 16 of 1 MiB is 16 MiB held at worst.
+ */
+export const HTTP_BODY_BUFFERS_POOLED_MAX = 16;
+/** HTTP: the largest body buffer kept for reuse; a larger body's buffer is left to the GC. */
+export const HTTP_BODY_BUFFER_POOLED_BYTES_MAX = 1 * MiB;
 
 /**
  * Cluster mode: how long one request to etcd (its v3 JSON gateway) may take before it is

@@ -31,6 +31,8 @@ export interface Plan {
   latencyRequestsPerRun: number;
   /** Single-record produces per paced run, at PACED_REQUESTS_PER_SEC. */
   pacedRequestsPerRun: number;
+  /** Client counts of produce-vs-sink (paired.ts). */
+  pairedClients: readonly number[];
 }
 
 export const FULL_PLAN: Plan = {
@@ -41,6 +43,7 @@ export const FULL_PLAN: Plan = {
   jsonFetchRecordsPerReader: 1_000_000,
   latencyRequestsPerRun: 500,
   pacedRequestsPerRun: 500,
+  pairedClients: CLIENTS,
 };
 
 export const QUICK_PLAN: Plan = {
@@ -51,4 +54,5 @@ export const QUICK_PLAN: Plan = {
   jsonFetchRecordsPerReader: 100_000,
   latencyRequestsPerRun: 300,
   pacedRequestsPerRun: 250,
+  pairedClients: [1],
 };

@@ -1,8 +1,15 @@
 /** What the HTTP suite reports: one result per scenario, the server's outcome, its options. */
 import type { Figure } from "../bench_util.ts";
 import type { ServerBenchOptions, ServerInfo } from "../bench_server.ts";
+import type { PairedFigures } from "./paired.ts";
 
-export const HTTP_GROUPS = ["produce-batch", "produce-json", "fetch", "latency"] as const;
+export const HTTP_GROUPS = [
+  "produce-batch",
+  "produce-json",
+  "produce-vs-sink",
+  "fetch",
+  "latency",
+] as const;
 
 export interface HttpBenchResult {
   suite: "http";
@@ -23,6 +30,8 @@ export interface HttpBenchResult {
   /** CPU seconds per wall second during the measured runs (median): 1.0 is one core busy. */
   cpuCores?: { server: number; client: number };
   target?: { text: string; met: boolean };
+  /** Paired runs against a baseline server (paired.ts): per-round ratios and CPU per request. */
+  paired?: PairedFigures;
 }
 
 /** The server subprocess: how it was started and how it stopped (bench_server.ts). */

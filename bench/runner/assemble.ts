@@ -4,7 +4,13 @@
  */
 import type { EmbeddedBenchResult } from "../embedded_bench.ts";
 import type { BaselineResult, PeerResult, ScenarioResult } from "../types.ts";
-import { groupScenarios, httpScenarios, storageBaselines, storageScenarios } from "./convert.ts";
+import {
+  groupScenarios,
+  httpBaselines,
+  httpScenarios,
+  storageBaselines,
+  storageScenarios,
+} from "./convert.ts";
 import type { BenchResultsFile } from "./details.ts";
 
 /**
@@ -22,6 +28,7 @@ export function assembleReport(report: BenchResultsFile, embedded: EmbeddedBench
   for (const b of storageBaselines(details.storage)) {
     if (!baselineNames.has(b.name)) report.baselines.push(b);
   }
+  report.baselines.push(...httpBaselines(details.http));
   const scenarioNames = new Set(embeddedScenarios.map((s) => s.name));
   report.scenarios.push(...embeddedScenarios);
   for (const s of storageScenarios(details.storage)) {

@@ -164,6 +164,16 @@ const HTTP_NAMES: Record<string, { name: string; limit?: string; mbBasis: string
     limit: "file.write.100B",
     mbBasis: "request bytes (RecordBatch v2)",
   },
+  "produce-vs-sink/x1": {
+    name: "produce.100B.batch.vs-sink",
+    limit: "http.hono-post-sink.100B",
+    mbBasis: "request bytes (RecordBatch v2)",
+  },
+  "produce-vs-sink/x4": {
+    name: "produce.100B.batch.vs-sink.x4",
+    limit: "http.hono-post-sink.100B.x4",
+    mbBasis: "request bytes (RecordBatch v2)",
+  },
   "produce-json/x1": { name: "produce.100B.json", mbBasis: "request bytes (JSON)" },
   "produce-json/x4": { name: "produce.100B.json.x4", mbBasis: "request bytes (JSON)" },
   "fetch-batch/x1": {
@@ -227,7 +237,8 @@ export function httpScenarios(outcome: HttpBenchOutcome): ScenarioResult[] {
       records: num(r.params.recordsPerRun) || num(r.params.requestsPerRun) * perRequest,
       recordsPerSec: recordsPerSec.median,
       mbPerSec: mbPerSec.median,
-      ratioToLimit: null,
+      // Paired runs: the median of the per-round ratios, not a ratio of medians.
+      ratioToLimit: r.paired?.ratio.median ?? null,
       limit: limit ?? null,
       p50Ms: r.latencyMs?.p50 ?? null,
       p99Ms: r.latencyMs?.p99 ?? null,
@@ -241,7 +252,31 @@ export function httpScenarios(outcome: HttpBenchOutcome): ScenarioResult[] {
         warmupRuns: r.warmupRuns,
         mbBasis,
         transport: "HTTP/1.1 over loopback, client and server on the same cores",
+        ...(r.paired === undefined ? {} : {
+          pairedRounds: r.paired.rounds,
+          pairedRatioMin: r.paired.ratio.min,
+          pairedRatioMax: r.paired.ratio.max,
+          serverCpuUsPerRequest: r.paired.cpuUsPerRequest.median,
+          serverCpuUsPerRequestMin: r.paired.cpuUsPerRequest.min,
+          serverCpuUsPerRequestMax: r.paired.cpuUsPerRequest.max,
+          baselineCpuUsPerRequest: r.paired.baselineCpuUsPerRequest.median,
+        }),
       },
+    });
+  }
+  return out;
+}
+
+/** The baselines the http suite measured beside its paired scenarios (the bare Hono sink). */
+export function httpBaselines(outcome: HttpBenchOutcome | undefined): BaselineResult[] {
+  const out: BaselineResult[] = [];
+  for (const r of outcome?.results ?? []) {
+    const limit = HTTP_NAMES[r.name]?.limit;
+    if (r.paired === undefined || limit === undefined) continue;
+    out.push({
+      name: limit,
+      mbPerSec: r.paired.baselineMbPerSec.median,
+      runs: baselineRuns(r.paired.baselineMbPerSec, r.paired.rounds),
     });
   }
   return out;

@@ -10,6 +10,8 @@ import type { Broker } from "../broker/broker.ts";
 import { ByteBudget } from "../byte_budget.ts";
 import { SluiceError } from "../errors.ts";
 import {
+  HTTP_BODY_BUFFER_POOLED_BYTES_MAX,
+  HTTP_BODY_BUFFERS_POOLED_MAX,
   HTTP_FETCH_BYTES_MAX,
   HTTP_FORWARD_TIMEOUT_MS,
   HTTP_FORWARDS_IN_FLIGHT_MAX,
@@ -21,6 +23,7 @@ import {
 import type { Logger } from "../logger.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { authMiddleware } from "./auth.ts";
+import { BodyBuffers } from "./body.ts";
 import { ProducePartitioner } from "./cluster_produce.ts";
 import { errorResponse } from "./error_handler.ts";
 import { Forwarder } from "./forwarding.ts";
@@ -66,6 +69,10 @@ export interface AppContext {
   sseStreamsMax: number;
   /** Aborted when the server shuts down: streams end, long polls return. */
   shutdown: AbortSignal;
+  /** Largest request body (413 REQUEST_TOO_LARGE past it; body.ts readBody). */
+  maxRequestBytes: number;
+  /** Produce bodies' buffers, reused once their append has settled (body.ts BodyBuffers). */
+  bodyBuffers: BodyBuffers;
   /** Largest fetch response (a larger maxBytes is clamped). */
   fetchBytesMax: number;
   /** Fetch response bodies not yet taken by their clients (records.ts, body.ts leasedBody). */
@@ -148,6 +155,8 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
     metrics,
     sseStreamsMax: options.sseStreamsMax ?? SSE_STREAMS_MAX,
     shutdown: shutdown.signal,
+    maxRequestBytes,
+    bodyBuffers: new BodyBuffers(HTTP_BODY_BUFFERS_POOLED_MAX, HTTP_BODY_BUFFER_POOLED_BYTES_MAX),
     fetchBytesMax: options.fetchBytesMax ?? HTTP_FETCH_BYTES_MAX,
     responseBytes: new ByteBudget(options.responseBytesMax ?? HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX),
     forwarder: new Forwarder(broker, {

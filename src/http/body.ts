@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
 import type { ByteLease } from "../byte_budget.ts";
 import { SluiceError } from "../errors.ts";
+import { runtimeName } from "../runtime/serve.ts";
 
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
@@ -23,6 +24,192 @@ function invalid(what: string, error: z.ZodError): SluiceError {
     }`
     : issue.message;
   return new SluiceError("INVALID_REQUEST", `${path}: ${message}`);
+}
+
+const EMPTY = new Uint8Array(0);
+const ON_BUN = runtimeName() === "bun";
+
+function tooLarge(maxBytes: number): SluiceError {
+  return new SluiceError("REQUEST_TOO_LARGE", `request bodies are limited to ${maxBytes} bytes`);
+}
+
+/**
+ * The request's body as one Uint8Array of its own, at most `maxBytes` (413 REQUEST_TOO_LARGE past
+ * it: from Content-Length before anything is read, else as soon as the bytes read pass it).
+ *
+ * No chunk list and no concatenated copy. A body with Content-Length that the runtime streams
+ * from its socket (a byte stream: Deno's) is read straight into one buffer sized from it (plus a
+ * little room to see the end): the runtime writes each chunk there, nothing is copied in
+ * JavaScript (Deno's `Request.arrayBuffer()` reads a growing buffer of its own, a fresh one per
+ * request). On Bun, a body with Content-Length is its native arrayBuffer(): one buffer. A body
+ * handed over in chunks (without Content-Length) is returned as it is when it is one chunk, else
+ * copied once into one buffer (doubling, bounded by `maxBytes`). A body some middleware already
+ * read (auth peeks at some) comes from Hono's cache.
+ *
+ * With `buffers`, the buffer a byte stream is read into is taken from them: give the body back
+ * (`buffers.give`) once nothing uses its bytes any more, and it serves a later request.
+ */
+export async function readBody(
+  c: Context,
+  maxBytes: number,
+  buffers?: BodyBuffers,
+): Promise<Uint8Array> {
+  const raw = c.req.raw;
+  const declared = contentLength(raw.headers);
+  if (declared !== undefined && declared > maxBytes) throw tooLarge(maxBytes);
+  if (raw.bodyUsed) return new Uint8Array(await c.req.arrayBuffer());
+  // Bun reads a body of known length natively into one buffer; its stream would be one chunk
+  // too, but a stream and a reader cost more there than that one call.
+  if (declared !== undefined && ON_BUN) return new Uint8Array(await raw.arrayBuffer());
+  const stream = raw.body;
+  if (stream === null) return EMPTY;
+  let byob: ReadableStreamBYOBReader | undefined;
+  if (declared !== undefined) {
+    try {
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream: read its chunks.
+    }
+  }
+  const reading = byob !== undefined
+    ? readInto(byob, declared!, maxBytes, buffers)
+    : readChunks(stream.getReader(), declared, maxBytes);
+  return await reading;
+}
+
+/**
+ * Room left past Content-Length in a body's buffer, so the read that finds the body's end has
+ * room to read into (Deno 2.9 leaves a BYOB read of one byte pending while bytes remain).
+ */
+const BODY_END_ROOM_BYTES = 16;
+/** New body buffers are a multiple of this, so bodies of about one size share buffers. */
+const BODY_BUFFER_GRAIN_BYTES = 64 * 1024;
+
+/**
+ * Body buffers kept for reuse: at most `buffersMax` free ones, each of at most `bufferBytesMax`
+ * (HTTP_BODY_BUFFERS_POOLED_MAX, HTTP_BODY_BUFFER_POOLED_BYTES_MAX). Only the buffers readBody
+ * read a body into are taken back, once (a WeakSet of those lent), so a buffer some other code
+ * may still hold is never reused.
+ */
+export class BodyBuffers {
+  readonly #free: ArrayBuffer[] = [];
+  readonly #lent = new WeakSet<ArrayBuffer>();
+
+  constructor(readonly buffersMax: number, readonly bufferBytesMax: number) {}
+
+  /** Free buffers held. */
+  get size(): number {
+    return this.#free.length;
+  }
+
+  /** A buffer of at least `bytes` bytes: a free one, else a new one. */
+  take(bytes: number): ArrayBuffer {
+    const free = this.#free;
+    for (let i = free.length - 1; i >= 0; i--) {
+      const buffer = free[i];
+      if (buffer.byteLength < bytes) continue;
+      free[i] = free[free.length - 1];
+      free.pop();
+      return buffer;
+    }
+    const grains = Math.ceil(bytes / BODY_BUFFER_GRAIN_BYTES) * BODY_BUFFER_GRAIN_BYTES;
+    return new ArrayBuffer(grains <= this.bufferBytesMax ? grains : bytes);
+  }
+
+  /** Marks the buffer `body` views as lent by readBody. */
+  lend(body: Uint8Array): void {
+    this.#lent.add(body.buffer as ArrayBuffer);
+  }
+
+  /** Takes back the buffer of a body readBody returned; anything else is left alone. */
+  give(body: Uint8Array): void {
+    const buffer = body.buffer as ArrayBuffer;
+    if (!this.#lent.delete(buffer)) return;
+    if (this.#free.length < this.buffersMax && buffer.byteLength <= this.bufferBytesMax) {
+      this.#free.push(buffer);
+    }
+  }
+}
+
+/** Reads a body of `declared` bytes (Content-Length, at most maxBytes) into one buffer. */
+async function readInto(
+  reader: ReadableStreamBYOBReader,
+  declared: number,
+  maxBytes: number,
+  buffers: BodyBuffers | undefined,
+): Promise<Uint8Array> {
+  const limit = declared + BODY_END_ROOM_BYTES;
+  let buffer = buffers !== undefined ? buffers.take(limit) : new ArrayBuffer(limit);
+  let size = 0;
+  try {
+    for (;;) {
+      if (size > declared) {
+        // The runtime's HTTP server keeps to Content-Length; this is a defence.
+        throw size > maxBytes ? tooLarge(maxBytes) : new SluiceError(
+          "INVALID_REQUEST",
+          `the body is longer than its Content-Length ${declared}`,
+        );
+      }
+      // The read transfers `buffer` to the stream and gives it back as value's buffer.
+      const { done, value } = await reader.read(new Uint8Array(buffer, size, limit - size));
+      if (value === undefined) throw new SluiceError("INVALID_REQUEST", "the body was cut off");
+      buffer = value.buffer as ArrayBuffer;
+      size += value.byteLength;
+      if (done) break;
+    }
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  }
+  // Not releaseLock(): the stream is closed, and a release makes a TypeError (a stack trace).
+  const body = new Uint8Array(buffer, 0, size);
+  buffers?.lend(body);
+  return body;
+}
+
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  declared: number | undefined,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  try {
+    const first = await reader.read();
+    if (first.done) return EMPTY;
+    let bytes: Uint8Array = first.value;
+    let size = bytes.length;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      const chunk = next.value;
+      const want = size + chunk.length;
+      if (want > maxBytes) throw tooLarge(maxBytes);
+      if (want > bytes.length || bytes === first.value) {
+        // The first chunk was not the whole body: from here on, one buffer of our own.
+        const grown = new Uint8Array(
+          declared !== undefined && declared >= want
+            ? declared
+            : Math.min(maxBytes, Math.max(want, bytes.length * 2)),
+        );
+        grown.set(bytes.subarray(0, size));
+        bytes = grown;
+      }
+      bytes.set(chunk, size);
+      size = want;
+    }
+    return size === bytes.length ? bytes : bytes.subarray(0, size);
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  }
+}
+
+/** Content-Length as a number, or undefined when absent, malformed or with Transfer-Encoding. */
+function contentLength(headers: Headers): number | undefined {
+  const value = headers.get("content-length");
+  if (value === null || headers.has("transfer-encoding")) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** Parses a JSON body against `schema`. */

@@ -26,9 +26,19 @@ const DURATION_BUCKETS_S = [
 ];
 
 interface RouteStats {
+  /** `route="...",method="..."`, escaped once. */
+  labels: string;
   bucketCounts: number[];
   count: number;
   sumSeconds: number;
+  /** Requests by status, in the order first seen. */
+  statuses: Map<number, StatusCount>;
+}
+
+interface StatusCount {
+  /** `route="...",method="...",status="..."`, escaped once. */
+  labels: string;
+  n: number;
 }
 
 function label(value: string | number): string {
@@ -36,8 +46,12 @@ function label(value: string | number): string {
 }
 
 export class HttpMetrics {
-  readonly #requests = new Map<string, number>();
-  readonly #durations = new Map<string, RouteStats>();
+  /** Route -> method -> its series: a request's lookup builds no string. */
+  readonly #routes = new Map<string, Map<string, RouteStats>>();
+  /** Every (route, method) series, in the order first seen. */
+  readonly #durations: RouteStats[] = [];
+  /** Every (route, method, status) counter, in the order first seen. */
+  readonly #requests: StatusCount[] = [];
   openStreams = 0;
   /** Requests being served right now. */
   inFlight = 0;
@@ -50,17 +64,35 @@ export class HttpMetrics {
     this.#sources.push(render);
   }
 
+  /**
+   * Counts one request. Called once per request: after a series' first request it only looks up
+   * maps and adds (no label strings built, nothing allocated).
+   */
   observe(route: string, method: string, status: number, seconds: number): void {
-    const key = `route="${label(route)}",method="${label(method)}",status="${status}"`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
-    const routeKey = `route="${label(route)}",method="${label(method)}"`;
-    let stats = this.#durations.get(routeKey);
+    let byMethod = this.#routes.get(route);
+    if (byMethod === undefined) this.#routes.set(route, byMethod = new Map());
+    let stats = byMethod.get(method);
     if (stats === undefined) {
-      stats = { bucketCounts: DURATION_BUCKETS_S.map(() => 0), count: 0, sumSeconds: 0 };
-      this.#durations.set(routeKey, stats);
+      stats = {
+        labels: `route="${label(route)}",method="${label(method)}"`,
+        bucketCounts: DURATION_BUCKETS_S.map(() => 0),
+        count: 0,
+        sumSeconds: 0,
+        statuses: new Map(),
+      };
+      byMethod.set(method, stats);
+      this.#durations.push(stats);
     }
+    let counter = stats.statuses.get(status);
+    if (counter === undefined) {
+      counter = { labels: `${stats.labels},status="${status}"`, n: 0 };
+      stats.statuses.set(status, counter);
+      this.#requests.push(counter);
+    }
+    counter.n++;
+    const buckets = stats.bucketCounts;
     for (let i = 0; i < DURATION_BUCKETS_S.length; i++) {
-      if (seconds <= DURATION_BUCKETS_S[i]) stats.bucketCounts[i]++;
+      if (seconds <= DURATION_BUCKETS_S[i]) buckets[i]++;
     }
     stats.count++;
     stats.sumSeconds += seconds;
@@ -72,9 +104,12 @@ export class HttpMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     };
     family("sluice_http_requests_total", "counter", "HTTP requests by route, method and status.");
-    for (const [key, n] of this.#requests) lines.push(`sluice_http_requests_total{${key}} ${n}`);
+    for (const { labels, n } of this.#requests) {
+      lines.push(`sluice_http_requests_total{${labels}} ${n}`);
+    }
     family("sluice_http_request_duration_seconds", "histogram", "HTTP request latency.");
-    for (const [key, s] of this.#durations) {
+    for (const s of this.#durations) {
+      const key = s.labels;
       DURATION_BUCKETS_S.forEach((le, i) => {
         lines.push(
           `sluice_http_request_duration_seconds_bucket{${key},le="${le}"} ${s.bucketCounts[i]}`,

@@ -78,7 +78,11 @@ function checkContract(report: unknown): void {
   assert.ok(Array.isArray(baselines) && baselines.length > 0, "baselines");
   for (const b of baselines) {
     assert.ok(isObject(b));
-    assert.match(b.name as string, /^file\.[a-z-]+\.\d+(B|KiB|MiB)(\.[A-Za-z0-9-]+)*$/, "baseline");
+    assert.match(
+      b.name as string,
+      /^(file|http)\.[a-z-]+\.\d+(B|KiB|MiB)(\.[A-Za-z0-9-]+)*$/,
+      "baseline",
+    );
     assertNumber(b.mbPerSec, `${b.name}.mbPerSec`);
     assert.ok(Array.isArray(b.runs), `${b.name}.runs`);
     for (const r of b.runs as unknown[]) assertNumber(r, `${b.name}.runs[]`);
@@ -122,6 +126,7 @@ function checkContract(report: unknown): void {
       "embedded.produce.1KiB.none",
       "http.produce.100B.batch",
       "http.produce.100B.json",
+      "http.produce.100B.batch.vs-sink",
       "http.fetch.100B.batch",
       "http.fetch.100B.json",
       "http.produce-latency.100B.sequential",
@@ -134,6 +139,16 @@ function checkContract(report: unknown): void {
   }
   const byName = new Map(scenarios.map((s: Json) => [s.name as string, s]));
   assertNumber(byName.get("embedded.produce.1KiB.none")!.ratioToLimit, "produce 1KiB ratio");
+  // Paired with the bare Hono sink: the per-round ratio's median, its spread, CPU per request.
+  const vsSink = byName.get("http.produce.100B.batch.vs-sink")!;
+  assert.equal(vsSink.limit, "http.hono-post-sink.100B");
+  assertNumber(vsSink.ratioToLimit, "vs-sink ratio");
+  const vsParams = vsSink.params as Json;
+  assert.ok((vsParams.pairedRounds as number) >= 3, "vs-sink rounds");
+  assert.ok((vsParams.pairedRatioMin as number) <= (vsSink.ratioToLimit as number));
+  assert.ok((vsParams.pairedRatioMax as number) >= (vsSink.ratioToLimit as number));
+  assert.ok((vsParams.serverCpuUsPerRequest as number) > 0, "vs-sink CPU per request");
+  assert.ok((vsParams.baselineCpuUsPerRequest as number) > 0, "sink CPU per request");
   const latency = byName.get("http.produce-latency.100B.sequential")!;
   assertNumber(latency.p50Ms, "latency p50Ms");
   assertNumber(latency.p99Ms, "latency p99Ms");

@@ -4,6 +4,7 @@
  * a `bun` binary is found (PATH, SLUICE_BUN, or node_modules/.bin) and is skipped otherwise.
  */
 import assert from "node:assert/strict";
+import { encodeRecordBatch, utf8 } from "../../src/record/record_batch.ts";
 import { findBun } from "../test_util.ts";
 import { Kafka, logLevel } from "kafkajs";
 
@@ -101,6 +102,24 @@ Deno.test({
       const body = await fetched.json();
       assert.equal(body.records[0].value, "from bun");
       assert.equal(body.nextOffset, 1);
+
+      // A RecordBatch POSTed as bytes (body.ts readBody on Bun), read back as JSON.
+      const batch = encodeRecordBatch(
+        Array.from({ length: 300 }, (_, i) => ({ key: null, value: utf8(`bun batch ${i}`) })),
+        { timestampMs: 1_700_000_000_000 },
+      );
+      const appended = await fetch(`${url}/v1/topics/bun-orders/partitions/1/batches`, {
+        method: "POST",
+        headers: { "content-type": "application/vnd.kafka.recordbatch" },
+        body: batch as Uint8Array<ArrayBuffer>,
+      });
+      assert.deepEqual(await appended.json(), { baseOffset: 1, lastOffset: 300 });
+      const batchRead = await fetch(
+        `${url}/v1/topics/bun-orders/partitions/1/records?offset=300&maxBytes=1000000`,
+      );
+      const batchBody = await batchRead.json();
+      assert.equal(batchBody.records.at(-1).value, "bun batch 299");
+      assert.equal(batchBody.nextOffset, 301);
 
       // A Kafka client's record, produced through the listener on Bun, read back over HTTP.
       const kafkaAddress = /sluice kafka listening on (\S+:\d+)/.exec(seen)?.[1];

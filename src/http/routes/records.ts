@@ -17,7 +17,7 @@
  * serves what this broker leads and forwards the rest to the partition's leader (forwarding.ts);
  * a JSON produce is split by leader (cluster_produce.ts).
  */
-import type { FetchResult, WriteOptions } from "../../broker/broker.ts";
+import type { BatchAppendResult, FetchResult, WriteOptions } from "../../broker/broker.ts";
 import type { Context } from "hono";
 import type { FetchBudget } from "../../broker/fetch_reader.ts";
 import { ByteLease } from "../../byte_budget.ts";
@@ -26,7 +26,7 @@ import { HTTP_PRODUCE_TIMEOUT_MS_DEFAULT, READ_BYTES_DEFAULT } from "../../limit
 import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
-import { leasedBody, readJson, readParams, readQuery } from "../body.ts";
+import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
 import { recordsToJson, toProduceRecords } from "../records_json.ts";
 import {
   AppendResponse,
@@ -68,8 +68,15 @@ function leaseBudget(lease: ByteLease): FetchBudget {
   };
 }
 
+/** A request without a query string: acks=all and the default timeout (what zod would say). */
+const DEFAULT_WRITE: { write: Required<WriteOptions>; query: string } = Object.freeze({
+  write: Object.freeze({ acks: -1, timeoutMs: HTTP_PRODUCE_TIMEOUT_MS_DEFAULT }),
+  query: `acks=all&timeoutMs=${HTTP_PRODUCE_TIMEOUT_MS_DEFAULT}`,
+});
+
 /** The produce query as the broker's write options, and as a forwarded share's query string. */
 function writeOptions(c: Context): { write: Required<WriteOptions>; query: string } {
+  if (!c.req.url.includes("?")) return DEFAULT_WRITE;
   const q = readQuery(c, ProduceQuery);
   const acks = q.acks === "1" ? 1 : -1;
   const timeoutMs = q.timeoutMs ?? HTTP_PRODUCE_TIMEOUT_MS_DEFAULT;
@@ -77,6 +84,22 @@ function writeOptions(c: Context): { write: Required<WriteOptions>; query: strin
     write: { acks, timeoutMs },
     query: `acks=${acks === 1 ? "1" : "all"}&timeoutMs=${timeoutMs}`,
   };
+}
+
+/** A partition number as PartitionParams takes it. */
+const PARTITION_NUMBER = /^\d{1,9}$/;
+
+/**
+ * PartitionParams for the produce hot path: the same values without a zod parse when the path is
+ * well formed; anything else goes through readParams, for its error.
+ */
+function partitionParams(c: Context): { topic: string; partition: number } {
+  const topic = c.req.param("topic");
+  const partition = c.req.param("partition");
+  if (typeof topic === "string" && typeof partition === "string") {
+    if (PARTITION_NUMBER.test(partition)) return { topic, partition: Number(partition) };
+  }
+  return readParams(c, PartitionParams);
 }
 
 /** The request's path and query string, as a forwarded request names them. */
@@ -127,7 +150,7 @@ export function registerRecordRoutes(ctx: AppContext): void {
     responses: { 200: jsonResponse(AppendResponse, "offsets assigned"), ...errorResponses },
   });
   app.post("/v1/topics/:topic/partitions/:partition/batches", async (c) => {
-    const { topic, partition } = readParams(c, PartitionParams);
+    const { topic, partition } = partitionParams(c);
     const { write } = writeOptions(c);
     broker.topics.get(topic).partition(partition);
     const type = c.req.header("content-type") ?? "";
@@ -149,8 +172,16 @@ export function registerRecordRoutes(ctx: AppContext): void {
         waitMs: write.timeoutMs,
       });
     }
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const result = await broker.appendBatches(topic, partition, bytes, write);
+    // The body's one buffer goes to the log as it is: checked, offsets patched in place, written
+    // (synchronously, within appendBatches). The broker keeps no reference to the bytes once its
+    // promise has settled, so the buffer then serves a later request.
+    const bytes = await readBody(c, ctx.maxRequestBytes, ctx.bodyBuffers);
+    let result: BatchAppendResult;
+    try {
+      result = await broker.appendBatches(topic, partition, bytes, write);
+    } finally {
+      ctx.bodyBuffers.give(bytes);
+    }
     return c.json({ baseOffset: result.baseOffset, lastOffset: result.lastOffset });
   });
 
