@@ -7,7 +7,8 @@
  * HalfSipHash-1-3 under a random key drawn again at every {@link OffsetMap.clear}, siphash.ts),
  * then the offset as high and low 32-bit halves (high -1: an empty slot). The key itself is never
  * kept. `slots` is the largest prime that fits, so that double hashing (first slot from digest
- * word 0, step from word 1) visits every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
+ * word 0, step from word 1, each scaled to the table by a multiplication, not a remainder) visits
+ * every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
  * unsuccessful lookup takes about ten probes; the cleaner then stops mapping and cleans only up to
  * where the map got (the rest on the next run).
  *
@@ -123,24 +124,31 @@ export class OffsetMap {
   #find(bytes: Uint8Array, start: number, length: number): number {
     const d = this.#digest;
     this.#hash.hash(bytes, start, length, d, 0);
-    const slots = this.slots;
-    let slot = (d[0] >>> 0) % slots;
-    const step = 1 + (d[1] >>> 0) % (slots - 1 || 1);
-    const t = this.#table;
     const d0 = d[0];
-    this.lookups++;
-    for (let probe = 0; probe < slots; probe++) {
-      this.probes++;
+    const d1 = d[1];
+    const d2 = d[2];
+    const d3 = d[3];
+    const slots = this.slots;
+    // First slot and step by multiply-shift, exact in doubles (2^32 * slots < 2^53): a `%` of an
+    // unsigned 32-bit value is a floating-point remainder in V8, a call each time.
+    let slot = Math.floor(((d0 >>> 0) * slots) / TWO_32);
+    const step = 1 + Math.floor(((d1 >>> 0) * (slots - 1)) / TWO_32);
+    const t = this.#table;
+    for (let probe = 1;; probe++) {
       const at = slot * WORDS;
-      if (t[at + 4] < 0) return at;
-      if (t[at] === d0 && t[at + 1] === d[1] && t[at + 2] === d[2] && t[at + 3] === d[3]) {
+      if (
+        t[at + 4] < 0 ||
+        (t[at] === d0 && t[at + 1] === d1 && t[at + 2] === d2 && t[at + 3] === d3)
+      ) {
+        this.lookups++;
+        this.probes += probe;
         return at;
       }
+      // Unreachable while the map is filled below its slots (maxEntries < slots).
+      if (probe >= slots) throw new Error("offset map has no free slot");
       slot += step;
       if (slot >= slots) slot -= slots;
     }
-    // Unreachable while the map is filled below its slots (maxEntries < slots).
-    throw new Error("offset map has no free slot");
   }
 }
 
