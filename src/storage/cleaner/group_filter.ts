@@ -45,10 +45,12 @@ import {
   viewOf,
 } from "../../record/record_batch.ts";
 import { isControlAt, RecordCursor, recordsSection } from "../../record/record_cursor.ts";
+import { RecordSpans } from "../../record/record_walk.ts";
 import type { LogFiles } from "../log_files.ts";
 import { CLEANED_SUFFIX, Segment } from "../segment.ts";
 import { BatchWindows } from "./batch_windows.ts";
 import { type CleanEnv, isUndecodableCodec, pace } from "./clean_env.ts";
+import { OFFSET_MAP_PREPARED_MAX } from "./offset_map.ts";
 
 const LOG_APPEND_TIME_ATTRIBUTE = 0x08;
 /** Control record types (the key's second int16): Kafka's ControlRecordType ABORT and COMMIT. */
@@ -60,6 +62,7 @@ export class FilterScratch {
   readonly out = new GrowableBytes(CLEANER_SLICE_BYTES + 64 * 1024);
   readonly plain = new GrowableBytes();
   readonly cursor = new RecordCursor();
+  readonly spans = new RecordSpans();
   readonly kept: KeptRecords = { starts: new Int32Array(1024), count: 0, maxTimestampMs: -1 };
 }
 
@@ -174,32 +177,51 @@ function filterBatch(
   kept.count = 0;
   kept.maxTimestampMs = -1;
   let tombstoneKept = false;
-  cursor.reset(section, start, end, count);
-  while (cursor.next()) {
-    const offset = base + cursor.offsetDelta;
+  const spans = scratch.spans;
+  spans.walk(section, start, end, count);
+  const n = spans.count;
+  const offsetDelta = spans.offsetDelta;
+  const keyLength = spans.keyLength;
+  const valueLength = spans.valueLength;
+  // The records to look up in the map: keyed and mapped (offset not past the map's end).
+  const picks = spans.picks;
+  let picked = 0;
+  for (let r = 0; r < n; r++) {
+    if (keyLength[r] >= 0 && base + offsetDelta[r] <= latest) picks[picked++] = r;
+  }
+  if (kept.starts.length < n) kept.starts = new Int32Array(spans.start.length);
+  let next = 0; // the next pick
+  let chunkFrom = 0;
+  let preparedTo = 0;
+  for (let r = 0; r < n; r++) {
+    const offset = base + offsetDelta[r];
     let keep: boolean;
     if (offset > latest) {
       keep = true;
-    } else if (cursor.keyLength < 0) {
+    } else if (keyLength[r] < 0) {
       keep = false;
-    } else if (offset < map.get(section, cursor.keyStart, cursor.keyLength)) {
-      keep = false;
-    } else if (cursor.valueLength >= 0) {
-      keep = true;
     } else {
-      keep = !tombstonesGo;
-      if (!keep) env.counters.tombstonesRemoved++;
+      if (next === preparedTo) {
+        chunkFrom = next;
+        preparedTo = Math.min(picked, next + OFFSET_MAP_PREPARED_MAX);
+        map.prepare(section, spans.keyStart, keyLength, picks, chunkFrom, preparedTo);
+      }
+      const mapped = map.getPrepared(next - chunkFrom);
+      next++;
+      if (offset < mapped) {
+        keep = false;
+      } else if (valueLength[r] >= 0) {
+        keep = true;
+      } else {
+        keep = !tombstonesGo;
+        if (!keep) env.counters.tombstonesRemoved++;
+      }
     }
     if (!keep) continue;
-    if (cursor.valueLength < 0) tombstoneKept = true;
-    if (kept.count === kept.starts.length) {
-      const grown = new Int32Array(kept.starts.length * 2);
-      grown.set(kept.starts);
-      kept.starts = grown;
-    }
-    kept.starts[kept.count++] = cursor.start;
+    if (valueLength[r] < 0) tombstoneKept = true;
+    kept.starts[kept.count++] = spans.start[r];
     if (!logAppendTime) {
-      kept.maxTimestampMs = Math.max(kept.maxTimestampMs, baseTimestamp + cursor.timestampDelta);
+      kept.maxTimestampMs = Math.max(kept.maxTimestampMs, baseTimestamp + spans.timestampDelta[r]);
     }
   }
   env.counters.recordsKept += kept.count;

@@ -16,10 +16,12 @@ import {
   lastOffsetDeltaAt,
   recordsCountAt,
 } from "../../record/record_batch.ts";
-import { isControlAt, RecordCursor, recordsSection } from "../../record/record_cursor.ts";
+import { isControlAt, recordsSection } from "../../record/record_cursor.ts";
+import { RecordSpans } from "../../record/record_walk.ts";
 import type { Segment } from "../segment.ts";
 import { BatchWindows } from "./batch_windows.ts";
 import { type CleanEnv, isUndecodableCodec, pace } from "./clean_env.ts";
+import { OFFSET_MAP_PREPARED_MAX } from "./offset_map.ts";
 
 /** Where mapping stopped: the segment, and the batch boundary (and its offset) not yet read. */
 export interface MapStop {
@@ -58,7 +60,7 @@ export async function buildOffsetMap(
     await walkHeaders(env, all[i], 0, all[i].baseOffset, all[i].sizeBytes);
   }
   if (firstPosition > 0) await walkHeaders(env, first, 0, first.baseOffset, firstPosition);
-  const cursor = new RecordCursor();
+  const spans = new RecordSpans();
   for (let i = 0; i < dirty.length; i++) {
     const segment = dirty[i];
     const windows = i === 0
@@ -77,15 +79,10 @@ export async function buildOffsetMap(
         if (last < firstDirty) continue;
         if (!isControlAt(dv, pos) && !isUndecodableCodec(compressionAt(dv, pos))) {
           const { section, start, end } = recordsSection(bytes, dv, pos, batchSizeAt(dv, pos));
-          cursor.reset(section, start, end, recordsCountAt(dv, pos));
-          while (cursor.next()) {
-            const offset = base + cursor.offsetDelta;
-            env.counters.mapRecords++;
-            if (cursor.keyLength < 0 || offset < firstDirty) continue;
-            if (map.isFull) {
-              return { segment, position: windows.position, expected: windows.expected };
-            }
-            map.put(section, cursor.keyStart, cursor.keyLength, offset);
+          if (
+            !mapBatch(env, spans, section, start, end, recordsCountAt(dv, pos), base, firstDirty)
+          ) {
+            return { segment, position: windows.position, expected: windows.expected };
           }
         }
         map.updateLatestOffset(last);
@@ -98,6 +95,48 @@ export async function buildOffsetMap(
   }
   const after = all[all.indexOf(dirty[dirty.length - 1]) + 1];
   return { segment: after, position: 0, expected: after.baseOffset };
+}
+
+/**
+ * Maps the keyed records at or past `firstDirty` of one batch (records section
+ * `section[start..end)`, `count` records from offset `base`), in offset order, their keys digested
+ * in chunks before the probes (offset_map.ts). False when the map filled first: mapping stops
+ * before the record that found it full.
+ */
+function mapBatch(
+  env: CleanEnv,
+  spans: RecordSpans,
+  section: Uint8Array,
+  start: number,
+  end: number,
+  count: number,
+  base: number,
+  firstDirty: number,
+): boolean {
+  const map = env.map;
+  spans.walk(section, start, end, count);
+  const n = spans.count;
+  const picks = spans.picks;
+  const keyLength = spans.keyLength;
+  const offsetDelta = spans.offsetDelta;
+  let picked = 0;
+  for (let r = 0; r < n; r++) {
+    if (keyLength[r] >= 0 && base + offsetDelta[r] >= firstDirty) picks[picked++] = r;
+  }
+  for (let from = 0; from < picked; from += OFFSET_MAP_PREPARED_MAX) {
+    const to = Math.min(picked, from + OFFSET_MAP_PREPARED_MAX);
+    map.prepare(section, spans.keyStart, keyLength, picks, from, to);
+    for (let i = from; i < to; i++) {
+      if (map.isFull) {
+        // The records up to this one, as one at a time would have counted them.
+        env.counters.mapRecords += picks[i] + 1;
+        return false;
+      }
+      map.putPrepared(i - from, base + offsetDelta[picks[i]]);
+    }
+  }
+  env.counters.mapRecords += n;
+  return true;
 }
 
 /**
