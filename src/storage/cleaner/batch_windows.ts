@@ -19,7 +19,25 @@ import {
   lastOffsetDeltaAt,
   viewOf,
 } from "../../record/record_batch.ts";
+import { readAt } from "../../runtime/fs.ts";
 import type { Segment } from "../segment.ts";
+
+/**
+ * The bytes windows are read into, reused from window to window and pass to pass (one per clean):
+ * a window's bytes are valid until the next window is read. Grows to the largest window, at most
+ * BATCH_BYTES_MAX + CLEANER_SLICE_BYTES.
+ */
+export class WindowBuffer {
+  bytes = new Uint8Array(0);
+
+  /** The first `length` bytes, grown to hold them. */
+  take(length: number): Uint8Array {
+    if (this.bytes.length < length) {
+      this.bytes = new Uint8Array(Math.max(length, CLEANER_SLICE_BYTES));
+    }
+    return this.bytes.subarray(0, length);
+  }
+}
 
 export class BatchWindows {
   /** The window just read: whole batches, from byte {@link windowPosition} of the segment. */
@@ -47,6 +65,8 @@ export class BatchWindows {
     readonly lenient = false,
     end = segment.sizeBytes,
     readonly sliceBytes = CLEANER_SLICE_BYTES,
+    /** Where windows are read (without one, each into a new array). */
+    readonly buffer?: WindowBuffer,
   ) {
     this.position = position;
     this.expected = expected;
@@ -69,7 +89,9 @@ export class BatchWindows {
     if (length > BATCH_BYTES_MAX + this.sliceBytes) {
       return this.#damage(this.position, `batch of ${first} bytes`);
     }
-    const bytes = segment.readBytes(this.position, length);
+    const bytes = this.buffer === undefined
+      ? segment.readBytes(this.position, length)
+      : this.#readInto(this.buffer.take(length));
     const dv = viewOf(bytes);
     let pos = 0;
     while (pos + BATCH_HEADER_BYTES <= bytes.length) {
@@ -111,6 +133,19 @@ export class BatchWindows {
     this.windowPosition = this.position;
     this.position += pos;
     return true;
+  }
+
+  /** Reads `into.length` bytes at the position (as Segment.readBytes, into the buffer). */
+  #readInto(into: Uint8Array): Uint8Array {
+    const n = readAt(this.segment.file.handle(), into, this.position);
+    if (n < into.length) {
+      throw new SluiceError(
+        "CORRUPT_LOG",
+        `${this.segment.logPath} ends at ${this.position + n}, want ${into.length}`,
+        { file: this.segment.logPath, position: this.position + n },
+      );
+    }
+    return into;
   }
 
   #damage(position: number, reason: string): boolean {

@@ -15,6 +15,7 @@ import {
 } from "../../record/record_batch.ts";
 import type { LogConfig } from "../log_config.ts";
 import type { Segment } from "../segment.ts";
+import type { WindowBuffer } from "./batch_windows.ts";
 import type { OffsetMap } from "./offset_map.ts";
 import type { SwapHook } from "./segment_swap.ts";
 import type { Throttler } from "./throttler.ts";
@@ -130,6 +131,8 @@ export interface CleanEnv {
   readonly counters: CleanCounters;
   readonly producers: ProducerTracker;
   readonly hook: SwapHook | undefined;
+  /** Where the clean's reads go (batch_windows.ts). */
+  readonly buffer: WindowBuffer;
   /** True once the clean is to stop (close, truncation, the manager's stop). */
   readonly aborted: () => boolean;
 }

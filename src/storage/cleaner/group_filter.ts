@@ -90,7 +90,16 @@ export async function cleanGroup(
     let hooked = false;
     for (let g = 0; g < group.length; g++) {
       const segment = group[g];
-      const windows = new BatchWindows(segment, 0, segment.baseOffset, true);
+      const windows = new BatchWindows(
+        segment,
+        0,
+        segment.baseOffset,
+        true,
+        false,
+        undefined,
+        undefined,
+        env.buffer,
+      );
       while (windows.next()) {
         const bytes = windows.bytes;
         const dv = windows.dv;

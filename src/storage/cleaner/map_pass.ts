@@ -64,8 +64,26 @@ export async function buildOffsetMap(
   for (let i = 0; i < dirty.length; i++) {
     const segment = dirty[i];
     const windows = i === 0
-      ? new BatchWindows(segment, firstPosition, firstExpected, true)
-      : new BatchWindows(segment, 0, segment.baseOffset, true);
+      ? new BatchWindows(
+        segment,
+        firstPosition,
+        firstExpected,
+        true,
+        false,
+        undefined,
+        undefined,
+        env.buffer,
+      )
+      : new BatchWindows(
+        segment,
+        0,
+        segment.baseOffset,
+        true,
+        false,
+        undefined,
+        undefined,
+        env.buffer,
+      );
     while (windows.next()) {
       const bytes = windows.bytes;
       const dv = windows.dv;
@@ -164,7 +182,16 @@ async function walkHeaders(
   expected: number,
   end: number,
 ): Promise<void> {
-  const windows = new BatchWindows(segment, position, expected, false, true, end);
+  const windows = new BatchWindows(
+    segment,
+    position,
+    expected,
+    false,
+    true,
+    end,
+    undefined,
+    env.buffer,
+  );
   while (windows.next()) {
     const dv = windows.dv;
     for (let pos = 0; pos < windows.bytes.length; pos += batchSizeAt(dv, pos)) {
