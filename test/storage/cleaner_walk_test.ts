@@ -23,6 +23,7 @@ import { RecordSpans } from "../../src/record/record_walk.ts";
 import { CleanerManager } from "../../src/storage/cleaner/cleaner_manager.ts";
 import type { LogConfig } from "../../src/storage/log_config.ts";
 import { PartitionLog } from "../../src/storage/partition_log.ts";
+import { segmentFileStem } from "../../src/storage/segment.ts";
 import { tempDir } from "../test_util.ts";
 import { keyedBatch, type KeyedRecord, liveView, readAllRecords } from "./compaction_util.ts";
 
@@ -233,4 +234,78 @@ Deno.test("compaction of random keyed logs with tombstones: the latest record pe
       }
     });
   }
+});
+
+Deno.test("a clean checks every batch's CRC once: damage in the dirty or the clean part stops it", async (t) => {
+  const config: Partial<LogConfig> = {
+    compact: true,
+    delete: false,
+    segmentBytes: 2048,
+    indexIntervalBytes: 256,
+  };
+  /** A log of `rounds` values of 20 keys, cleaned once if `cleanFirst`, then `more` rounds. */
+  async function damaged(cleanFirst: boolean, segmentOf: (log: PartitionLog) => number) {
+    const dir = tempDir("sluice-cleaner-crc-");
+    const clock = new ManualClock(BASE_MS);
+    const logger = new MemoryLogger();
+    let log = await PartitionLog.open(dir, { config, clock, logger });
+    const fill = async (tag: string) => {
+      for (let round = 0; round < 10; round++) {
+        for (let k = 0; k < 20; k += 5) {
+          const records = [0, 1, 2, 3, 4].map((i) => ({
+            key: `k${k + i}`,
+            value: `${tag}-${round}-${k + i}`,
+          }));
+          await log.append(keyedBatch(records, { timestampMs: clock.nowMs() }));
+          log.updateHighWatermark(log.logEndOffset);
+        }
+      }
+    };
+    await fill("v");
+    if (cleanFirst) {
+      const manager = new CleanerManager({ clock, logger, dedupeBufferBytes: 1 << 16 });
+      manager.register(log);
+      assert.ok((await manager.cleanNow(log)).cleaned);
+      await manager.stop();
+    }
+    await fill("w");
+    const base = segmentOf(log);
+    await log.close();
+    // A byte of the first batch's last record (its value), which only the CRC covers.
+    const path = `${dir}/${segmentFileStem(base)}.log`;
+    const bytes = Deno.readFileSync(path);
+    const size = viewOf(bytes).getInt32(8) + 12;
+    bytes[size - 2] ^= 0xff;
+    Deno.writeFileSync(path, bytes);
+    log = await PartitionLog.open(dir, { config, clock, logger });
+    const manager = new CleanerManager({ clock, logger, dedupeBufferBytes: 1 << 16 });
+    manager.register(log);
+    try {
+      await assert.rejects(
+        () => manager.cleanNow(log),
+        (e) => isSluiceError(e) && e.code === "CORRUPT_LOG" && e.details?.file === path,
+      );
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cleaned")),
+        [],
+        "nothing of the failed clean is left",
+      );
+    } finally {
+      await manager.stop();
+      await log.close();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+
+  await t.step("in the dirty part: the map pass finds it", async () => {
+    await damaged(false, (log) => log.segments()[1].baseOffset);
+  });
+
+  await t.step("in the part cleaned before: the filter pass finds it", async () => {
+    // The first segment, cleaned by the first clean: below the second clean's first dirty offset.
+    await damaged(true, (log) => {
+      assert.ok(log.segments()[0].baseOffset < log.compaction.checkpoint.firstDirtyOffset);
+      return log.segments()[0].baseOffset;
+    });
+  });
 });

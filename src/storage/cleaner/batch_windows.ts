@@ -6,7 +6,9 @@
  * segment's end in a compacted one; cleaner_checkpoint.ts). The cleaner rewrites what it reads into
  * a compacted segment where offsets are no longer checked as strictly, so it must never carry a
  * damaged batch over: what fails a check is CORRUPT_LOG naming file and position, and the clean
- * stops (a `lenient` walk, for headers only, just ends there instead).
+ * stops (a `lenient` walk, for headers only, just ends there instead). A clean computes each
+ * batch's CRC once: the filter pass skips it for the segments its map pass read whole
+ * (clean_env.ts's `verified`).
  */
 import { SluiceError } from "../../errors.ts";
 import { BATCH_BYTES_MAX, CLEANER_SLICE_BYTES } from "../../limits.ts";

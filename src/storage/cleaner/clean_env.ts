@@ -131,6 +131,11 @@ export interface CleanEnv {
   readonly counters: CleanCounters;
   readonly producers: ProducerTracker;
   readonly hook: SwapHook | undefined;
+  /**
+   * Segments whose every batch passed its CRC-32C check in this clean's map pass: the filter pass
+   * reads them again without computing it again (the checks of headers and offsets stay).
+   */
+  readonly verified: Set<Segment>;
   /** Where the clean's reads go (batch_windows.ts). */
   readonly buffer: WindowBuffer;
   /** True once the clean is to stop (close, truncation, the manager's stop). */

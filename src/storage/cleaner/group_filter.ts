@@ -94,7 +94,7 @@ export async function cleanGroup(
         segment,
         0,
         segment.baseOffset,
-        true,
+        !env.verified.has(segment),
         false,
         undefined,
         undefined,

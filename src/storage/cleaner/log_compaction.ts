@@ -267,6 +267,7 @@ export class LogCompaction {
       producers: new ProducerTracker(),
       hook: resources.hook,
       buffer: new WindowBuffer(),
+      verified: new Set(),
       aborted: () => this.#abort || this.host.unwritable() !== undefined,
     };
     try {

@@ -63,27 +63,17 @@ export async function buildOffsetMap(
   const spans = new RecordSpans();
   for (let i = 0; i < dirty.length; i++) {
     const segment = dirty[i];
-    const windows = i === 0
-      ? new BatchWindows(
-        segment,
-        firstPosition,
-        firstExpected,
-        true,
-        false,
-        undefined,
-        undefined,
-        env.buffer,
-      )
-      : new BatchWindows(
-        segment,
-        0,
-        segment.baseOffset,
-        true,
-        false,
-        undefined,
-        undefined,
-        env.buffer,
-      );
+    const from = i === 0 ? firstPosition : 0;
+    const windows = new BatchWindows(
+      segment,
+      from,
+      i === 0 ? firstExpected : segment.baseOffset,
+      true,
+      false,
+      undefined,
+      undefined,
+      env.buffer,
+    );
     while (windows.next()) {
       const bytes = windows.bytes;
       const dv = windows.dv;
@@ -107,6 +97,8 @@ export async function buildOffsetMap(
       }
       await pace(env, bytes.length, segment);
     }
+    // Every batch of it passed its CRC check in this clean: the filter pass need not check again.
+    if (from === 0) env.verified.add(segment);
     // Offsets missing at the segment's end (none, where the cleaner kept its last batch).
     const next = all[all.indexOf(segment) + 1];
     map.updateLatestOffset(Math.min(next.baseOffset, firstUncleanable) - 1);
