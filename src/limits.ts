@@ -448,6 +448,12 @@ export const CLEANER_DEDUPE_BUFFER_BYTES_MIN = 1024;
 /** `log.cleaner.io.buffer.load.factor`: share of the map's slots filled before it counts as full. */
 export const CLEANER_MAP_LOAD_FACTOR = 0.9;
 /**
+ * Offsets of a clean's dirty part whose key the offset map saw again later, one bit each (8 MiB at
+ * most, beside the map): the filter pass drops those without digesting their keys again. Offsets
+ * past the first this many are looked up in the map as the clean part's are.
+ */
+export const CLEANER_SUPERSEDED_OFFSETS_MAX = 64 * 1024 * 1024;
+/**
  * `log.cleaner.io.max.bytes.per.second`: the cleaner's reads plus writes per second (Kafka:
  * unlimited, Double.MAX_VALUE; here Infinity).
  */

@@ -192,11 +192,13 @@ function filterBatch(
   const offsetDelta = spans.offsetDelta;
   const keyLength = spans.keyLength;
   const valueLength = spans.valueLength;
-  // The records to look up in the map: keyed and mapped (offset not past the map's end).
+  // The records to look up in the map: keyed, mapped (offset not past the map's end) and not in
+  // the dirty part, whose records the map pass marked when it saw their key again.
   const picks = spans.picks;
   let picked = 0;
   for (let r = 0; r < n; r++) {
-    if (keyLength[r] >= 0 && base + offsetDelta[r] <= latest) picks[picked++] = r;
+    const offset = base + offsetDelta[r];
+    if (keyLength[r] >= 0 && offset <= latest && !map.tracks(offset)) picks[picked++] = r;
   }
   if (kept.starts.length < n) kept.starts = new Int32Array(spans.start.length);
   let next = 0; // the next pick
@@ -210,14 +212,19 @@ function filterBatch(
     } else if (keyLength[r] < 0) {
       keep = false;
     } else {
-      if (next === preparedTo) {
-        chunkFrom = next;
-        preparedTo = Math.min(picked, next + OFFSET_MAP_PREPARED_MAX);
-        map.prepare(section, spans.keyStart, keyLength, picks, chunkFrom, preparedTo);
+      let superseded: boolean;
+      if (map.tracks(offset)) {
+        superseded = map.isSuperseded(offset);
+      } else {
+        if (next === preparedTo) {
+          chunkFrom = next;
+          preparedTo = Math.min(picked, next + OFFSET_MAP_PREPARED_MAX);
+          map.prepare(section, spans.keyStart, keyLength, picks, chunkFrom, preparedTo);
+        }
+        superseded = offset < map.getPrepared(next - chunkFrom);
+        next++;
       }
-      const mapped = map.getPrepared(next - chunkFrom);
-      next++;
-      if (offset < mapped) {
+      if (superseded) {
         keep = false;
       } else if (valueLength[r] >= 0) {
         keep = true;

@@ -47,6 +47,10 @@ export async function buildOffsetMap(
     i < all.length - 1 && s.baseOffset < firstUncleanable && s.nextOffset > firstDirty
   );
   if (dirty.length === 0) return { segment: all[0], position: 0, expected: all[0].baseOffset };
+  map.trackSuperseded(
+    firstDirty,
+    Math.min(firstUncleanable, dirty[dirty.length - 1].nextOffset),
+  );
   // The headers before the first batch mapped: the clean part, and the first dirty segment's
   // batches before the first dirty offset.
   const first = dirty[0];

@@ -16,7 +16,11 @@
  * keys in chunks ({@link OffsetMap.prepare}): digests first, then the probes.
  */
 import { SluiceError } from "../../errors.ts";
-import { CLEANER_DEDUPE_BUFFER_BYTES_MIN, CLEANER_MAP_LOAD_FACTOR } from "../../limits.ts";
+import {
+  CLEANER_DEDUPE_BUFFER_BYTES_MIN,
+  CLEANER_MAP_LOAD_FACTOR,
+  CLEANER_SUPERSEDED_OFFSETS_MAX,
+} from "../../limits.ts";
 import { HalfSipHash128 } from "./siphash.ts";
 
 /** Bytes of one entry: the 16-byte digest and the 8-byte offset. */
@@ -37,6 +41,10 @@ export class OffsetMap {
   readonly #prepared = new Int32Array(4 * OFFSET_MAP_PREPARED_MAX);
   /** Where {@link prepare}'s reads go, so that they are not optimized away. */
   #touch = 0;
+  /** Bit i: offset supersededFrom + i was mapped, and its key mapped again later. */
+  #superseded = new Int32Array(0);
+  #supersededFrom = 0;
+  #supersededEnd = 0;
   #hash: HalfSipHash128;
   #entries = 0;
   #latestOffset = -1;
@@ -84,14 +92,47 @@ export class OffsetMap {
     if (offset > this.#latestOffset) this.#latestOffset = offset;
   }
 
-  /** Empties the map, with a new hash key. */
+  /** Empties the map, with a new hash key; no offsets tracked ({@link trackSuperseded}). */
   clear(): void {
     this.#empty();
+    this.#supersededFrom = 0;
+    this.#supersededEnd = 0;
     this.#entries = 0;
     this.#latestOffset = -1;
     this.lookups = 0;
     this.probes = 0;
     this.#hash = new HalfSipHash128(randomKey());
+  }
+
+  /**
+   * From now on (until {@link clear}), notes which offsets in [from, to) a later {@link put} of
+   * the same key supersedes, for the first CLEANER_SUPERSEDED_OFFSETS_MAX of them: one bit each,
+   * in an array reused from clean to clean.
+   */
+  trackSuperseded(from: number, to: number): void {
+    const end = Math.max(from, Math.min(to, from + CLEANER_SUPERSEDED_OFFSETS_MAX));
+    const words = Math.ceil((end - from) / 32);
+    if (this.#superseded.length < words) {
+      this.#superseded = new Int32Array(words);
+    } else {
+      this.#superseded.fill(0, 0, words);
+    }
+    this.#supersededFrom = from;
+    this.#supersededEnd = end;
+  }
+
+  /** Whether {@link isSuperseded} knows about `offset`. */
+  tracks(offset: number): boolean {
+    return offset >= this.#supersededFrom && offset < this.#supersededEnd;
+  }
+
+  /**
+   * Whether the record mapped at `offset` (a tracked one) has a key that was mapped again at a
+   * later offset: what `offset < get(key)` says, without digesting the key.
+   */
+  isSuperseded(offset: number): boolean {
+    const i = offset - this.#supersededFrom;
+    return (this.#superseded[i >>> 5] & (1 << (i & 31))) !== 0;
   }
 
   /**
@@ -153,12 +194,20 @@ export class OffsetMap {
 
   #put(at: number, d: Int32Array, i: number, offset: number): void {
     const t = this.#table;
-    if (t[at + 4] < 0) {
+    const hi = t[at + 4];
+    if (hi < 0) {
       t[at] = d[i];
       t[at + 1] = d[i + 1];
       t[at + 2] = d[i + 2];
       t[at + 3] = d[i + 3];
       this.#entries++;
+    } else {
+      // The offset this put supersedes, if tracked.
+      const old = hi * TWO_32 + (t[at + 5] >>> 0);
+      if (old < offset && old >= this.#supersededFrom && old < this.#supersededEnd) {
+        const bit = old - this.#supersededFrom;
+        this.#superseded[bit >>> 5] |= 1 << (bit & 31);
+      }
     }
     t[at + 4] = Math.floor(offset / TWO_32);
     t[at + 5] = offset % TWO_32;
