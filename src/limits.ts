@@ -474,6 +474,8 @@ export const CLEANER_SLICE_MS = 10;
  * this long (plus a window) behind a clean, and keep over 80% of the loop.
  */
 export const CLEANER_BUSY_SLICE_MS = 1;
+/** Bytes of log the cleaner reads at once while on its short slices (CLEANER_BUSY_SLICE_MS). */
+export const CLEANER_BUSY_SLICE_BYTES = 64 * KiB;
 /** How long one yield that found other work keeps the cleaner on its short slices. */
 export const CLEANER_BUSY_MEMORY_MS = 200;
 /**

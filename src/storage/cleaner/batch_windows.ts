@@ -66,7 +66,8 @@ export class BatchWindows {
     readonly verifyCrc: boolean,
     readonly lenient = false,
     end = segment.sizeBytes,
-    readonly sliceBytes = CLEANER_SLICE_BYTES,
+    /** Bytes a window reads (one batch more when that is larger); pace() may change it. */
+    public sliceBytes = CLEANER_SLICE_BYTES,
     /** Where windows are read (without one, each into a new array). */
     readonly buffer?: WindowBuffer,
   ) {
@@ -88,7 +89,7 @@ export class BatchWindows {
     if (problem !== undefined) return this.#damage(this.position, problem);
     const first = batchSizeAt(segment.scratchView, 0);
     if (first > length) length = first;
-    if (length > BATCH_BYTES_MAX + this.sliceBytes) {
+    if (length > BATCH_BYTES_MAX + CLEANER_SLICE_BYTES) {
       return this.#damage(this.position, `batch of ${first} bytes`);
     }
     const bytes = this.buffer === undefined

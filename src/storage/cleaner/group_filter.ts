@@ -114,7 +114,7 @@ export async function cleanGroup(
           hooked = true;
           env.hook?.("writing");
         }
-        await pace(env, bytes.length, segment);
+        await pace(env, bytes.length, segment, windows);
       }
     }
     writeOut(env, cleaned, scratch.out);

@@ -99,7 +99,7 @@ export async function buildOffsetMap(
         }
         map.updateLatestOffset(last);
       }
-      await pace(env, bytes.length, segment);
+      await pace(env, bytes.length, segment, windows);
     }
     // Every batch of it passed its CRC check in this clean: the filter pass need not check again.
     if (from === 0) env.verified.add(segment);
@@ -193,7 +193,7 @@ async function walkHeaders(
     for (let pos = 0; pos < windows.bytes.length; pos += batchSizeAt(dv, pos)) {
       env.producers.note(dv, pos);
     }
-    await pace(env, windows.bytes.length, segment);
+    await pace(env, windows.bytes.length, segment, windows);
   }
   if (windows.stoppedAt !== undefined) env.producers.incomplete = true;
 }

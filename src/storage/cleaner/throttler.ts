@@ -4,12 +4,19 @@
  * about 300 ms; when a period runs ahead of the rate, a pause of what it is ahead).
  *
  * Slices adapt to the loop's load: CLEANER_SLICE_MS while nothing else runs, CLEANER_BUSY_SLICE_MS
- * for CLEANER_BUSY_MEMORY_MS after a yield during which other work ran (the yield took longer than
+ * (and reads of CLEANER_BUSY_SLICE_BYTES, so that a slice overruns by less) for
+ * CLEANER_BUSY_MEMORY_MS after a yield during which other work ran (the yield took longer than
  * YIELD_IDLE_MS). A clean alone on the loop so loses under 1% to yields, and one that shares it
  * with appends leaves them most of it: an append waits at most about a short slice behind it.
  */
 import type { Clock } from "../../clock.ts";
-import { CLEANER_BUSY_MEMORY_MS, CLEANER_BUSY_SLICE_MS, CLEANER_SLICE_MS } from "../../limits.ts";
+import {
+  CLEANER_BUSY_MEMORY_MS,
+  CLEANER_BUSY_SLICE_BYTES,
+  CLEANER_BUSY_SLICE_MS,
+  CLEANER_SLICE_BYTES,
+  CLEANER_SLICE_MS,
+} from "../../limits.ts";
 
 /** The period over which the rate is measured (Kafka's Throttler.checkIntervalMs). */
 const THROTTLE_PERIOD_MS = 300;
@@ -54,6 +61,11 @@ export class Throttler {
   /** The slice now: short while the loop has had other work lately (module comment). */
   get sliceMs(): number {
     return performance.now() < this.#busyUntilMs ? CLEANER_BUSY_SLICE_MS : CLEANER_SLICE_MS;
+  }
+
+  /** Bytes of log to read at once now: fewer while slices are short. */
+  get windowBytes(): number {
+    return performance.now() < this.#busyUntilMs ? CLEANER_BUSY_SLICE_BYTES : CLEANER_SLICE_BYTES;
   }
 
   /**
