@@ -5,17 +5,19 @@
  *   space so each key is written about `updatesPerKey` times) is written, then cleaned once with
  *   cleanNow (offset map large enough for every key). Throughput: bytes of the dirty part over
  *   the clean's seconds, against a plain sequential read of the same segment files (readSync in
- *   1 MiB chunks, page cache warm: rawReadRun; the median of three). Goal: >= 0.3 of the read. params.cpuSeconds: the process's CPU time during the clean.
+ *   1 MiB chunks, page cache warm: rawReadRun; the median of three). Goal: >= 0.3 of the read.
+ *   params.cpuSeconds: the process's CPU time during the clean.
  * - `produce/<size>[@<rate>]`: appends of a pre-encoded keyed batch to a compacting log in
  *   alternating phases of PRODUCE_PHASE_MS: with a clean of another log (a dirty part of the same
  *   size) running, then with that clean paused (aborted; the next phase starts it again), and so
- *   on, PRODUCE_PHASES of each. Alternating cancels the drift of a shared machine's load, which a
- *   second of "with" followed by a second of "without" does not. The appender works in turns of
- *   PRODUCE_TURN_MS and yields (setImmediate) between them, as a loaded server serves the requests
- *   that queued
- *   while the cleaner had its slice (throttler.ts): both share one event loop, so this measures
- *   the cleaner's share of it. `@<rate>`: with log.cleaner.io.max.bytes.per.second. Goal: appends
- *   while cleaning >= 0.8 of appends without.
+ *   on, 10 pairs (--quick) or 20: alternating cancels the drift of a shared machine's load. The
+ *   appender works in turns of PRODUCE_TURN_MS and yields (setImmediate) between them, as a loaded
+ *   server serves the requests that queued while the cleaner had its slice (throttler.ts): both
+ *   share one event loop. The ratio is the appender's share of the loop (its turns' time over
+ *   the phases' time) while cleaning over without: the figure the cleaner's slicing decides. The
+ *   MB/s columns are the appends' own, whose ratio (params.mbRatio) a shared disk's write stalls
+ *   swamp here: 200 ms phases with no clean at all varied 0.1x to 4x. `@<rate>`: with
+ *   log.cleaner.io.max.bytes.per.second. Goal: >= 0.8.
  *
  * Run: deno run -A bench/compaction_bench.ts [--quick]
  */
@@ -38,7 +40,7 @@ export interface CompactionBenchResult {
   /** `clean/<size>` or `produce/<size>`. */
   name: string;
   description: string;
-  /** clean: the cleaner's MB/s; produce: appends' MB/s while a clean runs. */
+  /** clean: the cleaner's MB/s; produce: appends' MB/s while a clean runs (ratio: see above). */
   mbPerSec: number;
   /** clean: the plain read's MB/s; produce: appends' MB/s without a clean. */
   baselineMbPerSec: number;
@@ -155,23 +157,28 @@ const PRODUCE_TURN_MS = 10;
 /** One phase of appends, with the clean running or paused (module comment). */
 const PRODUCE_PHASE_MS = 200;
 
+/** What {@link appendFor} did: bytes appended, seconds taken, seconds of turns (loop held). */
+interface AppendRun {
+  bytes: number;
+  seconds: number;
+  turnSeconds: number;
+}
+
 /**
  * Appends `batch` for `ms`, in turns of PRODUCE_TURN_MS with a yield to the event loop between
- * them; returns the bytes and the seconds taken.
+ * them. turnSeconds counts the turns' time: the share of the loop the appender got.
  */
-async function appendFor(
-  log: PartitionLog,
-  batch: Uint8Array,
-  ms: number,
-): Promise<{ bytes: number; seconds: number }> {
+async function appendFor(log: PartitionLog, batch: Uint8Array, ms: number): Promise<AppendRun> {
   const t0 = performance.now();
   let bytes = 0;
   let turn = t0;
+  let turns = 0;
   for (;;) {
     await log.append(batch);
     bytes += batch.length;
     const now = performance.now();
     if (now - turn >= PRODUCE_TURN_MS) {
+      turns += now - turn;
       // setImmediate: the producer is ready again at once, as a socket with requests queued. A
       // setTimeout(0) is clamped to ~4 ms once nested, idling the producer alone a third of the
       // time, and less when the cleaner's own yields break the nesting: "with" beat "without".
@@ -180,7 +187,7 @@ async function appendFor(
       if (turn - t0 >= ms) break;
     }
   }
-  return { bytes, seconds: (performance.now() - t0) / 1000 };
+  return { bytes, seconds: (performance.now() - t0) / 1000, turnSeconds: turns / 1000 };
 }
 
 async function benchProduce(
@@ -202,8 +209,13 @@ async function benchProduce(
       ioBytesPerSecond,
     });
     manager.register(dirty);
-    const during = { bytes: 0, seconds: 0 };
-    const without = { bytes: 0, seconds: 0 };
+    const during: AppendRun = { bytes: 0, seconds: 0, turnSeconds: 0 };
+    const without: AppendRun = { bytes: 0, seconds: 0, turnSeconds: 0 };
+    const add = (into: AppendRun, run: AppendRun) => {
+      into.bytes += run.bytes;
+      into.seconds += run.seconds;
+      into.turnSeconds += run.turnSeconds;
+    };
     let cleansDone = 0;
     await appendFor(busy, batch, PRODUCE_PHASE_MS); // warm up
     for (let phase = 0; phase < phases; phase++) {
@@ -216,28 +228,31 @@ async function benchProduce(
       await clean;
       const w = await appendFor(busy, batch, PRODUCE_PHASE_MS);
       dirty.compaction.resume();
-      during.bytes += d.bytes;
-      during.seconds += d.seconds;
-      without.bytes += w.bytes;
-      without.seconds += w.seconds;
+      add(during, d);
+      add(without, w);
     }
     await dirty.close();
     await busy.close();
     const duringMbPerSec = during.bytes / MB / during.seconds;
     const withoutMbPerSec = without.bytes / MB / without.seconds;
+    const duringShare = during.turnSeconds / during.seconds;
+    const withoutShare = without.turnSeconds / without.seconds;
     return {
       suite: "compaction",
       name: `produce/${valueBytes}B` +
         (Number.isFinite(ioBytesPerSecond) ? `@${ioBytesPerSecond / MB}MB/s` : ""),
-      description: "appends' MB/s to a compacting log while a clean runs vs without",
+      description: "the appender's share of the event loop while a clean runs vs without",
       mbPerSec: duringMbPerSec,
       baselineMbPerSec: withoutMbPerSec,
-      ratio: duringMbPerSec / withoutMbPerSec,
+      ratio: duringShare / withoutShare,
       goal: 0.8,
       params: {
         dirtyBytes: bytes,
         phases,
-        seconds: fixed(during.seconds + without.seconds, 2),
+        loopShareDuring: fixed(duringShare, 3),
+        loopShareWithout: fixed(withoutShare, 3),
+        // Appends' MB/s during over without: on a shared disk, write stalls swamp it.
+        mbRatio: fixed(duringMbPerSec / withoutMbPerSec, 2),
         // Phases the clean finished before the appends did (then they ran part alone).
         cleansDone,
       },
@@ -260,7 +275,7 @@ export async function runCompactionBench(
   for (const valueBytes of [100, 1024]) {
     for (const rate of [Infinity, 100 * MB]) {
       log(`compaction: produce/${valueBytes}B, cleaner io ${rate} B/s`);
-      results.push(await benchProduce(valueBytes, bytes, rate, opts.quick ? 5 : 10));
+      results.push(await benchProduce(valueBytes, bytes, rate, opts.quick ? 10 : 20));
     }
   }
   return results;
