@@ -7,16 +7,15 @@
  *   the clean's seconds, against a plain sequential read of the same segment files (readSync in
  *   1 MiB chunks, page cache warm: rawReadRun; the median of three). Goal: >= 0.3 of the read.
  *   params.cpuSeconds: the process's CPU time during the clean.
- * - `produce/<size>[@<rate>]`: appends of a pre-encoded keyed batch to a compacting log in
- *   alternating phases of PRODUCE_PHASE_MS: with a clean of another log (a dirty part of the same
- *   size) running, then with that clean paused (aborted; the next phase starts it again), and so
- *   on, 10 pairs (--quick) or 20: alternating cancels the drift of a shared machine's load. The
- *   appender works in turns of PRODUCE_TURN_MS and yields (setImmediate) between them, as a loaded
- *   server serves the requests that queued while the cleaner had its slice (throttler.ts): both
- *   share one event loop. The ratio is the appender's share of the loop (its turns' time over
- *   the phases' time) while cleaning over without: the figure the cleaner's slicing decides. The
- *   MB/s columns are the appends' own, whose ratio (params.mbRatio) a shared disk's write stalls
- *   swamp here: 200 ms phases with no clean at all varied 0.1x to 4x. `@<rate>`: with
+ * - `produce/<size>[@<rate>]`: appends of a pre-encoded keyed batch to a compacting log through
+ *   one whole clean of another log (a dirty part of the same size: map pass, filter pass, swaps),
+ *   then as long again without one. The appender works in turns of
+ *   PRODUCE_TURN_MS and yields (setImmediate) between them, as a loaded server serves the requests
+ *   that queued while the cleaner had its slice (throttler.ts): both share one event loop. The
+ *   ratio is the appender's share of the loop (its turns' time over the run's) while cleaning
+ *   over without: what the cleaner's slicing decides, and a steady figure, where the appends' own
+ *   MB/s (the columns; their ratio is params.mbRatio) swing with a shared disk's write stalls:
+ *   200 ms runs with no clean at all varied 0.1x to 4x here. `@<rate>`: with
  *   log.cleaner.io.max.bytes.per.second. Goal: >= 0.8.
  *
  * Run: deno run -A bench/compaction_bench.ts [--quick]
@@ -154,8 +153,6 @@ async function benchClean(
 
 /** A producer's turn on the event loop: it appends this long, then yields (module comment). */
 const PRODUCE_TURN_MS = 10;
-/** One phase of appends, with the clean running or paused (module comment). */
-const PRODUCE_PHASE_MS = 200;
 
 /** What {@link appendFor} did: bytes appended, seconds taken, seconds of turns (loop held). */
 interface AppendRun {
@@ -165,10 +162,16 @@ interface AppendRun {
 }
 
 /**
- * Appends `batch` for `ms`, in turns of PRODUCE_TURN_MS with a yield to the event loop between
- * them. turnSeconds counts the turns' time: the share of the loop the appender got.
+ * Appends `batch` for at least `ms` and until `more()` says stop, in turns of PRODUCE_TURN_MS
+ * with a yield to the event loop between them. turnSeconds counts the turns' time: the share of
+ * the loop the appender got.
  */
-async function appendFor(log: PartitionLog, batch: Uint8Array, ms: number): Promise<AppendRun> {
+async function appendFor(
+  log: PartitionLog,
+  batch: Uint8Array,
+  ms: number,
+  more: () => boolean,
+): Promise<AppendRun> {
   const t0 = performance.now();
   let bytes = 0;
   let turn = t0;
@@ -184,7 +187,7 @@ async function appendFor(log: PartitionLog, batch: Uint8Array, ms: number): Prom
       // time, and less when the cleaner's own yields break the nesting: "with" beat "without".
       await new Promise((resolve) => setImmediate(resolve));
       turn = performance.now();
-      if (turn - t0 >= ms) break;
+      if (turn - t0 >= ms && !more()) break;
     }
   }
   return { bytes, seconds: (performance.now() - t0) / 1000, turnSeconds: turns / 1000 };
@@ -194,7 +197,6 @@ async function benchProduce(
   valueBytes: number,
   bytes: number,
   ioBytesPerSecond: number,
-  phases: number,
 ): Promise<CompactionBenchResult> {
   const dirtyDir = freshDir();
   const busyDir = freshDir();
@@ -209,28 +211,14 @@ async function benchProduce(
       ioBytesPerSecond,
     });
     manager.register(dirty);
-    const during: AppendRun = { bytes: 0, seconds: 0, turnSeconds: 0 };
-    const without: AppendRun = { bytes: 0, seconds: 0, turnSeconds: 0 };
-    const add = (into: AppendRun, run: AppendRun) => {
-      into.bytes += run.bytes;
-      into.seconds += run.seconds;
-      into.turnSeconds += run.turnSeconds;
-    };
-    let cleansDone = 0;
-    await appendFor(busy, batch, PRODUCE_PHASE_MS); // warm up
-    for (let phase = 0; phase < phases; phase++) {
-      let cleaning = true;
-      const clean = manager.cleanNow(dirty).finally(() => cleaning = false);
-      const d = await appendFor(busy, batch, PRODUCE_PHASE_MS);
-      if (!cleaning) cleansDone++;
-      // Paused: the clean is aborted (it starts again in the next phase).
-      await dirty.compaction.pause();
-      await clean;
-      const w = await appendFor(busy, batch, PRODUCE_PHASE_MS);
-      dirty.compaction.resume();
-      add(during, d);
-      add(without, w);
-    }
+    await appendFor(busy, batch, PRODUCE_TURN_MS * 10, () => false); // warm up
+    // Appends through one whole clean (map pass, filter pass, swaps)...
+    let cleaning = true;
+    const clean = manager.cleanNow(dirty).finally(() => cleaning = false);
+    const during = await appendFor(busy, batch, 0, () => cleaning);
+    const result = await clean;
+    // ... and as long again without one.
+    const without = await appendFor(busy, batch, during.seconds * 1000, () => false);
     await dirty.close();
     await busy.close();
     const duringMbPerSec = during.bytes / MB / during.seconds;
@@ -248,13 +236,12 @@ async function benchProduce(
       goal: 0.8,
       params: {
         dirtyBytes: bytes,
-        phases,
+        seconds: fixed(during.seconds, 2),
+        cleaned: String(result.cleaned),
         loopShareDuring: fixed(duringShare, 3),
         loopShareWithout: fixed(withoutShare, 3),
         // Appends' MB/s during over without: on a shared disk, write stalls swamp it.
         mbRatio: fixed(duringMbPerSec / withoutMbPerSec, 2),
-        // Phases the clean finished before the appends did (then they ran part alone).
-        cleansDone,
       },
     };
   } finally {
@@ -275,7 +262,7 @@ export async function runCompactionBench(
   for (const valueBytes of [100, 1024]) {
     for (const rate of [Infinity, 100 * MB]) {
       log(`compaction: produce/${valueBytes}B, cleaner io ${rate} B/s`);
-      results.push(await benchProduce(valueBytes, bytes, rate, opts.quick ? 10 : 20));
+      results.push(await benchProduce(valueBytes, bytes, rate));
     }
   }
   return results;
