@@ -476,6 +476,11 @@ export const CLEANER_SLICE_MS = 10;
 export const CLEANER_BUSY_SLICE_MS = 1;
 /** Bytes of log the cleaner reads at once while on its short slices (CLEANER_BUSY_SLICE_MS). */
 export const CLEANER_BUSY_SLICE_BYTES = 64 * KiB;
+/**
+ * The cleaner's share of the event loop while other work waits on it: after a slice it yields
+ * until the others have run four times as long as the slice took (throttler.ts).
+ */
+export const CLEANER_BUSY_SHARE = 0.2;
 /** How long one yield that found other work keeps the cleaner on its short slices. */
 export const CLEANER_BUSY_MEMORY_MS = 200;
 /**

@@ -46,6 +46,7 @@ import {
 } from "../../record/record_batch.ts";
 import { isControlAt, RecordCursor, recordsSection } from "../../record/record_cursor.ts";
 import { RecordSpans } from "../../record/record_walk.ts";
+import { closeFile, openReadWrite, syncData } from "../../runtime/fs.ts";
 import type { LogFiles } from "../log_files.ts";
 import { CLEANED_SUFFIX, Segment } from "../segment.ts";
 import { BatchWindows } from "./batch_windows.ts";
@@ -124,8 +125,14 @@ export async function cleanGroup(
       "a cleaned group ends where it did",
     );
     cleaned.onBecomeInactive();
-    cleaned.persistIndexes(true);
-    await cleaned.sync();
+    // Written here, fsynced (with the data) off the event loop: a synchronous fsync holds the
+    // loop, and the appends waiting on it, for as long as the disk takes.
+    cleaned.persistIndexes(false);
+    await Promise.all([
+      cleaned.sync(),
+      syncFileAt(cleaned.index.path),
+      syncFileAt(cleaned.timeIndex.path),
+    ]);
     cleaned.close();
     env.hook?.("cleaned");
     return cleaned;
@@ -133,6 +140,16 @@ export async function cleanGroup(
     scratch.out.clear();
     cleaned.delete();
     throw err;
+  }
+}
+
+/** fdatasync of the file at `path` (opened for it, closed after). */
+async function syncFileAt(path: string): Promise<void> {
+  const file = openReadWrite(path);
+  try {
+    await syncData(file);
+  } finally {
+    closeFile(file);
   }
 }
 

@@ -6,12 +6,16 @@
  * Slices adapt to the loop's load: CLEANER_SLICE_MS while nothing else runs, CLEANER_BUSY_SLICE_MS
  * (and reads of CLEANER_BUSY_SLICE_BYTES, so that a slice overruns by less) for
  * CLEANER_BUSY_MEMORY_MS after a yield during which other work ran (the yield took longer than
- * YIELD_IDLE_MS). A clean alone on the loop so loses under 1% to yields, and one that shares it
- * with appends leaves them most of it: an append waits at most about a short slice behind it.
+ * YIELD_IDLE_MS). After a slice, while other work is waiting, the cleaner yields until that work
+ * has had (1 - CLEANER_BUSY_SHARE) / CLEANER_BUSY_SHARE times the slice's time, so that a slice
+ * stretched by synchronous I/O (a segment write, the swap's fsyncs) is paid back. A clean alone on
+ * the loop so loses under 1% to yields, and one that shares it with appends leaves them about
+ * 1 - CLEANER_BUSY_SHARE of it.
  */
 import type { Clock } from "../../clock.ts";
 import {
   CLEANER_BUSY_MEMORY_MS,
+  CLEANER_BUSY_SHARE,
   CLEANER_BUSY_SLICE_BYTES,
   CLEANER_BUSY_SLICE_MS,
   CLEANER_SLICE_BYTES,
@@ -80,19 +84,32 @@ export class Throttler {
       this.#sliceStartMs = now;
       return pause;
     }
-    if (now - this.#sliceStartMs < this.sliceMs) return undefined;
-    return this.#yield(now);
+    const workedMs = now - this.#sliceStartMs;
+    if (workedMs < this.sliceMs) return undefined;
+    return this.#yield(workedMs);
   }
 
-  async #yield(startMs: number): Promise<void> {
-    await yieldSlice();
-    const now = performance.now();
-    this.yields++;
-    if (now - startMs > YIELD_IDLE_MS) {
+  /**
+   * Yields until the other work waiting has had its share: as long as each yield finds some (it
+   * takes longer than YIELD_IDLE_MS), until it has run (1 - CLEANER_BUSY_SHARE) / CLEANER_BUSY_SHARE
+   * times the `workedMs` the cleaner just held the loop for (a slice, and any synchronous I/O in
+   * it: a write, an fsync of the swap). A yield that finds nothing waiting ends it at once.
+   */
+  async #yield(workedMs: number): Promise<void> {
+    const owedMs = (workedMs * (1 - CLEANER_BUSY_SHARE)) / CLEANER_BUSY_SHARE;
+    let othersMs = 0;
+    for (;;) {
+      const start = performance.now();
+      await yieldSlice();
+      const now = performance.now();
+      this.yields++;
+      this.#sliceStartMs = now;
+      if (now - start <= YIELD_IDLE_MS) return;
       this.busyYields++;
       this.#busyUntilMs = now + CLEANER_BUSY_MEMORY_MS;
+      othersMs += now - start;
+      if (othersMs >= owedMs) return;
     }
-    this.#sliceStartMs = now;
   }
 
   /** Counts `bytes` of I/O; resolves at once, or after the pause that brings the rate back. */
