@@ -18,6 +18,7 @@ import {
 } from "../../record/record_batch.ts";
 import { isControlAt, recordsSection } from "../../record/record_cursor.ts";
 import { RecordSpans } from "../../record/record_walk.ts";
+import { CLEANER_SLICE_BYTES } from "../../limits.ts";
 import type { Segment } from "../segment.ts";
 import { BatchWindows } from "./batch_windows.ts";
 import { type CleanEnv, isUndecodableCodec, pace } from "./clean_env.ts";
@@ -40,7 +41,10 @@ export async function buildOffsetMap(
   firstUncleanable: number,
 ): Promise<MapStop> {
   const map = env.map;
-  map.clear();
+  // Emptying a large map (128 MiB by default) is a pass over all of it: in steps, the event loop
+  // running between them.
+  map.clear(true);
+  while (!map.emptySome(CLEANER_SLICE_BYTES)) await pace(env, 0);
   map.updateLatestOffset(firstDirty - 1);
   const all = env.segments;
   const dirty = all.filter((s, i) =>

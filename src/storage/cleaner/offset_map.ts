@@ -5,7 +5,8 @@
  * Layout: an open-addressing table of `slots` entries of six int32 words, 24 bytes as Kafka's,
  * in one array so that a probe touches one place: the 16-byte digest of the key (two
  * HalfSipHash-1-3 under a random key drawn again at every {@link OffsetMap.clear}, siphash.ts),
- * then the offset as high and low 32-bit halves (high -1: an empty slot). The key itself is never
+ * then the offset as its high 32-bit half plus one (0: an empty slot, so that a new table, zeroed as
+ * allocated, needs no pass over it) and its low half. The key itself is never
  * kept. `slots` is the largest prime that fits, so that double hashing (first slot from digest
  * word 0, step from word 1, each scaled to the table by a multiplication, not a remainder) visits
  * every slot. The map counts as full at CLEANER_MAP_LOAD_FACTOR of its slots, where an
@@ -45,6 +46,8 @@ export class OffsetMap {
   #superseded = new Int32Array(0);
   #supersededFrom = 0;
   #supersededEnd = 0;
+  /** Where the table still needs emptying from (its length: empty). */
+  #emptyFrom = Infinity;
   #hash: HalfSipHash128;
   #entries = 0;
   #latestOffset = -1;
@@ -64,7 +67,6 @@ export class OffsetMap {
     this.slots = largestPrimeAtMost(Math.floor(memoryBytes / OFFSET_MAP_ENTRY_BYTES));
     this.maxEntries = Math.max(1, Math.floor(this.slots * CLEANER_MAP_LOAD_FACTOR));
     this.#table = new Int32Array(this.slots * WORDS);
-    this.#empty();
     this.#hash = new HalfSipHash128(randomKey());
   }
 
@@ -92,9 +94,16 @@ export class OffsetMap {
     if (offset > this.#latestOffset) this.#latestOffset = offset;
   }
 
-  /** Empties the map, with a new hash key; no offsets tracked ({@link trackSuperseded}). */
-  clear(): void {
-    this.#empty();
+  /**
+   * Empties the map, with a new hash key; no offsets tracked ({@link trackSuperseded}). With
+   * `inSteps`, the table is emptied by {@link emptySome} calls, which must end before any put.
+   */
+  clear(inSteps = false): void {
+    // No entry: no slot was ever written. Else the table is emptied here, or `inSteps` by the
+    // caller ({@link emptySome}) before it maps anything.
+    if (this.#entries > 0) this.#emptyFrom = 0;
+    if (!inSteps) this.emptySome(Infinity);
+
     this.#supersededFrom = 0;
     this.#supersededEnd = 0;
     this.#entries = 0;
@@ -194,7 +203,7 @@ export class OffsetMap {
 
   #put(at: number, d: Int32Array, i: number, offset: number): void {
     const t = this.#table;
-    const hi = t[at + 4];
+    const hi = t[at + 4] - 1;
     if (hi < 0) {
       t[at] = d[i];
       t[at + 1] = d[i + 1];
@@ -209,19 +218,28 @@ export class OffsetMap {
         this.#superseded[bit >>> 5] |= 1 << (bit & 31);
       }
     }
-    t[at + 4] = Math.floor(offset / TWO_32);
+    t[at + 4] = Math.floor(offset / TWO_32) + 1;
     t[at + 5] = offset % TWO_32;
     this.updateLatestOffset(offset);
   }
 
   #offsetAt(at: number): number {
-    const hi = this.#table[at + 4];
+    const hi = this.#table[at + 4] - 1;
     return hi < 0 ? -1 : hi * TWO_32 + (this.#table[at + 5] >>> 0);
   }
 
-  #empty(): void {
+  /**
+   * Empties up to `words` more of the table after a {@link clear} called `inSteps`: true once
+   * it is all empty (a native fill of up to 128 MiB, of pages touched for the first time on a
+   * first clean: up to a second, in steps between which the event loop runs).
+   */
+  emptySome(words: number): boolean {
     const t = this.#table;
-    for (let at = 4; at < t.length; at += WORDS) t[at] = -1;
+    if (this.#emptyFrom >= t.length) return true;
+    const to = Math.min(t.length, this.#emptyFrom + words);
+    t.fill(0, this.#emptyFrom, to);
+    this.#emptyFrom = to;
+    return to >= t.length;
   }
 
   /** The table position of digest `d[i..i+4)`'s slot, or of the empty slot where it would go. */
@@ -237,7 +255,7 @@ export class OffsetMap {
     for (let probe = 1;; probe++) {
       const at = slot * WORDS;
       if (
-        t[at + 4] < 0 ||
+        t[at + 4] === 0 ||
         (t[at] === d0 && t[at + 1] === d1 && t[at + 2] === d2 && t[at + 3] === d3)
       ) {
         this.lookups++;
