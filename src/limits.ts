@@ -466,6 +466,12 @@ export const CLEANER_DEDUPE_BUFFER_BYTES_MIN = 1024;
 /** `log.cleaner.io.buffer.load.factor`: share of the map's slots filled before it counts as full. */
 export const CLEANER_MAP_LOAD_FACTOR = 0.9;
 /**
+ * Offsets of a clean's dirty part whose key the offset map saw again later, one bit each (8 MiB at
+ * most, beside the map): the filter pass drops those without digesting their keys again. Offsets
+ * past the first this many are looked up in the map as the clean part's are.
+ */
+export const CLEANER_SUPERSEDED_OFFSETS_MAX = 64 * 1024 * 1024;
+/**
  * `log.cleaner.io.max.bytes.per.second`: the cleaner's reads plus writes per second (Kafka:
  * unlimited, Double.MAX_VALUE; here Infinity).
  */
@@ -475,12 +481,26 @@ export const CLEANER_BACKOFF_MS_DEFAULT = 15_000;
 /** Bytes of log the cleaner reads (and maps or filters) at once: one pread, one window. */
 export const CLEANER_SLICE_BYTES = 256 * KiB;
 /**
- * Milliseconds of work the cleaner does before it yields to the event loop (between windows, so
- * a slice may run over by one window's work, a few ms): appends, fetches and timers wait at most
- * about this long behind a clean. A yield costs about 2 ms (a clamped setTimeout), so shorter
- * slices would slow cleaning down by as much again.
+ * Milliseconds of work the cleaner does before it yields to the event loop when nothing else runs
+ * on it (between windows, so a slice may run over by one window's work, about a millisecond). A
+ * yield costs about 0.03 ms (setImmediate, throttler.ts), under 1% of a slice.
  */
 export const CLEANER_SLICE_MS = 10;
+/**
+ * The cleaner's slice while other work shares the event loop (something ran during one of its
+ * yields in the last CLEANER_BUSY_MEMORY_MS): appends, fetches and timers then wait at most about
+ * this long (plus a window) behind a clean, and keep over 80% of the loop.
+ */
+export const CLEANER_BUSY_SLICE_MS = 1;
+/** Bytes of log the cleaner reads at once while on its short slices (CLEANER_BUSY_SLICE_MS). */
+export const CLEANER_BUSY_SLICE_BYTES = 64 * KiB;
+/**
+ * The cleaner's share of the event loop while other work waits on it: after a slice it yields
+ * until the others have run four times as long as the slice took (throttler.ts).
+ */
+export const CLEANER_BUSY_SHARE = 0.2;
+/** How long one yield that found other work keeps the cleaner on its short slices. */
+export const CLEANER_BUSY_MEMORY_MS = 200;
 /**
  * Producer ids whose last batch the cleaner tracks in one clean (so that the last batch of each
  * active idempotent producer survives, as Kafka keeps it). Past this many, a batch of an untracked

@@ -75,6 +75,19 @@ Deno.test("OffsetMap", async (t) => {
     assert.equal(get(map, "key-0"), -1);
   });
 
+  await t.step("cleared in steps: empty once the steps end", () => {
+    const map = new OffsetMap(64 * 1024);
+    for (let offset = 0; offset < 500; offset++) put(map, `k${offset}`, offset);
+    map.clear(true);
+    let steps = 1;
+    while (!map.emptySome(1000)) steps++;
+    assert.equal(steps, Math.ceil(map.slots * 6 / 1000), "1000 words a step");
+    assert.equal(map.size, 0);
+    for (let k = 0; k < 500; k += 7) assert.equal(get(map, `k${k}`), -1);
+    put(map, "k1", 7);
+    assert.equal(get(map, "k1"), 7);
+  });
+
   await t.step("refuses a buffer too small to be a map", () => {
     assert.throws(() => new OffsetMap(100), /dedupe.buffer.size/);
   });

@@ -6,7 +6,9 @@
  * segment's end in a compacted one; cleaner_checkpoint.ts). The cleaner rewrites what it reads into
  * a compacted segment where offsets are no longer checked as strictly, so it must never carry a
  * damaged batch over: what fails a check is CORRUPT_LOG naming file and position, and the clean
- * stops (a `lenient` walk, for headers only, just ends there instead).
+ * stops (a `lenient` walk, for headers only, just ends there instead). A clean computes each
+ * batch's CRC once: the filter pass skips it for the segments its map pass read whole
+ * (clean_env.ts's `verified`).
  */
 import { SluiceError } from "../../errors.ts";
 import { BATCH_BYTES_MAX, CLEANER_SLICE_BYTES } from "../../limits.ts";
@@ -19,7 +21,25 @@ import {
   lastOffsetDeltaAt,
   viewOf,
 } from "../../record/record_batch.ts";
+import { readAt } from "../../runtime/fs.ts";
 import type { Segment } from "../segment.ts";
+
+/**
+ * The bytes windows are read into, reused from window to window and pass to pass (one per clean):
+ * a window's bytes are valid until the next window is read. Grows to the largest window, at most
+ * BATCH_BYTES_MAX + CLEANER_SLICE_BYTES.
+ */
+export class WindowBuffer {
+  bytes = new Uint8Array(0);
+
+  /** The first `length` bytes, grown to hold them. */
+  take(length: number): Uint8Array {
+    if (this.bytes.length < length) {
+      this.bytes = new Uint8Array(Math.max(length, CLEANER_SLICE_BYTES));
+    }
+    return this.bytes.subarray(0, length);
+  }
+}
 
 export class BatchWindows {
   /** The window just read: whole batches, from byte {@link windowPosition} of the segment. */
@@ -46,7 +66,10 @@ export class BatchWindows {
     readonly verifyCrc: boolean,
     readonly lenient = false,
     end = segment.sizeBytes,
-    readonly sliceBytes = CLEANER_SLICE_BYTES,
+    /** Bytes a window reads (one batch more when that is larger); pace() may change it. */
+    public sliceBytes = CLEANER_SLICE_BYTES,
+    /** Where windows are read (without one, each into a new array). */
+    readonly buffer?: WindowBuffer,
   ) {
     this.position = position;
     this.expected = expected;
@@ -66,10 +89,12 @@ export class BatchWindows {
     if (problem !== undefined) return this.#damage(this.position, problem);
     const first = batchSizeAt(segment.scratchView, 0);
     if (first > length) length = first;
-    if (length > BATCH_BYTES_MAX + this.sliceBytes) {
+    if (length > BATCH_BYTES_MAX + CLEANER_SLICE_BYTES) {
       return this.#damage(this.position, `batch of ${first} bytes`);
     }
-    const bytes = segment.readBytes(this.position, length);
+    const bytes = this.buffer === undefined
+      ? segment.readBytes(this.position, length)
+      : this.#readInto(this.buffer.take(length));
     const dv = viewOf(bytes);
     let pos = 0;
     while (pos + BATCH_HEADER_BYTES <= bytes.length) {
@@ -111,6 +136,19 @@ export class BatchWindows {
     this.windowPosition = this.position;
     this.position += pos;
     return true;
+  }
+
+  /** Reads `into.length` bytes at the position (as Segment.readBytes, into the buffer). */
+  #readInto(into: Uint8Array): Uint8Array {
+    const n = readAt(this.segment.file.handle(), into, this.position);
+    if (n < into.length) {
+      throw new SluiceError(
+        "CORRUPT_LOG",
+        `${this.segment.logPath} ends at ${this.position + n}, want ${into.length}`,
+        { file: this.segment.logPath, position: this.position + n },
+      );
+    }
+    return into;
   }
 
   #damage(position: number, reason: string): boolean {

@@ -45,10 +45,13 @@ import {
   viewOf,
 } from "../../record/record_batch.ts";
 import { isControlAt, RecordCursor, recordsSection } from "../../record/record_cursor.ts";
+import { RecordSpans } from "../../record/record_walk.ts";
+import { closeFile, openReadWrite, syncData } from "../../runtime/fs.ts";
 import type { LogFiles } from "../log_files.ts";
 import { CLEANED_SUFFIX, Segment } from "../segment.ts";
 import { BatchWindows } from "./batch_windows.ts";
 import { type CleanEnv, isUndecodableCodec, pace } from "./clean_env.ts";
+import { OFFSET_MAP_PREPARED_MAX } from "./offset_map.ts";
 
 const LOG_APPEND_TIME_ATTRIBUTE = 0x08;
 /** Control record types (the key's second int16): Kafka's ControlRecordType ABORT and COMMIT. */
@@ -60,6 +63,7 @@ export class FilterScratch {
   readonly out = new GrowableBytes(CLEANER_SLICE_BYTES + 64 * 1024);
   readonly plain = new GrowableBytes();
   readonly cursor = new RecordCursor();
+  readonly spans = new RecordSpans();
   readonly kept: KeptRecords = { starts: new Int32Array(1024), count: 0, maxTimestampMs: -1 };
 }
 
@@ -87,7 +91,16 @@ export async function cleanGroup(
     let hooked = false;
     for (let g = 0; g < group.length; g++) {
       const segment = group[g];
-      const windows = new BatchWindows(segment, 0, segment.baseOffset, true);
+      const windows = new BatchWindows(
+        segment,
+        0,
+        segment.baseOffset,
+        !env.verified.has(segment),
+        false,
+        undefined,
+        undefined,
+        env.buffer,
+      );
       while (windows.next()) {
         const bytes = windows.bytes;
         const dv = windows.dv;
@@ -102,7 +115,7 @@ export async function cleanGroup(
           hooked = true;
           env.hook?.("writing");
         }
-        await pace(env, bytes.length, segment);
+        await pace(env, bytes.length, segment, windows);
       }
     }
     writeOut(env, cleaned, scratch.out);
@@ -112,8 +125,14 @@ export async function cleanGroup(
       "a cleaned group ends where it did",
     );
     cleaned.onBecomeInactive();
-    cleaned.persistIndexes(true);
-    await cleaned.sync();
+    // Written here, fsynced (with the data) off the event loop: a synchronous fsync holds the
+    // loop, and the appends waiting on it, for as long as the disk takes.
+    cleaned.persistIndexes(false);
+    await Promise.all([
+      cleaned.sync(),
+      syncFileAt(cleaned.index.path),
+      syncFileAt(cleaned.timeIndex.path),
+    ]);
     cleaned.close();
     env.hook?.("cleaned");
     return cleaned;
@@ -121,6 +140,16 @@ export async function cleanGroup(
     scratch.out.clear();
     cleaned.delete();
     throw err;
+  }
+}
+
+/** fdatasync of the file at `path` (opened for it, closed after). */
+async function syncFileAt(path: string): Promise<void> {
+  const file = openReadWrite(path);
+  try {
+    await syncData(file);
+  } finally {
+    closeFile(file);
   }
 }
 
@@ -174,32 +203,58 @@ function filterBatch(
   kept.count = 0;
   kept.maxTimestampMs = -1;
   let tombstoneKept = false;
-  cursor.reset(section, start, end, count);
-  while (cursor.next()) {
-    const offset = base + cursor.offsetDelta;
+  const spans = scratch.spans;
+  spans.walk(section, start, end, count);
+  const n = spans.count;
+  const offsetDelta = spans.offsetDelta;
+  const keyLength = spans.keyLength;
+  const valueLength = spans.valueLength;
+  // The records to look up in the map: keyed, mapped (offset not past the map's end) and not in
+  // the dirty part, whose records the map pass marked when it saw their key again.
+  const picks = spans.picks;
+  let picked = 0;
+  for (let r = 0; r < n; r++) {
+    const offset = base + offsetDelta[r];
+    if (keyLength[r] >= 0 && offset <= latest && !map.tracks(offset)) picks[picked++] = r;
+  }
+  if (kept.starts.length < n) kept.starts = new Int32Array(spans.start.length);
+  let next = 0; // the next pick
+  let chunkFrom = 0;
+  let preparedTo = 0;
+  for (let r = 0; r < n; r++) {
+    const offset = base + offsetDelta[r];
     let keep: boolean;
     if (offset > latest) {
       keep = true;
-    } else if (cursor.keyLength < 0) {
+    } else if (keyLength[r] < 0) {
       keep = false;
-    } else if (offset < map.get(section, cursor.keyStart, cursor.keyLength)) {
-      keep = false;
-    } else if (cursor.valueLength >= 0) {
-      keep = true;
     } else {
-      keep = !tombstonesGo;
-      if (!keep) env.counters.tombstonesRemoved++;
+      let superseded: boolean;
+      if (map.tracks(offset)) {
+        superseded = map.isSuperseded(offset);
+      } else {
+        if (next === preparedTo) {
+          chunkFrom = next;
+          preparedTo = Math.min(picked, next + OFFSET_MAP_PREPARED_MAX);
+          map.prepare(section, spans.keyStart, keyLength, picks, chunkFrom, preparedTo);
+        }
+        superseded = offset < map.getPrepared(next - chunkFrom);
+        next++;
+      }
+      if (superseded) {
+        keep = false;
+      } else if (valueLength[r] >= 0) {
+        keep = true;
+      } else {
+        keep = !tombstonesGo;
+        if (!keep) env.counters.tombstonesRemoved++;
+      }
     }
     if (!keep) continue;
-    if (cursor.valueLength < 0) tombstoneKept = true;
-    if (kept.count === kept.starts.length) {
-      const grown = new Int32Array(kept.starts.length * 2);
-      grown.set(kept.starts);
-      kept.starts = grown;
-    }
-    kept.starts[kept.count++] = cursor.start;
+    if (valueLength[r] < 0) tombstoneKept = true;
+    kept.starts[kept.count++] = spans.start[r];
     if (!logAppendTime) {
-      kept.maxTimestampMs = Math.max(kept.maxTimestampMs, baseTimestamp + cursor.timestampDelta);
+      kept.maxTimestampMs = Math.max(kept.maxTimestampMs, baseTimestamp + spans.timestampDelta[r]);
     }
   }
   env.counters.recordsKept += kept.count;

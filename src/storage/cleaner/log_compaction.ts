@@ -29,6 +29,7 @@ import type { LogFlusher } from "../log_flusher.ts";
 import { readRecoveryPoint } from "../log_loader.ts";
 import type { LogRetention } from "../retention.ts";
 import { type Segment, storageFailure } from "../segment.ts";
+import { WindowBuffer } from "./batch_windows.ts";
 import { type CleanableRange, cleanableRange, groupSegments } from "./cleanable.ts";
 import {
   checkGoing,
@@ -265,6 +266,8 @@ export class LogCompaction {
       counters,
       producers: new ProducerTracker(),
       hook: resources.hook,
+      buffer: new WindowBuffer(),
+      verified: new Set(),
       aborted: () => this.#abort || this.host.unwritable() !== undefined,
     };
     try {
