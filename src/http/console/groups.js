@@ -66,7 +66,9 @@ export async function renderGroup(root, name, signal) {
     h("h2", {}, "Committed offsets and lag"),
   );
   const offsetsBox = h("div", { id: "group-offsets" });
-  const chart = lineChart("Lag per topic (records)", { format: (v) => num(Math.round(v)) });
+  const chart = lineChart("Lag per topic (records)", {
+    format: (v) => (v % 1 === 0 ? num(v) : v.toFixed(1)),
+  });
   const store = seriesStore();
   const status = h("div");
   root.append(status, offsetsBox, h("h2", {}, "Lag"), h("div", { class: "charts" }, chart.element));

@@ -139,7 +139,7 @@ export async function render(root, params, signal) {
     const p = d.partitions.find((x) => x.partition === partition);
     if (p === undefined) throw new Error(`topic ${topic} has no partition ${partition}`);
     start = Math.max(p.logStartOffset, p.highWatermark - count);
-    startNote = `the newest ${count} of offsets ${num(p.logStartOffset)}–${
+    startNote = `the newest (up to ${count}) of offsets ${num(p.logStartOffset)}–${
       num(p.highWatermark - 1)
     }`;
   } else if (mode === "timestamp") {
@@ -172,7 +172,7 @@ export async function render(root, params, signal) {
     h(
       "p",
       { class: "muted", id: "messages-summary" },
-      `${records.length} records ${startNote} (high watermark ${num(highWatermark)})`,
+      `${records.length} records, ${startNote} (high watermark ${num(highWatermark)})`,
     ),
   );
   if (records.length > 0) {

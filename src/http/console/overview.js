@@ -56,7 +56,9 @@ export async function render(root, signal) {
 
   const charts = COUNTERS.map(([, title, unit]) =>
     lineChart(title, {
-      format: (v) => (unit === "bytes" ? bytes(Math.round(v)) : num(Math.round(v))),
+      format: (
+        v,
+      ) => (unit === "bytes" ? bytes(Math.round(v)) : v < 10 ? v.toFixed(1) : num(Math.round(v))),
     })
   );
   const status = h("div", { id: "throughput-status" });
