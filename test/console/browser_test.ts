@@ -106,6 +106,22 @@ async function seed(server: RunningServer): Promise<{ memberId: string }> {
   return { memberId: member.memberId };
 }
 
+/** The "long" topic: records written in batches of BIG_BATCH, BIG_BATCHES of them. */
+const BIG_BATCH = 2000;
+const BIG_BATCHES = 10;
+
+/** sluice_records_out_total of a topic, from /metrics. */
+async function recordsOut(server: RunningServer, topic: string): Promise<number> {
+  const res = await json(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${SECRET}` },
+  });
+  const m = res.text.match(
+    new RegExp(`^sluice_records_out_total\\{topic="${topic}"\\} (\\d+)$`, "m"),
+  );
+  assert.ok(m, `no records_out for ${topic}`);
+  return Number(m[1]);
+}
+
 /** The text of each row of a table, cells joined by " | ". */
 function rows(page: Page, selector: string): Promise<string[]> {
   return page.$$eval(
@@ -348,6 +364,28 @@ Deno.test({
           "orders | 2 | 0 | 0 | 0 | 0",
         ]);
         await shot("brokers");
+      });
+
+      await t.step("messages on a long partition read what they show, no more", async () => {
+        await call(server, "POST", "/v1/topics", { name: "long", partitions: 1 });
+        for (let b = 0; b < BIG_BATCHES; b++) {
+          await call(server, "POST", "/v1/topics/long/records", {
+            records: Array.from({ length: BIG_BATCH }, (_, i) => ({
+              value: JSON.stringify({ seq: b * BIG_BATCH + i }),
+              partition: 0,
+            })),
+          });
+        }
+        const total = BIG_BATCHES * BIG_BATCH;
+        const before = await recordsOut(server, "long");
+        await page.goto(`${server.url}/console#/messages?topic=long&partition=0&mode=newest&n=20`);
+        await page.waitForSelector("#messages-table");
+        const got = await rows(page, "#messages-table");
+        assert.equal(got.length, 20);
+        assert.equal(got[0].split(" | ")[0], String(total - 20));
+        assert.match(got[19], new RegExp(`"seq": ${total - 1}`));
+        // The server counts the records each fetch handed out: the 20 shown, not the partition.
+        assert.equal(await recordsOut(server, "long") - before, 20);
       });
 
       await t.step("signing out forgets the token", async () => {
