@@ -335,6 +335,8 @@ Deno.test({
         const offsets = await rows(page, "#offsets-table");
         assert.ok(offsets.some((r) => r.startsWith("orders | 0 | 3 | 5 | ")), offsets.join("\n"));
         assert.ok(offsets.some((r) => r.startsWith("orders | 1 | 4 | 0 | ")), offsets.join("\n"));
+        assert.ok(offsets.includes(`orders | 2 | — | — | ${memberId}`), offsets.join("\n"));
+        assert.equal(offsets.length, 3);
         // The chart has the group's lag per topic: orders at 5 once drawn.
         await page.waitForFunction(() =>
           (document.querySelector("#page-groups .chart .legend")?.textContent ?? "")

@@ -87,21 +87,31 @@ export async function renderGroup(root, name, signal) {
       for (const o of offsets) perTopic.set(o.topic, (perTopic.get(o.topic) ?? 0) + (o.lag ?? 0));
       for (const [topic, lag] of perTopic) store.push(topic, t, lag);
       chart.update(store.series());
-      const sorted = [...offsets].sort((a, b) =>
+      // Assigned partitions without a commit yet are listed too, their offset and lag unknown.
+      const rowsByKey = new Map(offsets.map((o) => [`${o.topic}\0${o.partition}`, o]));
+      for (const [key] of owner) {
+        if (!rowsByKey.has(key)) {
+          const [topic, partition] = key.split("\0");
+          rowsByKey.set(key, { topic, partition: Number(partition), offset: null, lag: null });
+        }
+      }
+      const sorted = [...rowsByKey.values()].sort((a, b) =>
         a.topic.localeCompare(b.topic) || a.partition - b.partition
       );
       offsetsBox.replaceChildren(
-        sorted.length === 0 ? h("p", { class: "muted" }, "No committed offsets.") : table(
-          ["Topic", "#Partition", "#Committed offset", "#Lag", "Member"],
-          sorted.map((o) => [
-            h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic),
-            String(o.partition),
-            num(o.offset),
-            o.lag === null || o.lag === undefined ? "—" : num(o.lag),
-            owner.get(`${o.topic}\0${o.partition}`) ?? "—",
-          ]),
-          { id: "offsets-table" },
-        ),
+        sorted.length === 0
+          ? h("p", { class: "muted" }, "No committed offsets and no assignment.")
+          : table(
+            ["Topic", "#Partition", "#Committed offset", "#Lag", "Member"],
+            sorted.map((o) => [
+              h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic),
+              String(o.partition),
+              o.offset === null ? "—" : num(o.offset),
+              o.lag === null || o.lag === undefined ? "—" : num(o.lag),
+              owner.get(`${o.topic}\0${o.partition}`) ?? "—",
+            ]),
+            { id: "offsets-table" },
+          ),
       );
     },
     (err) => status.replaceChildren(err === undefined ? "" : errorBox(err)),
