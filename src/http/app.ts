@@ -30,6 +30,7 @@ import { Forwarder } from "./forwarding.ts";
 import type { FetchLike } from "../runtime/http_client.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { registerClusterRoutes } from "./routes/cluster.ts";
+import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerDeleteRecordsRoutes } from "./routes/delete_records.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerGroupAdminRoutes } from "./routes/group_admin.ts";
@@ -137,6 +138,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
         ),
     }),
   );
+  registerConsoleRoutes(app); // before auth: the console's files hold no data (routes/console.ts)
   // After bodyLimit: the auth check may read a body (a topic or group request names topics).
   if (options.auth !== undefined) app.use("*", authMiddleware(options.auth, broker, logger));
   app.onError((err, c) => errorResponse(c, err, logger));
