@@ -54,7 +54,7 @@ if (native) {
   const n = native;
   impls.push({ name: "native", fn: (d) => n(d, 0) >>> 0 });
 }
-impls.push({ name: `crc32c() [${crc32cImplementation}]`, fn: (d) => crc32c(d) });
+impls.push({ name: `crc32c() [${crc32cImplementation()}]`, fn: (d) => crc32c(d) });
 
 /** alias -> which implementation and how many bytes, to turn mitata's ns into MiB/s. */
 const rows = new Map<string, { impl: string; size: string; bytes: number }>();
@@ -90,7 +90,7 @@ if (!quick) {
 const result = await run();
 
 const table: string[] = [];
-table.push(`crc32c implementation in use: ${crc32cImplementation}`);
+table.push(`crc32c implementation in use: ${crc32cImplementation()}`);
 table.push("size      implementation          avg ns/call       MiB/s");
 for (const trial of result.benchmarks) {
   const row = rows.get(trial.alias);

@@ -4,8 +4,9 @@
  *
  * Two implementations compute the same function:
  * - native: @node-rs/crc32 (Rust, hardware CRC instructions: ~5,700 MiB/s at 1 MiB here, 4.7x the
- *   portable code), loaded with a guarded dynamic import so that a missing prebuilt binary, or a
- *   runtime denying native addons, falls back to the portable code instead of failing start-up;
+ *   portable code), loaded on the first input long enough to use it (runtime/lazy_module.ts: an
+ *   idle server does not hold the addon) and guarded, so that a missing prebuilt binary, or a
+ *   runtime denying native addons, falls back to the portable code instead of failing;
  * - portable: slice-by-8 in plain TypeScript, 8 KiB of tables built once at module load.
  *
  * Setting SLUICE_CRC32C=portable forces the portable path (to test it, or to rule out the addon).
@@ -13,6 +14,7 @@
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
+import { loadModule } from "../runtime/lazy_module.ts";
 import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
@@ -71,11 +73,10 @@ function wantPortable(): boolean {
   return envVar("SLUICE_CRC32C") === "portable";
 }
 
-async function loadNative(): Promise<NativeCrc32c | null> {
+function loadNative(): NativeCrc32c | null {
   if (wantPortable()) return null;
   try {
-    const mod = await import("@node-rs/crc32");
-    const fn = mod.crc32c as NativeCrc32c;
+    const fn = loadModule<{ crc32c: NativeCrc32c }>("@node-rs/crc32").crc32c;
     // A binary that loads but computes something else (wrong build, ABI mismatch) must not be used:
     // check the standard "123456789" vector, 0xE3069283, and a view with a non-zero byteOffset.
     const probe = new Uint8Array([0, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39]);
@@ -88,10 +89,21 @@ async function loadNative(): Promise<NativeCrc32c | null> {
   }
 }
 
-const native = await loadNative();
+/** The addon, once asked for: undefined until the first input of SMALL_INPUT_BYTES or more. */
+let native: NativeCrc32c | null | undefined;
 
-/** Which implementation `crc32c` uses for inputs of SMALL_INPUT_BYTES (256) bytes and more. */
-export const crc32cImplementation: "native" | "portable" = native ? "native" : "portable";
+function nativeCrc(): NativeCrc32c | null {
+  if (native === undefined) native = loadNative();
+  return native;
+}
+
+/**
+ * Which implementation `crc32c` uses for inputs of SMALL_INPUT_BYTES (256) bytes and more (asking
+ * loads the addon, as the first such input would).
+ */
+export function crc32cImplementation(): "native" | "portable" {
+  return nativeCrc() ? "native" : "portable";
+}
 
 /**
  * Below this length `crc32c` uses the portable code even when the addon is loaded: one N-API call
@@ -106,6 +118,8 @@ const SMALL_INPUT_BYTES = 256;
 
 /** CRC-32C of `data`, continuing from `initial` (the CRC of the bytes before it, default 0). */
 export function crc32c(data: Uint8Array, initial = 0): number {
-  if (native === null || data.length < SMALL_INPUT_BYTES) return crc32cPortable(data, initial);
-  return native(data, initial >>> 0) >>> 0;
+  if (data.length < SMALL_INPUT_BYTES) return crc32cPortable(data, initial);
+  const fn = native === undefined ? nativeCrc() : native;
+  if (fn === null) return crc32cPortable(data, initial);
+  return fn(data, initial >>> 0) >>> 0;
 }

@@ -39,7 +39,7 @@ async function childImplementation(
   const moduleUrl = new URL("src/record/crc32c.ts", repoRoot).href;
   const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(moduleUrl)};\n` +
     `const v = crc32c(new TextEncoder().encode("123456789".repeat(100)));\n` +
-    `console.log(crc32cImplementation + " " + v);\n`;
+    `console.log(crc32cImplementation() + " " + v);\n`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...permissions, "-"],
     cwd: repoRoot,
@@ -93,8 +93,8 @@ Deno.test("crc32c", async (t) => {
     // This machine kind (linux x64 gnu) has a prebuilt binary; losing it silently would cost ~4x
     // on large batches, so its absence is a failure, not a fallback, in this test run.
     const forced = Deno.env.get("SLUICE_CRC32C") === "portable";
-    if (nativeFn && !forced) assert.equal(crc32cImplementation, "native");
-    if (forced) assert.equal(crc32cImplementation, "portable");
+    if (nativeFn && !forced) assert.equal(crc32cImplementation(), "native");
+    if (forced) assert.equal(crc32cImplementation(), "portable");
   });
 
   await t.step("native and portable agree on every length 0..1000", () => {
