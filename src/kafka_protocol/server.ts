@@ -242,32 +242,66 @@ class Connection {
     return true;
   }
 
+  /**
+   * The next `n` received bytes. A frame that lies in one received chunk (the common case: the
+   * runtime reads into 64 KiB slabs) is handed on as a view of it, not copied; only a frame that
+   * spans chunks is copied into one buffer of its own. A view keeps its chunk alive until the
+   * frame is served; the chunks are bounded as the frames are (a slab serves many frames).
+   */
   #take(n: number): Uint8Array {
+    const head = this.#pending[0];
+    this.#pendingBytes -= n;
+    if (head.length > n) {
+      this.#pending[0] = head.subarray(n);
+      return head.subarray(0, n);
+    }
+    if (head.length === n) {
+      this.#pending.shift();
+      return head;
+    }
     const out = new Uint8Array(n);
     let at = 0;
     while (at < n) {
-      const head = this.#pending[0];
+      const chunk = this.#pending[0];
       const need = n - at;
-      if (head.length <= need) {
-        out.set(head, at);
-        at += head.length;
+      if (chunk.length <= need) {
+        out.set(chunk, at);
+        at += chunk.length;
         this.#pending.shift();
       } else {
-        out.set(head.subarray(0, need), at);
-        this.#pending[0] = head.subarray(need);
+        out.set(chunk.subarray(0, need), at);
+        this.#pending[0] = chunk.subarray(need);
         at += need;
       }
     }
-    this.#pendingBytes -= n;
     return out;
+  }
+
+  /** Consumes the 4-byte big-endian size prefix (the caller checked 4 bytes are there). */
+  #takeSize(): number {
+    const first = this.#pending[0];
+    if (first.length >= 4) {
+      this.#pendingBytes -= 4;
+      if (first.length === 4) this.#pending.shift();
+      else this.#pending[0] = first.subarray(4);
+      return (first[0] << 24) | (first[1] << 16) | (first[2] << 8) | first[3];
+    }
+    let size = 0;
+    for (let i = 0; i < 4; i++) {
+      const head = this.#pending[0];
+      size = (size << 8) | head[0];
+      if (head.length === 1) this.#pending.shift();
+      else this.#pending[0] = head.subarray(1);
+    }
+    this.#pendingBytes -= 4;
+    return size;
   }
 
   #cutFrames(): void {
     for (;;) {
       if (this.#frameSize < 0) {
         if (this.#pendingBytes < 4) return;
-        const prefix = this.#take(4);
-        const size = new DataView(prefix.buffer).getInt32(0);
+        const size = this.#takeSize();
         // Before a SASL login a frame is small (Kafka's sasl.server.max.receive.size): an
         // unauthenticated peer cannot make the server buffer 100 MiB.
         const max = this.#auth !== undefined && this.#sasl.principal === undefined
