@@ -44,6 +44,9 @@
  *   leader under an acks=all producer, the time to its first success after the kill (goal: p50
  *   <= 3 s with default settings), with the default broker.session.timeout.ms and with 2000.
  *   Rows `cluster.*`; skipped, with a note, without etcd or python3-confluent-kafka.
+ * - kafka-latency (bench/kafka_latency_bench.ts; only when named): end-to-end latency over the
+ *   Kafka protocol, librdkafka producer and consumer in their own processes: the consumer's max
+ *   rate, then producers paced at 10, 25, 50 and 75% of it, p50/p99/p99.9/max of send-to-receipt.
  * - peers (bench/peers.ts): Redis Streams and NATS JetStream when installed, each set beside a
  *   Sluice scenario; with --kafka also a live Kafka at KAFKA_BROKERS (bench/kafka_bench.ts).
  * - crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts): mitata micro benches, run by

@@ -126,7 +126,7 @@ export async function runRecordBench(): Promise<void> {
 
   // Throughput from the median: on a shared machine the mean is pulled up by other processes.
   const lines = [
-    `crc32c implementation: ${crc32cImplementation()}`,
+    `crc32c implementation: ${crc32cImplementation}`,
     "bench                       avg µs    p50 µs   records/s (p50)   MiB/s (p50)",
   ];
   for (const trial of result.benchmarks) {

@@ -20,6 +20,7 @@ export const SUITES = [
   "http",
   "groups",
   "kafka-client",
+  "kafka-latency",
   "kafka",
   "cluster",
   "peers",
@@ -33,9 +34,10 @@ export const MICRO_SUITES: readonly Suite[] = ["index", "crc32c", "record"];
 /**
  * Suites that run only when --scenario names them: `kafka` starts an Apache Kafka broker (a JVM
  * with a 1 GiB heap) and runs Kafka's Java tools beside Sluice, minutes in the full run; `cluster`
- * starts etcd and Sluice clusters and kills brokers, minutes too.
+ * starts etcd and Sluice clusters and kills brokers, minutes too; `kafka-latency` paces librdkafka
+ * producers for about a minute (bench/kafka_latency_bench.ts).
  */
-export const OPT_IN_SUITES: readonly Suite[] = ["kafka", "cluster"];
+export const OPT_IN_SUITES: readonly Suite[] = ["kafka", "cluster", "kafka-latency"];
 
 export interface Args {
   quick: boolean;
@@ -50,7 +52,8 @@ function usage(): string {
   return `usage: deno task bench [--quick] [--json] [--growth] [--kafka] [--scenario NAME]...
   NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")});
   only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice;
-  cluster: 3 brokers against one, replication lag, failover)
+  cluster: 3 brokers against one, replication lag, failover;
+  kafka-latency: end-to-end latency of paced librdkafka producers, 10-75% of the consumer's rate)
   --kafka needs ${KAFKA_BROKERS_ENV}=host:port[,host:port]; results go to bench/results or $${RESULTS_DIR_ENV}`;
 }
 

@@ -3,6 +3,7 @@
  * suite's own output and how the run went.
  */
 import type { ClusterBenchOutcome } from "../cluster/types.ts";
+import type { LatencyBenchResult } from "../kafka_latency_bench.ts";
 import type { GroupBenchOutcome } from "../group_bench.ts";
 import type { HttpBenchOutcome } from "../http_bench.ts";
 import type { IndexBenchResult } from "../index_bench.ts";
@@ -67,6 +68,8 @@ export interface BenchDetails {
   kafkaSide?: KafkaSideOutcome;
   /** The cluster suite: every run, the lag samples' spread, each failover round, the goals. */
   cluster?: ClusterBenchOutcome;
+  /** The kafka-latency suite: the consumer's max rate and each paced run's percentiles. */
+  kafkaLatency?: LatencyBenchResult;
   /** Kafka's published end-to-end latency (KafkaReference has no latency fields). */
   kafkaReferenceLatency: typeof KAFKA_REFERENCE_LATENCY;
   /** Names the embedded suite reported that a storage figure would also have produced. */

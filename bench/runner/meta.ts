@@ -65,7 +65,7 @@ export function collectMeta(
     tempDir,
     tempDirFilesystem: fsInfo,
     gitDirty: status === undefined ? undefined : status.length > 0,
-    crc32cImplementation: crc32cImplementation(),
+    crc32cImplementation,
     scenarios: args.scenarios,
     growth: args.growth,
     kafka: args.kafka,

@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { formatClusterTables } from "../cluster/results.ts";
+import { latencyTable } from "../kafka_latency_bench.ts";
 import { formatGroupTable } from "../group_bench.ts";
 import { formatHttpTable } from "../http_bench.ts";
 import { formatIndexTable } from "../index_bench.ts";
@@ -109,6 +110,7 @@ export function printSummary(out: (line: string) => void, report: BenchResultsFi
         : `\ncluster: skipped: ${details.cluster.skipped}`,
     );
   }
+  if (details.kafkaLatency !== undefined) out(`\n${latencyTable(details.kafkaLatency)}`);
   for (const e of details.external) {
     if (e.mode === "missing") out(`\n${e.suite}: skipped, ${e.file} not found`);
     else {

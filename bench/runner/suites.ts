@@ -165,6 +165,17 @@ async function runSuite(ctx: SuiteRun, suite: Suite, groups: string[]): Promise<
       for (const s of r.scenarios) out(`  ${describeScenario(s)}`);
       break;
     }
+    case "kafka-latency": {
+      const { runKafkaLatencyBench, latencyTable } = await import("../kafka_latency_bench.ts");
+      const r = await runKafkaLatencyBench({ ...suiteOptions, log: out });
+      output.done();
+      details.kafkaLatency = r;
+      if (r.skipped !== undefined) {
+        details.skipped.push({ suite: "kafka-latency", reason: r.skipped });
+      }
+      out(latencyTable(r));
+      break;
+    }
     case "peers": {
       for (const p of peersAvailable()) {
         if (p.version !== null) continue;

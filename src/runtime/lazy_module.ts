@@ -1,7 +1,7 @@
 /**
  * Modules loaded on first use, synchronously, so that a server that never needs them does not pay
- * for them at start (idle RSS): native addons (lz4-napi, @node-rs/crc32) and Node built-ins that
- * only some requests use (node:zlib for gzip batches). A static import loads and links them at
+ * for them at start (idle RSS): native addons (lz4-napi) and Node built-ins that only some
+ * requests use (node:zlib for gzip batches). A static import loads and links them at
  * start-up even when no client ever sends a compressed batch; an `await import()` cannot serve a
  * synchronous codec. `process.getBuiltinModule` (Node 22.3, Deno 2, Bun) and `createRequire` give
  * the synchronous load in both runtimes.
