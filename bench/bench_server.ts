@@ -4,6 +4,8 @@
  * (optionally under `--cpu-prof`), its URL read from its "listening" line, stopped with SIGTERM
  * (SIGKILL after a timeout) with the exit code, stop time and peak RSS recorded. Also the CPU both
  * sides use: the server's from /proc/<pid>/stat, the bench process's from process.cpuUsage().
+ * On Deno the server gets the V8 flags of `deno task start` (deno.json), so the bench measures
+ * the memory a server started the documented way has.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,7 +15,15 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type BenchRunOptions, figure, fixed, MiB } from "./bench_util.ts";
 
-const MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), "src", "main.ts");
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const MAIN = join(ROOT, "src", "main.ts");
+
+/** The `--v8-flags=...` of deno.json's `start` task (none when it has none). */
+export function startTaskV8Flags(): string[] {
+  const config = JSON.parse(fs.readFileSync(join(ROOT, "deno.json"), "utf8"));
+  const start = String(config?.tasks?.start ?? "");
+  return start.split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+}
 const LISTENING = /^sluice listening on (http:\/\/\S+) \(data: (.*)\)$/;
 /** Printed before LISTENING when the Kafka listener is on. */
 const KAFKA_LISTENING = /^sluice kafka listening on (\S+:\d+)$/;
@@ -183,7 +193,7 @@ export async function startServer(
     : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
   const argv = [
     "run",
-    ...(isDeno ? ["-A", ...profile] : []),
+    ...(isDeno ? ["-A", ...startTaskV8Flags(), ...profile] : []),
     MAIN,
     "serve",
     "--host",

@@ -16,8 +16,8 @@ import { bench, do_not_optimize, group, run } from "mitata";
 import {
   crc32c,
   crc32cImplementation,
-  crc32cImplementations,
   crc32cSmallInputBytes,
+  loadEveryCrc32c,
 } from "../src/record/crc32c.ts";
 import { randomBytes } from "./bench_util.ts";
 
@@ -49,7 +49,7 @@ interface Impl {
 const impls: Impl[] = [
   ...(quick ? [] : [{ name: "byte-table", fn: (d: Uint8Array) => crc32cByteTable(d) }]),
 ];
-for (const [name, fn] of crc32cImplementations) {
+for (const [name, fn] of await loadEveryCrc32c()) {
   impls.push({ name: name === "portable" ? "slice-by-8" : name, fn: (d) => fn(d, 0) });
 }
 impls.push({ name: `crc32c() [${crc32cImplementation}]`, fn: (d) => crc32c(d) });

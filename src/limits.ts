@@ -512,3 +512,17 @@ export const CLEANER_PRODUCER_IDS_MAX = 100_000;
  * this is no longer active, and its last batch may go like any other (Kafka: 1 day).
  */
 export const CLEANER_PRODUCER_EXPIRATION_MS_DEFAULT = 86_400_000;
+
+// ---------------------------------------------------------------------------------------------
+// A cluster (src/cluster/): here rather than beside their users so that `serve` reads its
+// defaults without loading the cluster's code, which a single-node server never runs.
+
+/** Kafka's broker.session.timeout.ms default (KRaft): a silent broker leaves after this long. */
+export const BROKER_SESSION_TIMEOUT_MS_DEFAULT = 6_000;
+/** Bounds of broker.session.timeout.ms: etcd leases are whole seconds, at least about 2. */
+export const BROKER_SESSION_TIMEOUT_MS_MIN = 2_000;
+export const BROKER_SESSION_TIMEOUT_MS_MAX = 300_000;
+/** Kafka's replica.lag.time.max.ms default. */
+export const REPLICA_LAG_TIME_MAX_MS_DEFAULT = 30_000;
+/** Kafka's leader.imbalance.check.interval.seconds (300): how often leaderships go home. */
+export const LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT = 300_000;

@@ -2,7 +2,6 @@
  * Sluice's entry: `serve` (the default; what `deno task start` runs), `demo` (a storage demo) or
  * `help`. Runs on Deno (`deno task start`) and on Bun (`bun run src/main.ts serve`).
  */
-import { demo } from "./cli/demo.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { SERVE_USAGE } from "./cli/usage.ts";
 import { startFailureMessage } from "./cli/start_failure.ts";
@@ -33,7 +32,8 @@ async function main(args: string[]): Promise<void> {
     case "serve":
       return await serveCommand(rest);
     case "demo":
-      return await demo(rest);
+      // Loaded only for the demo: a server does not hold it.
+      return await (await import("./cli/demo.ts")).demo(rest);
     default:
       console.error(`unknown command ${command}; use serve (the default), demo or help`);
       exitProcess(2);

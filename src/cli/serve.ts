@@ -70,14 +70,6 @@
  * every log and write its recovery checkpoint, exit 0. A second signal exits at once (code 130).
  */
 import { z } from "zod";
-import {
-  BROKER_SESSION_TIMEOUT_MS_DEFAULT,
-  BROKER_SESSION_TIMEOUT_MS_MAX,
-  BROKER_SESSION_TIMEOUT_MS_MIN,
-} from "../cluster/membership.ts";
-import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "../cluster/replica_manager.ts";
-import { LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT } from "../cluster/controller.ts";
-import { joinClusterOrExit } from "./cluster_mode.ts";
 
 /** Kafka's default.replication.factor and min.insync.replicas defaults. */
 const DEFAULT_REPLICATION_FACTOR_DEFAULT = 1;
@@ -88,6 +80,9 @@ import type { SluiceError } from "../errors.ts";
 import { createApp } from "../http/app.ts";
 import { Authenticator, TokenSet } from "../security/tokens.ts";
 import {
+  BROKER_SESSION_TIMEOUT_MS_DEFAULT,
+  BROKER_SESSION_TIMEOUT_MS_MAX,
+  BROKER_SESSION_TIMEOUT_MS_MIN,
   CLEANER_BACKOFF_MS_DEFAULT,
   CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
   CLEANER_DEDUPE_BUFFER_BYTES_MIN,
@@ -98,8 +93,10 @@ import {
   HTTP_CONNECTIONS_MAX,
   KAFKA_CONNECTIONS_MAX,
   KAFKA_PORT_DEFAULT,
+  LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
   LONG_POLLS_MAX,
   PARTITIONS_PER_TOPIC_MAX,
+  REPLICA_LAG_TIME_MAX_MS_DEFAULT,
   REQUEST_BYTES_DEFAULT,
   REQUESTS_IN_FLIGHT_MAX,
   RETENTION_CHECK_INTERVAL_MS_DEFAULT,
@@ -550,7 +547,8 @@ export async function serveCommand(args: string[]): Promise<void> {
   // Cluster mode: the listeners are bound (their ports are what the broker registers); join now.
   const cluster = config.nodeId === undefined || kafka === undefined
     ? undefined
-    : await joinClusterOrExit(broker, config, {
+    // Loaded only here: a single-node server never holds the cluster's code (idle RSS).
+    : await (await import("./cluster_mode.ts")).joinClusterOrExit(broker, config, {
       kafka,
       httpUrl: `${tls ? "https" : "http"}://${
         config.advertisedHost ?? server.hostname

@@ -20,6 +20,7 @@
  * - A pass also runs every CONTROLLER_RESYNC_MS, so a write that failed (etcd was away) is tried
  *   again even when nothing changes.
  */
+import { LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import {
   type ClusterKeys,
@@ -37,8 +38,6 @@ import { writeMissingPartitionStates } from "./cluster_topics.ts";
 const CONTROLLER_WRITES_IN_FLIGHT = 64;
 /** A pass at least this often while active, changes or not (writes that failed are retried). */
 export const CONTROLLER_RESYNC_MS = 5_000;
-/** Kafka's leader.imbalance.check.interval.seconds (300): how often leaderships go home. */
-export const LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT = 300_000;
 
 export interface ControllerOptions {
   logger: Logger;

@@ -24,11 +24,7 @@ import type { Logger } from "../logger.ts";
 import { type BrokerRecord, type ClusterKeys, encodeRecord, parseBroker } from "./cluster_state.ts";
 import type { EtcdClient } from "./etcd.ts";
 
-/** Kafka's broker.session.timeout.ms default (KRaft): a silent broker leaves after this long. */
-export const BROKER_SESSION_TIMEOUT_MS_DEFAULT = 6_000;
-/** Bounds of broker.session.timeout.ms: etcd leases are whole seconds, at least about 2. */
-export const BROKER_SESSION_TIMEOUT_MS_MIN = 2_000;
-export const BROKER_SESSION_TIMEOUT_MS_MAX = 300_000;
+import { BROKER_SESSION_TIMEOUT_MS_DEFAULT } from "../limits.ts";
 /** How much longer than a session a start-up waits for a node id's old registration to go. */
 const REGISTER_GRACE_MS = 1_000;
 /** Between two registration attempts while the node id is taken. */

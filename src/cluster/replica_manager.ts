@@ -24,6 +24,7 @@
  * writes, during which the partition's state is what the view last applied.
  */
 import { SluiceError } from "../errors.ts";
+import { REPLICA_LAG_TIME_MAX_MS_DEFAULT } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 import {
@@ -38,8 +39,6 @@ import { lowWatermarkOf, LowWatermarkWaiters } from "./low_watermark.ts";
 import type { ClusterMetadata, MetadataChange } from "./metadata.ts";
 import type { ReplicaFetcher } from "./replica_fetcher.ts";
 
-/** Kafka's replica.lag.time.max.ms default. */
-export const REPLICA_LAG_TIME_MAX_MS_DEFAULT = 30_000;
 /** acks=all produce requests waiting for their high watermark at once, per broker. */
 export const COMMIT_WAITERS_MAX = 10_000;
 

@@ -2,7 +2,8 @@
  * The Kafka listener: size-prefixed request frames in, size-prefixed response frames out, over
  * TCP (src/runtime/tcp.ts), optionally TLS.
  *
- * Per connection, frames are cut from the byte stream as they arrive and served one at a time in
+ * Per connection, frames are cut from the byte stream as they arrive (frame_reader.ts: as views of
+ * the received chunks, or read in place, copied only when neither can be) and served one at a time in
  * arrival order, as Kafka does, so responses leave in request order and a connection's produce
  * requests append in the order they were sent. Reading ahead is bounded (KAFKA_QUEUED_REQUESTS_MAX
  * frames or KAFKA_FRAME_BYTES_MAX bytes waiting, then the socket is paused until they are
@@ -66,6 +67,7 @@ import {
   type Struct,
 } from "./codec.ts";
 import { KafkaError } from "./error_codes.ts";
+import { FrameReader } from "./frame_reader.ts";
 import { API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
 import {
   REQUEST_HEADER,
@@ -152,8 +154,7 @@ class Connection {
   };
   #linger: ReturnType<typeof setTimeout> | undefined;
   /** Received bytes not yet cut into frames. */
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  readonly #bytes: FrameReader;
   /** Size of the frame being received, once its prefix is in. */
   #frameSize = -1;
   /** The frame being received has its bytes reserved in the shared request budget. */
@@ -197,6 +198,7 @@ class Connection {
     this.#options = options;
     this.#shared = shared;
     this.#auth = auth;
+    this.#bytes = new FrameReader(conn.readInto?.bind(conn));
     this.#requestBytes = new ByteLease(shared.requests);
     this.#responseBytes = new ByteLease(shared.responses);
     // As Kafka shows a member's host (Java's InetAddress text): "/127.0.0.1".
@@ -206,9 +208,16 @@ class Connection {
 
   onData(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
+    const frame = this.#bytes.push(bytes);
+    if (frame !== null) this.#queueFrame(frame);
     this.#receive();
+  }
+
+  #queueFrame(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += this.#frameSize;
+    this.#frameSize = -1;
+    this.#frameReserved = false;
   }
 
   /** Cuts what can be cut, pauses or resumes reading, starts serving; closes on a bad frame. */
@@ -242,32 +251,12 @@ class Connection {
     return true;
   }
 
-  #take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const head = this.#pending[0];
-      const need = n - at;
-      if (head.length <= need) {
-        out.set(head, at);
-        at += head.length;
-        this.#pending.shift();
-      } else {
-        out.set(head.subarray(0, need), at);
-        this.#pending[0] = head.subarray(need);
-        at += need;
-      }
-    }
-    this.#pendingBytes -= n;
-    return out;
-  }
-
   #cutFrames(): void {
+    if (this.#bytes.assembling) return;
     for (;;) {
       if (this.#frameSize < 0) {
-        if (this.#pendingBytes < 4) return;
-        const prefix = this.#take(4);
-        const size = new DataView(prefix.buffer).getInt32(0);
+        if (this.#bytes.pendingBytes < 4) return;
+        const size = this.#bytes.takeSize();
         // Before a SASL login a frame is small (Kafka's sasl.server.max.receive.size): an
         // unauthenticated peer cannot make the server buffer 100 MiB.
         const max = this.#auth !== undefined && this.#sasl.principal === undefined
@@ -292,11 +281,11 @@ class Connection {
         }
         this.#frameReserved = true;
       }
-      if (this.#pendingBytes < this.#frameSize) return;
-      this.#queue.push(this.#take(this.#frameSize));
-      this.#queuedBytes += this.#frameSize;
-      this.#frameSize = -1;
-      this.#frameReserved = false;
+      if (this.#bytes.pendingBytes < this.#frameSize) {
+        this.#bytes.readInPlace(this.#frameSize);
+        return;
+      }
+      this.#queueFrame(this.#bytes.take(this.#frameSize));
       if (this.#overQueued()) return;
     }
   }
@@ -463,7 +452,7 @@ class Connection {
       });
     }
     this.#queue.length = 0;
-    this.#pending = [];
+    this.#bytes.clear();
     // Whatever this connection held goes back now; write callbacks that come later give back
     // nothing twice (the leases are empty).
     this.#shared.waitingForRequestBytes.delete(this);

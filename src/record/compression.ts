@@ -6,10 +6,25 @@
  * LZ4 is the LZ4 *frame* format (magic 0x184D2204), which is what Kafka's Java client, librdkafka
  * and kafkajs's LZ4 codecs write; the raw LZ4 block format is not Kafka-compatible.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
-import { compressFrameSync, decompressFrameSync } from "lz4-napi";
+import type * as Zlib from "node:zlib";
+import type * as Lz4 from "lz4-napi";
 import { SluiceError } from "../errors.ts";
 import { DECOMPRESSED_BATCH_BYTES_MAX } from "../limits.ts";
+import { loadModule } from "../runtime/lazy_module.ts";
+
+// The codecs load on their first batch (runtime/lazy_module.ts): a server whose clients never
+// compress does not hold node:zlib or the lz4 addon (idle RSS).
+// A codec that cannot load (no prebuilt addon for this platform) is UNSUPPORTED_COMPRESSION.
+const zlib = (): typeof Zlib => codec<typeof Zlib>("node:zlib", COMPRESSION_CODECS.gzip);
+const lz4 = (): typeof Lz4 => codec<typeof Lz4>("lz4-napi", COMPRESSION_CODECS.lz4);
+
+function codec<T>(specifier: string, id: number): T {
+  try {
+    return loadModule<T>(specifier);
+  } catch (err) {
+    throw unsupported(id, `${specifier} did not load: ${(err as Error).message}`);
+  }
+}
 
 export const COMPRESSION_CODECS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 export type CompressionName = keyof typeof COMPRESSION_CODECS;
@@ -22,12 +37,12 @@ export function compressionName(codec: number): CompressionName | undefined {
   return NAMES[codec];
 }
 
-function unsupported(codec: number): SluiceError {
+function unsupported(codec: number, why?: string): SluiceError {
   return new SluiceError(
     "UNSUPPORTED_COMPRESSION",
-    `compression codec ${
-      compressionName(codec) ?? codec
-    } is not supported here (none, gzip, lz4 are)`,
+    `compression codec ${compressionName(codec) ?? codec} is not supported here ${
+      why === undefined ? "(none, gzip, lz4 are)" : `(${why})`
+    }`,
     { codec },
   );
 }
@@ -38,9 +53,9 @@ export function compress(codec: CompressionCodec, bytes: Uint8Array): Uint8Array
     case COMPRESSION_CODECS.none:
       return bytes;
     case COMPRESSION_CODECS.gzip:
-      return new Uint8Array(gzipSync(bytes));
+      return new Uint8Array(zlib().gzipSync(bytes));
     case COMPRESSION_CODECS.lz4:
-      return compressFrameSync(bytes as Parameters<typeof compressFrameSync>[0]);
+      return lz4().compressFrameSync(bytes as Parameters<typeof Lz4.compressFrameSync>[0]);
     default:
       throw unsupported(codec);
   }
@@ -54,7 +69,7 @@ export function decompress(codec: number, bytes: Uint8Array): Uint8Array {
       case COMPRESSION_CODECS.none:
         return bytes;
       case COMPRESSION_CODECS.gzip:
-        out = gunzipSync(bytes, { maxOutputLength: DECOMPRESSED_BATCH_BYTES_MAX });
+        out = zlib().gunzipSync(bytes, { maxOutputLength: DECOMPRESSED_BATCH_BYTES_MAX });
         break;
       case COMPRESSION_CODECS.lz4: {
         const bound = lz4FrameBound(bytes);
@@ -64,7 +79,7 @@ export function decompress(codec: number, bytes: Uint8Array): Uint8Array {
             `lz4 frame may decompress to ${bound} bytes, more than ${DECOMPRESSED_BATCH_BYTES_MAX}`,
           );
         }
-        out = decompressFrameSync(bytes as Parameters<typeof decompressFrameSync>[0]);
+        out = lz4().decompressFrameSync(bytes as Parameters<typeof Lz4.decompressFrameSync>[0]);
         break;
       }
       default:

@@ -147,7 +147,9 @@ async function loadFast(): Promise<Map<Crc32cImplementation, Crc32cFn>> {
     if (fn !== null && crc32cSelfTest(fn)) loaded.set("kernel", fn);
     else if (fn !== null) kernelRefusal = "the library failed its self-test";
   }
-  if (forced === undefined || forced === "node-rs") {
+  // The addon is the kernel's fallback: with the kernel in use it is not loaded (about 8 MB of
+  // idle RSS); loadEveryCrc32c loads it for comparisons.
+  if ((forced === undefined && !loaded.has("kernel")) || forced === "node-rs") {
     const fn = await loadNodeRs();
     if (fn !== null && crc32cSelfTest(fn)) loaded.set("node-rs", fn);
   }
@@ -175,6 +177,20 @@ export const crc32cImplementations: ReadonlyMap<Crc32cImplementation, Crc32cFn> 
   ...fast,
   ["portable", crc32cPortable],
 ]);
+
+/**
+ * crc32cImplementations plus the @node-rs/crc32 addon when the kernel left it unloaded (unless
+ * SLUICE_CRC32C rules it out): for tests and benchmarks that compare every implementation.
+ */
+export async function loadEveryCrc32c(): Promise<ReadonlyMap<Crc32cImplementation, Crc32cFn>> {
+  const forced = forcedImplementation();
+  if (fast.has("node-rs") || (forced !== undefined && forced !== "node-rs")) {
+    return crc32cImplementations;
+  }
+  const fn = await loadNodeRs();
+  if (fn === null || !crc32cSelfTest(fn)) return crc32cImplementations;
+  return new Map([...fast, ["node-rs", fn], ["portable", crc32cPortable]]);
+}
 
 /**
  * Below this length `crc32c` uses the portable code even when a fast implementation is loaded: a

@@ -26,6 +26,13 @@ export interface TcpConnection {
    * the kernel), or when the write failed or the socket was destroyed first.
    */
   write(chunks: readonly Uint8Array[], onTaken?: (chunk: Uint8Array) => void): Promise<void>;
+  /**
+   * Where the reads that start from now on put their bytes, instead of the runtime's own buffers,
+   * until `target` is full (then back to those); each read is handed to onData as a view of
+   * `target`, in order. `null` cancels. A read already in progress still delivers its own
+   * buffer's bytes first. Absent where the runtime cannot read into a given buffer (node:net).
+   */
+  readInto?(target: Uint8Array | null): void;
   /** Stops reading from the socket (back-pressure) until {@link TcpConnection.resume}. */
   pause(): void;
   resume(): void;

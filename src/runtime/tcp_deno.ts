@@ -6,7 +6,9 @@
  *
  * - reads: into a slab (4 KiB for a fresh connection, so idle ones cost little; 64 KiB once a
  *   read fills it) handed on as views, never copied; a new slab when less than a quarter is left.
- *   pause() stops reading after the read in progress.
+ *   pause() stops reading after the read in progress. readInto(target) makes the next reads go
+ *   into the caller's buffer instead, until it is full (a large Kafka frame lands where it is
+ *   kept: no slab, no copy).
  * - writes: in order, one at a time; chunks under 16 KiB are gathered into one write (fewer
  *   calls), bigger ones (record batches) are written as they are. The promise resolves once the
  *   kernel has taken the bytes (back-pressure, as 'drain').
@@ -36,6 +38,8 @@ class DenoTcpConnection implements TcpConnection {
   readonly #handlers: TcpHandlers;
   #paused = false;
   #resumed: (() => void) | undefined;
+  /** Where the next reads go instead of the slab (readInto), until it is full. */
+  #target: Uint8Array | null = null;
   #closed = false;
   #ending = false;
   #writes: Promise<void> = Promise.resolve();
@@ -68,6 +72,17 @@ class DenoTcpConnection implements TcpConnection {
       while (!this.#closed) {
         if (this.#paused) {
           await new Promise<void>((resolve) => this.#resumed = resolve);
+          continue;
+        }
+        const target = this.#target;
+        if (target !== null) {
+          const n = await this.#conn.read(target);
+          if (n === null || this.#closed) break;
+          this.#active();
+          if (this.#target === target) {
+            this.#target = n === target.length ? null : target.subarray(n);
+          }
+          this.#handlers.onData(this, target.subarray(0, n));
           continue;
         }
         if (slab.length - at < slab.length / 4) {
@@ -172,6 +187,10 @@ class DenoTcpConnection implements TcpConnection {
       at += await this.#conn.write(bytes.subarray(at));
       this.#active();
     }
+  }
+
+  readInto(target: Uint8Array | null): void {
+    this.#target = target === null || target.length === 0 ? null : target;
   }
 
   pause(): void {

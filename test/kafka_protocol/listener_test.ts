@@ -345,6 +345,57 @@ Deno.test("Kafka listener", async (t) => {
     });
 
     await t.step(
+      "frames cut anywhere (inside the size prefix, inside the body), many to a chunk or larger than one, are served intact",
+      async () => {
+        const c = await RawClient.connect(port);
+        try {
+          // Distinct values of several sizes: a frame handed on as a view of its chunk must keep
+          // its own bytes while later reads fill the rest of that chunk; every tenth is over 100
+          // KiB, so read in place (frame_reader.ts), with small frames right behind it.
+          const fill = (i: number) => i % 10 === 3 ? 150_000 + i : (i * 37) % 900;
+          const values = Array.from(
+            { length: 60 },
+            (_, i) => `v${i}-${String.fromCharCode(97 + i % 26).repeat(fill(i))}`,
+          );
+          const frames = values.map((v, i) =>
+            c.frame(PRODUCE_REQUEST, 7, produceBody("cuts", 0, batchOf([v])), i)
+          );
+          const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+          frames.reduce((at, f) => (bytes.set(f, at), at + f.length), 0);
+          // Pieces of 1, 2, 3 bytes (prefixes split), odd sizes, then the rest in one write.
+          const sizes = [1, 2, 3, 1, 5, 7, 11, 13, 101, 257, 1031, 4099];
+          let at = 0;
+          for (const size of sizes) {
+            await c.send(bytes.subarray(at, at + size));
+            at += size;
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          await c.send(bytes.subarray(at));
+          for (let i = 0; i < values.length; i++) {
+            const frame = await c.readFrame();
+            assert.ok(frame !== null, `answer ${i}`);
+            assert.equal(new DataView(frame.buffer).getInt32(0), i);
+          }
+          const got: string[] = [];
+          while (got.length < values.length) {
+            const r = await c.call(
+              FETCH_REQUEST,
+              FETCH_RESPONSE,
+              11,
+              fetchBody("cuts", 0, got.length),
+            );
+            const batches = decodeBatches(partitionOf(r).records!);
+            assert.ok(batches.length > 0);
+            for (const b of batches) got.push(new TextDecoder().decode(b.records[0].value!));
+          }
+          assert.deepEqual(got, values);
+        } finally {
+          c.close();
+        }
+      },
+    );
+
+    await t.step(
       "a client far ahead is paused at the read-ahead bound, then served in full",
       async () => {
         const c = await RawClient.connect(port);
