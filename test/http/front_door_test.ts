@@ -23,6 +23,7 @@ Deno.test("the front door: index, docs, helpful refusals", async (t) => {
       expectStatus(res, 200, "GET /");
       assert.equal(res.body.service, "sluice");
       assert.deepEqual(res.body.links, {
+        console: "/console",
         docs: "/docs",
         openapi: "/openapi.json",
         topics: "/v1/topics",

@@ -19,6 +19,7 @@ const OPENAPI_INFO = {
 const INDEX = {
   service: "sluice",
   links: {
+    console: "/console",
     docs: "/docs",
     openapi: "/openapi.json",
     topics: "/v1/topics",
