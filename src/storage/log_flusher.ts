@@ -21,7 +21,7 @@ import { SluiceError } from "../errors.ts";
 import { PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { LogConfig } from "./log_config.ts";
-import { type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
+import { type RecoveryPoint, recoveryPointText, writeRecoveryPoint } from "./log_loader.ts";
 import type { Segment } from "./segment.ts";
 import type { EpochEntry } from "./leader_epochs.ts";
 
@@ -53,6 +53,8 @@ export class LogFlusher {
   #lastCheckpointMs: number;
   #checkpointDue = false;
   #rounds = 0;
+  /** The text of the checkpoint file as last read or written (unknown: undefined). */
+  checkpointText: string | undefined;
 
   constructor(
     readonly dir: string,
@@ -207,13 +209,15 @@ export class LogFlusher {
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    writeRecoveryPoint(
-      this.dir,
+    const text = recoveryPointText(
       point,
       this.host.leaderEpochs(),
       this.host.highWatermark(),
       this.host.logStartOffset(),
     );
+    // The same text as the file holds (a log closed as it was opened): nothing to write.
+    if (text !== this.checkpointText) writeRecoveryPoint(this.dir, text);
+    this.checkpointText = text;
     this.#lastCheckpointMs = this.clock.nowMs();
     this.#checkpointDue = false;
     return true;

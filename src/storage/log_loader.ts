@@ -104,22 +104,28 @@ export interface Checkpoint extends RecoveryPoint {
   highWatermark: number | undefined;
   /** Undefined when the file has no such field (written before it was kept) or a bad one. */
   logStartOffset: number | undefined;
+  /** The file's text as read: a checkpoint that would write the same text need not be written. */
+  text: string;
 }
 
-export function writeRecoveryPoint(
-  dir: string,
+/** The checkpoint file's text for these values (what writeRecoveryPoint writes). */
+export function recoveryPointText(
   point: RecoveryPoint,
   leaderEpochs: readonly EpochEntry[],
   highWatermark: number,
   logStartOffset: number,
-): void {
-  const text = JSON.stringify({
+): string {
+  return JSON.stringify({
     version: 1,
     ...point,
     leaderEpochs: leaderEpochs.map((e) => [e.epoch, e.startOffset]),
     highWatermark,
     logStartOffset,
   });
+}
+
+/** Writes `text` (recoveryPointText) as the checkpoint: tmp + fsync + rename + directory fsync. */
+export function writeRecoveryPoint(dir: string, text: string): void {
   writeFileAtomic(joinPath(dir, CHECKPOINT_FILE), new TextEncoder().encode(text), dir);
 }
 
@@ -128,7 +134,8 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
   const bytes = readWholeFile(path);
   if (bytes === undefined) return undefined;
   try {
-    const v = JSON.parse(new TextDecoder().decode(bytes));
+    const text = new TextDecoder().decode(bytes);
+    const v = JSON.parse(text);
     const fields = ["offset", "segment", "position", "maxTimestampMs", "offsetOfMaxTimestamp"];
     if (v?.version === 1 && fields.every((f) => Number.isSafeInteger(v[f]))) {
       if (v.offset >= v.segment && v.position >= 0) {
@@ -147,6 +154,7 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
           logStartOffset: Number.isSafeInteger(v.logStartOffset) && v.logStartOffset >= 0
             ? v.logStartOffset
             : undefined,
+          text,
         };
       }
     }
@@ -233,8 +241,16 @@ function listSegments(dir: string, logger: Logger, damage: LogDamage[]): number[
 
 export interface LoadResult {
   segments: Segment[];
-  /** Segments that were re-validated (their bytes may not be on disk yet: flush them). */
+  /** Segments that were re-validated (from the checkpoint's position on, in its segment). */
   recovered: Segment[];
+  /**
+   * Recovery read bytes the checkpoint does not vouch for, or cut a tail: they may not be on disk
+   * yet, so the opened log flushes them and moves the checkpoint. False after a clean close: the
+   * checkpoint's position is its segment's end and nothing follows it.
+   */
+  unflushed: boolean;
+  /** The text of the checkpoint the load trusted (undefined without one). */
+  checkpointText: string | undefined;
   /** What was found damaged (already logged). */
   damage: LogDamage[];
   /** Set when the log must not take appends: a file it needed could not be written. */
@@ -306,6 +322,8 @@ function load(
       return {
         segments: [first],
         recovered: [],
+        unflushed: false,
+        checkpointText: undefined,
         damage,
         readOnly: undefined,
         leaderEpochs: [],
@@ -329,6 +347,8 @@ function load(
     return {
       segments: [first],
       recovered: [],
+      unflushed: false,
+      checkpointText: undefined,
       damage,
       readOnly,
       leaderEpochs: [],
@@ -387,9 +407,16 @@ function load(
     logStartOffset,
     Math.min(highWatermarkOf(checkpoint, logger, dir), logEndOffset),
   );
+  // Only the checkpoint's own segment, read to the checkpoint's position and no further, is as
+  // flushed as it was: anything else recovery read may still be in the page cache alone.
+  const unflushed = truncated || recovered.some((s) =>
+    point === undefined || s.baseOffset !== point.segment || s.sizeBytes !== point.position
+  );
   return {
     segments,
     recovered,
+    unflushed,
+    checkpointText: point?.text,
     damage,
     readOnly,
     leaderEpochs: point?.leaderEpochs,

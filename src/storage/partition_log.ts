@@ -204,7 +204,8 @@ export class PartitionLog {
     const deleted = await log.#logStart.deleteBelowStart("logStart");
     // What recovery validated may still be only in the page cache (the process died, the OS did
     // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
-    if ((loaded.recovered.length > 0 || deleted > 0) && log.#failure === undefined) {
+    log.#flusher.checkpointText = loaded.checkpointText;
+    if ((loaded.unflushed || deleted > 0) && log.#failure === undefined) {
       for (const s of loaded.recovered) s.dirty = true;
       try {
         await log.#flusher.syncDirty();
