@@ -131,6 +131,15 @@ export function removeTree(path: string): void {
   named("remove tree", path, () => fs.rmSync(path, { recursive: true, force: true }));
 }
 
+/** Removes a tree off the event loop (the runtime's thread pool): for big trees nothing waits on. */
+export async function removeTreeAsync(path: string): Promise<void> {
+  try {
+    await fs.promises.rm(path, { recursive: true, force: true });
+  } catch (err) {
+    throw new FileError("remove tree", path, err);
+  }
+}
+
 export function renamePath(from: string, to: string): void {
   named(`rename to ${to}`, from, () => fs.renameSync(from, to));
 }

@@ -200,6 +200,16 @@ export class LogFlusher {
     };
   }
 
+  /** The checkpoint's text for `point` with the log's leader epochs, high watermark and start. */
+  textFor(point: RecoveryPoint): string {
+    return recoveryPointText(
+      point,
+      this.host.leaderEpochs(),
+      this.host.highWatermark(),
+      this.host.logStartOffset(),
+    );
+  }
+
   /**
    * Writes index entries (fsynced) and then the checkpoint that vouches for them; false (nothing
    * written) when the point's segment was deleted meanwhile.
@@ -209,12 +219,7 @@ export class LogFlusher {
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    const text = recoveryPointText(
-      point,
-      this.host.leaderEpochs(),
-      this.host.highWatermark(),
-      this.host.logStartOffset(),
-    );
+    const text = this.textFor(point);
     // The same text as the file holds (a log closed as it was opened): nothing to write.
     if (text !== this.checkpointText) writeRecoveryPoint(this.dir, text);
     this.checkpointText = text;

@@ -54,10 +54,8 @@ import {
   joinPath,
   listDir,
   makeDir,
-  parentDir,
   readWholeFile,
   removeFile,
-  syncDir,
   writeFileAtomic,
 } from "../runtime/fs.ts";
 import type { LogFiles } from "./log_files.ts";
@@ -241,6 +239,8 @@ function listSegments(dir: string, logger: Logger, damage: LogDamage[]): number[
 
 export interface LoadResult {
   segments: Segment[];
+  /** A new log (no segment file found): its one segment has no files yet. */
+  fresh: boolean;
   /** Segments that were re-validated (from the checkpoint's position on, in its segment). */
   recovered: Segment[];
   /**
@@ -274,7 +274,33 @@ export interface LoadResult {
 }
 
 /**
- * Opens every segment of `dir` (creating segment 0 in an empty dir). Throws only for the file
+ * What an empty directory holds: a new log, its first segment without files (its first append
+ * creates them: log_lazy.ts), so a partition never written costs its directory alone.
+ */
+export function freshLoad(
+  dir: string,
+  settings: SegmentSettings,
+  nowMs: number,
+  files: LogFiles,
+): LoadResult {
+  return {
+    segments: [Segment.detached(dir, 0, settings, nowMs, files)],
+    fresh: true,
+    recovered: [],
+    unflushed: false,
+    checkpointText: undefined,
+    damage: [],
+    readOnly: undefined,
+    leaderEpochs: [],
+    recoveredFrom: 0,
+    highWatermark: 0,
+    logStartOffset: 0,
+    cleanerCheckpoint: { ...NEVER_CLEANED },
+  };
+}
+
+/**
+ * Opens every segment of `dir` (a new log in an empty dir: {@link freshLoad}). Throws only for the file
  * system's own failures (typed, naming the file), never for what the files contain; on a throw
  * nothing stays open.
  */
@@ -313,26 +339,7 @@ function load(
       ...completeInterruptedSwaps(dir, settings, nowMs, logger, files, cleanerCheckpoint),
     );
     bases = listSegments(dir, logger, damage);
-    if (bases.length === 0) {
-      const first = Segment.create(dir, 0, settings, nowMs, files);
-      opened.push(first);
-      // The new files and the partition dir itself must survive a power loss once data is flushed.
-      syncDir(dir);
-      syncDir(parentDir(dir));
-      return {
-        segments: [first],
-        recovered: [],
-        unflushed: false,
-        checkpointText: undefined,
-        damage,
-        readOnly: undefined,
-        leaderEpochs: [],
-        recoveredFrom: 0,
-        highWatermark: 0,
-        logStartOffset: 0,
-        cleanerCheckpoint: { ...NEVER_CLEANED },
-      };
-    }
+    if (bases.length === 0) return { ...freshLoad(dir, settings, nowMs, files), damage };
   } catch (err) {
     if (!isNoSpace(err) && !isNoSpace((err as { cause?: unknown })?.cause)) throw err;
     // A new partition on a full disk: an empty log that serves reads (of nothing) until restart.
@@ -346,6 +353,7 @@ function load(
     opened.push(first);
     return {
       segments: [first],
+      fresh: false,
       recovered: [],
       unflushed: false,
       checkpointText: undefined,
@@ -409,11 +417,13 @@ function load(
   );
   // Only the checkpoint's own segment, read to the checkpoint's position and no further, is as
   // flushed as it was: anything else recovery read may still be in the page cache alone.
-  const unflushed = truncated || recovered.some((s) =>
-    point === undefined || s.baseOffset !== point.segment || s.sizeBytes !== point.position
-  );
+  const unflushed = truncated ||
+    recovered.some((s) =>
+      point === undefined || s.baseOffset !== point.segment || s.sizeBytes !== point.position
+    );
   return {
     segments,
+    fresh: false,
     recovered,
     unflushed,
     checkpointText: point?.text,

@@ -52,7 +52,8 @@ import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
-import { loadSegments } from "./log_loader.ts";
+import { type LoadResult, loadSegments } from "./log_loader.ts";
+import { createSegmentFiles, loadLazily } from "./log_lazy.ts";
 import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
@@ -101,8 +102,12 @@ export class PartitionLog {
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
   readonly #logStart: LogStartMover;
-  readonly #compaction: LogCompaction;
+  #compaction: LogCompaction;
   readonly #reads: LogReads;
+  /** A lazy log's options until its first use loads it (log_lazy.ts); `fresh`: a new dir. */
+  #pending: { options: PartitionLogOptions; fresh: boolean } | undefined;
+  /** The first segment of a new log while it has no files: its first append creates them. */
+  #unborn: Segment | undefined;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -146,6 +151,7 @@ export class PartitionLog {
       () => this.#closing || this.#closed || this.#offline !== undefined,
       () => this.#replica.epochs.truncateFromStart(this.logStartOffset),
       () => this.logStartOffset,
+      () => this.#load(),
     );
     this.#truncation = new LogTruncation(this.#retention, this.#files, this.#replica, {
       ensureWritable: () => this.#ensureWritable(),
@@ -163,11 +169,15 @@ export class PartitionLog {
       ensureReadable: () => this.#ensureReadable(),
       logStartOffset: () => this.logStartOffset,
     });
-    this.#compaction = new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
+    this.#compaction = this.#newCompaction(cleanerCheckpoint);
+  }
+
+  #newCompaction(cleanerCheckpoint: CleanerCheckpoint): LogCompaction {
+    return new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
       logStartOffset: () => this.logStartOffset,
       highWatermark: () => this.highWatermark,
       unwritable: () =>
-        this.#offline ?? this.#failure ?? (this.#closing ? closedError(dir) : undefined),
+        this.#offline ?? this.#failure ?? (this.#closing ? closedError(this.dir) : undefined),
       failWrites: (failure) => this.#readOnly(failure),
     });
   }
@@ -184,43 +194,98 @@ export class PartitionLog {
     const logger = options.logger ?? consoleLogger;
     const files = options.logFiles ?? sharedLogFiles();
     const loaded = loadSegments(dir, config, clock.nowMs(), logger, files);
-    const opts = { ...options, logFiles: files };
-    const log = new PartitionLog(dir, config, loaded.segments, opts, loaded.cleanerCheckpoint);
-    for (const d of loaded.damage) log.#damage.add(d);
-    if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
+    const log = new PartitionLog(dir, config, [], { ...options, logFiles: files });
+    log.#opened(loaded, options.leaderEpoch);
+    await log.#settle(loaded);
+    log.#retention.schedule();
+    return log;
+  }
+
+  /**
+   * A log whose files are read at its first use (any read, write, offset or state, retention,
+   * the cleaner), not now: log_lazy.ts. A load that fails then leaves it offline, as openOrOffline.
+   */
+  static lazy(dir: string, options: PartitionLogOptions = {}, fresh = false): PartitionLog {
+    const files = options.logFiles ?? sharedLogFiles();
+    const log = new PartitionLog(dir, resolveLogConfig(options.config), [], {
+      ...options,
+      logFiles: files,
+    });
+    log.#pending = { options, fresh };
+    log.#retention.schedule();
+    return log;
+  }
+
+  /** Loads a lazy log now (synchronously); its flush of what recovery read runs after. */
+  #load(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    if (this.#closed) {
+      this.#offline = closedError(this.dir); // closed before any use: it serves nothing now
+      return;
+    }
+    const { options, fresh } = pending;
+    const loaded = loadLazily(this.dir, this.config, this.#clock, this.#logger, this.#files, fresh);
+    if (loaded instanceof SluiceError) {
+      this.#offline = loaded;
+      return;
+    }
+    this.#opened(loaded, options.leaderEpoch);
+    this.#settle(loaded).catch((err) => {
+      this.#offline = offlineError(this.dir, err);
+      for (const s of this.#segments) s.close();
+    });
+  }
+
+  /** What a load found, taken in (the synchronous part of open). */
+  #opened(loaded: LoadResult, leaderEpoch = 0): void {
+    this.#segments.push(...loaded.segments);
+    if (loaded.fresh) this.#unborn = loaded.segments[0];
+    this.#compaction = this.#newCompaction(loaded.cleanerCheckpoint);
+    for (const d of loaded.damage) this.#damage.add(d);
+    if (loaded.readOnly !== undefined) this.#readOnly(loaded.readOnly);
     const epochs = openLeaderEpochs({
-      dir,
+      dir: this.dir,
       checkpointed: loaded.leaderEpochs,
       segments: loaded.segments,
       recovered: loaded.recovered,
       recoveredFrom: loaded.recoveredFrom,
       logStartOffset: loaded.logStartOffset,
-      logEndOffset: log.logEndOffset,
-      leaderEpoch: options.leaderEpoch ?? 0,
-      logger,
+      logEndOffset: this.logEndOffset,
+      leaderEpoch,
+      logger: this.#logger,
     });
-    log.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
-    // Segments below a checkpointed log start (a crash before DeleteRecords deleted them).
-    const deleted = await log.#logStart.deleteBelowStart("logStart");
-    // What recovery validated may still be only in the page cache (the process died, the OS did
-    // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
-    log.#flusher.checkpointText = loaded.checkpointText;
-    if ((loaded.unflushed || deleted > 0) && log.#failure === undefined) {
-      for (const s of loaded.recovered) s.dirty = true;
-      try {
-        await log.#flusher.syncDirty();
-        log.#flusher.writeCheckpoint(log.#flusher.recoveryPointNow());
-      } catch (err) {
-        const failure = storageFailure(err, `recovering the log in ${dir}`, { dir });
-        if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
-          for (const s of loaded.segments) s.close();
-          throw failure;
-        }
-        log.#readOnly(failure);
+    this.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
+    const point = this.#flusher.recoveryPointNow();
+    // A new log's close writes no checkpoint while nothing changed (LogFlusher.writeCheckpoint).
+    this.#flusher.checkpointText = loaded.checkpointText ??
+      (loaded.fresh ? this.#flusher.textFor(point) : undefined);
+  }
+
+  /**
+   * Deletes segments below a checkpointed log start (a crash before DeleteRecords deleted them).
+   * What recovery validated may still be only in the page cache (the process died, the OS did
+   * not): flushes it and moves the checkpoint to the end, so the next open does not redo it.
+   */
+  async #settle(loaded: LoadResult): Promise<void> {
+    const deleted = await this.#logStart.deleteBelowStart("logStart");
+    const unflushed = loaded.unflushed || deleted > 0;
+    // A checkpoint without leader epochs (an older one) is written again with those read.
+    const epochsRead = !loaded.fresh && loaded.leaderEpochs === undefined;
+    if ((!unflushed && !epochsRead) || this.#failure !== undefined) return;
+    if (unflushed) { for (const s of loaded.recovered) s.dirty = true; }
+    try {
+      await this.#flusher.syncDirty();
+      this.#flusher.writeCheckpoint(this.#flusher.recoveryPointNow());
+    } catch (err) {
+      const failure = storageFailure(err, `recovering the log in ${this.dir}`, { dir: this.dir });
+      if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
+        for (const s of loaded.segments) s.close();
+        throw failure;
       }
+      this.#readOnly(failure);
     }
-    log.#retention.schedule();
-    return log;
   }
 
   /**
@@ -260,6 +325,7 @@ export class PartitionLog {
    * partitionLeaderEpoch, which the CRC does not cover), what clients' epochs are checked against.
    */
   get leaderEpoch(): number {
+    this.#load();
     return this.#replica.leaderEpoch;
   }
 
@@ -324,31 +390,37 @@ export class PartitionLog {
 
   /** online, read-only or offline: see {@link LogState}. */
   get state(): LogState {
+    this.#load();
     if (this.#offline !== undefined) return "offline";
     return this.#failure !== undefined ? "read-only" : "online";
   }
 
   /** Why the log is offline or read-only; undefined while online. */
   get failure(): SluiceError | undefined {
+    this.#load();
     return this.#offline ?? this.#failure;
   }
 
   /** Damage found at open or by reads since (at most LOG_DAMAGE_ENTRIES_MAX, the first found). */
   get damage(): readonly LogDamage[] {
+    this.#load();
     return this.#damage.entries;
   }
 
   /** Distinct damage found, including entries beyond the list's bound. */
   get damageCount(): number {
+    this.#load();
     return this.#damage.count;
   }
 
   get #active(): Segment {
+    this.#load();
     return this.#segments[this.#segments.length - 1];
   }
 
   /** First offset a reader may see (0 when offline); inside a segment after DeleteRecords. */
   get logStartOffset(): number {
+    this.#load();
     return this.#offline === undefined
       ? this.#replica.logStartOffset(this.#segments[0].baseOffset)
       : 0;
@@ -360,6 +432,7 @@ export class PartitionLog {
   }
 
   get sizeBytes(): number {
+    this.#load();
     let total = 0;
     for (const s of this.#segments) total += s.sizeBytes;
     return total;
@@ -367,6 +440,7 @@ export class PartitionLog {
 
   /** Its cleaner checkpoint, dirty ratio and cleans, for cleaner/cleaner_manager.ts. */
   get compaction(): LogCompaction {
+    this.#load();
     return this.#compaction;
   }
 
@@ -376,6 +450,7 @@ export class PartitionLog {
   }
 
   segments(): SegmentInfo[] {
+    this.#load();
     return this.#segments.map((s) => ({
       baseOffset: s.baseOffset,
       nextOffset: s.nextOffset,
@@ -385,12 +460,14 @@ export class PartitionLog {
   }
 
   #ensureWritable(): void {
+    this.#load();
     if (this.#offline !== undefined) throw this.#offline;
     if (this.#closing || this.#closed) throw closedError(this.dir);
     if (this.#failure !== undefined) throw this.#failure;
   }
 
   #ensureReadable(): void {
+    this.#load();
     if (this.#offline !== undefined) throw this.#offline;
     if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
   }
@@ -453,6 +530,7 @@ export class PartitionLog {
     }
     const nowMs = this.#clock.nowMs();
     const next = replicated ? offsets.next : baseOffset + records;
+    if (this.#unborn !== undefined) this.#birth();
     if (shouldRoll(this.#active, this.config, length, next - 1, tally.maxTimestampMs, nowMs)) {
       this.#roll(nowMs);
     }
@@ -486,6 +564,7 @@ export class PartitionLog {
   }
 
   #roll(nowMs: number): void {
+    if (this.#unborn !== undefined) this.#birth();
     const old = this.#active;
     old.onBecomeInactive();
     let segment: Segment;
@@ -502,6 +581,24 @@ export class PartitionLog {
     // As Kafka does, flush the finished segment in the background so the recovery checkpoint can
     // move past it, whatever the flush policy.
     this.#flusher.rolled();
+  }
+
+  /** A new log's first segment is still its only one, without files. */
+  get #bare(): boolean {
+    return this.#unborn !== undefined && this.#segments[0] === this.#unborn;
+  }
+
+  /** Creates the files of a new log's first segment (log_lazy.ts); a failure refuses the write. */
+  #birth(): void {
+    const segment = this.#unborn!;
+    this.#unborn = undefined;
+    if (this.#segments[0] !== segment) return; // truncated or emptied since: files made then
+    try {
+      createSegmentFiles(segment, this.dir);
+    } catch (err) {
+      this.#unborn = segment;
+      throw err;
+    }
   }
 
   /**
@@ -525,14 +622,17 @@ export class PartitionLog {
 
   /** Resolves once every byte appended before the call is on disk (fdatasync; group commit). */
   flush(): Promise<void> {
+    this.#load();
     return this.#flusher.flush();
   }
 
   /** Flushes everything and writes a recovery checkpoint at the log end. */
   async checkpoint(): Promise<void> {
     this.#ensureWritable();
+    if (this.#bare) this.#birth(); // a checkpoint names a segment that exists
     const point = this.#flusher.recoveryPointNow();
     await this.flush();
+    this.#flusher.checkpointText = undefined; // written even when unchanged
     this.#flusher.writeCheckpoint(point);
   }
 
@@ -603,12 +703,12 @@ export class PartitionLog {
    * log end. Epoch cache and high watermark follow. See log_truncation.ts.
    */
   truncateTo(offset: number): Promise<number> {
-    return this.#compaction.whilePaused(() => this.#truncation.truncateTo(offset));
+    return this.compaction.whilePaused(() => this.#truncation.truncateTo(offset));
   }
 
   /** Empties the log to start at `offset`, durably (log_truncation.ts): below a leader's start. */
   truncateFullyAndStartAt(offset: number): Promise<void> {
-    return this.#compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
+    return this.compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
   }
 
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
@@ -617,13 +717,18 @@ export class PartitionLog {
     this.#closing = true;
     this.#flusher.cancelTimer();
     this.#retention.cancel();
+    if (this.#pending !== undefined) this.#closed = true; // never loaded: nothing to write
+    if (this.#closed) return;
     try {
       await this.#compaction.pause();
       if (this.#truncation.running !== undefined) await this.#truncation.running;
       if (this.#retention.running !== undefined) await this.#retention.running;
       while (this.#logStart.running !== undefined) await this.#logStart.running;
       while (this.#flusher.running !== undefined) await this.#flusher.running;
-      if (this.#failure === undefined && this.#offline === undefined) {
+      // A new log without files keeps none, unless its checkpoint changed (a leader epoch).
+      const bare = this.#bare ? this.#flusher.textFor(this.#flusher.recoveryPointNow()) : "";
+      if (bare !== "" && bare !== this.#flusher.checkpointText) this.#birth();
+      if (this.#failure === undefined && this.#offline === undefined && !this.#bare) {
         const point = this.#flusher.recoveryPointNow();
         try {
           await this.#flusher.syncDirty();
