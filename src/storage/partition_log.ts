@@ -29,31 +29,17 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
-import {
-  BATCH_BYTES_MAX,
-  PENDING_FLUSH_WAITERS_MAX,
-  RETENTION_AFTER_CONFIG_CHANGE_MS,
-} from "../limits.ts";
+import { RETENTION_AFTER_CONFIG_CHANGE_MS } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import { CHECK_CRC, viewOf } from "../record/record_batch.ts";
-import { checkRecordKeys } from "../record/record_cursor.ts";
-import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
-import {
-  type AppendTally,
-  assignOffsets,
-  checkAppendBatches,
-  checkReplicatedOffsets,
-  learnEpochs,
-  type ReplicatedOffsets,
-  shouldRoll,
-} from "./append_rules.ts";
+import { isNoSpace, removeTree } from "../runtime/fs.ts";
+import { LogAppender } from "./log_append.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { type LoadResult, loadSegments } from "./log_loader.ts";
-import { createSegmentFiles, loadLazily } from "./log_lazy.ts";
+import { loadLazily } from "./log_lazy.ts";
 import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
@@ -61,7 +47,7 @@ import { LogTruncation } from "./log_truncation.ts";
 import { ReplicaState } from "./replica_state.ts";
 import { type CleanerCheckpoint, NEVER_CLEANED } from "./cleaner/cleaner_checkpoint.ts";
 import { LogCompaction } from "./cleaner/log_compaction.ts";
-import { Segment, storageFailure } from "./segment.ts";
+import { type Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
   type AppendResult,
@@ -95,19 +81,15 @@ export class PartitionLog {
   readonly #damage = new DamageList();
   /** Set for a log made by offline(): every read and write throws it. */
   #offline: SluiceError | undefined;
-  /** The append check's tally, reused (appends run one at a time). */
-  readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
-  readonly #replicatedOffsets: ReplicatedOffsets = { next: 0, gaps: false };
   readonly #flusher: LogFlusher;
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
   readonly #logStart: LogStartMover;
   #compaction: LogCompaction;
   readonly #reads: LogReads;
+  readonly #appender: LogAppender;
   /** A lazy log's options until its first use loads it (log_lazy.ts); `fresh`: a new dir. */
   #pending: { options: PartitionLogOptions; fresh: boolean } | undefined;
-  /** The first segment of a new log while it has no files: its first append creates them. */
-  #unborn: Segment | undefined;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -121,7 +103,6 @@ export class PartitionLog {
     config: LogConfig,
     segments: Segment[],
     options: PartitionLogOptions,
-    cleanerCheckpoint: CleanerCheckpoint = NEVER_CLEANED,
   ) {
     this.dir = dir;
     this.config = config;
@@ -163,13 +144,18 @@ export class PartitionLog {
       logStartOffset: () => this.logStartOffset,
       highWatermark: () => this.highWatermark,
       raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
-      roll: () => this.#roll(this.#clock.nowMs()),
+      roll: () => this.#appender.roll(this.#clock.nowMs()),
     });
     this.#reads = new LogReads(segments, config, this.#damage, this.#logger, {
       ensureReadable: () => this.#ensureReadable(),
       logStartOffset: () => this.logStartOffset,
     });
-    this.#compaction = this.#newCompaction(cleanerCheckpoint);
+    this.#compaction = this.#newCompaction(NEVER_CLEANED);
+    this.#appender = new LogAppender(segments, this.#replica, this.#flusher, this.#files, {
+      ensureWritable: () => this.#ensureWritable(),
+      compaction: () => this.#compaction,
+      appended: (result) => this.#onAppend?.(this, result),
+    });
   }
 
   #newCompaction(cleanerCheckpoint: CleanerCheckpoint): LogCompaction {
@@ -241,7 +227,7 @@ export class PartitionLog {
   /** What a load found, taken in (the synchronous part of open). */
   #opened(loaded: LoadResult, leaderEpoch = 0): void {
     this.#segments.push(...loaded.segments);
-    if (loaded.fresh) this.#unborn = loaded.segments[0];
+    if (loaded.fresh) this.#appender.unborn = loaded.segments[0];
     this.#compaction = this.#newCompaction(loaded.cleanerCheckpoint);
     for (const d of loaded.damage) this.#damage.add(d);
     if (loaded.readOnly !== undefined) this.#readOnly(loaded.readOnly);
@@ -274,7 +260,7 @@ export class PartitionLog {
     // A checkpoint without leader epochs (an older one) is written again with those read.
     const epochsRead = !loaded.fresh && loaded.leaderEpochs === undefined;
     if ((!unflushed && !epochsRead) || this.#failure !== undefined) return;
-    if (unflushed) { for (const s of loaded.recovered) s.dirty = true; }
+    for (const s of unflushed ? loaded.recovered : []) s.dirty = true;
     try {
       await this.#flusher.syncDirty();
       this.#flusher.writeCheckpoint(this.#flusher.recoveryPointNow());
@@ -479,7 +465,7 @@ export class PartitionLog {
    */
   append(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#append(batches, false);
+      return this.#appender.append(batches, false);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -488,116 +474,9 @@ export class PartitionLog {
   /** A follower's append of its leader's batches as they are: append_rules.ts; else as append. */
   appendReplicated(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#append(batches, true);
+      return this.#appender.append(batches, true);
     } catch (err) {
       return Promise.reject(err);
-    }
-  }
-
-  #append(batches: Uint8Array, replicated: boolean): Promise<AppendResult> {
-    this.#ensureWritable();
-    const length = batches.length;
-    if (length === 0) throw new SluiceError("INVALID_REQUEST", "append of zero bytes");
-    if (length > this.config.segmentBytes) {
-      throw new SluiceError(
-        "RECORD_TOO_LARGE",
-        `append of ${length} bytes exceeds segment.bytes ${this.config.segmentBytes}`,
-      );
-    }
-    const dv = viewOf(batches);
-    // Check every batch before writing any: a rejected append writes nothing.
-    const tally = this.#tally;
-    // A follower does not refuse what its leader took (Kafka's ignoreRecordSize): it would stall.
-    const maxBatch = replicated ? BATCH_BYTES_MAX : this.config.maxMessageBytes;
-    // A compacted leader's batches may hold fewer records than their offsets span: CRC only.
-    checkAppendBatches(batches, dv, maxBatch, tally, replicated ? CHECK_CRC : undefined);
-    // A compacted topic cannot take a record without a key (Kafka's LogValidator); a follower
-    // takes what its leader took.
-    if (this.config.compact && !replicated) checkRecordKeys(batches, dv, length);
-    const records = tally.records;
-    const baseOffset = this.logEndOffset;
-    const offsets = this.#replicatedOffsets;
-    if (replicated) checkReplicatedOffsets(dv, length, baseOffset, offsets);
-
-    if (
-      this.config.flushPolicy === "always" && this.#flusher.waiting >= PENDING_FLUSH_WAITERS_MAX
-    ) {
-      // Refuse before writing: an append that fails after its write would be retried as a duplicate.
-      throw new SluiceError(
-        "TOO_MANY_REQUESTS",
-        `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`,
-      );
-    }
-    const nowMs = this.#clock.nowMs();
-    const next = replicated ? offsets.next : baseOffset + records;
-    if (this.#unborn !== undefined) this.#birth();
-    if (shouldRoll(this.#active, this.config, length, next - 1, tally.maxTimestampMs, nowMs)) {
-      this.#roll(nowMs);
-    }
-    // The segment that takes a compacted leader's gaps allows them, durably before the bytes.
-    if (replicated && offsets.gaps) this.#compaction.allowGaps(this.#active);
-    if (!replicated) assignOffsets(dv, length, baseOffset, this.#replica.leaderEpoch);
-    this.#active.append(batches, dv, next);
-    if (replicated) learnEpochs(dv, length, this.#replica.epochs);
-    const result: AppendResult = {
-      baseOffset,
-      lastOffset: next - 1,
-      batches: tally.batches,
-      records,
-      bytes: length,
-    };
-    try {
-      this.#onAppend?.(this, result);
-    } catch (err) {
-      this.#logger.error("append listener failed", { dir: this.dir, error: String(err) });
-    }
-
-    switch (this.config.flushPolicy) {
-      case "always":
-        return this.#flusher.flush().then(() => result);
-      case "interval":
-        this.#flusher.flushLater();
-        return Promise.resolve(result);
-      case "none":
-        return Promise.resolve(result);
-    }
-  }
-
-  #roll(nowMs: number): void {
-    if (this.#unborn !== undefined) this.#birth();
-    const old = this.#active;
-    old.onBecomeInactive();
-    let segment: Segment;
-    try {
-      old.persistIndexes(false);
-      segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs, this.#files);
-    } catch (err) {
-      // Nothing was appended yet: the append is refused whole, typed (507 on a full disk).
-      throw storageFailure(err, `rolling a segment in ${this.dir}`, { dir: this.dir });
-    }
-    this.#segments.push(segment);
-    syncDir(this.dir);
-    this.#logger.info("rolled segment", { dir: this.dir, baseOffset: segment.baseOffset });
-    // As Kafka does, flush the finished segment in the background so the recovery checkpoint can
-    // move past it, whatever the flush policy.
-    this.#flusher.rolled();
-  }
-
-  /** A new log's first segment is still its only one, without files. */
-  get #bare(): boolean {
-    return this.#unborn !== undefined && this.#segments[0] === this.#unborn;
-  }
-
-  /** Creates the files of a new log's first segment (log_lazy.ts); a failure refuses the write. */
-  #birth(): void {
-    const segment = this.#unborn!;
-    this.#unborn = undefined;
-    if (this.#segments[0] !== segment) return; // truncated or emptied since: files made then
-    try {
-      createSegmentFiles(segment, this.dir);
-    } catch (err) {
-      this.#unborn = segment;
-      throw err;
     }
   }
 
@@ -629,7 +508,7 @@ export class PartitionLog {
   /** Flushes everything and writes a recovery checkpoint at the log end. */
   async checkpoint(): Promise<void> {
     this.#ensureWritable();
-    if (this.#bare) this.#birth(); // a checkpoint names a segment that exists
+    if (this.#appender.bare) this.#appender.birth(); // a checkpoint names a segment that exists
     const point = this.#flusher.recoveryPointNow();
     await this.flush();
     this.#flusher.checkpointText = undefined; // written even when unchanged
@@ -726,9 +605,11 @@ export class PartitionLog {
       while (this.#logStart.running !== undefined) await this.#logStart.running;
       while (this.#flusher.running !== undefined) await this.#flusher.running;
       // A new log without files keeps none, unless its checkpoint changed (a leader epoch).
-      const bare = this.#bare ? this.#flusher.textFor(this.#flusher.recoveryPointNow()) : "";
-      if (bare !== "" && bare !== this.#flusher.checkpointText) this.#birth();
-      if (this.#failure === undefined && this.#offline === undefined && !this.#bare) {
+      const bare = this.#appender.bare
+        ? this.#flusher.textFor(this.#flusher.recoveryPointNow())
+        : "";
+      if (bare !== "" && bare !== this.#flusher.checkpointText) this.#appender.birth();
+      if (this.#failure === undefined && this.#offline === undefined && !this.#appender.bare) {
         const point = this.#flusher.recoveryPointNow();
         try {
           await this.#flusher.syncDirty();
