@@ -7,6 +7,9 @@
  *   after a clean shutdown (topic_registry.ts), when every checkpoint vouches for its whole log,
  *   so a first use re-validates nothing. Descriptors are opened by reads and appends only, through
  *   the process's bounded LRU (log_files.ts).
+ * - A lazy log's first retention run comes at a point of [1, 2) check intervals after start that
+ *   its directory's name picks, not at one interval for all: thousands of partitions loaded by
+ *   timers due at the same moment would hold up the event loop together.
  * - A new log (an empty directory) has one segment without files: its first append creates the
  *   `.log`, `.index` and `.timeindex` and fsyncs the directory and its parent, as a roll does,
  *   so a partition never written costs one directory.
@@ -48,6 +51,13 @@ export function loadLazily(
     });
     return offline;
   }
+}
+
+/** When a lazy log's first retention run comes: in [interval, 2 x interval), by `dir`. */
+export function firstRetentionDelayMs(dir: string, intervalMs: number): number {
+  let hash = 0x811c9dc5; // FNV-1a over the path's UTF-16 units
+  for (let i = 0; i < dir.length; i++) hash = Math.imul(hash ^ dir.charCodeAt(i), 0x01000193);
+  return intervalMs + ((hash >>> 0) % Math.max(1, intervalMs));
 }
 
 /**

@@ -39,7 +39,7 @@ import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { type LoadResult, loadSegments } from "./log_loader.ts";
-import { loadLazily } from "./log_lazy.ts";
+import { firstRetentionDelayMs, loadLazily } from "./log_lazy.ts";
 import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
@@ -198,7 +198,7 @@ export class PartitionLog {
       logFiles: files,
     });
     log.#pending = { options, fresh };
-    log.#retention.schedule();
+    log.#retention.schedule(firstRetentionDelayMs(dir, log.config.retentionCheckIntervalMs));
     return log;
   }
 
