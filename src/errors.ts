@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   "TOPIC_EXISTS",
   "ILLEGAL_GENERATION",
   "REBALANCE_IN_PROGRESS",
+  /** A group that still has members: its offsets may not be reset, nor the group deleted. */
+  "GROUP_NOT_EMPTY",
   // Leader epochs (a client's view of a partition's leader against the log's).
   /** The client's current leader epoch is older than the partition's: its metadata is stale. */
   "FENCED_LEADER_EPOCH",

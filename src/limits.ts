@@ -83,6 +83,8 @@ export const FETCH_WAIT_MS_MAX = 30_000;
 export const REQUEST_BYTES_DEFAULT = 16 * MiB;
 /** Records in one JSON produce request. */
 export const RECORDS_PER_REQUEST_MAX = 100_000;
+/** Partitions whose offsets one PUT /v1/groups/{group}/offsets sets (a group's reset-offsets). */
+export const GROUP_OFFSETS_PER_REQUEST_MAX = 10_000;
 /** Server-Sent Events streams open at once. */
 export const SSE_STREAMS_MAX = 100;
 /** Bytes one SSE stream may have queued for a slow client before it stops reading the log. */
@@ -90,6 +92,13 @@ export const SSE_BUFFER_BYTES_MAX = 1 * MiB;
 
 /** Consumer groups one broker tracks. */
 export const GROUPS_MAX = 10_000;
+/** Groups one GET /v1/groups answers; the rest are listed with `?after=<the last one>`. */
+export const GROUPS_LIST_MAX = 1000;
+/**
+ * (group, topic, partition) series of committed offset and lag that one /metrics scrape shows;
+ * past it the rest are counted in `sluice_consumer_group_lag_partitions_omitted`.
+ */
+export const GROUP_LAG_METRIC_PARTITIONS_MAX = 10_000;
 /** Members of one consumer group. */
 export const MEMBERS_PER_GROUP_MAX = 1000;
 /** `session.timeout.ms`: a member not heard from for this long is evicted (Kafka: 10 s in 2.x). */

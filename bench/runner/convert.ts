@@ -108,8 +108,9 @@ export function storageScenarios(results: readonly StorageBenchResult[]): Scenar
         break;
       case "read":
       case "read-nocrc":
-        // The embedded suite's consume.<size>.batch is the same read: it wins when both ran.
-        name = `embedded.consume.${label()}.${group === "read" ? "batch" : "batch-nocrc"}`;
+        // The embedded suite's consume.<size>.batch is the read without the CRC check (the default,
+        // verifyCrcOnRead false): it wins when both ran. With the check: batch-crc.
+        name = `embedded.consume.${label()}.${group === "read" ? "batch-crc" : "batch"}`;
         limit = `file.read-cached.${label()}`;
         break;
       case "always":

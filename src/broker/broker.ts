@@ -84,7 +84,10 @@ export interface BrokerOptions {
   clock?: Clock;
   logger?: Logger;
   topicDefaults?: Readonly<TopicConfig>;
-  /** Server-level log settings (log.retention.check.interval.ms) and the cleaner's (log.cleaner.*). */
+  /**
+   * Server-level log settings (log.retention.check.interval.ms, the CRC check on read) and the
+   * cleaner's (log.cleaner.*).
+   */
   logSettings?: RegistryOptions["logSettings"];
   cleaner?: RegistryOptions["cleaner"];
   /** Topics one broker holds (TOPICS_MAX). */

@@ -107,8 +107,11 @@ export interface RegistryOptions {
    * the logs of compacted topics in the background from open to close.
    */
   cleaner?: Omit<CleanerManagerOptions, "clock" | "logger">;
-  /** Server-level log settings over every topic's (log.retention.check.interval.ms). */
-  logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs">>;
+  /**
+   * Server-level log settings over every topic's (log.retention.check.interval.ms, the CRC check
+   * on read).
+   */
+  logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs" | "verifyCrcOnRead">>;
 }
 
 export class TopicRegistry {
@@ -292,11 +295,18 @@ export class TopicRegistry {
     });
   }
 
-  /** A log's config: the topic's, with the server's log settings (retention check interval). */
+  /**
+   * A log's config: the topic's, with the server's log settings (retention check interval, CRC
+   * check on read).
+   */
   #logConfig(config: TopicConfig): LogConfig {
-    const interval = this.#options.logSettings?.retentionCheckIntervalMs;
     const log = toLogConfig(config);
-    return interval === undefined ? log : { ...log, retentionCheckIntervalMs: interval };
+    const { retentionCheckIntervalMs, verifyCrcOnRead } = this.#options.logSettings ?? {};
+    if (retentionCheckIntervalMs !== undefined) {
+      log.retentionCheckIntervalMs = retentionCheckIntervalMs;
+    }
+    if (verifyCrcOnRead !== undefined) log.verifyCrcOnRead = verifyCrcOnRead;
+    return log;
   }
 
   /** The server's defaults for configs a topic does not set. */

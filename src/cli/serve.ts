@@ -38,6 +38,9 @@
  * | --log-retention-check-interval-ms | SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS | logRetentionCheckIntervalMs | 300000 |
  *   (Kafka's log.retention.check.interval.ms: how often each log looks for expired segments; a
  *   topic's retention change is applied at once)
+ * | --log-verify-crc-on-read | SLUICE_LOG_VERIFY_CRC_ON_READ | logVerifyCrcOnRead | false |
+ *   (check every batch's CRC-32C again when it is read, as appends and recovery do: a bit flipped
+ *   on disk since is CORRUPT_LOG, not served; off, as Kafka's broker, whose consumers check it)
  * | --log-cleaner-dedupe-buffer-size | SLUICE_LOG_CLEANER_DEDUPE_BUFFER_SIZE | logCleanerDedupeBufferSize | 128 MiB |
  * | --log-cleaner-io-max-bytes-per-second | SLUICE_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND | logCleanerIoMaxBytesPerSecond | unlimited |
  * | --log-cleaner-backoff-ms | SLUICE_LOG_CLEANER_BACKOFF_MS | logCleanerBackoffMs | 15000 |
@@ -112,9 +115,13 @@ import {
   startKafkaListener,
 } from "../kafka_protocol/listener.ts";
 import { connectionRefusal, renderConnectionStats } from "../http/connections.ts";
+import { renderGroupLag } from "../http/group_lag_metrics.ts";
 import { consoleLogger } from "../logger.ts";
+import { DEFAULT_LOG_CONFIG } from "../storage/log_config.ts";
 import { descriptorLimit } from "../runtime/fd_limit.ts";
-import { readWholeFile } from "../runtime/fs.ts";
+import { FileError, readWholeFile } from "../runtime/fs.ts";
+import { closeQuietly, isDiskFull } from "./start_failure.ts";
+import { SERVE_USAGE } from "./usage.ts";
 import { envVar, exitProcess, onReloadSignal, onTerminationSignal } from "../runtime/process.ts";
 import { runtimeName, serve } from "../runtime/serve.ts";
 import { fetchTrusting } from "../runtime/http_client.ts";
@@ -165,6 +172,10 @@ const ServerConfig = z.strictObject({
   interBrokerUser: z.string().min(1).optional(),
   interBrokerPassword: z.string().min(1).optional(),
   logRetentionCheckIntervalMs: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  logVerifyCrcOnRead: z.union([
+    z.boolean(),
+    z.enum(["true", "false"]).transform((v) => v === "true"),
+  ]),
   logCleanerDedupeBufferSize: z.coerce.number().int().min(CLEANER_DEDUPE_BUFFER_BYTES_MIN).max(
     2 ** 31 - 1,
   ),
@@ -249,6 +260,7 @@ const SETTINGS = [
     "--log-retention-check-interval-ms",
     "SLUICE_LOG_RETENTION_CHECK_INTERVAL_MS",
   ],
+  ["logVerifyCrcOnRead", "--log-verify-crc-on-read", "SLUICE_LOG_VERIFY_CRC_ON_READ"],
 ] as const;
 
 /** Hosts that only this machine can reach. */
@@ -258,25 +270,7 @@ function isLoopback(host: string): boolean {
 }
 
 function usage(message: string): never {
-  console.error(`${message}
-usage: src/main.ts serve [--host H] [--port P] [--data-dir DIR] [--max-request-bytes N]
-                         [--max-in-flight N] [--max-long-polls N] [--max-streams N] [--max-topics N]
-                         [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--insecure]
-                         [--kafka-port P|0|auto] [--kafka-host H] [--kafka-advertised-host H]
-                         [--auto-create-topics true|false] [--default-partitions N]
-                         [--consumer-group-session-timeout-ms MS]
-                         [--consumer-group-heartbeat-interval-ms MS]
-                         [--max-http-connections N] [--max-http-connections-per-address N]
-                         [--max-kafka-connections N] [--max-kafka-connections-per-address N]
-                         [--log-retention-check-interval-ms MS] [--log-cleaner-backoff-ms MS]
-                         [--log-cleaner-dedupe-buffer-size N]
-                         [--log-cleaner-io-max-bytes-per-second N]
-                         [--node-id N --etcd URL [--etcd-prefix P] [--advertised-host H]
-                          [--default-replication-factor N] [--min-insync-replicas N]
-                          [--broker-session-timeout-ms MS] [--replica-lag-time-max-ms MS]
-                          [--leader-imbalance-check-interval-ms MS (0: off)]
-                          [--inter-broker-user NAME] (password: SLUICE_INTER_BROKER_PASSWORD)]
-                         [--config FILE]`);
+  console.error(`${message}\n${SERVE_USAGE}`);
   exitProcess(2);
 }
 
@@ -286,6 +280,10 @@ export function resolveServerConfig(args: string[]): ServerConfig {
   let insecure = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      console.log(SERVE_USAGE);
+      exitProcess(0);
+    }
     if (arg === "--insecure") {
       insecure = true;
       continue;
@@ -327,6 +325,7 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS_DEFAULT,
     leaderImbalanceCheckIntervalMs: LEADER_IMBALANCE_CHECK_INTERVAL_MS_DEFAULT,
     logRetentionCheckIntervalMs: RETENTION_CHECK_INTERVAL_MS_DEFAULT,
+    logVerifyCrcOnRead: DEFAULT_LOG_CONFIG.verifyCrcOnRead,
     logCleanerDedupeBufferSize: CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
     logCleanerBackoffMs: CLEANER_BACKOFF_MS_DEFAULT,
     ...file,
@@ -429,7 +428,10 @@ export async function serveCommand(args: string[]): Promise<void> {
     replicated: config.nodeId !== undefined,
     logger,
     topicDefaults,
-    logSettings: { retentionCheckIntervalMs: config.logRetentionCheckIntervalMs },
+    logSettings: {
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      verifyCrcOnRead: config.logVerifyCrcOnRead,
+    },
     cleaner: {
       dedupeBufferBytes: config.logCleanerDedupeBufferSize,
       ioBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
@@ -480,16 +482,26 @@ export async function serveCommand(args: string[]): Promise<void> {
       });
     }
   }
-  const server = await serve({
-    hostname: config.host,
-    port: config.port,
-    fetch: app.fetch,
-    tls,
-    limits: httpLimits,
-    logger,
-    refusal: connectionRefusal,
-    onError: (err) => logger.error("unhandled server error", { error: String(err) }),
-  });
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve({
+      hostname: config.host,
+      port: config.port,
+      fetch: app.fetch,
+      tls,
+      limits: httpLimits,
+      logger,
+      refusal: connectionRefusal,
+      onError: (err) => logger.error("unhandled server error", { error: String(err) }),
+    });
+  } catch (err) {
+    await closeQuietly(broker, logger);
+    throw new Error(
+      `listening for HTTP on ${config.host}:${config.port}: ${(err as Error).message} ` +
+        `(--port sets another)`,
+      { cause: err },
+    );
+  }
   let kafka: KafkaListener | undefined;
   if (config.kafkaPort !== 0) {
     try {
@@ -511,18 +523,21 @@ export async function serveCommand(args: string[]): Promise<void> {
         error: (err as Error).message,
       });
       await server.shutdown();
-      await broker.close();
-      console.error(
-        `sluice: cannot listen for Kafka clients on ${config.kafkaHost}:${config.kafkaPort}: ` +
-          `${(err as Error).message} (--kafka-port 0 turns the Kafka listener off)`,
+      await closeQuietly(broker, logger);
+      // The listener also keeps the data dir's cluster id: a file error is not about the port.
+      if (err instanceof FileError || isDiskFull(err)) throw err;
+      throw new Error(
+        `listening for Kafka clients on ${config.kafkaHost}:${config.kafkaPort}: ` +
+          `${(err as Error).message} (--kafka-port sets another, 0 turns the Kafka listener off)`,
+        { cause: err },
       );
-      exitProcess(1);
     }
   }
   if (kafka !== undefined) {
     const listener = kafka;
     app.metrics.addSource(() => listener.metrics.render());
   }
+  app.metrics.addSource(() => renderGroupLag(broker));
   {
     const listeners = kafka;
     app.metrics.addSource(() =>

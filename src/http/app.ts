@@ -29,6 +29,7 @@ import { HttpMetrics } from "./metrics.ts";
 import { registerClusterRoutes } from "./routes/cluster.ts";
 import { registerDeleteRecordsRoutes } from "./routes/delete_records.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
+import { registerGroupAdminRoutes } from "./routes/group_admin.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerServiceRoutes } from "./routes/service.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
@@ -166,6 +167,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
   registerDeleteRecordsRoutes(ctx);
   registerStreamRoutes(ctx);
   registerGroupRoutes(ctx);
+  registerGroupAdminRoutes(ctx);
 
   return {
     fetch: (request) => app.fetch(request),

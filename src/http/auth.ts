@@ -4,7 +4,7 @@
  * (src/security/tokens.ts, src/security/acl.ts), shared with the Kafka listener.
  *
  * | route                                          | needs                                    |
- * | GET /healthz, /openapi.json, /docs             | nothing (open, the token is not read)    |
+ * | GET /, /healthz, /openapi.json, /docs          | nothing (open, the token is not read)    |
  * | GET /metrics                                   | admin on topic `*`                       |
  * | POST /v1/topics                                | admin on the body's `name`               |
  * | GET /v1/topics                                 | any token; lists the topics it has a right on |
@@ -18,7 +18,10 @@
  * | POST /v1/groups/{g}/offsets                    | read on g and on each topic of the body  |
  * | heartbeat, member records, leave               | read on g and on each topic the member subscribed |
  * | GET /v1/groups/{g}/offsets                     | read on g and on each topic with a commit |
+ * | GET /v1/groups                                 | any token; lists the groups it has admin on |
  * | GET /v1/groups/{g}                             | admin on g                               |
+ * | DELETE /v1/groups/{g}                          | admin on g                               |
+ * | PUT /v1/groups/{g}/offsets                     | admin on g, read on each topic of the body |
  * | any other path                                 | any token (then 404)                     |
  *
  * No or unknown token: 401 UNAUTHENTICATED with `WWW-Authenticate: Bearer`; known but lacking the
@@ -35,9 +38,9 @@ import { SluiceError } from "../errors.ts";
 import { allows, AUTH_OPS, type AuthOp } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { errorResponse } from "./error_handler.ts";
-import { CommitBody, CreateTopicBody, JoinBody } from "./schemas.ts";
+import { CommitBody, CreateTopicBody, JoinBody, ResetOffsetsBody } from "./schemas.ts";
 
-const OPEN_PATHS = new Set(["/healthz", "/openapi.json", "/docs"]);
+const OPEN_PATHS = new Set(["/", "/healthz", "/openapi.json", "/docs"]);
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
 type Need = { kind: "topic" | "group"; name: string; op: AuthOp };
@@ -116,6 +119,7 @@ export function authMiddleware(
     const group = (name: string, op: AuthOp) => needs.push({ kind: "group", name, op });
     let anyOpOnTopic: string | undefined;
     let filterTopicList = false;
+    let filterGroupList = false;
 
     if (path === "/metrics" && method === "GET") {
       topic("*", "admin");
@@ -140,10 +144,16 @@ export function authMiddleware(
           topic(s[2], "read");
         }
       }
+    } else if (path === "/v1/groups" && method === "GET") {
+      filterGroupList = true; // as Kafka's ListGroups: the groups the token may describe
     } else if (s[0] === "v1" && s[1] === "groups" && s.length >= 3) {
       const g = s[2];
-      if (s.length === 3 && method === "GET") {
+      if (s.length === 3 && (method === "GET" || method === "DELETE")) {
         group(g, "admin");
+      } else if (s.length === 4 && s[3] === "offsets" && method === "PUT") {
+        group(g, "admin");
+        const body = ResetOffsetsBody.safeParse(await peekJson(c.req));
+        if (body.success) { for (const o of body.data.offsets) topic(o.topic, "read"); }
       } else if (s.length === 4 && s[3] === "members" && method === "POST") {
         group(g, "read");
         const body = JoinBody.safeParse(await peekJson(c.req));
@@ -179,11 +189,18 @@ export function authMiddleware(
     }
     await next();
 
-    if (filterTopicList && c.res.status === 200) {
-      const body = await c.res.json() as { topics: { name: string }[] };
-      body.topics = body.topics.filter((t) =>
-        AUTH_OPS.some((op) => allows(principal, "topic", t.name, op))
-      );
+    if ((filterTopicList || filterGroupList) && c.res.status === 200) {
+      const body = await c.res.json() as {
+        topics?: { name: string }[];
+        groups?: { group: string }[];
+      };
+      if (filterTopicList) {
+        body.topics = body.topics?.filter((t) =>
+          AUTH_OPS.some((op) => allows(principal, "topic", t.name, op))
+        );
+      } else {
+        body.groups = body.groups?.filter((g) => allows(principal, "group", g.group, "admin"));
+      }
       // Cleared first: the setter would otherwise copy the old Content-Length onto the new body.
       c.res = undefined;
       c.res = new Response(JSON.stringify(body), {

@@ -12,9 +12,17 @@ import { SluiceError } from "../errors.ts";
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
 function invalid(what: string, error: z.ZodError): SluiceError {
-  const issue = error.issues[0];
+  // An unknown field first: a typo ("vlaue") also leaves the field it meant missing.
+  const issue = error.issues.find((i) => i.code === "unrecognized_keys") ?? error.issues[0];
   const path = issue.path.length > 0 ? issue.path.join(".") : what;
-  return new SluiceError("INVALID_REQUEST", `${path}: ${issue.message}`);
+  const message = issue.code === "invalid_type" && issue.expected === "nonoptional"
+    ? "required"
+    : issue.code === "unrecognized_keys"
+    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
+      issue.keys.map((k) => JSON.stringify(k)).join(", ")
+    }`
+    : issue.message;
+  return new SluiceError("INVALID_REQUEST", `${path}: ${message}`);
 }
 
 /** Parses a JSON body against `schema`. */

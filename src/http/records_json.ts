@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { SluiceError } from "../errors.ts";
-import { decodeBatches, type RecordHeader } from "../record/record_batch.ts";
+import { decodeBatches, type DecodedBatch, type RecordHeader } from "../record/record_batch.ts";
 import type { ProduceRecord } from "../broker/broker.ts";
 import type { z } from "@hono/zod-openapi";
 import type { ProduceBody } from "./schemas.ts";
@@ -130,6 +130,23 @@ export function recordsToJsonWithPartition(
     }));
 }
 
+/**
+ * The stored batches of a read, each CRC-32C checked: the log does not check on read by default
+ * (verifyCrcOnRead, as Kafka's broker, whose consumers check), and for a JSON answer this server
+ * is the consumer. A batch failing it was damaged on disk since it was appended: CORRUPT_LOG (500),
+ * not the client's CORRUPT_BATCH.
+ */
+function storedBatches(bytes: Uint8Array): DecodedBatch[] {
+  try {
+    return decodeBatches(bytes, true);
+  } catch (err) {
+    if (err instanceof SluiceError && err.code === "CORRUPT_BATCH") {
+      throw new SluiceError("CORRUPT_LOG", `a stored batch is damaged: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
 function decodeInto(
   bytes: Uint8Array,
   fromOffset: number,
@@ -137,7 +154,7 @@ function decodeInto(
   valueEncoding: ValueEncoding,
   emit: (r: RecordJson) => void,
 ): void {
-  for (const batch of decodeBatches(bytes, false)) {
+  for (const batch of storedBatches(bytes)) {
     if (batch.isControl) continue;
     for (const r of batch.records) {
       if (r.offset < fromOffset) continue;

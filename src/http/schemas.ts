@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import {
   FETCH_WAIT_MS_MAX,
+  GROUP_OFFSETS_PER_REQUEST_MAX,
   HTTP_PRODUCE_TIMEOUT_MS_MAX,
   READ_BYTES_MAX,
   RECORDS_PER_REQUEST_MAX,
@@ -22,7 +23,11 @@ export const PartitionParams = TopicParams.extend({
     .openapi({ type: "integer", example: "0" }),
 });
 
-export const CreateTopicBody = z.object({
+/**
+ * Request bodies are strict: a field the API does not know (a typo such as "vlaue" or
+ * "autoOffsetRest") is 400 INVALID_REQUEST naming it, never silently dropped.
+ */
+export const CreateTopicBody = z.strictObject({
   name: z.string().openapi({ example: "orders" }),
   partitions: z.number().int().optional().openapi({ example: 3 }),
   /** Cluster mode: replicas per partition (the cluster's default when absent); 1 on one node. */
@@ -83,7 +88,7 @@ const HeaderInput = z.union([
   z.array(z.object({ key: z.string(), value: z.string().nullable() })),
 ]);
 
-export const ProduceRecordInput = z.object({
+export const ProduceRecordInput = z.strictObject({
   key: z.string().nullable().optional(),
   value: z.unknown().openapi({ description: "string or null; any JSON with valueEncoding=json" }),
   headers: HeaderInput.optional(),
@@ -91,7 +96,7 @@ export const ProduceRecordInput = z.object({
   timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
-export const ProduceBody = z.object({
+export const ProduceBody = z.strictObject({
   records: z.array(ProduceRecordInput).min(1).max(RECORDS_PER_REQUEST_MAX),
   keyEncoding: Encoding.optional(),
   valueEncoding: ValueEncoding.optional(),
@@ -119,7 +124,7 @@ export const AppendResponse = z.object({
 export const OffsetQueryValue = z.union([
   z.enum(["earliest", "latest"]),
   queryInt(0, Number.MAX_SAFE_INTEGER),
-]);
+], { error: "expected an offset (a non-negative integer), earliest or latest" });
 
 export const FetchQuery = z.object({
   offset: OffsetQueryValue.optional().openapi({ description: "a number, earliest or latest" }),
@@ -150,13 +155,28 @@ export const StreamQuery = z.object({
   valueEncoding: ValueEncoding.optional(),
 });
 
+const TIMESTAMP_ACCEPTED =
+  "ms since the epoch (a non-negative integer), earliest or latest (Kafka's -2 and -1 too)";
+
+/** `offsets?timestamp=`: Kafka's ListOffsets takes -2 for earliest and -1 for latest; so does this. */
 export const OffsetsQuery = z.object({
-  timestamp: OffsetQueryValue.openapi({ description: "ms since the epoch, earliest or latest" }),
+  timestamp: z.union([
+    z.enum(["earliest", "latest"]),
+    z.literal("-2").transform(() => "earliest" as const),
+    z.literal("-1").transform(() => "latest" as const),
+    queryInt(0, Number.MAX_SAFE_INTEGER),
+  ], {
+    error: (issue) =>
+      issue.input === undefined
+        ? `required: ${TIMESTAMP_ACCEPTED}`
+        : `expected ${TIMESTAMP_ACCEPTED}`,
+  })
+    .openapi({ description: TIMESTAMP_ACCEPTED, type: "string", example: "latest" }),
 });
 
 export const OffsetResponse = z.object({ offset: z.number().int().nullable() });
 
-export const DeleteRecordsBody = z.object({
+export const DeleteRecordsBody = z.strictObject({
   /** Records before this offset are deleted; -1: every committed record (the high watermark). */
   beforeOffset: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).openapi({ example: 1200 }),
 }).openapi("DeleteRecords");
@@ -205,7 +225,7 @@ export const MemberParams = GroupParams.extend({ member: z.string() });
 
 const TopicPartitionSchema = z.object({ topic: z.string(), partition: z.number().int() });
 
-export const JoinBody = z.object({
+export const JoinBody = z.strictObject({
   topics: z.array(z.string()).min(1).max(1000),
   assignor: z.enum(["range", "roundrobin", "uniform"]).optional(),
   sessionTimeoutMs: z.number().int().optional(),
@@ -238,15 +258,24 @@ export const MemberFetchResponse = z.object({
   rebalance: z.boolean(),
 });
 
-export const CommitBody = z.object({
+export const CommitBody = z.strictObject({
   memberId: z.string(),
   generation: z.number().int(),
-  offsets: z.array(z.object({
+  offsets: z.array(z.strictObject({
     topic: z.string(),
     partition: z.number().int().min(0),
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   })).min(1).max(10_000),
 }).openapi("CommitOffsets");
+
+/** PUT /v1/groups/{group}/offsets: an empty group's committed offsets, set (group_admin.ts). */
+export const ResetOffsetsBody = z.strictObject({
+  offsets: z.array(z.object({
+    topic: z.string(),
+    partition: z.number().int().min(0),
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })).min(1).max(GROUP_OFFSETS_PER_REQUEST_MAX),
+}).openapi("ResetOffsets");
 
 export const GroupOffsetsResponse = z.object({
   offsets: z.array(z.object({
@@ -257,18 +286,40 @@ export const GroupOffsetsResponse = z.object({
   })),
 });
 
+export const GroupListQuery = z.object({
+  /** List the groups whose ids sort after this one (the previous answer's `next`). */
+  after: z.string().optional(),
+});
+
+const GroupState = z.enum([
+  "Empty",
+  "Assigning",
+  "Reconciling",
+  "Stable",
+  "PreparingRebalance",
+  "CompletingRebalance",
+]);
+
+export const GroupList = z.object({
+  groups: z.array(z.object({
+    group: z.string(),
+    state: GroupState,
+    /** "consumer" (KIP-848: HTTP members, Kafka consumers with group.protocol=consumer) or "classic". */
+    protocol: z.enum(["consumer", "classic"]),
+    /** Kafka's protocol type: "consumer" for consumers, a classic group's own, "" unknown. */
+    protocolType: z.string(),
+    /** How many members the group has now. */
+    members: z.number().int(),
+  })),
+  /** Set when more groups follow: ask again with `?after=` this id. */
+  next: z.string().nullable(),
+}).openapi("GroupList");
+
 export const GroupDescription = z.object({
   group: z.string(),
   generation: z.number().int(),
   /** Consumer protocol: Empty, Assigning, Reconciling, Stable; classic: Kafka's four states. */
-  state: z.enum([
-    "Empty",
-    "Assigning",
-    "Reconciling",
-    "Stable",
-    "PreparingRebalance",
-    "CompletingRebalance",
-  ]),
+  state: GroupState,
   assignor: z.string(),
   /**
    * "consumer": HTTP members and Kafka consumers with group.protocol=consumer (they may share a

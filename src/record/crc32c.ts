@@ -2,17 +2,25 @@
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Kafka's RecordBatch v2: it
  * covers every byte from the `attributes` field to the end of the batch.
  *
- * Two implementations compute the same function:
- * - native: @node-rs/crc32 (Rust, hardware CRC instructions: ~5,700 MiB/s at 1 MiB here, 4.7x the
- *   portable code), loaded with a guarded dynamic import so that a missing prebuilt binary, or a
- *   runtime denying native addons, falls back to the portable code instead of failing start-up;
+ * Three implementations compute the same function; the first that loads and passes its self-test
+ * (known vectors, a misaligned view, chaining, against the portable code) is used:
+ * - kernel: Sluice's own C kernel (native/crc32c.c: SSE4.2 CRC32 over three interleaved streams,
+ *   joined by carry-less multiplies), built by `deno task native` (and before `deno task start` and
+ *   `deno task test` when gcc is present) and loaded through FFI by src/runtime/crc32c_native.ts;
+ *   ~20 GB/s at 1 MiB here, 3.5x the addon. Needs --allow-ffi, x86-64 with SSE4.2 and PCLMULQDQ;
+ * - node-rs: the @node-rs/crc32 addon (Rust, hardware CRC instructions: ~5.5-6 GB/s at 1 MiB),
+ *   loaded with a guarded dynamic import so that a missing prebuilt binary, or a runtime denying
+ *   native addons, falls back instead of failing start-up;
  * - portable: slice-by-8 in plain TypeScript, 8 KiB of tables built once at module load.
  *
- * Setting SLUICE_CRC32C=portable forces the portable path (to test it, or to rule out the addon).
- * The environment is read through src/runtime/process.ts, the only code that touches the process.
+ * SLUICE_CRC32C=kernel|node-rs|portable loads only that one (to test it, or to rule out the
+ * others); one that cannot load then leaves the portable code. `crc32cImplementation` says which
+ * is in use. The environment is read through src/runtime/process.ts, the only code that touches
+ * the process.
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
+import { type Crc32cFn, ffiGranted, loadCrc32cKernel } from "../runtime/crc32c_native.ts";
 import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
@@ -64,48 +72,140 @@ export function crc32cPortable(data: Uint8Array, initial = 0): number {
   return ~crc >>> 0;
 }
 
-type NativeCrc32c = (input: Uint8Array, initialState?: number | null) => number;
+/** The implementations, fastest first. */
+export type Crc32cImplementation = "kernel" | "node-rs" | "portable";
 
-function wantPortable(): boolean {
-  // Deno without --allow-env reads undefined here; the default (native when available) applies.
-  return envVar("SLUICE_CRC32C") === "portable";
+export type { Crc32cFn };
+
+function forcedImplementation(): Crc32cImplementation | undefined {
+  // Deno without --allow-env reads undefined here; the default (fastest available) applies.
+  const v = envVar("SLUICE_CRC32C");
+  return v === "kernel" || v === "node-rs" || v === "portable" ? v : undefined;
 }
 
-async function loadNative(): Promise<NativeCrc32c | null> {
-  if (wantPortable()) return null;
+/** "123456789" at byteOffset 1, so a kernel ignoring the view's offset fails. */
+const CHECK_VECTOR = new Uint8Array([0, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39])
+  .subarray(1);
+
+/**
+ * A fast implementation is used only if it computes the same function as the portable code: a
+ * binary that loads but computes something else (wrong build, ABI mismatch, a broken stream join)
+ * must not check batches. Vectors: the standard "123456789" (0xE3069283) on a misaligned view, and
+ * a 13,300-byte pseudo-random buffer at byteOffset 3, whole and as two chained pieces, which takes
+ * the kernel through each size of its three-stream blocks (3 x 4096, 3 x 256, 3 x 64 bytes), its
+ * 8-byte steps and its last bytes.
+ */
+export function crc32cSelfTest(fn: Crc32cFn): boolean {
+  if (fn(CHECK_VECTOR, 0) !== 0xe3069283) return false;
+  if (fn(new Uint8Array(0), 0x12345678) !== 0x12345678) return false;
+  const backing = new Uint8Array(13_303);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < backing.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    backing[i] = x;
+  }
+  const data = backing.subarray(3);
+  const want = crc32cPortable(data);
+  if (fn(data, 0) !== want) return false;
+  return fn(data.subarray(4_321), fn(data.subarray(0, 4_321), 0)) === want;
+}
+
+async function loadNodeRs(): Promise<Crc32cFn | null> {
+  // Deno without --allow-ffi: importing the addon would prompt on a terminal, and fail elsewhere.
+  if (!ffiGranted()) return null;
   try {
     const mod = await import("@node-rs/crc32");
-    const fn = mod.crc32c as NativeCrc32c;
-    // A binary that loads but computes something else (wrong build, ABI mismatch) must not be used:
-    // check the standard "123456789" vector, 0xE3069283, and a view with a non-zero byteOffset.
-    const probe = new Uint8Array([0, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39]);
-    if (fn(probe.subarray(1)) >>> 0 !== 0xe3069283) return null;
-    return fn;
+    const addon = mod.crc32c as (input: Uint8Array, initialState?: number | null) => number;
+    return (data, initial) => addon(data, initial >>> 0) >>> 0;
   } catch {
     // No prebuilt binary for this platform, or the runtime refused the addon (Deno without
-    // --allow-ffi): the portable code is correct everywhere, only slower.
+    // --allow-ffi).
     return null;
   }
 }
 
-const native = await loadNative();
+/** Why the kernel is not in use, when it is not (see `crc32cKernelRefusal`). */
+let kernelRefusal: string | null = null;
 
-/** Which implementation `crc32c` uses for inputs of SMALL_INPUT_BYTES (256) bytes and more. */
-export const crc32cImplementation: "native" | "portable" = native ? "native" : "portable";
+async function loadKernel(): Promise<Crc32cFn | null> {
+  const load = await loadCrc32cKernel();
+  if (load.kernel !== null) return load.kernel;
+  kernelRefusal = load.reason; // not built, no --allow-ffi, no SSE4.2: the others serve
+  return null;
+}
+
+/** Every fast implementation that loaded and passed its self-test, fastest first. */
+async function loadFast(): Promise<Map<Crc32cImplementation, Crc32cFn>> {
+  const forced = forcedImplementation();
+  const loaded = new Map<Crc32cImplementation, Crc32cFn>();
+  if (forced === "portable" || forced === "node-rs") kernelRefusal = `SLUICE_CRC32C=${forced}`;
+  if (forced === "portable") return loaded;
+  if (forced === undefined || forced === "kernel") {
+    const fn = await loadKernel();
+    if (fn !== null && crc32cSelfTest(fn)) loaded.set("kernel", fn);
+    else if (fn !== null) kernelRefusal = "the library failed its self-test";
+  }
+  if (forced === undefined || forced === "node-rs") {
+    const fn = await loadNodeRs();
+    if (fn !== null && crc32cSelfTest(fn)) loaded.set("node-rs", fn);
+  }
+  return loaded;
+}
+
+const fast = await loadFast();
+const chosen: Crc32cImplementation = fast.keys().next().value ?? "portable";
+const fastFn: Crc32cFn | null = fast.get(chosen) ?? null;
+
+/** Which implementation `crc32c` uses for inputs of `crc32cSmallInputBytes` bytes and more. */
+export const crc32cImplementation: Crc32cImplementation = chosen;
 
 /**
- * Below this length `crc32c` uses the portable code even when the addon is loaded: one N-API call
- * has a fixed cost of ~130-180 ns in Deno 2.9 (argument conversion, typed-array lookup), while
- * slice-by-8 costs ~0.8 ns/byte. Measured with bench/crc32c_bench.ts (Deno 2.9.6, x86-64, 2 cores;
- * avg per call, portable / native): 16 B 16 / 177 ns; 64 B 52 / 141 ns; 128 B 103 / 168 ns;
- * 192 B 151 / 183 ns; 256 B 215 / 190 ns; 384 B 297 / 208 ns. The lines cross between 192 and
- * 256 bytes. A RecordBatch with one small record is ~70-120 bytes after the CRC field, so the
- * commonest single-message produce stays on the cheaper path.
+ * Why the kernel is not in use (not built, no --allow-ffi, the CPU, its self-test, SLUICE_CRC32C),
+ * or null when it is: for a start-up log or a bug report.
  */
-const SMALL_INPUT_BYTES = 256;
+export const crc32cKernelRefusal: string | null = kernelRefusal;
+
+/**
+ * Every implementation loaded in this process, fastest first, the portable code last: for tests
+ * and benchmarks that compare them. With SLUICE_CRC32C set, only that one (and the portable code).
+ */
+export const crc32cImplementations: ReadonlyMap<Crc32cImplementation, Crc32cFn> = new Map([
+  ...fast,
+  ["portable", crc32cPortable],
+]);
+
+/**
+ * Below this length `crc32c` uses the portable code even when a fast implementation is loaded: a
+ * call across FFI or N-API has a fixed cost, while slice-by-8 costs ~0.8 ns/byte.
+ *
+ * node-rs: one N-API call costs ~130-180 ns in Deno 2.9 (argument conversion, typed-array
+ * lookup). Measured with bench/crc32c_bench.ts (Deno 2.9.6, x86-64, 2 cores; avg per call,
+ * portable / node-rs): 16 B 16 / 177 ns; 64 B 52 / 141 ns; 128 B 103 / 168 ns; 192 B 151 / 183 ns;
+ * 256 B 215 / 190 ns; 384 B 297 / 208 ns. The lines cross between 192 and 256 bytes.
+ *
+ * kernel: one FFI call costs ~20 ns on Deno 2.9 (Deno.dlopen's fast calls) and on Bun 1.4 (bun:ffi):
+ * best of 300 runs of 2,000 calls on a view at byteOffset 1, same machine, ns per call, portable /
+ * kernel / node-rs, Deno then Bun: 8 B 15 / 21 / 117, 15 / 23 / 149; 24 B 25 / 25 / 119,
+ * 24 / 24 / 154; 32 B 29 / 27 / 120, 29 / 24 / 150; 64 B 49 / 29 / 125, 48 / 28 / 155; 1 KiB
+ * 617 / 71 / 289, 611 / 73 / 321. The lines cross between 24 and 32 bytes; every RecordBatch is
+ * longer (its header after the CRC alone is 40 bytes), so batches go to the kernel.
+ */
+const NODE_RS_SMALL_INPUT_BYTES = 256;
+const KERNEL_SMALL_INPUT_BYTES = 32;
+
+/** The length from which `crc32c` calls the implementation in use rather than the portable code. */
+export const crc32cSmallInputBytes = chosen === "kernel"
+  ? KERNEL_SMALL_INPUT_BYTES
+  : chosen === "node-rs"
+  ? NODE_RS_SMALL_INPUT_BYTES
+  : 0;
+
+const smallBytes = crc32cSmallInputBytes;
 
 /** CRC-32C of `data`, continuing from `initial` (the CRC of the bytes before it, default 0). */
 export function crc32c(data: Uint8Array, initial = 0): number {
-  if (native === null || data.length < SMALL_INPUT_BYTES) return crc32cPortable(data, initial);
-  return native(data, initial >>> 0) >>> 0;
+  if (fastFn === null || data.length < smallBytes) return crc32cPortable(data, initial);
+  return fastFn(data, initial);
 }

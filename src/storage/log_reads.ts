@@ -26,7 +26,8 @@ import { corruptAt } from "./storage_errors.ts";
  * [log start, log end]; undefined from min(upTo, log end) on; else whole batches from the one
  * holding `offset`, at most maxBytes (clamped to 1..READ_BYTES_MAX) but at least one batch. The
  * log start may lie inside the first segment (DeleteRecords): a read from it answers the whole
- * batch that holds it, as Kafka's does; the reader skips the records before its offset.
+ * batch that holds it, as Kafka's does; the reader skips the records before its offset. The bytes
+ * are a view of `into` when it is large enough (see PartitionLog.read), else of fresh memory.
  */
 export function readLog(
   segments: readonly Segment[],
@@ -35,6 +36,7 @@ export function readLog(
   upTo: number | undefined,
   verifyCrc: boolean,
   logStartOffset: number = segments[0].baseOffset,
+  into?: Uint8Array,
 ): ReadResult | undefined {
   const logEndOffset = segments[segments.length - 1].nextOffset;
   if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > logEndOffset) {
@@ -47,7 +49,7 @@ export function readLog(
   const end = upTo === undefined || upTo > logEndOffset ? logEndOffset : upTo;
   if (offset >= end) return undefined;
   const limit = Math.max(1, Math.min(Math.floor(maxBytes) || 1, READ_BYTES_MAX));
-  let r = readSegments(segments, offset, limit, verifyCrc, end);
+  let r = readSegments(segments, offset, limit, verifyCrc, end, into);
   // Past a gap of missing offsets the first batch may start at or past the bound.
   if (r.firstOffset >= end) return undefined;
   r = withRecordsAfterEmptyBatches(segments, r, limit, verifyCrc, end);
@@ -68,7 +70,8 @@ const EMPTY_READ_SEGMENTS_MAX = 16;
  * for its offsets and producer state) goes on into the next segments, within `limit`, until it
  * finds one with records: a client would otherwise get nothing to consume and the same answer
  * again at the same offset (kafkajs waits so for ever). The batches are joined in one new buffer:
- * the rare case only (an emptied batch is 61 bytes), never the common one.
+ * the rare case only (an emptied batch is 61 bytes), never the common one. The later reads get
+ * fresh memory: `first` may be a view of the caller's buffer.
  */
 function withRecordsAfterEmptyBatches(
   segments: readonly Segment[],
@@ -131,10 +134,11 @@ export function readSegments(
   limit: number,
   verifyCrc: boolean,
   upTo: number,
+  into?: Uint8Array,
 ): SegmentRead {
   for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
     const s = segments[i];
-    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc, upTo);
+    const r = s.read(Math.max(offset, s.baseOffset), limit, verifyCrc, upTo, into);
     if (r !== undefined) return r;
   }
   const last = segments[segments.length - 1];
@@ -223,7 +227,12 @@ export class LogReads {
   ) {}
 
   /** PartitionLog.read: see {@link readLog}. */
-  read(offset: number, maxBytes: number, upTo: number | undefined): ReadResult | undefined {
+  read(
+    offset: number,
+    maxBytes: number,
+    upTo: number | undefined,
+    into?: Uint8Array,
+  ): ReadResult | undefined {
     return this.#reading(() =>
       readLog(
         this.segments,
@@ -232,6 +241,7 @@ export class LogReads {
         upTo,
         this.config.verifyCrcOnRead,
         this.host.logStartOffset(),
+        into,
       )
     );
   }

@@ -525,13 +525,18 @@ export class PartitionLog {
    * batch starting at or past it is returned, and a read from there answers undefined, as at the
    * log end. The broker passes its high watermark; it is at a batch boundary, as every log end
    * a replica reports is, so the batch holding an offset below it ends below it too.
+   *
+   * The bytes are the caller's to keep (fresh memory), unless it lends `into`, a buffer it is done
+   * with: they are then a view of it when they fit (maxBytes + index.interval.bytes do, but for a
+   * larger first batch), which the next read lent it overwrites (read_buffer.ts).
    */
   read(
     offset: number,
     maxBytes: number = READ_BYTES_DEFAULT,
     upTo?: number,
+    into?: Uint8Array,
   ): ReadResult | undefined {
-    return this.#reads.read(offset, maxBytes, upTo);
+    return this.#reads.read(offset, maxBytes, upTo, into);
   }
 
   /**

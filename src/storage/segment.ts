@@ -32,6 +32,7 @@ import {
 } from "../runtime/fs.ts";
 import type { LogFile, LogFiles } from "./log_files.ts";
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from "./offset_index.ts";
+import { readTarget } from "./read_buffer.ts";
 import { corruptAt, storageFailure } from "./storage_errors.ts";
 import { TimeIndex } from "./time_index.ts";
 
@@ -101,6 +102,8 @@ export class Segment {
   compacted = false;
   /** Byte position of the batch the last {@link findBatchByTimestamp} returned. */
   foundPosition = 0;
+  /** fsyncs running on the .log: its descriptor must stay open until they end. */
+  syncsInFlight = 0;
   /** Reusable 61-byte header scratch for scans (no allocation per batch). */
   readonly scratch: Uint8Array = new Uint8Array(BATCH_HEADER_BYTES);
   readonly scratchView: DataView = viewOf(this.scratch);
@@ -125,10 +128,8 @@ export class Segment {
     this.settings = settings;
     this.logPath = stem + LOG_SUFFIX + suffix;
     this.file = files.file(this.logPath);
-    const maxEntries = Math.max(
-      1,
-      Math.floor(settings.segmentIndexBytes / OFFSET_INDEX_ENTRY_BYTES),
-    );
+    const entries = Math.floor(settings.segmentIndexBytes / OFFSET_INDEX_ENTRY_BYTES);
+    const maxEntries = Math.max(1, entries);
     const open = (path: string) => files.openTransient(path);
     this.index = new OffsetIndex(
       stem + INDEX_SUFFIX + suffix,
@@ -316,9 +317,9 @@ export class Segment {
     }
   }
 
-  /** Reads `length` bytes at `position` into a fresh buffer (one pread). */
-  readBytes(position: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
+  /** One pread of `length` bytes at `position`, into `into` if it fits (read_buffer.ts). */
+  readBytes(position: number, length: number, into?: Uint8Array): Uint8Array {
+    const out = readTarget(length, into);
     const n = readAt(this.file.handle(), out, position);
     if (n < length) {
       throw new SluiceError(
@@ -350,21 +351,22 @@ export class Segment {
 
   /**
    * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), as one
-   * byte range read with one pread in the common case. Undefined when `offset` is past the end.
-   * Each batch must carry the base offset its predecessors imply (the CRC does not cover it): a
-   * read of the offsets of one that does not is CORRUPT_LOG naming file and position (in a
+   * byte range read with one pread in the common case, a view of `into` when it is large enough
+   * (lent by the caller for this read), else of fresh memory. Undefined when `offset` is past the
+   * end. Each batch must carry the base offset its predecessors imply (the CRC does not cover
+   * it): a read of the offsets of one that does not is CORRUPT_LOG naming file and position (in a
    * compacted segment, where gaps are allowed, a base offset that does not increase or runs past
-   * the segment's end is, wherever the scan meets it), as is a
-   * length that does not fit on the way or a first batch failing its CRC (with `verifyCrc`); a
-   * bad later batch ends the range before it. An offset the segment claims but no batch holds is
-   * CORRUPT_LOG too: a read below the end never answers nothing. Batches after the first stop
-   * at `upTo` (exclusive: what a reader may see, PartitionLog.read).
+   * the segment's end is, wherever the scan meets it), as is a length that does not fit on the
+   * way or a first batch failing its CRC (with `verifyCrc`); a bad later batch ends the range
+   * before it. An offset the segment claims but no batch holds is CORRUPT_LOG too. Batches after
+   * the first stop at `upTo` (exclusive: what a reader may see, PartitionLog.read).
    */
   read(
     offset: number,
     maxBytes: number,
     verifyCrc: boolean,
     upTo: number = Number.MAX_SAFE_INTEGER,
+    into?: Uint8Array,
   ): SegmentRead | undefined {
     if (offset >= this.nextOffset || offset < this.baseOffset) return undefined;
     const compacted = this.compacted;
@@ -376,7 +378,7 @@ export class Segment {
     for (let pass = 0; scanFrom < this.sizeBytes; pass++) {
       assert(pass < 1_000_000, "segment scan does not advance");
       const windowBytes = Math.min(this.sizeBytes - scanFrom, maxBytes + interval);
-      const window = this.readBytes(scanFrom, windowBytes);
+      const window = this.readBytes(scanFrom, windowBytes, into);
       const dv = viewOf(window);
       let pos = 0;
       while (pos + BATCH_HEADER_BYTES <= window.length) {
@@ -402,7 +404,7 @@ export class Segment {
             // The batch holding `offset` is not whole in the window: read from its start.
             const position = scanFrom + pos;
             const length = Math.min(this.sizeBytes - position, Math.max(size, maxBytes));
-            const bytes = this.readBytes(position, length);
+            const bytes = this.readBytes(position, length, into);
             return this.#cut(bytes, position, maxBytes, verifyCrc, upTo);
           }
           return this.#cut(window.subarray(pos), scanFrom + pos, maxBytes, verifyCrc, upTo);
@@ -570,9 +572,6 @@ export class Segment {
   get hasUnpersistedIndexes(): boolean {
     return this.index.hasUnpersisted || this.timeIndex.hasUnpersisted;
   }
-
-  /** fsyncs running on the .log: its descriptor must stay open until they end. */
-  syncsInFlight = 0;
 
   /** fdatasync of the .log file (its descriptor pinned open meanwhile). */
   async sync(): Promise<void> {

@@ -38,10 +38,14 @@ import {
   viewOf,
 } from "../record/record_batch.ts";
 import { readAt } from "../runtime/fs.ts";
+import { unfilledBytes } from "./read_buffer.ts";
 import type { Segment } from "./segment.ts";
 import { type LogDamage, storageFailure } from "./storage_errors.ts";
 
-/** Recovery reads the log in chunks of this size (or one batch, if larger). */
+/**
+ * Recovery reads the log in chunks of this size (or one batch, if larger), each into the same
+ * buffer (grown only for a larger batch).
+ */
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Where a header walk stopped short, and why. */
@@ -275,8 +279,9 @@ export function recover(
   segment.offsetOfMaxTimestamp = offsetOfMaxTimestamp;
   segment.sizeBytes = fileBytes;
   segment.nextOffset = offset;
-  // Chunks of a few MiB keep recovery of a 1 GiB segment bounded in memory.
+  // Chunks of a few MiB keep recovery of a 1 GiB segment bounded in memory; one buffer for all.
   const chunkBytes = Math.max(RECOVERY_CHUNK_BYTES, segment.settings.maxMessageBytes);
+  let buffer: Uint8Array | undefined;
   let truncatedAt: number | undefined;
   let reason = "";
   scan: while (position < fileBytes) {
@@ -289,7 +294,8 @@ export function recover(
         length = first;
       }
     }
-    const chunk = segment.readBytes(position, length);
+    if (buffer === undefined || buffer.length < length) buffer = unfilledBytes(length);
+    const chunk = segment.readBytes(position, length, buffer);
     const dv = viewOf(chunk);
     const more = position + chunk.length < fileBytes;
     let pos = 0;

@@ -863,3 +863,86 @@ Deno.test("GroupCoordinator forgets empty groups when the group table is full", 
     await broker.close();
   }
 });
+
+Deno.test("GroupCoordinator lists every group (GET /v1/groups)", async (t) => {
+  const { broker, clock } = await openBroker();
+  try {
+    await broker.createTopic("orders", 2, {});
+    const groups = broker.groups;
+
+    await t.step("no group: an empty list", () => {
+      assert.deepEqual(groups.list(undefined, 10), { groups: [], more: false });
+    });
+
+    const classicJoin = groups.classic.joinGroup({
+      groupId: "classic-group",
+      memberId: "",
+      groupInstanceId: null,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: new Uint8Array(0) }],
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 30_000,
+      requireKnownMemberId: false,
+      clientId: "client",
+      clientHost: "/127.0.0.1",
+    });
+    clock.advance(10_000); // past the initial rebalance delay (before HTTP members join)
+    await classicJoin;
+    const a = await groups.join("http-group", EARLIEST);
+    await groups.join("http-group", EARLIEST);
+    await groups.join("left-group", EARLIEST).then((m) =>
+      groups.commit("left-group", {
+        memberId: m.memberId,
+        generation: m.generation,
+        offsets: [{ topic: "orders", partition: 0, offset: 0 }],
+      }).then(() => groups.leave("left-group", m.memberId))
+    );
+    await groups.store.commit("simple", [{ topic: "orders", partition: 1, offset: 0 }]);
+
+    await t.step("each group with its state, protocol, protocol type and member count", () => {
+      const { groups: listed, more } = groups.list(undefined, 10);
+      assert.equal(more, false);
+      assert.deepEqual(listed, [
+        {
+          group: "classic-group",
+          state: "CompletingRebalance",
+          protocol: "classic",
+          protocolType: "consumer",
+          members: 1,
+        },
+        {
+          group: "http-group",
+          state: groups.describe("http-group").state,
+          protocol: "consumer",
+          protocolType: "consumer",
+          members: 2,
+        },
+        {
+          group: "left-group",
+          state: "Empty",
+          protocol: "consumer",
+          protocolType: "consumer",
+          members: 0,
+        },
+        { group: "simple", state: "Empty", protocol: "consumer", protocolType: "", members: 0 },
+      ]);
+      assert.ok(groups.describe("http-group").members.some((m) => m.memberId === a.memberId));
+    });
+
+    await t.step("at most `max` groups, then the rest after the last one", () => {
+      const first = groups.list(undefined, 3);
+      assert.deepEqual(first.groups.map((g) => g.group), [
+        "classic-group",
+        "http-group",
+        "left-group",
+      ]);
+      assert.equal(first.more, true);
+      const rest = groups.list("left-group", 3);
+      assert.deepEqual(rest.groups.map((g) => g.group), ["simple"]);
+      assert.equal(rest.more, false);
+      assert.deepEqual(groups.list("simple", 3), { groups: [], more: false });
+    });
+  } finally {
+    await broker.close();
+  }
+});

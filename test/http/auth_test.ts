@@ -352,6 +352,18 @@ Deno.test("auth: every route answers 401, 403 or its success by token", async (t
       assert.deepEqual(await names("nothing"), []);
     });
 
+    await t.step("GET /v1/groups lists only the groups the token may describe", async () => {
+      assert.equal((await call(server, "GET", "/v1/groups", "none")).status, 401);
+      const groups = async (who: Who) => {
+        const res = await call(server, "GET", "/v1/groups", who);
+        assert.equal(res.status, 200, `${who}: ${JSON.stringify(res.body)}`);
+        return (res.body.groups as { group: string }[]).map((g) => g.group);
+      };
+      assert.ok((await groups("admin")).includes("billing-1"));
+      assert.deepEqual(await groups("reader"), []); // read on billing-*, not admin
+      assert.deepEqual(await groups("nothing"), []);
+    });
+
     await t.step("open routes need no token; unknown routes need one", async () => {
       for (const path of ["/healthz", "/openapi.json", "/docs"]) {
         assert.equal((await call(server, "GET", path, "none")).status, 200, path);
@@ -486,7 +498,10 @@ Deno.test("serve: bind rule and start-up errors", async (t) => {
     );
     const { code, stderr } = await runMain(["--port", "0", "--data-dir", dir, "--auth", bad]);
     assert.equal(code, 1, stderr);
-    assert.match(stderr, /^sluice: auth file .*bad\.json: the auth file is invalid at tokens\.0/);
+    assert.match(
+      stderr,
+      /^sluice: cannot start: auth file .*bad\.json: the auth file is invalid at tokens\.0/,
+    );
     assert.ok(!stderr.includes("SECRET-NEVER-PRINTED"));
     const missing = await runMain(["--port", "0", "--data-dir", dir, "--auth", `${dir}/nope`]);
     assert.equal(missing.code, 1);

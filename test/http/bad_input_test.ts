@@ -592,7 +592,7 @@ Deno.test("HTTP bad input: every case is its 4xx, never a 5xx, and writes nothin
         ["GET", "/v1/topics/bad/partitions/0/batches"],
         ["DELETE", "/v1/topics/bad/records"],
         ["GET", "/v1/nothing"],
-        ["GET", "/"],
+        ["POST", "/"],
         ["POST", "/healthz"],
       ];
       for (const [method, path] of probes) {

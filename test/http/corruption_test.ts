@@ -1,10 +1,13 @@
 /**
- * A damaged closed segment: the server still starts, reads that reach the damaged batch answer
- * 500 CORRUPT_LOG naming the file and byte position (and log it), every other offset still reads,
- * produce still works; with the offset indexes deleted too, they are rebuilt and the same holds.
+ * A damaged closed segment, served with `--log-verify-crc-on-read true`: the server still starts,
+ * reads that reach the damaged batch answer 500 CORRUPT_LOG naming the file and byte position (and
+ * log it), every other offset still reads, produce still works; with the offset indexes deleted
+ * too, they are rebuilt and the same holds. (Without the flag, the default, the stored bytes are
+ * served as they are, as Kafka's broker serves them: test/storage/read_crc_test.ts; a JSON fetch,
+ * which the server decodes, still checks each batch and answers CORRUPT_LOG.)
  */
 import assert from "node:assert/strict";
-import { baseOffsetAt, batchSizeAt, viewOf } from "../../src/record/record_batch.ts";
+import { baseOffsetAt, batchSizeAt, decodeBatches, viewOf } from "../../src/record/record_batch.ts";
 import { tempDir } from "../test_util.ts";
 import {
   bytes,
@@ -24,6 +27,7 @@ const TOPIC = "damaged";
 /** 40 records of ~200 bytes, one batch each, roll a 4096-byte segment about every 15 records. */
 const RECORDS = 40;
 const SEGMENT_BYTES = 4096;
+const VERIFY_CRC = ["--log-verify-crc-on-read", "true"];
 
 function valueOf(offset: number): string {
   return `value-${offset}-` + "x".repeat(200);
@@ -55,7 +59,7 @@ async function checkReads(server: RunningServer, corruptOffset: number, what: st
 
 Deno.test("a corrupt batch in a closed segment answers 500 CORRUPT_LOG; the rest is served", async (t) => {
   const dataDir = tempDir("sluice-corrupt-");
-  let server = await startServer({ dataDir });
+  let server = await startServer({ dataDir, args: VERIFY_CRC });
   let corruptOffset = -1;
   let corruptFile = "";
   let corruptPosition = -1;
@@ -85,7 +89,7 @@ Deno.test("a corrupt batch in a closed segment answers 500 CORRUPT_LOG; the rest
       await Deno.writeFile(corruptFile, log);
     });
 
-    server = await startServer({ dataDir });
+    server = await startServer({ dataDir, args: VERIFY_CRC });
     const url = partitionUrl(server, TOPIC, 0);
 
     await t.step(
@@ -141,12 +145,35 @@ Deno.test("a corrupt batch in a closed segment answers 500 CORRUPT_LOG; the rest
           }
         }
         assert.ok(deleted >= 3, `deleted ${deleted} index files`);
-        server = await startServer({ dataDir });
+        server = await startServer({ dataDir, args: VERIFY_CRC });
         await checkReads(server, corruptOffset, "without indexes");
         const res = await json(`${partitionUrl(server, TOPIC, 0)}/records?offset=${RECORDS}`);
         expectStatus(res, 200, "the record produced after the damage");
         assert.equal(res.body.records[0].value, "after");
         expectStatus(await json(`${server.url}/healthz`), 200, "healthz");
+        assert.equal(await server.stop(), 0);
+      },
+    );
+
+    await t.step(
+      "without the flag: binary fetches serve the stored bytes, JSON still answers CORRUPT_LOG",
+      async () => {
+        server = await startServer({ dataDir });
+        const url = partitionUrl(server, TOPIC, 0);
+        // The binary consumer (a Kafka client's way) gets the batch as stored, and its own check
+        // finds the damage.
+        const bin = await bytes(`${url}/records?offset=${corruptOffset}&maxBytes=1`, {
+          headers: { accept: RECORDBATCH_TYPE },
+        });
+        assert.equal(bin.status, 200);
+        assert.equal(baseOffsetAt(viewOf(bin.body), 0), corruptOffset);
+        assert.throws(() => decodeBatches(bin.body), /CRC-32C mismatch/);
+        // For a JSON answer the server decodes, so it is the consumer that checks.
+        const res = await json(`${url}/records?offset=${corruptOffset}&maxBytes=1`);
+        expectError(res, 500, "CORRUPT_LOG", "JSON fetch of the damaged batch, check on read off");
+        const next = await json(`${url}/records?offset=${corruptOffset + 1}&maxBytes=1`);
+        expectStatus(next, 200, "the next offset");
+        assert.equal(next.body.records[0].value, valueOf(corruptOffset + 1));
         assert.equal(await server.stop(), 0);
       },
     );

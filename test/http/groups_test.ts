@@ -530,6 +530,33 @@ Deno.test("HTTP consumer groups", async (t) => {
         "the current generation commits",
       );
     });
+
+    await t.step(
+      "GET /v1/groups lists every group as GET /v1/groups/{group} shows it",
+      async () => {
+        const res = await json(`${server.url}/v1/groups`);
+        expectStatus(res, 200, "list groups");
+        assert.equal(res.body.next, null);
+        const listed = res.body.groups as Json[];
+        const ids = listed.map((g) => g.group);
+        assert.deepEqual(ids, [...ids].sort(), "sorted by id");
+        for (const g of ["billing", "restart", "shapes-g"]) assert.ok(ids.includes(g), g);
+        for (const g of listed) {
+          const d = await describe(server, g.group);
+          assert.deepEqual(g, {
+            group: d.group,
+            state: d.state,
+            protocol: d.protocol,
+            protocolType: "consumer",
+            members: d.members.length,
+          });
+        }
+        assert.equal(listed.find((g) => g.group === "restart").members, 1);
+        const after = await json(`${server.url}/v1/groups?after=${encodeURIComponent(ids[0])}`);
+        expectStatus(after, 200, "list groups after the first");
+        assert.deepEqual(after.body.groups, listed.slice(1));
+      },
+    );
   } finally {
     await server.stop().catch(() => -1);
   }

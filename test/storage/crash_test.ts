@@ -317,8 +317,13 @@ interface BatchModel {
   sizeBytes: number;
 }
 
-function openLocal(dir: string, logger: MemoryLogger, clock: ManualClock): Promise<PartitionLog> {
-  return PartitionLog.open(dir, { config: LOCAL_CONFIG, logger, clock });
+function openLocal(
+  dir: string,
+  logger: MemoryLogger,
+  clock: ManualClock,
+  config: Partial<LogConfig> = {},
+): Promise<PartitionLog> {
+  return PartitionLog.open(dir, { config: { ...LOCAL_CONFIG, ...config }, logger, clock });
 }
 
 /**
@@ -688,6 +693,7 @@ Deno.test("PartitionLog.open() detects and rebuilds a damaged index file", async
   }
 });
 
+/** Reads check each batch's CRC-32C here (verifyCrcOnRead; off, test/storage/read_crc_test.ts). */
 Deno.test("PartitionLog reports, and does not truncate, a corrupt batch below the checkpoint", async (t) => {
   const random = prngFloat(seed + 6);
   const { dir, model, clock } = await cleanLog("flushed", 120, random);
@@ -698,7 +704,7 @@ Deno.test("PartitionLog reports, and does not truncate, a corrupt batch below th
     flipByte(logPath, bad.position + VALUE_BYTE_IN_BATCH);
 
     const logger = new MemoryLogger();
-    const log = await openLocal(dir, logger, clock);
+    const log = await openLocal(dir, logger, clock, { verifyCrcOnRead: true });
     let logEndOffset = log.logEndOffset;
     try {
       await t.step("open truncates nothing", () => {
@@ -735,7 +741,7 @@ Deno.test("PartitionLog reports, and does not truncate, a corrupt batch below th
       await log.close();
     }
     await t.step("a second open still truncates nothing", async () => {
-      const again = await openLocal(dir, new MemoryLogger(), clock);
+      const again = await openLocal(dir, new MemoryLogger(), clock, { verifyCrcOnRead: true });
       assert.equal(again.logEndOffset, logEndOffset);
       assert.throws(() => again.read(bad.baseOffset), SluiceError);
       await again.close();

@@ -76,6 +76,17 @@ export interface GroupDescription {
   }[];
 }
 
+/** One group as GET /v1/groups lists it (Kafka's ListGroups, with the member count). */
+export interface GroupListing {
+  group: string;
+  state: GroupDescription["state"];
+  /** "consumer" (KIP-848: HTTP members, Kafka consumers with group.protocol=consumer) or "classic". */
+  protocol: "consumer" | "classic";
+  /** Kafka's protocol type: "consumer" for consumers; a classic group's own ("connect", ...); "" unknown. */
+  protocolType: string;
+  members: number;
+}
+
 /** A classic group as GET /v1/groups/{group} shows groups; undefined when not active. */
 export type ClassicDescriber = (
   classic: ClassicGroupCoordinator,
@@ -230,6 +241,58 @@ export class GroupCoordinator {
         ),
       })),
     };
+  }
+
+  /**
+   * Every group known here (with members, a stored membership or committed offsets), sorted by id,
+   * as Kafka's ListGroups finds them: at most `max` ids after `after` (exclusive), and whether more
+   * follow. A classic group with members first, then a consumer-protocol group, then Empty.
+   */
+  list(after: string | undefined, max: number): { groups: GroupListing[]; more: boolean } {
+    const stored = new Set(this.store.storedGroups().map(([id]) => id));
+    const ids = new Set([...this.classic.activeGroupIds(), ...this.consumer.groupIds(), ...stored]);
+    for (const id of this.store.groupsWithOffsets()) ids.add(id);
+    const sorted = [...ids].filter((id) => after === undefined || id > after).sort();
+    const groups: GroupListing[] = [];
+    for (const id of sorted.slice(0, max)) {
+      if (this.classic.hasActiveGroup(id)) {
+        const d = this.classic.describe(id);
+        if (d.state !== "Dead" && d.state !== "Empty") {
+          groups.push({
+            group: id,
+            state: d.state,
+            protocol: "classic",
+            protocolType: d.protocolType,
+            members: d.members.length,
+          });
+          continue;
+        }
+      }
+      const d = this.consumer.describe(id);
+      if (d !== undefined) {
+        groups.push({
+          group: id,
+          state: d.state,
+          protocol: "consumer",
+          protocolType: "consumer",
+          members: d.members.length,
+        });
+        continue;
+      }
+      // Only offsets (or a stored membership): Empty, as GET /v1/groups/{group} shows it; the
+      // protocol type as Kafka's ListGroups gives it: "consumer" when consumers used it, else "".
+      const classic = this.classic.describe(id);
+      const hadConsumers = stored.has(id) ||
+        (classic.state !== "Dead" && classic.protocolType === "consumer");
+      groups.push({
+        group: id,
+        state: "Empty",
+        protocol: "consumer",
+        protocolType: hadConsumers ? "consumer" : "",
+        members: 0,
+      });
+    }
+    return { groups, more: sorted.length > max };
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Consumer group routes (API.md "Consumer groups"). */
 import type { Context, Next } from "hono";
-import { FETCH_WAIT_MS_MAX, READ_BYTES_DEFAULT } from "../../limits.ts";
+import { FETCH_WAIT_MS_MAX, GROUPS_LIST_MAX, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse } from "../openapi.ts";
@@ -8,6 +8,8 @@ import { recordsToJsonWithPartition } from "../records_json.ts";
 import {
   CommitBody,
   GroupDescription,
+  GroupList,
+  GroupListQuery,
   GroupOffsetsResponse,
   GroupParams,
   HeartbeatResponse,
@@ -41,6 +43,21 @@ export function registerGroupRoutes(
       followClient: true,
     });
   };
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups",
+    summary:
+      "List the groups: state, protocol, protocol type and member count (Kafka's ListGroups)",
+    request: { query: GroupListQuery },
+    responses: { 200: jsonResponse(GroupList, "the groups, sorted by id"), ...errorResponses },
+  });
+  // Not forwarded: in a cluster each broker lists the groups it coordinates, as Kafka's ListGroups.
+  app.get("/v1/groups", (c) => {
+    const { after } = readQuery(c, GroupListQuery);
+    const { groups: listed, more } = groups.list(after, GROUPS_LIST_MAX);
+    return c.json({ groups: listed, next: more ? listed[listed.length - 1].group : null });
+  });
+
   app.use("/v1/groups/:group", toCoordinator);
   app.use("/v1/groups/:group/*", toCoordinator);
 
