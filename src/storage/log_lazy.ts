@@ -11,13 +11,13 @@
  *   its directory's name picks, not at one interval for all: thousands of partitions loaded by
  *   timers due at the same moment would hold up the event loop together.
  * - A new log (an empty directory) has one segment without files: its first append creates the
- *   `.log`, `.index` and `.timeindex` and fsyncs the directory and its parent, as a roll does,
+ *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does,
  *   so a partition never written costs one directory.
  */
 import type { SluiceError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
-import { parentDir, pathExists, syncDir } from "../runtime/fs.ts";
+import { pathExists, syncDir } from "../runtime/fs.ts";
 import type { LogConfig } from "./log_config.ts";
 import type { LogFiles } from "./log_files.ts";
 import { freshLoad, type LoadResult, loadSegments } from "./log_loader.ts";
@@ -62,15 +62,15 @@ export function firstRetentionDelayMs(dir: string, intervalMs: number): number {
 
 /**
  * Creates the files of a segment that has none (a new log's first), empty, and fsyncs its
- * directory and the directory's parent so that they survive a power loss once data is flushed.
- * Throws a typed error (INSUFFICIENT_STORAGE on a full disk) naming the file.
+ * directory so that they survive a power loss once data is flushed (the directory's own entry
+ * was fsynced by whoever made it: the topic's create, or the loader). Throws a typed error
+ * (INSUFFICIENT_STORAGE on a full disk) naming the file.
  */
 export function createSegmentFiles(segment: Segment, dir: string): void {
   try {
     segment.truncateLog(0);
     segment.persistIndexes(false);
     syncDir(dir);
-    syncDir(parentDir(dir));
   } catch (err) {
     throw storageFailure(err, `creating segment ${segment.logPath}`, { file: segment.logPath });
   }

@@ -40,7 +40,8 @@
  * - offsets missing between two segments (one deleted or emptied) are a gap, reported at the
  *   later segment; reads inside a gap answer the first batch after it, as over a compacted hole;
  * - a segment that runs past the next one's base is reported as an overlap.
- * A full disk (ENOSPC, EDQUOT) while creating the first segment leaves the log read-only.
+ * A full disk (ENOSPC, EDQUOT) while creating a new log's directory leaves the log read-only; its
+ * first segment's files come with its first append (log_lazy.ts), which a full disk refuses.
  *
  * Compaction (src/storage/cleaner/): before the segments are listed, what an interrupted clean
  * left is settled (segment_swap.ts: `.cleaned` files deleted, a committed `.swap` completed), and
@@ -54,8 +55,11 @@ import {
   joinPath,
   listDir,
   makeDir,
+  parentDir,
+  pathExists,
   readWholeFile,
   removeFile,
+  syncDir,
   writeFileAtomic,
 } from "../runtime/fs.ts";
 import type { LogFiles } from "./log_files.ts";
@@ -333,7 +337,11 @@ function load(
   let bases: number[];
   let cleanerCheckpoint: CleanerCheckpoint;
   try {
-    makeDir(dir);
+    if (!pathExists(dir)) {
+      // A new log's directory, durable in its parent before anything is written in it.
+      makeDir(dir);
+      syncDir(parentDir(dir));
+    }
     cleanerCheckpoint = readCleanerCheckpoint(dir, logger);
     damage.push(
       ...completeInterruptedSwaps(dir, settings, nowMs, logger, files, cleanerCheckpoint),
