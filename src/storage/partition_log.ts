@@ -202,6 +202,11 @@ export class PartitionLog {
     return log;
   }
 
+  /** False for a lazy log not used yet (nothing of it read). */
+  get loaded(): boolean {
+    return this.#pending === undefined;
+  }
+
   /** Loads a lazy log now (synchronously); its flush of what recovery read runs after. */
   #load(): void {
     const pending = this.#pending;

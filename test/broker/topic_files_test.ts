@@ -80,12 +80,16 @@ Deno.test("topic files: created as directories, made by the first append, read a
       const before = openDescriptors();
       broker = await openBroker(dir);
       assert.ok(!fs.existsSync(join(dir, CLEAN_SHUTDOWN_FILE)), "the mark is taken at open");
-      // The broker's own files (the offset store) are open; no partition's.
-      const opened = openDescriptors() - before;
-      const log = broker.topics.get("orders").logs[2];
+      const logs = broker.topics.get("orders").logs;
+      assert.ok(logs.every((l) => !l.loaded), "no partition read at start");
+      const opened = openDescriptors();
+      const log = logs[2];
       assert.equal(log.logEndOffset, 2, "read at first use");
+      assert.equal(log.highWatermark, 2, "the checkpoint's high watermark: the log end");
+      assert.ok(log.loaded && !logs[1].loaded);
       assert.equal(log.read(0)?.firstOffset, 0);
-      assert.ok(openDescriptors() > before + opened - 1, "the read opened its segment");
+      assert.equal(openDescriptors(), opened + 1, "the read opened its segment, one descriptor");
+      assert.ok(opened - before < 8, `the broker's own files only: ${opened - before}`);
       const more = await log.append(batch("third"));
       assert.equal(more.baseOffset, 2);
       assert.equal(broker.topics.get("orders").logs[6].logEndOffset, 0);
