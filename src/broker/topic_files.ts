@@ -4,8 +4,8 @@
  *
  * - Partition directories are made, and a deleted topic's logs closed, PARTITION_DIRS_PER_SLICE at
  *   a time, the event loop serving other requests between slices. A new partition is its
- *   directory alone (its segment files come with its first append: src/storage/log_lazy.ts); one
- *   fsync of the topic directory makes them all durable.
+ *   directory alone (its segment files come with its first append: src/storage/log_lazy.ts); the
+ *   fsync of the topic directory that topic.json's write ends with makes them all durable.
  * - A deleted topic's directory, renamed out of topics/ (the durable step), is removed off the
  *   event loop; the registry's close waits for removals still running.
  * - `clean-shutdown` in the data dir says every log was closed with a checkpoint at its end (the
@@ -29,15 +29,15 @@ import type { PartitionLog } from "../storage/partition_log.ts";
 export const CLEAN_SHUTDOWN_FILE = "clean-shutdown";
 
 /**
- * Makes `dir/<p>` for p in [from, to) in slices, yielding between them, then fsyncs `dir` once so
- * the new entries survive a power loss.
+ * Makes `dir/<p>` for p in [from, to) in slices, yielding between them. The caller's next write
+ * of topic.json (writeFileAtomic, which fsyncs `dir` after its rename) makes them durable too:
+ * one directory fsync for the topic's partitions and its metadata.
  */
 export async function makePartitionDirs(dir: string, from: number, to: number): Promise<void> {
   for (let p = from; p < to; p++) {
     if (p > from && (p - from) % PARTITION_DIRS_PER_SLICE === 0) await yieldToEventLoop();
     makeDir(joinPath(dir, String(p)));
   }
-  syncDir(dir);
 }
 
 /** Closes `logs` a slice at a time; failures are logged (a deleted topic's logs go anyway). */
