@@ -180,7 +180,7 @@ export class PartitionLog {
     const logger = options.logger ?? consoleLogger;
     const files = options.logFiles ?? sharedLogFiles();
     const loaded = loadSegments(dir, config, clock.nowMs(), logger, files);
-    const log = new PartitionLog(dir, config, [], { ...options, logFiles: files });
+    const log = new PartitionLog(dir, config, [], options);
     log.#opened(loaded, options.leaderEpoch);
     await log.#settle(loaded);
     log.#retention.schedule();
@@ -192,11 +192,7 @@ export class PartitionLog {
    * the cleaner), not now: log_lazy.ts. A load that fails then leaves it offline, as openOrOffline.
    */
   static lazy(dir: string, options: PartitionLogOptions = {}, fresh = false): PartitionLog {
-    const files = options.logFiles ?? sharedLogFiles();
-    const log = new PartitionLog(dir, resolveLogConfig(options.config), [], {
-      ...options,
-      logFiles: files,
-    });
+    const log = new PartitionLog(dir, resolveLogConfig(options.config), [], options);
     log.#pending = { options, fresh };
     log.#retention.schedule(firstRetentionDelayMs(dir, log.config.retentionCheckIntervalMs));
     return log;
@@ -207,17 +203,23 @@ export class PartitionLog {
     return this.#pending === undefined;
   }
 
+  /** True for a new log not used yet (its offsets are 0, it holds nothing); loads any other. */
+  #unread(): boolean {
+    if (this.#pending?.fresh === true && !this.#closed) return true;
+    this.#load();
+    return false;
+  }
+
   /** Loads a lazy log now (synchronously); its flush of what recovery read runs after. */
   #load(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
     this.#pending = undefined;
-    if (this.#closed) {
-      this.#offline = closedError(this.dir); // closed before any use: it serves nothing now
-      return;
-    }
     const { options, fresh } = pending;
-    const loaded = loadLazily(this.dir, this.config, this.#clock, this.#logger, this.#files, fresh);
+    // Closed before any use, it serves nothing now.
+    const loaded = this.#closed
+      ? closedError(this.dir)
+      : loadLazily(this.dir, this.config, this.#clock, this.#logger, this.#files, fresh);
     if (loaded instanceof SluiceError) {
       this.#offline = loaded;
       return;
@@ -248,10 +250,9 @@ export class PartitionLog {
       logger: this.#logger,
     });
     this.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
-    const point = this.#flusher.recoveryPointNow();
     // A new log's close writes no checkpoint while nothing changed (LogFlusher.writeCheckpoint).
-    this.#flusher.checkpointText = loaded.checkpointText ??
-      (loaded.fresh ? this.#flusher.textFor(point) : undefined);
+    const fresh = loaded.fresh ? this.#flusher.textFor(this.#flusher.recoveryPointNow()) : "";
+    this.#flusher.checkpointText = loaded.checkpointText ?? (fresh || undefined);
   }
 
   /**
@@ -356,6 +357,7 @@ export class PartitionLog {
 
   /** Offsets below it are committed: replica_state.ts; at open, highWatermarkOf (log_loader.ts). */
   get highWatermark(): number {
+    if (this.#unread()) return 0;
     return this.#replica.highWatermark(this.logStartOffset, this.logEndOffset);
   }
 
@@ -381,26 +383,26 @@ export class PartitionLog {
 
   /** online, read-only or offline: see {@link LogState}. */
   get state(): LogState {
-    this.#load();
+    this.#unread();
     if (this.#offline !== undefined) return "offline";
     return this.#failure !== undefined ? "read-only" : "online";
   }
 
   /** Why the log is offline or read-only; undefined while online. */
   get failure(): SluiceError | undefined {
-    this.#load();
+    this.#unread();
     return this.#offline ?? this.#failure;
   }
 
   /** Damage found at open or by reads since (at most LOG_DAMAGE_ENTRIES_MAX, the first found). */
   get damage(): readonly LogDamage[] {
-    this.#load();
+    this.#unread();
     return this.#damage.entries;
   }
 
   /** Distinct damage found, including entries beyond the list's bound. */
   get damageCount(): number {
-    this.#load();
+    this.#unread();
     return this.#damage.count;
   }
 
@@ -411,7 +413,7 @@ export class PartitionLog {
 
   /** First offset a reader may see (0 when offline); inside a segment after DeleteRecords. */
   get logStartOffset(): number {
-    this.#load();
+    if (this.#unread()) return 0;
     return this.#offline === undefined
       ? this.#replica.logStartOffset(this.#segments[0].baseOffset)
       : 0;
@@ -419,11 +421,12 @@ export class PartitionLog {
 
   /** Offset the next appended record gets (exclusive end of the log; 0 when offline). */
   get logEndOffset(): number {
+    if (this.#unread()) return 0;
     return this.#offline === undefined ? this.#active.nextOffset : 0;
   }
 
   get sizeBytes(): number {
-    this.#load();
+    if (this.#unread()) return 0;
     let total = 0;
     for (const s of this.#segments) total += s.sizeBytes;
     return total;
