@@ -32,7 +32,9 @@ import {
   removeTreeAsync,
   renamePath,
   syncDir,
+  syncDirAsync,
   writeFileAtomic,
+  writeFileAtomicAsync,
 } from "../runtime/fs.ts";
 import {
   closeLogsInSlices,
@@ -393,8 +395,9 @@ export class TopicRegistry {
       makeDir(dir);
       await makePartitionDirs(dir, 0, partitions);
       await this.#openLogs(meta, "create", logs);
-      writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
-      syncDir(this.#topicsDir);
+      // The fsyncs run off the event loop: other requests are served meanwhile.
+      await writeFileAtomicAsync(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+      await syncDirAsync(this.#topicsDir);
     } catch (err) {
       // Nothing of a failed create stays open or on disk: its descriptors are released and its
       // directory removed, so the next create (or restart) starts clean.
@@ -497,7 +500,7 @@ export class TopicRegistry {
         }
         await makePartitionDirs(dir, topic.logs.length, total);
         await this.#openLogs(meta, "create", logs, topic.logs.length);
-        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+        await writeFileAtomicAsync(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
       } catch (err) {
         await Promise.allSettled(logs.map((log) => log.delete()));
         throw storageFailure(err, `adding partitions to topic ${topicName}`, {
@@ -551,7 +554,7 @@ export class TopicRegistry {
       makeDir(this.#deletedDir);
       const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
       renamePath(joinPath(this.#topicsDir, topic.name), parked);
-      syncDir(this.#topicsDir);
+      await syncDirAsync(this.#topicsDir);
       // Renamed durably: what is left goes off the event loop (a crash leaves it for the next open).
       const removal = removeTreeAsync(parked).catch((err) => {
         this.#options.logger.warn("could not remove a deleted topic's files", {
