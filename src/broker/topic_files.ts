@@ -8,6 +8,7 @@
  *   fsync of the topic directory that topic.json's write ends with makes them all durable.
  * - A deleted topic's directory, renamed out of topics/ (the durable step), is removed off the
  *   event loop; the registry's close waits for removals still running.
+ * - topic.json (topic_registry.ts's layout) is written tmp + fsync + rename + directory fsync.
  * - `clean-shutdown` in the data dir says every log was closed with a checkpoint at its end (the
  *   registry's close writes it last; its open removes it, durably, before anything else). With it
  *   the registry opens every log lazily (PartitionLog.lazy): nothing of a partition is read before
@@ -21,8 +22,11 @@ import {
   pathExists,
   removeFile,
   syncDir,
+  syncDirAsync,
   writeFileAtomic,
+  writeFileAtomicAsync,
 } from "../runtime/fs.ts";
+import type { TopicMeta } from "./topic.ts";
 import { yieldToEventLoop } from "../storage/cleaner/throttler.ts";
 import type { PartitionLog } from "../storage/partition_log.ts";
 
@@ -74,4 +78,41 @@ export function takeCleanShutdown(dataDir: string): boolean {
 export function markCleanShutdown(dataDir: string, nowMs: number): void {
   const text = JSON.stringify({ version: 1, closedMs: nowMs });
   writeFileAtomic(joinPath(dataDir, CLEAN_SHUTDOWN_FILE), new TextEncoder().encode(text), dataDir);
+}
+
+/** topic.json's current layout version (see the module doc). */
+const TOPIC_FILE_VERSION = 2;
+
+export function topicFileBytes(meta: TopicMeta): Uint8Array {
+  const file = {
+    version: TOPIC_FILE_VERSION,
+    name: meta.name,
+    partitions: meta.partitions,
+    config: meta.overrides,
+    createdMs: meta.createdMs,
+    id: meta.id,
+  };
+  return new TextEncoder().encode(JSON.stringify(file, null, 2));
+}
+
+/**
+ * Writes a new topic's (or a grown topic's) topic.json into `dir`, durably, and fsyncs
+ * `topicsDir` when given (the topic directory's own entry). A topic of more partitions than one
+ * slice (PARTITION_DIRS_PER_SLICE) fsyncs off the event loop, which serves other requests
+ * meanwhile; a smaller one inline, answered sooner (a thread-pool hop costs about as much as a
+ * directory fsync on a quiet disk: 1,000 one-partition creates took 27% longer async).
+ */
+export async function writeTopicFile(
+  dir: string,
+  meta: TopicMeta,
+  topicsDir?: string,
+): Promise<void> {
+  const path = joinPath(dir, "topic.json");
+  if (meta.partitions <= PARTITION_DIRS_PER_SLICE) {
+    writeFileAtomic(path, topicFileBytes(meta), dir);
+    if (topicsDir !== undefined) syncDir(topicsDir);
+    return;
+  }
+  await writeFileAtomicAsync(path, topicFileBytes(meta), dir);
+  if (topicsDir !== undefined) await syncDirAsync(topicsDir);
 }

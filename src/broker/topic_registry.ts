@@ -34,13 +34,14 @@ import {
   syncDir,
   syncDirAsync,
   writeFileAtomic,
-  writeFileAtomicAsync,
 } from "../runtime/fs.ts";
 import {
   closeLogsInSlices,
   makePartitionDirs,
   markCleanShutdown,
   takeCleanShutdown,
+  topicFileBytes,
+  writeTopicFile,
 } from "./topic_files.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
@@ -70,21 +71,6 @@ export function validateTopicName(name: unknown): string {
     );
   }
   return name;
-}
-
-/** topic.json's current layout version (see the module doc). */
-const TOPIC_FILE_VERSION = 2;
-
-function topicFileBytes(meta: TopicMeta): Uint8Array {
-  const file = {
-    version: TOPIC_FILE_VERSION,
-    name: meta.name,
-    partitions: meta.partitions,
-    config: meta.overrides,
-    createdMs: meta.createdMs,
-    id: meta.id,
-  };
-  return new TextEncoder().encode(JSON.stringify(file, null, 2));
 }
 
 /** A topic directory found at start that is not served, and why. */
@@ -395,9 +381,7 @@ export class TopicRegistry {
       makeDir(dir);
       await makePartitionDirs(dir, 0, partitions);
       await this.#openLogs(meta, "create", logs);
-      // The fsyncs run off the event loop: other requests are served meanwhile.
-      await writeFileAtomicAsync(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
-      await syncDirAsync(this.#topicsDir);
+      await writeTopicFile(dir, meta, this.#topicsDir);
     } catch (err) {
       // Nothing of a failed create stays open or on disk: its descriptors are released and its
       // directory removed, so the next create (or restart) starts clean.
@@ -500,7 +484,7 @@ export class TopicRegistry {
         }
         await makePartitionDirs(dir, topic.logs.length, total);
         await this.#openLogs(meta, "create", logs, topic.logs.length);
-        await writeFileAtomicAsync(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+        await writeTopicFile(dir, meta);
       } catch (err) {
         await Promise.allSettled(logs.map((log) => log.delete()));
         throw storageFailure(err, `adding partitions to topic ${topicName}`, {
