@@ -68,6 +68,11 @@ export const DECOMPRESSED_BATCH_BYTES_MAX = 256 * MiB;
 export const TOPICS_MAX = 10_000;
 /** Partitions of one topic. */
 export const PARTITIONS_PER_TOPIC_MAX = 1024;
+/**
+ * Partition directories a topic create, CreatePartitions or delete handles before it lets the event
+ * loop serve other requests (src/broker/topic_files.ts): a 1,024-partition create runs in 16 slices.
+ */
+export const PARTITION_DIRS_PER_SLICE = 64;
 /** `num.partitions`: partitions of a topic created without a count (Kafka: 1). */
 export const PARTITIONS_DEFAULT = 1;
 /** Long-polling fetches waiting at once across the broker; more get 429 TOO_MANY_REQUESTS. */

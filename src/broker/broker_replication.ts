@@ -84,6 +84,9 @@ export class BrokerReplication {
     if (this.replicated) return;
     for (const t of topics.list()) {
       for (const log of t.logs) {
+        // A log not read yet (after a clean shutdown) opens with its checkpoint's high watermark,
+        // which a single node's close wrote at the log end: reading it now would open every log.
+        if (!log.loaded) continue;
         if (log.state !== "offline") log.updateHighWatermark(log.logEndOffset);
       }
     }

@@ -5,6 +5,8 @@
  * <dataDir>/topics/<topic>/topic.json        {"version":2,"name","partitions","config","createdMs","id"}
  * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
  * <dataDir>/deleted/                          topics being removed (renamed here first)
+ * <dataDir>/clean-shutdown                    the last close was clean: logs open lazily
+ *                                             (topic_files.ts)
  * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
  *                                             topic was created (kept for an operator, not served)
  * ```
@@ -27,10 +29,20 @@ import {
   pathExists,
   readWholeFile,
   removeTree,
+  removeTreeAsync,
   renamePath,
   syncDir,
+  syncDirAsync,
   writeFileAtomic,
 } from "../runtime/fs.ts";
+import {
+  closeLogsInSlices,
+  makePartitionDirs,
+  markCleanShutdown,
+  takeCleanShutdown,
+  topicFileBytes,
+  writeTopicFile,
+} from "./topic_files.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
 import type { LogConfig } from "../storage/log_config.ts";
@@ -59,21 +71,6 @@ export function validateTopicName(name: unknown): string {
     );
   }
   return name;
-}
-
-/** topic.json's current layout version (see the module doc). */
-const TOPIC_FILE_VERSION = 2;
-
-function topicFileBytes(meta: TopicMeta): Uint8Array {
-  const file = {
-    version: TOPIC_FILE_VERSION,
-    name: meta.name,
-    partitions: meta.partitions,
-    config: meta.overrides,
-    createdMs: meta.createdMs,
-    id: meta.id,
-  };
-  return new TextEncoder().encode(JSON.stringify(file, null, 2));
 }
 
 /** A topic directory found at start that is not served, and why. */
@@ -115,6 +112,10 @@ export class TopicRegistry {
   readonly #topicsDir: string;
   readonly #deletedDir: string;
   readonly #options: RegistryOptions;
+  /** Deleted topics' directories being removed off the event loop (close waits for them). */
+  readonly #removals = new Set<Promise<void>>();
+  /** The last close was clean: logs open at their first use (topic_files.ts). */
+  #lazy = false;
   /** Compacts the logs whose cleanup.policy holds compact; every log is registered with it. */
   readonly cleaner: CleanerManager;
 
@@ -129,10 +130,14 @@ export class TopicRegistry {
     });
   }
 
-  /** Opens every topic found in `dataDir` (recovering their logs); creates the layout if new. */
+  /**
+   * Opens every topic found in `dataDir`; creates the layout if new. After a clean shutdown the
+   * logs are read at their first use; after a crash each is opened (and recovered) now.
+   */
   static async open(dataDir: string, options: RegistryOptions): Promise<TopicRegistry> {
     const registry = new TopicRegistry(dataDir, options);
     makeDir(registry.#topicsDir);
+    registry.#lazy = takeCleanShutdown(dataDir);
     // A delete interrupted by a crash finishes now.
     if (pathExists(registry.#deletedDir)) removeTree(registry.#deletedDir);
     for (const name of listDir(registry.#topicsDir).sort()) {
@@ -204,9 +209,10 @@ export class TopicRegistry {
 
   /**
    * Opens the topic's partition logs into `logs` (so a caller can close those opened before a
-   * failure). When loading at start, a partition that cannot be opened, or whose directory is
-   * missing, is an offline log: its topic stays up and the failure is reported. When creating,
-   * a log that is not fully writable (a full disk opens it read-only) fails the create.
+   * failure). When creating, or loading after a clean shutdown, the logs are lazy: read at their
+   * first use. When loading after a crash, a partition that cannot be opened, or whose directory
+   * is missing, is an offline log: its topic stays up and the failure is reported (a lazy log
+   * finds the same at its first use).
    */
   async #openLogs(
     meta: TopicMeta,
@@ -230,10 +236,9 @@ export class TopicRegistry {
             if (topic !== undefined) this.#options.onAppend?.(topic, partition, result);
           },
       };
-      if (mode === "create") {
-        const log = await PartitionLog.open(dir, options);
-        logs.push(log);
-        if (log.failure !== undefined) throw log.failure;
+      if (mode === "create" || this.#lazy) {
+        // Its directory made by the create (topic_files.ts), or vouched for by a clean shutdown.
+        logs.push(PartitionLog.lazy(dir, options, mode === "create"));
       } else if (!pathExists(dir)) {
         // Created with its topic, before topic.json: missing now means lost, not new. An empty
         // log in its place would answer offsets from 0 again as if nothing had been written.
@@ -374,9 +379,9 @@ export class TopicRegistry {
     const logs: PartitionLog[] = [];
     try {
       makeDir(dir);
+      await makePartitionDirs(dir, 0, partitions);
       await this.#openLogs(meta, "create", logs);
-      writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
-      syncDir(this.#topicsDir);
+      await writeTopicFile(dir, meta, this.#topicsDir);
     } catch (err) {
       // Nothing of a failed create stays open or on disk: its descriptors are released and its
       // directory removed, so the next create (or restart) starts clean.
@@ -477,8 +482,9 @@ export class TopicRegistry {
           const stale = joinPath(dir, String(p));
           if (pathExists(stale)) removeTree(stale);
         }
+        await makePartitionDirs(dir, topic.logs.length, total);
         await this.#openLogs(meta, "create", logs, topic.logs.length);
-        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+        await writeTopicFile(dir, meta);
       } catch (err) {
         await Promise.allSettled(logs.map((log) => log.delete()));
         throw storageFailure(err, `adding partitions to topic ${topicName}`, {
@@ -523,15 +529,7 @@ export class TopicRegistry {
       topic.markDeleted();
       this.#topics.delete(topic.name);
       await Promise.all(topic.logs.map((log) => this.cleaner.unregister(log)));
-      const closed = await Promise.allSettled(topic.logs.map((log) => log.close()));
-      for (const result of closed) {
-        if (result.status === "rejected") {
-          this.#options.logger.warn("closing a deleted topic's log failed", {
-            topic: topic.name,
-            error: String(result.reason),
-          });
-        }
-      }
+      await closeLogsInSlices(topic.logs, this.#options.logger, topic.name);
       if (options.setAside === true) {
         // Served no more, but kept for an operator (orphaned/<topic>-<ms>): see the doc above.
         this.#setAside(joinPath(this.#topicsDir, topic.name), topic.name);
@@ -540,17 +538,32 @@ export class TopicRegistry {
       makeDir(this.#deletedDir);
       const parked = joinPath(this.#deletedDir, `${topic.name}-${topic.meta.id || Date.now()}`);
       renamePath(joinPath(this.#topicsDir, topic.name), parked);
-      syncDir(this.#topicsDir);
-      removeTree(parked);
+      await syncDirAsync(this.#topicsDir);
+      // Renamed durably: what is left goes off the event loop (a crash leaves it for the next open).
+      const removal = removeTreeAsync(parked).catch((err) => {
+        this.#options.logger.warn("could not remove a deleted topic's files", {
+          dir: parked,
+          error: String(err),
+        });
+      }).finally(() => this.#removals.delete(removal));
+      this.#removals.add(removal);
       this.#options.logger.info("deleted topic", { topic: topic.name });
     });
   }
 
-  /** Closes every log (flushes and writes recovery checkpoints) once running creates and deletes end. */
+  /**
+   * Closes every log (flushes and writes recovery checkpoints) once running creates and deletes
+   * end; when all closed, marks the data dir closed cleanly (the next open reads logs lazily).
+   */
   async close(): Promise<void> {
     await this.cleaner.stop();
     await Promise.all([...this.#nameOps.values()]);
     const logs = [...this.#topics.values()].flatMap((t) => t.logs);
     await Promise.all(logs.map((log) => log.close()));
+    await Promise.all([...this.#removals]);
+    // A read-only log wrote no checkpoint: the next open must recover it.
+    if (logs.every((log) => log.state !== "read-only")) {
+      markCleanShutdown(this.dataDir, this.#options.clock.nowMs());
+    }
   }
 }

@@ -111,6 +111,50 @@ export function syncDir(path: string): void {
   }
 }
 
+function fsyncAsync(fd: number, op: string, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.fsync(fd, (err) => (err ? reject(new FileError(op, path, err)) : resolve()));
+  });
+}
+
+/** syncDir with the fsync off the event loop (the runtime's thread pool). */
+export async function syncDirAsync(path: string): Promise<void> {
+  const fd = named("open directory", path, () => fs.openSync(path, fs.constants.O_RDONLY));
+  try {
+    await fsyncAsync(fd, "fsync directory", path);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** writeFileAtomic with its two fsyncs (the file's, the directory's) off the event loop. */
+export async function writeFileAtomicAsync(
+  path: string,
+  bytes: Uint8Array,
+  dir: string,
+): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fd = named("create", tmp, () => fs.openSync(tmp, "w", 0o644));
+  try {
+    named("write", tmp, () => {
+      let done = 0;
+      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
+    });
+    await fsyncAsync(fd, "fsync", tmp);
+  } catch (err) {
+    fs.closeSync(fd);
+    try {
+      fs.rmSync(tmp, { force: true }); // nothing half-written stays behind
+    } catch {
+      // the write error is the one to report
+    }
+    throw err;
+  }
+  fs.closeSync(fd);
+  named(`rename to ${path}`, tmp, () => fs.renameSync(tmp, path));
+  await syncDirAsync(dir);
+}
+
 export function makeDir(path: string): void {
   named("mkdir", path, () => fs.mkdirSync(path, { recursive: true }));
 }
@@ -129,6 +173,15 @@ export function removeFile(path: string): void {
 
 export function removeTree(path: string): void {
   named("remove tree", path, () => fs.rmSync(path, { recursive: true, force: true }));
+}
+
+/** Removes a tree off the event loop (the runtime's thread pool): for big trees nothing waits on. */
+export async function removeTreeAsync(path: string): Promise<void> {
+  try {
+    await fs.promises.rm(path, { recursive: true, force: true });
+  } catch (err) {
+    throw new FileError("remove tree", path, err);
+  }
 }
 
 export function renamePath(from: string, to: string): void {

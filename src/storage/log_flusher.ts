@@ -21,7 +21,7 @@ import { SluiceError } from "../errors.ts";
 import { PENDING_FLUSH_WAITERS_MAX } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { LogConfig } from "./log_config.ts";
-import { type RecoveryPoint, writeRecoveryPoint } from "./log_loader.ts";
+import { type RecoveryPoint, recoveryPointText, writeRecoveryPoint } from "./log_loader.ts";
 import type { Segment } from "./segment.ts";
 import type { EpochEntry } from "./leader_epochs.ts";
 
@@ -53,6 +53,8 @@ export class LogFlusher {
   #lastCheckpointMs: number;
   #checkpointDue = false;
   #rounds = 0;
+  /** The text of the checkpoint file as last read or written (unknown: undefined). */
+  checkpointText: string | undefined;
 
   constructor(
     readonly dir: string,
@@ -198,6 +200,16 @@ export class LogFlusher {
     };
   }
 
+  /** The checkpoint's text for `point` with the log's leader epochs, high watermark and start. */
+  textFor(point: RecoveryPoint): string {
+    return recoveryPointText(
+      point,
+      this.host.leaderEpochs(),
+      this.host.highWatermark(),
+      this.host.logStartOffset(),
+    );
+  }
+
   /**
    * Writes index entries (fsynced) and then the checkpoint that vouches for them; false (nothing
    * written) when the point's segment was deleted meanwhile.
@@ -207,13 +219,10 @@ export class LogFlusher {
     for (const s of this.segments) {
       if (s.hasUnpersistedIndexes) s.persistIndexes(true);
     }
-    writeRecoveryPoint(
-      this.dir,
-      point,
-      this.host.leaderEpochs(),
-      this.host.highWatermark(),
-      this.host.logStartOffset(),
-    );
+    const text = this.textFor(point);
+    // The same text as the file holds (a log closed as it was opened): nothing to write.
+    if (text !== this.checkpointText) writeRecoveryPoint(this.dir, text);
+    this.checkpointText = text;
     this.#lastCheckpointMs = this.clock.nowMs();
     this.#checkpointDue = false;
     return true;

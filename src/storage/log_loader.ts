@@ -40,7 +40,8 @@
  * - offsets missing between two segments (one deleted or emptied) are a gap, reported at the
  *   later segment; reads inside a gap answer the first batch after it, as over a compacted hole;
  * - a segment that runs past the next one's base is reported as an overlap.
- * A full disk (ENOSPC, EDQUOT) while creating the first segment leaves the log read-only.
+ * A full disk (ENOSPC, EDQUOT) while creating a new log's directory leaves the log read-only; its
+ * first segment's files come with its first append (log_lazy.ts), which a full disk refuses.
  *
  * Compaction (src/storage/cleaner/): before the segments are listed, what an interrupted clean
  * left is settled (segment_swap.ts: `.cleaned` files deleted, a committed `.swap` completed), and
@@ -55,6 +56,7 @@ import {
   listDir,
   makeDir,
   parentDir,
+  pathExists,
   readWholeFile,
   removeFile,
   syncDir,
@@ -104,22 +106,28 @@ export interface Checkpoint extends RecoveryPoint {
   highWatermark: number | undefined;
   /** Undefined when the file has no such field (written before it was kept) or a bad one. */
   logStartOffset: number | undefined;
+  /** The file's text as read: a checkpoint that would write the same text need not be written. */
+  text: string;
 }
 
-export function writeRecoveryPoint(
-  dir: string,
+/** The checkpoint file's text for these values (what writeRecoveryPoint writes). */
+export function recoveryPointText(
   point: RecoveryPoint,
   leaderEpochs: readonly EpochEntry[],
   highWatermark: number,
   logStartOffset: number,
-): void {
-  const text = JSON.stringify({
+): string {
+  return JSON.stringify({
     version: 1,
     ...point,
     leaderEpochs: leaderEpochs.map((e) => [e.epoch, e.startOffset]),
     highWatermark,
     logStartOffset,
   });
+}
+
+/** Writes `text` (recoveryPointText) as the checkpoint: tmp + fsync + rename + directory fsync. */
+export function writeRecoveryPoint(dir: string, text: string): void {
   writeFileAtomic(joinPath(dir, CHECKPOINT_FILE), new TextEncoder().encode(text), dir);
 }
 
@@ -128,7 +136,8 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
   const bytes = readWholeFile(path);
   if (bytes === undefined) return undefined;
   try {
-    const v = JSON.parse(new TextDecoder().decode(bytes));
+    const text = new TextDecoder().decode(bytes);
+    const v = JSON.parse(text);
     const fields = ["offset", "segment", "position", "maxTimestampMs", "offsetOfMaxTimestamp"];
     if (v?.version === 1 && fields.every((f) => Number.isSafeInteger(v[f]))) {
       if (v.offset >= v.segment && v.position >= 0) {
@@ -147,6 +156,7 @@ export function readRecoveryPoint(dir: string, logger: Logger): Checkpoint | und
           logStartOffset: Number.isSafeInteger(v.logStartOffset) && v.logStartOffset >= 0
             ? v.logStartOffset
             : undefined,
+          text,
         };
       }
     }
@@ -233,8 +243,18 @@ function listSegments(dir: string, logger: Logger, damage: LogDamage[]): number[
 
 export interface LoadResult {
   segments: Segment[];
-  /** Segments that were re-validated (their bytes may not be on disk yet: flush them). */
+  /** A new log (no segment file found): its one segment has no files yet. */
+  fresh: boolean;
+  /** Segments that were re-validated (from the checkpoint's position on, in its segment). */
   recovered: Segment[];
+  /**
+   * Recovery read bytes the checkpoint does not vouch for, or cut a tail: they may not be on disk
+   * yet, so the opened log flushes them and moves the checkpoint. False after a clean close: the
+   * checkpoint's position is its segment's end and nothing follows it.
+   */
+  unflushed: boolean;
+  /** The text of the checkpoint the load trusted (undefined without one). */
+  checkpointText: string | undefined;
   /** What was found damaged (already logged). */
   damage: LogDamage[];
   /** Set when the log must not take appends: a file it needed could not be written. */
@@ -258,7 +278,33 @@ export interface LoadResult {
 }
 
 /**
- * Opens every segment of `dir` (creating segment 0 in an empty dir). Throws only for the file
+ * What an empty directory holds: a new log, its first segment without files (its first append
+ * creates them: log_lazy.ts), so a partition never written costs its directory alone.
+ */
+export function freshLoad(
+  dir: string,
+  settings: SegmentSettings,
+  nowMs: number,
+  files: LogFiles,
+): LoadResult {
+  return {
+    segments: [Segment.detached(dir, 0, settings, nowMs, files)],
+    fresh: true,
+    recovered: [],
+    unflushed: false,
+    checkpointText: undefined,
+    damage: [],
+    readOnly: undefined,
+    leaderEpochs: [],
+    recoveredFrom: 0,
+    highWatermark: 0,
+    logStartOffset: 0,
+    cleanerCheckpoint: { ...NEVER_CLEANED },
+  };
+}
+
+/**
+ * Opens every segment of `dir` (a new log in an empty dir: {@link freshLoad}). Throws only for the file
  * system's own failures (typed, naming the file), never for what the files contain; on a throw
  * nothing stays open.
  */
@@ -291,30 +337,17 @@ function load(
   let bases: number[];
   let cleanerCheckpoint: CleanerCheckpoint;
   try {
-    makeDir(dir);
+    if (!pathExists(dir)) {
+      // A new log's directory, durable in its parent before anything is written in it.
+      makeDir(dir);
+      syncDir(parentDir(dir));
+    }
     cleanerCheckpoint = readCleanerCheckpoint(dir, logger);
     damage.push(
       ...completeInterruptedSwaps(dir, settings, nowMs, logger, files, cleanerCheckpoint),
     );
     bases = listSegments(dir, logger, damage);
-    if (bases.length === 0) {
-      const first = Segment.create(dir, 0, settings, nowMs, files);
-      opened.push(first);
-      // The new files and the partition dir itself must survive a power loss once data is flushed.
-      syncDir(dir);
-      syncDir(parentDir(dir));
-      return {
-        segments: [first],
-        recovered: [],
-        damage,
-        readOnly: undefined,
-        leaderEpochs: [],
-        recoveredFrom: 0,
-        highWatermark: 0,
-        logStartOffset: 0,
-        cleanerCheckpoint: { ...NEVER_CLEANED },
-      };
-    }
+    if (bases.length === 0) return { ...freshLoad(dir, settings, nowMs, files), damage };
   } catch (err) {
     if (!isNoSpace(err) && !isNoSpace((err as { cause?: unknown })?.cause)) throw err;
     // A new partition on a full disk: an empty log that serves reads (of nothing) until restart.
@@ -328,7 +361,10 @@ function load(
     opened.push(first);
     return {
       segments: [first],
+      fresh: false,
       recovered: [],
+      unflushed: false,
+      checkpointText: undefined,
       damage,
       readOnly,
       leaderEpochs: [],
@@ -387,9 +423,18 @@ function load(
     logStartOffset,
     Math.min(highWatermarkOf(checkpoint, logger, dir), logEndOffset),
   );
+  // Only the checkpoint's own segment, read to the checkpoint's position and no further, is as
+  // flushed as it was: anything else recovery read may still be in the page cache alone.
+  const unflushed = truncated ||
+    recovered.some((s) =>
+      point === undefined || s.baseOffset !== point.segment || s.sizeBytes !== point.position
+    );
   return {
     segments,
+    fresh: false,
     recovered,
+    unflushed,
+    checkpointText: point?.text,
     damage,
     readOnly,
     leaderEpochs: point?.leaderEpochs,

@@ -29,30 +29,17 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
-import {
-  BATCH_BYTES_MAX,
-  PENDING_FLUSH_WAITERS_MAX,
-  RETENTION_AFTER_CONFIG_CHANGE_MS,
-} from "../limits.ts";
+import { RETENTION_AFTER_CONFIG_CHANGE_MS } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import { CHECK_CRC, viewOf } from "../record/record_batch.ts";
-import { checkRecordKeys } from "../record/record_cursor.ts";
-import { isNoSpace, removeTree, syncDir } from "../runtime/fs.ts";
-import {
-  type AppendTally,
-  assignOffsets,
-  checkAppendBatches,
-  checkReplicatedOffsets,
-  learnEpochs,
-  type ReplicatedOffsets,
-  shouldRoll,
-} from "./append_rules.ts";
+import { isNoSpace, removeTree } from "../runtime/fs.ts";
+import { LogAppender } from "./log_append.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
-import { loadSegments } from "./log_loader.ts";
+import { type LoadResult, loadSegments } from "./log_loader.ts";
+import { firstRetentionDelayMs, loadLazily } from "./log_lazy.ts";
 import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
@@ -60,7 +47,7 @@ import { LogTruncation } from "./log_truncation.ts";
 import { ReplicaState } from "./replica_state.ts";
 import { type CleanerCheckpoint, NEVER_CLEANED } from "./cleaner/cleaner_checkpoint.ts";
 import { LogCompaction } from "./cleaner/log_compaction.ts";
-import { Segment, storageFailure } from "./segment.ts";
+import { type Segment, storageFailure } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
   type AppendResult,
@@ -94,15 +81,15 @@ export class PartitionLog {
   readonly #damage = new DamageList();
   /** Set for a log made by offline(): every read and write throws it. */
   #offline: SluiceError | undefined;
-  /** The append check's tally, reused (appends run one at a time). */
-  readonly #tally: AppendTally = { batches: 0, records: 0, maxTimestampMs: -1 };
-  readonly #replicatedOffsets: ReplicatedOffsets = { next: 0, gaps: false };
   readonly #flusher: LogFlusher;
   readonly #retention: LogRetention;
   readonly #truncation: LogTruncation;
   readonly #logStart: LogStartMover;
-  readonly #compaction: LogCompaction;
+  #compaction: LogCompaction;
   readonly #reads: LogReads;
+  readonly #appender: LogAppender;
+  /** A lazy log's options until its first use loads it (log_lazy.ts); `fresh`: a new dir. */
+  #pending: { options: PartitionLogOptions; fresh: boolean } | undefined;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -116,7 +103,6 @@ export class PartitionLog {
     config: LogConfig,
     segments: Segment[],
     options: PartitionLogOptions,
-    cleanerCheckpoint: CleanerCheckpoint = NEVER_CLEANED,
   ) {
     this.dir = dir;
     this.config = config;
@@ -146,6 +132,7 @@ export class PartitionLog {
       () => this.#closing || this.#closed || this.#offline !== undefined,
       () => this.#replica.epochs.truncateFromStart(this.logStartOffset),
       () => this.logStartOffset,
+      () => this.#load(),
     );
     this.#truncation = new LogTruncation(this.#retention, this.#files, this.#replica, {
       ensureWritable: () => this.#ensureWritable(),
@@ -157,17 +144,26 @@ export class PartitionLog {
       logStartOffset: () => this.logStartOffset,
       highWatermark: () => this.highWatermark,
       raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
-      roll: () => this.#roll(this.#clock.nowMs()),
+      roll: () => this.#appender.roll(this.#clock.nowMs()),
     });
     this.#reads = new LogReads(segments, config, this.#damage, this.#logger, {
       ensureReadable: () => this.#ensureReadable(),
       logStartOffset: () => this.logStartOffset,
     });
-    this.#compaction = new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
+    this.#compaction = this.#newCompaction(NEVER_CLEANED);
+    this.#appender = new LogAppender(segments, this.#replica, this.#flusher, this.#files, {
+      ensureWritable: () => this.#ensureWritable(),
+      compaction: () => this.#compaction,
+      appended: (result) => this.#onAppend?.(this, result),
+    });
+  }
+
+  #newCompaction(cleanerCheckpoint: CleanerCheckpoint): LogCompaction {
+    return new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
       logStartOffset: () => this.logStartOffset,
       highWatermark: () => this.highWatermark,
       unwritable: () =>
-        this.#offline ?? this.#failure ?? (this.#closing ? closedError(dir) : undefined),
+        this.#offline ?? this.#failure ?? (this.#closing ? closedError(this.dir) : undefined),
       failWrites: (failure) => this.#readOnly(failure),
     });
   }
@@ -184,42 +180,104 @@ export class PartitionLog {
     const logger = options.logger ?? consoleLogger;
     const files = options.logFiles ?? sharedLogFiles();
     const loaded = loadSegments(dir, config, clock.nowMs(), logger, files);
-    const opts = { ...options, logFiles: files };
-    const log = new PartitionLog(dir, config, loaded.segments, opts, loaded.cleanerCheckpoint);
-    for (const d of loaded.damage) log.#damage.add(d);
-    if (loaded.readOnly !== undefined) log.#readOnly(loaded.readOnly);
+    const log = new PartitionLog(dir, config, [], options);
+    log.#opened(loaded, options.leaderEpoch);
+    await log.#settle(loaded);
+    log.#retention.schedule();
+    return log;
+  }
+
+  /**
+   * A log whose files are read at its first use (any read, write, offset or state, retention,
+   * the cleaner), not now: log_lazy.ts. A load that fails then leaves it offline, as openOrOffline.
+   */
+  static lazy(dir: string, options: PartitionLogOptions = {}, fresh = false): PartitionLog {
+    const log = new PartitionLog(dir, resolveLogConfig(options.config), [], options);
+    log.#pending = { options, fresh };
+    log.#retention.schedule(firstRetentionDelayMs(dir, log.config.retentionCheckIntervalMs));
+    return log;
+  }
+
+  /** False for a lazy log not used yet (nothing of it read). */
+  get loaded(): boolean {
+    return this.#pending === undefined;
+  }
+
+  /** True for a new log not used yet (its offsets are 0, it holds nothing); loads any other. */
+  #unread(): boolean {
+    if (this.#pending?.fresh === true && !this.#closed) return true;
+    this.#load();
+    return false;
+  }
+
+  /** Loads a lazy log now (synchronously); its flush of what recovery read runs after. */
+  #load(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    const { options, fresh } = pending;
+    // Closed before any use, it serves nothing now.
+    const loaded = this.#closed
+      ? closedError(this.dir)
+      : loadLazily(this.dir, this.config, this.#clock, this.#logger, this.#files, fresh);
+    if (loaded instanceof SluiceError) {
+      this.#offline = loaded;
+      return;
+    }
+    this.#opened(loaded, options.leaderEpoch);
+    this.#settle(loaded).catch((err) => {
+      this.#offline = offlineError(this.dir, err);
+      for (const s of this.#segments) s.close();
+    });
+  }
+
+  /** What a load found, taken in (the synchronous part of open). */
+  #opened(loaded: LoadResult, leaderEpoch = 0): void {
+    this.#segments.push(...loaded.segments);
+    if (loaded.fresh) this.#appender.unborn = loaded.segments[0];
+    this.#compaction = this.#newCompaction(loaded.cleanerCheckpoint);
+    for (const d of loaded.damage) this.#damage.add(d);
+    if (loaded.readOnly !== undefined) this.#readOnly(loaded.readOnly);
     const epochs = openLeaderEpochs({
-      dir,
+      dir: this.dir,
       checkpointed: loaded.leaderEpochs,
       segments: loaded.segments,
       recovered: loaded.recovered,
       recoveredFrom: loaded.recoveredFrom,
       logStartOffset: loaded.logStartOffset,
-      logEndOffset: log.logEndOffset,
-      leaderEpoch: options.leaderEpoch ?? 0,
-      logger,
+      logEndOffset: this.logEndOffset,
+      leaderEpoch,
+      logger: this.#logger,
     });
-    log.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
-    // Segments below a checkpointed log start (a crash before DeleteRecords deleted them).
-    const deleted = await log.#logStart.deleteBelowStart("logStart");
-    // What recovery validated may still be only in the page cache (the process died, the OS did
-    // not): flush it and move the checkpoint to the end, so the next open does not redo the work.
-    if ((loaded.recovered.length > 0 || deleted > 0) && log.#failure === undefined) {
-      for (const s of loaded.recovered) s.dirty = true;
-      try {
-        await log.#flusher.syncDirty();
-        log.#flusher.writeCheckpoint(log.#flusher.recoveryPointNow());
-      } catch (err) {
-        const failure = storageFailure(err, `recovering the log in ${dir}`, { dir });
-        if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
-          for (const s of loaded.segments) s.close();
-          throw failure;
-        }
-        log.#readOnly(failure);
+    this.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
+    // A new log's close writes no checkpoint while nothing changed (LogFlusher.writeCheckpoint).
+    const fresh = loaded.fresh ? this.#flusher.textFor(this.#flusher.recoveryPointNow()) : "";
+    this.#flusher.checkpointText = loaded.checkpointText ?? (fresh || undefined);
+  }
+
+  /**
+   * Deletes segments below a checkpointed log start (a crash before DeleteRecords deleted them).
+   * What recovery validated may still be only in the page cache (the process died, the OS did
+   * not): flushes it and moves the checkpoint to the end, so the next open does not redo it.
+   */
+  async #settle(loaded: LoadResult): Promise<void> {
+    const deleted = await this.#logStart.deleteBelowStart("logStart");
+    const unflushed = loaded.unflushed || deleted > 0;
+    // A checkpoint without leader epochs (an older one) is written again with those read.
+    const epochsRead = !loaded.fresh && loaded.leaderEpochs === undefined;
+    if ((!unflushed && !epochsRead) || this.#failure !== undefined) return;
+    for (const s of unflushed ? loaded.recovered : []) s.dirty = true;
+    try {
+      await this.#flusher.syncDirty();
+      this.#flusher.writeCheckpoint(this.#flusher.recoveryPointNow());
+    } catch (err) {
+      const failure = storageFailure(err, `recovering the log in ${this.dir}`, { dir: this.dir });
+      if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
+        for (const s of loaded.segments) s.close();
+        throw failure;
       }
+      this.#readOnly(failure);
     }
-    log.#retention.schedule();
-    return log;
   }
 
   /**
@@ -259,6 +317,7 @@ export class PartitionLog {
    * partitionLeaderEpoch, which the CRC does not cover), what clients' epochs are checked against.
    */
   get leaderEpoch(): number {
+    this.#load();
     return this.#replica.leaderEpoch;
   }
 
@@ -298,6 +357,7 @@ export class PartitionLog {
 
   /** Offsets below it are committed: replica_state.ts; at open, highWatermarkOf (log_loader.ts). */
   get highWatermark(): number {
+    if (this.#unread()) return 0;
     return this.#replica.highWatermark(this.logStartOffset, this.logEndOffset);
   }
 
@@ -323,31 +383,37 @@ export class PartitionLog {
 
   /** online, read-only or offline: see {@link LogState}. */
   get state(): LogState {
+    this.#unread();
     if (this.#offline !== undefined) return "offline";
     return this.#failure !== undefined ? "read-only" : "online";
   }
 
   /** Why the log is offline or read-only; undefined while online. */
   get failure(): SluiceError | undefined {
+    this.#unread();
     return this.#offline ?? this.#failure;
   }
 
   /** Damage found at open or by reads since (at most LOG_DAMAGE_ENTRIES_MAX, the first found). */
   get damage(): readonly LogDamage[] {
+    this.#unread();
     return this.#damage.entries;
   }
 
   /** Distinct damage found, including entries beyond the list's bound. */
   get damageCount(): number {
+    this.#unread();
     return this.#damage.count;
   }
 
   get #active(): Segment {
+    this.#load();
     return this.#segments[this.#segments.length - 1];
   }
 
   /** First offset a reader may see (0 when offline); inside a segment after DeleteRecords. */
   get logStartOffset(): number {
+    if (this.#unread()) return 0;
     return this.#offline === undefined
       ? this.#replica.logStartOffset(this.#segments[0].baseOffset)
       : 0;
@@ -355,10 +421,12 @@ export class PartitionLog {
 
   /** Offset the next appended record gets (exclusive end of the log; 0 when offline). */
   get logEndOffset(): number {
+    if (this.#unread()) return 0;
     return this.#offline === undefined ? this.#active.nextOffset : 0;
   }
 
   get sizeBytes(): number {
+    if (this.#unread()) return 0;
     let total = 0;
     for (const s of this.#segments) total += s.sizeBytes;
     return total;
@@ -366,6 +434,7 @@ export class PartitionLog {
 
   /** Its cleaner checkpoint, dirty ratio and cleans, for cleaner/cleaner_manager.ts. */
   get compaction(): LogCompaction {
+    this.#load();
     return this.#compaction;
   }
 
@@ -375,6 +444,7 @@ export class PartitionLog {
   }
 
   segments(): SegmentInfo[] {
+    this.#load();
     return this.#segments.map((s) => ({
       baseOffset: s.baseOffset,
       nextOffset: s.nextOffset,
@@ -384,12 +454,14 @@ export class PartitionLog {
   }
 
   #ensureWritable(): void {
+    this.#load();
     if (this.#offline !== undefined) throw this.#offline;
     if (this.#closing || this.#closed) throw closedError(this.dir);
     if (this.#failure !== undefined) throw this.#failure;
   }
 
   #ensureReadable(): void {
+    this.#load();
     if (this.#offline !== undefined) throw this.#offline;
     if (this.#closed) throw new SluiceError("LOG_CLOSED", `log ${this.dir} is closed`);
   }
@@ -401,7 +473,7 @@ export class PartitionLog {
    */
   append(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#append(batches, false);
+      return this.#appender.append(batches, false);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -410,97 +482,10 @@ export class PartitionLog {
   /** A follower's append of its leader's batches as they are: append_rules.ts; else as append. */
   appendReplicated(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#append(batches, true);
+      return this.#appender.append(batches, true);
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  #append(batches: Uint8Array, replicated: boolean): Promise<AppendResult> {
-    this.#ensureWritable();
-    const length = batches.length;
-    if (length === 0) throw new SluiceError("INVALID_REQUEST", "append of zero bytes");
-    if (length > this.config.segmentBytes) {
-      throw new SluiceError(
-        "RECORD_TOO_LARGE",
-        `append of ${length} bytes exceeds segment.bytes ${this.config.segmentBytes}`,
-      );
-    }
-    const dv = viewOf(batches);
-    // Check every batch before writing any: a rejected append writes nothing.
-    const tally = this.#tally;
-    // A follower does not refuse what its leader took (Kafka's ignoreRecordSize): it would stall.
-    const maxBatch = replicated ? BATCH_BYTES_MAX : this.config.maxMessageBytes;
-    // A compacted leader's batches may hold fewer records than their offsets span: CRC only.
-    checkAppendBatches(batches, dv, maxBatch, tally, replicated ? CHECK_CRC : undefined);
-    // A compacted topic cannot take a record without a key (Kafka's LogValidator); a follower
-    // takes what its leader took.
-    if (this.config.compact && !replicated) checkRecordKeys(batches, dv, length);
-    const records = tally.records;
-    const baseOffset = this.logEndOffset;
-    const offsets = this.#replicatedOffsets;
-    if (replicated) checkReplicatedOffsets(dv, length, baseOffset, offsets);
-
-    if (
-      this.config.flushPolicy === "always" && this.#flusher.waiting >= PENDING_FLUSH_WAITERS_MAX
-    ) {
-      // Refuse before writing: an append that fails after its write would be retried as a duplicate.
-      throw new SluiceError(
-        "TOO_MANY_REQUESTS",
-        `${PENDING_FLUSH_WAITERS_MAX} appends wait for fsync`,
-      );
-    }
-    const nowMs = this.#clock.nowMs();
-    const next = replicated ? offsets.next : baseOffset + records;
-    if (shouldRoll(this.#active, this.config, length, next - 1, tally.maxTimestampMs, nowMs)) {
-      this.#roll(nowMs);
-    }
-    // The segment that takes a compacted leader's gaps allows them, durably before the bytes.
-    if (replicated && offsets.gaps) this.#compaction.allowGaps(this.#active);
-    if (!replicated) assignOffsets(dv, length, baseOffset, this.#replica.leaderEpoch);
-    this.#active.append(batches, dv, next);
-    if (replicated) learnEpochs(dv, length, this.#replica.epochs);
-    const result: AppendResult = {
-      baseOffset,
-      lastOffset: next - 1,
-      batches: tally.batches,
-      records,
-      bytes: length,
-    };
-    try {
-      this.#onAppend?.(this, result);
-    } catch (err) {
-      this.#logger.error("append listener failed", { dir: this.dir, error: String(err) });
-    }
-
-    switch (this.config.flushPolicy) {
-      case "always":
-        return this.#flusher.flush().then(() => result);
-      case "interval":
-        this.#flusher.flushLater();
-        return Promise.resolve(result);
-      case "none":
-        return Promise.resolve(result);
-    }
-  }
-
-  #roll(nowMs: number): void {
-    const old = this.#active;
-    old.onBecomeInactive();
-    let segment: Segment;
-    try {
-      old.persistIndexes(false);
-      segment = Segment.create(this.dir, this.logEndOffset, this.config, nowMs, this.#files);
-    } catch (err) {
-      // Nothing was appended yet: the append is refused whole, typed (507 on a full disk).
-      throw storageFailure(err, `rolling a segment in ${this.dir}`, { dir: this.dir });
-    }
-    this.#segments.push(segment);
-    syncDir(this.dir);
-    this.#logger.info("rolled segment", { dir: this.dir, baseOffset: segment.baseOffset });
-    // As Kafka does, flush the finished segment in the background so the recovery checkpoint can
-    // move past it, whatever the flush policy.
-    this.#flusher.rolled();
   }
 
   /**
@@ -524,14 +509,17 @@ export class PartitionLog {
 
   /** Resolves once every byte appended before the call is on disk (fdatasync; group commit). */
   flush(): Promise<void> {
+    this.#load();
     return this.#flusher.flush();
   }
 
   /** Flushes everything and writes a recovery checkpoint at the log end. */
   async checkpoint(): Promise<void> {
     this.#ensureWritable();
+    if (this.#appender.bare) this.#appender.birth(); // a checkpoint names a segment that exists
     const point = this.#flusher.recoveryPointNow();
     await this.flush();
+    this.#flusher.checkpointText = undefined; // written even when unchanged
     this.#flusher.writeCheckpoint(point);
   }
 
@@ -607,12 +595,12 @@ export class PartitionLog {
    * log end. Epoch cache and high watermark follow. See log_truncation.ts.
    */
   truncateTo(offset: number): Promise<number> {
-    return this.#compaction.whilePaused(() => this.#truncation.truncateTo(offset));
+    return this.compaction.whilePaused(() => this.#truncation.truncateTo(offset));
   }
 
   /** Empties the log to start at `offset`, durably (log_truncation.ts): below a leader's start. */
   truncateFullyAndStartAt(offset: number): Promise<void> {
-    return this.#compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
+    return this.compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
   }
 
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
@@ -621,13 +609,20 @@ export class PartitionLog {
     this.#closing = true;
     this.#flusher.cancelTimer();
     this.#retention.cancel();
+    if (this.#pending !== undefined) this.#closed = true; // never loaded: nothing to write
+    if (this.#closed) return;
     try {
       await this.#compaction.pause();
       if (this.#truncation.running !== undefined) await this.#truncation.running;
       if (this.#retention.running !== undefined) await this.#retention.running;
       while (this.#logStart.running !== undefined) await this.#logStart.running;
       while (this.#flusher.running !== undefined) await this.#flusher.running;
-      if (this.#failure === undefined && this.#offline === undefined) {
+      // A new log without files keeps none, unless its checkpoint changed (a leader epoch).
+      const bare = this.#appender.bare
+        ? this.#flusher.textFor(this.#flusher.recoveryPointNow())
+        : "";
+      if (bare !== "" && bare !== this.#flusher.checkpointText) this.#appender.birth();
+      if (this.#failure === undefined && this.#offline === undefined && !this.#appender.bare) {
         const point = this.#flusher.recoveryPointNow();
         try {
           await this.#flusher.syncDirty();

@@ -88,6 +88,8 @@ export class LogRetention {
     readonly startMoved: () => void = () => {},
     /** The log's start offset (DeleteRecords may have set it inside a segment). */
     readonly logStart: () => number = () => 0,
+    /** Called before a run looks at the segments: a lazy log loads them (log_lazy.ts). */
+    readonly load: () => void = () => {},
   ) {}
 
   /** The timed run in progress, if any (close waits for it). */
@@ -132,6 +134,7 @@ export class LogRetention {
    * Waits for a running flush first: a descriptor with an fsync in flight must stay open.
    */
   async deleteExpired(nowMs: number): Promise<number> {
+    this.load();
     if (this.flusher.running !== undefined) await this.flusher.running;
     if (this.stopped() || !this.config.delete) return 0;
     const count = expiredSegmentCount(
@@ -149,6 +152,7 @@ export class LogRetention {
 
   /** Deletes the whole segments that end at or before `offset`; returns how many. */
   async deleteBefore(offset: number, why = "deleteSegmentsBefore"): Promise<number> {
+    this.load();
     if (this.flusher.running !== undefined) await this.flusher.running;
     if (this.stopped()) return 0;
     return this.#deleteOldest(this.#countBefore(offset), why);

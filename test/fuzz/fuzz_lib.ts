@@ -9,7 +9,7 @@
  * 2. {@link LogFuzzer}: PartitionLog.append of mutated batches; a rejected append writes nothing
  *    (logEndOffset and the bytes on disk unchanged), an accepted one reads back byte-identical
  *    from byte 8 on (bytes 0-7 are the baseOffset the log patches).
- * 3. {@link HttpFuzzer}: the real server; never a 5xx, never past {@link REQUEST_TIMEOUT_MS},
+ * 3. {@link HttpFuzzer}: the real server; never a 5xx, never a hang (see {@link REQUEST_TIMEOUT_MS}),
  *    every error body has API.md's shape, and high watermarks only move by what accepted
  *    requests reported (checked every {@link HttpFuzzer.checkEvery} requests, with the rejected
  *    requests since the last check in the failure message).
@@ -48,11 +48,18 @@ import { prng } from "../test_util.ts";
  */
 export const CASE_SLOW_MS = 1000;
 /**
- * An HTTP request (headers and body) taking longer is a hang. No case asks to wait > 300 ms, but
- * a create of 1,024 partitions (2,048 directory fsyncs) took 2.4 s on a loaded 2-core machine:
- * the bound is for hangs, not speed.
+ * A hang is a server that stops answering, not a slow request: while a request is unanswered the
+ * fuzzer asks /healthz every {@link HANG_PROBE_EVERY_MS}; the request is a hang when a probe gets
+ * no answer within this bound (the server is stalled), or when it is still unanswered after
+ * {@link REQUEST_STUCK_MS} while the server answers probes (the request alone is stuck). A slow
+ * machine makes a big request slower (a create of 1,024 partitions took 2.4 s at load 5 on two
+ * cores before creates stopped making files) and its probes too, without failing the run.
  */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often an unanswered request's server is probed at /healthz. */
+export const HANG_PROBE_EVERY_MS = 1_000;
+/** A request unanswered this long while its server answers probes is stuck (a lost wakeup). */
+export const REQUEST_STUCK_MS = 300_000;
 
 // ---------------------------------------------------------------------------------------------
 // Random numbers
@@ -796,12 +803,16 @@ export class HttpFuzzer {
     if (init.raw) {
       return await this.#sendRaw(method, path, headers, init.body as string | undefined);
     }
-    const res = await fetch(`${this.server.url}${path}`, {
-      method,
-      headers,
-      body: method === "GET" || method === "HEAD" ? undefined : init.body,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    const abort = new AbortController();
+    const res = await this.#whileAlive(
+      fetch(`${this.server.url}${path}`, {
+        method,
+        headers,
+        body: method === "GET" || method === "HEAD" ? undefined : init.body,
+        signal: abort.signal,
+      }),
+      abort,
+    );
     const type = res.headers.get("content-type") ?? "";
     if (type.startsWith("text/event-stream")) {
       await res.body?.cancel();
@@ -813,6 +824,42 @@ export class HttpFuzzer {
       body = text === "" ? undefined : JSON.parse(text);
     } catch { /* not JSON */ }
     return { status: res.status, body, text, type };
+  }
+
+  /**
+   * `pending`'s answer, probing /healthz while it is unanswered (see REQUEST_TIMEOUT_MS): rejects
+   * with a TimeoutError (and aborts the request) when the server stops answering probes or the
+   * request is stuck.
+   */
+  async #whileAlive(pending: Promise<Response>, abort: AbortController): Promise<Response> {
+    const started = Date.now();
+    const answered = pending.then((res) => ({ res }));
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const tick = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), HANG_PROBE_EVERY_MS);
+      });
+      const done = await Promise.race([answered, tick]).finally(() => clearTimeout(timer));
+      if (done !== undefined) return done.res;
+      let why: string | undefined;
+      if (Date.now() - started > REQUEST_STUCK_MS) {
+        why = `unanswered after ${REQUEST_STUCK_MS} ms while the server answers /healthz`;
+      } else {
+        try {
+          const probe = await fetch(`${this.server.url}/healthz`, {
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          });
+          await probe.body?.cancel();
+        } catch (err) {
+          why = `the server answered no /healthz probe within ${REQUEST_TIMEOUT_MS} ms: ${err}`;
+        }
+      }
+      if (why !== undefined) {
+        abort.abort();
+        await answered.catch(() => {});
+        throw new DOMException(why, "TimeoutError");
+      }
+    }
   }
 
   /** One request exactly as written over a fresh connection, for targets fetch() normalizes. */
@@ -888,7 +935,7 @@ export class HttpFuzzer {
       reply = await this.#send(method, path, init);
     } catch (err) {
       const what = err instanceof DOMException && err.name === "TimeoutError"
-        ? `no response in ${REQUEST_TIMEOUT_MS} ms`
+        ? `a hang: ${err.message}`
         : describeThrow(err);
       return { reply: { status: 0, body: undefined, text: "", type: "" }, problem: what };
     }
