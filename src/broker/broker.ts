@@ -18,7 +18,7 @@ import { COMPRESSION_CODECS } from "../record/compression.ts";
 import { encodeRecordBatch, type RecordInput } from "../record/record_batch.ts";
 import { type DirLock, lockDataDir } from "../runtime/dir_lock.ts";
 import type { EpochEndOffset } from "../storage/leader_epochs.ts";
-import type { AppendResult, PartitionLog } from "../storage/partition_log.ts";
+import type { AppendResult } from "../storage/partition_log.ts";
 import { sharedLogFiles } from "../storage/log_files.ts";
 import type { ClusterNode } from "../cluster/cluster_node.ts";
 import type { Replica } from "../cluster/replica_manager.ts";
@@ -37,10 +37,9 @@ import {
   type FetchMessagesRequest,
   type FetchPartitionResult,
   FetchReader,
-  highWatermark,
-  leaderEpochError,
 } from "./fetch_reader.ts";
 import { FetchWaiters } from "./fetch_waiters.ts";
+import { OffsetLookup } from "./offset_lookup.ts";
 import { deleteRecords } from "./delete_records.ts";
 import { appendWithProducerState } from "./producer_state.ts";
 import { ProducerStates } from "./producer_states.ts";
@@ -64,7 +63,6 @@ import type {
   BatchAppendResult,
   FetchRequest,
   FetchResult,
-  OffsetSpec,
   ProducedOffset,
   ProduceRecord,
 } from "./broker_types.ts";
@@ -118,6 +116,7 @@ export class Broker {
   readonly waiters: FetchWaiters;
   readonly #partitioner: StickyPartitioner;
   readonly #reader: FetchReader;
+  readonly #lookup: OffsetLookup;
   readonly #lock: DirLock;
   /** One node's or a cluster's ways (broker_replication.ts). */
   readonly #replication: BrokerReplication;
@@ -140,6 +139,7 @@ export class Broker {
   ) {
     this.#lock = lock;
     this.#replication = replication;
+    this.#lookup = new OffsetLookup(topics, replication);
     this.#offsets = offsets;
     // HTTP members read through the broker's read path; in a cluster, the partitions led
     // elsewhere from their leaders (remote_reads.ts, set once the broker has joined).
@@ -456,20 +456,6 @@ export class Broker {
     return await deleteRecords(this.topics.get(t), p, offset, this.#replication, timeoutMs);
   }
 
-  /** Resolves earliest/latest, checking a numeric offset's form (range is the log's to check). */
-  #resolveOffset(topic: Topic, partition: number, offset: OffsetSpec): number {
-    const log = servable(topic, partition, this.#replication);
-    if (offset === "earliest") return log.logStartOffset;
-    if (offset === "latest") return highWatermark(log);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new SluiceError(
-        "INVALID_REQUEST",
-        `offset must be a non-negative integer, not ${offset}`,
-      );
-    }
-    return offset;
-  }
-
   /**
    * The one read path of both fronts (Kafka's ReplicaManager.fetchMessages): per-partition
    * results in request order, each whole stored batches or a typed error. See fetch_reader.ts for
@@ -491,7 +477,7 @@ export class Broker {
    */
   async fetch(topicName: unknown, partition: number, request: FetchRequest): Promise<FetchResult> {
     const topic = this.topics.get(topicName);
-    const offset = this.#resolveOffset(topic, partition, request.offset);
+    const offset = this.#lookup.resolve(topic, partition, request.offset);
     const [result] = await this.fetchMessages({
       partitions: [{
         topic: topic.name,
@@ -522,75 +508,44 @@ export class Broker {
     partition: number,
     timestamp: number | "earliest" | "latest",
   ): number | undefined {
-    if (timestamp === "earliest" || timestamp === "latest") {
-      return this.#resolveOffset(this.topics.get(topicName), partition, timestamp);
-    }
-    return this.recordAtTimestamp(topicName, partition, timestamp)?.offset;
+    return this.#lookup.offsetFor(topicName, partition, timestamp);
   }
 
-  /**
-   * The first record at or after `timestampMs` that a reader may see (below the high
-   * watermark): its offset and its own timestamp; undefined when none is that new.
-   */
+  /** See {@link OffsetLookup.recordAtTimestamp}. */
   recordAtTimestamp(
     topicName: unknown,
     partition: number,
     timestampMs: number,
   ): { offset: number; timestampMs: number } | undefined {
-    const log = servable(this.topics.get(topicName), partition, this.#replication);
-    const hit = log.recordAtTimestamp(timestampMs);
-    return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
+    return this.#lookup.recordAtTimestamp(topicName, partition, timestampMs);
   }
 
-  /**
-   * The record with the largest timestamp that a reader may see (ListOffsets' max-timestamp
-   * spec), or undefined when there is none (an empty log, or one not yet under the high
-   * watermark).
-   */
+  /** See {@link OffsetLookup.recordWithMaxTimestamp}. */
   recordWithMaxTimestamp(
     topicName: unknown,
     partition: number,
   ): { offset: number; timestampMs: number } | undefined {
-    const log = servable(this.topics.get(topicName), partition, this.#replication);
-    const hit = log.recordWithMaxTimestamp();
-    return hit === undefined || hit.offset >= highWatermark(log) ? undefined : hit;
+    return this.#lookup.recordWithMaxTimestamp(topicName, partition);
   }
 
-  /**
-   * Throws FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH when `currentLeaderEpoch` (-1: no check)
-   * is older / newer than the partition's (ListOffsets, OffsetForLeaderEpoch), or the partition's
-   * own error (unknown, offline).
-   */
+  /** See {@link OffsetLookup.checkLeaderEpoch}. */
   checkLeaderEpoch(topicName: unknown, partition: number, currentLeaderEpoch: number): void {
-    const error = leaderEpochError(
-      servable(this.topics.get(topicName), partition, this.#replication),
-      currentLeaderEpoch,
-    );
-    if (error !== undefined) throw error;
+    this.#lookup.checkLeaderEpoch(topicName, partition, currentLeaderEpoch);
   }
 
   /** The leader epoch `offset` was written in (the latest for the log end); -1 when none. */
   epochForOffset(topicName: unknown, partition: number, offset: number): number {
-    return servable(this.topics.get(topicName), partition, this.#replication).epochForOffset(
-      offset,
-    );
+    return this.#lookup.epochForOffset(topicName, partition, offset);
   }
 
-  /**
-   * OffsetForLeaderEpoch (Kafka's Partition.lastOffsetForLeaderEpoch): the current leader epoch
-   * checked as checkLeaderEpoch does, then the end of `leaderEpoch` from the partition's epoch
-   * cache (storage/leader_epochs.ts): -1 / -1 when it is unknown.
-   */
+  /** See {@link OffsetLookup.endOffsetForEpoch}. */
   endOffsetForEpoch(
     topicName: unknown,
     partition: number,
     currentLeaderEpoch: number,
     leaderEpoch: number,
   ): EpochEndOffset {
-    const log = servable(this.topics.get(topicName), partition, this.#replication);
-    const error = leaderEpochError(log, currentLeaderEpoch);
-    if (error !== undefined) throw error;
-    return log.endOffsetForEpoch(leaderEpoch);
+    return this.#lookup.endOffsetForEpoch(topicName, partition, currentLeaderEpoch, leaderEpoch);
   }
 
   /** Committed offsets of every group, HTTP and Kafka protocol alike. */
@@ -618,15 +573,4 @@ export class Broker {
       this.#lock.release();
     }
   }
-}
-
-/**
- * The partition's log, unless it is offline: then its failure (STORAGE_ERROR naming the dir), so
- * that offsets are never answered from a log that could not be opened.
- */
-function servable(topic: Topic, partition: number, replication: BrokerReplication): PartitionLog {
-  const log = topic.partition(partition);
-  if (log.state === "offline") throw log.failure!;
-  replication.checkLeader(topic, partition);
-  return log;
 }

@@ -31,12 +31,13 @@ import { type Clock, systemClock } from "../clock.ts";
 import { SluiceError } from "../errors.ts";
 import { RETENTION_AFTER_CONFIG_CHANGE_MS } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import { isNoSpace, removeTree } from "../runtime/fs.ts";
+import { removeTree } from "../runtime/fs.ts";
 import { LogAppender } from "./log_append.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
 import { LogFlusher } from "./log_flusher.ts";
+import { flushForClose, settleLoaded } from "./log_lifecycle.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { type LoadResult, loadSegments } from "./log_loader.ts";
 import { firstRetentionDelayMs, loadLazily } from "./log_lazy.ts";
@@ -47,7 +48,7 @@ import { LogTruncation } from "./log_truncation.ts";
 import { ReplicaState } from "./replica_state.ts";
 import { type CleanerCheckpoint, NEVER_CLEANED } from "./cleaner/cleaner_checkpoint.ts";
 import { LogCompaction } from "./cleaner/log_compaction.ts";
-import { type Segment, storageFailure } from "./segment.ts";
+import type { Segment } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
   type AppendResult,
@@ -255,29 +256,14 @@ export class PartitionLog {
     this.#flusher.checkpointText = loaded.checkpointText ?? (fresh || undefined);
   }
 
-  /**
-   * Deletes segments below a checkpointed log start (a crash before DeleteRecords deleted them).
-   * What recovery validated may still be only in the page cache (the process died, the OS did
-   * not): flushes it and moves the checkpoint to the end, so the next open does not redo it.
-   */
-  async #settle(loaded: LoadResult): Promise<void> {
-    const deleted = await this.#logStart.deleteBelowStart("logStart");
-    const unflushed = loaded.unflushed || deleted > 0;
-    // A checkpoint without leader epochs (an older one) is written again with those read.
-    const epochsRead = !loaded.fresh && loaded.leaderEpochs === undefined;
-    if ((!unflushed && !epochsRead) || this.#failure !== undefined) return;
-    for (const s of unflushed ? loaded.recovered : []) s.dirty = true;
-    try {
-      await this.#flusher.syncDirty();
-      this.#flusher.writeCheckpoint(this.#flusher.recoveryPointNow());
-    } catch (err) {
-      const failure = storageFailure(err, `recovering the log in ${this.dir}`, { dir: this.dir });
-      if (failure.code !== "INSUFFICIENT_STORAGE" && !isNoSpace(err)) {
-        for (const s of loaded.segments) s.close();
-        throw failure;
-      }
-      this.#readOnly(failure);
-    }
+  /** See {@link settleLoaded} (log_lifecycle.ts). */
+  #settle(loaded: LoadResult): Promise<void> {
+    return settleLoaded(
+      { dir: this.dir, logger: this.#logger, flusher: this.#flusher, logStart: this.#logStart },
+      loaded,
+      () => this.#failure !== undefined,
+      (failure) => this.#readOnly(failure),
+    );
   }
 
   /**
@@ -612,33 +598,16 @@ export class PartitionLog {
     if (this.#pending !== undefined) this.#closed = true; // never loaded: nothing to write
     if (this.#closed) return;
     try {
-      await this.#compaction.pause();
-      if (this.#truncation.running !== undefined) await this.#truncation.running;
-      if (this.#retention.running !== undefined) await this.#retention.running;
-      while (this.#logStart.running !== undefined) await this.#logStart.running;
-      while (this.#flusher.running !== undefined) await this.#flusher.running;
-      // A new log without files keeps none, unless its checkpoint changed (a leader epoch).
-      const bare = this.#appender.bare
-        ? this.#flusher.textFor(this.#flusher.recoveryPointNow())
-        : "";
-      if (bare !== "" && bare !== this.#flusher.checkpointText) this.#appender.birth();
-      if (this.#failure === undefined && this.#offline === undefined && !this.#appender.bare) {
-        const point = this.#flusher.recoveryPointNow();
-        try {
-          await this.#flusher.syncDirty();
-        } catch (err) {
-          throw storageFailure(err, `flushing the log in ${this.dir} on close`, { dir: this.dir });
-        }
-        try {
-          this.#flusher.writeCheckpoint(point);
-        } catch (err) {
-          // The data is flushed; without the checkpoint the next open only re-validates more.
-          this.#logger.warn("recovery checkpoint not written on close", {
-            dir: this.dir,
-            error: String(err),
-          });
-        }
-      }
+      await flushForClose({
+        dir: this.dir,
+        logger: this.#logger,
+        flusher: this.#flusher,
+        logStart: this.#logStart,
+        compaction: this.#compaction,
+        truncation: this.#truncation,
+        retention: this.#retention,
+        appender: this.#appender,
+      }, () => this.#failure === undefined && this.#offline === undefined);
     } finally {
       for (const s of this.#segments) s.close();
       this.#closed = true;
