@@ -85,7 +85,8 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** One stream's readings and filter; `next()` makes its next event. */
 export class StatsSampler {
   #previous = new Map<string, Reading>();
-  #previousMs = 0;
+  /** When the previous reading was taken; undefined before the first. */
+  #previousMs: number | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -108,7 +109,7 @@ export class StatsSampler {
   }
 
   next(now: number = Date.now()): StatsEvent {
-    const dtMs = this.#previousMs === 0 ? 0 : Math.max(1, now - this.#previousMs);
+    const dtMs = this.#previousMs === undefined ? 0 : Math.max(1, now - this.#previousMs);
     const readings = new Map<string, Reading>();
     const rates: TopicRates[] = [];
     for (const topic of this.broker.topics.list()) {
