@@ -151,6 +151,17 @@ Deno.test({
         assert.equal(await gauge(server, "sluice_http_stats_streams_open"), 0);
       });
 
+      await t.step("the OpenAPI document has it, as text/event-stream", async () => {
+        const doc = await json(`${server.url}/openapi.json`);
+        const op = doc.body.paths["/v1/stream/stats"]?.get;
+        assert.ok(op, "documented");
+        assert.ok(op.responses["200"].content["text/event-stream"]);
+        assert.deepEqual(op.parameters.map((p: { name: string }) => p.name).sort(), [
+          "group",
+          "intervalMs",
+        ]);
+      });
+
       await t.step("a bad intervalMs is 400 INVALID_REQUEST", async () => {
         const bad = await json(`${server.url}/v1/stream/stats?intervalMs=soon`, {
           headers: auth("admin"),
