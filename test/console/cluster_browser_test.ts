@@ -222,7 +222,7 @@ Deno.test({
           );
           const victim = leaders.find((l) => l !== 1) ?? 2;
           await cluster.killBroker(victim, "SIGKILL");
-          const after = await brokersPageMatches(
+          await brokersPageMatches(
             page,
             url,
             `broker ${victim} gone from the page and every ISR`,
@@ -243,8 +243,21 @@ Deno.test({
             assert.equal(replicas.split(", ").length, 3, `replicas unchanged: ${r}`);
             assert.ok(!isr.split(", ").includes(String(victim)), `ISR shrunk: ${r}`);
           }
-          assert.ok(after.topics.length > 0);
           await shot("brokers-cluster-killed");
+          // The topic's page too: every leader alive, every ISR without it, as /v1/cluster.
+          await page.goto(`${url}/console#/topics/${TOPIC}`);
+          await page.waitForSelector("#partitions-table");
+          const shownParts = await page.$$eval(
+            "#partitions-table tbody tr",
+            (trs) =>
+              trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+          );
+          const parts = (await clusterView(url)).topics.find((x) => x.name === TOPIC)!.partitions;
+          assert.ok(parts.every((p) => p.leader !== victim && !p.isr.includes(victim)));
+          assert.deepEqual(
+            shownParts.map((c) => [c[0], c[6], c[7]]),
+            parts.map((p) => [String(p.partition), String(p.leader), p.isr.join(", ")]),
+          );
           assert.deepEqual(pageErrors, []);
         },
       );
