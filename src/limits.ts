@@ -89,6 +89,25 @@ export const GROUP_OFFSETS_PER_REQUEST_MAX = 10_000;
 export const SSE_STREAMS_MAX = 100;
 /** Bytes one SSE stream may have queued for a slow client before it stops reading the log. */
 export const SSE_BUFFER_BYTES_MAX = 1 * MiB;
+/**
+ * Live statistics streams (GET /v1/stream/stats, the console's charts) open at once; they count
+ * against SSE_STREAMS_MAX too. More are answered 429 TOO_MANY_REQUESTS.
+ */
+export const STATS_STREAMS_MAX = 16;
+/** How often a statistics stream pushes an event, unless the client asks (`?intervalMs=`). */
+export const STATS_STREAM_INTERVAL_MS = 1000;
+/**
+ * The shortest and longest `?intervalMs=` a statistics stream takes (clamped to them); the longest
+ * stays below the idle timeouts of common proxies (30 to 60 s): the events are the keep-alives.
+ */
+export const STATS_STREAM_INTERVAL_MIN_MS = 200;
+export const STATS_STREAM_INTERVAL_MAX_MS = 10_000;
+/** Topics one statistics event lists (the busiest first); the rest are counted, not listed. */
+export const STATS_STREAM_TOPICS_MAX = 500;
+/** Consumer groups one statistics event lists; the rest are counted. */
+export const STATS_STREAM_GROUPS_MAX = 100;
+/** (group, topic, partition) lag rows one statistics event lists, whole groups only. */
+export const STATS_STREAM_GROUP_PARTITIONS_MAX = 1000;
 
 /** Consumer groups one broker tracks. */
 export const GROUPS_MAX = 10_000;

@@ -37,6 +37,7 @@ import { registerGroupAdminRoutes } from "./routes/group_admin.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerServiceRoutes } from "./routes/service.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
+import { registerStatsStreamRoutes } from "./routes/stats_stream.ts";
 import { registerTopicRoutes } from "./routes/topics.ts";
 
 export interface AppOptions {
@@ -177,6 +178,7 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
   registerRecordRoutes(ctx);
   registerDeleteRecordsRoutes(ctx);
   registerStreamRoutes(ctx);
+  registerStatsStreamRoutes(ctx);
   registerGroupRoutes(ctx);
   registerGroupAdminRoutes(ctx);
 

@@ -22,6 +22,7 @@
  * | GET /v1/groups/{g}                             | admin on g                               |
  * | DELETE /v1/groups/{g}                          | admin on g                               |
  * | PUT /v1/groups/{g}/offsets                     | admin on g, read on each topic of the body |
+ * | GET /v1/stream/stats                           | any token; shows the topics and groups it may see |
  * | any other path                                 | any token (then 404)                     |
  *
  * No or unknown token: 401 UNAUTHENTICATED with `WWW-Authenticate: Bearer`; known but lacking the
@@ -35,13 +36,21 @@ import type { MiddlewareHandler } from "hono";
 import type { Broker } from "../broker/broker.ts";
 import type { Logger } from "../logger.ts";
 import { SluiceError } from "../errors.ts";
-import { allows, AUTH_OPS, type AuthOp } from "../security/acl.ts";
+import { allows, AUTH_OPS, type AuthOp, type Principal } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { errorResponse } from "./error_handler.ts";
 import { CommitBody, CreateTopicBody, JoinBody, ResetOffsetsBody } from "./schemas.ts";
 
 const OPEN_PATHS = new Set(["/", "/healthz", "/openapi.json", "/docs"]);
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+/** Each authenticated request's principal, for routes that filter by it (principalOf). */
+const principals = new WeakMap<Request, Principal>();
+
+/** The token's principal of a request the middleware let through; undefined without auth. */
+export function principalOf(request: Request): Principal | undefined {
+  return principals.get(request);
+}
 
 type Need = { kind: "topic" | "group"; name: string; op: AuthOp };
 
@@ -112,6 +121,7 @@ export function authMiddleware(
         ? unauthenticated(c, "this server needs Authorization: Bearer <token>")
         : unauthenticated(c, "unknown token");
     }
+    principals.set(c.req.raw, principal);
 
     const s = path.split("/").slice(1).map(decodeSegment);
     const needs: Need[] = [];

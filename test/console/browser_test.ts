@@ -3,7 +3,9 @@
  * against the real server (with --auth) holding real data: a topic with JSON, text and binary
  * records and headers, a second topic written to while the overview watches, and a consumer group
  * with a member and committed offsets. It signs in with a token and clicks through every page,
- * asserting what each shows. Each page's screenshot is written to a temporary directory, or to
+ * asserting what each shows. The overview's rates and the group page's lag must come from the
+ * server's stream (GET /v1/stream/stats: records produced while the page is open show up, and the
+ * page never asks for /metrics); a refused stream falls back to polling, a dropped one reconnects. Each page's screenshot is written to a temporary directory, or to
  * the directory SLUICE_CONSOLE_SCREENSHOTS names (docs/console for the README's pictures).
  *
  * chromium comes from scripts/install-chromium.sh; without it the test is skipped, or fails under
@@ -184,6 +186,9 @@ Deno.test({
       page.setDefaultTimeout(WAIT_MS);
       const pageErrors: string[] = [];
       page.on("pageerror", (err) => pageErrors.push(String(err)));
+      /** Every URL the page asked for (the stream, never /metrics while it streams). */
+      const requested: URL[] = [];
+      page.on("request", (req) => requested.push(new URL(req.url())));
       page.on("console", (msg) => {
         if (msg.type() === "error") pageErrors.push(msg.text());
       });
@@ -209,7 +214,7 @@ Deno.test({
         assert.ok(await page.isVisible("#sign-out"));
       });
 
-      await t.step("the overview charts live produce rates from /metrics", async () => {
+      await t.step("the overview charts live produce rates streamed by the server", async () => {
         producer = (async () => {
           let i = 0;
           while (producing) {
@@ -233,9 +238,53 @@ Deno.test({
         );
         const legend = await page.textContent("#page-overview .chart .legend") ?? "";
         assert.match(legend, /clicks/);
+        // From the stream, not by polling /metrics.
+        assert.equal(await page.getAttribute("#live-status", "data-state"), "streamed");
+        assert.ok(requested.some((u) => u.pathname === "/v1/stream/stats"), requested.join());
+        assert.deepEqual(requested.filter((u) => u.pathname === "/metrics").map(String), []);
         producing = false;
         await producer;
         await shot("overview");
+      });
+
+      await t.step("a refused stream: the overview falls back to polling /metrics", async () => {
+        await page.route("**/v1/stream/stats*", (route) =>
+          route.fulfill({
+            status: 429,
+            contentType: "application/json",
+            body: JSON.stringify({ error: { code: "TOO_MANY_REQUESTS", message: "test refusal" } }),
+          }));
+        const before = requested.length;
+        await page.click("#nav a[data-page=topics]");
+        await page.waitForSelector("#topics-table");
+        await page.click("#nav a[data-page=overview]");
+        await page.waitForSelector("#page-overview #live-status[data-state=polling]");
+        assert.match(
+          await page.textContent("#live-status") ?? "",
+          /refused the stream \(test refusal\)/,
+        );
+        await page.waitForFunction(() => document.querySelector("#rates") !== null);
+        assert.ok(requested.slice(before).some((u) => u.pathname === "/metrics"));
+        await page.unroute("**/v1/stream/stats*");
+      });
+
+      await t.step("a dropped stream: the page reconnects and streams again", async () => {
+        const pattern = "**/v1/stream/stats*";
+        let dropped = false;
+        await page.route(pattern, (route) => {
+          if (dropped) return route.fallback(); // to the server
+          dropped = true; // only the first connection fails
+          return route.abort("connectionreset");
+        });
+        await page.click("#nav a[data-page=topics]");
+        await page.waitForSelector("#topics-table");
+        const mark = requested.length;
+        await page.click("#nav a[data-page=overview]");
+        await page.waitForSelector("#page-overview #live-status[data-state=streamed]");
+        const since = requested.slice(mark);
+        assert.equal(since.filter((u) => u.pathname === "/v1/stream/stats").length, 2);
+        assert.deepEqual(since.filter((u) => u.pathname === "/metrics").map(String), []);
+        await page.unroute(pattern);
       });
 
       await t.step("topics: the list, then a topic's partitions and configs", async () => {
@@ -319,6 +368,7 @@ Deno.test({
       });
 
       await t.step("groups: the list, then a group's members, offsets, lag and chart", async () => {
+        const mark = requested.length;
         await page.click("#nav a[data-page=groups]");
         await page.waitForSelector("#groups-table");
         const list = await rows(page, "#groups-table");
@@ -346,7 +396,27 @@ Deno.test({
           (document.querySelector("#page-groups .chart path")?.getAttribute("d") ?? "")
             .includes("L")
         );
+        await page.waitForSelector("#page-groups #live-status[data-state=streamed]");
         await shot("group");
+        // Records written to orders' partition 0 while the page is open: the streamed lag grows
+        // from 5 to 8 (the table's rows and the chart come from the stream's events).
+        await call(server, "POST", "/v1/topics/orders/records", {
+          records: [1, 2, 3].map((i) => ({ value: `late-${i}`, partition: 0 })),
+        });
+        await page.waitForFunction(() =>
+          [...document.querySelectorAll("#offsets-table tbody tr")]
+            .map((tr: Elem) =>
+              [...tr.querySelectorAll("td")].map((td: Elem) => (td.textContent ?? "").trim())
+            )
+            .some((r: string[]) => r[0] === "orders" && r[1] === "0" && r[3] === "8")
+        );
+        const since = requested.slice(mark);
+        assert.ok(
+          since.some((u) =>
+            u.pathname === "/v1/stream/stats" && u.searchParams.get("group") === "billing"
+          ),
+        );
+        assert.deepEqual(since.filter((u) => u.pathname === "/metrics").map(String), []);
       });
 
       await t.step("brokers: the one broker and every partition's leader and ISR", async () => {
@@ -391,9 +461,10 @@ Deno.test({
       });
 
       await t.step("signing out forgets the token", async () => {
+        // The refusals and the dropped connection of the steps above are the only errors.
         await page.click("#sign-out");
         await page.waitForSelector("form.login");
-        assert.deepEqual(pageErrors.filter((e) => !/401/.test(e)), []);
+        assert.deepEqual(pageErrors.filter((e) => !/401|429|ERR_CONNECTION_RESET/.test(e)), []);
       });
     } finally {
       producing = false;

@@ -74,7 +74,13 @@ const FAMILIES: Record<string, Family> = {
 
 const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h" || arg === "help";
 
-async function run(argv: string[]): Promise<number> {
+/** How the command line was started. */
+export interface MainOptions {
+  /** A standalone binary (scripts/compile.ts): no source tree, no deno or bun to run scripts. */
+  standalone?: boolean;
+}
+
+async function run(argv: string[], options: MainOptions): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || isHelp(command)) {
     if (command === undefined) throw new UsageError("a command is needed", USAGE);
@@ -102,8 +108,11 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       const script = new URL("../../../bench/main.ts", import.meta.url);
-      if (script.protocol !== "file:") {
-        throw new CliError("NOT_FOUND", "bench needs the source tree (bench/main.ts)");
+      if (options.standalone === true || script.protocol !== "file:") {
+        throw new CliError(
+          "NOT_FOUND",
+          "bench needs the source tree (bench/main.ts) and deno or bun, not a standalone binary",
+        );
       }
       return await runScript(decodeURIComponent(script.pathname), rest);
     }
@@ -124,9 +133,9 @@ async function run(argv: string[]): Promise<number> {
 }
 
 /** Runs the command line and turns every outcome into an exit status. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   try {
-    return await run(argv);
+    return await run(argv, options);
   } catch (err) {
     if (err instanceof HelpRequested) {
       await writeStdout(err.usage).catch(() => {});

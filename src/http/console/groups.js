@@ -1,7 +1,8 @@
 // Consumer groups: the list (GET /v1/groups, a page at a time) and one group's page: its members
 // and their assignments, committed offsets and lag per partition, and a live chart of the lag per
-// topic, polled every 2 s.
-import { every, get, seg } from "./api.js";
+// topic, streamed by the server (GET /v1/stream/stats?group=NAME) or, if it refuses, polled every
+// 2 s.
+import { every, followStream, get, seg } from "./api.js";
 import { lineChart, seriesStore } from "./chart.js";
 import { errorBox, h, num, table } from "./format.js";
 
@@ -77,43 +78,74 @@ export async function renderGroup(root, name, signal) {
   for (const m of group.members) {
     for (const a of m.assignment ?? []) owner.set(`${a.topic}\0${a.partition}`, m.memberId);
   }
-  await every(
-    POLL_MS,
-    signal,
-    async () => {
-      const { offsets } = await get(`/v1/groups/${seg(name)}/offsets`, { signal });
-      const t = Date.now();
-      const perTopic = new Map();
-      for (const o of offsets) perTopic.set(o.topic, (perTopic.get(o.topic) ?? 0) + (o.lag ?? 0));
-      for (const [topic, lag] of perTopic) store.push(topic, t, lag);
-      chart.update(store.series());
-      // Assigned partitions without a commit yet are listed too, their offset and lag unknown.
-      const rowsByKey = new Map(offsets.map((o) => [`${o.topic}\0${o.partition}`, o]));
-      for (const [key] of owner) {
-        if (!rowsByKey.has(key)) {
-          const [topic, partition] = key.split("\0");
-          rowsByKey.set(key, { topic, partition: Number(partition), offset: null, lag: null });
-        }
+  const show = (offsets) => {
+    const t = Date.now();
+    const perTopic = new Map();
+    for (const o of offsets) perTopic.set(o.topic, (perTopic.get(o.topic) ?? 0) + (o.lag ?? 0));
+    for (const [topic, lag] of perTopic) store.push(topic, t, lag);
+    chart.update(store.series());
+    // Assigned partitions without a commit yet are listed too, their offset and lag unknown.
+    const rowsByKey = new Map(offsets.map((o) => [`${o.topic}\0${o.partition}`, o]));
+    for (const [key] of owner) {
+      if (!rowsByKey.has(key)) {
+        const [topic, partition] = key.split("\0");
+        rowsByKey.set(key, { topic, partition: Number(partition), offset: null, lag: null });
       }
-      const sorted = [...rowsByKey.values()].sort((a, b) =>
-        a.topic.localeCompare(b.topic) || a.partition - b.partition
-      );
-      offsetsBox.replaceChildren(
-        sorted.length === 0
-          ? h("p", { class: "muted" }, "No committed offsets and no assignment.")
-          : table(
-            ["Topic", "#Partition", "#Committed offset", "#Lag", "Member"],
-            sorted.map((o) => [
-              h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic),
-              String(o.partition),
-              o.offset === null ? "—" : num(o.offset),
-              o.lag === null || o.lag === undefined ? "—" : num(o.lag),
-              owner.get(`${o.topic}\0${o.partition}`) ?? "—",
-            ]),
-            { id: "offsets-table" },
-          ),
-      );
+    }
+    const sorted = [...rowsByKey.values()].sort((a, b) =>
+      a.topic.localeCompare(b.topic) || a.partition - b.partition
+    );
+    offsetsBox.replaceChildren(
+      sorted.length === 0
+        ? h("p", { class: "muted" }, "No committed offsets and no assignment.")
+        : table(
+          ["Topic", "#Partition", "#Committed offset", "#Lag", "Member"],
+          sorted.map((o) => [
+            h("a", { href: `#/topics/${encodeURIComponent(o.topic)}` }, o.topic),
+            String(o.partition),
+            o.offset === null ? "—" : num(o.offset),
+            o.lag === null || o.lag === undefined ? "—" : num(o.lag),
+            owner.get(`${o.topic}\0${o.partition}`) ?? "—",
+          ]),
+          { id: "offsets-table" },
+        ),
+    );
+  };
+  const poll = () =>
+    every(
+      POLL_MS,
+      signal,
+      async () => show((await get(`/v1/groups/${seg(name)}/offsets`, { signal })).offsets),
+      (err) => note.replaceChildren(err === undefined ? "" : errorBox(err)),
+    );
+  const note = h("div");
+  const live = (state, text) =>
+    status.replaceChildren(
+      h("p", { class: "muted", id: "live-status", "data-state": state }, text),
+      note,
+    );
+
+  // The first table from GET .../offsets at once; then the server streams the group's lag (GET
+  // /v1/stream/stats?group=NAME, every second), or, if it refuses the stream, the page polls.
+  show((await get(`/v1/groups/${seg(name)}/offsets`, { signal })).offsets);
+  live("connecting", "Live: connecting to the server's stream…");
+  followStream(`/v1/stream/stats?group=${seg(name)}`, {
+    signal,
+    onState: (state) =>
+      state === "live"
+        ? live("streamed", "Live: streamed from the server (GET /v1/stream/stats), every second.")
+        : live("reconnecting", "Live stream interrupted; reconnecting…"),
+    onEvent: (event, data) => {
+      if (event !== "stats") return;
+      const g = JSON.parse(data).groups.find((x) => x.group === name);
+      show(g?.partitions ?? []);
     },
-    (err) => status.replaceChildren(err === undefined ? "" : errorBox(err)),
-  );
+  }).then((err) => {
+    if (err === undefined || signal.aborted) return;
+    live(
+      "polling",
+      `Polling every ${POLL_MS / 1000} s: the server refused the stream (${err.message}).`,
+    );
+    poll();
+  });
 }

@@ -1,6 +1,7 @@
-// Overview: the cluster at a glance and live produce / fetch rates per topic, computed from the
+// Overview: the cluster at a glance and live produce / fetch rates per topic, streamed by the server
+// (GET /v1/stream/stats, one event a second); if the server refuses the stream, computed from the
 // /metrics counters (sluice_records_in_total, ...) polled every 2 s.
-import { ApiError, every, get, parseMetrics } from "./api.js";
+import { ApiError, every, followStream, get, parseMetrics } from "./api.js";
 import { lineChart, seriesStore } from "./chart.js";
 import { bytes, errorBox, h, num, rate, table } from "./format.js";
 
@@ -70,9 +71,82 @@ export async function render(root, signal) {
     rates,
   );
 
+  liveStatus(status, "connecting");
   const stores = COUNTERS.map(() => seriesStore());
+  /** Shows one reading: topic -> [rate per counter], at `t` (ms); `noTopics` when there are none. */
+  const show = (t, now, noTopics) => {
+    for (const [topic, r] of now) r.forEach((x, i) => stores[i].push(topic, t, x));
+    charts.forEach((c, i) => c.update(stores[i].series()));
+    const rows = [...now].sort((a, b) => a[0].localeCompare(b[0])).map(([topic, r]) => [
+      h("a", { href: `#/topics/${encodeURIComponent(topic)}` }, topic),
+      ...r.map((x, i) => rate(x, COUNTERS[i][2])),
+    ]);
+    rates.replaceChildren(
+      rows.length === 0
+        ? h("p", { class: "muted" }, noTopics ? "No topics yet." : "Measuring…")
+        : table(
+          [
+            "Topic",
+            "#Produce records/s",
+            "#Produce bytes/s",
+            "#Fetch records/s",
+            "#Fetch bytes/s",
+          ],
+          rows,
+          { id: "rates" },
+        ),
+    );
+  };
+
+  // Streamed: GET /v1/stream/stats pushes the rates (the server's own counters) every second, for
+  // the topics this token may see. Polling /metrics only if the server refuses the stream.
+  const refused = followStream(STREAM_PATH, {
+    signal,
+    onState: (state, err) => {
+      if (state === "live") liveStatus(status, "streamed");
+      else liveStatus(status, "reconnecting", err);
+    },
+    onEvent: (name, data) => {
+      if (name !== "stats") return;
+      const e = JSON.parse(data);
+      const now = new Map();
+      for (const x of e.topics) {
+        if (x.produceRecords === null) continue; // the first reading: no rate yet
+        now.set(topic(x), STREAM_FIELDS.map((f) => x[f]));
+      }
+      show(Date.now(), now, e.topics.length === 0 && e.topicsOmitted === 0);
+    },
+  });
+  refused.then((err) => {
+    if (err === undefined || signal.aborted) return;
+    liveStatus(status, "polling", err);
+    poll(signal, show, status);
+  });
+}
+
+const topic = (x) => x.topic;
+/** The stream's fields, in COUNTERS' order. */
+const STREAM_FIELDS = ["produceRecords", "produceBytes", "fetchRecords", "fetchBytes"];
+const STREAM_PATH = "/v1/stream/stats";
+
+/** The line above the charts: where their data comes from. */
+function liveStatus(status, state, err) {
+  const text = {
+    connecting: "Live: connecting to the server's stream…",
+    streamed: "Live: streamed from the server (GET /v1/stream/stats), every second.",
+    reconnecting: "Live stream interrupted; reconnecting…",
+    polling: `Polling /metrics every ${POLL_MS / 1000} s: the server refused the stream` +
+      (err?.message ? ` (${err.message}).` : "."),
+  }[state];
+  status.replaceChildren(h("p", { class: "muted", id: "live-status", "data-state": state }, text));
+}
+
+/** The fallback: rates from two successive readings of /metrics' counters, every POLL_MS. */
+function poll(signal, show, status) {
+  const note = h("div");
+  status.append(note);
   let previous; // {t, values: Map<counter, Map<topic, value>>}
-  await every(
+  return every(
     POLL_MS,
     signal,
     async () => {
@@ -89,46 +163,25 @@ export async function render(root, signal) {
         COUNTERS.forEach(([name], i) => {
           for (const [topic, v] of values.get(name)) {
             const before = previous.values.get(name).get(topic) ?? 0;
-            const r = Math.max(0, v - before) / dt;
-            stores[i].push(topic, t, r);
             if (!now.has(topic)) now.set(topic, COUNTERS.map(() => 0));
-            now.get(topic)[i] = r;
+            now.get(topic)[i] = Math.max(0, v - before) / dt;
           }
         });
-        charts.forEach((c, i) => c.update(stores[i].series()));
       }
       previous = { t, values };
-      const rows = [...now].sort((a, b) => a[0].localeCompare(b[0])).map(([topic, r]) => [
-        h("a", { href: `#/topics/${encodeURIComponent(topic)}` }, topic),
-        ...r.map((x, i) => rate(x, COUNTERS[i][2])),
-      ]);
-      const noTopics = values.get(COUNTERS[0][0]).size === 0;
-      rates.replaceChildren(
-        rows.length === 0
-          ? h("p", { class: "muted" }, noTopics ? "No topics yet." : "Measuring…")
-          : table(
-            [
-              "Topic",
-              "#Produce records/s",
-              "#Produce bytes/s",
-              "#Fetch records/s",
-              "#Fetch bytes/s",
-            ],
-            rows,
-            { id: "rates" },
-          ),
-      );
+      show(t, now, values.get(COUNTERS[0][0]).size === 0);
     },
     (err) => {
-      if (err === undefined) return status.replaceChildren();
-      const note = err instanceof ApiError && err.status === 403
-        ? h(
-          "p",
-          { class: "muted" },
-          "Throughput needs a token with admin rights on every topic (/metrics).",
-        )
-        : errorBox(err);
-      status.replaceChildren(note);
+      if (err === undefined) return note.replaceChildren();
+      note.replaceChildren(
+        err instanceof ApiError && err.status === 403
+          ? h(
+            "p",
+            { class: "muted" },
+            "Throughput needs a token with admin rights on every topic (/metrics).",
+          )
+          : errorBox(err),
+      );
     },
   );
 }

@@ -3,7 +3,8 @@
  * HTML page, plain ES modules and a stylesheet, no build step. They hold no data, so they are
  * served without a token: app.ts registers these routes before the auth middleware, and the page
  * sends its token with every API call it makes. The files are read once, on the first request, and
- * kept; an unchanged file answers 304 to its ETag.
+ * kept; an unchanged file answers 304 to its ETag. A standalone binary (scripts/compile.ts) carries
+ * them inside it (embedConsoleFiles).
  */
 import { createHash } from "node:crypto";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -48,7 +49,32 @@ interface Asset {
 
 const CONSOLE_DIR = new URL("../console/", import.meta.url);
 
+/**
+ * The files built into a standalone binary (scripts/compile.ts), which has no console directory on
+ * disk: name -> bytes. Empty when running from the source tree.
+ */
+const embedded = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** Serves `files` (name -> contents) instead of reading src/http/console/ (scripts/compile.ts). */
+export function embedConsoleFiles(files: Readonly<Record<string, Uint8Array<ArrayBuffer>>>): void {
+  for (const [name, bytes] of Object.entries(files)) {
+    if (Object.hasOwn(CONSOLE_FILES, name)) embedded.set(name, bytes);
+  }
+}
+
+/** The names of the console's files (what scripts/compile.ts embeds). */
+export function consoleFileNames(): string[] {
+  return Object.keys(CONSOLE_FILES);
+}
+
+function assetOf(body: Uint8Array<ArrayBuffer>, contentType: string): Asset {
+  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
+  return { body, contentType, etag };
+}
+
 function loadAsset(name: string, contentType: string): Asset {
+  const built = embedded.get(name);
+  if (built !== undefined) return assetOf(built, contentType);
   if (CONSOLE_DIR.protocol !== "file:") {
     throw new SluiceError(
       "NOT_FOUND",
@@ -58,9 +84,7 @@ function loadAsset(name: string, contentType: string): Asset {
   const path = decodeURIComponent(new URL(name, CONSOLE_DIR).pathname);
   const bytes = readWholeFile(path);
   if (bytes === undefined) throw new SluiceError("NOT_FOUND", `the console's ${name} is missing`);
-  const body = new Uint8Array(bytes);
-  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
-  return { body, contentType, etag };
+  return assetOf(new Uint8Array(bytes), contentType);
 }
 
 export function registerConsoleRoutes(app: OpenAPIHono): void {
