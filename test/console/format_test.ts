@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { mapBounded, parseMetrics } from "../../src/http/console/api.js";
-import { decodeField, hex } from "../../src/http/console/format.js";
+import { niceCeil } from "../../src/http/console/chart.js";
+import { bytes, decodeField, hex, rate } from "../../src/http/console/format.js";
 import { createTopic, json, produce, withServer } from "../http/server_harness.ts";
 
 const b64 = (bytes: number[] | string) =>
@@ -93,4 +94,18 @@ Deno.test("console mapBounded keeps order and never exceeds its width", async ()
   });
   assert.deepEqual(out, [50, 10, 40, 20, 30, 0]);
   assert.equal(most, 2);
+});
+
+Deno.test("console chart axes: a nice top, and its half labelled apart from it", () => {
+  assert.equal(niceCeil(0), 1);
+  assert.equal(niceCeil(0.7), 1);
+  assert.equal(niceCeil(1), 1);
+  assert.equal(niceCeil(1.2), 2);
+  assert.equal(niceCeil(3_100), 5_000);
+  assert.equal(niceCeil(7_000_001), 10_000_000);
+  // An idle chart's axis is 0, 0.5 and 1: three different labels.
+  assert.deepEqual([0, 0.5, 1].map((v) => rate(v, "bytes")), ["0 B/s", "0.5 B/s", "1 B/s"]);
+  assert.equal(bytes(1536), "1.5 KiB");
+  assert.equal(bytes(1023), "1023 B");
+  assert.equal(rate(2.5, "records"), "2.5/s");
 });

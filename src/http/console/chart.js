@@ -47,7 +47,7 @@ export function lineChart(title, { windowMs = 120_000, format = String } = {}) {
     const t0 = now - windowMs;
     let max = 0;
     for (const s of series) for (const [, v] of s.points) max = Math.max(max, v);
-    if (max === 0) max = 1;
+    max = niceCeil(max);
     const x = (t) => PAD_LEFT + ((t - t0) / windowMs) * (WIDTH - PAD_LEFT - 4);
     const y = (v) => 4 + (1 - v / max) * (HEIGHT - PAD_BOTTOM - 8);
     for (const frac of [0, 0.5, 1]) {
@@ -111,4 +111,12 @@ export function seriesStore(keepMs = 120_000) {
       return all.sort((a, b) => last(b) - last(a) || a.name.localeCompare(b.name)).slice(0, limit);
     },
   };
+}
+
+/** The axis top: the least of 1, 2 or 5 times a power of ten at or above `v` (1 for nothing). */
+export function niceCeil(v) {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
 }

@@ -49,12 +49,13 @@ export function bytes(n) {
     v /= 1024;
     u++;
   }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+  const digits = u === 0 && Number.isInteger(v) ? 0 : 1;
+  return `${v.toFixed(digits)} ${units[u]}`;
 }
 
 export function rate(n, unit) {
   if (!Number.isFinite(n)) return "—";
-  return unit === "bytes" ? `${bytes(Math.round(n))}/s` : `${n.toFixed(n < 10 ? 1 : 0)}/s`;
+  return unit === "bytes" ? `${bytes(n)}/s` : `${n.toFixed(n < 10 ? 1 : 0)}/s`;
 }
 
 export function time(ms) {
