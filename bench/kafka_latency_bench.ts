@@ -10,7 +10,8 @@
  * Clients (--client, or SLUICE_LATENCY_CLIENT):
  * - `java` (default): Kafka's own Java client (kafka-clients 4.x, scripts/install-kafka-java.sh),
  *   bench/kafka_latency/LatencyClient.java compiled with javac at bench time. Producer: acks=all,
- *   linger.ms=0, batch.size 16384, no compression, idempotence off, max.in.flight 5; paced in 1 ms
+ *   linger.ms=0, batch.size 256 KiB (with the default 16 KiB the producer tops out below 50% of
+ *   the consumer's rate, Kafka or Sluice), no compression, idempotence off, max.in.flight 5; paced in 1 ms
  *   slices (each slice hands send() every record due by then). Consumer: assigned (no group),
  *   fetch.max.wait.ms 100, fetch.min.bytes 1, max.poll.records 10,000. JVMs: -XX:+UseSerialGC
  *   -Xms256m -Xmx256m. The first WARMUP_SECONDS of each paced run are sent and read but not
@@ -27,7 +28,8 @@
  *    PACED_SECONDS (plus the warm-up). Each record carries a CLOCK_MONOTONIC time (Java: when it
  *    was handed to send(), as Kafka's EndToEndLatency measures; python: when it was due, so a late
  *    producer counts); the consumer's receipt time minus it gives p50, p90, p99, p99.9 and max.
- *    "late" is how far behind its schedule the producer ran at most.
+ *    "late" is how far behind its schedule the producer ran at most; "ack p50/p99" (Java) the
+ *    producer's send()-to-acknowledgement times: the producer's half of the path.
  *
  * With --kafka (or SLUICE_LATENCY_KAFKA=1) the same runs go to Apache Kafka 4.4 too
  * (scripts/kafka_server.ts startKafka, scripts/install-kafka.sh; heap -Xmx1G -Xms1G as
@@ -78,6 +80,9 @@ export interface LatencyRow {
   maxMs: number;
   /** How late the producer ran at most (its own scheduling). */
   producerLateMaxMs: number;
+  /** send() to acknowledgement, p50 and p99 (Java client only): the producer's half. */
+  ackP50Ms?: number;
+  ackP99Ms?: number;
 }
 
 export interface LatencyBenchResult {
@@ -133,6 +138,7 @@ async function pacedRun(
     String(rate),
     String(records),
     String(VALUE_BYTES),
+    String(warmup),
   ]);
   const [c, p] = await Promise.all([consumer.done, producer.done]);
   const lat = last(c);
@@ -146,6 +152,8 @@ async function pacedRun(
     p999Ms: lat.p999Ms,
     maxMs: lat.maxMs,
     producerLateMaxMs: last(p).lateMaxMs,
+    ackP50Ms: last(p).ackP50Ms,
+    ackP99Ms: last(p).ackP99Ms,
   };
 }
 
@@ -256,7 +264,18 @@ export async function runKafkaLatencyBench(opts: {
 }
 
 function rowsTable(rows: readonly LatencyRow[], kafka?: readonly LatencyRow[]): string {
-  const head = ["of max", "records/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "late"];
+  const head = [
+    "of max",
+    "records/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "late",
+    "ack p50",
+    "ack p99",
+  ];
   const line = (who: string, row: LatencyRow) => [
     `${row.fraction * 100}%${who}`,
     String(row.ratePerSec),
@@ -266,6 +285,8 @@ function rowsTable(rows: readonly LatencyRow[], kafka?: readonly LatencyRow[]): 
     fixed(row.p999Ms, 2),
     fixed(row.maxMs, 1),
     fixed(row.producerLateMaxMs, 1),
+    row.ackP50Ms === undefined ? "-" : fixed(row.ackP50Ms, 2),
+    row.ackP99Ms === undefined ? "-" : fixed(row.ackP99Ms, 2),
   ];
   const body: string[][] = [];
   for (const row of rows) {

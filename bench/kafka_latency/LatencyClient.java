@@ -13,17 +13,21 @@
  *   first WARMUP records (by the index in bytes 8-15) are received but not counted: they warm the
  *   JVMs' compilers up. Prints {"ready": true} once its first fetch was answered, then one JSON
  *   object: percentiles (ms), the records counted, the seconds from the first to the last record.
- * - produce BOOTSTRAP TOPIC RATE COUNT SIZE: one producer sends COUNT records of SIZE bytes at RATE
- *   records/s, paced in slices of SLICE_NS (1 ms): at most once a slice it wakes and hands over
+ * - produce BOOTSTRAP TOPIC RATE COUNT SIZE [WARMUP]: one producer sends COUNT records of SIZE
+ *   bytes at RATE records/s, paced in slices of SLICE_NS (1 ms): at most once a slice it wakes and hands over
  *   every record due by then (record i is due at start + i / RATE). Each record carries the time
  *   it was handed to send() (Kafka's EndToEndLatency measures from there too) and its index i; how
- *   late the producer ran behind the due times at most is printed (lateMaxMs), apart.
+ *   late the producer ran behind the due times at most is printed (lateMaxMs), apart, and the
+ *   send()-to-acknowledgement percentiles of the records after WARMUP (ackP50Ms, ackP99Ms: the
+ *   producer's half of the path, its own queueing included).
  * - drain BOOTSTRAP TOPIC COUNT START: as consume, on records written before it started (the
  *   consumer's max-rate run).
  * - fill BOOTSTRAP TOPIC COUNT SIZE: COUNT records as fast as possible, then flush.
  *
  * Producer: acks=all, linger.ms=0 (what accumulates while requests are in flight is batched
- * anyway), batch.size 16384 (the default), compression none, idempotence off, max.in.flight 5.
+ * anyway), batch.size 262144 (-Dlatency.batch.size; with the default 16384 and 5 requests in
+ * flight the producer tops out below half the consumer's rate on 2 cores, against Kafka as against
+ * Sluice), compression none, idempotence off, max.in.flight 5.
  * Consumer: fetch.max.wait.ms 100, fetch.min.bytes 1, max.poll.records 10000, no group.
  * On failure: {"error": "..."} and exit code 1.
  */
@@ -56,6 +60,7 @@ public final class LatencyClient {
     p.put("bootstrap.servers", bootstrap);
     p.put("acks", "all");
     p.put("linger.ms", "0");
+    p.put("batch.size", System.getProperty("latency.batch.size", "262144"));
     p.put("compression.type", "none");
     p.put("enable.idempotence", "false");
     p.put("max.in.flight.requests.per.connection", "5");
@@ -158,8 +163,11 @@ public final class LatencyClient {
   }
 
   static String produce(String bootstrap, String topic, double rate, int count, int size,
-      boolean paced) throws Exception {
+      int warmup, boolean paced) throws Exception {
     AtomicReference<Exception> error = new AtomicReference<>();
+    // Send-to-acknowledgement times (the callbacks run on the producer's one I/O thread).
+    long[] acks = new long[count];
+    long[] acked = new long[1];
     long lateMax = 0;
     long start;
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps(bootstrap))) {
@@ -185,10 +193,14 @@ public final class LatencyClient {
         }
         int due = paced ? (int) Math.min(count, Math.floor((now - start) / intervalNs) + 1) : count;
         for (; i < due; i++) {
-          producer.send(new ProducerRecord<>(topic, 0, null, value(size, System.nanoTime(), i)),
-              (m, e) -> {
-                if (e != null) error.compareAndSet(null, e);
-              });
+          final long sentAt = System.nanoTime();
+          final int index = i;
+          producer.send(new ProducerRecord<>(topic, 0, null, value(size, sentAt, i)), (m, e) -> {
+            if (e != null) error.compareAndSet(null, e);
+            else if (index >= warmup && acked[0] < acks.length) {
+              acks[(int) acked[0]++] = System.nanoTime() - sentAt;
+            }
+          });
         }
         if (paced) {
           lateMax = Math.max(lateMax, System.nanoTime() - (start + (long) ((due - 1) * intervalNs)));
@@ -198,8 +210,12 @@ public final class LatencyClient {
     }
     if (error.get() != null) throw error.get();
     double seconds = (System.nanoTime() - start) / 1e9;
-    return String.format("{\"records\": %d, \"seconds\": %.6f, \"lateMaxMs\": %.4f}", count + 1,
-        seconds, lateMax / 1e6);
+    int n = (int) acked[0];
+    Arrays.sort(acks, 0, n);
+    return String.format(
+        "{\"records\": %d, \"seconds\": %.6f, \"lateMaxMs\": %.4f, \"ackP50Ms\": %.4f, "
+            + "\"ackP99Ms\": %.4f}",
+        count + 1, seconds, lateMax / 1e6, percentile(acks, n, 50), percentile(acks, n, 99));
   }
 
   static byte[] value(int size, long due, long index) {
@@ -226,11 +242,11 @@ public final class LatencyClient {
           break;
         case "produce":
           out = produce(bootstrap, topic, Double.parseDouble(args[3]), Integer.parseInt(args[4]),
-              Integer.parseInt(args[5]), true);
+              Integer.parseInt(args[5]), args.length > 6 ? Integer.parseInt(args[6]) : 0, true);
           break;
         case "fill":
           out = produce(bootstrap, topic, 1, Integer.parseInt(args[3]), Integer.parseInt(args[4]),
-              false);
+              0, false);
           break;
         default:
           throw new IllegalArgumentException("unknown mode " + mode);
