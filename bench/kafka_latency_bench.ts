@@ -14,7 +14,7 @@
  *   the consumer's rate, Kafka or Sluice), no compression, idempotence off, max.in.flight 5; paced in 1 ms
  *   slices (each slice hands send() every record due by then). Consumer: assigned (no group),
  *   fetch.max.wait.ms 100, fetch.min.bytes 1, max.poll.records 10,000. JVMs: -XX:+UseSerialGC
- *   -Xms256m -Xmx256m. The first WARMUP_SECONDS of each paced run are sent and read but not
+ *   -Xms1g -Xmx1g. The first WARMUP_SECONDS of each paced run are sent and read but not
  *   counted (the JVMs compile their hot paths then).
  * - `python`: librdkafka 2.0.2 through /usr/bin/python3 confluent-kafka (bench/kafka_latency.py;
  *   its header has its settings). It cannot keep its schedule from about 50% of the consumer's max

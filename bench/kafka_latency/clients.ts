@@ -6,8 +6,8 @@
  * - `java` (the default): Kafka's own Java client, kafka-clients 4.x
  *   (bench/kafka_latency/LatencyClient.java), compiled here with javac against the jars of
  *   scripts/install-kafka-java.sh (else those of scripts/install-kafka.sh) into a temporary
- *   directory, run with a small fixed heap and the serial collector (two JVMs share 2 cores with
- *   the server). It keeps up with the paced rates the Python client cannot (>= 50% of the
+ *   directory, run with a fixed heap and the serial collector (two JVMs share 2 cores with the
+ *   server). It keeps up with the paced rates the Python client cannot (>= 50% of the
  *   consumer's max rate), and skips a warm-up of WARMUP_SECONDS of each paced run (JIT).
  * - `python`: librdkafka 2.0.2 through /usr/bin/python3 confluent-kafka (bench/kafka_latency.py).
  *   It falls seconds behind its schedule from about 50% of the consumer's max rate on 2 cores.
@@ -22,11 +22,16 @@ export type LatencyClientKind = "java" | "python";
 
 /** A client process that has not answered in this long is killed. */
 const CLIENT_TIMEOUT_MS = 180_000;
-/** JVM options of the Java client processes (two of them share the cores with the server). */
+/**
+ * JVM options of the Java client processes (two of them share the cores with the server): the
+ * serial collector (no GC threads competing for the cores) and a fixed 1 GiB heap: with 256 MiB a
+ * producer that falls behind (its queue up to buffer.memory, every queued record's callback) spent
+ * seconds in full collections.
+ */
 const JVM_OPTIONS = [
   "-XX:+UseSerialGC",
-  "-Xms256m",
-  "-Xmx256m",
+  "-Xms1g",
+  "-Xmx1g",
   "-XX:+AlwaysPreTouch",
   "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
 ];
