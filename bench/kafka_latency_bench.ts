@@ -119,8 +119,9 @@ async function pacedRun(
   fraction: number,
   rate: number,
   seconds: number,
+  warmupSeconds: number,
 ): Promise<LatencyRow> {
-  const warmup = client.warmup ? Math.round(rate * WARMUP_SECONDS) : 0;
+  const warmup = client.warmup ? Math.round(rate * warmupSeconds) : 0;
   const records = Math.max(1, Math.round(rate * seconds)) + warmup;
   const consumer = runClient(client, [
     "consume",
@@ -184,9 +185,13 @@ export async function runKafkaLatencyBench(opts: {
   client?: LatencyClientKind;
   /** The same runs against Apache Kafka too (default: SLUICE_LATENCY_KAFKA=1). */
   kafka?: boolean;
-  /** Overrides (tests): records of the max-rate run, seconds of each paced run, fractions. */
+  /**
+   * Overrides (tests): records of the max-rate run, seconds of each paced run and of its warm-up,
+   * fractions.
+   */
   maxRateRecords?: number;
   pacedSeconds?: number;
+  warmupSeconds?: number;
   fractions?: readonly number[];
 }): Promise<LatencyBenchResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -230,20 +235,37 @@ export async function runKafkaLatencyBench(opts: {
       }
       const fractions = opts.fractions ?? LATENCY_FRACTIONS;
       const seconds = opts.pacedSeconds ?? PACED_SECONDS[size];
+      const warmupSeconds = opts.warmupSeconds ?? WARMUP_SECONDS;
       for (let i = 0; i < fractions.length; i++) {
         const fraction = fractions[i];
         const rate = Math.max(1, Math.round(result.consumerMaxRatePerSec * fraction));
         const topic = `latency-${Math.round(fraction * 1000)}`;
         const sluiceRun = async () => {
           await createTopic(server.url, topic, 1);
-          const row = await pacedRun(client, bootstrap, topic, fraction, rate, seconds);
+          const row = await pacedRun(
+            client,
+            bootstrap,
+            topic,
+            fraction,
+            rate,
+            seconds,
+            warmupSeconds,
+          );
           result.rows.push(row);
           log(rowLine("sluice", row));
         };
         const kafkaRun = async () => {
           if (kafka === undefined) return;
           // Kafka makes the topic at the consumer's first metadata request (auto-create).
-          const row = await pacedRun(client, kafka.bootstrap, topic, fraction, rate, seconds);
+          const row = await pacedRun(
+            client,
+            kafka.bootstrap,
+            topic,
+            fraction,
+            rate,
+            seconds,
+            warmupSeconds,
+          );
           result.kafka!.rows.push(row);
           log(rowLine("kafka", row));
         };

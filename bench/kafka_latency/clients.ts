@@ -32,7 +32,6 @@ const JVM_OPTIONS = [
   "-XX:+UseSerialGC",
   "-Xms1g",
   "-Xmx1g",
-  "-XX:+AlwaysPreTouch",
   "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
 ];
 
