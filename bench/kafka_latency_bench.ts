@@ -233,6 +233,9 @@ export async function runKafkaLatencyBench(opts: {
           }/s`,
         );
       }
+      // The max-rate runs left 100+ MB of dirty pages (each broker's log): written back now, not
+      // by the kernel's flusher in the middle of a paced run (30 s later, on one side only).
+      await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output().catch(() => {});
       const fractions = opts.fractions ?? LATENCY_FRACTIONS;
       const seconds = opts.pacedSeconds ?? PACED_SECONDS[size];
       const warmupSeconds = opts.warmupSeconds ?? WARMUP_SECONDS;
