@@ -45,8 +45,10 @@
  *   <= 3 s with default settings), with the default broker.session.timeout.ms and with 2000.
  *   Rows `cluster.*`; skipped, with a note, without etcd or python3-confluent-kafka.
  * - kafka-latency (bench/kafka_latency_bench.ts; only when named): end-to-end latency over the
- *   Kafka protocol, librdkafka producer and consumer in their own processes: the consumer's max
- *   rate, then producers paced at 10, 25, 50 and 75% of it, p50/p99/p99.9/max of send-to-receipt.
+ *   Kafka protocol, producer and consumer in their own processes (Kafka's Java client by default,
+ *   librdkafka with SLUICE_LATENCY_CLIENT=python; docs/bench/kafka_latency.md): the consumer's max
+ *   rate, then producers paced at 10, 25, 50 and 75% of it, p50/p99/p99.9/max of send-to-receipt;
+ *   SLUICE_LATENCY_KAFKA=1 runs the same against Apache Kafka beside it.
  * - peers (bench/peers.ts): Redis Streams and NATS JetStream when installed, each set beside a
  *   Sluice scenario; with --kafka also a live Kafka at KAFKA_BROKERS (bench/kafka_bench.ts).
  * - crc32c (bench/crc32c_bench.ts) and record (bench/record_bench.ts): mitata micro benches, run by

@@ -34,8 +34,8 @@ export const MICRO_SUITES: readonly Suite[] = ["index", "crc32c", "record"];
 /**
  * Suites that run only when --scenario names them: `kafka` starts an Apache Kafka broker (a JVM
  * with a 1 GiB heap) and runs Kafka's Java tools beside Sluice, minutes in the full run; `cluster`
- * starts etcd and Sluice clusters and kills brokers, minutes too; `kafka-latency` paces librdkafka
- * producers for about a minute (bench/kafka_latency_bench.ts).
+ * starts etcd and Sluice clusters and kills brokers, minutes too; `kafka-latency` paces Kafka Java
+ * client producers for a few minutes (bench/kafka_latency_bench.ts).
  */
 export const OPT_IN_SUITES: readonly Suite[] = ["kafka", "cluster", "kafka-latency"];
 
@@ -53,7 +53,8 @@ function usage(): string {
   NAME: a suite (${SUITES.join(", ")}) or a group (${groups.join(", ")});
   only when named: ${OPT_IN_SUITES.join(", ")} (kafka: Apache Kafka 4.4 beside Sluice;
   cluster: 3 brokers against one, replication lag, failover;
-  kafka-latency: end-to-end latency of paced librdkafka producers, 10-75% of the consumer's rate)
+  kafka-latency: end-to-end latency of paced producers (Kafka's Java client; SLUICE_LATENCY_CLIENT=
+  python: librdkafka), 10-75% of the consumer's rate; SLUICE_LATENCY_KAFKA=1: Kafka beside it)
   --kafka needs ${KAFKA_BROKERS_ENV}=host:port[,host:port]; results go to bench/results or $${RESULTS_DIR_ENV}`;
 }
 

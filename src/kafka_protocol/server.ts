@@ -16,9 +16,10 @@
  * - responses: every response frame holds its bytes in KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX from
  *   when it is built until the socket has taken each chunk (or the connection closes). A Fetch
  *   reserves before it reads (context.responseBytes) and reads no more than it got, past one
- *   batch. A connection serves its next request only once its socket has taken the previous
- *   response (down to the socket's high-water mark), so a client that never reads holds one
- *   response; after `idleMs` with nothing taken it is closed ("idle"), which gives that back.
+ *   batch. A connection serves its next request only once its socket has taken its previous
+ *   responses down to RESPONSE_AHEAD_BYTES (small answers go on at once), so a client that never
+ *   reads holds at most that and one response; after `idleMs` with nothing taken it is closed
+ *   ("idle"), which gives that back.
  *
  * With `tls` (a PEM certificate and key) the listener speaks TLS (Kafka's SSL, or SASL_SSL with
  * `auth`): everything below sees the decrypted bytes; a failed handshake (a plaintext client, a
@@ -123,6 +124,13 @@ export interface KafkaServer {
 const API_VERSIONS_KEY = 18;
 /** How long a connection closed after a SASL failure response may take to read it. */
 const LINGER_MS = 2_000;
+/**
+ * Response bytes a connection may have handed to its socket, not yet taken, and still serve its
+ * next request without waiting for them. Small answers (produce acknowledgements, the fetches of a
+ * consumer that keeps up) never wait: on Deno a write resolves a turn of the event loop after the
+ * kernel took it, and each of a producer's pipelined requests (5 in flight) would wait that turn.
+ */
+const RESPONSE_AHEAD_BYTES = 64 * 1024;
 
 /** What every connection shares: the memory budgets, and who waits for request memory. */
 interface Shared {
@@ -332,7 +340,8 @@ class Connection {
           for (const c of response) size += c.buffer.byteLength;
           if (size > reserved) this.#responseBytes.force(size - reserved);
           else this.#responseBytes.release(reserved - size);
-          await this.#conn.write(response, this.#taken);
+          const written = this.#conn.write(response, this.#taken);
+          if (this.#responseBytes.held > RESPONSE_AHEAD_BYTES) await written;
         }
         const after = this.#sasl.closeAfterResponse;
         if (after !== null) this.close(after.reason, after.kind, true);
