@@ -9,12 +9,17 @@
  *                                             (topic_files.ts)
  * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
  *                                             topic was created (kept for an operator, not served)
- * ```
  * topic.json's `config` holds the topic's overrides only (topic_overrides.ts), as Kafka's strings;
  * a file without `version` (written before overrides were kept) holds every key filled in, and
  * its overrides are taken to be the keys that differ from the built-in defaults.
  *
- * topic.json is written by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
+ * <dataDir>/topics.journal                      creates and deletes not yet checkpointed into
+ *                                             topics/ (topic_journal.ts)
+ * ```
+ * A create is durable once its journal record is (one fdatasync, shared by the creates of one
+ * round); its directories and topic.json are made after it, without fsyncs, and the journal makes
+ * them again after a crash (topic_journal_replay.ts). An alter or CreatePartitions writes topic.json
+ * by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
  * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
  * [a-zA-Z0-9._-], not "." or "..", so it can never name a parent or another directory.
  */
@@ -38,11 +43,14 @@ import {
 import {
   closeLogsInSlices,
   makePartitionDirs,
+  makeTopicFiles,
   markCleanShutdown,
   takeCleanShutdown,
   topicFileBytes,
   writeTopicFile,
 } from "./topic_files.ts";
+import { TopicJournal } from "./topic_journal.ts";
+import { replayTopicJournal } from "./topic_journal_replay.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
 import type { LogConfig } from "../storage/log_config.ts";
@@ -118,6 +126,8 @@ export class TopicRegistry {
   #lazy = false;
   /** Compacts the logs whose cleanup.policy holds compact; every log is registered with it. */
   readonly cleaner: CleanerManager;
+  /** Where creates and deletes become durable first (set by open). */
+  #journal!: TopicJournal;
 
   private constructor(readonly dataDir: string, options: RegistryOptions) {
     this.#topicsDir = joinPath(dataDir, "topics");
@@ -138,6 +148,14 @@ export class TopicRegistry {
     const registry = new TopicRegistry(dataDir, options);
     makeDir(registry.#topicsDir);
     registry.#lazy = takeCleanShutdown(dataDir);
+    // Creates and deletes a crash left in the journal are redone on topics/ first.
+    replayTopicJournal(dataDir, registry.#topicsDir, options.logger, options.clock.nowMs());
+    registry.#journal = TopicJournal.open({
+      dataDir,
+      topicsDir: registry.#topicsDir,
+      logger: options.logger,
+      settled: (name) => registry.#nameOps.get(name),
+    });
     // A delete interrupted by a crash finishes now.
     if (pathExists(registry.#deletedDir)) removeTree(registry.#deletedDir);
     for (const name of listDir(registry.#topicsDir).sort()) {
@@ -376,20 +394,29 @@ export class TopicRegistry {
     // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
     // would come back under the new topic. It is moved aside, not removed: it may hold data.
     if (pathExists(dir)) this.#setAside(dir, topicName);
+    // Durable from here (the journal's round): the files below are made again after a crash.
+    await this.#journal.write({
+      op: "create",
+      name: topicName,
+      partitions,
+      config: meta.overrides,
+      createdMs: meta.createdMs,
+      id,
+    });
     const logs: PartitionLog[] = [];
     try {
-      makeDir(dir);
-      await makePartitionDirs(dir, 0, partitions);
+      await makeTopicFiles(dir, meta);
       await this.#openLogs(meta, "create", logs);
-      await writeTopicFile(dir, meta, this.#topicsDir);
     } catch (err) {
-      // Nothing of a failed create stays open or on disk: its descriptors are released and its
-      // directory removed, so the next create (or restart) starts clean.
+      // Nothing of a failed create stays open or on disk: its descriptors are released, its
+      // directory removed and its journal record undone, so the next create (or restart) starts
+      // clean.
       await Promise.allSettled(logs.map((log) => log.close()));
       try {
         removeTree(dir);
+        await this.#journal.write({ op: "delete", name: topicName, id });
       } catch (cleanup) {
-        this.#options.logger.warn("could not remove a failed create's directory", {
+        this.#options.logger.warn("could not undo a failed create", {
           dir,
           error: String(cleanup),
         });
@@ -439,6 +466,8 @@ export class TopicRegistry {
       const dir = joinPath(this.#topicsDir, topicName);
       try {
         writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+        // The topic's own entry: a create's is durable in the journal until its checkpoint.
+        syncDir(this.#topicsDir);
       } catch (err) {
         throw storageFailure(err, `writing the configs of topic ${topicName}`, {
           topic: topicName,
@@ -484,7 +513,7 @@ export class TopicRegistry {
         }
         await makePartitionDirs(dir, topic.logs.length, total);
         await this.#openLogs(meta, "create", logs, topic.logs.length);
-        await writeTopicFile(dir, meta);
+        await writeTopicFile(dir, meta, this.#topicsDir);
       } catch (err) {
         await Promise.allSettled(logs.map((log) => log.delete()));
         throw storageFailure(err, `adding partitions to topic ${topicName}`, {
@@ -530,6 +559,13 @@ export class TopicRegistry {
       this.#topics.delete(topic.name);
       await Promise.all(topic.logs.map((log) => this.cleaner.unregister(log)));
       await closeLogsInSlices(topic.logs, this.#options.logger, topic.name);
+      // Durable from here: an open after a crash finishes the delete from the journal.
+      await this.#journal.write({
+        op: "delete",
+        name: topic.name,
+        id: topic.meta.id,
+        keep: options.setAside === true ? true : undefined,
+      });
       if (options.setAside === true) {
         // Served no more, but kept for an operator (orphaned/<topic>-<ms>): see the doc above.
         this.#setAside(joinPath(this.#topicsDir, topic.name), topic.name);
@@ -561,6 +597,7 @@ export class TopicRegistry {
     const logs = [...this.#topics.values()].flatMap((t) => t.logs);
     await Promise.all(logs.map((log) => log.close()));
     await Promise.all([...this.#removals]);
+    await this.#journal.close();
     // A read-only log wrote no checkpoint: the next open must recover it.
     if (logs.every((log) => log.state !== "read-only")) {
       markCleanShutdown(this.dataDir, this.#options.clock.nowMs());

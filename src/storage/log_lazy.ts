@@ -11,13 +11,14 @@
  *   its directory's name picks, not at one interval for all: thousands of partitions loaded by
  *   timers due at the same moment would hold up the event loop together.
  * - A new log (an empty directory) has one segment without files: its first append creates the
- *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does,
- *   so a partition never written costs one directory.
+ *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does, and the two above
+ *   it (a new topic's directories are made without fsyncs: src/broker/topic_journal.ts), so a
+ *   partition never written costs one directory and no fsync.
  */
 import type { SluiceError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
-import { pathExists, syncDir } from "../runtime/fs.ts";
+import { parentDir, pathExists, syncDir } from "../runtime/fs.ts";
 import type { LogConfig } from "./log_config.ts";
 import type { LogFiles } from "./log_files.ts";
 import { freshLoad, type LoadResult, loadSegments } from "./log_loader.ts";
@@ -62,15 +63,18 @@ export function firstRetentionDelayMs(dir: string, intervalMs: number): number {
 
 /**
  * Creates the files of a segment that has none (a new log's first), empty, and fsyncs its
- * directory so that they survive a power loss once data is flushed (the directory's own entry
- * was fsynced by whoever made it: the topic's create, or the loader). Throws a typed error
- * (INSUFFICIENT_STORAGE on a full disk) naming the file.
+ * directory, its parent and its parent's parent, so that they survive a power loss once data is
+ * flushed: a new topic's directories were made without fsyncs (its journal record is what made it
+ * durable). Throws a typed error (INSUFFICIENT_STORAGE on a full disk) naming the file.
  */
 export function createSegmentFiles(segment: Segment, dir: string): void {
   try {
     segment.truncateLog(0);
     segment.persistIndexes(false);
     syncDir(dir);
+    const parent = parentDir(dir);
+    syncDir(parent);
+    syncDir(parentDir(parent));
   } catch (err) {
     throw storageFailure(err, `creating segment ${segment.logPath}`, { file: segment.logPath });
   }
