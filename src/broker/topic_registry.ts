@@ -108,6 +108,8 @@ export interface RegistryOptions {
    * on read).
    */
   logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs" | "verifyCrcOnRead">>;
+  /** Topic journal records before a checkpoint (TOPIC_JOURNAL_RECORDS_MAX). */
+  journalRecordsMax?: number;
 }
 
 export class TopicRegistry {
@@ -154,6 +156,7 @@ export class TopicRegistry {
       dataDir,
       topicsDir: registry.#topicsDir,
       logger: options.logger,
+      recordsMax: options.journalRecordsMax,
       settled: (name) => registry.#nameOps.get(name),
     });
     // A delete interrupted by a crash finishes now.
