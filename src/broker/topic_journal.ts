@@ -40,6 +40,7 @@ import { crc32c } from "../record/crc32c.ts";
 import {
   closeFile,
   type FileHandle,
+  fileSize,
   joinPath,
   openReadWrite,
   pathExists,
@@ -49,7 +50,6 @@ import {
   syncDir,
   syncDirAsync,
   syncPathAsync,
-  truncateFile,
   writeAt,
 } from "../runtime/fs.ts";
 import { storageFailure } from "../storage/segment.ts";
@@ -160,12 +160,30 @@ export class TopicJournal {
     return new TopicJournal(options);
   }
 
-  /** Creates the journal file empty, durably (its entry in the data dir fsynced). */
+  /**
+   * Opens the journal empty: a file there (applied by the open) is zeroed in place, keeping its
+   * space; a new one is created and its entry in the data dir fsynced.
+   */
   #startFile(): FileHandle {
+    const existed = pathExists(this.#path);
     const file = openReadWrite(this.#path);
-    truncateFile(file, 0);
-    syncDir(this.#options.dataDir);
-    return file;
+    try {
+      if (!existed) {
+        syncDir(this.#options.dataDir);
+        return file;
+      }
+      const size = fileSize(file);
+      // Whole: records written later must not run into an older record left after them.
+      for (let at = 0; at < size; at += TOPIC_JOURNAL_GROW_BYTES) {
+        writeAt(file, new Uint8Array(Math.min(TOPIC_JOURNAL_GROW_BYTES, size - at)), at);
+      }
+      syncDataNow(file);
+      this.#allocated = size;
+      return file;
+    } catch (err) {
+      closeFile(file);
+      throw err;
+    }
   }
 
   /**

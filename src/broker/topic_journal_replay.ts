@@ -1,6 +1,6 @@
 /**
  * Applying the topic journal at open (topic_journal.ts): what a crash left in it is redone on
- * topics/, durably, and the journal removed, before the registry reads topics/.
+ * topics/, durably, before the registry reads topics/; the journal then starts empty.
  *
  * The last record of each name decides (a name's creates and deletes ran one after another):
  *
@@ -27,7 +27,12 @@ import {
   syncPath,
   writeFileAtomic,
 } from "../runtime/fs.ts";
-import { decodeJournal, journalFiles, type JournalRecord } from "./topic_journal.ts";
+import {
+  decodeJournal,
+  journalFiles,
+  type JournalRecord,
+  TOPIC_JOURNAL_OLD_FILE,
+} from "./topic_journal.ts";
 import { topicFileBytes } from "./topic_files.ts";
 
 /** topic.json's id and partition count, or undefined when missing or unreadable. */
@@ -44,7 +49,8 @@ function readTopicFile(dir: string): { id: string; partitions: number } | undefi
 }
 
 /**
- * Applies and removes the journal files of `dataDir`; returns how many names it applied.
+ * Applies the journal files of `dataDir` (the old one removed after); returns how many names it
+ * applied.
  * `nowMs` names directories moved aside.
  */
 export function replayTopicJournal(
@@ -100,7 +106,9 @@ export function replayTopicJournal(
     }
   }
   syncDir(topicsDir);
-  for (const path of files) removeFile(path);
+  // The current file stays, its space kept (a full disk must not get room from a restart): the
+  // journal's open zeroes it.
+  for (const path of files) if (path.endsWith(TOPIC_JOURNAL_OLD_FILE)) removeFile(path);
   syncDir(dataDir);
   logger.info("applied the topic journal", { topics: last.size });
   return last.size;
