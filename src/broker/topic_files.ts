@@ -25,6 +25,7 @@ import {
   makeDirIn,
   pathExists,
   removeFile,
+  renamePath,
   syncDir,
   syncDirAsync,
   writeFileAtomic,
@@ -50,13 +51,22 @@ export async function makePartitionDirs(dir: string, from: number, to: number): 
 }
 
 /**
- * A new topic's directory `dir`, its partition directories and topic.json, made without fsyncs:
- * its topic journal record, durable before this runs, makes them again after a crash.
+ * A new topic's directory `dir`, its partition directories and topic.json, made without fsyncs
+ * while its topic journal record becomes durable (`durable`): topic.json is written under a
+ * temporary name and renamed once it is, so a crash before leaves a directory without topic.json
+ * (not served, moved aside by the next create of the name); after, the journal makes them again.
  */
-export async function makeTopicFiles(dir: string, meta: TopicMeta): Promise<void> {
+export async function makeTopicFiles(
+  dir: string,
+  meta: TopicMeta,
+  durable: Promise<void>,
+): Promise<void> {
   makeDirIn(dir);
   await makePartitionDirs(dir, 0, meta.partitions);
-  writeFileNow(joinPath(dir, "topic.json"), topicFileBytes(meta));
+  const path = joinPath(dir, "topic.json");
+  writeFileNow(`${path}.tmp`, topicFileBytes(meta));
+  await durable;
+  renamePath(`${path}.tmp`, path);
 }
 
 /** Closes `logs` a slice at a time; failures are logged (a deleted topic's logs go anyway). */

@@ -46,6 +46,7 @@ import {
   pathExists,
   removeFile,
   renamePath,
+  syncData,
   syncDataNow,
   syncDir,
   syncDirAsync,
@@ -140,7 +141,8 @@ export class TopicJournal {
   /** Names the current file holds a record of, and the ids of those it creates. */
   #names = new Map<string, string | undefined>();
   #waiters: Waiter[] = [];
-  #roundQueued = false;
+  /** A round's fdatasync is running. */
+  #syncing = false;
   /** A failed fdatasync or checkpoint: nothing more is appended (its outcome is unknown). */
   #failed: Error | undefined;
   #checkpoint: Promise<void> | undefined;
@@ -212,30 +214,35 @@ export class TopicJournal {
     this.#names.set(record.name, record.op === "create" ? record.id : undefined);
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
-      if (this.#roundQueued) return;
-      this.#roundQueued = true;
-      // After what runs now: records appended by creates started together share the round.
-      queueMicrotask(() => this.#round());
+      if (!this.#syncing) void this.#rounds();
     });
   }
 
-  #round(): void {
-    this.#roundQueued = false;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    try {
-      // Inline: one fdatasync costs about what a thread-pool hop does (bench/topics_bench.ts).
-      syncDataNow(this.#file);
-    } catch (err) {
-      this.#failed = err as Error;
-      this.#options.logger.error("topic journal fdatasync failed; topics cannot change", {
-        error: String(err),
-      });
-      const failure = storageFailure(err, "syncing the topic journal", { file: this.#path });
-      for (const w of waiters) w.reject(failure);
-      return;
+  /**
+   * fdatasync rounds, one at a time, until no record waits: each covers every record appended
+   * before it began. It runs off the event loop, so a create makes its files meanwhile.
+   */
+  async #rounds(): Promise<void> {
+    this.#syncing = true;
+    while (this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      try {
+        await syncData(this.#file);
+      } catch (err) {
+        this.#failed = err as Error;
+        this.#syncing = false;
+        this.#options.logger.error("topic journal fdatasync failed; topics cannot change", {
+          error: String(err),
+        });
+        const failure = storageFailure(err, "syncing the topic journal", { file: this.#path });
+        for (const w of [...waiters, ...this.#waiters]) w.reject(failure);
+        this.#waiters = [];
+        return;
+      }
+      for (const w of waiters) w.resolve();
     }
-    for (const w of waiters) w.resolve();
+    this.#syncing = false;
     const max = this.#options.recordsMax ?? TOPIC_JOURNAL_RECORDS_MAX;
     if (this.#records >= max && this.#checkpoint === undefined) this.#startCheckpoint();
   }

@@ -397,8 +397,9 @@ export class TopicRegistry {
     // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
     // would come back under the new topic. It is moved aside, not removed: it may hold data.
     if (pathExists(dir)) this.#setAside(dir, topicName);
-    // Durable from here (the journal's round): the files below are made again after a crash.
-    await this.#journal.write({
+    // Durable once the journal's round covering it ends; the files are made meanwhile, topic.json
+    // under a temporary name until then (a crash before leaves no topic.json: not served).
+    const durable = this.#journal.write({
       op: "create",
       name: topicName,
       partitions,
@@ -408,13 +409,13 @@ export class TopicRegistry {
     });
     const logs: PartitionLog[] = [];
     try {
-      await makeTopicFiles(dir, meta);
+      await makeTopicFiles(dir, meta, durable);
       await this.#openLogs(meta, "create", logs);
     } catch (err) {
       // Nothing of a failed create stays open or on disk: its descriptors are released, its
       // directory removed and its journal record undone, so the next create (or restart) starts
       // clean.
-      await Promise.allSettled(logs.map((log) => log.close()));
+      await Promise.allSettled([durable, ...logs.map((log) => log.close())]);
       try {
         removeTree(dir);
         await this.#journal.write({ op: "delete", name: topicName, id });
