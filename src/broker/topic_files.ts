@@ -22,7 +22,9 @@ import { PARTITION_DIRS_PER_SLICE } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import {
   joinPath,
+  makeDir,
   makeDirIn,
+  parentDir,
   pathExists,
   removeFile,
   renamePath,
@@ -120,6 +122,28 @@ export function topicFileBytes(
     id: meta.id,
   };
   return new TextEncoder().encode(JSON.stringify(file, null, 2));
+}
+
+/**
+ * An altered topic's topic.json, written durably (tmp + fsync + rename + `dir` fsync), and
+ * `topicsDir` fsynced: the topic's own entry may be the topic journal's still to make durable.
+ */
+export function rewriteTopicFile(dir: string, meta: TopicMeta, topicsDir: string): void {
+  writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+  syncDir(topicsDir);
+}
+
+/**
+ * Moves `dir` (a topic's directory) to `<dataDir>/orphaned/<name>`, durably (its parent fsynced):
+ * kept for an operator, not served. Returns where it went.
+ */
+export function setAsideDir(dataDir: string, dir: string, name: string): string {
+  const orphaned = joinPath(dataDir, "orphaned");
+  makeDir(orphaned);
+  const to = joinPath(orphaned, name);
+  renamePath(dir, to);
+  syncDir(parentDir(dir));
+  return to;
 }
 
 /**

@@ -36,17 +36,16 @@ import {
   removeTree,
   removeTreeAsync,
   renamePath,
-  syncDir,
   syncDirAsync,
-  writeFileAtomic,
 } from "../runtime/fs.ts";
 import {
   closeLogsInSlices,
   makePartitionDirs,
   makeTopicFiles,
   markCleanShutdown,
+  rewriteTopicFile,
+  setAsideDir,
   takeCleanShutdown,
-  topicFileBytes,
   writeTopicFile,
 } from "./topic_files.ts";
 import { TopicJournal } from "./topic_journal.ts";
@@ -293,11 +292,7 @@ export class TopicRegistry {
   }
 
   #setAside(dir: string, topicName: string): void {
-    const orphaned = joinPath(this.dataDir, "orphaned");
-    makeDir(orphaned);
-    const to = joinPath(orphaned, `${topicName}-${this.#options.clock.nowMs()}`);
-    renamePath(dir, to);
-    syncDir(this.#topicsDir);
+    const to = setAsideDir(this.dataDir, dir, `${topicName}-${this.#options.clock.nowMs()}`);
     this.#options.logger.warn("moved a topic directory aside: it is no longer served", {
       from: dir,
       to,
@@ -469,9 +464,7 @@ export class TopicRegistry {
       const meta: TopicMeta = { ...topic.meta, ...parsed };
       const dir = joinPath(this.#topicsDir, topicName);
       try {
-        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
-        // The topic's own entry: a create's is durable in the journal until its checkpoint.
-        syncDir(this.#topicsDir);
+        rewriteTopicFile(dir, meta, this.#topicsDir);
       } catch (err) {
         throw storageFailure(err, `writing the configs of topic ${topicName}`, {
           topic: topicName,
