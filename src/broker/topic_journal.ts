@@ -133,7 +133,8 @@ interface Waiter {
 }
 
 export class TopicJournal {
-  #file: FileHandle;
+  /** Opened at the first record (a start finds none: no descriptor, no fsync until a create). */
+  #file: FileHandle | undefined;
   #size = 0;
   /** Bytes of the file written so far: records, then zeros. */
   #allocated = 0;
@@ -154,7 +155,8 @@ export class TopicJournal {
     this.#options = options;
     this.#path = joinPath(options.dataDir, TOPIC_JOURNAL_FILE);
     this.#oldPath = joinPath(options.dataDir, TOPIC_JOURNAL_OLD_FILE);
-    this.#file = this.#startFile();
+    // A journal file the open applied is zeroed now; a new one is made at the first record.
+    if (pathExists(this.#path)) this.#file = this.#startFile();
   }
 
   /** A new, empty journal (the registry's open applied and removed any before). */
@@ -200,11 +202,12 @@ export class TopicJournal {
     }
     const bytes = encodeJournalRecord(record);
     try {
+      this.#file ??= this.#startFile();
       while (this.#size + bytes.length > this.#allocated) {
-        writeAt(this.#file, new Uint8Array(TOPIC_JOURNAL_GROW_BYTES), this.#allocated);
+        writeAt(this.#file!, new Uint8Array(TOPIC_JOURNAL_GROW_BYTES), this.#allocated);
         this.#allocated += TOPIC_JOURNAL_GROW_BYTES;
       }
-      writeAt(this.#file, bytes, this.#size);
+      writeAt(this.#file!, bytes, this.#size);
     } catch (err) {
       // Nothing of this record counts: the next one overwrites whatever part was written.
       return Promise.reject(storageFailure(err, "writing the topic journal", { file: this.#path }));
@@ -228,7 +231,7 @@ export class TopicJournal {
       const waiters = this.#waiters;
       this.#waiters = [];
       try {
-        await syncData(this.#file);
+        await syncData(this.#file!);
       } catch (err) {
         this.#failed = err as Error;
         this.#syncing = false;
@@ -251,7 +254,7 @@ export class TopicJournal {
   #startCheckpoint(): void {
     const names = this.#names;
     try {
-      closeFile(this.#file);
+      closeFile(this.#file!);
       renamePath(this.#path, this.#oldPath);
       this.#file = this.#startFile();
     } catch (err) {
@@ -297,7 +300,9 @@ export class TopicJournal {
    */
   async close(): Promise<void> {
     await this.#checkpoint;
+    if (this.#file === undefined) return; // nothing written since the open
     closeFile(this.#file);
+    this.#file = undefined;
     if (this.#failed !== undefined) return; // left for the next open to apply
     await this.#settle(this.#names);
     removeFile(this.#path);

@@ -52,6 +52,7 @@ import { TopicJournal } from "./topic_journal.ts";
 import { replayTopicJournal } from "./topic_journal_replay.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
+import { forgetSyncedParent } from "../storage/log_lazy.ts";
 import type { LogConfig } from "../storage/log_config.ts";
 import { CleanerManager, type CleanerManagerOptions } from "../storage/cleaner/cleaner_manager.ts";
 import {
@@ -392,6 +393,7 @@ export class TopicRegistry {
     // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
     // would come back under the new topic. It is moved aside, not removed: it may hold data.
     if (pathExists(dir)) this.#setAside(dir, topicName);
+    forgetSyncedParent(dir);
     // Durable once the journal's round covering it ends; the files are made meanwhile, topic.json
     // under a temporary name until then (a crash before leaves no topic.json: not served).
     const durable = this.#journal.write({

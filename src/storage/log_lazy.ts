@@ -12,8 +12,8 @@
  *   timers due at the same moment would hold up the event loop together.
  * - A new log (an empty directory) has one segment without files: its first append creates the
  *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does, and the two above
- *   it (a new topic's directories are made without fsyncs: src/broker/topic_journal.ts), so a
- *   partition never written costs one directory and no fsync.
+ *   it once per parent (a new topic's directories are made without fsyncs:
+ *   src/broker/topic_journal.ts), so a partition never written costs one directory, no fsync.
  */
 import type { SluiceError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
@@ -62,10 +62,25 @@ export function firstRetentionDelayMs(dir: string, intervalMs: number): number {
 }
 
 /**
+ * Log directories' parents (a topic's directory) fsynced, with theirs, by a first append in this
+ * process: the next first append under the same parent skips them (the parent's entries made
+ * before that fsync are durable). A topic made again under the same path is forgotten first
+ * (forgetSyncedParent). Bounded: past SYNCED_PARENTS_MAX it starts over (fsyncs again).
+ */
+const syncedParents = new Set<string>();
+const SYNCED_PARENTS_MAX = 10_000;
+
+/** `parent`'s next first append fsyncs it again (a new directory at the same path). */
+export function forgetSyncedParent(parent: string): void {
+  syncedParents.delete(parent);
+}
+
+/**
  * Creates the files of a segment that has none (a new log's first), empty, and fsyncs its
- * directory, its parent and its parent's parent, so that they survive a power loss once data is
- * flushed: a new topic's directories were made without fsyncs (its journal record is what made it
- * durable). Throws a typed error (INSUFFICIENT_STORAGE on a full disk) naming the file.
+ * directory, and its parent and the parent's parent once per parent, so that they survive a power
+ * loss once data is flushed: a new topic's directories were made without fsyncs (its journal
+ * record is what made it durable: src/broker/topic_journal.ts). Throws a typed error
+ * (INSUFFICIENT_STORAGE on a full disk) naming the file.
  */
 export function createSegmentFiles(segment: Segment, dir: string): void {
   try {
@@ -73,8 +88,12 @@ export function createSegmentFiles(segment: Segment, dir: string): void {
     segment.persistIndexes(false);
     syncDir(dir);
     const parent = parentDir(dir);
-    syncDir(parent);
-    syncDir(parentDir(parent));
+    if (!syncedParents.has(parent)) {
+      syncDir(parent);
+      syncDir(parentDir(parent));
+      if (syncedParents.size >= SYNCED_PARENTS_MAX) syncedParents.clear();
+      syncedParents.add(parent);
+    }
   } catch (err) {
     throw storageFailure(err, `creating segment ${segment.logPath}`, { file: segment.logPath });
   }
