@@ -4,23 +4,21 @@
  * ```
  * <dataDir>/topics/<topic>/topic.json        {"version":2,"name","partitions","config","createdMs","id"}
  * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
+ * <dataDir>/topics.journal                   creates and deletes not yet checkpointed into topics/
  * <dataDir>/deleted/                          topics being removed (renamed here first)
  * <dataDir>/clean-shutdown                    the last close was clean: logs open lazily
- *                                             (topic_files.ts)
  * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
  *                                             topic was created (kept for an operator, not served)
+ * ```
  * topic.json's `config` holds the topic's overrides only (topic_overrides.ts), as Kafka's strings;
  * a file without `version` (written before overrides were kept) holds every key filled in, and
  * its overrides are taken to be the keys that differ from the built-in defaults.
  *
- * <dataDir>/topics.journal                      creates and deletes not yet checkpointed into
- *                                             topics/ (topic_journal.ts)
- * ```
- * A create is durable once its journal record is (one fdatasync, shared by the creates of one
- * round); its directories and topic.json are made after it, without fsyncs, and the journal makes
- * them again after a crash (topic_journal_replay.ts). An alter or CreatePartitions writes topic.json
- * by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
- * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
+ * A create is durable once its journal record is (topic_journal.ts: one fdatasync, shared by the
+ * records of one round); its directories and topic.json are made meanwhile without fsyncs, and an
+ * open after a crash makes them again from the journal (topic_journal_replay.ts). An alter or
+ * CreatePartitions writes topic.json by tmp + fsync + rename: a crash leaves the old or the new.
+ * A topic name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
  * [a-zA-Z0-9._-], not "." or "..", so it can never name a parent or another directory.
  */
 import type { Clock } from "../clock.ts";
