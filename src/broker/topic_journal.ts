@@ -142,6 +142,8 @@ export class TopicJournal {
   /** Names the current file holds a record of, and the ids of those it creates. */
   #names = new Map<string, string | undefined>();
   #waiters: Waiter[] = [];
+  /** The file is new: its entry in the data dir is not durable yet (the next round's work). */
+  #entryUnsynced = false;
   /** A round's fdatasync is running. */
   #syncing = false;
   /** A failed fdatasync or checkpoint: nothing more is appended (its outcome is unknown). */
@@ -166,14 +168,15 @@ export class TopicJournal {
 
   /**
    * Opens the journal empty: a file there (applied by the open) is zeroed in place, keeping its
-   * space; a new one is created and its entry in the data dir fsynced.
+   * space; a new one is created (its entry in the data dir fsynced by the first round).
    */
   #startFile(): FileHandle {
     const existed = pathExists(this.#path);
     const file = openReadWrite(this.#path);
     try {
       if (!existed) {
-        syncDir(this.#options.dataDir);
+        // Its entry in the data dir: fsynced by the first round, off the event loop.
+        this.#entryUnsynced = true;
         return file;
       }
       const size = fileSize(file);
@@ -231,6 +234,10 @@ export class TopicJournal {
       const waiters = this.#waiters;
       this.#waiters = [];
       try {
+        if (this.#entryUnsynced) {
+          await syncDirAsync(this.#options.dataDir);
+          this.#entryUnsynced = false;
+        }
         await syncData(this.#file!);
       } catch (err) {
         this.#failed = err as Error;
