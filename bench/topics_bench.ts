@@ -8,10 +8,14 @@
  *   opened again: Broker.open in this process (wall, CPU, descriptors after it from
  *   /proc/self/fd), and the real server's start to its listening line (descriptors of the child);
  * - `stall`: /healthz latencies (every 20 ms) while the server creates and then deletes a topic
- *   of PARTITIONS_PER_TOPIC_MAX partitions, and how long each took.
+ *   of PARTITIONS_PER_TOPIC_MAX partitions, and how long each took;
+ * - `kafka`: 1,000 one-partition topics created one after another by kafkajs's admin client
+ *   (CreateTopics, one topic a request, one connection) against the real server's Kafka port,
+ *   and, when the Kafka 4.4 install is here (scripts/install-kafka.sh), against one KRaft node:
+ *   the same requests on the same machine, the reference for what a durable create costs.
  *
- * `deno run -A bench/topics_bench.ts [create|http|restart|stall ...] [--json]`: every part when
- * none is named. Each part runs in a fresh temporary data dir, removed afterwards.
+ * `deno run -A bench/topics_bench.ts [create|http|restart|stall|kafka ...] [--json]`: every part
+ * but `kafka` when none is named. Each part runs in a fresh temporary data dir, removed afterwards.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,7 +27,9 @@ import { Broker } from "../src/broker/broker.ts";
 import { PARTITIONS_PER_TOPIC_MAX } from "../src/limits.ts";
 import { silentLogger } from "../src/logger.ts";
 import { encodeRecordBatch } from "../src/record/record_batch.ts";
+import { Kafka, logLevel } from "kafkajs";
 import { selfCpuSeconds, startServer } from "./bench_server.ts";
+import { kafkaAvailable, startKafka } from "../scripts/kafka_server.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const CREATE_TOPICS = 1_000;
@@ -240,11 +246,59 @@ async function benchStall(): Promise<Result> {
   }
 }
 
+/** CREATE_TOPICS creates, one a request, through kafkajs's admin client: seconds. */
+async function kafkaCreates(bootstrap: string): Promise<number> {
+  const admin = new Kafka({
+    clientId: "sluice-topics-bench",
+    brokers: [bootstrap],
+    requestTimeout: 30_000,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < CREATE_TOPICS; i++) {
+      const created = await admin.createTopics({
+        topics: [{ topic: `t-${i}`, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: false,
+      });
+      if (!created) throw new Error(`create t-${i}: not created`);
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function benchKafka(): Promise<Result> {
+  const dir = tempDir();
+  const server = await startServer(dir, undefined, "auto");
+  let sluice: number;
+  try {
+    if (server.kafka === undefined) throw new Error("the server printed no Kafka address");
+    sluice = await kafkaCreates(server.kafka);
+  } finally {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  let kafka: number | string = "not installed";
+  if (kafkaAvailable) {
+    const node = await startKafka();
+    try {
+      kafka = await kafkaCreates(node.bootstrap);
+    } finally {
+      await node.stop();
+    }
+  }
+  return { part: "kafka", topics: CREATE_TOPICS, sluiceSeconds: sluice, kafkaSeconds: kafka };
+}
+
 const PARTS: Record<string, () => Promise<Result>> = {
   create: benchCreate,
   http: benchHttp,
   restart: benchRestart,
   stall: benchStall,
+  kafka: benchKafka,
 };
 
 if (import.meta.main) {
@@ -254,7 +308,8 @@ if (import.meta.main) {
   for (const name of named) {
     if (!(name in PARTS)) throw new Error(`unknown part ${name}: one of ${Object.keys(PARTS)}`);
   }
-  for (const name of named.length > 0 ? named : Object.keys(PARTS)) {
+  const all = Object.keys(PARTS).filter((name) => name !== "kafka");
+  for (const name of named.length > 0 ? named : all) {
     const result = await PARTS[name]();
     if (json) {
       console.log(JSON.stringify(result));

@@ -73,6 +73,12 @@ export const PARTITIONS_PER_TOPIC_MAX = 1024;
  * loop serve other requests (src/broker/topic_files.ts): a 1,024-partition create runs in 16 slices.
  */
 export const PARTITION_DIRS_PER_SLICE = 64;
+/**
+ * Records the topic journal holds before a checkpoint moves them into topic.json files and starts
+ * it again (src/broker/topic_journal.ts): bounds its size (a create's record is ~200 bytes) and
+ * what an open after a crash applies.
+ */
+export const TOPIC_JOURNAL_RECORDS_MAX = 4096;
 /** `num.partitions`: partitions of a topic created without a count (Kafka: 1). */
 export const PARTITIONS_DEFAULT = 1;
 /** Long-polling fetches waiting at once across the broker; more get 429 TOO_MANY_REQUESTS. */

@@ -4,9 +4,9 @@
  * ```
  * <dataDir>/topics/<topic>/topic.json        {"version":2,"name","partitions","config","createdMs","id"}
  * <dataDir>/topics/<topic>/<partition>/...   one PartitionLog per partition
+ * <dataDir>/topics.journal                   creates and deletes not yet checkpointed into topics/
  * <dataDir>/deleted/                          topics being removed (renamed here first)
  * <dataDir>/clean-shutdown                    the last close was clean: logs open lazily
- *                                             (topic_files.ts)
  * <dataDir>/orphaned/<topic>-<ms>/            a directory without topic.json found where a new
  *                                             topic was created (kept for an operator, not served)
  * ```
@@ -14,8 +14,11 @@
  * a file without `version` (written before overrides were kept) holds every key filled in, and
  * its overrides are taken to be the keys that differ from the built-in defaults.
  *
- * topic.json is written by tmp + fsync + rename, so a crash leaves the old or the new one. A topic
- * name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
+ * A create is durable once its journal record is (topic_journal.ts: one fdatasync, shared by the
+ * records of one round); its directories and topic.json are made meanwhile without fsyncs, and an
+ * open after a crash makes them again from the journal (topic_journal_replay.ts). An alter or
+ * CreatePartitions writes topic.json by tmp + fsync + rename: a crash leaves the old or the new.
+ * A topic name is validated before it ever becomes a path: Kafka's rule, 1-249 characters of
  * [a-zA-Z0-9._-], not "." or "..", so it can never name a parent or another directory.
  */
 import type { Clock } from "../clock.ts";
@@ -31,20 +34,23 @@ import {
   removeTree,
   removeTreeAsync,
   renamePath,
-  syncDir,
   syncDirAsync,
-  writeFileAtomic,
 } from "../runtime/fs.ts";
 import {
   closeLogsInSlices,
   makePartitionDirs,
+  makeTopicFiles,
   markCleanShutdown,
+  rewriteTopicFile,
+  setAsideDir,
   takeCleanShutdown,
-  topicFileBytes,
   writeTopicFile,
 } from "./topic_files.ts";
+import { TopicJournal } from "./topic_journal.ts";
+import { replayTopicJournal } from "./topic_journal_replay.ts";
 import { type AppendResult, PartitionLog } from "../storage/partition_log.ts";
 import { storageFailure } from "../storage/segment.ts";
+import { forgetSyncedParent } from "../storage/log_lazy.ts";
 import type { LogConfig } from "../storage/log_config.ts";
 import { CleanerManager, type CleanerManagerOptions } from "../storage/cleaner/cleaner_manager.ts";
 import {
@@ -100,6 +106,8 @@ export interface RegistryOptions {
    * on read).
    */
   logSettings?: Partial<Pick<LogConfig, "retentionCheckIntervalMs" | "verifyCrcOnRead">>;
+  /** Topic journal records before a checkpoint (TOPIC_JOURNAL_RECORDS_MAX). */
+  journalRecordsMax?: number;
 }
 
 export class TopicRegistry {
@@ -118,6 +126,8 @@ export class TopicRegistry {
   #lazy = false;
   /** Compacts the logs whose cleanup.policy holds compact; every log is registered with it. */
   readonly cleaner: CleanerManager;
+  /** Where creates and deletes become durable first (set by open). */
+  #journal!: TopicJournal;
 
   private constructor(readonly dataDir: string, options: RegistryOptions) {
     this.#topicsDir = joinPath(dataDir, "topics");
@@ -138,6 +148,15 @@ export class TopicRegistry {
     const registry = new TopicRegistry(dataDir, options);
     makeDir(registry.#topicsDir);
     registry.#lazy = takeCleanShutdown(dataDir);
+    // Creates and deletes a crash left in the journal are redone on topics/ first.
+    replayTopicJournal(dataDir, registry.#topicsDir, options.logger, options.clock.nowMs());
+    registry.#journal = TopicJournal.open({
+      dataDir,
+      topicsDir: registry.#topicsDir,
+      logger: options.logger,
+      recordsMax: options.journalRecordsMax,
+      settled: (name) => registry.#nameOps.get(name),
+    });
     // A delete interrupted by a crash finishes now.
     if (pathExists(registry.#deletedDir)) removeTree(registry.#deletedDir);
     for (const name of listDir(registry.#topicsDir).sort()) {
@@ -272,11 +291,7 @@ export class TopicRegistry {
   }
 
   #setAside(dir: string, topicName: string): void {
-    const orphaned = joinPath(this.dataDir, "orphaned");
-    makeDir(orphaned);
-    const to = joinPath(orphaned, `${topicName}-${this.#options.clock.nowMs()}`);
-    renamePath(dir, to);
-    syncDir(this.#topicsDir);
+    const to = setAsideDir(this.dataDir, dir, `${topicName}-${this.#options.clock.nowMs()}`);
     this.#options.logger.warn("moved a topic directory aside: it is no longer served", {
       from: dir,
       to,
@@ -376,20 +391,31 @@ export class TopicRegistry {
     // A directory without topic.json (a create that crashed, or damage) is not reused: its bytes
     // would come back under the new topic. It is moved aside, not removed: it may hold data.
     if (pathExists(dir)) this.#setAside(dir, topicName);
+    forgetSyncedParent(dir);
+    // Durable once the journal's round covering it ends; the files are made meanwhile, topic.json
+    // under a temporary name until then (a crash before leaves no topic.json: not served).
+    const durable = this.#journal.write({
+      op: "create",
+      name: topicName,
+      partitions,
+      config: meta.overrides,
+      createdMs: meta.createdMs,
+      id,
+    });
     const logs: PartitionLog[] = [];
     try {
-      makeDir(dir);
-      await makePartitionDirs(dir, 0, partitions);
+      await makeTopicFiles(dir, meta, durable);
       await this.#openLogs(meta, "create", logs);
-      await writeTopicFile(dir, meta, this.#topicsDir);
     } catch (err) {
-      // Nothing of a failed create stays open or on disk: its descriptors are released and its
-      // directory removed, so the next create (or restart) starts clean.
-      await Promise.allSettled(logs.map((log) => log.close()));
+      // Nothing of a failed create stays open or on disk: its descriptors are released, its
+      // directory removed and its journal record undone, so the next create (or restart) starts
+      // clean.
+      await Promise.allSettled([durable, ...logs.map((log) => log.close())]);
       try {
         removeTree(dir);
+        await this.#journal.write({ op: "delete", name: topicName, id });
       } catch (cleanup) {
-        this.#options.logger.warn("could not remove a failed create's directory", {
+        this.#options.logger.warn("could not undo a failed create", {
           dir,
           error: String(cleanup),
         });
@@ -438,7 +464,7 @@ export class TopicRegistry {
       const meta: TopicMeta = { ...topic.meta, ...parsed };
       const dir = joinPath(this.#topicsDir, topicName);
       try {
-        writeFileAtomic(joinPath(dir, "topic.json"), topicFileBytes(meta), dir);
+        rewriteTopicFile(dir, meta, this.#topicsDir);
       } catch (err) {
         throw storageFailure(err, `writing the configs of topic ${topicName}`, {
           topic: topicName,
@@ -484,7 +510,7 @@ export class TopicRegistry {
         }
         await makePartitionDirs(dir, topic.logs.length, total);
         await this.#openLogs(meta, "create", logs, topic.logs.length);
-        await writeTopicFile(dir, meta);
+        await writeTopicFile(dir, meta, this.#topicsDir);
       } catch (err) {
         await Promise.allSettled(logs.map((log) => log.delete()));
         throw storageFailure(err, `adding partitions to topic ${topicName}`, {
@@ -530,6 +556,13 @@ export class TopicRegistry {
       this.#topics.delete(topic.name);
       await Promise.all(topic.logs.map((log) => this.cleaner.unregister(log)));
       await closeLogsInSlices(topic.logs, this.#options.logger, topic.name);
+      // Durable from here: an open after a crash finishes the delete from the journal.
+      await this.#journal.write({
+        op: "delete",
+        name: topic.name,
+        id: topic.meta.id,
+        keep: options.setAside === true ? true : undefined,
+      });
       if (options.setAside === true) {
         // Served no more, but kept for an operator (orphaned/<topic>-<ms>): see the doc above.
         this.#setAside(joinPath(this.#topicsDir, topic.name), topic.name);
@@ -561,6 +594,7 @@ export class TopicRegistry {
     const logs = [...this.#topics.values()].flatMap((t) => t.logs);
     await Promise.all(logs.map((log) => log.close()));
     await Promise.all([...this.#removals]);
+    await this.#journal.close();
     // A read-only log wrote no checkpoint: the next open must recover it.
     if (logs.every((log) => log.state !== "read-only")) {
       markCleanShutdown(this.dataDir, this.#options.clock.nowMs());

@@ -159,6 +159,61 @@ export function makeDir(path: string): void {
   named("mkdir", path, () => fs.mkdirSync(path, { recursive: true }));
 }
 
+/**
+ * mkdir of one level (its parent exists): no stat per path component, as `makeDir` does. An
+ * existing directory is no error.
+ */
+export function makeDirIn(path: string): void {
+  try {
+    fs.mkdirSync(path);
+  } catch (err) {
+    if (errorCode(err) !== "EEXIST") throw new FileError("mkdir", path, err);
+  }
+}
+
+/**
+ * Writes a whole small file in place, not durably (no fsync): for a file that a durable record
+ * elsewhere can write again after a crash (a topic's topic.json, from the topic journal).
+ */
+export function writeFileNow(path: string, bytes: Uint8Array): void {
+  const fd = named("create", path, () => fs.openSync(path, "w", 0o644));
+  try {
+    named("write", path, () => {
+      let done = 0;
+      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done);
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** fsyncs a file or directory by path, off the event loop; false when it does not exist. */
+export async function syncPathAsync(path: string): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY);
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return false;
+    throw new FileError("open", path, err);
+  }
+  try {
+    await fsyncAsync(fd, "fsync", path);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** fsyncs a file by path (its bytes and size); throws when it does not exist. */
+export function syncPath(path: string): void {
+  const fd = named("open", path, () => fs.openSync(path, fs.constants.O_RDONLY));
+  try {
+    named("fsync", path, () => fs.fsyncSync(fd));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function listDir(path: string): string[] {
   return named("readdir", path, () => fs.readdirSync(path));
 }

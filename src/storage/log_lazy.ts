@@ -11,13 +11,14 @@
  *   its directory's name picks, not at one interval for all: thousands of partitions loaded by
  *   timers due at the same moment would hold up the event loop together.
  * - A new log (an empty directory) has one segment without files: its first append creates the
- *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does,
- *   so a partition never written costs one directory.
+ *   `.log`, `.index` and `.timeindex` and fsyncs the directory, as a roll does, and the two above
+ *   it once per parent (a new topic's directories are made without fsyncs:
+ *   src/broker/topic_journal.ts), so a partition never written costs one directory, no fsync.
  */
 import type { SluiceError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
-import { pathExists, syncDir } from "../runtime/fs.ts";
+import { parentDir, pathExists, syncDir } from "../runtime/fs.ts";
 import type { LogConfig } from "./log_config.ts";
 import type { LogFiles } from "./log_files.ts";
 import { freshLoad, type LoadResult, loadSegments } from "./log_loader.ts";
@@ -61,9 +62,24 @@ export function firstRetentionDelayMs(dir: string, intervalMs: number): number {
 }
 
 /**
+ * Log directories' parents (a topic's directory) fsynced, with theirs, by a first append in this
+ * process: the next first append under the same parent skips them (the parent's entries made
+ * before that fsync are durable). A topic made again under the same path is forgotten first
+ * (forgetSyncedParent). Bounded: past SYNCED_PARENTS_MAX it starts over (fsyncs again).
+ */
+const syncedParents = new Set<string>();
+const SYNCED_PARENTS_MAX = 10_000;
+
+/** `parent`'s next first append fsyncs it again (a new directory at the same path). */
+export function forgetSyncedParent(parent: string): void {
+  syncedParents.delete(parent);
+}
+
+/**
  * Creates the files of a segment that has none (a new log's first), empty, and fsyncs its
- * directory so that they survive a power loss once data is flushed (the directory's own entry
- * was fsynced by whoever made it: the topic's create, or the loader). Throws a typed error
+ * directory, and its parent and the parent's parent once per parent, so that they survive a power
+ * loss once data is flushed: a new topic's directories were made without fsyncs (its journal
+ * record is what made it durable: src/broker/topic_journal.ts). Throws a typed error
  * (INSUFFICIENT_STORAGE on a full disk) naming the file.
  */
 export function createSegmentFiles(segment: Segment, dir: string): void {
@@ -71,6 +87,13 @@ export function createSegmentFiles(segment: Segment, dir: string): void {
     segment.truncateLog(0);
     segment.persistIndexes(false);
     syncDir(dir);
+    const parent = parentDir(dir);
+    if (!syncedParents.has(parent)) {
+      syncDir(parent);
+      syncDir(parentDir(parent));
+      if (syncedParents.size >= SYNCED_PARENTS_MAX) syncedParents.clear();
+      syncedParents.add(parent);
+    }
   } catch (err) {
     throw storageFailure(err, `creating segment ${segment.logPath}`, { file: segment.logPath });
   }
