@@ -6,7 +6,7 @@
  * kept; an unchanged file answers 304 to its ETag.
  */
 import { createHash } from "node:crypto";
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { SluiceError } from "../../errors.ts";
 import { readWholeFile } from "../../runtime/fs.ts";
 
@@ -63,7 +63,7 @@ function loadAsset(name: string, contentType: string): Asset {
   return { body, contentType, etag };
 }
 
-export function registerConsoleRoutes(app: OpenAPIHono): void {
+export function registerConsoleRoutes(app: Hono): void {
   const assets = new Map<string, Asset>();
   const serve = (name: string, ifNoneMatch: string | undefined): Response => {
     const contentType = CONSOLE_FILES[name];
