@@ -16,7 +16,7 @@ const LISTENING = /^sluice listening on (http:\/\/\S+) /;
 /** How long the server idles before its RSS is read: the measure. */
 const IDLE_MS = 12_000;
 /**
- * The bound on idle VmRSS, in KiB. Measured on the development machine: ~64-67 MiB with this
+ * The bound on idle VmRSS, in KiB. Measured on the development machine: ~63-66 MiB with this
  * change, 80-85 MiB before it. The bound leaves room for another machine's runtime build and
  * page cache, and fails a return to the old figures.
  */
