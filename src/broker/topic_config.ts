@@ -1,11 +1,10 @@
 /**
- * Topic configs as Kafka names them, validated with zod at the broker's edge, and their mapping to
+ * Topic configs as Kafka names them, validated at the broker's edge, and their mapping to
  * the storage layer's LogConfig. Values may come as numbers or as numeric strings (Kafka's admin
  * tools send strings). Kafka's other standard topic configs are accepted, checked and kept as
  * strings but change nothing yet (kafka_topic_configs.ts says why, for each). Unknown keys are
  * refused, so a typo never silently means "default".
  */
-import { z } from "zod";
 import { SluiceError } from "../errors.ts";
 import { BATCH_BYTES_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from "../limits.ts";
 import { DEFAULT_LOG_CONFIG, type LogConfig, resolveLogConfig } from "../storage/log_config.ts";
@@ -33,30 +32,101 @@ function longOf(text: string | undefined, fallback: number): number {
   return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
 }
 
-const int = (min: number, max: number) =>
-  z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).pipe(
-    z.number().int().min(min).max(max),
-  );
+/**
+ * What one config key takes: a Kafka int or long (a number, or a numeric string as Kafka's admin
+ * tools send) within [min, max], or one of a few words. Checked by hand, not with zod: the broker
+ * is part of every server's start-up, and zod is several MB of idle RSS (issue 17).
+ */
+type KeyRule =
+  | { kind: "int"; min: number; max: number }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "cleanup" };
 
-export const TopicConfigSchema = z.strictObject({
-  "retention.ms": int(-1, Number.MAX_SAFE_INTEGER).optional(),
-  "retention.bytes": int(-1, Number.MAX_SAFE_INTEGER).optional(),
-  "segment.bytes": int(SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX).optional(),
-  "segment.ms": int(1, Number.MAX_SAFE_INTEGER).optional(),
-  "segment.index.bytes": int(8, SEGMENT_BYTES_MAX).optional(),
-  "index.interval.bytes": int(0, SEGMENT_BYTES_MAX).optional(),
-  "max.message.bytes": int(61, BATCH_BYTES_MAX).optional(),
-  "compression.type": z.enum(["producer", "none", "lz4"]).optional(),
-  "cleanup.policy": z.string().transform(cleanupPolicy).pipe(
-    z.string().regex(/^(compact|delete)(,(compact|delete))?$/, {
-      message: "a list of compact and delete: delete, compact, or compact,delete",
-    }),
-  ).optional(),
-  "flush.policy": z.enum(["none", "interval", "always"]).optional(),
-  "flush.ms": int(0, Number.MAX_SAFE_INTEGER).optional(),
-});
+const int = (min: number, max: number): KeyRule => ({ kind: "int", min, max });
 
-export type TopicConfigInput = z.input<typeof TopicConfigSchema>;
+/** The keys Sluice acts on, each with what it takes (every one optional). */
+const KEY_RULES: Readonly<Record<string, KeyRule>> = {
+  "retention.ms": int(-1, Number.MAX_SAFE_INTEGER),
+  "retention.bytes": int(-1, Number.MAX_SAFE_INTEGER),
+  "segment.bytes": int(SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX),
+  "segment.ms": int(1, Number.MAX_SAFE_INTEGER),
+  "segment.index.bytes": int(8, SEGMENT_BYTES_MAX),
+  "index.interval.bytes": int(0, SEGMENT_BYTES_MAX),
+  "max.message.bytes": int(61, BATCH_BYTES_MAX),
+  "compression.type": { kind: "enum", values: ["producer", "none", "lz4"] },
+  "cleanup.policy": { kind: "cleanup" },
+  "flush.policy": { kind: "enum", values: ["none", "interval", "always"] },
+  "flush.ms": int(0, Number.MAX_SAFE_INTEGER),
+};
+
+const INTEGER_TEXT = /^-?\d+$/;
+const CLEANUP_POLICY = /^(compact|delete)(,(compact|delete))?$/;
+
+/** One key's value as the config keeps it; throws the message of what is wrong with it. */
+function checkValue(rule: KeyRule, value: unknown): unknown {
+  switch (rule.kind) {
+    case "int": {
+      let n: number;
+      if (typeof value === "number") n = value;
+      else if (typeof value === "string" && INTEGER_TEXT.test(value)) n = Number(value);
+      else throw new Error(`expected an integer, received ${describe(value)}`);
+      if (!Number.isInteger(n)) throw new Error(`expected an integer, received ${n}`);
+      if (n < rule.min) throw new Error(`too small: expected a number >= ${rule.min}`);
+      if (n > rule.max) throw new Error(`too big: expected a number <= ${rule.max}`);
+      return n;
+    }
+    case "enum":
+      if (typeof value === "string" && rule.values.includes(value)) return value;
+      throw new Error(`expected one of ${rule.values.map((v) => `"${v}"`).join("|")}`);
+    case "cleanup": {
+      if (typeof value !== "string") {
+        throw new Error(`expected a string, received ${describe(value)}`);
+      }
+      const policy = cleanupPolicy(value);
+      if (!CLEANUP_POLICY.test(policy)) {
+        throw new Error("a list of compact and delete: delete, compact, or compact,delete");
+      }
+      return policy;
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
+/** A partial config of the keys Sluice acts on; throws INVALID_CONFIG naming the first bad key. */
+function checkKeys(input: unknown): Partial<TopicConfig> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new SluiceError(
+      "INVALID_CONFIG",
+      `topic config : expected an object, received ${describe(input)}`,
+      { key: "" },
+    );
+  }
+  const out: Record<string, unknown> = {};
+  const entries = input as Record<string, unknown>;
+  for (const [key, rule] of Object.entries(KEY_RULES)) {
+    const value = entries[key];
+    if (value === undefined) continue;
+    try {
+      out[key] = checkValue(rule, value);
+    } catch (err) {
+      throw new SluiceError("INVALID_CONFIG", `topic config ${key}: ${(err as Error).message}`, {
+        key,
+      });
+    }
+  }
+  const unknown = Object.keys(entries).filter((k) => !Object.hasOwn(KEY_RULES, k));
+  if (unknown.length > 0) {
+    const key = unknown.join(", ");
+    throw new SluiceError("INVALID_CONFIG", `unknown topic config ${key}`, { key });
+  }
+  return out as Partial<TopicConfig>;
+}
+
+/** What a topic config may be given as: numbers or numeric strings, Kafka's names. */
+export type TopicConfigInput = Partial<Record<keyof TopicConfig, string | number>>;
 
 /**
  * A topic's effective config: every key Sluice acts on present, and the Kafka configs it keeps
@@ -114,19 +184,11 @@ export function parseTopicConfig(
       } else own[k] = v;
     }
   }
-  const parsed = TopicConfigSchema.safeParse(
+  const parsed = checkKeys(
     typeof input === "object" && input !== null && !Array.isArray(input) ? own : input ?? {},
   );
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".");
-    const message = issue.code === "unrecognized_keys"
-      ? `unknown topic config ${key}`
-      : `topic config ${key}: ${issue.message}`;
-    throw new SluiceError("INVALID_CONFIG", message, { key });
-  }
   const config = { ...defaults } as TopicConfig;
-  for (const [k, v] of Object.entries(parsed.data)) {
+  for (const [k, v] of Object.entries(parsed)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
   }
   Object.assign(config, kept);

@@ -2,8 +2,6 @@
  * The serve command's settings (src/cli/serve.ts's table): flags, environment variables, the
  * --config file's keys and defaults, resolved and checked in one place (resolveServerConfig).
  */
-import { z } from "zod";
-
 import {
   BROKER_SESSION_TIMEOUT_MS_DEFAULT,
   BROKER_SESSION_TIMEOUT_MS_MAX,
@@ -42,64 +40,194 @@ import { envVar, exitProcess } from "../runtime/process.ts";
 const DEFAULT_REPLICATION_FACTOR_DEFAULT = 1;
 const MIN_INSYNC_REPLICAS_DEFAULT = 1;
 
-export const ServerConfig = z.strictObject({
-  host: z.string().min(1),
-  port: z.coerce.number().int().min(0).max(65535),
-  dataDir: z.string().min(1),
-  maxRequestBytes: z.coerce.number().int().min(1024).max(2 ** 31 - 1),
-  maxInFlight: z.coerce.number().int().min(1).max(1_000_000),
-  maxLongPolls: z.coerce.number().int().min(1).max(1_000_000),
-  maxStreams: z.coerce.number().int().min(1).max(1_000_000),
-  maxTopics: z.coerce.number().int().min(1).max(1_000_000),
-  topicDefaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  auth: z.string().min(1).optional(),
-  tlsCert: z.string().min(1).optional(),
-  tlsKey: z.string().min(1).optional(),
-  tlsCa: z.string().min(1).optional(),
-  insecure: z.boolean().optional(),
+/** The serve command's settings, checked and converted (resolveServerConfig). */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  maxRequestBytes: number;
+  maxInFlight: number;
+  maxLongPolls: number;
+  maxStreams: number;
+  maxTopics: number;
+  topicDefaults?: Record<string, string | number>;
+  auth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  insecure?: boolean;
   /** 0 turns the listener off; "auto" binds any free port (tests, several servers on a host). */
-  kafkaPort: z.union([z.literal("auto"), z.coerce.number().int().min(0).max(65535)]),
-  kafkaHost: z.string().min(1),
-  kafkaAdvertisedHost: z.string().min(1).optional(),
-  autoCreateTopics: z.union([
-    z.boolean(),
-    z.enum(["true", "false"]).transform((v) => v === "true"),
-  ]),
-  defaultPartitions: z.coerce.number().int().min(1).max(PARTITIONS_PER_TOPIC_MAX),
-  consumerGroupSessionTimeoutMs: z.coerce.number().int().min(SESSION_TIMEOUT_MS_MIN).max(
-    SESSION_TIMEOUT_MS_MAX,
-  ),
-  consumerGroupHeartbeatIntervalMs: z.coerce.number().int().min(10).max(SESSION_TIMEOUT_MS_MAX),
-  maxHttpConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  maxHttpConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  maxKafkaConnections: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  maxKafkaConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  nodeId: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
-  etcd: z.string().url().optional(),
-  etcdPrefix: z.string().min(1).optional(),
-  advertisedHost: z.string().min(1).optional(),
-  defaultReplicationFactor: z.coerce.number().int().min(1).max(1000),
-  minInsyncReplicas: z.coerce.number().int().min(1).max(1000),
-  brokerSessionTimeoutMs: z.coerce.number().int().min(BROKER_SESSION_TIMEOUT_MS_MIN).max(
-    BROKER_SESSION_TIMEOUT_MS_MAX,
-  ),
-  replicaLagTimeMaxMs: z.coerce.number().int().min(100).max(3_600_000),
-  leaderImbalanceCheckIntervalMs: z.coerce.number().int().min(0).max(86_400_000),
-  interBrokerUser: z.string().min(1).optional(),
-  interBrokerPassword: z.string().min(1).optional(),
-  logRetentionCheckIntervalMs: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  logVerifyCrcOnRead: z.union([
-    z.boolean(),
-    z.enum(["true", "false"]).transform((v) => v === "true"),
-  ]),
-  logCleanerDedupeBufferSize: z.coerce.number().int().min(CLEANER_DEDUPE_BUFFER_BYTES_MIN).max(
-    2 ** 31 - 1,
-  ),
-  logCleanerIoMaxBytesPerSecond: z.coerce.number().positive().optional(),
-  logCleanerBackoffMs: z.coerce.number().int().min(1).max(86_400_000),
-});
+  kafkaPort: number | "auto";
+  kafkaHost: string;
+  kafkaAdvertisedHost?: string;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  consumerGroupSessionTimeoutMs: number;
+  consumerGroupHeartbeatIntervalMs: number;
+  maxHttpConnections?: number;
+  maxHttpConnectionsPerAddress?: number;
+  maxKafkaConnections?: number;
+  maxKafkaConnectionsPerAddress?: number;
+  nodeId?: number;
+  etcd?: string;
+  etcdPrefix?: string;
+  advertisedHost?: string;
+  defaultReplicationFactor: number;
+  minInsyncReplicas: number;
+  brokerSessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
+  leaderImbalanceCheckIntervalMs: number;
+  interBrokerUser?: string;
+  interBrokerPassword?: string;
+  logRetentionCheckIntervalMs: number;
+  logVerifyCrcOnRead: boolean;
+  logCleanerDedupeBufferSize: number;
+  logCleanerIoMaxBytesPerSecond?: number;
+  logCleanerBackoffMs: number;
+}
 
-export type ServerConfig = z.output<typeof ServerConfig>;
+/**
+ * What each setting takes. Checked by hand rather than with zod: the settings are read at every
+ * start-up, and zod is several MB of a server's idle RSS (issue 17). A number may come as text (a
+ * flag, an environment variable) and is converted as Number() does; a boolean as true/false or
+ * "true"/"false".
+ */
+type Rule =
+  | { kind: "string"; optional?: boolean; url?: boolean }
+  | { kind: "int"; min: number; max: number; optional?: boolean; auto?: boolean }
+  | { kind: "positive"; optional: boolean }
+  | { kind: "boolean"; optional?: boolean; text?: boolean }
+  | { kind: "record" };
+
+const str = (optional = false): Rule => ({ kind: "string", optional });
+const int = (min: number, max: number, optional = false): Rule => ({
+  kind: "int",
+  min,
+  max,
+  optional,
+});
+const flag: Rule = { kind: "boolean", text: true };
+
+const RULES: Readonly<Record<keyof ServerConfig, Rule>> = {
+  host: str(),
+  port: int(0, 65535),
+  dataDir: str(),
+  maxRequestBytes: int(1024, 2 ** 31 - 1),
+  maxInFlight: int(1, 1_000_000),
+  maxLongPolls: int(1, 1_000_000),
+  maxStreams: int(1, 1_000_000),
+  maxTopics: int(1, 1_000_000),
+  topicDefaults: { kind: "record" },
+  auth: str(true),
+  tlsCert: str(true),
+  tlsKey: str(true),
+  tlsCa: str(true),
+  insecure: { kind: "boolean", optional: true },
+  kafkaPort: { kind: "int", min: 0, max: 65535, auto: true },
+  kafkaHost: str(),
+  kafkaAdvertisedHost: str(true),
+  autoCreateTopics: flag,
+  defaultPartitions: int(1, PARTITIONS_PER_TOPIC_MAX),
+  consumerGroupSessionTimeoutMs: int(SESSION_TIMEOUT_MS_MIN, SESSION_TIMEOUT_MS_MAX),
+  consumerGroupHeartbeatIntervalMs: int(10, SESSION_TIMEOUT_MS_MAX),
+  maxHttpConnections: int(1, 1_000_000, true),
+  maxHttpConnectionsPerAddress: int(1, 1_000_000, true),
+  maxKafkaConnections: int(1, 1_000_000, true),
+  maxKafkaConnectionsPerAddress: int(1, 1_000_000, true),
+  nodeId: int(0, 2 ** 31 - 1, true),
+  etcd: { kind: "string", optional: true, url: true },
+  etcdPrefix: str(true),
+  advertisedHost: str(true),
+  defaultReplicationFactor: int(1, 1000),
+  minInsyncReplicas: int(1, 1000),
+  brokerSessionTimeoutMs: int(BROKER_SESSION_TIMEOUT_MS_MIN, BROKER_SESSION_TIMEOUT_MS_MAX),
+  replicaLagTimeMaxMs: int(100, 3_600_000),
+  leaderImbalanceCheckIntervalMs: int(0, 86_400_000),
+  interBrokerUser: str(true),
+  interBrokerPassword: str(true),
+  logRetentionCheckIntervalMs: int(1, Number.MAX_SAFE_INTEGER),
+  logVerifyCrcOnRead: flag,
+  logCleanerDedupeBufferSize: int(CLEANER_DEDUPE_BUFFER_BYTES_MIN, 2 ** 31 - 1),
+  logCleanerIoMaxBytesPerSecond: { kind: "positive", optional: true },
+  logCleanerBackoffMs: int(1, 86_400_000),
+};
+
+function typeName(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
+/** One setting's value, converted; throws the message of what is wrong with it. */
+function checkSetting(rule: Rule, value: unknown): unknown {
+  switch (rule.kind) {
+    case "string":
+      if (typeof value !== "string") {
+        throw new Error(`expected a string, received ${typeName(value)}`);
+      }
+      if (value.length === 0) throw new Error("expected a non-empty string");
+      if (rule.url === true && !URL.canParse(value)) throw new Error("expected a URL");
+      return value;
+    case "int":
+    case "positive": {
+      if (rule.kind === "int" && rule.auto === true && value === "auto") return value;
+      const n = Number(value);
+      if (typeof value === "object" || typeof value === "symbol" || Number.isNaN(n)) {
+        throw new Error(`expected a number, received ${JSON.stringify(value) ?? typeName(value)}`);
+      }
+      if (rule.kind === "positive") {
+        if (!(n > 0)) throw new Error("expected a number > 0");
+        return n;
+      }
+      if (!Number.isInteger(n)) throw new Error(`expected an integer, received ${n}`);
+      if (n < rule.min) throw new Error(`too small: expected a number >= ${rule.min}`);
+      if (n > rule.max) throw new Error(`too big: expected a number <= ${rule.max}`);
+      return n;
+    }
+    case "boolean":
+      if (typeof value === "boolean") return value;
+      if (rule.text === true && (value === "true" || value === "false")) return value === "true";
+      throw new Error(
+        `expected true or false, received ${JSON.stringify(value) ?? typeName(value)}`,
+      );
+    case "record": {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new Error(`expected an object, received ${typeName(value)}`);
+      }
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== "string" && typeof v !== "number") {
+          throw new Error(`${k}: expected a string or a number, received ${typeName(v)}`);
+        }
+      }
+      return value;
+    }
+  }
+}
+
+/** The merged settings checked; the first problem as `{key, message}`. */
+function checkServerConfig(
+  merged: Record<string, unknown>,
+): { config: ServerConfig } | { key: string; message: string } {
+  const out: Record<string, unknown> = {};
+  for (const [key, rule] of Object.entries(RULES) as [string, Rule][]) {
+    const value = merged[key];
+    if (value === undefined) {
+      if (rule.kind === "record" || rule.optional === true) continue;
+      return { key, message: "required" };
+    }
+    try {
+      out[key] = checkSetting(rule, value);
+    } catch (err) {
+      return { key, message: (err as Error).message };
+    }
+  }
+  const unknown = Object.keys(merged).filter((k) => !Object.hasOwn(RULES, k));
+  if (unknown.length > 0) {
+    return {
+      key: "",
+      message: `unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
+    };
+  }
+  return { config: out as unknown as ServerConfig };
+}
 
 const SETTINGS = [
   ["host", "--host", "SLUICE_HOST"],
@@ -251,12 +379,9 @@ export function resolveServerConfig(args: string[]): ServerConfig {
     if (value !== undefined) merged[key] = value;
   }
   if (insecure) merged.insecure = true;
-  const parsed = ServerConfig.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    usage(`invalid setting ${issue.path.join(".")}: ${issue.message}`);
-  }
-  const config = parsed.data;
+  const checked = checkServerConfig(merged);
+  if (!("config" in checked)) usage(`invalid setting ${checked.key}: ${checked.message}`);
+  const config = checked.config;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     usage("--tls-cert and --tls-key go together");
   }

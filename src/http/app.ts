@@ -1,10 +1,11 @@
 /**
  * The HTTP front: a Hono app that translates API.md's routes into broker calls. It validates at
  * the edge (zod schemas, content types, body size), maps every typed error once (error_handler.ts)
- * and documents itself from the same schemas (/openapi.json, /docs). On a cluster's broker, a
+ * and documents itself from the same schemas (/openapi.json, /docs). The schemas and the document
+ * load on first use, not at start-up (schema_loader.ts, openapi_document.ts). On a cluster's broker, a
  * request for a partition led elsewhere is forwarded to its leader (forwarding.ts).
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Broker } from "../broker/broker.ts";
 import { ByteBudget } from "../byte_budget.ts";
@@ -39,6 +40,7 @@ import { registerServiceRoutes } from "./routes/service.ts";
 import { registerStreamRoutes } from "./routes/stream.ts";
 import { registerStatsStreamRoutes } from "./routes/stats_stream.ts";
 import { registerTopicRoutes } from "./routes/topics.ts";
+import { loadSchemas, schemasLoaded } from "./schema_loader.ts";
 
 export interface AppOptions {
   logger: Logger;
@@ -64,7 +66,7 @@ export interface AppOptions {
 
 /** What every route module needs. */
 export interface AppContext {
-  app: OpenAPIHono;
+  app: Hono;
   broker: Broker;
   logger: Logger;
   metrics: HttpMetrics;
@@ -93,7 +95,7 @@ export interface SluiceApp {
 }
 
 export function createApp(broker: Broker, options: AppOptions): SluiceApp {
-  const app = new OpenAPIHono({ strict: true });
+  const app = new Hono({ strict: true });
   const metrics = new HttpMetrics();
   const shutdown = new AbortController();
   const { logger } = options;
@@ -139,6 +141,12 @@ export function createApp(broker: Broker, options: AppOptions): SluiceApp {
         ),
     }),
   );
+  // The zod schemas load with the first API request (schema_loader.ts), before the auth check and
+  // the handlers, which take them synchronously; after that this is one boolean test.
+  app.use("/v1/*", async (_c, next) => {
+    if (!schemasLoaded()) await loadSchemas();
+    await next();
+  });
   registerConsoleRoutes(app); // before auth: the console's files hold no data (routes/console.ts)
   // After bodyLimit: the auth check may read a body (a topic or group request names topics).
   if (options.auth !== undefined) app.use("*", authMiddleware(options.auth, broker, logger));

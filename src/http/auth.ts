@@ -39,7 +39,7 @@ import { SluiceError } from "../errors.ts";
 import { allows, AUTH_OPS, type AuthOp, type Principal } from "../security/acl.ts";
 import type { Authenticator } from "../security/tokens.ts";
 import { errorResponse } from "./error_handler.ts";
-import { CommitBody, CreateTopicBody, JoinBody, ResetOffsetsBody } from "./schemas.ts";
+import { loadSchemas } from "./schema_loader.ts";
 
 const OPEN_PATHS = new Set(["/", "/healthz", "/openapi.json", "/docs"]);
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -137,7 +137,7 @@ export function authMiddleware(
       filterTopicList = true;
     } else if (s[0] === "v1" && s[1] === "topics") {
       if (s.length === 2 && method === "POST") {
-        const body = CreateTopicBody.safeParse(await peekJson(c.req));
+        const body = (await loadSchemas()).CreateTopicBody.safeParse(await peekJson(c.req));
         if (body.success) topic(body.data.name, "admin");
       } else if (s.length === 2 && method === "GET") {
         filterTopicList = true;
@@ -162,15 +162,15 @@ export function authMiddleware(
         group(g, "admin");
       } else if (s.length === 4 && s[3] === "offsets" && method === "PUT") {
         group(g, "admin");
-        const body = ResetOffsetsBody.safeParse(await peekJson(c.req));
+        const body = (await loadSchemas()).ResetOffsetsBody.safeParse(await peekJson(c.req));
         if (body.success) { for (const o of body.data.offsets) topic(o.topic, "read"); }
       } else if (s.length === 4 && s[3] === "members" && method === "POST") {
         group(g, "read");
-        const body = JoinBody.safeParse(await peekJson(c.req));
+        const body = (await loadSchemas()).JoinBody.safeParse(await peekJson(c.req));
         if (body.success) { for (const t of body.data.topics) topic(t, "read"); }
       } else if (s.length === 4 && s[3] === "offsets" && method === "POST") {
         group(g, "read");
-        const body = CommitBody.safeParse(await peekJson(c.req));
+        const body = (await loadSchemas()).CommitBody.safeParse(await peekJson(c.req));
         if (body.success) { for (const o of body.data.offsets) topic(o.topic, "read"); }
       } else if (s.length === 4 && s[3] === "offsets" && method === "GET") {
         group(g, "read");

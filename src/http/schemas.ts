@@ -334,3 +334,14 @@ export const GroupDescription = z.object({
     assignment: z.array(TopicPartitionSchema),
   })),
 }).openapi("Group");
+
+/** What `GET /` answers (routes/service.ts). */
+export const IndexResponse = z.object({
+  service: z.string(),
+  links: z.record(z.string(), z.string()),
+}).openapi("Index");
+
+export const HealthResponse = z.object({ status: z.literal("ok") });
+
+/** /metrics' body: Prometheus text. */
+export const MetricsText = z.string();

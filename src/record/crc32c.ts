@@ -9,9 +9,11 @@
  *   `deno task test` when gcc is present) and loaded through FFI by src/runtime/crc32c_native.ts;
  *   ~20 GB/s at 1 MiB here, 3.5x the addon. Needs --allow-ffi, x86-64 with SSE4.2 and PCLMULQDQ;
  * - node-rs: the @node-rs/crc32 addon (Rust, hardware CRC instructions: ~5.5-6 GB/s at 1 MiB),
- *   loaded with a guarded dynamic import so that a missing prebuilt binary, or a runtime denying
- *   native addons, falls back instead of failing start-up;
+ *   loaded with a guarded require so that a missing prebuilt binary, or a runtime denying native
+ *   addons, falls back instead of failing;
  * - portable: slice-by-8 in plain TypeScript, 8 KiB of tables built once at module load.
+ *
+ * The choice is made on the first checksum (or loadCrc32c), not at import: see loadCrc32c.
  *
  * SLUICE_CRC32C=kernel|node-rs|portable loads only that one (to test it, or to rule out the
  * others); one that cannot load then leaves the portable code. `crc32cImplementation` says which
@@ -20,7 +22,8 @@
  *
  * Values are unsigned 32-bit numbers, and `initial` chains: crc32c(b, crc32c(a)) === crc32c(a + b).
  */
-import { type Crc32cFn, ffiGranted, loadCrc32cKernel } from "../runtime/crc32c_native.ts";
+import { type Crc32cFn, ffiGranted, loadCrc32cKernelSync } from "../runtime/crc32c_native.ts";
+import { loadModule } from "../runtime/lazy_module.ts";
 import { envVar } from "../runtime/process.ts";
 
 const POLY = 0x82f63b78;
@@ -112,12 +115,14 @@ export function crc32cSelfTest(fn: Crc32cFn): boolean {
   return fn(data.subarray(4_321), fn(data.subarray(0, 4_321), 0)) === want;
 }
 
-async function loadNodeRs(): Promise<Crc32cFn | null> {
-  // Deno without --allow-ffi: importing the addon would prompt on a terminal, and fail elsewhere.
+function loadNodeRs(): Crc32cFn | null {
+  // Deno without --allow-ffi: loading the addon would prompt on a terminal, and fail elsewhere.
   if (!ffiGranted()) return null;
   try {
-    const mod = await import("@node-rs/crc32");
-    const addon = mod.crc32c as (input: Uint8Array, initialState?: number | null) => number;
+    const mod = loadModule<{ crc32c: (input: Uint8Array, initialState?: number | null) => number }>(
+      "@node-rs/crc32",
+    );
+    const addon = mod.crc32c;
     return (data, initial) => addon(data, initial >>> 0) >>> 0;
   } catch {
     // No prebuilt binary for this platform, or the runtime refused the addon (Deno without
@@ -129,67 +134,98 @@ async function loadNodeRs(): Promise<Crc32cFn | null> {
 /** Why the kernel is not in use, when it is not (see `crc32cKernelRefusal`). */
 let kernelRefusal: string | null = null;
 
-async function loadKernel(): Promise<Crc32cFn | null> {
-  const load = await loadCrc32cKernel();
+function loadKernel(): Crc32cFn | null {
+  const load = loadCrc32cKernelSync();
   if (load.kernel !== null) return load.kernel;
   kernelRefusal = load.reason; // not built, no --allow-ffi, no SSE4.2: the others serve
   return null;
 }
 
 /** Every fast implementation that loaded and passed its self-test, fastest first. */
-async function loadFast(): Promise<Map<Crc32cImplementation, Crc32cFn>> {
+function loadFast(): Map<Crc32cImplementation, Crc32cFn> {
   const forced = forcedImplementation();
   const loaded = new Map<Crc32cImplementation, Crc32cFn>();
   if (forced === "portable" || forced === "node-rs") kernelRefusal = `SLUICE_CRC32C=${forced}`;
   if (forced === "portable") return loaded;
   if (forced === undefined || forced === "kernel") {
-    const fn = await loadKernel();
+    const fn = loadKernel();
     if (fn !== null && crc32cSelfTest(fn)) loaded.set("kernel", fn);
     else if (fn !== null) kernelRefusal = "the library failed its self-test";
   }
   // The addon is the kernel's fallback: with the kernel in use it is not loaded (about 8 MB of
   // idle RSS); loadEveryCrc32c loads it for comparisons.
   if ((forced === undefined && !loaded.has("kernel")) || forced === "node-rs") {
-    const fn = await loadNodeRs();
+    const fn = loadNodeRs();
     if (fn !== null && crc32cSelfTest(fn)) loaded.set("node-rs", fn);
   }
   return loaded;
 }
 
-const fast = await loadFast();
-const chosen: Crc32cImplementation = fast.keys().next().value ?? "portable";
-const fastFn: Crc32cFn | null = fast.get(chosen) ?? null;
+/*
+ * The fast implementation is chosen and loaded on the first checksum (or loadCrc32c), not when
+ * this module is imported: opening the kernel (Deno.dlopen compiles its fast-call trampoline) and
+ * running the self-tests cost a server about 4 MB of idle RSS that one which never checks a batch
+ * need not pay (issue 17). Until then the bindings below say "portable"; they are live bindings,
+ * updated by the load.
+ */
+let fast: Map<Crc32cImplementation, Crc32cFn> | undefined;
+let fastFn: Crc32cFn | null = null;
+let smallBytes = 0;
 
 /** Which implementation `crc32c` uses for inputs of `crc32cSmallInputBytes` bytes and more. */
-export const crc32cImplementation: Crc32cImplementation = chosen;
+export let crc32cImplementation: Crc32cImplementation = "portable";
 
 /**
  * Why the kernel is not in use (not built, no --allow-ffi, the CPU, its self-test, SLUICE_CRC32C),
  * or null when it is: for a start-up log or a bug report.
  */
-export const crc32cKernelRefusal: string | null = kernelRefusal;
+export let crc32cKernelRefusal: string | null = null;
 
 /**
  * Every implementation loaded in this process, fastest first, the portable code last: for tests
  * and benchmarks that compare them. With SLUICE_CRC32C set, only that one (and the portable code).
  */
-export const crc32cImplementations: ReadonlyMap<Crc32cImplementation, Crc32cFn> = new Map([
-  ...fast,
+export let crc32cImplementations: ReadonlyMap<Crc32cImplementation, Crc32cFn> = new Map([
   ["portable", crc32cPortable],
 ]);
+
+/** The length from which `crc32c` calls the implementation in use rather than the portable code. */
+export let crc32cSmallInputBytes = 0;
+
+/**
+ * Chooses and loads the fast implementation, once (the first `crc32c` call does it too); returns
+ * the one in use. Synchronous on both runtimes.
+ */
+export function loadCrc32c(): Crc32cImplementation {
+  if (fast !== undefined) return crc32cImplementation;
+  fast = loadFast();
+  crc32cImplementation = fast.keys().next().value ?? "portable";
+  fastFn = fast.get(crc32cImplementation) ?? null;
+  crc32cKernelRefusal = kernelRefusal;
+  crc32cImplementations = new Map([...fast, ["portable", crc32cPortable]]);
+  crc32cSmallInputBytes = crc32cImplementation === "kernel"
+    ? KERNEL_SMALL_INPUT_BYTES
+    : crc32cImplementation === "node-rs"
+    ? NODE_RS_SMALL_INPUT_BYTES
+    : 0;
+  smallBytes = crc32cSmallInputBytes;
+  return crc32cImplementation;
+}
 
 /**
  * crc32cImplementations plus the @node-rs/crc32 addon when the kernel left it unloaded (unless
  * SLUICE_CRC32C rules it out): for tests and benchmarks that compare every implementation.
  */
-export async function loadEveryCrc32c(): Promise<ReadonlyMap<Crc32cImplementation, Crc32cFn>> {
+export function loadEveryCrc32c(): Promise<ReadonlyMap<Crc32cImplementation, Crc32cFn>> {
+  loadCrc32c();
+  const loaded = fast!;
   const forced = forcedImplementation();
-  if (fast.has("node-rs") || (forced !== undefined && forced !== "node-rs")) {
-    return crc32cImplementations;
+  if (loaded.has("node-rs") || (forced !== undefined && forced !== "node-rs")) {
+    return Promise.resolve(crc32cImplementations);
   }
-  const fn = await loadNodeRs();
-  if (fn === null || !crc32cSelfTest(fn)) return crc32cImplementations;
-  return new Map([...fast, ["node-rs", fn], ["portable", crc32cPortable]]);
+  const fn = loadNodeRs();
+  if (fn === null || !crc32cSelfTest(fn)) return Promise.resolve(crc32cImplementations);
+  return Promise.resolve(new Map([...loaded, ["node-rs", fn], ["portable", crc32cPortable]]));
 }
 
 /**
@@ -211,17 +247,9 @@ export async function loadEveryCrc32c(): Promise<ReadonlyMap<Crc32cImplementatio
 const NODE_RS_SMALL_INPUT_BYTES = 256;
 const KERNEL_SMALL_INPUT_BYTES = 32;
 
-/** The length from which `crc32c` calls the implementation in use rather than the portable code. */
-export const crc32cSmallInputBytes = chosen === "kernel"
-  ? KERNEL_SMALL_INPUT_BYTES
-  : chosen === "node-rs"
-  ? NODE_RS_SMALL_INPUT_BYTES
-  : 0;
-
-const smallBytes = crc32cSmallInputBytes;
-
 /** CRC-32C of `data`, continuing from `initial` (the CRC of the bytes before it, default 0). */
 export function crc32c(data: Uint8Array, initial = 0): number {
+  if (fast === undefined) loadCrc32c();
   if (fastFn === null || data.length < smallBytes) return crc32cPortable(data, initial);
   return fastFn(data, initial);
 }

@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { loadModule } from "./lazy_module.ts";
 
 /** CRC-32C of `data` continuing from `initial` (an unsigned 32-bit CRC); unsigned result. */
 export type Crc32cFn = (data: Uint8Array, initial: number) => number;
@@ -66,12 +67,15 @@ interface BunFfi {
   };
 }
 
-async function openRaw(path: string): Promise<RawKernel> {
+/**
+ * Opens the library synchronously (Deno.dlopen; bun:ffi through require), so that crc32c.ts can
+ * load it on its first checksum rather than at start-up: on Deno the open alone compiles the fast
+ * call's trampoline, about 3 MB of a server's idle RSS (issue 17).
+ */
+function openRaw(path: string): RawKernel {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
   if (g.Bun !== undefined) {
-    // A computed specifier: Deno's type check does not know bun:ffi.
-    const specifier = "bun:ffi";
-    const ffi = await import(specifier) as BunFfi;
+    const ffi = loadModule<BunFfi>("bun:ffi");
     const lib = ffi.dlopen(path, {
       sluice_crc32c_available: { args: [], returns: "i32" },
       sluice_crc32c: { args: ["u32", "ptr", "u32"], returns: "u32" },
@@ -111,11 +115,16 @@ export function ffiGranted(): boolean {
 }
 
 /** Opens the kernel at `path` (default crc32cLibraryPath()), or says why it cannot be used. */
-export async function loadCrc32cKernel(path = crc32cLibraryPath()): Promise<KernelLoad> {
+export function loadCrc32cKernel(path = crc32cLibraryPath()): Promise<KernelLoad> {
+  return Promise.resolve(loadCrc32cKernelSync(path));
+}
+
+/** loadCrc32cKernel, synchronously. */
+export function loadCrc32cKernelSync(path = crc32cLibraryPath()): KernelLoad {
   if (path === undefined) return { kernel: null, reason: "no library for this platform" };
   let raw: RawKernel;
   try {
-    raw = await openRaw(path);
+    raw = openRaw(path);
   } catch (err) {
     // Not built (no gcc), no --allow-ffi, or a library for another machine.
     return { kernel: null, reason: `cannot open ${path}: ${(err as Error).message}` };

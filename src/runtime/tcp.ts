@@ -9,9 +9,12 @@
  * bytes are the decrypted ones. A failed handshake (a plaintext client, say) closes that socket
  * alone and is reported to {@link TcpHandlers.onTlsError}.
  */
-import * as net from "node:net";
-import * as tls from "node:tls";
+// Types only: node:net and node:tls serve Bun alone and load there on first use (lazy_module.ts):
+// on Deno (Deno.listen, tcp_deno.ts) their polyfills are not part of a server's memory.
+import type * as net from "node:net";
+import type * as tls from "node:tls";
 import { ConnectionGate } from "./accept.ts";
+import { loadModule } from "./lazy_module.ts";
 import { runtimeName } from "./serve.ts";
 import { listenTcpDeno } from "./tcp_deno.ts";
 
@@ -161,11 +164,14 @@ export function listenTcp(
   };
   let server: net.Server;
   if (options.tls === undefined) {
-    server = net.createServer({ noDelay: true }, (socket) => {
+    server = loadModule<typeof net>("node:net").createServer({ noDelay: true }, (socket) => {
       if (admit(socket)) onSocket(socket);
     });
   } else {
-    server = tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket);
+    server = loadModule<typeof tls>("node:tls").createServer(
+      { cert: options.tls.cert, key: options.tls.key },
+      onSocket,
+    );
     server.on("connection", (socket: net.Socket) => {
       if (!admit(socket)) return;
       raw.add(socket);

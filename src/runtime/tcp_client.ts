@@ -16,8 +16,10 @@
  * certificate's IP subject alternative names). Deno: a TCP connection upgraded with Deno.startTls;
  * elsewhere node:tls.
  */
-import * as net from "node:net";
-import * as nodeTls from "node:tls";
+// Types only: node:net and node:tls serve Bun alone and load there on first use (lazy_module.ts).
+import type * as net from "node:net";
+import type * as nodeTlsTypes from "node:tls";
+import { loadModule } from "./lazy_module.ts";
 import { runtimeName } from "./serve.ts";
 
 /** node:net: bytes received but not yet read that pause the socket until a read takes them. */
@@ -238,15 +240,17 @@ function connectNode(
   signal: AbortSignal | undefined,
   tls: TlsClientOptions | undefined,
 ): Promise<TcpClientConnection> {
+  const nodeNet = loadModule<typeof net>("node:net");
   return new Promise((resolve, reject) => {
-    const socket: net.Socket = tls === undefined
-      ? net.connect({ host, port, noDelay: true })
+    const nodeTls = tls === undefined ? undefined : loadModule<typeof nodeTlsTypes>("node:tls");
+    const socket: net.Socket = tls === undefined || nodeTls === undefined
+      ? nodeNet.connect({ host, port, noDelay: true })
       : nodeTls.connect({
         host,
         port,
         ca: [...nodeTls.rootCertificates, ...tls.caCerts],
         // SNI takes host names only; an IP address is checked against the certificate's SANs.
-        ...(net.isIP(host) === 0 ? { servername: host } : {}),
+        ...(nodeNet.isIP(host) === 0 ? { servername: host } : {}),
       });
     if (tls !== undefined) socket.setNoDelay(true);
     const connected = tls === undefined ? "connect" : "secureConnect";

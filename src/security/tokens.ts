@@ -8,9 +8,8 @@
  * presented secret with every stored digest (timingSafeEqual, no early exit).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { z } from "zod";
 import { SluiceError } from "../errors.ts";
-import { AUTH_OPS, type Principal } from "./acl.ts";
+import { AUTH_OPS, type AuthOp, type AuthRule, type Principal } from "./acl.ts";
 
 /** 16 characters: a guessable secret is refused at load, not discovered in production. */
 export const TOKEN_CHARS_MIN = 16;
@@ -18,23 +17,86 @@ export const TOKEN_CHARS_MIN = 16;
 export const TOKENS_MAX = 10_000;
 const RULES_MAX = 1_000;
 
-const Pattern = z.string().min(1).max(250).regex(
-  /^[^*]*\*?$/,
-  "a pattern is an exact name or a prefix ending in *",
-);
-const Ops = z.array(z.enum(AUTH_OPS)).min(1);
-const Rule = z.union([
-  z.strictObject({ topic: Pattern, ops: Ops }),
-  z.strictObject({ group: Pattern, ops: Ops }),
-]);
+const PATTERN = /^[^*]*\*?$/;
 
-const AuthFile = z.strictObject({
-  tokens: z.array(z.strictObject({
-    name: z.string().min(1).max(200),
-    token: z.string().min(TOKEN_CHARS_MIN).max(4096),
-    allow: z.array(Rule).max(RULES_MAX),
-  })).min(1).max(TOKENS_MAX),
-});
+/** Where in the token file, and what is wrong there. */
+class FileProblem extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+  }
+}
+
+function kind(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
+/** An object with exactly the keys `keys` allows (the others refused by name). */
+function objectAt(value: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FileProblem(path, `expected an object, received ${kind(value)}`);
+  }
+  const unknown = Object.keys(value).filter((k) => !keys.includes(k));
+  if (unknown.length > 0) {
+    throw new FileProblem(
+      path,
+      `unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+function arrayAt(value: unknown, path: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(value)) {
+    throw new FileProblem(path, `expected an array, received ${kind(value)}`);
+  }
+  if (value.length < min) throw new FileProblem(path, `expected at least ${min} items`);
+  if (value.length > max) throw new FileProblem(path, `expected at most ${max} items`);
+  return value;
+}
+
+function stringAt(value: unknown, path: string, min: number, max: number): string {
+  if (typeof value !== "string") {
+    throw new FileProblem(path, `expected a string, received ${kind(value)}`);
+  }
+  if (value.length < min) throw new FileProblem(path, `expected at least ${min} characters`);
+  if (value.length > max) throw new FileProblem(path, `expected at most ${max} characters`);
+  return value;
+}
+
+function ruleAt(value: unknown, path: string): AuthRule {
+  const on = typeof value === "object" && value !== null && "group" in value ? "group" : "topic";
+  const rule = objectAt(value, path, [on, "ops"]);
+  const pattern = stringAt(rule[on], `${path}.${on}`, 1, 250);
+  if (!PATTERN.test(pattern)) {
+    throw new FileProblem(`${path}.${on}`, "a pattern is an exact name or a prefix ending in *");
+  }
+  const ops = arrayAt(rule.ops, `${path}.ops`, 1, AUTH_OPS.length * RULES_MAX).map((op, i) => {
+    if (!(AUTH_OPS as readonly unknown[]).includes(op)) {
+      throw new FileProblem(`${path}.ops.${i}`, `expected one of ${AUTH_OPS.join(", ")}`);
+    }
+    return op as AuthOp;
+  });
+  return on === "group" ? { group: pattern, ops } : { topic: pattern, ops };
+}
+
+/**
+ * The token file's shape, checked by hand (not zod: tokens.ts is loaded by every server's Kafka
+ * listener, and zod is several MB of idle RSS, issue 17). Throws FileProblem.
+ */
+function checkAuthFile(raw: unknown): { name: string; token: string; allow: AuthRule[] }[] {
+  const file = objectAt(raw, "(top level)", ["tokens"]);
+  return arrayAt(file.tokens, "tokens", 1, TOKENS_MAX).map((t, i) => {
+    const path = `tokens.${i}`;
+    const token = objectAt(t, path, ["name", "token", "allow"]);
+    return {
+      name: stringAt(token.name, `${path}.name`, 1, 200),
+      token: stringAt(token.token, `${path}.token`, TOKEN_CHARS_MIN, 4096),
+      allow: arrayAt(token.allow, `${path}.allow`, 0, RULES_MAX).map((r, j) =>
+        ruleAt(r, `${path}.allow.${j}`)
+      ),
+    };
+  });
+}
 
 interface StoredToken extends Principal {
   digest: Uint8Array;
@@ -71,18 +133,19 @@ export class TokenSet {
         `the auth file is not valid JSON${at ? ` (at position ${at[1]})` : ""}`,
       );
     }
-    const parsed = AuthFile.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
+    let entries: ReturnType<typeof checkAuthFile>;
+    try {
+      entries = checkAuthFile(raw);
+    } catch (err) {
+      if (!(err instanceof FileProblem)) throw err;
       throw new SluiceError(
         "INVALID_CONFIG",
-        `the auth file is invalid at ${path}: ${issue.message}`,
+        `the auth file is invalid at ${err.path}: ${err.message}`,
       );
     }
     const names = new Set<string>();
     const digests = new Set<string>();
-    const tokens = parsed.data.tokens.map((t, i) => {
+    const tokens = entries.map((t, i) => {
       if (names.has(t.name)) {
         throw new SluiceError("INVALID_CONFIG", `the auth file names "${t.name}" twice`);
       }

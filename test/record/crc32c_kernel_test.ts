@@ -213,6 +213,7 @@ Deno.test({
     // Lengths and offsets from a seeded generator; Bun prints one line per disagreement.
     const script = `
       const m = await import("./src/record/crc32c.ts");
+      m.loadCrc32c();
       const k = m.crc32cImplementations.get("kernel");
       if (!k) { console.log("no kernel"); process.exit(0); }
       let x = 12345, bad = 0;

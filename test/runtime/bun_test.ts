@@ -40,7 +40,8 @@ Deno.test({
     const probe = await new Deno.Command(bun!, {
       args: [
         "-e",
-        'const m = await import("./src/record/crc32c.ts"); console.log(m.crc32cImplementation, ' +
+        'const m = await import("./src/record/crc32c.ts"); m.loadCrc32c(); ' +
+        "console.log(m.crc32cImplementation, " +
         'm.crc32c(new TextEncoder().encode("123456789")));',
       ],
       cwd: ROOT,

@@ -8,21 +8,25 @@
 import type { z } from "@hono/zod-openapi";
 import { NO_LEADER } from "../../cluster/cluster_state.ts";
 import type { AppContext } from "../app.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
-import { ClusterDescription } from "../schemas.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
+import type { SchemaModule } from "../schema_loader.ts";
 
 /** The node id of a broker that is not part of a cluster (as the Kafka front answers). */
 const ONE_NODE_ID = 0;
 
-type Description = z.output<typeof ClusterDescription>;
+type Description = z.output<SchemaModule["ClusterDescription"]>;
 
-export function registerClusterRoutes({ app, broker }: AppContext): void {
-  app.openAPIRegistry.registerPath({
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeClusterRoutes(r: OpenApiRegistry, s: SchemaModule): void {
+  r.registerPath({
     method: "get",
     path: "/v1/cluster",
     summary: "Brokers, controller, and each partition's leader and in-sync replicas",
-    responses: { 200: jsonResponse(ClusterDescription, "the cluster"), ...errorResponses },
+    responses: { 200: jsonResponse(s.ClusterDescription, "the cluster"), ...errorResponses(s) },
   });
+}
+
+export function registerClusterRoutes({ app, broker }: AppContext): void {
   app.get("/v1/cluster", (c) => {
     const cluster = broker.cluster;
     if (cluster === undefined) {

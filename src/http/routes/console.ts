@@ -7,7 +7,7 @@
  * them inside it (embedConsoleFiles).
  */
 import { createHash } from "node:crypto";
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { SluiceError } from "../../errors.ts";
 import { readWholeFile } from "../../runtime/fs.ts";
 
@@ -87,7 +87,7 @@ function loadAsset(name: string, contentType: string): Asset {
   return assetOf(new Uint8Array(bytes), contentType);
 }
 
-export function registerConsoleRoutes(app: OpenAPIHono): void {
+export function registerConsoleRoutes(app: Hono): void {
   const assets = new Map<string, Asset>();
   const serve = (name: string, ifNoneMatch: string | undefined): Response => {
     const contentType = CONSOLE_FILES[name];

@@ -14,8 +14,8 @@ import type { Context } from "hono";
 import { DELETE_RECORDS_TIMEOUT_MS_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams } from "../body.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
-import { DeleteRecordsBody, DeleteRecordsResponse, PartitionParams } from "../schemas.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** The request's path and query string, as a forwarded request names them. */
 function pathAndQuery(c: Context): string {
@@ -23,24 +23,28 @@ function pathAndQuery(c: Context): string {
   return url.pathname + url.search;
 }
 
-export function registerDeleteRecordsRoutes({ app, broker, forwarder }: AppContext): void {
-  app.openAPIRegistry.registerPath({
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeDeleteRecordsRoutes(r: OpenApiRegistry, s: SchemaModule): void {
+  r.registerPath({
     method: "post",
     path: "/v1/topics/{topic}/partitions/{partition}/delete-records",
     summary: "Delete a partition's records before an offset (-1: the high watermark)",
     request: {
-      params: PartitionParams,
-      body: { content: { "application/json": { schema: DeleteRecordsBody } } },
+      params: s.PartitionParams,
+      body: { content: { "application/json": { schema: s.DeleteRecordsBody } } },
     },
     responses: {
-      200: jsonResponse(DeleteRecordsResponse, "the partition's low watermark, its first offset"),
-      ...errorResponses,
+      200: jsonResponse(s.DeleteRecordsResponse, "the partition's low watermark, its first offset"),
+      ...errorResponses(s),
     },
   });
+}
+
+export function registerDeleteRecordsRoutes({ app, broker, forwarder }: AppContext): void {
   app.post("/v1/topics/:topic/partitions/:partition/delete-records", async (c) => {
-    const { topic, partition } = readParams(c, PartitionParams);
+    const { topic, partition } = readParams(c, schemas().PartitionParams);
     broker.topics.get(topic).partition(partition); // 400/404 before the body is read
-    const { beforeOffset } = await readJson(c, DeleteRecordsBody);
+    const { beforeOffset } = await readJson(c, schemas().DeleteRecordsBody);
     const leader = forwarder.leaderFor(c, topic, partition);
     if (leader !== undefined) {
       return await forwarder.forward(c, leader, {

@@ -17,8 +17,8 @@
 import { SluiceError } from "../../errors.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams } from "../body.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
-import { GroupOffsetsResponse, GroupParams, ResetOffsetsBody } from "../schemas.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 function notEmpty(group: string, what: string): SluiceError {
   return new SluiceError(
@@ -28,19 +28,33 @@ function notEmpty(group: string, what: string): SluiceError {
   );
 }
 
-export function registerGroupAdminRoutes({ app, broker, logger }: AppContext): void {
-  const r = app.openAPIRegistry;
-  const groups = broker.groups;
-
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeGroupAdminRoutes(r: OpenApiRegistry, s: SchemaModule): void {
   r.registerPath({
     method: "delete",
     path: "/v1/groups/{group}",
     summary: "Delete a group without members: its committed offsets and stored membership",
-    request: { params: GroupParams },
-    responses: { 204: { description: "deleted" }, ...errorResponses },
+    request: { params: s.GroupParams },
+    responses: { 204: { description: "deleted" }, ...errorResponses(s) },
   });
+
+  r.registerPath({
+    method: "put",
+    path: "/v1/groups/{group}/offsets",
+    summary: "Set a group's committed offsets (reset-offsets); only a group without members",
+    request: {
+      params: s.GroupParams,
+      body: { content: { "application/json": { schema: s.ResetOffsetsBody } } },
+    },
+    responses: { 200: jsonResponse(s.GroupOffsetsResponse, "set"), ...errorResponses(s) },
+  });
+}
+
+export function registerGroupAdminRoutes({ app, broker, logger }: AppContext): void {
+  const groups = broker.groups;
+
   app.delete("/v1/groups/:group", async (c) => {
-    const { group } = readParams(c, GroupParams);
+    const { group } = readParams(c, schemas().GroupParams);
     if (groups.hasMembers(group)) throw notEmpty(group, "delete takes");
     const forgotten = groups.consumer.deleteIfEmpty(group);
     const deleted = await broker.offsets.deleteGroup(group) || forgotten;
@@ -52,19 +66,9 @@ export function registerGroupAdminRoutes({ app, broker, logger }: AppContext): v
     return c.body(null, 204);
   });
 
-  r.registerPath({
-    method: "put",
-    path: "/v1/groups/{group}/offsets",
-    summary: "Set a group's committed offsets (reset-offsets); only a group without members",
-    request: {
-      params: GroupParams,
-      body: { content: { "application/json": { schema: ResetOffsetsBody } } },
-    },
-    responses: { 200: jsonResponse(GroupOffsetsResponse, "set"), ...errorResponses },
-  });
   app.put("/v1/groups/:group/offsets", async (c) => {
-    const { group } = readParams(c, GroupParams);
-    const { offsets } = await readJson(c, ResetOffsetsBody);
+    const { group } = readParams(c, schemas().GroupParams);
+    const { offsets } = await readJson(c, schemas().ResetOffsetsBody);
     for (const o of offsets) broker.topics.get(o.topic).partition(o.partition); // 400/404
     if (groups.hasMembers(group)) throw notEmpty(group, "reset-offsets takes");
     await broker.offsets.commit(group, offsets);

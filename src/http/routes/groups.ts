@@ -3,27 +3,87 @@ import type { Context, Next } from "hono";
 import { FETCH_WAIT_MS_MAX, GROUPS_LIST_MAX, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { recordsToJsonWithPartition } from "../records_json.ts";
-import {
-  CommitBody,
-  GroupDescription,
-  GroupList,
-  GroupListQuery,
-  GroupOffsetsResponse,
-  GroupParams,
-  HeartbeatResponse,
-  JoinBody,
-  MemberFetchQuery,
-  MemberFetchResponse,
-  MemberParams,
-  MemberResponse,
-} from "../schemas.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
+
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeGroupRoutes(r: OpenApiRegistry, s: SchemaModule): void {
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups",
+    summary:
+      "List the groups: state, protocol, protocol type and member count (Kafka's ListGroups)",
+    request: { query: s.GroupListQuery },
+    responses: { 200: jsonResponse(s.GroupList, "the groups, sorted by id"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/members",
+    summary: "Join a consumer group; partitions are reassigned at once",
+    request: {
+      params: s.GroupParams,
+      body: { content: { "application/json": { schema: s.JoinBody } } },
+    },
+    responses: { 200: jsonResponse(s.MemberResponse, "the member"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/members/{member}/heartbeat",
+    summary: "Keep the member alive; returns its generation and assignment",
+    request: { params: s.MemberParams },
+    responses: { 200: jsonResponse(s.HeartbeatResponse, "generation"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}/members/{member}/records",
+    summary: "Records from the member's partitions, from its committed offsets",
+    request: { params: s.MemberParams, query: s.MemberFetchQuery },
+    responses: { 200: jsonResponse(s.MemberFetchResponse, "records"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "post",
+    path: "/v1/groups/{group}/offsets",
+    summary: "Commit offsets (the next offset to read) atomically",
+    request: {
+      params: s.GroupParams,
+      body: { content: { "application/json": { schema: s.CommitBody } } },
+    },
+    responses: { 200: jsonResponse(s.GroupOffsetsResponse, "committed"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}/offsets",
+    summary: "Committed offsets with lag",
+    request: { params: s.GroupParams },
+    responses: { 200: jsonResponse(s.GroupOffsetsResponse, "offsets"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "delete",
+    path: "/v1/groups/{group}/members/{member}",
+    summary: "Leave the group; its partitions go to the other members",
+    request: { params: s.MemberParams },
+    responses: { 204: { description: "left" }, ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/groups/{group}",
+    summary: "Describe a group: generation, state, members and assignments",
+    request: { params: s.GroupParams },
+    responses: { 200: jsonResponse(s.GroupDescription, "the group"), ...errorResponses(s) },
+  });
+}
 
 export function registerGroupRoutes(
   { app, broker, fetchBytesMax, forwarder }: AppContext,
 ): void {
-  const r = app.openAPIRegistry;
   const groups = broker.groups;
 
   // In a cluster every group request goes to the group's coordinator (the leader of its offsets
@@ -43,17 +103,9 @@ export function registerGroupRoutes(
       followClient: true,
     });
   };
-  r.registerPath({
-    method: "get",
-    path: "/v1/groups",
-    summary:
-      "List the groups: state, protocol, protocol type and member count (Kafka's ListGroups)",
-    request: { query: GroupListQuery },
-    responses: { 200: jsonResponse(GroupList, "the groups, sorted by id"), ...errorResponses },
-  });
   // Not forwarded: in a cluster each broker lists the groups it coordinates, as Kafka's ListGroups.
   app.get("/v1/groups", (c) => {
-    const { after } = readQuery(c, GroupListQuery);
+    const { after } = readQuery(c, schemas().GroupListQuery);
     const { groups: listed, more } = groups.list(after, GROUPS_LIST_MAX);
     return c.json({ groups: listed, next: more ? listed[listed.length - 1].group : null });
   });
@@ -61,31 +113,14 @@ export function registerGroupRoutes(
   app.use("/v1/groups/:group", toCoordinator);
   app.use("/v1/groups/:group/*", toCoordinator);
 
-  r.registerPath({
-    method: "post",
-    path: "/v1/groups/{group}/members",
-    summary: "Join a consumer group; partitions are reassigned at once",
-    request: {
-      params: GroupParams,
-      body: { content: { "application/json": { schema: JoinBody } } },
-    },
-    responses: { 200: jsonResponse(MemberResponse, "the member"), ...errorResponses },
-  });
   app.post("/v1/groups/:group/members", async (c) => {
-    const { group } = readParams(c, GroupParams);
-    const body = await readJson(c, JoinBody);
+    const { group } = readParams(c, schemas().GroupParams);
+    const body = await readJson(c, schemas().JoinBody);
     return c.json(await groups.join(group, body));
   });
 
-  r.registerPath({
-    method: "post",
-    path: "/v1/groups/{group}/members/{member}/heartbeat",
-    summary: "Keep the member alive; returns its generation and assignment",
-    request: { params: MemberParams },
-    responses: { 200: jsonResponse(HeartbeatResponse, "generation"), ...errorResponses },
-  });
   app.post("/v1/groups/:group/members/:member/heartbeat", (c) => {
-    const { group, member } = readParams(c, MemberParams);
+    const { group, member } = readParams(c, schemas().MemberParams);
     const view = groups.heartbeat(group, member);
     return c.json({
       generation: view.generation,
@@ -94,16 +129,9 @@ export function registerGroupRoutes(
     });
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/groups/{group}/members/{member}/records",
-    summary: "Records from the member's partitions, from its committed offsets",
-    request: { params: MemberParams, query: MemberFetchQuery },
-    responses: { 200: jsonResponse(MemberFetchResponse, "records"), ...errorResponses },
-  });
   app.get("/v1/groups/:group/members/:member/records", async (c) => {
-    const { group, member } = readParams(c, MemberParams);
-    const q = readQuery(c, MemberFetchQuery);
+    const { group, member } = readParams(c, schemas().MemberParams);
+    const q = readQuery(c, schemas().MemberFetchQuery);
     const result = await groups.fetch(group, member, {
       // Clamped as a plain fetch is (HTTP_FETCH_BYTES_MAX): a larger ask gets less, not a 400.
       maxBytes: Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, fetchBytesMax),
@@ -130,57 +158,26 @@ export function registerGroupRoutes(
     });
   });
 
-  r.registerPath({
-    method: "post",
-    path: "/v1/groups/{group}/offsets",
-    summary: "Commit offsets (the next offset to read) atomically",
-    request: {
-      params: GroupParams,
-      body: { content: { "application/json": { schema: CommitBody } } },
-    },
-    responses: { 200: jsonResponse(GroupOffsetsResponse, "committed"), ...errorResponses },
-  });
   app.post("/v1/groups/:group/offsets", async (c) => {
-    const { group } = readParams(c, GroupParams);
-    const body = await readJson(c, CommitBody);
+    const { group } = readParams(c, schemas().GroupParams);
+    const body = await readJson(c, schemas().CommitBody);
     await groups.commit(group, body);
     return c.json({ offsets: body.offsets });
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/groups/{group}/offsets",
-    summary: "Committed offsets with lag",
-    request: { params: GroupParams },
-    responses: { 200: jsonResponse(GroupOffsetsResponse, "offsets"), ...errorResponses },
-  });
   app.get("/v1/groups/:group/offsets", (c) => {
-    const { group } = readParams(c, GroupParams);
+    const { group } = readParams(c, schemas().GroupParams);
     return c.json({ offsets: groups.offsets(group) });
   });
 
-  r.registerPath({
-    method: "delete",
-    path: "/v1/groups/{group}/members/{member}",
-    summary: "Leave the group; its partitions go to the other members",
-    request: { params: MemberParams },
-    responses: { 204: { description: "left" }, ...errorResponses },
-  });
   app.delete("/v1/groups/:group/members/:member", async (c) => {
-    const { group, member } = readParams(c, MemberParams);
+    const { group, member } = readParams(c, schemas().MemberParams);
     await groups.leave(group, member);
     return c.body(null, 204);
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/groups/{group}",
-    summary: "Describe a group: generation, state, members and assignments",
-    request: { params: GroupParams },
-    responses: { 200: jsonResponse(GroupDescription, "the group"), ...errorResponses },
-  });
   app.get("/v1/groups/:group", (c) => {
-    const { group } = readParams(c, GroupParams);
+    const { group } = readParams(c, schemas().GroupParams);
     return c.json(groups.describe(group));
   });
 }

@@ -25,21 +25,10 @@ import { SluiceError } from "../../errors.ts";
 import { HTTP_PRODUCE_TIMEOUT_MS_DEFAULT, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
 import { recordsToJson, toProduceRecords } from "../records_json.ts";
-import {
-  AppendResponse,
-  FetchQuery,
-  FetchResponse,
-  OffsetResponse,
-  OffsetsQuery,
-  PartitionParams,
-  ProduceBody,
-  ProduceQuery,
-  ProduceResponse,
-  TopicParams,
-} from "../schemas.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** Kafka RecordBatch v2 bytes, as stored on disk and sent on Kafka's wire. */
 export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
@@ -77,7 +66,7 @@ const DEFAULT_WRITE: { write: Required<WriteOptions>; query: string } = Object.f
 /** The produce query as the broker's write options, and as a forwarded share's query string. */
 function writeOptions(c: Context): { write: Required<WriteOptions>; query: string } {
   if (!c.req.url.includes("?")) return DEFAULT_WRITE;
-  const q = readQuery(c, ProduceQuery);
+  const q = readQuery(c, schemas().ProduceQuery);
   const acks = q.acks === "1" ? 1 : -1;
   const timeoutMs = q.timeoutMs ?? HTTP_PRODUCE_TIMEOUT_MS_DEFAULT;
   return {
@@ -99,7 +88,7 @@ function partitionParams(c: Context): { topic: string; partition: number } {
   if (typeof topic === "string" && typeof partition === "string") {
     if (PARTITION_NUMBER.test(partition)) return { topic, partition: Number(partition) };
   }
-  return readParams(c, PartitionParams);
+  return readParams(c, schemas().PartitionParams);
 }
 
 /** The request's path and query string, as a forwarded request names them. */
@@ -108,34 +97,21 @@ function pathAndQuery(c: Context): string {
   return url.pathname + url.search;
 }
 
-export function registerRecordRoutes(ctx: AppContext): void {
-  const { app, broker, forwarder } = ctx;
-  const r = app.openAPIRegistry;
-
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeRecordRoutes(r: OpenApiRegistry, s: SchemaModule): void {
   r.registerPath({
     method: "post",
     path: "/v1/topics/{topic}/records",
     summary: "Produce records (JSON); keyed records go to murmur2(key) % partitions",
     request: {
-      params: TopicParams,
-      query: ProduceQuery,
-      body: { content: { "application/json": { schema: ProduceBody } } },
+      params: s.TopicParams,
+      query: s.ProduceQuery,
+      body: { content: { "application/json": { schema: s.ProduceBody } } },
     },
     responses: {
-      200: jsonResponse(ProduceResponse, "offsets in request order"),
-      ...errorResponses,
+      200: jsonResponse(s.ProduceResponse, "offsets in request order"),
+      ...errorResponses(s),
     },
-  });
-  app.post("/v1/topics/:topic/records", async (c) => {
-    const { topic } = readParams(c, TopicParams);
-    const { write, query } = writeOptions(c);
-    const known = broker.topics.get(topic); // 400/404 before the body is read
-    const body = await readJson(c, ProduceBody);
-    if (forwarder.mayForward(c)) {
-      return await produceAcrossLeaders(ctx, c, known, body, write, query);
-    }
-    const offsets = await broker.produce(topic, toProduceRecords(body), write);
-    return c.json({ offsets });
   });
 
   r.registerPath({
@@ -143,12 +119,58 @@ export function registerRecordRoutes(ctx: AppContext): void {
     path: "/v1/topics/{topic}/partitions/{partition}/batches",
     summary: "Append Kafka RecordBatch v2 batches as bytes",
     request: {
-      params: PartitionParams,
-      query: ProduceQuery,
+      params: s.PartitionParams,
+      query: s.ProduceQuery,
       body: { content: { [RECORD_BATCH_TYPE]: { schema: { type: "string", format: "binary" } } } },
     },
-    responses: { 200: jsonResponse(AppendResponse, "offsets assigned"), ...errorResponses },
+    responses: { 200: jsonResponse(s.AppendResponse, "offsets assigned"), ...errorResponses(s) },
   });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/topics/{topic}/partitions/{partition}/records",
+    summary: "Fetch records from an offset; long-polls up to maxWaitMs. " +
+      `With Accept: ${RECORD_BATCH_TYPE}, the stored batches as bytes.`,
+    request: { params: s.PartitionParams, query: s.FetchQuery },
+    responses: {
+      200: {
+        description: "records",
+        content: {
+          "application/json": { schema: s.FetchResponse },
+          [RECORD_BATCH_TYPE]: { schema: { type: "string", format: "binary" } },
+        },
+      },
+      ...errorResponses(s),
+    },
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/topics/{topic}/partitions/{partition}/offsets",
+    summary: "The first offset whose timestamp is >= timestamp (or earliest/latest)",
+    request: { params: s.PartitionParams, query: s.OffsetsQuery },
+    responses: {
+      200: jsonResponse(s.OffsetResponse, "the offset, null when no record is that new"),
+      ...errorResponses(s),
+    },
+  });
+}
+
+export function registerRecordRoutes(ctx: AppContext): void {
+  const { app, broker, forwarder } = ctx;
+
+  app.post("/v1/topics/:topic/records", async (c) => {
+    const { topic } = readParams(c, schemas().TopicParams);
+    const { write, query } = writeOptions(c);
+    const known = broker.topics.get(topic); // 400/404 before the body is read
+    const body = await readJson(c, schemas().ProduceBody);
+    if (forwarder.mayForward(c)) {
+      return await produceAcrossLeaders(ctx, c, known, body, write, query);
+    }
+    const offsets = await broker.produce(topic, toProduceRecords(body), write);
+    return c.json({ offsets });
+  });
+
   app.post("/v1/topics/:topic/partitions/:partition/batches", async (c) => {
     const { topic, partition } = partitionParams(c);
     const { write } = writeOptions(c);
@@ -185,26 +207,9 @@ export function registerRecordRoutes(ctx: AppContext): void {
     return c.json({ baseOffset: result.baseOffset, lastOffset: result.lastOffset });
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/topics/{topic}/partitions/{partition}/records",
-    summary: "Fetch records from an offset; long-polls up to maxWaitMs. " +
-      `With Accept: ${RECORD_BATCH_TYPE}, the stored batches as bytes.`,
-    request: { params: PartitionParams, query: FetchQuery },
-    responses: {
-      200: {
-        description: "records",
-        content: {
-          "application/json": { schema: FetchResponse },
-          [RECORD_BATCH_TYPE]: { schema: { type: "string", format: "binary" } },
-        },
-      },
-      ...errorResponses,
-    },
-  });
   app.get("/v1/topics/:topic/partitions/:partition/records", async (c) => {
-    const { topic, partition } = readParams(c, PartitionParams);
-    const q = readQuery(c, FetchQuery);
+    const { topic, partition } = readParams(c, schemas().PartitionParams);
+    const q = readQuery(c, schemas().FetchQuery);
     const leader = forwarder.leaderFor(c, topic, partition);
     if (leader !== undefined) {
       return await forwarder.forward(c, leader, {
@@ -267,19 +272,9 @@ export function registerRecordRoutes(ctx: AppContext): void {
     });
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/topics/{topic}/partitions/{partition}/offsets",
-    summary: "The first offset whose timestamp is >= timestamp (or earliest/latest)",
-    request: { params: PartitionParams, query: OffsetsQuery },
-    responses: {
-      200: jsonResponse(OffsetResponse, "the offset, null when no record is that new"),
-      ...errorResponses,
-    },
-  });
   app.get("/v1/topics/:topic/partitions/:partition/offsets", async (c) => {
-    const { topic, partition } = readParams(c, PartitionParams);
-    const { timestamp } = readQuery(c, OffsetsQuery);
+    const { topic, partition } = readParams(c, schemas().PartitionParams);
+    const { timestamp } = readQuery(c, schemas().OffsetsQuery);
     const leader = forwarder.leaderFor(c, topic, partition);
     if (leader !== undefined) {
       return await forwarder.forward(c, leader, {

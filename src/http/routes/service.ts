@@ -2,11 +2,11 @@
  * Service routes: an index at `/`, health, Prometheus metrics, the OpenAPI document and a page
  * that renders it (every path with its parameters and request body).
  */
-import { z } from "@hono/zod-openapi";
 import type { AppContext } from "../app.ts";
-import { jsonResponse } from "../openapi.ts";
+import { jsonResponse, type OpenApiRegistry } from "../openapi.ts";
+import type { SchemaModule } from "../schema_loader.ts";
 
-const OPENAPI_INFO = {
+export const OPENAPI_INFO = {
   openapi: "3.0.3",
   info: {
     title: "Sluice HTTP API",
@@ -29,11 +29,6 @@ const INDEX = {
     metrics: "/metrics",
   },
 };
-
-const IndexResponse = z.object({
-  service: z.string(),
-  links: z.record(z.string(), z.string()),
-}).openapi("Index");
 
 /** How deep /docs spells out a body's nested objects before naming them. */
 const DOCS_SCHEMA_DEPTH = 4;
@@ -151,26 +146,20 @@ vertical-align:top;border-bottom:1px solid #ddd}</style></head><body>
 ${rows.join("\n")}</table></body></html>`;
 }
 
-export function registerServiceRoutes({ app, broker, metrics }: AppContext): void {
-  const r = app.openAPIRegistry;
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeServiceRoutes(r: OpenApiRegistry, s: SchemaModule): void {
   r.registerPath({
     method: "get",
     path: "/",
     summary: "Where to start: links to the docs, the OpenAPI document, topics, groups, health",
-    responses: { 200: jsonResponse(IndexResponse, "the index") },
+    responses: { 200: jsonResponse(s.IndexResponse, "the index") },
   });
-  app.get("/", (c) => c.json(INDEX));
-
   r.registerPath({
     method: "get",
     path: "/healthz",
     summary: "Liveness: 200 while the server runs",
-    responses: {
-      200: jsonResponse(z.object({ status: z.literal("ok") }), "the server is up"),
-    },
+    responses: { 200: jsonResponse(s.HealthResponse, "the server is up") },
   });
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-
   r.registerPath({
     method: "get",
     path: "/metrics",
@@ -178,17 +167,27 @@ export function registerServiceRoutes({ app, broker, metrics }: AppContext): voi
     responses: {
       200: {
         description: "the metrics",
-        content: { "text/plain": { schema: z.string() } },
+        content: { "text/plain": { schema: s.MetricsText } },
       },
     },
   });
+}
+
+/**
+ * The OpenAPI document, built (with the schemas it is made of) on the first request for it and
+ * kept: a server nobody asks for its docs never loads them (schema_loader.ts).
+ */
+async function openApiDocument(): Promise<unknown> {
+  return await (await import("../openapi_document.ts")).openApiDocument();
+}
+
+export function registerServiceRoutes({ app, broker, metrics }: AppContext): void {
+  app.get("/", (c) => c.json(INDEX));
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get(
     "/metrics",
     (c) => c.text(metrics.render(broker), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
-  app.doc("/openapi.json", OPENAPI_INFO);
-  app.get(
-    "/docs",
-    (c) => c.html(docsPage(app.getOpenAPIDocument(OPENAPI_INFO) as unknown as OpenApiDoc)),
-  );
+  app.get("/openapi.json", async (c) => c.json(await openApiDocument()));
+  app.get("/docs", async (c) => c.html(docsPage(await openApiDocument() as OpenApiDoc)));
 }

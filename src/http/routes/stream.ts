@@ -18,30 +18,35 @@ import type { AppContext } from "../app.ts";
 import { readParams, readQuery } from "../body.ts";
 import { toErrorResponse } from "../error_handler.ts";
 import { recordsToJson } from "../records_json.ts";
-import { ErrorResponse, PartitionParams, StreamQuery } from "../schemas.ts";
+import type { OpenApiRegistry } from "../openapi.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** How long one wait for data lasts before a keep-alive comment goes out. */
 const KEEPALIVE_MS = 15_000;
 
-export function registerStreamRoutes(ctx: AppContext): void {
-  const { app, broker, forwarder, logger, metrics } = ctx;
-  app.openAPIRegistry.registerPath({
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeStreamRoutes(r: OpenApiRegistry, s: SchemaModule): void {
+  r.registerPath({
     method: "get",
     path: "/v1/topics/{topic}/partitions/{partition}/stream",
     summary: "Server-Sent Events: one event per record, pushed as records are appended",
-    request: { params: PartitionParams, query: StreamQuery },
+    request: { params: s.PartitionParams, query: s.StreamQuery },
     responses: {
       200: { description: "an event stream", content: { "text/event-stream": { schema: {} } } },
       default: {
         description: "an error",
-        content: { "application/json": { schema: ErrorResponse } },
+        content: { "application/json": { schema: s.ErrorResponse } },
       },
     },
   });
+}
+
+export function registerStreamRoutes(ctx: AppContext): void {
+  const { app, broker, forwarder, logger, metrics } = ctx;
 
   app.get("/v1/topics/:topic/partitions/:partition/stream", async (c) => {
-    const { topic, partition } = readParams(c, PartitionParams);
-    const q = readQuery(c, StreamQuery);
+    const { topic, partition } = readParams(c, schemas().PartitionParams);
+    const q = readQuery(c, schemas().StreamQuery);
     const leader = forwarder.leaderFor(c, topic, partition);
     if (leader !== undefined) {
       if (metrics.openStreams >= ctx.sseStreamsMax) {

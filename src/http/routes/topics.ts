@@ -8,15 +8,9 @@ import type { Topic } from "../../broker/topic_registry.ts";
 import { SluiceError } from "../../errors.ts";
 import { PARTITIONS_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
-import { errorResponses, jsonResponse } from "../openapi.ts";
+import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { readJson, readParams } from "../body.ts";
-import {
-  CreateTopicBody,
-  PatchTopicBody,
-  TopicDescription,
-  TopicList,
-  TopicParams,
-} from "../schemas.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 export function describeTopic(topic: Topic) {
   return {
@@ -39,17 +33,61 @@ export function describeTopic(topic: Topic) {
   };
 }
 
-export function registerTopicRoutes({ app, broker }: AppContext): void {
-  const r = app.openAPIRegistry;
+/** The OpenAPI descriptions of these routes (openapi_document.ts). */
+export function describeTopicRoutes(r: OpenApiRegistry, s: SchemaModule): void {
   r.registerPath({
     method: "post",
     path: "/v1/topics",
     summary: "Create a topic",
-    request: { body: { content: { "application/json": { schema: CreateTopicBody } } } },
-    responses: { 201: jsonResponse(TopicDescription, "the topic"), ...errorResponses },
+    request: { body: { content: { "application/json": { schema: s.CreateTopicBody } } } },
+    responses: { 201: jsonResponse(s.TopicDescription, "the topic"), ...errorResponses(s) },
   });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/topics",
+    summary: "List topics",
+    responses: { 200: jsonResponse(s.TopicList, "topics"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "get",
+    path: "/v1/topics/{topic}",
+    summary: "Describe a topic",
+    request: { params: s.TopicParams },
+    responses: { 200: jsonResponse(s.TopicDescription, "the topic"), ...errorResponses(s) },
+  });
+
+  r.registerPath({
+    method: "patch",
+    path: "/v1/topics/{topic}",
+    summary: "Change a topic's configs or grow its partitions",
+    description: "config is merged into the topic's own configs (null: back to the default); " +
+      "checked whole first, so a bad key or value changes nothing (400). partitions is the new " +
+      "count, more than today's (400 INVALID_PARTITIONS otherwise). Configs are applied first, " +
+      "then partitions. In a cluster the change goes through etcd and every broker applies it.",
+    request: {
+      params: s.TopicParams,
+      body: { content: { "application/json": { schema: s.PatchTopicBody } } },
+    },
+    responses: {
+      200: jsonResponse(s.TopicDescription, "the topic as changed"),
+      ...errorResponses(s),
+    },
+  });
+
+  r.registerPath({
+    method: "delete",
+    path: "/v1/topics/{topic}",
+    summary: "Delete a topic and its data",
+    request: { params: s.TopicParams },
+    responses: { 204: { description: "deleted" }, ...errorResponses(s) },
+  });
+}
+
+export function registerTopicRoutes({ app, broker }: AppContext): void {
   app.post("/v1/topics", async (c) => {
-    const body = await readJson(c, CreateTopicBody);
+    const body = await readJson(c, schemas().CreateTopicBody);
     const rf = body.replicationFactor;
     if (rf !== undefined && (rf < 1 || (broker.cluster === undefined && rf !== 1))) {
       throw new SluiceError(
@@ -68,46 +106,19 @@ export function registerTopicRoutes({ app, broker }: AppContext): void {
     return c.json(describeTopic(topic), 201);
   });
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/topics",
-    summary: "List topics",
-    responses: { 200: jsonResponse(TopicList, "topics"), ...errorResponses },
-  });
   app.get("/v1/topics", (c) =>
     c.json({
       topics: broker.topics.list().map((t) => ({ name: t.name, partitions: t.logs.length })),
     }));
 
-  r.registerPath({
-    method: "get",
-    path: "/v1/topics/{topic}",
-    summary: "Describe a topic",
-    request: { params: TopicParams },
-    responses: { 200: jsonResponse(TopicDescription, "the topic"), ...errorResponses },
-  });
   app.get("/v1/topics/:topic", (c) => {
-    const { topic } = readParams(c, TopicParams);
+    const { topic } = readParams(c, schemas().TopicParams);
     return c.json(describeTopic(broker.topics.get(topic)));
   });
 
-  r.registerPath({
-    method: "patch",
-    path: "/v1/topics/{topic}",
-    summary: "Change a topic's configs or grow its partitions",
-    description: "config is merged into the topic's own configs (null: back to the default); " +
-      "checked whole first, so a bad key or value changes nothing (400). partitions is the new " +
-      "count, more than today's (400 INVALID_PARTITIONS otherwise). Configs are applied first, " +
-      "then partitions. In a cluster the change goes through etcd and every broker applies it.",
-    request: {
-      params: TopicParams,
-      body: { content: { "application/json": { schema: PatchTopicBody } } },
-    },
-    responses: { 200: jsonResponse(TopicDescription, "the topic as changed"), ...errorResponses },
-  });
   app.patch("/v1/topics/:topic", async (c) => {
-    const { topic: name } = readParams(c, TopicParams);
-    const body = await readJson(c, PatchTopicBody);
+    const { topic: name } = readParams(c, schemas().TopicParams);
+    const body = await readJson(c, schemas().PatchTopicBody);
     const topic = broker.topics.get(name);
     const patch = body.config;
     const merge = (current: Readonly<Record<string, string>>) => {
@@ -128,15 +139,8 @@ export function registerTopicRoutes({ app, broker }: AppContext): void {
     return c.json(describeTopic(broker.topics.get(topic.name)));
   });
 
-  r.registerPath({
-    method: "delete",
-    path: "/v1/topics/{topic}",
-    summary: "Delete a topic and its data",
-    request: { params: TopicParams },
-    responses: { 204: { description: "deleted" }, ...errorResponses },
-  });
   app.delete("/v1/topics/:topic", async (c) => {
-    const { topic } = readParams(c, TopicParams);
+    const { topic } = readParams(c, schemas().TopicParams);
     await broker.deleteTopic(topic);
     return c.body(null, 204);
   });
