@@ -14,6 +14,7 @@ import { describeGroupRoutes } from "./routes/groups.ts";
 import { describeGroupAdminRoutes } from "./routes/group_admin.ts";
 import { describeRecordRoutes } from "./routes/records.ts";
 import { describeServiceRoutes, OPENAPI_INFO } from "./routes/service.ts";
+import { describeStatsStreamRoutes } from "./routes/stats_stream.ts";
 import { describeStreamRoutes } from "./routes/stream.ts";
 import { describeTopicRoutes } from "./routes/topics.ts";
 
@@ -31,6 +32,7 @@ export async function openApiDocument(): Promise<unknown> {
   describeRecordRoutes(r, s);
   describeDeleteRecordsRoutes(r, s);
   describeStreamRoutes(r, s);
+  describeStatsStreamRoutes(r, s);
   describeGroupRoutes(r, s);
   describeGroupAdminRoutes(r, s);
   document = holder.getOpenAPIDocument(OPENAPI_INFO);

@@ -220,6 +220,12 @@ export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 }).openapi("Error");
 
+/** GET /v1/stream/stats (routes/stats_stream.ts). */
+export const StatsStreamQuery = z.object({
+  intervalMs: z.coerce.number().int().positive().optional(),
+  group: z.string().min(1).max(255).optional(),
+});
+
 export const GroupParams = z.object({ group: z.string().openapi({ example: "billing" }) });
 export const MemberParams = GroupParams.extend({ member: z.string() });
 

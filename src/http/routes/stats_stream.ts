@@ -20,7 +20,6 @@
  * The numbers are this broker's own: in a cluster, its counters (the partitions it leads and
  * serves) and the groups it coordinates, as its /metrics.
  */
-import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { SluiceError } from "../../errors.ts";
 import {
@@ -32,13 +31,9 @@ import {
 import type { AppContext } from "../app.ts";
 import { principalOf } from "../auth.ts";
 import { readQuery } from "../body.ts";
-import { ErrorResponse } from "../schemas.ts";
+import type { OpenApiRegistry } from "../openapi.ts";
+import { type SchemaModule, schemas } from "../schema_loader.ts";
 import { StatsSampler } from "../stats_stream.ts";
-
-const StatsStreamQuery = z.object({
-  intervalMs: z.coerce.number().int().positive().optional(),
-  group: z.string().min(1).max(255).optional(),
-});
 
 /** The stream's open count and timers, for /metrics and for tests of the cleanup. */
 export class StatsStreamGauges {
@@ -74,6 +69,27 @@ function pause(ms: number, signal: AbortSignal, gauges: StatsStreamGauges): Prom
   });
 }
 
+/** The OpenAPI description of the route (openapi_document.ts). */
+export function describeStatsStreamRoutes(r: OpenApiRegistry, s: SchemaModule): void {
+  r.registerPath({
+    method: "get",
+    path: "/v1/stream/stats",
+    summary: "Server-Sent Events: per-topic produce/fetch rates and per-group lag, pushed live",
+    description: "One `event: stats` every intervalMs (default " +
+      `${STATS_STREAM_INTERVAL_MS} ms, ${STATS_STREAM_INTERVAL_MIN_MS}..` +
+      `${STATS_STREAM_INTERVAL_MAX_MS}); only the topics and groups the token may see ` +
+      "(docs/API.md). At most " + `${STATS_STREAMS_MAX} at once (429 past it).`,
+    request: { query: s.StatsStreamQuery },
+    responses: {
+      200: { description: "an event stream", content: { "text/event-stream": { schema: {} } } },
+      default: {
+        description: "an error",
+        content: { "application/json": { schema: s.ErrorResponse } },
+      },
+    },
+  });
+}
+
 export function registerStatsStreamRoutes(
   ctx: AppContext,
   streamsMax: number = STATS_STREAMS_MAX,
@@ -82,26 +98,8 @@ export function registerStatsStreamRoutes(
   const gauges = new StatsStreamGauges();
   metrics.addSource(() => gauges.render());
 
-  app.openAPIRegistry.registerPath({
-    method: "get",
-    path: "/v1/stream/stats",
-    summary: "Server-Sent Events: per-topic produce/fetch rates and per-group lag, pushed live",
-    description: "One `event: stats` every intervalMs (default " +
-      `${STATS_STREAM_INTERVAL_MS} ms, ${STATS_STREAM_INTERVAL_MIN_MS}..` +
-      `${STATS_STREAM_INTERVAL_MAX_MS}); only the topics and groups the token may see ` +
-      "(docs/API.md). At most " + `${streamsMax} at once (429 past it).`,
-    request: { query: StatsStreamQuery },
-    responses: {
-      200: { description: "an event stream", content: { "text/event-stream": { schema: {} } } },
-      default: {
-        description: "an error",
-        content: { "application/json": { schema: ErrorResponse } },
-      },
-    },
-  });
-
   app.get("/v1/stream/stats", (c) => {
-    const q = readQuery(c, StatsStreamQuery);
+    const q = readQuery(c, schemas().StatsStreamQuery);
     const intervalMs = Math.min(
       STATS_STREAM_INTERVAL_MAX_MS,
       Math.max(STATS_STREAM_INTERVAL_MIN_MS, q.intervalMs ?? STATS_STREAM_INTERVAL_MS),
