@@ -19,6 +19,26 @@ import type { ProduceBody } from "./schemas.ts";
 export type KeyEncoding = "string" | "base64";
 export type ValueEncoding = "string" | "base64" | "json";
 
+/** How a fetch shows keys, values and header values (each query's `*Encoding`, "string" unset). */
+export interface FieldEncodings {
+  key: KeyEncoding;
+  value: ValueEncoding;
+  header: KeyEncoding;
+}
+
+/** A query's or body's encodings, each "string" when not given. */
+export function encodingsOf(q: {
+  keyEncoding?: KeyEncoding;
+  valueEncoding?: ValueEncoding;
+  headerEncoding?: KeyEncoding;
+}): FieldEncodings {
+  return {
+    key: q.keyEncoding ?? "string",
+    value: q.valueEncoding ?? "string",
+    header: q.headerEncoding ?? "string",
+  };
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -56,17 +76,24 @@ function encodeKey(value: unknown, encoding: KeyEncoding, where: string): Uint8A
 export function toProduceRecords(body: z.output<typeof ProduceBody>): ProduceRecord[] {
   const keyEncoding = body.keyEncoding ?? "string";
   const valueEncoding = body.valueEncoding ?? "string";
+  const headerEncoding = body.headerEncoding ?? "string";
   return body.records.map((r, i) => {
     let headers: RecordHeader[] | undefined;
+    const headerValue = (value: string | null, where: string) =>
+      value === null
+        ? null
+        : headerEncoding === "base64"
+        ? fromBase64(value, where)
+        : encoder.encode(value);
     if (Array.isArray(r.headers)) {
-      headers = r.headers.map((h) => ({
+      headers = r.headers.map((h, j) => ({
         key: h.key,
-        value: h.value === null ? null : encoder.encode(h.value),
+        value: headerValue(h.value, `records.${i}.headers.${j}.value`),
       }));
     } else if (r.headers !== undefined) {
       headers = Object.entries(r.headers).map(([key, value]) => ({
         key,
-        value: value === null ? null : encoder.encode(value),
+        value: headerValue(value, `records.${i}.headers.${key}`),
       }));
     }
     return {
@@ -107,11 +134,10 @@ function showField(bytes: Uint8Array | null, encoding: ValueEncoding, offset: nu
 export function recordsToJson(
   bytes: Uint8Array,
   fromOffset: number,
-  keyEncoding: KeyEncoding,
-  valueEncoding: ValueEncoding,
+  encodings: FieldEncodings,
 ): RecordJson[] {
   const out: RecordJson[] = [];
-  decodeInto(bytes, fromOffset, keyEncoding, valueEncoding, (r) => out.push(r));
+  decodeInto(bytes, fromOffset, encodings, (r) => out.push(r));
   return out;
 }
 
@@ -122,10 +148,9 @@ export function recordsToJsonWithPartition(
   partition: number,
   bytes: Uint8Array,
   fromOffset: number,
-  keyEncoding: KeyEncoding,
-  valueEncoding: ValueEncoding,
+  encodings: FieldEncodings,
 ): void {
-  decodeInto(bytes, fromOffset, keyEncoding, valueEncoding, (r) =>
+  decodeInto(bytes, fromOffset, encodings, (r) =>
     out.push({
       topic,
       partition,
@@ -162,10 +187,10 @@ function storedBatches(bytes: Uint8Array): DecodedBatch[] {
 function decodeInto(
   bytes: Uint8Array,
   fromOffset: number,
-  keyEncoding: KeyEncoding,
-  valueEncoding: ValueEncoding,
+  encodings: FieldEncodings,
   emit: (r: RecordJson) => void,
 ): void {
+  const headerBase64 = encodings.header === "base64";
   for (const batch of storedBatches(bytes)) {
     if (batch.isControl) continue;
     for (const r of batch.records) {
@@ -173,11 +198,15 @@ function decodeInto(
       emit({
         offset: r.offset,
         timestamp: r.timestamp,
-        key: showField(r.key, keyEncoding, r.offset),
-        value: showField(r.value, valueEncoding, r.offset),
+        key: showField(r.key, encodings.key, r.offset),
+        value: showField(r.value, encodings.value, r.offset),
         headers: r.headers.length === 0 ? [] : r.headers.map((h) => ({
           key: h.key,
-          value: h.value === null ? null : decoder.decode(h.value),
+          value: h.value === null
+            ? null
+            : headerBase64
+            ? Buffer.from(h.value).toString("base64")
+            : decoder.decode(h.value),
         })),
       });
     }

@@ -100,6 +100,9 @@ export const ProduceBody = z.strictObject({
   records: z.array(ProduceRecordInput).min(1).max(RECORDS_PER_REQUEST_MAX),
   keyEncoding: Encoding.optional(),
   valueEncoding: ValueEncoding.optional(),
+  headerEncoding: Encoding.optional().openapi({
+    description: "header values: string (UTF-8, the default) or base64 (any bytes)",
+  }),
 }).openapi("Produce");
 
 /** How a produce is acknowledged: `all` (the default) or `1`; see API.md "Produce". */
@@ -133,6 +136,9 @@ export const FetchQuery = z.object({
   minBytes: queryInt(1, READ_BYTES_MAX).optional(),
   keyEncoding: Encoding.optional(),
   valueEncoding: ValueEncoding.optional(),
+  headerEncoding: Encoding.optional().openapi({
+    description: "header values: string (UTF-8, lossy for other bytes; the default) or base64",
+  }),
 });
 
 export const RecordOutput = z.object({
@@ -153,6 +159,9 @@ export const StreamQuery = z.object({
   offset: OffsetQueryValue.optional(),
   keyEncoding: Encoding.optional(),
   valueEncoding: ValueEncoding.optional(),
+  headerEncoding: Encoding.optional().openapi({
+    description: "header values: string (UTF-8, lossy for other bytes; the default) or base64",
+  }),
 });
 
 const TIMESTAMP_ACCEPTED =
@@ -255,6 +264,9 @@ export const MemberFetchQuery = z.object({
   maxWaitMs: queryInt(0, FETCH_WAIT_MS_MAX).optional(),
   keyEncoding: Encoding.optional(),
   valueEncoding: ValueEncoding.optional(),
+  headerEncoding: Encoding.optional().openapi({
+    description: "header values: string (UTF-8, lossy for other bytes; the default) or base64",
+  }),
 });
 
 export const MemberFetchResponse = z.object({

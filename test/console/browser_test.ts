@@ -79,7 +79,14 @@ async function seed(server: RunningServer): Promise<{ memberId: string }> {
   });
   await call(server, "POST", "/v1/topics/orders/records", {
     valueEncoding: "base64",
-    records: [{ key: null, value: btoa("\xff\x00\xfe\x01"), partition: 0, timestamp: T0 + 2000 }],
+    headerEncoding: "base64",
+    records: [{
+      key: null,
+      value: btoa("\xff\x00\xfe\x01"),
+      headers: [{ key: "sig", value: btoa("\x00\x9f\xff") }],
+      partition: 0,
+      timestamp: T0 + 2000,
+    }],
   });
   await call(server, "POST", "/v1/topics/orders/records", {
     records: Array.from({ length: 5 }, (_, i) => ({
@@ -333,6 +340,8 @@ Deno.test({
         assert.equal(cells[1][4].trim(), "plain text note");
         assert.match(cells[2][2], /null/);
         assert.match(cells[2][4], /hex\s*ff 00 fe 01/);
+        // A binary header value is hex too (fetched with headerEncoding=base64), not lossy UTF-8.
+        assert.match(cells[2][3], /sig\s*hex\s*00 9f ff/);
         assert.match(cells[7][4], /"n": 4/);
         assert.equal(await page.$("#messages-next"), null, "nothing past the high watermark");
         await shot("messages");

@@ -210,6 +210,56 @@ Deno.test("HTTP produce/fetch: JSON records read back identically", async (t) =>
   });
 });
 
+Deno.test("HTTP produce/fetch: headerEncoding base64 carries header values of any bytes", async (t) => {
+  await withServer({}, async (server) => {
+    await createTopic(server, "headers", 1);
+    await t.step("produced as base64, fetched as base64: the same bytes", async () => {
+      const offsets = await produce(server, "headers", {
+        headerEncoding: "base64",
+        records: [
+          {
+            value: "v",
+            headers: [
+              { key: "bin", value: toBase64(BYTES_255_0) },
+              { key: "none", value: null },
+            ],
+          },
+          { value: "w", headers: { text: toBase64(utf8("plain é")) } },
+        ],
+      });
+      assert.deepEqual(offsets.map((o) => o.offset), [0, 1]);
+      const r = await fetchRecords(server, "headers", 0, { offset: 0, headerEncoding: "base64" });
+      const recs = r.records as Json[];
+      assert.equal(recs[0].value, "v", "values keep their own encoding");
+      assert.equal(recs[0].headers[0].key, "bin");
+      assertBytes(fromBase64(recs[0].headers[0].value), BYTES_255_0, "binary header value");
+      assert.deepEqual(recs[0].headers[1], { key: "none", value: null });
+      assertBytes(fromBase64(recs[1].headers[0].value), utf8("plain é"), "text header as bytes");
+      // The stored bytes themselves, through the binary fetch.
+      const { batches } = await fetchBatches(server, "headers", 0, 0);
+      assertBytes(batches[0].records[0].headers[0].value!, BYTES_255_0, "stored header value");
+    });
+    await t.step("fetched without it: text header values as strings", async () => {
+      const r = await fetchRecords(server, "headers", 0, { offset: 1 });
+      assert.deepEqual((r.records as Json[])[0].headers, [{ key: "text", value: "plain é" }]);
+    });
+    await t.step("a header value that is not base64: 400, nothing written", async () => {
+      const res = await json(`${server.url}/v1/topics/headers/records`, {
+        method: "POST",
+        body: JSON.stringify({
+          headerEncoding: "base64",
+          records: [{ value: "x", headers: { bad: "not base64!" } }],
+        }),
+        headers: { "content-type": "application/json" },
+      });
+      expectError(res, 400, "INVALID_REQUEST", "bad base64 header");
+      assert.match(res.body.error.message, /records\.0\.headers\.bad is not valid base64/);
+      const hw = await highWatermarks(server, "headers");
+      assert.deepEqual(hw, [2]);
+    });
+  });
+});
+
 Deno.test("HTTP produce/fetch: raw batches are stored and served byte for byte", async (t) => {
   await withServer({}, async (server) => {
     await createTopic(server, "raw", 2);

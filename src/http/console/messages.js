@@ -1,6 +1,6 @@
 // Messages: a partition's records from an offset, from a timestamp (the first offset at or after
 // it, GET .../offsets?timestamp=) or the newest N; key, value and headers, JSON pretty-printed,
-// UTF-8 text as text, anything else as hex (fetched with keyEncoding/valueEncoding=base64). It
+// UTF-8 text as text, anything else as hex (fetched with key/value/headerEncoding=base64). It
 // reads only what it shows: fetches sized to N, stopping at N records or the high watermark.
 import { get, seg } from "./api.js";
 import { fieldCell, h, num, table, time } from "./format.js";
@@ -36,7 +36,8 @@ async function readRecords(topic, partition, start, n, signal) {
   for (let i = 0; i < FETCHES_MAX && out.length < n; i++) {
     const r = await get(
       `/v1/topics/${seg(topic)}/partitions/${partition}/records?offset=${offset}` +
-        `&maxBytes=${maxBytes}&maxWaitMs=0&keyEncoding=base64&valueEncoding=base64`,
+        `&maxBytes=${maxBytes}&maxWaitMs=0&keyEncoding=base64&valueEncoding=base64` +
+        `&headerEncoding=base64`,
       { signal },
     );
     highWatermark = r.highWatermark;
@@ -185,7 +186,9 @@ export async function render(root, params, signal) {
         r.headers.length === 0 ? h("span", { class: "muted" }, "—") : h(
           "div",
           { class: "headers" },
-          r.headers.map((x) => h("div", {}, h("span", { class: "tag" }, x.key), x.value ?? "null")),
+          r.headers.map((x) =>
+            h("div", {}, h("span", { class: "tag" }, x.key), fieldCell(x.value))
+          ),
         ),
         fieldCell(r.value),
       ]),

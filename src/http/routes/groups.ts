@@ -4,7 +4,7 @@ import { FETCH_WAIT_MS_MAX, GROUPS_LIST_MAX, READ_BYTES_DEFAULT } from "../../li
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
-import { recordsToJsonWithPartition } from "../records_json.ts";
+import { encodingsOf, recordsToJsonWithPartition } from "../records_json.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** The OpenAPI descriptions of these routes (openapi_document.ts). */
@@ -139,6 +139,7 @@ export function registerGroupRoutes(
       signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });
     const records: Parameters<typeof recordsToJsonWithPartition>[0] = [];
+    const encodings = encodingsOf(q);
     for (const part of result.parts) {
       recordsToJsonWithPartition(
         records,
@@ -146,8 +147,7 @@ export function registerGroupRoutes(
         part.partition,
         part.bytes,
         part.fromOffset,
-        q.keyEncoding ?? "string",
-        q.valueEncoding ?? "string",
+        encodings,
       );
     }
     return c.json({

@@ -27,7 +27,7 @@ import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
-import { recordsToJson, toProduceRecords } from "../records_json.ts";
+import { encodingsOf, recordsToJson, toProduceRecords } from "../records_json.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** Kafka RecordBatch v2 bytes, as stored on disk and sent on Kafka's wire. */
@@ -243,8 +243,7 @@ export function registerRecordRoutes(ctx: AppContext): void {
           records: recordsToJson(
             result.bytes,
             result.offset,
-            q.keyEncoding ?? "string",
-            q.valueEncoding ?? "string",
+            encodingsOf(q),
           ),
           nextOffset: result.nextOffset,
           highWatermark: result.highWatermark,

@@ -17,7 +17,7 @@ import { SSE_BUFFER_BYTES_MAX } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { readParams, readQuery } from "../body.ts";
 import { toErrorResponse } from "../error_handler.ts";
-import { recordsToJson } from "../records_json.ts";
+import { encodingsOf, recordsToJson } from "../records_json.ts";
 import type { OpenApiRegistry } from "../openapi.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
@@ -93,8 +93,7 @@ export function registerStreamRoutes(ctx: AppContext): void {
           const records = recordsToJson(
             result.bytes,
             result.offset,
-            q.keyEncoding ?? "string",
-            q.valueEncoding ?? "string",
+            encodingsOf(q),
           );
           for (const r of records) {
             if (stop.aborted) break;
