@@ -35,7 +35,8 @@
  *
  * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
  * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
- * that connection with a logged reason; nothing else is affected. A handler's unexpected error
+ * that connection with a logged reason once the requests before it are answered and their answers
+ * handed to the socket (which ends after writing them, as Kafka's does); nothing else is affected. A handler's unexpected error
  * is logged and closes the connection too: the client reconnects and retries, which is how Kafka
  * clients recover from a broken connection.
  */
@@ -183,6 +184,12 @@ class Connection {
   /** A handler is running (a long poll or a JoinGroup may legitimately be quiet that long). */
   #handling = false;
   #closed = false;
+  /**
+   * A bad frame was found while cutting (its size): nothing more is read, the frames queued
+   * before it are still answered, then the connection closes, as Kafka, which reads a
+   * connection's next request only after answering the last, answers every request before it.
+   */
+  #closeWhenServed: CloseConnection | null = null;
   readonly #client: { host: string; id: string | null };
   /** Socket write callback: a chunk was taken, and its buffer is no longer held for it. */
   readonly #taken = (chunk: Uint8Array) => this.#responseBytes.release(chunk.buffer.byteLength);
@@ -215,7 +222,7 @@ class Connection {
   }
 
   onData(bytes: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closeWhenServed !== null) return;
     const frame = this.#bytes.push(bytes);
     if (frame !== null) this.#queueFrame(frame);
     this.#receive();
@@ -230,11 +237,21 @@ class Connection {
 
   /** Cuts what can be cut, pauses or resumes reading, starts serving; closes on a bad frame. */
   #receive(): void {
+    if (this.#closeWhenServed !== null) return;
     try {
       this.#cutFrames();
     } catch (err) {
-      if (err instanceof CloseConnection) this.close(err.message, err.kind);
-      else this.close(String(err), "server_error");
+      if (!(err instanceof CloseConnection)) {
+        this.close(String(err), "server_error");
+        return;
+      }
+      this.#closeWhenServed = err;
+      this.#bytes.clear();
+      this.#paused = true;
+      this.#conn.pause();
+      if (this.#serving) return;
+      if (this.#queue.length > 0) void this.#serve();
+      else this.close(err.message, err.kind, true);
       return;
     }
     this.#updatePause();
@@ -346,8 +363,11 @@ class Connection {
         const after = this.#sasl.closeAfterResponse;
         if (after !== null) this.close(after.reason, after.kind, true);
       }
+      const bad = this.#closeWhenServed;
+      if (bad !== null) this.close(bad.message, bad.kind, true);
     } catch (err) {
-      if (err instanceof CloseConnection) this.close(err.message, err.kind);
+      // Answers already handed to the socket still reach the client (linger).
+      if (err instanceof CloseConnection) this.close(err.message, err.kind, true);
       else {
         this.#options.logger.error("kafka request failed", {
           client: this.#conn.remote,

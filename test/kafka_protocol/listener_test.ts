@@ -53,6 +53,16 @@ async function setup(options: { autoCreate?: boolean; idleMs?: number } = {}) {
   };
 }
 
+function concat(frames: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    all.set(f, at);
+    at += f.length;
+  }
+  return all;
+}
+
 function batchOf(values: string[], extra: Partial<Parameters<typeof encodeRecordBatch>[1]> = {}) {
   return encodeRecordBatch(
     values.map((v, i) => ({ key: utf8(`k${i}`), value: utf8(v), headers: [] })),
@@ -321,13 +331,7 @@ Deno.test("Kafka listener", async (t) => {
               : c.frame(API_VERSIONS_REQUEST, 2, {}, 1000 + i),
           );
         }
-        const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-        let at = 0;
-        for (const f of frames) {
-          all.set(f, at);
-          at += f.length;
-        }
-        await c.send(all);
+        await c.send(concat(frames));
         for (let i = 0; i < 50; i++) {
           const frame = await c.readFrame();
           assert.ok(frame !== null);
@@ -551,7 +555,18 @@ Deno.test("Kafka listener", async (t) => {
         for (const [what, bytes] of cases) {
           const before = s.logger.events.length;
           const bad = await RawClient.connect(port);
-          await bad.send(bytes);
+          // Good requests pipelined ahead of the bad frame, in the same write: each is answered
+          // before the close, as Kafka answers every request before a bad one.
+          const ahead = Array.from(
+            { length: 20 },
+            (_, i) => bad.frame(API_VERSIONS_REQUEST, 2, {}, 500 + i),
+          );
+          await bad.send(concat([...ahead, bytes]));
+          for (let i = 0; i < ahead.length; i++) {
+            const frame = await bad.readFrame();
+            assert.ok(frame !== null, `${what}: request ${i} ahead of it answered`);
+            assert.equal(new DataView(frame.buffer).getInt32(0), 500 + i, `${what}: in order`);
+          }
           assert.equal(await bad.readFrame(), null, `${what}: closed`);
           bad.close();
           const logged = s.logger.events.slice(before).find((e) =>
