@@ -239,6 +239,28 @@ export async function removeTreeAsync(path: string): Promise<void> {
   }
 }
 
+/** Removes files (a missing one is no error) off the event loop, one after another. */
+export async function removeFilesAsync(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    try {
+      await fs.promises.rm(path, { force: true });
+    } catch (err) {
+      throw new FileError("remove", path, err);
+    }
+  }
+}
+
+/** Renames `from` to `to` when `from` exists; false when it does not. */
+export function renameIfExists(from: string, to: string): boolean {
+  try {
+    fs.renameSync(from, to);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return false;
+    throw new FileError(`rename to ${to}`, from, err);
+  }
+}
+
 export function renamePath(from: string, to: string): void {
   named(`rename to ${to}`, from, () => fs.renameSync(from, to));
 }

@@ -64,6 +64,7 @@ import {
 } from "../runtime/fs.ts";
 import type { LogFiles } from "./log_files.ts";
 import {
+  DELETED_SUFFIX,
   INDEX_SUFFIX,
   LOG_SUFFIX,
   Segment,
@@ -225,7 +226,8 @@ function listSegments(dir: string, logger: Logger, damage: LogDamage[]): number[
     damage.push({ file, position: 0, reason });
   }
   for (const name of names) {
-    if (name.endsWith(".tmp")) {
+    // A segment retired by a committed swap, not yet removed when the process stopped.
+    if (name.endsWith(".tmp") || name.endsWith(DELETED_SUFFIX)) {
       removeFile(joinPath(dir, name));
       continue;
     }

@@ -27,6 +27,7 @@ import {
   readAt,
   readWholeFile,
   removeFile,
+  renameIfExists,
   truncateFile,
   writeAt,
 } from "../runtime/fs.ts";
@@ -60,6 +61,8 @@ export const TIME_INDEX_SUFFIX = ".timeindex";
  */
 export const CLEANED_SUFFIX = ".cleaned";
 export const SWAP_SUFFIX = ".swap";
+/** A retired segment file, to be removed (Kafka's suffix); the loader removes any it finds. */
+export const DELETED_SUFFIX = ".deleted";
 
 /** What a read found: whole batches as one byte range, never decoded. */
 export interface SegmentRead {
@@ -588,6 +591,19 @@ export class Segment {
     if (this.#closed) return;
     this.#closed = true;
     this.file.close();
+  }
+
+  /**
+   * Closes the segment and renames its files (those that exist) to `<name>.deleted`, freeing
+   * nothing yet; returns the new paths, for removal off the event loop (segment_swap.ts).
+   */
+  retire(): string[] {
+    this.close();
+    const retired: string[] = [];
+    for (const path of [this.logPath, this.index.path, this.timeIndex.path]) {
+      if (renameIfExists(path, path + DELETED_SUFFIX)) retired.push(path + DELETED_SUFFIX);
+    }
+    return retired;
   }
 
   /** Closes and removes the segment's three files. */

@@ -116,7 +116,7 @@ function check(log: PartitionLog, written: readonly Written[], what: string): vo
     assert.deepEqual(got, want, `${what}: latest of ${key}`);
   }
   const files = [...Deno.readDirSync(log.dir)].map((e) => e.name);
-  assert.deepEqual(files.filter((n) => /\.(cleaned|swap)$/.test(n)), [], `${what}: files`);
+  assert.deepEqual(files.filter((n) => /\.(cleaned|swap|deleted)$/.test(n)), [], `${what}: files`);
 }
 
 Deno.test("compaction: SIGKILL at any step of a clean leaves old segments or new", async (t) => {

@@ -44,7 +44,7 @@ import { type CleanerCheckpoint, writeCleanerCheckpoint } from "./cleaner_checkp
 import { cleanGroup, FilterScratch } from "./group_filter.ts";
 import { buildOffsetMap, walkUnmapped } from "./map_pass.ts";
 import type { OffsetMap } from "./offset_map.ts";
-import { abandonSwap, type SwapHook, swapIn } from "./segment_swap.ts";
+import { abandonSwap, removeRetired, type SwapHook, swapIn } from "./segment_swap.ts";
 import { Throttler, yieldToEventLoop } from "./throttler.ts";
 
 /** What the clean asks of its log. */
@@ -91,6 +91,8 @@ export class LogCompaction {
   #running: Promise<CleanResult> | undefined;
   #paused = 0;
   #abort = false;
+  /** Removals of retired files that the running clean started (at most one per group). */
+  #removing: Promise<void>[] = [];
 
   readonly dir: string;
   readonly config: LogConfig;
@@ -277,21 +279,27 @@ export class LogCompaction {
       const endOffset = env.map.latestOffset + 1;
       result.mapUtilization = env.map.utilization;
       const scratch = new FilterScratch();
-      for (const group of groupSegments(this.segments, this.config, endOffset)) {
+      const groups = groupSegments(this.segments, this.config, endOffset);
+      // Raised once, by the first swap, to cover every group: one checkpoint write per clean.
+      const compactedBelow = groups.length === 0 ? 0 : groups[groups.length - 1].at(-1)!.nextOffset;
+      for (const group of groups) {
         const before = group.reduce((n, s) => n + s.sizeBytes, 0);
         const cleaned = await cleanGroup(env, group, this.files, scratch);
-        const swapped = await this.#swap(env, group, cleaned);
+        const swapped = await this.#swap(env, group, cleaned, compactedBelow);
         result.bytesBefore += before;
         result.bytesAfter += swapped.sizeBytes;
         counters.segmentsReplaced += group.length;
         counters.segmentsWritten++;
       }
+      // The old files are gone, or going (removed by the next open), when the clean resolves.
+      await this.#removed();
       this.#checkpoint.firstDirtyOffset = Math.max(this.#checkpoint.firstDirtyOffset, endOffset);
       writeCleanerCheckpoint(this.dir, this.#checkpoint);
       resources.hook?.("done");
       result.firstDirtyOffset = this.#checkpoint.firstDirtyOffset;
       result.cleaned = true;
     } catch (err) {
+      await this.#removed();
       if (!isAbort(err)) throw err;
       result.aborted = true;
       this.logger.info("clean aborted", { dir: this.dir, reason: String(err) });
@@ -306,7 +314,12 @@ export class LogCompaction {
    * fsync holds one of its segments, in one synchronous step (segment_swap.ts). Removes the
    * cleaned files when it does not get there.
    */
-  async #swap(env: CleanEnv, group: readonly Segment[], cleaned: Segment): Promise<Segment> {
+  async #swap(
+    env: CleanEnv,
+    group: readonly Segment[],
+    cleaned: Segment,
+    compactedBelow: number,
+  ): Promise<Segment> {
     const progress = { committed: false };
     try {
       await this.#recoveryPointPast(cleaned.nextOffset);
@@ -318,16 +331,26 @@ export class LogCompaction {
       const intact = at >= 0 && at + group.length < this.segments.length &&
         group.every((s, i) => this.segments[at + i] === s);
       if (!intact) throw new CleanAborted("the segments being cleaned changed meanwhile");
-      const swapped = swapIn(
+      const { segment: swapped, retired } = swapIn(
         this.dir,
         cleaned,
         group,
         this.#checkpoint,
+        compactedBelow,
         this.files,
         env.hook,
         progress,
       );
       this.segments.splice(at, group.length, swapped);
+      // Freed in the thread pool while the next group is filtered.
+      this.#removing.push(
+        removeRetired(retired).catch((err) => {
+          this.logger.warn("replaced segment files not removed; the next open removes them", {
+            dir: this.dir,
+            error: String(err),
+          });
+        }),
+      );
       this.logger.info("cleaned segments swapped in", {
         dir: this.dir,
         file: swapped.logPath,
@@ -355,6 +378,13 @@ export class LogCompaction {
       this.host.failWrites(failure);
       throw failure;
     }
+  }
+
+  /** Waits for the removal of the files this clean's swaps retired (it never rejects). */
+  async #removed(): Promise<void> {
+    const removing = this.#removing;
+    this.#removing = [];
+    await Promise.all(removing);
   }
 
   /**

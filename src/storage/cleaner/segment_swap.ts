@@ -8,16 +8,20 @@
  * Steps ({@link SwapStep} names each, for the crash tests' hook):
  *  1. `cleaned`: `<s>.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned` written and fsynced
  *     (the cleaner does this).
- *  2. `checkpointed`: the cleaner checkpoint's compactedBelow raised to at least `e`, so that from
- *     now on the segments of [s, e) may have gaps, whichever set of them the next open finds.
+ *  2. `checkpointed`: the cleaner checkpoint's compactedBelow raised to at least `e` (the clean
+ *     raises it once, before its first swap, to the end of its last group), so that from now on
+ *     the segments of [s, e) may have gaps, whichever set of them the next open finds.
  *  3. `indexes-renamed`: `.index.cleaned` and `.timeindex.cleaned` renamed to `.swap`.
  *  4. `committed`: `<s>.log.cleaned` renamed to `<s>.log.swap`, directory fsynced. The commit
  *     point: before it the old segments stand (a `.cleaned` file is deleted at open), after it the
  *     new one does (a `.swap` is completed at open).
- *  5. `old-deleted` (once per segment): the replaced segments other than the first deleted, the
- *     last first.
- *  6. `renamed`: the `.swap` files renamed over the first segment's (rename replaces the target
- *     atomically: `<s>.log` is at every moment the old segment or the new one), directory fsynced.
+ *  5. `old-deleted` (once per segment): each replaced segment, the last first, closed and its
+ *     files renamed to `<name>.deleted` (Kafka's suffix for files to delete). A rename to a new
+ *     name frees nothing; the caller removes the `.deleted` files off the event loop
+ *     ({@link removeRetired}): unlinking a 16 MiB file (or renaming over it) frees its pages and
+ *     blocks, several ms on the loop per segment otherwise.
+ *  6. `renamed`: the `.swap` files renamed to the first segment's plain names (free now),
+ *     directory fsynced.
  * The log's segment list changes in the same synchronous step as 3 to 6: reads see the old
  * segments or the new one, never a mix, and no descriptor of an old segment is opened by path
  * once its path names the new file.
@@ -25,7 +29,9 @@
  * At open ({@link completeInterruptedSwaps}): every `.cleaned` file is deleted (a clean that
  * never committed), `.swap` index files without a `.log.swap` too (a crash between steps 3 and 4);
  * a `<s>.log.swap` is re-validated whole (CRC, increasing offsets), the old segments of
- * [s, e) deleted and the `.swap` files renamed, as steps 5 and 6 do.
+ * [s, e) still under plain names deleted and the `.swap` files renamed, as steps 5 and 6 do.
+ * `.deleted` files are only ever written after a commit, so the loader removes any it finds
+ * (log_loader.ts).
  */
 import type { Logger } from "../../logger.ts";
 import {
@@ -33,6 +39,7 @@ import {
   listDir,
   pathExists,
   removeFile,
+  removeFilesAsync,
   renamePath,
   syncDir,
 } from "../../runtime/fs.ts";
@@ -72,23 +79,26 @@ const SUFFIXES = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] as const;
 /**
  * Steps 2 to 6 for `cleaned` (step 1 done: written, fsynced, closed) replacing `replaced` (the
  * old segments, ascending; the first shares its base offset). Raises `checkpoint.compactedBelow`
- * and writes it. Returns the new segment under its plain names. Throws the file system's error,
- * with `progress.committed` telling which side of step 4 it came from: before, nothing changed
- * but the cleaned files (the caller removes them: {@link abandonSwap}); after, the next open
- * completes the swap.
+ * to at least `compactedBelow` (at least `cleaned`'s end) and writes it when it moves. Returns the
+ * new segment under its plain names and the paths of the old files, renamed `.deleted`, for
+ * {@link removeRetired}. Throws the file system's error, with `progress.committed` telling which
+ * side of step 4 it came from: before, nothing changed but the cleaned files (the caller removes
+ * them: {@link abandonSwap}); after, the next open completes the swap.
  */
 export function swapIn(
   dir: string,
   cleaned: Segment,
   replaced: readonly Segment[],
   checkpoint: CleanerCheckpoint,
+  compactedBelow: number,
   files: LogFiles,
   hook: SwapHook | undefined,
   progress: { committed: boolean },
-): Segment {
+): { segment: Segment; retired: string[] } {
   const stem = joinPath(dir, segmentFileStem(cleaned.baseOffset));
-  if (checkpoint.compactedBelow < cleaned.nextOffset) {
-    checkpoint.compactedBelow = cleaned.nextOffset;
+  const below = Math.max(compactedBelow, cleaned.nextOffset);
+  if (checkpoint.compactedBelow < below) {
+    checkpoint.compactedBelow = below;
     writeCleanerCheckpoint(dir, checkpoint);
   }
   hook?.("checkpointed");
@@ -99,19 +109,23 @@ export function swapIn(
   progress.committed = true;
   syncDir(dir);
   hook?.("committed");
+  const retired: string[] = [];
   for (let i = replaced.length - 1; i >= 0; i--) {
-    const old = replaced[i];
-    if (old.baseOffset === cleaned.baseOffset) {
-      old.close(); // its files are replaced by the renames below
-      continue;
-    }
-    old.delete();
+    retired.push(...replaced[i].retire());
     hook?.("old-deleted");
   }
   for (const suffix of SUFFIXES) renamePath(stem + suffix + SWAP_SUFFIX, stem + suffix);
   syncDir(dir);
   hook?.("renamed");
-  return Segment.renamed(dir, cleaned, files);
+  return { segment: Segment.renamed(dir, cleaned, files), retired };
+}
+
+/**
+ * Removes retired (`.deleted`) files off the event loop, in the runtime's thread pool; resolves
+ * when they are gone, or rejects with the file system's error (the next open removes them).
+ */
+export function removeRetired(paths: readonly string[]): Promise<void> {
+  return removeFilesAsync(paths);
 }
 
 /**
