@@ -3,7 +3,7 @@
  * per route, and at scrape time the broker's per-topic counters and per-partition gauges. Route
  * labels are Hono's route patterns, so label cardinality is bounded by the number of routes.
  */
-import type { LogCleanerStats } from "../broker/topic_registry.ts";
+import type { LogCleanerStats, LogSummary } from "../broker/topic_registry.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { ByteBudget } from "../byte_budget.ts";
 
@@ -130,49 +130,34 @@ export class HttpMetrics {
     perTopic("sluice_records_out_total", "Records fetched.", (t) => t.stats.recordsOut);
     perTopic("sluice_bytes_out_total", "Batch bytes fetched.", (t) => t.stats.bytesOut);
 
-    const perPartition = (
-      name: string,
-      help: string,
-      pick: (t: typeof topics[number], p: number) => number,
-    ) => {
+    // Each log's summary: a lazy partition not used since start is not loaded by a scrape.
+    const summaries = topics.map((t) => t.logs.map((log) => log.summary()));
+    const perPartition = (name: string, help: string, pick: (s: LogSummary) => number) => {
       family(name, "gauge", help);
-      for (const t of topics) {
-        t.logs.forEach((_, p) => {
-          lines.push(`${name}{topic="${label(t.name)}",partition="${p}"} ${pick(t, p)}`);
+      topics.forEach((t, i) => {
+        summaries[i].forEach((s, p) => {
+          lines.push(`${name}{topic="${label(t.name)}",partition="${p}"} ${pick(s)}`);
         });
-      }
+      });
     };
-    perPartition("sluice_log_end_offset", "Log end offset.", (t, p) => t.logs[p].logEndOffset);
-    perPartition(
-      "sluice_log_start_offset",
-      "Log start offset.",
-      (t, p) => t.logs[p].logStartOffset,
-    );
-    perPartition(
-      "sluice_log_size_bytes",
-      "Bytes in the partition's segments.",
-      (t, p) => t.logs[p].sizeBytes,
-    );
-    perPartition(
-      "sluice_log_segments",
-      "Segments of the partition.",
-      (t, p) => t.logs[p].segments().length,
-    );
-
+    perPartition("sluice_log_end_offset", "Log end offset.", (s) => s.logEndOffset);
+    perPartition("sluice_log_start_offset", "Log start offset.", (s) => s.logStartOffset);
+    perPartition("sluice_log_size_bytes", "Bytes in the partition's segments.", (s) => s.sizeBytes);
+    perPartition("sluice_log_segments", "Segments of the partition.", (s) => s.segments);
     perPartition(
       "sluice_log_offline",
       "1 when the partition could not be opened (reads and writes fail), else 0.",
-      (t, p) => t.logs[p].state === "offline" ? 1 : 0,
+      (s) => s.state === "offline" ? 1 : 0,
     );
     perPartition(
       "sluice_log_read_only",
       "1 when the partition refuses writes until a restart (a full disk at start), else 0.",
-      (t, p) => t.logs[p].state === "read-only" ? 1 : 0,
+      (s) => s.state === "read-only" ? 1 : 0,
     );
     perPartition(
       "sluice_log_damage",
       "Damaged places found in the partition's files (see the topic's description).",
-      (t, p) => t.logs[p].damageCount,
+      (s) => s.damageCount,
     );
     // The log cleaner, per partition of the compacted topics (cleanup.policy with compact).
     const compacted = topics.filter((t) => t.logs.some((l) => l.config.compact));

@@ -41,6 +41,7 @@ import { flushForClose, settleLoaded } from "./log_lifecycle.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { type LoadResult, loadSegments } from "./log_loader.ts";
 import { firstRetentionDelayMs, loadLazily } from "./log_lazy.ts";
+import { type LogSummary, peekLog } from "./log_peek.ts";
 import { LogReads, type TimedOffset } from "./log_reads.ts";
 import { LogRetention } from "./retention.ts";
 import { LogStartMover } from "./log_start.ts";
@@ -91,6 +92,8 @@ export class PartitionLog {
   readonly #appender: LogAppender;
   /** A lazy log's options until its first use loads it (log_lazy.ts); `fresh`: a new dir. */
   #pending: { options: PartitionLogOptions; fresh: boolean } | undefined;
+  /** summary() of a lazy log not used yet (null: its files need a load); nothing changes it. */
+  #peeked: LogSummary | null | undefined;
   /**
    * Why the log refuses writes (read-only): after an fsync failure the page cache state is
    * unknown; after an open that could not write what recovery needed, the disk is full.
@@ -427,6 +430,20 @@ export class PartitionLog {
   /** Group-commit rounds run so far (each fsyncs every dirty segment once). */
   get fsyncRounds(): number {
     return this.#flusher.rounds;
+  }
+
+  /**
+   * Its figures for /metrics: read from its directory (log_peek.ts) for a lazy log not used yet,
+   * which stays unloaded; the log's own otherwise.
+   */
+  summary(): LogSummary {
+    if (this.#pending !== undefined && !this.#pending.fresh && !this.#closed) {
+      this.#peeked ??= peekLog(this.dir) ?? null;
+      if (this.#peeked !== null) return this.#peeked;
+    }
+    const { logStartOffset, logEndOffset, sizeBytes, state, damageCount } = this;
+    const segments = this.segments().length;
+    return { logStartOffset, logEndOffset, sizeBytes, segments, state, damageCount };
   }
 
   segments(): SegmentInfo[] {

@@ -84,8 +84,40 @@ Deno.test("topic files: created as directories, made by the first append, read a
       // of test files running beside it in this process (deno test --parallel).
       const opened = broker.logFilesOpen;
       assert.equal(opened, 0, "no log file open at start");
+      // A /metrics scrape reads the partitions' figures from their files and loads none of them.
+      const metricsOf = async (partition: number) => {
+        const app = createApp(broker, { logger: silentLogger });
+        const res = await app.fetch(new Request("http://sluice/metrics"));
+        assert.equal(res.status, 200);
+        const text = await res.text();
+        const value = (name: string) => {
+          const m = new RegExp(`^${name}\\{topic="orders",partition="${partition}"\\} (\\S+)$`, "m")
+            .exec(text);
+          assert.ok(m, `${name} of orders/${partition} in ${text.slice(0, 200)}`);
+          return Number(m[1]);
+        };
+        return [
+          "sluice_log_end_offset",
+          "sluice_log_start_offset",
+          "sluice_log_size_bytes",
+          "sluice_log_segments",
+          "sluice_log_offline",
+          "sluice_log_damage",
+        ].map(value);
+      };
+      const unloaded = [await metricsOf(2), await metricsOf(5)];
+      assert.ok(logs.every((l) => !l.loaded), "no partition loaded by a scrape");
+      assert.equal(broker.logFilesOpen, 0, "no log file opened by a scrape");
+      assert.equal(unloaded[0][0], 2, "the log end from the clean shutdown's checkpoint");
+      assert.ok(unloaded[0][2] > 0, "the segment's bytes");
+      // The same figures as the loaded logs give.
+      assert.equal(logs[2].state, "online");
+      assert.equal(logs[5].state, "online");
+      assert.ok(logs[2].loaded && logs[5].loaded && !logs[1].loaded);
+      assert.deepEqual([await metricsOf(2), await metricsOf(5)], unloaded);
+      assert.deepEqual(unloaded[1], [0, 0, 0, 1, 0, 0], "a partition never written");
       const log = logs[2];
-      assert.equal(log.logEndOffset, 2, "read at first use");
+      assert.equal(log.logEndOffset, 2, "as loaded");
       assert.equal(log.highWatermark, 2, "the checkpoint's high watermark: the log end");
       assert.ok(log.loaded && !logs[1].loaded);
       assert.equal(log.read(0)?.firstOffset, 0);
