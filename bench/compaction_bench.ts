@@ -31,6 +31,12 @@ import { freshDir, rawReadRun, removeDir, segmentFiles } from "./storage_bench.t
 
 export interface CompactionBenchOptions {
   quick: boolean;
+  /** Add `kafka-clean/<size>` (bench/compaction/kafka_cleaner.ts). */
+  kafka?: boolean;
+  /** Only the clean rows (Sluice's, and Kafka's with `kafka`): no `produce/` rows. */
+  cleanOnly?: boolean;
+  /** Only `kafka-clean/<size>`. */
+  kafkaOnly?: boolean;
   log?: (line: string) => void;
 }
 
@@ -48,11 +54,11 @@ export interface CompactionBenchResult {
   params: Record<string, number | string>;
 }
 
-const RECORDS_PER_BATCH = 100;
+export const RECORDS_PER_BATCH = 100;
 const TIMESTAMP_MS = 1_700_000_000_000;
 
 /** A keyed batch: keys `key-<n>` drawn from `keys`, values of `valueBytes` random bytes. */
-function keyedBatch(valueBytes: number, keys: number, seed: number): Uint8Array {
+export function keyedBatch(valueBytes: number, keys: number, seed: number): Uint8Array {
   const records: RecordInput[] = [];
   let x = seed >>> 0 || 1;
   for (let i = 0; i < RECORDS_PER_BATCH; i++) {
@@ -71,7 +77,18 @@ function config(): Partial<LogConfig> {
   return { compact: true, delete: false, segmentBytes: 16 * MiB };
 }
 
-/** Writes about `bytes` of keyed batches (up to 2,048 distinct ones, appended round robin). */
+/** The key space of a clean's log: each key written about `updatesPerKey` times in `bytes`. */
+export function cleanKeys(bytes: number, valueBytes: number, updatesPerKey: number): number {
+  return Math.max(1, Math.round(bytes / (valueBytes + 20) / updatesPerKey));
+}
+
+/** The distinct keyed batches a dirty log is written from (up to 2,048, appended round robin). */
+export function dirtyBatches(valueBytes: number, keys: number): Uint8Array[] {
+  const distinct = Math.min(2048, Math.max(64, Math.ceil(keys / RECORDS_PER_BATCH)));
+  return Array.from({ length: distinct }, (_, i) => keyedBatch(valueBytes, keys, i + 1));
+}
+
+/** Writes about `bytes` of keyed batches ({@link dirtyBatches}, appended round robin). */
 async function writeDirty(
   dir: string,
   bytes: number,
@@ -79,8 +96,7 @@ async function writeDirty(
   keys: number,
 ): Promise<PartitionLog> {
   const log = await PartitionLog.open(dir, { config: config(), logger: silentLogger });
-  const distinct = Math.min(2048, Math.max(64, Math.ceil(keys / RECORDS_PER_BATCH)));
-  const batches = Array.from({ length: distinct }, (_, i) => keyedBatch(valueBytes, keys, i + 1));
+  const batches = dirtyBatches(valueBytes, keys);
   for (let written = 0, i = 0; written < bytes; i++) {
     const batch = batches[i % batches.length].slice();
     await log.append(batch);
@@ -106,8 +122,7 @@ async function benchClean(
 ): Promise<CompactionBenchResult> {
   const dir = freshDir();
   try {
-    const recordBytes = valueBytes + 20;
-    const keys = Math.max(1, Math.round(bytes / recordBytes / updatesPerKey));
+    const keys = cleanKeys(bytes, valueBytes, updatesPerKey);
     const log = await writeDirty(dir, bytes, valueBytes, keys);
     const dirtyBytes = log.compaction.range().cleanableBytes;
     const files = segmentFiles(dir);
@@ -249,16 +264,34 @@ async function benchProduce(
   }
 }
 
+/** The clean rows' value sizes, and how often each key is written in their dirty log. */
+const CLEAN_VALUE_SIZES = [100, 1024] as const;
+const CLEAN_UPDATES_PER_KEY = 8;
+
 export async function runCompactionBench(
   opts: CompactionBenchOptions,
 ): Promise<CompactionBenchResult[]> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const bytes = opts.quick ? 32 * MiB : 256 * MiB;
   const results: CompactionBenchResult[] = [];
-  for (const valueBytes of [100, 1024]) {
+  for (const valueBytes of opts.kafkaOnly ? [] : CLEAN_VALUE_SIZES) {
     log(`compaction: clean/${valueBytes}B`);
-    results.push(await benchClean(valueBytes, bytes, 8));
+    results.push(await benchClean(valueBytes, bytes, CLEAN_UPDATES_PER_KEY));
   }
+  if (opts.kafka || opts.kafkaOnly) {
+    // Loaded only when asked: it starts a JVM (scripts/kafka_server.ts).
+    const { runKafkaClean } = await import("./compaction/kafka_cleaner.ts");
+    results.push(
+      ...await runKafkaClean({
+        bytes,
+        valueSizes: CLEAN_VALUE_SIZES,
+        keys: (b, valueBytes) => cleanKeys(b, valueBytes, CLEAN_UPDATES_PER_KEY),
+        batches: dirtyBatches,
+        log,
+      }),
+    );
+  }
+  if (opts.cleanOnly || opts.kafkaOnly) return results;
   for (const valueBytes of [100, 1024]) {
     for (const rate of [Infinity, 100 * MB]) {
       log(`compaction: produce/${valueBytes}B, cleaner io ${rate} B/s`);
@@ -284,5 +317,10 @@ export function formatCompactionTable(results: readonly CompactionBenchResult[])
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  console.log(formatCompactionTable(await runCompactionBench({ quick })));
+  const kafka = Deno.args.includes("--kafka");
+  const cleanOnly = Deno.args.includes("--clean-only");
+  const kafkaOnly = Deno.args.includes("--kafka-only");
+  console.log(
+    formatCompactionTable(await runCompactionBench({ quick, kafka, cleanOnly, kafkaOnly })),
+  );
 }
