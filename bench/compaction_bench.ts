@@ -17,8 +17,20 @@
  *   MB/s (the columns; their ratio is params.mbRatio) swing with a shared disk's write stalls:
  *   200 ms runs with no clean at all varied 0.1x to 4x here. `@<rate>`: with
  *   log.cleaner.io.max.bytes.per.second. Goal: >= 0.8.
+ * - `kafka-clean/<size>` (with `--kafka`): Apache Kafka 4.4's own log cleaner on the same log as
+ *   `clean/<size>` (the same batches, round robin, in 16 MiB segments of a one-partition compacted
+ *   topic; one cleaner thread, a dedupe buffer of two slots per key, no io limit), in the same
+ *   run: bench/compaction/kafka_cleaner.ts. Its seconds are Kafka's own, the span between its
+ *   cleaner's "Beginning cleaning of log" line and its stats block in the broker's log (the JVM's
+ *   start and the produce are not counted); the baseline is the same plain read of Kafka's own
+ *   segment files; params.kafka holds the stats block's figures (MiB, seconds to 0.1, the index
+ *   and clean passes' MiB/s and shares), params.cleanerCpuSeconds the cleaner thread's CPU and
+ *   jvmCpuSeconds the JVM's, params.vsSluice its MB/s over clean/<size>'s in the run. Each
+ *   size is cleaned once unreported first (JIT warm-up). Skipped, with a notice, without Kafka
+ *   (scripts/install-kafka.sh). docs/bench/compaction.md has figures.
  *
- * Run: deno run -A bench/compaction_bench.ts [--quick]
+ * Run: deno run -A bench/compaction_bench.ts [--quick] [--kafka | --kafka-only] [--clean-only]
+ * (--clean-only: no produce/ rows; --kafka-only: only kafka-clean/ rows.)
  */
 import process from "node:process";
 import { silentLogger } from "../src/logger.ts";
@@ -290,6 +302,14 @@ export async function runCompactionBench(
         log,
       }),
     );
+    // Kafka's MB/s over Sluice's on the same log in this run: steadier than the two ratios, whose
+    // baselines (a 32 MiB read of a few ms) swing with the machine's load.
+    for (const row of results) {
+      const sluice = results.find((r) => r.name === row.name.replace(/^kafka-/, ""));
+      if (row.name.startsWith("kafka-") && sluice) {
+        row.params.vsSluice = fixed(row.mbPerSec / sluice.mbPerSec, 2);
+      }
+    }
   }
   if (opts.cleanOnly || opts.kafkaOnly) return results;
   for (const valueBytes of [100, 1024]) {

@@ -22,8 +22,10 @@
  * (dirty section = [a, b])", "N MB of log processed in S seconds (R MB/sec).", "Indexed ...",
  * "Buffer utilization", "Cleaned ...", "Start size", "End size"). Its seconds are printed with
  * one decimal, so `seconds` is the span between those two lines' millisecond timestamps, and the
- * printed figures are in params as Kafka gives them (kafka*; its MB are MiB). dirtyBytes: the
- * closed segments' .log bytes before the clean; bytesAfter: theirs after it.
+ * printed figures are in params.kafka as Kafka gives them (its MB are MiB). dirtyBytes: the closed
+ * segments' .log bytes before the clean; bytesAfter: theirs after it; cleanerCpuSeconds: the
+ * cleaner thread's CPU (/proc/PID/task/TID, 10 ms ticks) and jvmCpuSeconds the JVM's (all threads:
+ * GC and JIT too), from the config change until the stats were seen.
  *
  * Each size's clean is run first on a topic of its own and not reported: the first cleans of a JVM
  * run the cleaner's code interpreted or half compiled (an 8 MiB warm-up left the next clean's
@@ -248,6 +250,26 @@ async function setCompactionLag(wire: KafkaWire, topic: string, ms: string): Pro
   check(`IncrementalAlterConfigs ${topic}`, r.errorCode, r.errorMessage);
 }
 
+/** The native name (15 characters at most) of Kafka's cleaner thread 0: kafka-log-cleaner-thread-0. */
+const CLEANER_THREAD_COMM = "kafka-log-clean";
+
+/** CPU seconds (user + system) of `pid`'s thread named `comm` so far; undefined off Linux. */
+function threadCpuSeconds(pid: number, comm: string): number | undefined {
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const dir = `/proc/${pid}/task/${task.name}`;
+      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== comm) continue;
+      const stat = Deno.readTextFileSync(`${dir}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+    }
+  } catch { /* no /proc */ }
+  return undefined;
+}
+
+/** Linux's USER_HZ: /proc's CPU times are in these ticks. */
+const CLOCK_TICKS_PER_SEC = 100;
+
 function fileBytes(files: readonly string[]): number {
   return files.reduce((n, f) => n + Deno.statSync(f).size, 0);
 }
@@ -260,6 +282,8 @@ interface TopicClean {
   stats: KafkaCleanStats;
   /** The JVM's CPU seconds (all its threads) from the config change to the stats being seen. */
   jvmCpuSeconds: number | undefined;
+  /** The cleaner thread's own CPU seconds over the same span. */
+  cleanerCpuSeconds: number | undefined;
 }
 
 /** Writes a topic paused for cleaning, reads its files, lets the cleaner in, waits for its stats. */
@@ -287,6 +311,7 @@ async function cleanTopic(
   const serverLog = join(kafka.dir, "logs", "server.log");
   const logFrom = Deno.statSync(serverLog).size;
   const cpu0 = processCpuSeconds(kafka.pid);
+  const cleanerCpu0 = threadCpuSeconds(kafka.pid, CLEANER_THREAD_COMM);
   await setCompactionLag(wire, topic, "0");
   const deadline = performance.now() + CLEAN_WAIT_MS;
   const partition = `${topic}-0`;
@@ -304,9 +329,20 @@ async function cleanTopic(
     if (stats) {
       const cpu1 = processCpuSeconds(kafka.pid);
       const jvmCpuSeconds = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+      const cleanerCpu1 = threadCpuSeconds(kafka.pid, CLEANER_THREAD_COMM);
+      const cleanerCpuSeconds = cleanerCpu0 === undefined || cleanerCpu1 === undefined
+        ? undefined
+        : cleanerCpu1 - cleanerCpu0;
       if (Deno.env.get("SLUICE_BENCH_DEBUG")) console.error(text);
       const after = segmentFiles(dir).filter((f) => !files.slice(-1).includes(f));
-      return { dirtyBytes, bytesAfter: fileBytes(after), readMbPerSec, stats, jvmCpuSeconds };
+      return {
+        dirtyBytes,
+        bytesAfter: fileBytes(after),
+        readMbPerSec,
+        stats,
+        jvmCpuSeconds,
+        cleanerCpuSeconds,
+      };
     }
     if (performance.now() > deadline) {
       throw new Error(`${topic}: no clean within ${CLEAN_WAIT_MS} ms\n${kafka.logTail(60)}`);
@@ -397,6 +433,9 @@ export async function runKafkaClean(opts: KafkaCleanOptions): Promise<Compaction
           bytesAfter: r.bytesAfter,
           bytesBefore: r.dirtyBytes,
           seconds: fixed(seconds, 3),
+          cleanerCpuSeconds: r.cleanerCpuSeconds === undefined
+            ? "n/a"
+            : fixed(r.cleanerCpuSeconds, 2),
           jvmCpuSeconds: r.jvmCpuSeconds === undefined ? "n/a" : fixed(r.jvmCpuSeconds, 2),
           dirtySection: `[${s.dirtyStart}, ${s.dirtyEnd}]`,
           kafka: `${s.processedMiB} MiB in ${s.seconds} s (${s.mibPerSec} MiB/s); ` +
