@@ -115,7 +115,7 @@ function stampMs(line: string): number {
  */
 export function parseCleanStats(log: string, partition: string): KafkaCleanStats | undefined {
   const lines = log.split("\n");
-  const begin = lines.findIndex((l) => l.includes(`Beginning cleaning of log ${partition}`));
+  const begin = lines.findIndex((l) => l.includes(`Beginning cleaning of log ${partition} `));
   if (begin < 0) return undefined;
   const at = lines.findIndex((l, i) => i > begin && l.includes(`cleaned log ${partition} `));
   if (at < 0) return undefined;
