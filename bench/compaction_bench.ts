@@ -17,8 +17,20 @@
  *   MB/s (the columns; their ratio is params.mbRatio) swing with a shared disk's write stalls:
  *   200 ms runs with no clean at all varied 0.1x to 4x here. `@<rate>`: with
  *   log.cleaner.io.max.bytes.per.second. Goal: >= 0.8.
+ * - `kafka-clean/<size>` (with `--kafka`): Apache Kafka 4.4's own log cleaner on the same log as
+ *   `clean/<size>` (the same batches, round robin, in 16 MiB segments of a one-partition compacted
+ *   topic; one cleaner thread, a dedupe buffer of two slots per key, no io limit), in the same
+ *   run: bench/compaction/kafka_cleaner.ts. Its seconds are Kafka's own, the span between its
+ *   cleaner's "Beginning cleaning of log" line and its stats block in the broker's log (the JVM's
+ *   start and the produce are not counted); the baseline is the same plain read of Kafka's own
+ *   segment files; params.kafka holds the stats block's figures (MiB, seconds to 0.1, the index
+ *   and clean passes' MiB/s and shares), params.cleanerCpuSeconds the cleaner thread's CPU and
+ *   jvmCpuSeconds the JVM's, params.vsSluice its MB/s over clean/<size>'s in the run. Each
+ *   size is cleaned once unreported first (JIT warm-up). Skipped, with a notice, without Kafka
+ *   (scripts/install-kafka.sh). docs/bench/compaction.md has figures.
  *
- * Run: deno run -A bench/compaction_bench.ts [--quick]
+ * Run: deno run -A bench/compaction_bench.ts [--quick] [--kafka | --kafka-only] [--clean-only]
+ * (--clean-only: no produce/ rows; --kafka-only: only kafka-clean/ rows.)
  */
 import process from "node:process";
 import { silentLogger } from "../src/logger.ts";
@@ -31,6 +43,12 @@ import { freshDir, rawReadRun, removeDir, segmentFiles } from "./storage_bench.t
 
 export interface CompactionBenchOptions {
   quick: boolean;
+  /** Add `kafka-clean/<size>` (bench/compaction/kafka_cleaner.ts). */
+  kafka?: boolean;
+  /** Only the clean rows (Sluice's, and Kafka's with `kafka`): no `produce/` rows. */
+  cleanOnly?: boolean;
+  /** Only `kafka-clean/<size>`. */
+  kafkaOnly?: boolean;
   log?: (line: string) => void;
 }
 
@@ -48,11 +66,11 @@ export interface CompactionBenchResult {
   params: Record<string, number | string>;
 }
 
-const RECORDS_PER_BATCH = 100;
+export const RECORDS_PER_BATCH = 100;
 const TIMESTAMP_MS = 1_700_000_000_000;
 
 /** A keyed batch: keys `key-<n>` drawn from `keys`, values of `valueBytes` random bytes. */
-function keyedBatch(valueBytes: number, keys: number, seed: number): Uint8Array {
+export function keyedBatch(valueBytes: number, keys: number, seed: number): Uint8Array {
   const records: RecordInput[] = [];
   let x = seed >>> 0 || 1;
   for (let i = 0; i < RECORDS_PER_BATCH; i++) {
@@ -71,7 +89,18 @@ function config(): Partial<LogConfig> {
   return { compact: true, delete: false, segmentBytes: 16 * MiB };
 }
 
-/** Writes about `bytes` of keyed batches (up to 2,048 distinct ones, appended round robin). */
+/** The key space of a clean's log: each key written about `updatesPerKey` times in `bytes`. */
+export function cleanKeys(bytes: number, valueBytes: number, updatesPerKey: number): number {
+  return Math.max(1, Math.round(bytes / (valueBytes + 20) / updatesPerKey));
+}
+
+/** The distinct keyed batches a dirty log is written from (up to 2,048, appended round robin). */
+export function dirtyBatches(valueBytes: number, keys: number): Uint8Array[] {
+  const distinct = Math.min(2048, Math.max(64, Math.ceil(keys / RECORDS_PER_BATCH)));
+  return Array.from({ length: distinct }, (_, i) => keyedBatch(valueBytes, keys, i + 1));
+}
+
+/** Writes about `bytes` of keyed batches ({@link dirtyBatches}, appended round robin). */
 async function writeDirty(
   dir: string,
   bytes: number,
@@ -79,8 +108,7 @@ async function writeDirty(
   keys: number,
 ): Promise<PartitionLog> {
   const log = await PartitionLog.open(dir, { config: config(), logger: silentLogger });
-  const distinct = Math.min(2048, Math.max(64, Math.ceil(keys / RECORDS_PER_BATCH)));
-  const batches = Array.from({ length: distinct }, (_, i) => keyedBatch(valueBytes, keys, i + 1));
+  const batches = dirtyBatches(valueBytes, keys);
   for (let written = 0, i = 0; written < bytes; i++) {
     const batch = batches[i % batches.length].slice();
     await log.append(batch);
@@ -106,8 +134,7 @@ async function benchClean(
 ): Promise<CompactionBenchResult> {
   const dir = freshDir();
   try {
-    const recordBytes = valueBytes + 20;
-    const keys = Math.max(1, Math.round(bytes / recordBytes / updatesPerKey));
+    const keys = cleanKeys(bytes, valueBytes, updatesPerKey);
     const log = await writeDirty(dir, bytes, valueBytes, keys);
     const dirtyBytes = log.compaction.range().cleanableBytes;
     const files = segmentFiles(dir);
@@ -249,16 +276,42 @@ async function benchProduce(
   }
 }
 
+/** The clean rows' value sizes, and how often each key is written in their dirty log. */
+const CLEAN_VALUE_SIZES = [100, 1024] as const;
+const CLEAN_UPDATES_PER_KEY = 8;
+
 export async function runCompactionBench(
   opts: CompactionBenchOptions,
 ): Promise<CompactionBenchResult[]> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const bytes = opts.quick ? 32 * MiB : 256 * MiB;
   const results: CompactionBenchResult[] = [];
-  for (const valueBytes of [100, 1024]) {
+  for (const valueBytes of opts.kafkaOnly ? [] : CLEAN_VALUE_SIZES) {
     log(`compaction: clean/${valueBytes}B`);
-    results.push(await benchClean(valueBytes, bytes, 8));
+    results.push(await benchClean(valueBytes, bytes, CLEAN_UPDATES_PER_KEY));
   }
+  if (opts.kafka || opts.kafkaOnly) {
+    // Loaded only when asked: it starts a JVM (scripts/kafka_server.ts).
+    const { runKafkaClean } = await import("./compaction/kafka_cleaner.ts");
+    results.push(
+      ...await runKafkaClean({
+        bytes,
+        valueSizes: CLEAN_VALUE_SIZES,
+        keys: (b, valueBytes) => cleanKeys(b, valueBytes, CLEAN_UPDATES_PER_KEY),
+        batches: dirtyBatches,
+        log,
+      }),
+    );
+    // Kafka's MB/s over Sluice's on the same log in this run: steadier than the two ratios, whose
+    // baselines (a 32 MiB read of a few ms) swing with the machine's load.
+    for (const row of results) {
+      const sluice = results.find((r) => r.name === row.name.replace(/^kafka-/, ""));
+      if (row.name.startsWith("kafka-") && sluice) {
+        row.params.vsSluice = fixed(row.mbPerSec / sluice.mbPerSec, 2);
+      }
+    }
+  }
+  if (opts.cleanOnly || opts.kafkaOnly) return results;
   for (const valueBytes of [100, 1024]) {
     for (const rate of [Infinity, 100 * MB]) {
       log(`compaction: produce/${valueBytes}B, cleaner io ${rate} B/s`);
@@ -284,5 +337,10 @@ export function formatCompactionTable(results: readonly CompactionBenchResult[])
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  console.log(formatCompactionTable(await runCompactionBench({ quick })));
+  const kafka = Deno.args.includes("--kafka");
+  const cleanOnly = Deno.args.includes("--clean-only");
+  const kafkaOnly = Deno.args.includes("--kafka-only");
+  console.log(
+    formatCompactionTable(await runCompactionBench({ quick, kafka, cleanOnly, kafkaOnly })),
+  );
 }
