@@ -6,7 +6,8 @@
  * - `http`: the same over HTTP against the real server (a child process), one request at a time;
  * - `restart`: a data dir of 4,000 partitions (40 topics of 100, one record each, closed cleanly)
  *   opened again: Broker.open in this process (wall, CPU, descriptors after it from
- *   /proc/self/fd), and the real server's start to its listening line (descriptors of the child);
+ *   /proc/self/fd), and the real server's start to its listening line (descriptors of the child),
+ *   then its first /metrics scrape (seconds, the child's descriptors after it);
  * - `stall`: /healthz latencies (every 20 ms) while the server creates and then deletes a topic
  *   of PARTITIONS_PER_TOPIC_MAX partitions, and how long each took;
  * - `kafka`: 1,000 one-partition topics created one after another by kafkajs's admin client
@@ -153,6 +154,9 @@ async function benchRestart(): Promise<Result> {
       serverStartSeconds: server.seconds,
       emptyServerStartSeconds: bare.seconds,
       serverDescriptors: server.descriptors,
+      // The first /metrics after the lazy start (every partition's offsets and sizes).
+      firstScrapeSeconds: server.scrapeSeconds,
+      serverDescriptorsAfterScrape: server.descriptorsAfterScrape,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -163,7 +167,15 @@ async function benchRestart(): Promise<Result> {
  * The real server's start on `dataDir` to its listening line (bench_server's startServer gives up
  * after 30 s, which a slow start on a loaded machine passes), and its descriptors then.
  */
-async function timeServerStart(dataDir: string): Promise<{ seconds: number; descriptors: number }> {
+/** A server start's seconds and descriptors; then its first /metrics scrape's (a lazy start). */
+interface ServerStart {
+  seconds: number;
+  descriptors: number;
+  scrapeSeconds: number;
+  descriptorsAfterScrape: number;
+}
+
+async function timeServerStart(dataDir: string): Promise<ServerStart> {
   const argv = ["run", "-A", MAIN, "serve", "--port", "0", "--data-dir", dataDir];
   const t0 = performance.now();
   const child = spawn(process.execPath, argv, {
@@ -172,16 +184,28 @@ async function timeServerStart(dataDir: string): Promise<{ seconds: number; desc
   });
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   try {
-    await new Promise<void>((resolve, reject) => {
+    const url = await new Promise<string>((resolve, reject) => {
       let text = "";
       child.stdout?.on("data", (chunk: Uint8Array) => {
         text += new TextDecoder().decode(chunk);
-        if (/sluice listening on /.test(text)) resolve();
+        const m = /sluice listening on (http:\/\/\S+)/.exec(text);
+        if (m) resolve(m[1]);
       });
       child.on("exit", (code) => reject(new Error(`server exited (${code}) before listening`)));
     });
     const seconds = (performance.now() - t0) / 1000;
-    return { seconds, descriptors: openDescriptors(child.pid) };
+    const descriptors = openDescriptors(child.pid);
+    const t1 = performance.now();
+    const res = await fetch(`${url}/metrics`);
+    await res.text();
+    if (!res.ok) throw new Error(`/metrics: ${res.status}`);
+    const scrapeSeconds = (performance.now() - t1) / 1000;
+    return {
+      seconds,
+      descriptors,
+      scrapeSeconds,
+      descriptorsAfterScrape: openDescriptors(child.pid),
+    };
   } finally {
     child.kill("SIGTERM");
     await exited;
