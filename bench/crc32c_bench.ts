@@ -17,6 +17,7 @@ import {
   crc32c,
   crc32cImplementation,
   crc32cSmallInputBytes,
+  loadCrc32c,
   loadEveryCrc32c,
 } from "../src/record/crc32c.ts";
 import { randomBytes } from "./bench_util.ts";
@@ -52,7 +53,7 @@ const impls: Impl[] = [
 for (const [name, fn] of await loadEveryCrc32c()) {
   impls.push({ name: name === "portable" ? "slice-by-8" : name, fn: (d) => fn(d, 0) });
 }
-impls.push({ name: `crc32c() [${crc32cImplementation}]`, fn: (d) => crc32c(d) });
+impls.push({ name: `crc32c() [${loadCrc32c()}]`, fn: (d) => crc32c(d) });
 
 /** alias -> which implementation and how many bytes, to turn mitata's ns into MiB/s. */
 const rows = new Map<string, { impl: string; size: string; bytes: number }>();

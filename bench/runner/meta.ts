@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import os from "node:os";
 import process from "node:process";
-import { crc32cImplementation } from "../../src/record/crc32c.ts";
+import { loadCrc32c } from "../../src/record/crc32c.ts";
 import type { BenchMetaStd } from "../types.ts";
 import type { Args } from "./args.ts";
 import type { BenchRunInfo } from "./details.ts";
@@ -65,7 +65,9 @@ export function collectMeta(
     tempDir,
     tempDirFilesystem: fsInfo,
     gitDirty: status === undefined ? undefined : status.length > 0,
-    crc32cImplementation,
+    // Loaded now (the first checksum would): which one the runs use, not the "portable" shown
+    // before any checksum (crc32c.ts loads it lazily).
+    crc32cImplementation: loadCrc32c(),
     scenarios: args.scenarios,
     growth: args.growth,
     kafka: args.kafka,
