@@ -26,8 +26,9 @@ import type { Segment } from "../segment.ts";
 
 /**
  * The bytes windows are read into, reused from window to window and pass to pass (one per clean):
- * a window's bytes are valid until the next window is read. Grows to the largest window, at most
- * BATCH_BYTES_MAX + CLEANER_SLICE_BYTES.
+ * a window's bytes are valid until the next window is read. Twice CLEANER_SLICE_BYTES at first
+ * (room for a window's last batch, cut by the slice, to be read whole: see BatchWindows.next);
+ * grows to the largest window, at most BATCH_BYTES_MAX + CLEANER_SLICE_BYTES.
  */
 export class WindowBuffer {
   bytes = new Uint8Array(0);
@@ -35,7 +36,7 @@ export class WindowBuffer {
   /** The first `length` bytes, grown to hold them. */
   take(length: number): Uint8Array {
     if (this.bytes.length < length) {
-      this.bytes = new Uint8Array(Math.max(length, CLEANER_SLICE_BYTES));
+      this.bytes = new Uint8Array(Math.max(length, 2 * CLEANER_SLICE_BYTES));
     }
     return this.bytes.subarray(0, length);
   }
@@ -92,10 +93,10 @@ export class BatchWindows {
     if (length > BATCH_BYTES_MAX + CLEANER_SLICE_BYTES) {
       return this.#damage(this.position, `batch of ${first} bytes`);
     }
-    const bytes = this.buffer === undefined
+    let bytes = this.buffer === undefined
       ? segment.readBytes(this.position, length)
-      : this.#readInto(this.buffer.take(length));
-    const dv = viewOf(bytes);
+      : this.#readInto(this.buffer.take(length), 0);
+    let dv = viewOf(bytes);
     let pos = 0;
     while (pos + BATCH_HEADER_BYTES <= bytes.length) {
       const size = batchSizeAt(dv, pos);
@@ -106,7 +107,13 @@ export class BatchWindows {
         if (this.position + pos + size > end) {
           return this.#damage(this.position + pos, `batch length ${size} does not fit the segment`);
         }
-        break; // whole in the next window
+        // The slice cut this batch: the rest of it is read on into the buffer when it fits there,
+        // rather than the whole batch again by the next window.
+        const whole = pos + size;
+        if (this.buffer === undefined || this.buffer.bytes.length < whole) break;
+        const got = bytes.length;
+        bytes = this.#readInto(this.buffer.bytes.subarray(0, whole), got);
+        dv = viewOf(bytes);
       }
       const checked = checkBatch(
         bytes,
@@ -138,14 +145,18 @@ export class BatchWindows {
     return true;
   }
 
-  /** Reads `into.length` bytes at the position (as Segment.readBytes, into the buffer). */
-  #readInto(into: Uint8Array): Uint8Array {
-    const n = readAt(this.segment.file.handle(), into, this.position);
-    if (n < into.length) {
+  /**
+   * Reads `into`'s bytes from `from` on (as Segment.readBytes, into the buffer), those before it
+   * being the window's already; returns `into`.
+   */
+  #readInto(into: Uint8Array, from: number): Uint8Array {
+    const want = into.length - from;
+    const n = readAt(this.segment.file.handle(), into.subarray(from), this.position + from);
+    if (n < want) {
       throw new SluiceError(
         "CORRUPT_LOG",
-        `${this.segment.logPath} ends at ${this.position + n}, want ${into.length}`,
-        { file: this.segment.logPath, position: this.position + n },
+        `${this.segment.logPath} ends at ${this.position + from + n}, want ${into.length}`,
+        { file: this.segment.logPath, position: this.position + from + n },
       );
     }
     return into;
