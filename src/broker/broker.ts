@@ -75,6 +75,8 @@ export type {
   ProducedOffset,
   ProduceRecord,
 } from "./broker_types.ts";
+/** A partition's figures for /metrics (PartitionLog.summary). */
+export type { LogSummary } from "../storage/log_peek.ts";
 import type { TopicOverrides } from "./topic_overrides.ts";
 
 export interface BrokerOptions {

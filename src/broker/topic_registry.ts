@@ -64,7 +64,6 @@ import { checkPartitionCount, Topic, type TopicMeta, topicNotFound } from "./top
 
 export { checkPartitionCount, Topic, type TopicMeta, TopicStats } from "./topic.ts";
 export type { LogCleanerStats } from "../storage/cleaner/cleaner_manager.ts";
-export type { LogSummary } from "../storage/log_peek.ts";
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 

@@ -3,8 +3,8 @@
  * per route, and at scrape time the broker's per-topic counters and per-partition gauges. Route
  * labels are Hono's route patterns, so label cardinality is bounded by the number of routes.
  */
-import type { LogCleanerStats, LogSummary } from "../broker/topic_registry.ts";
-import type { Broker } from "../broker/broker.ts";
+import type { LogCleanerStats } from "../broker/topic_registry.ts";
+import type { Broker, LogSummary } from "../broker/broker.ts";
 import type { ByteBudget } from "../byte_budget.ts";
 
 const DURATION_BUCKETS_S = [

@@ -39,30 +39,15 @@ import { TimeIndex } from "./time_index.ts";
 
 export { storageFailure } from "./storage_errors.ts";
 
-export interface SegmentSettings {
-  indexIntervalBytes: number;
-  /** segment.index.bytes: the offset index's size cap; the time index gets the same entry count. */
-  segmentIndexBytes: number;
-  maxMessageBytes: number;
-}
-
-/** 20 digits, zero-padded: the names sort as the offsets do. */
-export function segmentFileStem(baseOffset: number): string {
-  return String(baseOffset).padStart(20, "0");
-}
-
-export const LOG_SUFFIX = ".log";
-export const INDEX_SUFFIX = ".index";
-export const TIME_INDEX_SUFFIX = ".timeindex";
-/**
- * A segment the cleaner is writing: `<base>.log.cleaned` with `.index.cleaned` and
- * `.timeindex.cleaned`; renamed to `.swap` once whole and fsynced (the swap's commit point), then
- * to the plain names (src/storage/cleaner/segment_swap.ts).
- */
-export const CLEANED_SUFFIX = ".cleaned";
-export const SWAP_SUFFIX = ".swap";
-/** A retired segment file, to be removed (Kafka's suffix); the loader removes any it finds. */
-export const DELETED_SUFFIX = ".deleted";
+export * from "./segment_names.ts";
+import {
+  DELETED_SUFFIX,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  segmentFileStem,
+  type SegmentSettings,
+  TIME_INDEX_SUFFIX,
+} from "./segment_names.ts";
 
 /** What a read found: whole batches as one byte range, never decoded. */
 export interface SegmentRead {
