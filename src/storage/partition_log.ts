@@ -219,6 +219,7 @@ export class PartitionLog {
     const pending = this.#pending;
     if (pending === undefined) return;
     this.#pending = undefined;
+    this.#peeked = undefined;
     const { options, fresh } = pending;
     // Closed before any use, it serves nothing now.
     const loaded = this.#closed
