@@ -30,6 +30,7 @@ import {
 } from "../src/kafka_protocol/messages/request_header.ts";
 import type { MessageSchema } from "../src/kafka_protocol/codec.ts";
 import { encodeRecordBatch, utf8 } from "../src/record/record_batch.ts";
+import { SizePrefixedFrames } from "../scripts/size_prefixed_frames.ts";
 import { cpuMeter, withServer } from "./bench_server.ts";
 
 const PARTITIONS = 200;
@@ -37,7 +38,7 @@ const TOPIC = "sessions-bench";
 const FETCH_VERSION = 12;
 
 class Wire {
-  #buf = new Uint8Array(0);
+  readonly #frames = new SizePrefixedFrames();
   #correlation = 0;
   sent = 0;
   received = 0;
@@ -69,21 +70,12 @@ class Wire {
 
   async #readFrame(): Promise<Uint8Array> {
     for (;;) {
-      if (this.#buf.length >= 4) {
-        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
-        if (this.#buf.length >= 4 + size) {
-          const frame = this.#buf.slice(4, 4 + size);
-          this.#buf = this.#buf.slice(4 + size);
-          return frame;
-        }
-      }
+      const frame = this.#frames.take();
+      if (frame !== undefined) return frame;
       const chunk = new Uint8Array(1 << 20);
       const n = await this.conn.read(chunk);
       if (n === null) throw new Error("connection closed");
-      const next = new Uint8Array(this.#buf.length + n);
-      next.set(this.#buf);
-      next.set(chunk.subarray(0, n), this.#buf.length);
-      this.#buf = next;
+      this.#frames.push(chunk.subarray(0, n));
     }
   }
 

@@ -5,6 +5,7 @@
  * (Kafka answers a connection's requests in the order they came). Not a general client: no
  * metadata, no retries, no TLS.
  */
+import { SizePrefixedFrames } from "../../scripts/size_prefixed_frames.ts";
 import { decode, encode, type MessageSchema, type Struct } from "../../src/kafka_protocol/codec.ts";
 import {
   REQUEST_HEADER,
@@ -24,7 +25,7 @@ interface Pending {
 }
 
 export class KafkaWire {
-  #buf = new Uint8Array(0);
+  readonly #frames = new SizePrefixedFrames();
   #correlation = 0;
   #pending: Pending[] = [];
   #reading = false;
@@ -89,21 +90,12 @@ export class KafkaWire {
 
   async #readFrame(): Promise<Uint8Array> {
     for (;;) {
-      if (this.#buf.length >= 4) {
-        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
-        if (this.#buf.length >= 4 + size) {
-          const frame = this.#buf.slice(4, 4 + size);
-          this.#buf = this.#buf.slice(4 + size);
-          return frame;
-        }
-      }
+      const frame = this.#frames.take();
+      if (frame !== undefined) return frame;
       const chunk = new Uint8Array(READ_CHUNK_BYTES);
       const n = await this.conn.read(chunk);
       if (n === null) throw new Error("Kafka closed the connection");
-      const next = new Uint8Array(this.#buf.length + n);
-      next.set(this.#buf);
-      next.set(chunk.subarray(0, n), this.#buf.length);
-      this.#buf = next;
+      this.#frames.push(chunk.subarray(0, n));
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { SizePrefixedFrames } from "../../scripts/size_prefixed_frames.ts";
 import kafkajsRequest from "kafkajs/src/protocol/request.js";
 import {
   decode,
@@ -138,20 +139,18 @@ export async function callOnce(
     const frame = ourRequestFrame(request, version, body, clientId);
     let at = 0;
     while (at < frame.length) at += await conn.write(frame.subarray(at));
-    let buf: Uint8Array = new Uint8Array(0);
+    const frames = new SizePrefixedFrames();
     for (;;) {
-      if (buf.length >= 4) {
-        const size = new DataView(buf.buffer, buf.byteOffset).getInt32(0);
-        if (buf.length >= 4 + size) {
-          const answer = parseResponse(buf.subarray(4, 4 + size), response, version);
-          assert.equal(answer.correlationId, CORRELATION_ID);
-          return answer.body;
-        }
+      const frame = frames.take();
+      if (frame !== undefined) {
+        const answer = parseResponse(frame, response, version);
+        assert.equal(answer.correlationId, CORRELATION_ID);
+        return answer.body;
       }
       const chunk = new Uint8Array(65536);
       const n = await conn.read(chunk);
       assert.ok(n !== null, `${request.name} v${version}: connection closed`);
-      buf = concat(buf, chunk.subarray(0, n));
+      frames.push(chunk.subarray(0, n));
     }
   } finally {
     conn.close();
@@ -160,7 +159,7 @@ export async function callOnce(
 
 /** A raw Kafka client on one socket: sends frames, reads size-prefixed responses in order. */
 export class RawClient {
-  #buf = new Uint8Array(0);
+  readonly #frames = new SizePrefixedFrames();
   #correlation = 0;
   /** Set while a readFrame runs: two readers on one socket would split each other's frames. */
   #reading = false;
@@ -198,21 +197,12 @@ export class RawClient {
 
   async #readFrame(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.#buf.length >= 4) {
-        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
-        if (this.#buf.length >= 4 + size) {
-          const frame = this.#buf.slice(4, 4 + size);
-          this.#buf = this.#buf.slice(4 + size);
-          return frame;
-        }
-      }
+      const frame = this.#frames.take();
+      if (frame !== undefined) return frame;
       const chunk = new Uint8Array(65536);
       const n = await this.conn.read(chunk);
       if (n === null) return null;
-      const next = new Uint8Array(this.#buf.length + n);
-      next.set(this.#buf);
-      next.set(chunk.subarray(0, n), this.#buf.length);
-      this.#buf = next;
+      this.#frames.push(chunk.subarray(0, n));
     }
   }
 

@@ -27,7 +27,7 @@ import { PRODUCE_REQUEST, PRODUCE_RESPONSE } from "../../src/kafka_protocol/mess
 import { MemoryLogger } from "../../src/logger.ts";
 import { decodeBatches, encodeRecordBatch, utf8 } from "../../src/record/record_batch.ts";
 import { tempDir } from "../test_util.ts";
-import { RawClient } from "./kafka_wire_util.ts";
+import { concat, RawClient } from "./kafka_wire_util.ts";
 
 async function setup(options: { autoCreate?: boolean; idleMs?: number } = {}) {
   const dataDir = tempDir("sluice-kafka-listener-");
@@ -51,16 +51,6 @@ async function setup(options: { autoCreate?: boolean; idleMs?: number } = {}) {
       await broker.close();
     },
   };
-}
-
-function concat(frames: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const f of frames) {
-    all.set(f, at);
-    at += f.length;
-  }
-  return all;
 }
 
 function batchOf(values: string[], extra: Partial<Parameters<typeof encodeRecordBatch>[1]> = {}) {
@@ -331,7 +321,7 @@ Deno.test("Kafka listener", async (t) => {
               : c.frame(API_VERSIONS_REQUEST, 2, {}, 1000 + i),
           );
         }
-        await c.send(concat(frames));
+        await c.send(concat(...frames));
         for (let i = 0; i < 50; i++) {
           const frame = await c.readFrame();
           assert.ok(frame !== null);
@@ -561,7 +551,7 @@ Deno.test("Kafka listener", async (t) => {
             { length: 20 },
             (_, i) => bad.frame(API_VERSIONS_REQUEST, 2, {}, 500 + i),
           );
-          await bad.send(concat([...ahead, bytes]));
+          await bad.send(concat(...ahead, bytes));
           for (let i = 0; i < ahead.length; i++) {
             const frame = await bad.readFrame();
             assert.ok(frame !== null, `${what}: request ${i} ahead of it answered`);

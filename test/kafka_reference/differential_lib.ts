@@ -70,6 +70,7 @@ import {
   DESCRIBE_GROUPS_REQUEST,
   DESCRIBE_GROUPS_RESPONSE,
 } from "../../src/kafka_protocol/messages/describe_groups.ts";
+import { SizePrefixedFrames } from "../../scripts/size_prefixed_frames.ts";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "../../src/kafka_protocol/messages/fetch.ts";
 import {
   FIND_COORDINATOR_REQUEST,
@@ -331,7 +332,7 @@ const READ_TIMEOUT_MS = 15_000;
 
 /** One connection: frames out, size-prefixed frames back, reads bounded by a timeout. */
 class Connection {
-  #buf: Uint8Array = new Uint8Array(0);
+  readonly #frames = new SizePrefixedFrames();
   #pending: Promise<number | null> | undefined;
   #chunk = new Uint8Array(65536);
   closed = false;
@@ -346,14 +347,8 @@ class Connection {
   async readFrame(timeoutMs: number): Promise<Uint8Array | null | "timeout"> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.#buf.length >= 4) {
-        const size = new DataView(this.#buf.buffer, this.#buf.byteOffset).getInt32(0);
-        if (this.#buf.length >= 4 + size) {
-          const frame = this.#buf.slice(4, 4 + size);
-          this.#buf = this.#buf.slice(4 + size);
-          return frame;
-        }
-      }
+      const frame = this.#frames.take();
+      if (frame !== undefined) return frame;
       if (this.closed) return null;
       this.#pending ??= this.conn.read(this.#chunk).catch(() => null);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -368,7 +363,7 @@ class Connection {
         this.closed = true;
         return null;
       }
-      this.#buf = concat(this.#buf, this.#chunk.slice(0, n));
+      this.#frames.push(this.#chunk.subarray(0, n));
     }
   }
 
