@@ -36,9 +36,9 @@
  * A malformed frame, an unknown API key, an unsupported version (except ApiVersions, which answers
  * UNSUPPORTED_VERSION with the supported ranges, as the protocol asks) or an oversize frame closes
  * that connection with a logged reason once the requests before it are answered and their answers
- * handed to the socket (which ends after writing them, as Kafka's does); nothing else is affected. A handler's unexpected error
- * is logged and closes the connection too: the client reconnects and retries, which is how Kafka
- * clients recover from a broken connection.
+ * handed to the socket (which ends after writing them, as Kafka's does); nothing else is affected.
+ * A handler's unexpected error is logged and closes the connection too: the client reconnects and
+ * retries, which is how Kafka clients recover from a broken connection.
  */
 import { ByteBudget, ByteLease, wakeInOrder } from "../byte_budget.ts";
 import { isSluiceError } from "../errors.ts";
