@@ -387,33 +387,23 @@ export async function runKafkaClean(opts: KafkaCleanOptions): Promise<Compaction
   const results: CompactionBenchResult[] = [];
   let wire: KafkaWire | undefined;
   try {
-    wire = await KafkaWire.connect(kafka.port);
+    const connected = wire = await KafkaWire.connect(kafka.port);
+    /** One clean of `valueBytes` records on a topic of its own named `<prefix>-<size>B`. */
+    const clean = (prefix: string, valueBytes: number) => {
+      const keys = opts.keys(opts.bytes, valueBytes);
+      const batches = opts.batches(valueBytes, keys);
+      const topic = `${prefix}-${valueBytes}B`;
+      return cleanTopic(kafka, connected, topic, batches, opts.bytes, SEGMENT_BYTES);
+    };
     // Warm-up: the same clean, once per size, not reported (see the module comment).
     for (const valueBytes of opts.valueSizes) {
       opts.log(`compaction: kafka-clean/${valueBytes}B: warm-up clean`);
-      const keys = opts.keys(opts.bytes, valueBytes);
-      const topic = `warmup-${valueBytes}B`;
-      await cleanTopic(
-        kafka,
-        wire,
-        topic,
-        opts.batches(valueBytes, keys),
-        opts.bytes,
-        SEGMENT_BYTES,
-      );
+      await clean("warmup", valueBytes);
     }
     for (const valueBytes of opts.valueSizes) {
       opts.log(`compaction: kafka-clean/${valueBytes}B`);
       const keys = opts.keys(opts.bytes, valueBytes);
-      const topic = `clean-${valueBytes}B`;
-      const r = await cleanTopic(
-        kafka,
-        wire,
-        topic,
-        opts.batches(valueBytes, keys),
-        opts.bytes,
-        SEGMENT_BYTES,
-      );
+      const r = await clean("clean", valueBytes);
       const seconds = r.stats.spanMs / 1000;
       const mbPerSec = r.dirtyBytes / MB / seconds;
       const baselineMbPerSec = r.readMbPerSec[1];
