@@ -32,23 +32,18 @@ import { SluiceError } from "../errors.ts";
 import { RETENTION_AFTER_CONFIG_CHANGE_MS } from "../limits.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { removeTree } from "../runtime/fs.ts";
-import { LogAppender } from "./log_append.ts";
 import { DamageList, type LogDamage } from "./log_damage.ts";
 import { type LogConfig, resolveLogConfig } from "./log_config.ts";
 import { type LogFiles, sharedLogFiles } from "./log_files.ts";
-import { LogFlusher } from "./log_flusher.ts";
 import { flushForClose, settleLoaded } from "./log_lifecycle.ts";
 import { type EpochEndOffset, type EpochEntry, openLeaderEpochs } from "./leader_epochs.ts";
 import { type LoadResult, loadSegments } from "./log_loader.ts";
 import { firstRetentionDelayMs, loadLazily } from "./log_lazy.ts";
 import { type LogSummary, peekLog } from "./log_peek.ts";
-import { LogReads, type TimedOffset } from "./log_reads.ts";
-import { LogRetention } from "./retention.ts";
-import { LogStartMover } from "./log_start.ts";
-import { LogTruncation } from "./log_truncation.ts";
+import type { TimedOffset } from "./log_reads.ts";
+import { closedError, LogParts } from "./log_parts.ts";
 import { ReplicaState } from "./replica_state.ts";
-import { type CleanerCheckpoint, NEVER_CLEANED } from "./cleaner/cleaner_checkpoint.ts";
-import { LogCompaction } from "./cleaner/log_compaction.ts";
+import type { LogCompaction } from "./cleaner/log_compaction.ts";
 import type { Segment } from "./segment.ts";
 import { offlineError } from "./storage_errors.ts";
 import {
@@ -83,13 +78,8 @@ export class PartitionLog {
   readonly #damage = new DamageList();
   /** Set for a log made by offline(): every read and write throws it. */
   #offline: SluiceError | undefined;
-  readonly #flusher: LogFlusher;
-  readonly #retention: LogRetention;
-  readonly #truncation: LogTruncation;
-  readonly #logStart: LogStartMover;
-  #compaction: LogCompaction;
-  readonly #reads: LogReads;
-  readonly #appender: LogAppender;
+  /** Flusher, retention, truncation, log start, reads, appender, compaction: log_parts.ts. */
+  readonly #parts: LogParts;
   /** A lazy log's options until its first use loads it (log_lazy.ts); `fresh`: a new dir. */
   #pending: { options: PartitionLogOptions; fresh: boolean } | undefined;
   /** summary() of a lazy log not used yet (null: its files need a load); nothing changes it. */
@@ -115,60 +105,30 @@ export class PartitionLog {
     this.#logger = options.logger ?? consoleLogger;
     this.#onAppend = options.onAppend;
     this.#files = options.logFiles ?? sharedLogFiles();
-    this.#flusher = new LogFlusher(dir, config, segments, this.#clock, this.#logger, {
-      failure: () => this.#offline ?? this.#failure,
-      failWrites: (failure) => {
-        this.#failure = failure;
-      },
-      closing: () => this.#closing,
-      closed: () => this.#closed,
-      leaderEpochs: () => this.#replica.epochs.entries,
-      highWatermark: () => this.highWatermark,
-      logStartOffset: () => this.logStartOffset,
-    });
-    this.#retention = new LogRetention(
+    this.#parts = new LogParts({
       dir,
       config,
       segments,
-      this.#clock,
-      this.#logger,
-      this.#flusher,
-      () => this.#closing || this.#closed || this.#offline !== undefined,
-      () => this.#replica.epochs.truncateFromStart(this.logStartOffset),
-      () => this.logStartOffset,
-      () => this.#load(),
-    );
-    this.#truncation = new LogTruncation(this.#retention, this.#files, this.#replica, {
+      clock: this.#clock,
+      logger: this.#logger,
+      files: this.#files,
+      replica: this.#replica,
+      damage: this.#damage,
+    }, {
+      failure: () => this.#offline ?? this.#failure,
+      fsyncFailed: (failure) => {
+        this.#failure = failure;
+      },
+      readOnly: (failure) => this.#readOnly(failure),
+      closing: () => this.#closing,
+      closed: () => this.#closed,
+      offline: () => this.#offline !== undefined,
+      load: () => this.#load(),
       ensureWritable: () => this.#ensureWritable(),
-      failWrites: (failure) => this.#readOnly(failure),
-      busy: () => this.#logStart.running,
-    });
-    this.#logStart = new LogStartMover(this.#retention, {
-      ensureWritable: () => this.#ensureWritable(),
-      logStartOffset: () => this.logStartOffset,
-      highWatermark: () => this.highWatermark,
-      raise: (offset) => this.#replica.raiseLogStartOffset(offset, this.#segments[0].baseOffset),
-      roll: () => this.#appender.roll(this.#clock.nowMs()),
-    });
-    this.#reads = new LogReads(segments, config, this.#damage, this.#logger, {
       ensureReadable: () => this.#ensureReadable(),
       logStartOffset: () => this.logStartOffset,
-    });
-    this.#compaction = this.#newCompaction(NEVER_CLEANED);
-    this.#appender = new LogAppender(segments, this.#replica, this.#flusher, this.#files, {
-      ensureWritable: () => this.#ensureWritable(),
-      compaction: () => this.#compaction,
-      appended: (result) => this.#onAppend?.(this, result),
-    });
-  }
-
-  #newCompaction(cleanerCheckpoint: CleanerCheckpoint): LogCompaction {
-    return new LogCompaction(this.#retention, this.#files, cleanerCheckpoint, {
-      logStartOffset: () => this.logStartOffset,
       highWatermark: () => this.highWatermark,
-      unwritable: () =>
-        this.#offline ?? this.#failure ?? (this.#closing ? closedError(this.dir) : undefined),
-      failWrites: (failure) => this.#readOnly(failure),
+      appended: (result) => this.#onAppend?.(this, result),
     });
   }
 
@@ -187,7 +147,7 @@ export class PartitionLog {
     const log = new PartitionLog(dir, config, [], options);
     log.#opened(loaded, options.leaderEpoch);
     await log.#settle(loaded);
-    log.#retention.schedule();
+    log.#parts.retention.schedule();
     return log;
   }
 
@@ -198,7 +158,7 @@ export class PartitionLog {
   static lazy(dir: string, options: PartitionLogOptions = {}, fresh = false): PartitionLog {
     const log = new PartitionLog(dir, resolveLogConfig(options.config), [], options);
     log.#pending = { options, fresh };
-    log.#retention.schedule(firstRetentionDelayMs(dir, log.config.retentionCheckIntervalMs));
+    log.#parts.retention.schedule(firstRetentionDelayMs(dir, log.config.retentionCheckIntervalMs));
     return log;
   }
 
@@ -239,8 +199,8 @@ export class PartitionLog {
   /** What a load found, taken in (the synchronous part of open). */
   #opened(loaded: LoadResult, leaderEpoch = 0): void {
     this.#segments.push(...loaded.segments);
-    if (loaded.fresh) this.#appender.unborn = loaded.segments[0];
-    this.#compaction = this.#newCompaction(loaded.cleanerCheckpoint);
+    if (loaded.fresh) this.#parts.appender.unborn = loaded.segments[0];
+    this.#parts.compaction = this.#parts.newCompaction(loaded.cleanerCheckpoint);
     for (const d of loaded.damage) this.#damage.add(d);
     if (loaded.readOnly !== undefined) this.#readOnly(loaded.readOnly);
     const epochs = openLeaderEpochs({
@@ -256,14 +216,16 @@ export class PartitionLog {
     });
     this.#replica.opened(epochs, loaded.highWatermark, loaded.logStartOffset);
     // A new log's close writes no checkpoint while nothing changed (LogFlusher.writeCheckpoint).
-    const fresh = loaded.fresh ? this.#flusher.textFor(this.#flusher.recoveryPointNow()) : "";
-    this.#flusher.checkpointText = loaded.checkpointText ?? (fresh || undefined);
+    const fresh = loaded.fresh
+      ? this.#parts.flusher.textFor(this.#parts.flusher.recoveryPointNow())
+      : "";
+    this.#parts.flusher.checkpointText = loaded.checkpointText ?? (fresh || undefined);
   }
 
   /** See {@link settleLoaded} (log_lifecycle.ts). */
   #settle(loaded: LoadResult): Promise<void> {
     return settleLoaded(
-      { dir: this.dir, logger: this.#logger, flusher: this.#flusher, logStart: this.#logStart },
+      this.#parts,
       loaded,
       () => this.#failure !== undefined,
       (failure) => this.#readOnly(failure),
@@ -425,12 +387,12 @@ export class PartitionLog {
   /** Its cleaner checkpoint, dirty ratio and cleans, for cleaner/cleaner_manager.ts. */
   get compaction(): LogCompaction {
     this.#load();
-    return this.#compaction;
+    return this.#parts.compaction;
   }
 
   /** Group-commit rounds run so far (each fsyncs every dirty segment once). */
   get fsyncRounds(): number {
-    return this.#flusher.rounds;
+    return this.#parts.flusher.rounds;
   }
 
   /**
@@ -477,7 +439,7 @@ export class PartitionLog {
    */
   append(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#appender.append(batches, false);
+      return this.#parts.appender.append(batches, false);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -486,7 +448,7 @@ export class PartitionLog {
   /** A follower's append of its leader's batches as they are: append_rules.ts; else as append. */
   appendReplicated(batches: Uint8Array): Promise<AppendResult> {
     try {
-      return this.#appender.append(batches, true);
+      return this.#parts.appender.append(batches, true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -507,24 +469,24 @@ export class PartitionLog {
       resolved.retentionCheckIntervalMs !== before.retentionCheckIntervalMs;
     Object.assign(this.config, resolved);
     if (retentionChanged && this.#offline === undefined && !this.#closing && !this.#closed) {
-      this.#retention.reschedule(RETENTION_AFTER_CONFIG_CHANGE_MS);
+      this.#parts.retention.reschedule(RETENTION_AFTER_CONFIG_CHANGE_MS);
     }
   }
 
   /** Resolves once every byte appended before the call is on disk (fdatasync; group commit). */
   flush(): Promise<void> {
     this.#load();
-    return this.#flusher.flush();
+    return this.#parts.flusher.flush();
   }
 
   /** Flushes everything and writes a recovery checkpoint at the log end. */
   async checkpoint(): Promise<void> {
     this.#ensureWritable();
-    if (this.#appender.bare) this.#appender.birth(); // a checkpoint names a segment that exists
-    const point = this.#flusher.recoveryPointNow();
+    if (this.#parts.appender.bare) this.#parts.appender.birth(); // a checkpoint names a segment that exists
+    const point = this.#parts.flusher.recoveryPointNow();
     await this.flush();
-    this.#flusher.checkpointText = undefined; // written even when unchanged
-    this.#flusher.writeCheckpoint(point);
+    this.#parts.flusher.checkpointText = undefined; // written even when unchanged
+    this.#parts.flusher.writeCheckpoint(point);
   }
 
   /**
@@ -548,7 +510,7 @@ export class PartitionLog {
     upTo?: number,
     into?: Uint8Array,
   ): ReadResult | undefined {
-    return this.#reads.read(offset, maxBytes, upTo, into);
+    return this.#parts.reads.read(offset, maxBytes, upTo, into);
   }
 
   /**
@@ -556,17 +518,17 @@ export class PartitionLog {
    * undefined when no record is that new. Decodes exactly one batch.
    */
   offsetForTimestamp(timestampMs: number): number | undefined {
-    return this.#reads.recordAtTimestamp(timestampMs)?.offset;
+    return this.#parts.reads.recordAtTimestamp(timestampMs)?.offset;
   }
 
   /** The record with the largest timestamp (ListOffsets' max-timestamp spec), or undefined. */
   recordWithMaxTimestamp(): TimedOffset | undefined {
-    return this.#reads.recordWithMaxTimestamp();
+    return this.#parts.reads.recordWithMaxTimestamp();
   }
 
   /** The first record at or after `timestampMs`: its offset and its own timestamp. */
   recordAtTimestamp(timestampMs: number): TimedOffset | undefined {
-    return this.#reads.recordAtTimestamp(timestampMs);
+    return this.#parts.reads.recordAtTimestamp(timestampMs);
   }
 
   /**
@@ -575,7 +537,7 @@ export class PartitionLog {
    * Waits for a running flush first: a descriptor with an fsync in flight must stay open.
    */
   deleteExpiredSegments(nowMs: number = this.#clock.nowMs()): Promise<number> {
-    return this.#retention.deleteExpired(nowMs);
+    return this.#parts.retention.deleteExpired(nowMs);
   }
 
   /**
@@ -583,7 +545,7 @@ export class PartitionLog {
    * DeleteRecords does at segment granularity: for internal logs whose content a snapshot covers.
    */
   deleteSegmentsBefore(offset: number): Promise<number> {
-    return this.#retention.deleteBefore(offset);
+    return this.#parts.retention.deleteBefore(offset);
   }
 
   /**
@@ -591,7 +553,7 @@ export class PartitionLog {
    * deletes the whole segments below it; resolves to the log start offset (log_start.ts).
    */
   deleteRecordsBefore(offset: number): Promise<number> {
-    return this.#logStart.deleteRecordsBefore(offset);
+    return this.#parts.logStart.deleteRecordsBefore(offset);
   }
 
   /**
@@ -599,33 +561,27 @@ export class PartitionLog {
    * log end. Epoch cache and high watermark follow. See log_truncation.ts.
    */
   truncateTo(offset: number): Promise<number> {
-    return this.compaction.whilePaused(() => this.#truncation.truncateTo(offset));
+    return this.compaction.whilePaused(() => this.#parts.truncation.truncateTo(offset));
   }
 
   /** Empties the log to start at `offset`, durably (log_truncation.ts): below a leader's start. */
   truncateFullyAndStartAt(offset: number): Promise<void> {
-    return this.compaction.whilePaused(() => this.#truncation.truncateFullyAndStartAt(offset));
+    return this.compaction.whilePaused(() =>
+      this.#parts.truncation.truncateFullyAndStartAt(offset)
+    );
   }
 
   /** Flushes, writes the checkpoint that makes the next open fast, and closes every file. */
   async close(): Promise<void> {
     if (this.#closing || this.#closed) return;
     this.#closing = true;
-    this.#flusher.cancelTimer();
-    this.#retention.cancel();
+    this.#parts.flusher.cancelTimer();
+    this.#parts.retention.cancel();
     if (this.#pending !== undefined) this.#closed = true; // never loaded: nothing to write
     if (this.#closed) return;
     try {
-      await flushForClose({
-        dir: this.dir,
-        logger: this.#logger,
-        flusher: this.#flusher,
-        logStart: this.#logStart,
-        compaction: this.#compaction,
-        truncation: this.#truncation,
-        retention: this.#retention,
-        appender: this.#appender,
-      }, () => this.#failure === undefined && this.#offline === undefined);
+      const writable = () => this.#failure === undefined && this.#offline === undefined;
+      await flushForClose(this.#parts, writable);
     } finally {
       for (const s of this.#segments) s.close();
       this.#closed = true;
@@ -637,8 +593,4 @@ export class PartitionLog {
     await this.close();
     removeTree(this.dir);
   }
-}
-
-function closedError(dir: string): SluiceError {
-  return new SluiceError("LOG_CLOSED", `log ${dir} is closed`);
 }
