@@ -38,7 +38,6 @@ import { corruptAt, storageFailure } from "./storage_errors.ts";
 import { TimeIndex } from "./time_index.ts";
 
 export { storageFailure } from "./storage_errors.ts";
-
 export * from "./segment_names.ts";
 import {
   DELETED_SUFFIX,
