@@ -67,17 +67,32 @@ export class FilterScratch {
   readonly kept: KeptRecords = { starts: new Int32Array(1024), count: 0, maxTimestampMs: -1 };
 }
 
+/** A group's cleaned segment, written; `synced` resolves once its files are on disk. */
+export interface WrittenGroup {
+  cleaned: Segment;
+  /**
+   * Resolves once the data and index files are fsynced and the segment closed (step 1 of
+   * segment_swap.ts done). Rejects after removing the `.cleaned` files when a sync fails. Never
+   * left unobserved by the caller: the next group is filtered while it runs, and the swap waits
+   * for it.
+   */
+  synced: Promise<void>;
+}
+
 /**
  * Writes the cleaned form of `group` (segments of env.segments, ascending) to a new
- * `<group[0].baseOffset>.log.cleaned` segment: data fdatasynced, indexes written and fsynced,
- * closed. On any failure (or abort) the `.cleaned` files are removed and the error thrown on.
+ * `<group[0].baseOffset>.log.cleaned` segment, indexes included, and starts their fsyncs, which
+ * run in the runtime's thread pool (a synchronous fsync would hold the event loop, and the
+ * appends waiting on it, for as long as the disk takes) while the caller goes on to the next
+ * group. On a failure (or abort) before it returns, the `.cleaned` files are removed and the
+ * error thrown on.
  */
 export async function cleanGroup(
   env: CleanEnv,
   group: readonly Segment[],
   files: LogFiles,
   scratch: FilterScratch,
-): Promise<Segment> {
+): Promise<WrittenGroup> {
   const first = group[0];
   const cleaned = Segment.create(
     env.dir,
@@ -125,22 +140,30 @@ export async function cleanGroup(
       "a cleaned group ends where it did",
     );
     cleaned.onBecomeInactive();
-    // Written here, fsynced (with the data) off the event loop: a synchronous fsync holds the
-    // loop, and the appends waiting on it, for as long as the disk takes.
     cleaned.persistIndexes(false);
-    await Promise.all([
-      cleaned.sync(),
-      syncFileAt(cleaned.index.path),
-      syncFileAt(cleaned.timeIndex.path),
-    ]);
-    cleaned.close();
-    env.hook?.("cleaned");
-    return cleaned;
   } catch (err) {
     scratch.out.clear();
     cleaned.delete();
     throw err;
   }
+  const synced = Promise.all([
+    cleaned.sync(),
+    syncFileAt(cleaned.index.path),
+    syncFileAt(cleaned.timeIndex.path),
+  ]).then(
+    () => {
+      cleaned.close();
+      env.hook?.("cleaned");
+    },
+    (err) => {
+      cleaned.delete();
+      throw err;
+    },
+  );
+  // Observed by the caller later (awaited before the swap, or on abandoning the group); marked
+  // handled now so that a failure while the next group is filtered is not an unhandled rejection.
+  synced.catch(() => {});
+  return { cleaned, synced };
 }
 
 /** fdatasync of the file at `path` (opened for it, closed after). */

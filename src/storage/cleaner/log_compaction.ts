@@ -41,11 +41,17 @@ import {
   ProducerTracker,
 } from "./clean_env.ts";
 import { type CleanerCheckpoint, writeCleanerCheckpoint } from "./cleaner_checkpoint.ts";
-import { cleanGroup, FilterScratch } from "./group_filter.ts";
+import { cleanGroup, FilterScratch, type WrittenGroup } from "./group_filter.ts";
 import { buildOffsetMap, walkUnmapped } from "./map_pass.ts";
 import type { OffsetMap } from "./offset_map.ts";
 import { abandonSwap, removeRetired, type SwapHook, swapIn } from "./segment_swap.ts";
 import { Throttler, yieldToEventLoop } from "./throttler.ts";
+
+/** A group whose cleaned segment is written, not yet swapped in. */
+interface PendingGroup {
+  group: Segment[];
+  written: WrittenGroup;
+}
 
 /** What the clean asks of its log. */
 export interface CompactionHost {
@@ -282,14 +288,23 @@ export class LogCompaction {
       const groups = groupSegments(this.segments, this.config, endOffset);
       // Raised once, by the first swap, to cover every group: one checkpoint write per clean.
       const compactedBelow = groups.length === 0 ? 0 : groups[groups.length - 1].at(-1)!.nextOffset;
-      for (const group of groups) {
-        const before = group.reduce((n, s) => n + s.sizeBytes, 0);
-        const cleaned = await cleanGroup(env, group, this.files, scratch);
-        const swapped = await this.#swap(env, group, cleaned, compactedBelow);
-        result.bytesBefore += before;
-        result.bytesAfter += swapped.sizeBytes;
-        counters.segmentsReplaced += group.length;
-        counters.segmentsWritten++;
+      // Each group is swapped in once the next one is written: its fsyncs run meanwhile.
+      let pending: PendingGroup | undefined;
+      try {
+        for (const group of groups) {
+          const written = await cleanGroup(env, group, this.files, scratch);
+          const previous = pending;
+          pending = { group, written };
+          if (previous !== undefined) {
+            await this.#swapWritten(env, previous, compactedBelow, result);
+          }
+        }
+        const last = pending;
+        pending = undefined;
+        if (last !== undefined) await this.#swapWritten(env, last, compactedBelow, result);
+      } catch (err) {
+        if (pending !== undefined) await this.#abandonWritten(pending.written);
+        throw err;
       }
       // The old files are gone, or going (removed by the next open), when the clean resolves.
       await this.#removed();
@@ -307,6 +322,39 @@ export class LogCompaction {
       result.durationMs = this.clock.nowMs() - startMs;
     }
     return result;
+  }
+
+  /** Swaps a written group in once its files are synced, and counts it. */
+  async #swapWritten(
+    env: CleanEnv,
+    { group, written }: PendingGroup,
+    compactedBelow: number,
+    result: CleanResult,
+  ): Promise<void> {
+    const before = group.reduce((n, s) => n + s.sizeBytes, 0);
+    await written.synced;
+    const swapped = await this.#swap(env, group, written.cleaned, compactedBelow);
+    result.bytesBefore += before;
+    result.bytesAfter += swapped.sizeBytes;
+    result.counters.segmentsReplaced += group.length;
+    result.counters.segmentsWritten++;
+  }
+
+  /** Removes a written group's files once its fsyncs end (a failed sync removed them already). */
+  async #abandonWritten(written: WrittenGroup): Promise<void> {
+    try {
+      await written.synced;
+    } catch {
+      return;
+    }
+    try {
+      abandonSwap(this.dir, written.cleaned.baseOffset);
+    } catch (err) {
+      this.logger.warn("cleaned files not removed; the next open removes them", {
+        dir: this.dir,
+        error: String(err),
+      });
+    }
   }
 
   /**
