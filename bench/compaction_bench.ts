@@ -6,7 +6,10 @@
  *   cleanNow (offset map large enough for every key). Throughput: bytes of the dirty part over
  *   the clean's seconds, against a plain sequential read of the same segment files (readSync in
  *   1 MiB chunks, page cache warm: rawReadRun; the median of three). Goal: >= 0.3 of the read.
- *   params.cpuSeconds: the process's CPU time during the clean.
+ *   params.cpuSeconds: the process's CPU time during the clean. params.floor*: the floor
+ *   (bench/compaction/map_floor.ts: one pass of reading, checking, walking and mapping, the least
+ *   any cleaner of Kafka's kind does) on the same files, median of three; floorRatio, its MB/s
+ *   over the read's, is a ceiling for the clean's ratio.
  * - `produce/<size>[@<rate>]`: appends of a pre-encoded keyed batch to a compacting log through
  *   one whole clean of another log (a dirty part of the same size: map pass, filter pass, swaps),
  *   then as long again without one. The appender works in turns of
@@ -37,7 +40,9 @@ import { silentLogger } from "../src/logger.ts";
 import { encodeRecordBatch, type RecordInput } from "../src/record/record_batch.ts";
 import { CleanerManager } from "../src/storage/cleaner/cleaner_manager.ts";
 import type { LogConfig } from "../src/storage/log_config.ts";
+import { OffsetMap } from "../src/storage/cleaner/offset_map.ts";
 import { PartitionLog } from "../src/storage/partition_log.ts";
+import { mapFloorRun } from "./compaction/map_floor.ts";
 import { fixed, MB, MiB, randomBytes, textTable } from "./bench_util.ts";
 import { freshDir, rawReadRun, removeDir, segmentFiles } from "./storage_bench.ts";
 
@@ -141,10 +146,10 @@ async function benchClean(
     const buffer = new Uint8Array(MiB);
     rawReadRun(files, buffer); // warm the page cache
     const reads = [rawReadRun(files, buffer), rawReadRun(files, buffer), rawReadRun(files, buffer)];
-    const manager = new CleanerManager({
-      logger: silentLogger,
-      dedupeBufferBytes: Math.max(1 * MiB, keys * 24 * 2),
-    });
+    const dedupeBufferBytes = Math.max(1 * MiB, keys * 24 * 2);
+    const floorMap = new OffsetMap(dedupeBufferBytes);
+    const floors = [0, 1, 2].map(() => mapFloorRun(log, floorMap).seconds).sort((a, b) => a - b);
+    const manager = new CleanerManager({ logger: silentLogger, dedupeBufferBytes });
     manager.register(log);
     const cpu0 = cpuSeconds();
     const t0 = performance.now();
@@ -156,6 +161,7 @@ async function benchClean(
     const rates = reads.map((r) => r.bytes / MB / r.seconds).sort((a, b) => a - b);
     const mbPerSec = dirtyBytes / MB / seconds;
     const baselineMbPerSec = rates[1];
+    const floorMbPerSec = dirtyBytes / MB / floors[1];
     return {
       suite: "compaction",
       name: `clean/${valueBytes}B`,
@@ -171,6 +177,9 @@ async function benchClean(
         bytesBefore: result.bytesBefore,
         seconds: fixed(seconds, 3),
         cpuSeconds: fixed(cpu, 3),
+        floorSeconds: fixed(floors[1], 3),
+        floorMbPerSec: fixed(floorMbPerSec, 0),
+        floorRatio: fixed(floorMbPerSec / baselineMbPerSec, 2),
       },
     };
   } finally {
