@@ -39,30 +39,41 @@ function filesWith(dir: string, suffix: string): string[] {
 }
 
 Deno.test("compaction: groups written ahead of their swaps", async (t) => {
-  await t.step("the next group is written before the last one commits", async () => {
+  await t.step("the next group is being written as the last one commits", async () => {
     const dir = tempDir("pipeline");
     const logger = new MemoryLogger();
     const { log, written } = await writeLog(dir, logger, 40);
     const groups = log.segments().length - 1;
     assert.ok(groups >= 4, `several groups: ${groups}`);
     const steps: SwapStep[] = [];
+    // At each commit, the cleaned log files there (the next group's, already being written).
+    const cleanedAtCommit: string[][] = [];
     const manager = new CleanerManager({
       logger,
       dedupeBufferBytes: 1 << 20,
-      hook: (step) => steps.push(step),
+      hook: (step) => {
+        steps.push(step);
+        if (step === "committed") cleanedAtCommit.push(filesWith(dir, ".log.cleaned"));
+      },
     });
     manager.register(log);
     const result = await manager.cleanNow(log);
     assert.equal(result.cleaned, true);
     assert.equal(result.counters.segmentsWritten, groups);
-    assert.equal(steps.filter((s) => s === "committed").length, groups);
-    // Group 2 is written before group 1 is committed, and so on; each commit after its sync.
-    const writing = steps.flatMap((s, i) => s === "writing" ? [i] : []);
+    assert.equal(cleanedAtCommit.length, groups);
+    // Group g + 1's file exists when group g commits; nothing is left to write at the last one.
+    const bases = log.segments().map((s) => s.baseOffset);
+    for (let g = 0; g + 1 < groups; g++) {
+      assert.deepEqual(
+        cleanedAtCommit[g].map((n) => Number(n.slice(0, 20))),
+        [bases[g + 1]],
+        `group ${g + 2} written as group ${g + 1} commits`,
+      );
+    }
+    assert.deepEqual(cleanedAtCommit[groups - 1], []);
+    // Each group commits after its files are synced.
     const committed = steps.flatMap((s, i) => s === "committed" ? [i] : []);
     const cleaned = steps.flatMap((s, i) => s === "cleaned" ? [i] : []);
-    for (let g = 0; g + 1 < groups; g++) {
-      assert.ok(writing[g + 1] < committed[g], `group ${g + 2} written before ${g + 1} commits`);
-    }
     for (let g = 0; g < groups; g++) assert.ok(cleaned[g] < committed[g], `group ${g + 1}`);
     assert.deepEqual(filesWith(dir, ".cleaned"), []);
     assert.deepEqual(latestByKey(readAllRecords(log)), latestByKey(written));
@@ -73,26 +84,26 @@ Deno.test("compaction: groups written ahead of their swaps", async (t) => {
     await reopened.close();
   });
 
-  await t.step("an abort with a group written and not swapped removes its files", async () => {
+  await t.step("an abort before the first commit swaps nothing and leaves no file", async () => {
     const dir = tempDir("pipeline-abort");
     const logger = new MemoryLogger();
     const { log, written } = await writeLog(dir, logger, 40);
     const before = readAllRecords(log);
-    let writings = 0;
     let closing: Promise<void> | undefined;
     const manager = new CleanerManager({
       logger,
       dedupeBufferBytes: 1 << 20,
       hook: (step) => {
-        // The second group is being written, the first waits for its swap: close aborts.
-        if (step === "writing" && ++writings === 2) closing = log.close();
+        // The first group's files are synced, its swap about to start, the second group written
+        // or being written: close aborts the clean.
+        if (step === "cleaned" && closing === undefined) closing = log.close();
       },
     });
     manager.register(log);
     const result = await manager.cleanNow(log);
     assert.equal(result.aborted, true);
     assert.equal(result.cleaned, false);
-    assert.ok(closing !== undefined, "the clean reached its second group");
+    assert.ok(closing !== undefined, "the clean synced its first group");
     await closing;
     assert.deepEqual(filesWith(dir, ".cleaned"), []);
     assert.deepEqual(filesWith(dir, ".swap"), []);
@@ -101,6 +112,50 @@ Deno.test("compaction: groups written ahead of their swaps", async (t) => {
     assert.deepEqual(reopened.damage, []);
     assert.deepEqual(readAllRecords(reopened), before);
     assert.deepEqual(latestByKey(readAllRecords(reopened)), latestByKey(written));
+    await reopened.close();
+  });
+
+  await t.step("retention while a swap's commit is fsynced takes the swap back", async () => {
+    const dir = tempDir("pipeline-retention");
+    const logger = new MemoryLogger();
+    const { log, written } = await writeLog(dir, logger, 40);
+    const firstEnd = log.segments()[0].nextOffset;
+    let deleting: Promise<number> | undefined;
+    const manager = new CleanerManager({
+      logger,
+      dedupeBufferBytes: 1 << 20,
+      hook: (step) => {
+        // The first group's indexes are `.swap`, its log about to be: retention deletes the
+        // oldest segment, the first group's, before the commit's directory fsync ends.
+        if (step === "indexes-renamed" && deleting === undefined) {
+          deleting = log.deleteSegmentsBefore(firstEnd);
+        }
+      },
+    });
+    manager.register(log);
+    const result = await manager.cleanNow(log);
+    assert.equal(await deleting, 1);
+    assert.equal(result.aborted, true);
+    assert.deepEqual(filesWith(dir, ".swap"), []);
+    assert.deepEqual(filesWith(dir, ".cleaned"), []);
+    assert.equal(log.logStartOffset, firstEnd);
+    const kept = written.filter((w) => w.offset >= firstEnd);
+    const read = readAllRecords(log);
+    assert.deepEqual(
+      read.map((r) => [r.offset, r.key, r.value]),
+      kept.map((w) => [w.offset, w.key, w.value]),
+    );
+    await log.close();
+    const reopened = await PartitionLog.open(dir, { logger });
+    assert.deepEqual(reopened.damage, []);
+    assert.equal(reopened.logStartOffset, firstEnd);
+    assert.deepEqual(readAllRecords(reopened), read);
+    // The next clean goes through.
+    const again = new CleanerManager({ logger, dedupeBufferBytes: 1 << 20 });
+    again.register(reopened);
+    reopened.updateHighWatermark(reopened.logEndOffset);
+    assert.equal((await again.cleanNow(reopened)).cleaned, true);
+    assert.deepEqual(latestByKey(readAllRecords(reopened)), latestByKey(kept));
     await reopened.close();
   });
 });

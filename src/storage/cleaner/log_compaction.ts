@@ -26,6 +26,7 @@ import type { Logger } from "../../logger.ts";
 import type { LogConfig } from "../log_config.ts";
 import type { LogFiles } from "../log_files.ts";
 import type { LogFlusher } from "../log_flusher.ts";
+import { syncDirAsync } from "../../runtime/fs.ts";
 import { readRecoveryPoint } from "../log_loader.ts";
 import type { LogRetention } from "../retention.ts";
 import { type Segment, storageFailure } from "../segment.ts";
@@ -44,7 +45,14 @@ import { type CleanerCheckpoint, writeCleanerCheckpoint } from "./cleaner_checkp
 import { cleanGroup, FilterScratch, type WrittenGroup } from "./group_filter.ts";
 import { buildOffsetMap, walkUnmapped } from "./map_pass.ts";
 import type { OffsetMap } from "./offset_map.ts";
-import { abandonSwap, removeRetired, type SwapHook, swapIn } from "./segment_swap.ts";
+import {
+  abandonSwap,
+  commitSwap,
+  finishSwap,
+  removeRetired,
+  type SwapHook,
+  uncommitSwap,
+} from "./segment_swap.ts";
 import { Throttler, yieldToEventLoop } from "./throttler.ts";
 
 /** A group whose cleaned segment is written, not yet swapped in. */
@@ -288,21 +296,21 @@ export class LogCompaction {
       const groups = groupSegments(this.segments, this.config, endOffset);
       // Raised once, by the first swap, to cover every group: one checkpoint write per clean.
       const compactedBelow = groups.length === 0 ? 0 : groups[groups.length - 1].at(-1)!.nextOffset;
-      // Each group is swapped in once the next one is written: its fsyncs run meanwhile.
+      // A group is swapped in (its fsyncs, its commit's) while the next one is filtered; one
+      // swap at a time, in order.
+      let swapping: Promise<void> | undefined;
       let pending: PendingGroup | undefined;
       try {
         for (const group of groups) {
-          const written = await cleanGroup(env, group, this.files, scratch);
-          const previous = pending;
-          pending = { group, written };
-          if (previous !== undefined) {
-            await this.#swapWritten(env, previous, compactedBelow, result);
-          }
+          pending = { group, written: await cleanGroup(env, group, this.files, scratch) };
+          if (swapping !== undefined) await swapping;
+          swapping = this.#swapWritten(env, pending, compactedBelow, result);
+          swapping.catch(() => {}); // observed by the next await of it
+          pending = undefined;
         }
-        const last = pending;
-        pending = undefined;
-        if (last !== undefined) await this.#swapWritten(env, last, compactedBelow, result);
+        if (swapping !== undefined) await swapping;
       } catch (err) {
+        await swapping?.catch(() => {});
         if (pending !== undefined) await this.#abandonWritten(pending.written);
         throw err;
       }
@@ -358,9 +366,11 @@ export class LogCompaction {
   }
 
   /**
-   * Puts `cleaned` in place of `group`: once the recovery checkpoint is past the group and no
-   * fsync holds one of its segments, in one synchronous step (segment_swap.ts). Removes the
-   * cleaned files when it does not get there.
+   * Puts `cleaned` in place of `group` (segment_swap.ts): once the recovery checkpoint is past the
+   * group and no fsync holds one of its segments, the commit's renames; its directory fsync in the
+   * thread pool; then, the group still whole, the rest in one synchronous step. Removes the
+   * cleaned files when it does not commit, takes the commit back when the group changed meanwhile
+   * (both: CleanAborted).
    */
   async #swap(
     env: CleanEnv,
@@ -369,43 +379,27 @@ export class LogCompaction {
     compactedBelow: number,
   ): Promise<Segment> {
     const progress = { committed: false };
+    let swapped: { segment: Segment; retired: string[] };
+    let at: number;
     try {
       await this.#recoveryPointPast(cleaned.nextOffset);
-      while (group.some((s) => s.syncsInFlight > 0)) {
-        await (this.flusher.running ?? yieldToEventLoop());
-      }
+      await this.#syncsDone(group);
       checkGoing(env);
-      const at = this.segments.indexOf(group[0]);
-      const intact = at >= 0 && at + group.length < this.segments.length &&
-        group.every((s, i) => this.segments[at + i] === s);
-      if (!intact) throw new CleanAborted("the segments being cleaned changed meanwhile");
-      const { segment: swapped, retired } = swapIn(
-        this.dir,
-        cleaned,
-        group,
-        this.#checkpoint,
-        compactedBelow,
-        this.files,
-        env.hook,
-        progress,
-      );
-      this.segments.splice(at, group.length, swapped);
-      // Freed in the thread pool while the next group is filtered.
-      this.#removing.push(
-        removeRetired(retired).catch((err) => {
-          this.logger.warn("replaced segment files not removed; the next open removes them", {
-            dir: this.dir,
-            error: String(err),
-          });
-        }),
-      );
-      this.logger.info("cleaned segments swapped in", {
-        dir: this.dir,
-        file: swapped.logPath,
-        replacedSegments: group.length,
-        sizeBytes: swapped.sizeBytes,
-      });
-      return swapped;
+      if (this.#groupAt(group) < 0) {
+        throw new CleanAborted("the segments being cleaned changed meanwhile");
+      }
+      commitSwap(this.dir, cleaned, this.#checkpoint, compactedBelow, env.hook, progress);
+      await syncDirAsync(this.dir);
+      env.hook?.("committed");
+      // Committed: finished now, or at the next open. Close waits for the clean; retention may
+      // have deleted the oldest segments meanwhile.
+      await this.#syncsDone(group);
+      at = this.#groupAt(group);
+      if (at < 0) {
+        uncommitSwap(this.dir, cleaned.baseOffset);
+        throw new CleanAborted("the segments being cleaned changed while the swap committed");
+      }
+      swapped = finishSwap(this.dir, cleaned, group, this.files, env.hook);
     } catch (err) {
       if (!progress.committed) {
         try {
@@ -418,6 +412,7 @@ export class LogCompaction {
         }
         throw err;
       }
+      if (err instanceof CleanAborted) throw err; // taken back: the old segments stand
       const failure = storageFailure(
         err,
         `swapping cleaned segment ${cleaned.logPath} in; the next open completes it`,
@@ -426,6 +421,45 @@ export class LogCompaction {
       this.host.failWrites(failure);
       throw failure;
     }
+    this.segments.splice(at, group.length, swapped.segment);
+    // Freed, and the renames made durable, in the thread pool while the next group is filtered.
+    this.#removing.push(
+      removeRetired(swapped.retired).catch((err) => {
+        this.logger.warn("replaced segment files not removed; the next open removes them", {
+          dir: this.dir,
+          error: String(err),
+        });
+      }),
+      syncDirAsync(this.dir).catch((err) => {
+        // The renames may not survive a power loss: the next open completes the swap again.
+        this.logger.warn("directory not fsynced after a swap", {
+          dir: this.dir,
+          error: String(err),
+        });
+      }),
+    );
+    this.logger.info("cleaned segments swapped in", {
+      dir: this.dir,
+      file: swapped.segment.logPath,
+      replacedSegments: group.length,
+      sizeBytes: swapped.segment.sizeBytes,
+    });
+    return swapped.segment;
+  }
+
+  /** Waits until no fsync holds a segment of `group`. */
+  async #syncsDone(group: readonly Segment[]): Promise<void> {
+    while (group.some((s) => s.syncsInFlight > 0)) {
+      await (this.flusher.running ?? yieldToEventLoop());
+    }
+  }
+
+  /** Where `group` stands in the segment list, whole and not the last segment; -1 when not. */
+  #groupAt(group: readonly Segment[]): number {
+    const at = this.segments.indexOf(group[0]);
+    const intact = at >= 0 && at + group.length < this.segments.length &&
+      group.every((s, i) => this.segments[at + i] === s);
+    return intact ? at : -1;
   }
 
   /** Waits for the removal of the files this clean's swaps retired (it never rejects). */

@@ -12,19 +12,22 @@
  *     raises it once, before its first swap, to the end of its last group), so that from now on
  *     the segments of [s, e) may have gaps, whichever set of them the next open finds.
  *  3. `indexes-renamed`: `.index.cleaned` and `.timeindex.cleaned` renamed to `.swap`.
- *  4. `committed`: `<s>.log.cleaned` renamed to `<s>.log.swap`, directory fsynced. The commit
- *     point: before it the old segments stand (a `.cleaned` file is deleted at open), after it the
- *     new one does (a `.swap` is completed at open).
+ *  4. `committed`: `<s>.log.cleaned` renamed to `<s>.log.swap`, directory fsynced (in the
+ *     runtime's thread pool: the event loop goes on meanwhile, the log still reading the old
+ *     segments, which the swap then checks are still all there). The commit point: before it the
+ *     old segments stand (a `.cleaned` file is deleted at open), after it the new one does (a
+ *     `.swap` is completed at open).
  *  5. `old-deleted` (once per segment): each replaced segment, the last first, closed and its
  *     files renamed to `<name>.deleted` (Kafka's suffix for files to delete). A rename to a new
  *     name frees nothing; the caller removes the `.deleted` files off the event loop
  *     ({@link removeRetired}): unlinking a 16 MiB file (or renaming over it) frees its pages and
  *     blocks, several ms on the loop per segment otherwise.
- *  6. `renamed`: the `.swap` files renamed to the first segment's plain names (free now),
- *     directory fsynced.
- * The log's segment list changes in the same synchronous step as 3 to 6: reads see the old
+ *  6. `renamed`: the `.swap` files renamed to the first segment's plain names (free now); the
+ *     directory is fsynced afterwards, off the event loop.
+ * The log's segment list changes in the same synchronous step as 5 and 6: reads see the old
  * segments or the new one, never a mix, and no descriptor of an old segment is opened by path
- * once its path names the new file.
+ * once its path names the new file. Should the replaced segments change while step 4's fsync runs
+ * (retention deleting the oldest), the swap is taken back ({@link uncommitSwap}) instead.
  *
  * At open ({@link completeInterruptedSwaps}): every `.cleaned` file is deleted (a clean that
  * never committed), `.swap` index files without a `.log.swap` too (a crash between steps 3 and 4);
@@ -77,24 +80,24 @@ export type SwapHook = (step: SwapStep) => void;
 const SUFFIXES = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] as const;
 
 /**
- * Steps 2 to 6 for `cleaned` (step 1 done: written, fsynced, closed) replacing `replaced` (the
- * old segments, ascending; the first shares its base offset). Raises `checkpoint.compactedBelow`
- * to at least `compactedBelow` (at least `cleaned`'s end) and writes it when it moves. Returns the
- * new segment under its plain names and the paths of the old files, renamed `.deleted`, for
- * {@link removeRetired}. Throws the file system's error, with `progress.committed` telling which
- * side of step 4 it came from: before, nothing changed but the cleaned files (the caller removes
- * them: {@link abandonSwap}); after, the next open completes the swap.
+ * Steps 2 to 4 for `cleaned` (step 1 done: written, fsynced, closed) up to the commit point's
+ * rename: raises `checkpoint.compactedBelow` to at least `compactedBelow` (at least `cleaned`'s
+ * end) and writes it when it moves, renames the indexes and then the log to `.swap`. The caller
+ * makes the commit durable (a directory fsync, off the event loop: {@link syncDirAsync}) before
+ * {@link finishSwap}; while it waits, the old segments stand under their names, the log reads
+ * them, and a crash leaves the swap to the next open. Throws the file system's error, with
+ * `progress.committed` telling which side of the commit it came from: before, nothing changed but
+ * the cleaned files (the caller removes them: {@link abandonSwap}); after, the next open completes
+ * the swap.
  */
-export function swapIn(
+export function commitSwap(
   dir: string,
   cleaned: Segment,
-  replaced: readonly Segment[],
   checkpoint: CleanerCheckpoint,
   compactedBelow: number,
-  files: LogFiles,
   hook: SwapHook | undefined,
   progress: { committed: boolean },
-): { segment: Segment; retired: string[] } {
+): void {
   const stem = joinPath(dir, segmentFileStem(cleaned.baseOffset));
   const below = Math.max(compactedBelow, cleaned.nextOffset);
   if (checkpoint.compactedBelow < below) {
@@ -107,17 +110,44 @@ export function swapIn(
   hook?.("indexes-renamed");
   renamePath(stem + LOG_SUFFIX + CLEANED_SUFFIX, stem + LOG_SUFFIX + SWAP_SUFFIX);
   progress.committed = true;
-  syncDir(dir);
-  hook?.("committed");
+}
+
+/**
+ * Steps 5 and 6, in one synchronous step, once the commit is durable: the replaced segments (the
+ * old ones, ascending; the first shares `cleaned`'s base offset) closed and renamed `.deleted`,
+ * the last first, then the `.swap` files renamed to the plain names. Returns the new segment under
+ * them and the paths of the old files, for {@link removeRetired}. The caller fsyncs the directory
+ * afterwards, off the event loop (the next open completes a swap whose renames a power loss
+ * undid). Throws the file system's error; the next open completes the swap then.
+ */
+export function finishSwap(
+  dir: string,
+  cleaned: Segment,
+  replaced: readonly Segment[],
+  files: LogFiles,
+  hook: SwapHook | undefined,
+): { segment: Segment; retired: string[] } {
+  const stem = joinPath(dir, segmentFileStem(cleaned.baseOffset));
   const retired: string[] = [];
   for (let i = replaced.length - 1; i >= 0; i--) {
     retired.push(...replaced[i].retire());
     hook?.("old-deleted");
   }
   for (const suffix of SUFFIXES) renamePath(stem + suffix + SWAP_SUFFIX, stem + suffix);
-  syncDir(dir);
   hook?.("renamed");
   return { segment: Segment.renamed(dir, cleaned, files), retired };
+}
+
+/**
+ * Takes back a commit whose swap can no longer finish (the segments it replaces changed while its
+ * directory fsync ran): `<s>.log.swap` removed first (uncommitted from then on; a `.swap` index
+ * without it is removed at open), then the `.swap` indexes. The old segments stand.
+ */
+export function uncommitSwap(dir: string, baseOffset: number): void {
+  const stem = joinPath(dir, segmentFileStem(baseOffset));
+  removeFile(stem + LOG_SUFFIX + SWAP_SUFFIX);
+  removeFile(stem + INDEX_SUFFIX + SWAP_SUFFIX);
+  removeFile(stem + TIME_INDEX_SUFFIX + SWAP_SUFFIX);
 }
 
 /**
