@@ -34,6 +34,17 @@ async function writeLog(dir: string, logger: MemoryLogger, rounds: number) {
   return { log, written };
 }
 
+/** A cleaner manager for `log` whose step hook is `hook`. */
+function hookedManager(
+  log: PartitionLog,
+  logger: MemoryLogger,
+  hook: (step: SwapStep) => void,
+): CleanerManager {
+  const manager = new CleanerManager({ logger, dedupeBufferBytes: 1 << 20, hook });
+  manager.register(log);
+  return manager;
+}
+
 function filesWith(dir: string, suffix: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(suffix));
 }
@@ -48,15 +59,10 @@ Deno.test("compaction: groups written ahead of their swaps", async (t) => {
     const steps: SwapStep[] = [];
     // At each commit, the cleaned log files there (the next group's, already being written).
     const cleanedAtCommit: string[][] = [];
-    const manager = new CleanerManager({
-      logger,
-      dedupeBufferBytes: 1 << 20,
-      hook: (step) => {
-        steps.push(step);
-        if (step === "committed") cleanedAtCommit.push(filesWith(dir, ".log.cleaned"));
-      },
+    const manager = hookedManager(log, logger, (step) => {
+      steps.push(step);
+      if (step === "committed") cleanedAtCommit.push(filesWith(dir, ".log.cleaned"));
     });
-    manager.register(log);
     const result = await manager.cleanNow(log);
     assert.equal(result.cleaned, true);
     assert.equal(result.counters.segmentsWritten, groups);
@@ -90,16 +96,11 @@ Deno.test("compaction: groups written ahead of their swaps", async (t) => {
     const { log, written } = await writeLog(dir, logger, 40);
     const before = readAllRecords(log);
     let closing: Promise<void> | undefined;
-    const manager = new CleanerManager({
-      logger,
-      dedupeBufferBytes: 1 << 20,
-      hook: (step) => {
-        // The first group's files are synced, its swap about to start, the second group written
-        // or being written: close aborts the clean.
-        if (step === "cleaned" && closing === undefined) closing = log.close();
-      },
+    const manager = hookedManager(log, logger, (step) => {
+      // The first group's files are synced, its swap about to start, the second group written
+      // or being written: close aborts the clean.
+      if (step === "cleaned" && closing === undefined) closing = log.close();
     });
-    manager.register(log);
     const result = await manager.cleanNow(log);
     assert.equal(result.aborted, true);
     assert.equal(result.cleaned, false);
@@ -121,18 +122,13 @@ Deno.test("compaction: groups written ahead of their swaps", async (t) => {
     const { log, written } = await writeLog(dir, logger, 40);
     const firstEnd = log.segments()[0].nextOffset;
     let deleting: Promise<number> | undefined;
-    const manager = new CleanerManager({
-      logger,
-      dedupeBufferBytes: 1 << 20,
-      hook: (step) => {
-        // The first group's indexes are `.swap`, its log about to be: retention deletes the
-        // oldest segment, the first group's, before the commit's directory fsync ends.
-        if (step === "indexes-renamed" && deleting === undefined) {
-          deleting = log.deleteSegmentsBefore(firstEnd);
-        }
-      },
+    const manager = hookedManager(log, logger, (step) => {
+      // The first group's indexes are `.swap`, its log about to be: retention deletes the
+      // oldest segment, the first group's, before the commit's directory fsync ends.
+      if (step === "indexes-renamed" && deleting === undefined) {
+        deleting = log.deleteSegmentsBefore(firstEnd);
+      }
     });
-    manager.register(log);
     const result = await manager.cleanNow(log);
     assert.equal(await deleting, 1);
     assert.equal(result.aborted, true);
