@@ -146,6 +146,10 @@ export class ClusterMetadata {
     this.partitions.clear();
     for (const kv of read.kvs) this.#apply("put", kv, false);
     this.revision = read.revision;
+    this.#logger.info("cluster view loaded", {
+      live: this.liveBrokerIds().join(","),
+      revision: this.revision,
+    });
   }
 
   #startWatch(): void {
@@ -211,12 +215,20 @@ export class ClusterMetadata {
       switch (what.kind) {
         case "broker": {
           const record = type === "put" ? parseBroker(kv.value) : undefined;
+          const had = this.brokers.has(what.nodeId);
           if (record === undefined) this.brokers.delete(what.nodeId);
           else {
             this.brokers.set(what.nodeId, versioned(record));
             this.lastKnownBrokers.set(what.nodeId, record);
           }
           change = { kind: "broker", nodeId: what.nodeId, record };
+          // One line each time the live set changes (a renewed registration is no change).
+          if (announce && had !== (record !== undefined)) {
+            this.#logger.info(had ? "broker left the cluster" : "broker joined the cluster", {
+              nodeId: what.nodeId,
+              live: this.liveBrokerIds().join(","),
+            });
+          }
           break;
         }
         case "controller": {

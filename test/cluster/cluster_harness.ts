@@ -10,6 +10,26 @@ import { tempDir } from "../test_util.ts";
 import { type RunningEtcd, startEtcd } from "./etcd_server.ts";
 
 const KAFKA_LISTENING = /^sluice kafka listening on (\S+):(\d+)$/;
+/** How long start() waits for every broker's view to hold every broker (a loaded machine). */
+const START_VIEW_MS = 60_000;
+
+/**
+ * The live brokers in the last membership line a broker logged ("cluster view loaded", "broker
+ * joined the cluster", "broker left the cluster": JSON lines on stderr with `live`: "1,2,3").
+ */
+function liveSeen(stderr: string): string | undefined {
+  let live: string | undefined;
+  for (const line of stderr.split("\n")) {
+    if (!line.includes('"live"')) continue;
+    try {
+      const event = JSON.parse(line);
+      if (typeof event.live === "string") live = event.live;
+    } catch {
+      // not a log line
+    }
+  }
+  return live;
+}
 
 export interface ClusterBroker {
   nodeId: number;
@@ -49,6 +69,17 @@ export class TestCluster {
     try {
       const n = options.brokers ?? 3;
       await Promise.all(Array.from({ length: n }, (_, i) => cluster.startBroker(i + 1)));
+      // A broker serves once it has registered, but it sees the others only as their keys reach
+      // its watch: wait until every broker's view holds all n (a topic of replication factor n
+      // created right away would otherwise be INVALID_REPLICATION_FACTOR on a loaded machine).
+      const all = Array.from({ length: n }, (_, i) => i + 1).join(",");
+      for (const b of cluster.brokers.values()) {
+        await waitFor(
+          `broker ${b.nodeId} to see brokers ${all}`,
+          () => liveSeen(b.server.stderr()) === all ? true : undefined,
+          START_VIEW_MS,
+        );
+      }
     } catch (err) {
       await cluster.stop();
       throw err;
