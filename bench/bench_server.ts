@@ -18,9 +18,9 @@ import { type BenchRunOptions, figure, fixed, MiB } from "./bench_util.ts";
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const MAIN = join(ROOT, "src", "main.ts");
 
-/** The `--v8-flags=...` of deno.json's `start` task (none when it has none). */
-export function startTaskV8Flags(): string[] {
-  const config = JSON.parse(fs.readFileSync(join(ROOT, "deno.json"), "utf8"));
+/** The `--v8-flags=...` of deno.json's `start` task in `root` (none when it has none). */
+export function startTaskV8Flags(root = ROOT): string[] {
+  const config = JSON.parse(fs.readFileSync(join(root, "deno.json"), "utf8"));
   const start = String(config?.tasks?.start ?? "");
   return start.split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
 }

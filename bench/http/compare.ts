@@ -6,11 +6,15 @@
  * for two trees the second's per-round ratio to the first.
  *
  * Run: deno run -A bench/http/compare.ts [--rounds 8] [--requests 1500] [--clients 1] \
- *        [--bun /path/to/bun] /path/to/main-tree=base /path/to/branch-tree=new
- * (each tree needs its node_modules: `deno install` in it). With --bun the sink and the servers
- * run on Bun; the client stays in this Deno process.
+ *        [--bun /path/to/bun] /path/to/main-tree=base /path/to/branch-tree=new[=V8FLAGS]
+ * (each tree needs its node_modules: `deno install` in it). On Deno a server runs with the V8
+ * flags of its tree's `deno task start` (as the full bench's server does, bench_server.ts), or
+ * with V8FLAGS when given (`-` for none), so one tree can be paired with itself under two
+ * settings: `.=task .=none=-`. With --bun the sink and the servers run on Bun; the client stays in
+ * this Deno process.
  */
 import { parseArgs } from "node:util";
+import { startTaskV8Flags } from "../bench_server.ts";
 import { type Figure, figure } from "../bench_util.ts";
 import { alternate, pairedFigures, type PairedTarget } from "./paired.ts";
 import { createTopic } from "./requests.ts";
@@ -30,12 +34,18 @@ async function startTree(
   name: string,
   clients: number,
   bun: string | undefined,
+  v8Flags: string | undefined,
 ): Promise<Started> {
+  const flags = v8Flags === undefined
+    ? startTaskV8Flags(tree)
+    : v8Flags === "-"
+    ? []
+    : [`--v8-flags=${v8Flags}`];
   const dataDir = await Deno.makeTempDir({ prefix: "sluice-compare-" });
   const child = new Deno.Command(bun ?? Deno.execPath(), {
     args: [
       "run",
-      ...(bun === undefined ? ["-A"] : []),
+      ...(bun === undefined ? ["-A", ...flags] : []),
       `${tree}/src/main.ts`,
       "serve",
       "--host",
@@ -84,8 +94,9 @@ const sink = await startSink(values.bun);
 const started: Started[] = [];
 try {
   for (const arg of positionals) {
-    const [tree, name = tree] = arg.split("=");
-    started.push(await startTree(tree, name, clients, values.bun));
+    const [tree, name = tree, ...flags] = arg.split("=");
+    const v8Flags = flags.length === 0 ? undefined : flags.join("=");
+    started.push(await startTree(tree, name, clients, values.bun, v8Flags));
   }
   const targets = [
     { name: "sink", url: sink.url, pid: sink.pid, topic: "compare" },
