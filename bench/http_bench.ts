@@ -30,16 +30,27 @@
  *   paced at 500 requests/s (latency from each request's send). Target: p99 < 5 ms.
  *
  * Before the fetch and latency groups the bench runs `sync` (untimed): otherwise the kernel's
- * writeback of what the produce groups wrote runs during them and measures the disk instead.
+ * writeback of what the produce groups wrote runs during them and measures the disk instead (it
+ * took a core and halved fetch-batch/x4, 3.0M against 8.4M records/s, when the fetch group
+ * followed produce-batch directly); produce-vs-sink runs it before every run (paired.ts).
+ *
+ * Each group's results carry the server's peak RSS during that group (`serverPeakRssBytes`: its
+ * VmHWM reset before the group through /proc/<pid>/clear_refs), so a memory goal can be checked
+ * per scenario, not only over the whole suite.
  *
  * Run: deno run -A bench/http_bench.ts [--quick] [--scenario GROUP] [--cpu-prof-dir DIR]
  * (--cpu-prof-dir runs the server under `deno run --cpu-prof` and keeps its .cpuprofile there.)
  */
-import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import process from "node:process";
-import { cliOptions, fixed, progressLog, textTable, wantsGroup } from "./bench_util.ts";
-import { formatServerLine, withServer } from "./bench_server.ts";
+import { cliOptions, fixed, MiB, progressLog, textTable, wantsGroup } from "./bench_util.ts";
+import {
+  formatServerLine,
+  peakRssBytes,
+  resetPeakRss,
+  withServer,
+  writeBack,
+} from "./bench_server.ts";
 import { FULL_PLAN, QUICK_PLAN } from "./http/plan.ts";
 import type { HttpBenchOptions, HttpBenchOutcome, HttpBenchResult } from "./http/results.ts";
 import { payloads } from "./http/runs.ts";
@@ -56,21 +67,6 @@ export {
   type HttpBenchResult,
   type HttpServerInfo,
 } from "./http/results.ts";
-
-/**
- * Flushes every dirty page (`sync`) so the writeback of the gigabytes a produce group left in the
- * page cache does not run during the next group: it took a core and halved fetch-batch/x4
- * (3.0M against 8.4M records/s) when the fetch group followed produce-batch directly.
- */
-function settle(log: (line: string) => void): void {
-  const t0 = performance.now();
-  try {
-    execFileSync("sync", [], { stdio: "ignore", timeout: 120_000 });
-  } catch {
-    return; // no sync(1): measure as things are
-  }
-  log(`  (sync: ${((performance.now() - t0) / 1000).toFixed(1)} s, not timed)`);
-}
 
 /** Runs the HTTP suite against one server; progress goes to `opts.log` (stderr by default). */
 export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOutcome> {
@@ -89,16 +85,21 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOut
     cpuProfileDir: opts.cpuProfileDir,
   }, async (server) => {
     let since = performance.now();
+    let peaksReset = resetPeakRss(server.pid);
     const done = (r: HttpBenchResult[]) => {
+      const peak = peaksReset ? peakRssBytes(server.pid) : undefined;
       for (const x of r) {
+        if (peak !== undefined) x.serverPeakRssBytes = peak;
         const rate = x.recordsPerSec === undefined
           ? `${fixed(x.requestsPerSec.median, 0)} requests/s`
           : `${fixed(x.recordsPerSec.median, 0)} records/s`;
         const lat = x.latencyMs === undefined ? "" : `, p99 ${fixed(x.latencyMs.p99, 2)} ms`;
         log(`  ${x.name}: ${rate}${lat} (median)`);
       }
-      log(`  (${((performance.now() - since) / 1000).toFixed(1)} s with warm-up and set-up)`);
+      const rss = peak === undefined ? "" : `, server peak RSS ${(peak / MiB).toFixed(0)} MiB`;
+      log(`  (${((performance.now() - since) / 1000).toFixed(1)} s with warm-up and set-up${rss})`);
       since = performance.now();
+      peaksReset = resetPeakRss(server.pid);
       results.push(...r);
     };
     if (wanted("produce-batch")) {
@@ -116,12 +117,12 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<HttpBenchOut
     if (wanted("fetch")) {
       log("http: fetch (binary and JSON)");
       await ensureFetchData(server, plan, p);
-      settle(log);
+      writeBack(log);
       done(await benchFetch(server, plan, p));
     }
     if (wanted("latency")) {
       log("http: single-record produce latency");
-      settle(log);
+      writeBack(log);
       done(await benchLatency(server, plan, p));
     }
   });

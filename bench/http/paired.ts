@@ -6,21 +6,18 @@
  * other. Per round, each target's bytes/s is divided by the baseline's (the first target): the
  * median and spread of those ratios are the figure, not a ratio of two medians.
  *
- * Before every run the page cache's dirty data is written back (`sync`): past the kernel's
- * background threshold (vm.dirty_background_ratio, 10% of RAM: ~2.3 GB on the 24 GiB VM) every
- * write waits for the disk, 110 KB writes going from ~20 us to 150-200 us of the writer's CPU and
- * from 4-6 GB/s to the disk's 0.5-0.8 GB/s (a plain node:fs writeSync loop shows it). Without
- * this a run's figure depended on how many GB earlier scenarios and rounds had written (the full
- * bench writes several before this one), not on the server; each run writes well under the
- * threshold, so every run of either target starts from the same page cache state.
+ * Before every run the page cache's dirty data is written back (bench_server.ts's writeBack):
+ * without it a run's figure depended on how many GB earlier scenarios and rounds had written (the
+ * full bench writes several before this one: past the kernel's background threshold every write
+ * waits for the disk), not on the server. Each run writes well under the threshold, so every run
+ * of either target starts from the same page cache state.
  *
  * The `produce-vs-sink` scenario (bench/http_bench.ts): binary produce of the 110 KB RecordBatch
  * to Sluice's `.../batches` against the bare Hono POST sink (sink_server.ts), 1 and 4 clients,
  * with the server CPU per request (from /proc/<pid>/stat) of both.
  */
-import { execFileSync } from "node:child_process";
 import { type Figure, figure, MB } from "../bench_util.ts";
-import type { Server } from "../bench_server.ts";
+import { type Server, writeBack } from "../bench_server.ts";
 import { type Plan, RECORDS_PER_REQUEST, VALUE_BYTES } from "./plan.ts";
 import type { HttpBenchResult } from "./results.ts";
 import { createTopic, highWatermarks, produceBatches } from "./requests.ts";
@@ -105,15 +102,6 @@ export async function alternate(
     }
   }
   return samples;
-}
-
-/** Writes every dirty page back to its disk (see the top); best effort where `sync` is missing. */
-export function writeBack(): void {
-  try {
-    execFileSync("sync");
-  } catch {
-    // no sync(1): runs start from whatever the page cache holds
-  }
 }
 
 function cpuUs(s: RunSample): number | undefined {

@@ -30,6 +30,8 @@ export interface HttpBenchResult {
   /** CPU seconds per wall second during the measured runs (median): 1.0 is one core busy. */
   cpuCores?: { server: number; client: number };
   target?: { text: string; met: boolean };
+  /** The server's peak RSS (VmHWM) during this scenario's group, on Linux. */
+  serverPeakRssBytes?: number;
   /** Paired runs against a baseline server (paired.ts): per-round ratios and CPU per request. */
   paired?: PairedFigures;
 }

@@ -252,6 +252,9 @@ export function httpScenarios(outcome: HttpBenchOutcome): ScenarioResult[] {
         warmupRuns: r.warmupRuns,
         mbBasis,
         transport: "HTTP/1.1 over loopback, client and server on the same cores",
+        ...(r.serverPeakRssBytes === undefined ? {} : {
+          serverPeakRssMiB: Math.round(r.serverPeakRssBytes / 2 ** 20),
+        }),
         ...(r.paired === undefined ? {} : {
           pairedRounds: r.paired.rounds,
           pairedRatioMin: r.paired.ratio.min,
