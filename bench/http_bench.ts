@@ -35,8 +35,9 @@
  * followed produce-batch directly); produce-vs-sink runs it before every run (paired.ts).
  *
  * Each group's results carry the server's peak RSS during that group (`serverPeakRssBytes`: its
- * VmHWM reset before the group through /proc/<pid>/clear_refs), so a memory goal can be checked
- * per scenario, not only over the whole suite.
+ * VmHWM reset before the group through /proc/<pid>/clear_refs, which sets it to the RSS of that
+ * moment: memory an earlier group left resident counts too), so a memory goal can be checked per
+ * scenario, not only over the whole suite.
  *
  * Run: deno run -A bench/http_bench.ts [--quick] [--scenario GROUP] [--cpu-prof-dir DIR]
  * (--cpu-prof-dir runs the server under `deno run --cpu-prof` and keeps its .cpuprofile there.)
