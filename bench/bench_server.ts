@@ -127,13 +127,13 @@ export function resetPeakRss(pid: number): boolean {
 }
 
 /**
- * Writes every dirty page back to its disk (`sync`, untimed by the caller). Past the kernel's
- * background threshold (vm.dirty_background_ratio, 10% of RAM: ~2.3 GB on the 24 GiB VM) every
- * write waits for the disk: a 110 KB write goes from ~20 us to 150-200 us of the writer's CPU and
- * from 4-6 GB/s to the disk's 0.5-0.8 GB/s (a plain node:fs writeSync loop shows it), and the
- * writeback itself takes a core from whatever runs meanwhile. Runs and groups that write (or
- * follow writes) start from here, so a figure does not depend on how many GB ran before it.
- * `log` gets how long it took; without sync(1) nothing is done.
+ * Writes every dirty page back to its disk (`sync`, untimed by the caller), so the kernel's
+ * writeback of what earlier runs wrote does not take a core during the next run, and no run
+ * starts past the background threshold (vm.dirty_background_ratio, 10% of RAM: ~2.3 GB on the
+ * 24 GiB VM), where writes wait for the disk. It does not undo the bench VM's other cost of many
+ * GB written: fresh guest pages fault in from the host at 170-360 MB/s, so a plain writeSync loop
+ * slows from 4-6 GB/s to ~0.55 GB/s after ~3 GB of new page cache even when synced
+ * (docs/bench/http_produce.md). `log` gets how long it took; without sync(1) nothing is done.
  */
 export function writeBack(log?: (line: string) => void): void {
   const t0 = performance.now();

@@ -9,8 +9,8 @@
  * Before every run the page cache's dirty data is written back (bench_server.ts's writeBack):
  * without it a run's figure depended on how many GB earlier scenarios and rounds had written (the
  * full bench writes several before this one: past the kernel's background threshold every write
- * waits for the disk), not on the server. Each run writes well under the threshold, so every run
- * of either target starts from the same page cache state.
+ * waits for the disk), not on the server. Each run writes well under the threshold. The VM's
+ * fresh-page cost after many GB (docs/bench/http_produce.md) remains: the sink writes nothing.
  *
  * The `produce-vs-sink` scenario (bench/http_bench.ts): binary produce of the 110 KB RecordBatch
  * to Sluice's `.../batches` against the bare Hono POST sink (sink_server.ts), 1 and 4 clients,
