@@ -141,27 +141,6 @@ export function recordsToJson(
   return out;
 }
 
-/** The same with topic and partition on each record, built once (a group member's fetch). */
-export function recordsToJsonWithPartition(
-  out: (RecordJson & { topic: string; partition: number })[],
-  topic: string,
-  partition: number,
-  bytes: Uint8Array,
-  fromOffset: number,
-  encodings: FieldEncodings,
-): void {
-  decodeInto(bytes, fromOffset, encodings, (r) =>
-    out.push({
-      topic,
-      partition,
-      offset: r.offset,
-      timestamp: r.timestamp,
-      key: r.key,
-      value: r.value,
-      headers: r.headers,
-    }));
-}
-
 /**
  * The stored batches of a read, each CRC-32C checked: the log does not check on read by default
  * (verifyCrcOnRead, as Kafka's broker, whose consumers check), and for a JSON answer this server

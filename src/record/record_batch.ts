@@ -61,7 +61,8 @@ export const RECORDS_COUNT_AT = 57;
 const COMPRESSION_MASK = 0x07;
 /** The smallest encoding of one record: seven one-byte fields. */
 const RECORD_BYTES_MIN = 7;
-const TIMESTAMP_TYPE_BIT = 0x08;
+/** Attributes bit 3: LogAppendTime, every record takes the batch's maxTimestamp. */
+export const TIMESTAMP_TYPE_BIT = 0x08;
 const TRANSACTIONAL_BIT = 0x10;
 const CONTROL_BIT = 0x20;
 

@@ -53,6 +53,8 @@ export class RecordCursor {
   keyLength = -1;
   /** -1 for a null value: a tombstone. */
   valueLength = -1;
+  /** Where the value starts (after its length varint); its headers follow it. */
+  valueStart = 0;
 
   /** Starts a walk over `count` records in `bytes[start..end)`. */
   reset(bytes: Uint8Array, start: number, end: number, count: number): void {
@@ -102,6 +104,7 @@ export class RecordCursor {
         );
       }
       this.valueLength = readVarint(this);
+      this.valueStart = this.pos;
       if (this.valueLength < -1 || this.pos + Math.max(0, this.valueLength) > this.recordEnd) {
         throw new SluiceError(
           "CORRUPT_BATCH",

@@ -4,7 +4,8 @@ import { FETCH_WAIT_MS_MAX, GROUPS_LIST_MAX, READ_BYTES_DEFAULT } from "../../li
 import type { AppContext } from "../app.ts";
 import { readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
-import { encodingsOf, recordsToJsonWithPartition } from "../records_json.ts";
+import { encodingsOf } from "../records_json.ts";
+import { RecordsJsonWriter } from "../records_json_writer.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** The OpenAPI descriptions of these routes (openapi_document.ts). */
@@ -138,24 +139,19 @@ export function registerGroupRoutes(
       maxWaitMs: q.maxWaitMs ?? 0,
       signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
     });
-    const records: Parameters<typeof recordsToJsonWithPartition>[0] = [];
-    const encodings = encodingsOf(q);
+    // Written straight from the batches (records_json_writer.ts): no object per record.
+    const json = new RecordsJsonWriter(encodingsOf(q));
+    json.raw('{"records":[');
     for (const part of result.parts) {
-      recordsToJsonWithPartition(
-        records,
-        part.topic,
-        part.partition,
-        part.bytes,
-        part.fromOffset,
-        encodings,
-      );
+      const where = `"topic":${JSON.stringify(part.topic)},"partition":${part.partition},`;
+      json.writeRecords(part.bytes, part.fromOffset, where);
     }
-    return c.json({
-      records,
-      generation: result.generation,
-      assignment: result.assignment,
-      rebalance: result.rebalance,
-    });
+    json.raw(
+      `],"generation":${JSON.stringify(result.generation)},"assignment":${
+        JSON.stringify(result.assignment)
+      },"rebalance":${JSON.stringify(result.rebalance)}}`,
+    );
+    return c.body(json.finish(), 200, { "content-type": "application/json" });
   });
 
   app.post("/v1/groups/:group/offsets", async (c) => {

@@ -27,13 +27,12 @@ import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
-import { encodingsOf, recordsToJson, toProduceRecords } from "../records_json.ts";
+import { encodingsOf, toProduceRecords } from "../records_json.ts";
+import { RecordsJsonWriter } from "../records_json_writer.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** Kafka RecordBatch v2 bytes, as stored on disk and sent on Kafka's wire. */
 export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
-
-const utf8 = new TextEncoder();
 
 /**
  * The lease as the broker's fetch budget: each reserve gives back what the lease held and takes up
@@ -239,15 +238,12 @@ export function registerRecordRoutes(ctx: AppContext): void {
       if ((c.req.header("accept") ?? "").includes(RECORD_BATCH_TYPE)) {
         body = result.bytes; // The stored bytes as they are: no decoding, no re-encoding.
       } else {
-        body = utf8.encode(JSON.stringify({
-          records: recordsToJson(
-            result.bytes,
-            result.offset,
-            encodingsOf(q),
-          ),
-          nextOffset: result.nextOffset,
-          highWatermark: result.highWatermark,
-        }));
+        // Written straight from the batches (records_json_writer.ts): no object per record.
+        const json = new RecordsJsonWriter(encodingsOf(q));
+        json.raw('{"records":[');
+        json.writeRecords(result.bytes, result.offset);
+        json.raw(`],"nextOffset":${result.nextOffset},"highWatermark":${result.highWatermark}}`);
+        body = json.finish();
       }
       // Held from here until the client has taken it: the buffer the body keeps alive.
       const held = body.buffer.byteLength;
