@@ -19,16 +19,19 @@
  * - `python`: librdkafka 2.0.2 through /usr/bin/python3 confluent-kafka (bench/kafka_latency.py;
  *   its header has its settings). It cannot keep its schedule from about 50% of the consumer's max
  *   rate on 2 cores: the figures then are the client's.
- * Either missing: the suite is skipped with the reason.
+ * - `c`: librdkafka 2.x from C (bench/kafka_latency/latency_client.c, compiled with gcc against
+ *   the build of scripts/install-node-rdkafka.sh), the Java client's settings, pacing, time stamps
+ *   and warm-up, Nagle off: the client that costs the cores least.
+ * A client missing: the suite is skipped with the reason.
  *
  * 1. The consumer's max rate: `fill` writes N records as fast as it can, then a consumer reads
  *    them from offset 0; rate = N / (last record's receipt - first's).
  * 2. For each fraction f of that rate (10%, 25%, 50%, 75%): a fresh topic, a consumer assigned at
  *    offset 0 (it says when its first fetch was answered), then a producer paced at f * max for
  *    PACED_SECONDS (plus the warm-up). Each record carries a CLOCK_MONOTONIC time (Java: when it
- *    was handed to send(), as Kafka's EndToEndLatency measures; python: when it was due, so a late
+ *    was handed to send(), as Kafka's EndToEndLatency measures (c: to rd_kafka_produce); python: when it was due, so a late
  *    producer counts); the consumer's receipt time minus it gives p50, p90, p99, p99.9 and max.
- *    "late" is how far behind its schedule the producer ran at most; "ack p50/p99" (Java) the
+ *    "late" is how far behind its schedule the producer ran at most; "ack p50/p99" (Java, c) the
  *    producer's send()-to-acknowledgement times: the producer's half of the path.
  *
  * With --kafka (or SLUICE_LATENCY_KAFKA=1) the same runs go to Apache Kafka 4.4 too
@@ -41,7 +44,7 @@
  *
  * Opt-in (deno task bench --scenario kafka-latency); not part of `deno task test`.
  *
- * Run: deno run -A bench/kafka_latency_bench.ts [--quick] [--client java|python] [--kafka]
+ * Run: deno run -A bench/kafka_latency_bench.ts [--quick] [--client java|python|c] [--kafka]
  *      [--cpu-prof-dir DIR]
  */
 import process from "node:process";
@@ -80,7 +83,7 @@ export interface LatencyRow {
   maxMs: number;
   /** How late the producer ran at most (its own scheduling). */
   producerLateMaxMs: number;
-  /** send() to acknowledgement, p50 and p99 (Java client only): the producer's half. */
+  /** send() to acknowledgement, p50 and p99 (Java and C clients): the producer's half. */
   ackP50Ms?: number;
   ackP99Ms?: number;
 }
@@ -170,8 +173,8 @@ function rowLine(who: string, row: LatencyRow): string {
 export function clientKindOf(args: readonly string[], env: Record<string, string | undefined>) {
   const at = args.indexOf("--client");
   const kind = at >= 0 ? args[at + 1] : env.SLUICE_LATENCY_CLIENT || "java";
-  if (kind !== "java" && kind !== "python") {
-    throw new Error(`--client ${kind}: java or python`);
+  if (kind !== "java" && kind !== "python" && kind !== "c") {
+    throw new Error(`--client ${kind}: java, python or c`);
   }
   return kind as LatencyClientKind;
 }

@@ -11,6 +11,10 @@
  *   consumer's max rate), and skips a warm-up of WARMUP_SECONDS of each paced run (JIT).
  * - `python`: librdkafka 2.0.2 through /usr/bin/python3 confluent-kafka (bench/kafka_latency.py).
  *   It falls seconds behind its schedule from about 50% of the consumer's max rate on 2 cores.
+ * - `c`: librdkafka 2.x from C (bench/kafka_latency/latency_client.c), compiled here with gcc
+ *   against the librdkafka scripts/install-node-rdkafka.sh builds (its header and library): the
+ *   client that takes the least of the cores the server shares, so the figures are the broker's
+ *   more than the client's. Skips the same warm-up as the Java client.
  */
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -18,7 +22,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { probeClient, pythonPath } from "../kafka_client/librdkafka.ts";
 
-export type LatencyClientKind = "java" | "python";
+export type LatencyClientKind = "java" | "python" | "c";
 
 /** A client process that has not answered in this long is killed. */
 const CLIENT_TIMEOUT_MS = 180_000;
@@ -111,11 +115,64 @@ async function javaClient(): Promise<LatencyClient | { error: string }> {
   };
 }
 
+/** The librdkafka build of scripts/install-node-rdkafka.sh: `include/` and the library. */
+function librdkafkaDir(): string {
+  const dir = process.env.SLUICE_NODE_RDKAFKA_DIR ?? `${HOME}/.cache/sluice/node-rdkafka`;
+  return `${dir}/node_modules/node-rdkafka/build/deps`;
+}
+
+/** Compiles latency_client.c; the client, or why it cannot run here. */
+async function cClient(): Promise<LatencyClient | { error: string }> {
+  const deps = librdkafkaDir();
+  try {
+    Deno.statSync(`${deps}/include/librdkafka/rdkafka.h`);
+    Deno.statSync(`${deps}/librdkafka.so.1`);
+  } catch {
+    return { error: `no librdkafka build in ${deps}: scripts/install-node-rdkafka.sh builds it` };
+  }
+  if (!runsOk("gcc", ["--version"])) return { error: "gcc is not installed" };
+  const source = join(HERE, "latency_client.c");
+  const dir = await Deno.makeTempDir({ prefix: "sluice-latency-client-" });
+  const program = join(dir, "latency_client");
+  const out = await new Deno.Command("gcc", {
+    args: [
+      "-O2",
+      "-o",
+      program,
+      source,
+      `-I${deps}/include`,
+      `-L${deps}`,
+      "-l:librdkafka.so.1",
+      `-Wl,-rpath,${deps}`,
+      "-lm",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const version = out.success
+    ? new Deno.Command(program, { args: ["version"], stdout: "piped", stderr: "null" }).outputSync()
+    : undefined;
+  if (version === undefined || !version.success) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return { error: `gcc ${source} failed: ${new TextDecoder().decode(out.stderr)}` };
+  }
+  const { librdkafka } = JSON.parse(new TextDecoder().decode(version.stdout));
+  return {
+    kind: "c",
+    label: `librdkafka ${librdkafka} (C)`,
+    argv: [program],
+    warmup: true,
+    dispose: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
+  };
+}
+
 /** The client of `kind`, ready to run, or why it cannot run here (the bench skips then). */
 export async function latencyClient(
   kind: LatencyClientKind,
 ): Promise<LatencyClient | { error: string }> {
   if (kind === "java") return await javaClient();
+  if (kind === "c") return await cClient();
   const python = pythonPath();
   const probe = probeClient(python);
   if ("error" in probe) return probe;
