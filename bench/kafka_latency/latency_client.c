@@ -100,23 +100,35 @@ static void consume(const char *bootstrap, const char *topic, int64_t count, int
   set(conf, "fetch.min.bytes", "1");
   set(conf, "socket.nagle.disable", "true");
   set(conf, "enable.partition.eof", "false");
-  /* Kafka makes a paced run's topic at the consumer's metadata request, as for the Java client. */
   set(conf, "allow.auto.create.topics", "true");
   set(conf, "queued.min.messages", "1000000");
   if (getenv("SLUICE_LATENCY_DEBUG")) set(conf, "debug", getenv("SLUICE_LATENCY_DEBUG"));
   rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, conf);
   /* Connected to the partition's leader before the producer starts. */
-  /* A topic just created may not be in the cluster's metadata yet: asked again for 30 s. */
+  /* A topic just created may not be in the cluster's metadata yet: asked again for 30 s. Kafka
+   * makes a paced run's topic at this metadata request (auto-create), as for the Java client. */
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
   int64_t low, high;
   rd_kafka_resp_err_t e;
   for (int64_t until = now_ns() + IDLE_TIMEOUT_NS;;) {
-    e = rd_kafka_query_watermark_offsets(rk, topic, 0, &low, &high, 5000);
+    const struct rd_kafka_metadata *md = NULL;
+    e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->topic_cnt < 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          md->topics[0].partition_cnt < 1) {
+        e = md->topic_cnt < 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC : md->topics[0].err;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      e = rd_kafka_query_watermark_offsets(rk, topic, 0, &low, &high, 5000);
+    }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || now_ns() > until) break;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
     nanosleep(&pause, NULL);
   }
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) fail("watermarks", rd_kafka_err2str(e));
-  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) fail("metadata", rd_kafka_err2str(e));
   if (rd_kafka_consume_start(rkt, 0, start) != 0) {
     fail("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
   }
@@ -155,6 +167,14 @@ static void consume(const char *bootstrap, const char *topic, int64_t count, int
     }
     rd_kafka_message_destroy(m);
     m = NULL;
+  }
+  /* SLUICE_LATENCY_DUMP=FILE: each counted record's latency (ns), one a line, in receipt order. */
+  const char *dump = getenv("SLUICE_LATENCY_DUMP");
+  if (dump != NULL) {
+    FILE *f = fopen(dump, "w");
+    if (f == NULL) fail(dump, strerror(errno));
+    for (int64_t i = 0; i < n; i++) fprintf(f, "%" PRId64 "\n", latencies[i]);
+    fclose(f);
   }
   rd_kafka_consume_stop(rkt, 0);
   rd_kafka_topic_destroy(rkt);
