@@ -1,7 +1,8 @@
 /**
  * The kafka-latency bench suite (bench/kafka_latency_bench.ts, `deno task bench --scenario
  * kafka-latency`) at its tiniest against a real server and real client processes, once per client
- * (Kafka's Java client, the default; librdkafka through python): the consumer's max-rate run, two
+ * (Kafka's Java client, the default; librdkafka through python; librdkafka 2.x from C, compiled
+ * here against scripts/install-node-rdkafka.sh's build): the consumer's max-rate run, two
  * paced runs whose every counted record came back with its latency measured, and the table. Only
  * what must hold whatever the speed is checked (every record received, percentiles ordered,
  * positive). Each client is skipped loudly when missing (a failure under
@@ -10,16 +11,27 @@
 import assert from "node:assert/strict";
 import { latencyTable, runKafkaLatencyBench } from "../../bench/kafka_latency_bench.ts";
 import { parseArgs, selection } from "../../bench/runner/args.ts";
-import { announceSkip, confluentKafkaAvailable } from "../kafka_protocol/kafka_harness.ts";
+import {
+  announceSkip,
+  confluentKafkaAvailable,
+  NODE_RDKAFKA_DIR,
+  nodeRdkafkaAvailable,
+} from "../kafka_protocol/kafka_harness.ts";
 import { announceJavaSkip, javaClientAvailable } from "../kafka_protocol/java_harness.ts";
 
 announceSkip(confluentKafkaAvailable, "python3-confluent-kafka");
 announceJavaSkip();
+announceSkip(
+  nodeRdkafkaAvailable,
+  `librdkafka for the C client (node-rdkafka's build in ${NODE_RDKAFKA_DIR})`,
+  "scripts/install-node-rdkafka.sh",
+);
 
 for (
   const [client, available, label] of [
     ["java", javaClientAvailable, /Kafka Java client \d/],
     ["python", confluentKafkaAvailable, /librdkafka \d.*\(python\)/],
+    ["c", nodeRdkafkaAvailable, /librdkafka 2\.\d+\.\d+ \(C\)/],
   ] as const
 ) {
   Deno.test({
@@ -31,7 +43,7 @@ for (
   });
 }
 
-async function tinyRun(client: "java" | "python", label: RegExp): Promise<void> {
+async function tinyRun(client: "java" | "python" | "c", label: RegExp): Promise<void> {
   const lines: string[] = [];
   const r = await runKafkaLatencyBench({
     quick: true,
