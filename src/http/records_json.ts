@@ -142,12 +142,12 @@ export function recordsToJson(
 }
 
 /**
- * The stored batches of a read, each CRC-32C checked: the log does not check on read by default
- * (verifyCrcOnRead, as Kafka's broker, whose consumers check), and for a JSON answer this server
- * is the consumer. A batch failing it was damaged on disk since it was appended: CORRUPT_LOG (500),
- * not the client's CORRUPT_BATCH.
+ * Checks every batch of a read (whole batches, as the log returns them) with its CRC-32C: the log
+ * does not check on read by default (verifyCrcOnRead, as Kafka's broker, whose consumers check),
+ * and for a JSON answer this server is the consumer. A batch failing it was damaged on disk since
+ * it was appended: CORRUPT_LOG (500), not the client's CORRUPT_BATCH.
  */
-function storedBatches(bytes: Uint8Array): DecodedBatch[] {
+export function checkStoredBatches(bytes: Uint8Array): void {
   const dv = viewOf(bytes);
   for (let pos = 0; pos < bytes.length;) {
     const checked = checkBatch(bytes, dv, pos, bytes.length, Number.MAX_SAFE_INTEGER, CHECK_CRC);
@@ -158,6 +158,13 @@ function storedBatches(bytes: Uint8Array): DecodedBatch[] {
     }
     pos += checked;
   }
+}
+
+/**
+ * The stored batches of a read, decoded once each is CRC-32C checked (checkStoredBatches).
+ */
+function storedBatches(bytes: Uint8Array): DecodedBatch[] {
+  checkStoredBatches(bytes);
   // What the CRC covers is as appended; a payload that was stored so (an undecodable codec
   // frame) stays the error decoding gives it, as before.
   return decodeBatches(bytes, false);

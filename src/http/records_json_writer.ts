@@ -14,10 +14,8 @@
  * valueEncoding=json V is the value's own JSON, parsed and written back compact (not JSON:
  * INVALID_REQUEST). Header keys are always text.
  *
- * Every batch is CRC-32C checked before anything is written: the log does not check on read
- * (verifyCrcOnRead, as Kafka's broker, whose consumers check), and for a JSON answer this server is
- * the consumer. A batch failing it was damaged on disk since it was appended: CORRUPT_LOG (500), not
- * the client's CORRUPT_BATCH. Control batches (transaction markers) are not shown.
+ * Every batch is CRC-32C checked before anything is written (records_json.ts checkStoredBatches:
+ * damage on disk is CORRUPT_LOG). Control batches (transaction markers) are not shown.
  *
  * Allocates its output (grown by doubling) and, for a compressed batch, its decompressed records;
  * nothing per record on the common path (valid UTF-8, base64). Text that is not valid UTF-8 and
@@ -30,8 +28,6 @@ import {
   BASE_TIMESTAMP_AT,
   baseOffsetAt,
   batchSizeAt,
-  CHECK_CRC,
-  checkBatch,
   MAX_TIMESTAMP_AT,
   readInt64,
   recordsCountAt,
@@ -40,7 +36,7 @@ import {
 } from "../record/record_batch.ts";
 import { isControlAt, RecordCursor, recordsSection } from "../record/record_cursor.ts";
 import { readVarint } from "../record/varint.ts";
-import type { FieldEncodings } from "./records_json.ts";
+import { checkStoredBatches, type FieldEncodings } from "./records_json.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -117,16 +113,8 @@ export class RecordsJsonWriter {
    * trailing comma, e.g. `"topic":"t","partition":0,`) opens every record's object.
    */
   writeRecords(bytes: Uint8Array, fromOffset: number, prefix = ""): void {
+    checkStoredBatches(bytes);
     const dv = viewOf(bytes);
-    for (let pos = 0; pos < bytes.length;) {
-      const checked = checkBatch(bytes, dv, pos, bytes.length, Number.MAX_SAFE_INTEGER, CHECK_CRC);
-      if (typeof checked !== "number") {
-        throw new SluiceError("CORRUPT_LOG", `a stored batch is damaged: ${checked.reason}`, {
-          position: pos,
-        });
-      }
-      pos += checked;
-    }
     // Stored JSON runs about 1.5 times the batches' size with 100-byte values; one growth at most.
     this.#ensure(Math.max(OUTPUT_BYTES_MIN, bytes.length * 2));
     const prefixBytes = prefix === "" ? undefined : utf8.encode(prefix);

@@ -20,6 +20,7 @@ import {
   viewOf,
 } from "../../src/record/record_batch.ts";
 import { CONTROL_ATTRIBUTE } from "../../src/record/record_cursor.ts";
+import { concat } from "../kafka_protocol/kafka_wire_util.ts";
 
 /** A small deterministic generator (mulberry32), so a failure is reproducible. */
 function random(seed: number): () => number {
@@ -102,16 +103,6 @@ function withAttributes(batch: Uint8Array, bits: number): Uint8Array {
   return batch;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Batches at consecutive offsets from 100: plain, gzip, lz4, LogAppendTime and control ones. */
 function log(rnd: () => number, batches: number): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -135,7 +126,7 @@ function log(rnd: () => number, batches: number): Uint8Array {
     parts.push(batch);
     offset += rs.length;
   }
-  return concat(parts);
+  return concat(...parts);
 }
 
 function written(
@@ -245,7 +236,7 @@ Deno.test("RecordsJsonWriter refuses damaged batches and values that are not JSO
   const encodings: FieldEncodings = { key: "string", value: "string", header: "string" };
 
   await t.step("a flipped byte is CORRUPT_LOG, found before anything is written", () => {
-    const bad = concat([good, good.slice()]);
+    const bad = concat(good, good.slice());
     bad[bad.length - 2] ^= 0x40; // the second batch's last value byte
     const w = new RecordsJsonWriter(encodings);
     assert.throws(
