@@ -104,9 +104,9 @@ static void consume(const char *bootstrap, const char *topic, int64_t count, int
   set(conf, "queued.min.messages", "1000000");
   if (getenv("SLUICE_LATENCY_DEBUG")) set(conf, "debug", getenv("SLUICE_LATENCY_DEBUG"));
   rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, conf);
-  /* Connected to the partition's leader before the producer starts. */
-  /* A topic just created may not be in the cluster's metadata yet: asked again for 30 s. Kafka
-   * makes a paced run's topic at this metadata request (auto-create), as for the Java client. */
+  /* The partition's leader known and reached (its watermarks) before the producer starts. A topic
+   * just created may not be in the cluster's metadata yet: asked again for 30 s. Kafka makes a
+   * paced run's topic at this metadata request (auto-create), as for the Java client. */
   rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
   int64_t low, high;
   rd_kafka_resp_err_t e;
