@@ -155,7 +155,11 @@ async function cClient(): Promise<LatencyClient | { error: string }> {
     : undefined;
   if (version === undefined || !version.success) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return { error: `gcc ${source} failed: ${new TextDecoder().decode(out.stderr)}` };
+    return {
+      error: out.success
+        ? `${program} version did not answer`
+        : `gcc ${source} failed: ${new TextDecoder().decode(out.stderr)}`,
+    };
   }
   const { librdkafka } = JSON.parse(new TextDecoder().decode(version.stdout));
   return {
