@@ -30,7 +30,8 @@
  *    offset 0 (it says when its first fetch was answered), then a producer paced at f * max for
  *    PACED_SECONDS (plus the warm-up). Each record carries a CLOCK_MONOTONIC time (Java: when it
  *    was handed to send(), as Kafka's EndToEndLatency measures; c: to rd_kafka_produce(); python:
- *    when it was due, so a late producer counts); the consumer's receipt time minus it gives p50, p90, p99, p99.9 and max.
+ *    when it was due, so a late producer counts); the consumer's receipt time minus it gives p50,
+ *    p90, p99, p99.9 and max.
  *    "late" is how far behind its schedule the producer ran at most; "ack p50/p99" (Java, c) the
  *    producer's send()-to-acknowledgement times: the producer's half of the path.
  *
