@@ -1,6 +1,7 @@
 /**
- * `deno task native`: builds Sluice's native CRC-32C kernel, native/crc32c.c, into
- * native/build/libsluice_crc32c.so (.dylib on macOS) with the C compiler `$CC` (default gcc), in
+ * `deno task native`: builds Sluice's native CRC-32C kernel, native/crc32c.c, and the batch
+ * checker that runs it on a helper thread, native/batch_check.c, into one library,
+ * native/build/libsluice_crc32c.so (.dylib on macOS), with the C compiler `$CC` (default gcc), in
  * well under a second. src/runtime/crc32c_native.ts loads it through FFI; src/record/crc32c.ts uses
  * it when it loads and passes its self-test, else @node-rs/crc32, else the portable code.
  *
@@ -32,10 +33,10 @@ const { values } = parseArgs({
 const ifPossible = values["if-possible"]!;
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const SOURCE = join(ROOT, "native", "crc32c.c");
+const SOURCES = ["crc32c.c", "batch_check.c"].map((f) => join(ROOT, "native", f));
 const BUILD_DIR = values.out === undefined ? join(ROOT, "native", "build") : resolve(values.out);
 // No -Werror: a newer compiler's new warning must not cost users the kernel.
-const FLAGS = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wextra"];
+const FLAGS = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-pthread", "-Wall", "-Wextra"];
 
 function line(level: "debug" | "warn" | "info", message: string, fields = {}): void {
   if (level === "debug" && Deno.env.get("SLUICE_DEBUG") !== "1") return;
@@ -65,8 +66,12 @@ if (name === undefined) giveUp("debug", `no native build for ${Deno.build.os}`);
 const target = join(BUILD_DIR, name);
 
 const built = mtime(target);
-const sourceTime = mtime(SOURCE);
-if (sourceTime === undefined) giveUp("warn", `${SOURCE} is missing`);
+let sourceTime = 0;
+for (const source of SOURCES) {
+  const t = mtime(source);
+  if (t === undefined) giveUp("warn", `${source} is missing`);
+  sourceTime = Math.max(sourceTime, t);
+}
 const scriptTime = mtime(fileURLToPath(import.meta.url)) ?? 0;
 if (!values.force && built !== undefined && built >= sourceTime && built >= scriptTime) {
   Deno.exit(0);
@@ -83,7 +88,7 @@ const temporary = join(BUILD_DIR, `${name}.${Deno.pid}.tmp`);
 let out: Deno.CommandOutput;
 try {
   out = new Deno.Command(cc, {
-    args: [...FLAGS, "-o", temporary, SOURCE],
+    args: [...FLAGS, "-o", temporary, ...SOURCES, "-ldl"],
     stdout: "piped",
     stderr: "piped",
   }).outputSync();

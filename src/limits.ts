@@ -49,6 +49,12 @@ export const READ_BYTES_DEFAULT = MiB;
 /** A read returns at most this many bytes, whatever maxBytes asks (a single larger batch wins). */
 export const READ_BYTES_MAX = 64 * MiB;
 
+/**
+ * An append of at least this many bytes has its batches' CRC-32C checked on a helper thread while
+ * its write runs (src/record/batch_crc_overlap.ts); smaller ones check first, on the event loop.
+ */
+export const CRC_OVERLAP_BYTES_MIN = 512 * 1024;
+
 /** Appends waiting for one group-commit fsync; more fail fast instead of queueing without bound. */
 export const PENDING_FLUSH_WAITERS_MAX = 100_000;
 

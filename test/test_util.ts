@@ -109,6 +109,24 @@ export function findBun(): string | undefined {
   return undefined;
 }
 
+/** gcc on PATH: without it the native library cannot be built (and `deno task test` falls back). */
+export const gccAvailable: boolean = (() => {
+  try {
+    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** x86-64 with SSE4.2 and PCLMULQDQ (Linux): where the native CRC-32C kernel must load. */
+export const cpuHasCrcKernel: boolean = (() => {
+  if (Deno.build.arch !== "x86_64" || Deno.build.os !== "linux") return false;
+  const flags = Deno.readTextFileSync("/proc/cpuinfo").match(/^flags\s*:(.*)$/m)?.[1] ?? "";
+  const set = new Set(flags.trim().split(/\s+/));
+  return set.has("sse4_2") && set.has("pclmulqdq");
+})();
+
 /** Whether the openssl command runs (the TLS tests make their certificates with it). */
 export const opensslAvailable: boolean = (() => {
   try {

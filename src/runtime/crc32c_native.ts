@@ -134,3 +134,78 @@ export function loadCrc32cKernelSync(path = crc32cLibraryPath()): KernelLoad {
   }
   return { kernel: kernelFn(raw.crc), path };
 }
+
+/**
+ * The library's batch checker (native/batch_check.c): every batch's CRC-32C checked on a helper
+ * thread while the caller writes the same bytes (src/storage/log_append.ts). One per isolate: it
+ * owns a slot of the library's, with a helper thread of its own.
+ */
+export interface NativeBatchCheck {
+  /** The library's slot this checker owns (0 for the first in the process). */
+  readonly slot: number;
+  /**
+   * Hands `bytes` (RecordBatch v2 batches whose framing the caller checked) to the helper; false
+   * when it did not take them (a job under way): the caller checks them itself. When true, `join`
+   * must be called before `bytes` is let go of or its CRC-covered bytes change.
+   */
+  start(bytes: Uint8Array): boolean;
+  /** Waits for the job: -1 every CRC matches, -2 the batches do not tile, else the first bad one's position. */
+  join(): number;
+}
+
+interface BatchCheckSymbols {
+  sluice_batch_check_open(): number;
+  sluice_batch_check_start(slot: number, data: Uint8Array, length: number): number;
+  sluice_batch_check_join(slot: number): number;
+}
+
+interface BunBatchCheckFfi {
+  dlopen(path: string, symbols: Record<string, unknown>): { symbols: BatchCheckSymbols };
+}
+
+function openBatchCheck(path: string): BatchCheckSymbols | null {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Bun !== undefined) {
+    return loadModule<BunBatchCheckFfi>("bun:ffi").dlopen(path, {
+      sluice_batch_check_open: { args: [], returns: "i32" },
+      sluice_batch_check_start: { args: ["i32", "ptr", "u32"], returns: "i32" },
+      sluice_batch_check_join: { args: ["i32"], returns: "i32" },
+    }).symbols;
+  }
+  if (g.Deno !== undefined) {
+    if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") return null;
+    return Deno.dlopen(
+      path,
+      {
+        sluice_batch_check_open: { parameters: [], result: "i32" },
+        sluice_batch_check_start: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+        sluice_batch_check_join: { parameters: ["i32"], result: "i32" },
+      } as const,
+    ).symbols;
+  }
+  return null;
+}
+
+/**
+ * Opens a batch checker of the library at `path` (default crc32cLibraryPath()), or null: no
+ * library, no FFI, a library built before the checker existed, or no slot or thread left. A second
+ * open of the file the kernel came from (the same mapping), made only when a log first writes a
+ * large append, so that a server that never does pays nothing for it.
+ */
+export function loadNativeBatchCheckSync(path = crc32cLibraryPath()): NativeBatchCheck | null {
+  if (path === undefined) return null;
+  let s: BatchCheckSymbols | null;
+  try {
+    s = openBatchCheck(path);
+  } catch {
+    return null; // not built, or built before native/batch_check.c: the caller checks inline
+  }
+  if (s === null) return null;
+  const slot = s.sluice_batch_check_open();
+  if (slot < 0) return null;
+  return {
+    slot,
+    start: (bytes) => s.sluice_batch_check_start(slot, bytes, bytes.length) === 1,
+    join: () => s.sluice_batch_check_join(slot),
+  };
+}

@@ -11,6 +11,7 @@ import {
   BATCH_HEADER_BYTES,
   batchSizeAt,
   decodeRecordBatch,
+  maxTimestampAt,
   recordsCountAt,
   viewOf,
 } from "../record/record_batch.ts";
@@ -159,9 +160,9 @@ export function findRecordAtTimestamp(
 ): { offset: number; timestampMs: number } | undefined {
   for (const s of segments) {
     for (
-      let bytes = s.findBatchByTimestamp(timestampMs);
+      let bytes = findBatchByTimestamp(s, timestampMs);
       bytes !== undefined;
-      bytes = s.findBatchByTimestamp(timestampMs, s.foundPosition)
+      bytes = findBatchByTimestamp(s, timestampMs, s.foundPosition)
     ) {
       const batch = decodeRecordBatch(bytes, verifyCrc);
       for (const r of batch.records) {
@@ -193,9 +194,9 @@ export function findRecordWithMaxTimestamp(
   if (best === undefined) return undefined;
   const max = best.maxTimestampMs;
   for (
-    let bytes = best.findBatchByTimestamp(max);
+    let bytes = findBatchByTimestamp(best, max);
     bytes !== undefined;
-    bytes = best.findBatchByTimestamp(max, best.foundPosition)
+    bytes = findBatchByTimestamp(best, max, best.foundPosition)
   ) {
     for (const r of decodeRecordBatch(bytes, verifyCrc).records) {
       if (r.timestamp === max && r.offset >= logStartOffset) {
@@ -276,4 +277,39 @@ export class LogReads {
       throw err;
     }
   }
+}
+
+/**
+ * The first batch whose maxTimestamp is >= `timestampMs` (its byte position in
+ * the segment's `foundPosition`), or undefined if no batch here reaches `timestampMs`. The first record
+ * offset whose timestamp is >= `timestampMs` is in it, unless the cleaner emptied it (an empty
+ * batch keeps its maxTimestamp, as Kafka's does): then the caller asks again with `after`, the
+ * position returned, and the search goes on from the next batch.
+ */
+export function findBatchByTimestamp(
+  s: Segment,
+  timestampMs: number,
+  after = -1,
+): Uint8Array | undefined {
+  if (s.maxTimestampMs < timestampMs) return undefined;
+  let position: number;
+  if (after < 0) {
+    const startOffset = s.timeIndex.lookupBefore(timestampMs) ?? s.baseOffset;
+    position = s.index.lookup(startOffset);
+  } else {
+    const problem = s.headerProblem(after, s.sizeBytes);
+    if (problem !== undefined) throw s.corrupt(after, problem);
+    position = after + batchSizeAt(s.scratchView, 0);
+  }
+  while (position < s.sizeBytes) {
+    const problem = s.headerProblem(position, s.sizeBytes);
+    if (problem !== undefined) throw s.corrupt(position, problem);
+    const size = batchSizeAt(s.scratchView, 0);
+    if (maxTimestampAt(s.scratchView, 0) >= timestampMs) {
+      s.foundPosition = position;
+      return s.readBytes(position, size);
+    }
+    position += size;
+  }
+  return undefined;
 }

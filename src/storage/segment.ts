@@ -18,6 +18,7 @@ import {
   CHECK_CRC,
   checkBatch,
   lastOffsetDeltaAt,
+  LOG_OVERHEAD,
   maxTimestampAt,
   viewOf,
 } from "../record/record_batch.ts";
@@ -87,7 +88,7 @@ export class Segment {
    * False for every other segment, whose offsets must be contiguous (a gap there is damage).
    */
   compacted = false;
-  /** Byte position of the batch the last {@link findBatchByTimestamp} returned. */
+  /** Byte position of the batch log_reads.ts's last findBatchByTimestamp returned. */
   foundPosition = 0;
   /** fsyncs running on the .log: its descriptor must stay open until they end. */
   syncsInFlight = 0;
@@ -240,16 +241,39 @@ export class Segment {
 
   /**
    * Appends batches already checked, offset-patched and starting at this.nextOffset: one write.
-   * `dv` views `bytes`. On a failed write the file is cut back so no partial batch stays.
+   * `dv` views `bytes`. With `afterWrite` (log_append.ts: it ends the CRC check run beside the
+   * write, answering a refusal or undefined) the first LOG_OVERHEAD bytes (baseOffset and
+   * batchLength) are written last, once it said yes: until then the file holds a zero length
+   * there, which recovery cuts, so no crash brings back a batch of a refused append. A failed write
+   * or a refusal cuts the file back: no byte stays, none was indexed or counted.
    */
-  append(bytes: Uint8Array, dv: DataView, nextOffset: number): void {
+  append(
+    bytes: Uint8Array,
+    dv: DataView,
+    nextOffset: number,
+    afterWrite?: () => SluiceError | undefined,
+  ): void {
     assert(!this.#closed, "append to a closed segment");
     const start = this.sizeBytes;
+    const head = afterWrite === undefined ? 0 : LOG_OVERHEAD;
+    let failure: unknown = undefined;
     try {
-      writeAt(this.file.handle(), bytes, start);
+      writeAt(this.file.handle(), head === 0 ? bytes : bytes.subarray(head), start + head);
     } catch (err) {
-      this.#undoWrite(start, err);
+      failure = err;
     }
+    const refusal = afterWrite?.();
+    if (refusal !== undefined) {
+      this.#undoWrite(start, failure ?? new Error(`refused: ${refusal.message}`), refusal);
+    }
+    try {
+      if (head > 0 && failure === undefined) {
+        writeAt(this.file.handle(), bytes.subarray(0, head), start);
+      }
+    } catch (err) {
+      failure = err;
+    }
+    if (failure !== undefined) this.#undoWrite(start, failure);
     this.dirty = true;
     // Index the batches just written: header reads only.
     let pos = 0;
@@ -261,7 +285,11 @@ export class Segment {
     this.nextOffset = nextOffset;
   }
 
-  #undoWrite(start: number, err: unknown): never {
+  /**
+   * Cuts the file back to `start` and throws: `refusal` itself once the cut is made, else a
+   * storage failure for `err` (details.undone says whether the cut was made).
+   */
+  #undoWrite(start: number, err: unknown, refusal?: SluiceError): never {
     let undone = true;
     try {
       if (this.file.isOpen) truncateFile(this.file.handle(), start);
@@ -269,6 +297,7 @@ export class Segment {
     } catch {
       undone = false;
     }
+    if (refusal !== undefined && undone) throw refusal;
     throw storageFailure(err, `write to ${this.logPath}`, {
       file: this.logPath,
       position: start,
@@ -447,37 +476,6 @@ export class Segment {
       nextOffset,
       position,
     };
-  }
-
-  /**
-   * The first batch whose maxTimestamp is >= `timestampMs` (its byte position in
-   * {@link foundPosition}), or undefined if no batch here reaches `timestampMs`. The first record
-   * offset whose timestamp is >= `timestampMs` is in it, unless the cleaner emptied it (an empty
-   * batch keeps its maxTimestamp, as Kafka's does): then the caller asks again with `after`, the
-   * position returned, and the search goes on from the next batch.
-   */
-  findBatchByTimestamp(timestampMs: number, after = -1): Uint8Array | undefined {
-    if (this.maxTimestampMs < timestampMs) return undefined;
-    let position: number;
-    if (after < 0) {
-      const startOffset = this.timeIndex.lookupBefore(timestampMs) ?? this.baseOffset;
-      position = this.index.lookup(startOffset);
-    } else {
-      const problem = this.headerProblem(after, this.sizeBytes);
-      if (problem !== undefined) throw this.corrupt(after, problem);
-      position = after + batchSizeAt(this.scratchView, 0);
-    }
-    while (position < this.sizeBytes) {
-      const problem = this.headerProblem(position, this.sizeBytes);
-      if (problem !== undefined) throw this.corrupt(position, problem);
-      const size = batchSizeAt(this.scratchView, 0);
-      if (maxTimestampAt(this.scratchView, 0) >= timestampMs) {
-        this.foundPosition = position;
-        return this.readBytes(position, size);
-      }
-      position += size;
-    }
-    return undefined;
   }
 
   /**

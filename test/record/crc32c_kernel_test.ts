@@ -8,30 +8,22 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crc32cPortable } from "../../src/record/crc32c.ts";
 import { crc32cLibraryName, loadCrc32cKernel } from "../../src/runtime/crc32c_native.ts";
-import { findBun, prng, randomBytes, tempDir } from "../test_util.ts";
+import {
+  cpuHasCrcKernel,
+  findBun,
+  gccAvailable,
+  prng,
+  randomBytes,
+  tempDir,
+} from "../test_util.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BUILD_SCRIPT = new URL("scripts/build_native.ts", ROOT).pathname;
 const LIBRARY = crc32cLibraryName(Deno.build.os);
 const DECODER = new TextDecoder();
 
-/** gcc on PATH: without it the build cannot be tested (and `deno task test` falls back). */
-const gcc = (() => {
-  try {
-    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-/** x86-64 with SSE4.2 and PCLMULQDQ (Linux): where the kernel must load. */
-const cpuHasKernel = (() => {
-  if (Deno.build.arch !== "x86_64" || Deno.build.os !== "linux") return false;
-  const flags = Deno.readTextFileSync("/proc/cpuinfo").match(/^flags\s*:(.*)$/m)?.[1] ?? "";
-  const set = new Set(flags.trim().split(/\s+/));
-  return set.has("sse4_2") && set.has("pclmulqdq");
-})();
+const gcc = gccAvailable;
+const cpuHasKernel = cpuHasCrcKernel;
 
 async function build(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -205,7 +197,7 @@ Deno.test({
 const bun = findBun();
 
 Deno.test({
-  name: "crc32c kernel under Bun's FFI agrees with the portable code",
+  name: "crc32c kernel under Bun's FFI agrees with the portable code; the batch checker loads",
   ignore: bun === undefined || !gcc || !cpuHasKernel,
   fn: async () => {
     const built = await build([]);
@@ -224,7 +216,9 @@ Deno.test({
         const v = data.subarray(off, off + len);
         if (k(v, init) !== m.crc32cPortable(v, init)) { bad++; console.log("bad", off, len); }
       }
-      console.log(m.crc32cImplementation, "bad", bad);`;
+      const o = await import("./src/record/batch_crc_overlap.ts");
+      const c = o.overlappedBatchCheck();
+      console.log(m.crc32cImplementation, "bad", bad, "checker", c !== null && o.batchCheckSelfTest(c));`;
     const out = await new Deno.Command(bun!, {
       args: ["-e", script],
       cwd: ROOT,
@@ -233,6 +227,7 @@ Deno.test({
       stderr: "piped",
     }).output();
     assert.equal(out.code, 0, DECODER.decode(out.stderr));
-    assert.equal(DECODER.decode(out.stdout).trim(), "kernel bad 0");
+    // The batch checker (native/batch_check.c) loads through bun:ffi too and passes its self-test.
+    assert.equal(DECODER.decode(out.stdout).trim(), "kernel bad 0 checker true");
   },
 });
