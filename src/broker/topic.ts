@@ -77,6 +77,27 @@ export class Topic {
   }
 }
 
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Kafka's topic name rule; throws INVALID_TOPIC_NAME. */
+export function validateTopicName(name: unknown): string {
+  if (typeof name !== "string" || !TOPIC_NAME.test(name) || name === "." || name === "..") {
+    const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 300)) : typeof name;
+    throw new SluiceError(
+      "INVALID_TOPIC_NAME",
+      `topic name ${shown} is invalid: use 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
+    );
+  }
+  return name;
+}
+
+/** A topic directory found at start that is not served, and why. */
+export interface UnservedTopic {
+  topic: string;
+  file: string;
+  reason: string;
+}
+
 /** CreatePartitions' count for `topic`, checked as Kafka does; INVALID_PARTITIONS. */
 export function checkPartitionCount(topic: Topic, count: unknown): number {
   const now = topic.logs.length;

@@ -60,31 +60,24 @@ import {
   type TopicConfig,
 } from "./topic_config.ts";
 import { overridesFromFilled, parseOverrides, type TopicOverrides } from "./topic_overrides.ts";
-import { checkPartitionCount, Topic, type TopicMeta, topicNotFound } from "./topic.ts";
+import {
+  checkPartitionCount,
+  Topic,
+  type TopicMeta,
+  topicNotFound,
+  type UnservedTopic,
+  validateTopicName,
+} from "./topic.ts";
 
-export { checkPartitionCount, Topic, type TopicMeta, TopicStats } from "./topic.ts";
+export {
+  checkPartitionCount,
+  Topic,
+  type TopicMeta,
+  TopicStats,
+  type UnservedTopic,
+  validateTopicName,
+} from "./topic.ts";
 export type { LogCleanerStats } from "../storage/cleaner/cleaner_manager.ts";
-
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-
-/** Kafka's topic name rule; throws INVALID_TOPIC_NAME. */
-export function validateTopicName(name: unknown): string {
-  if (typeof name !== "string" || !TOPIC_NAME.test(name) || name === "." || name === "..") {
-    const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 300)) : typeof name;
-    throw new SluiceError(
-      "INVALID_TOPIC_NAME",
-      `topic name ${shown} is invalid: use 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
-    );
-  }
-  return name;
-}
-
-/** A topic directory found at start that is not served, and why. */
-export interface UnservedTopic {
-  topic: string;
-  file: string;
-  reason: string;
-}
 
 export interface RegistryOptions {
   clock: Clock;
