@@ -38,7 +38,7 @@ export function overlappedBatchCheck(): NativeBatchCheck | null {
   return checker;
 }
 
-/** Jobs the helper thread took in this process (for tests and metrics). */
+/** Jobs this isolate's helper thread took (for tests). */
 export function overlappedBatchCheckJobs(): number {
   return jobs;
 }

@@ -149,7 +149,10 @@ export interface NativeBatchCheck {
    * must be called before `bytes` is let go of or its CRC-covered bytes change.
    */
   start(bytes: Uint8Array): boolean;
-  /** Waits for the job: -1 every CRC matches, -2 the batches do not tile, else the first bad one's position. */
+  /**
+   * Waits for the job: -1 when every CRC matches, -2 when the batches do not tile, else the first
+   * bad batch's byte position.
+   */
   join(): number;
 }
 
