@@ -109,15 +109,17 @@ export function findBun(): string | undefined {
   return undefined;
 }
 
-/** gcc on PATH: without it the native library cannot be built (and `deno task test` falls back). */
-export const gccAvailable: boolean = (() => {
+/** Whether `command args` runs and exits 0 (false when it is not installed). */
+function commandRuns(command: string, args: string[]): boolean {
   try {
-    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
   } catch {
     return false;
   }
-})();
+}
+
+/** gcc on PATH: without it the native library cannot be built (and `deno task test` falls back). */
+export const gccAvailable: boolean = commandRuns("gcc", ["--version"]);
 
 /** x86-64 with SSE4.2 and PCLMULQDQ (Linux): where the native CRC-32C kernel must load. */
 export const cpuHasCrcKernel: boolean = (() => {
@@ -128,14 +130,7 @@ export const cpuHasCrcKernel: boolean = (() => {
 })();
 
 /** Whether the openssl command runs (the TLS tests make their certificates with it). */
-export const opensslAvailable: boolean = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+export const opensslAvailable: boolean = commandRuns("openssl", ["version"]);
 
 export interface SelfSignedCert {
   certPath: string;

@@ -27,6 +27,7 @@ import type { LogConfig } from "../../src/storage/log_config.ts";
 import { LogFiles } from "../../src/storage/log_files.ts";
 import { PartitionLog } from "../../src/storage/partition_log.ts";
 import { Segment, segmentFileStem } from "../../src/storage/segment.ts";
+import { concat } from "../kafka_protocol/kafka_wire_util.ts";
 import { cpuHasCrcKernel, gccAvailable, prng, randomBytes, tempDir } from "../test_util.ts";
 
 const BASE_MS = 1_700_000_000_000;
@@ -57,28 +58,13 @@ function batch(count: number, valueBytes: number, seed: number, keyed = true): U
   return encodeRecordBatch(records, { timestampMs: BASE_MS });
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Three batches of ~300 KB: one append of ~900 KB, above CRC_OVERLAP_BYTES_MIN. */
 function largeAppend(seed: number, keyed = true): Uint8Array {
-  const bytes = concat([
+  const bytes = concat(
     batch(300, 1000, seed, keyed),
     batch(300, 1000, seed + 1, keyed),
-    batch(
-      300,
-      1000,
-      seed + 2,
-      keyed,
-    ),
-  ]);
+    batch(300, 1000, seed + 2, keyed),
+  );
   assert.ok(bytes.length >= CRC_OVERLAP_BYTES_MIN);
   return bytes;
 }
