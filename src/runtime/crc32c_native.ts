@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { checkoutUrl } from "./checkout.ts";
 import { loadModule } from "./lazy_module.ts";
 
 /** CRC-32C of `data` continuing from `initial` (an unsigned 32-bit CRC); unsigned result. */
@@ -27,7 +28,7 @@ export function crc32cLibraryName(platform: string = process.platform): string |
 export function crc32cLibraryPath(): string | undefined {
   const name = crc32cLibraryName();
   if (name === undefined) return undefined;
-  const url = new URL(`../../native/build/${name}`, import.meta.url);
+  const url = checkoutUrl(`native/build/${name}`);
   return url.protocol === "file:" ? fileURLToPath(url) : undefined;
 }
 

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import type { Hono } from "hono";
 import { SluiceError } from "../../errors.ts";
+import { checkoutUrl } from "../../runtime/checkout.ts";
 import { readWholeFile } from "../../runtime/fs.ts";
 
 /** The console's files: the only names served under /console/, with their content types. */
@@ -47,7 +48,7 @@ interface Asset {
   etag: string;
 }
 
-const CONSOLE_DIR = new URL("../console/", import.meta.url);
+const CONSOLE_DIR = checkoutUrl("src/http/console/");
 
 /**
  * The files built into a standalone binary (scripts/compile.ts), which has no console directory on
