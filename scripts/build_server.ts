@@ -43,8 +43,12 @@ interface Manifest {
   files: string[];
 }
 
+/** Exit 1, naming the way to start without the bundle (a read-only checkout, say). */
 function fail(message: string): never {
-  console.error(`build_server: ${message}`);
+  console.error(
+    `build_server: ${message}\n` +
+      "build_server: without the bundle the server starts from its source: deno run -A src/main.ts serve",
+  );
   Deno.exit(1);
 }
 
@@ -101,8 +105,7 @@ function deno(args: string[]): void {
   }
 }
 
-const time = inputsTime();
-if (Deno.args.includes("--force") || !upToDate(time)) {
+function build(time: number): void {
   const started = performance.now();
   const temporary = join(ROOT, "dist", `.server-${Deno.pid}.tmp`);
   try {
@@ -147,4 +150,13 @@ if (Deno.args.includes("--force") || !upToDate(time)) {
       ((performance.now() - started) / 1000).toFixed(1)
     } s`,
   );
+}
+
+const time = inputsTime();
+if (Deno.args.includes("--force") || !upToDate(time)) {
+  try {
+    build(time);
+  } catch (err) {
+    fail(`cannot build dist/server/: ${(err as Error).message}`);
+  }
 }
