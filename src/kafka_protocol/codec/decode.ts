@@ -7,17 +7,15 @@
  */
 import { KAFKA_ARRAY_LENGTH_MAX, KAFKA_TAGGED_FIELDS_MAX } from "../../limits.ts";
 import { KafkaCodecError } from "./codec_error.ts";
-import { defaultFor } from "./defaults.ts";
+import { defaultOf, type FieldPlan, ON_WIRE, planFor } from "./plan.ts";
 import { Reader } from "./reader.ts";
 import {
   checkVersion,
   type FieldSchema,
   type FieldType,
   inRange,
-  isTagged,
   type MessageSchema,
   type Mode,
-  modeFor,
   type ScalarType,
   type Struct,
   type Value,
@@ -64,7 +62,10 @@ function readScalar(r: Reader, type: ScalarType, mode: Mode, name: string): Valu
     }
     case "bytes":
     case "records": {
-      const nullableMode = type === "records" ? { ...mode, nullable: true } : mode;
+      // Records are nullable in every version (plan.ts gives their fields such a mode already).
+      const nullableMode = type === "records" && !mode.nullable
+        ? { ...mode, nullable: true }
+        : mode;
       const length = readLength(r, nullableMode, true, name);
       if (length === -1) return null;
       // Records are a view into the request frame (appended as they are, offsets patched in
@@ -74,7 +75,13 @@ function readScalar(r: Reader, type: ScalarType, mode: Mode, name: string): Valu
   }
 }
 
-function readType(r: Reader, type: FieldType, mode: Mode, name: string): Value {
+function readType(
+  r: Reader,
+  type: FieldType,
+  mode: Mode,
+  elementMode: Mode,
+  name: string,
+): Value {
   if (typeof type === "string") return readScalar(r, type, mode, name);
   if ("struct" in type) {
     if (mode.nullable && r.int8() < 0) return null;
@@ -88,7 +95,6 @@ function readType(r: Reader, type: FieldType, mode: Mode, name: string): Value {
     throw new KafkaCodecError("TOO_MANY_ELEMENTS", `${name}: ${count} elements`, start);
   }
   const element = type.array;
-  const elementMode: Mode = { ...mode, nullable: false };
   const out: Value[] = [];
   for (let i = 0; i < count; i++) {
     out.push(
@@ -100,24 +106,21 @@ function readType(r: Reader, type: FieldType, mode: Mode, name: string): Value {
   return out;
 }
 
-/** The fields in table order, then (flexible) the tagged-field section. */
+function readField(r: Reader, f: FieldPlan): Value {
+  return readType(r, f.field.type, f.mode, f.elementMode, f.name);
+}
+
+/** The fields in table order, then (flexible) the tagged-field section (plan.ts). */
 function readStruct(
   r: Reader,
   fields: readonly FieldSchema[],
   version: number,
   flexible: boolean,
 ): Struct {
+  const plan = planFor(fields, version, flexible);
   const out: Record<string, Value> = {};
-  const tagged = new Map<number, FieldSchema>();
-  for (const field of fields) {
-    if (!inRange(field.versions, version)) {
-      out[field.name] = defaultFor(field, version);
-    } else if (isTagged(field, version, flexible)) {
-      out[field.name] = defaultFor(field, version);
-      tagged.set(field.tag!, field);
-    } else {
-      out[field.name] = readType(r, field.type, modeFor(field, version, flexible), field.name);
-    }
+  for (const f of plan.fields) {
+    out[f.name] = f.kind === ON_WIRE ? readField(r, f) : defaultOf(f, version);
   }
   if (!flexible) return out;
   const start = r.position;
@@ -135,10 +138,10 @@ function readStruct(
     lastTag = tag;
     const size = r.uvarint();
     const body = r.sub(size);
-    const field = tagged.get(tag);
+    const f = plan.byTag.get(tag);
     // Unknown tags are skipped: Kafka lets newer peers add tagged fields freely.
-    if (field === undefined) continue;
-    out[field.name] = readType(body, field.type, modeFor(field, version, flexible), field.name);
+    if (f === undefined) continue;
+    out[f.name] = readField(body, f);
     if (body.position !== body.end) {
       throw new KafkaCodecError("INVALID_LENGTH", `tag ${tag}: size ${size} too big`, tagAt);
     }

@@ -19,17 +19,16 @@
  * The compact forms are used in a message's flexible versions (schema.ts modeFor).
  */
 import { assert } from "../../errors.ts";
-import { defaultFor, isDefault } from "./defaults.ts";
+import { isDefault } from "./defaults.ts";
+import { defaultOf, type FieldPlan, ON_WIRE, planFor } from "./plan.ts";
 import {
   checkVersion,
   type FieldSchema,
   type FieldType,
   inRange,
   isStruct,
-  isTagged,
   type MessageSchema,
   type Mode,
-  modeFor,
   type ScalarType,
   type Struct,
   type Value,
@@ -37,6 +36,14 @@ import {
 import { Writer } from "./writer.ts";
 
 const textEncoder = new TextEncoder();
+/** Strings up to this long that are plain ASCII are written char by char, without a TextEncoder call. */
+const ASCII_FAST_CHARS_MAX = 64;
+
+function isShortAscii(s: string): boolean {
+  if (s.length > ASCII_FAST_CHARS_MAX) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
 
 /** A length or count prefix: compact uvarint (n + 1), or int32 (`wide`) / int16; -1 is null. */
 function writeLength(w: Writer, mode: Mode, length: number, wide: boolean): void {
@@ -80,6 +87,11 @@ function writeScalar(w: Writer, type: ScalarType, value: Value, mode: Mode, name
         return;
       }
       assert(typeof value === "string", `${name}: string expected`);
+      if (isShortAscii(value)) {
+        writeLength(w, mode, value.length, false);
+        w.ascii(value);
+        return;
+      }
       const utf8 = textEncoder.encode(value);
       assert(utf8.length <= 0x7fff, `${name}: string longer than 32767 bytes`);
       writeLength(w, mode, utf8.length, false);
@@ -103,7 +115,14 @@ function writeScalar(w: Writer, type: ScalarType, value: Value, mode: Mode, name
   }
 }
 
-function writeType(w: Writer, type: FieldType, value: Value, mode: Mode, name: string): void {
+function writeType(
+  w: Writer,
+  type: FieldType,
+  value: Value,
+  mode: Mode,
+  elementMode: Mode,
+  name: string,
+): void {
   if (typeof type === "string") return writeScalar(w, type, value, mode, name);
   if ("struct" in type) {
     // A nullable struct has an int8 marker first: -1 null, 1 present (Kafka's generator).
@@ -122,7 +141,6 @@ function writeType(w: Writer, type: FieldType, value: Value, mode: Mode, name: s
   assert(Array.isArray(value), `${name}: array expected`);
   writeLength(w, mode, value.length, true);
   const element = type.array;
-  const elementMode: Mode = { ...mode, nullable: false };
   for (const item of value as readonly Value[]) {
     if (typeof element === "string") writeScalar(w, element, item, elementMode, name);
     else {
@@ -132,7 +150,16 @@ function writeType(w: Writer, type: FieldType, value: Value, mode: Mode, name: s
   }
 }
 
-/** The fields in table order, then (flexible) the tagged-field section. */
+function writeField(w: Writer, f: FieldPlan, value: Value): void {
+  writeType(w, f.field.type, value, f.mode, f.elementMode, f.name);
+}
+
+/** A tagged field is written unless `value` leaves it out or holds its default. */
+function taggedPresent(f: FieldPlan, value: Struct, version: number): boolean {
+  return f.name in value && !isDefault(value[f.name], defaultOf(f, version));
+}
+
+/** The fields in table order, then (flexible) the tagged-field section (plan.ts). */
 function writeStruct(
   w: Writer,
   fields: readonly FieldSchema[],
@@ -140,25 +167,21 @@ function writeStruct(
   version: number,
   flexible: boolean,
 ): void {
-  const tagged: FieldSchema[] = [];
-  for (const field of fields) {
-    if (!inRange(field.versions, version)) continue;
-    if (isTagged(field, version, flexible)) {
-      tagged.push(field);
-      continue;
-    }
-    const v = field.name in value ? value[field.name] : defaultFor(field, version);
-    writeType(w, field.type, v, modeFor(field, version, flexible), field.name);
+  const plan = planFor(fields, version, flexible);
+  for (const f of plan.fields) {
+    if (f.kind !== ON_WIRE) continue;
+    writeField(w, f, f.name in value ? value[f.name] : defaultOf(f, version));
   }
   if (!flexible) return;
-  const present = tagged
-    .filter((f) => f.name in value && !isDefault(value[f.name], defaultFor(f, version)))
-    .sort((a, b) => a.tag! - b.tag!);
-  w.uvarint(present.length);
-  for (const field of present) {
+  let present = 0;
+  for (const f of plan.tagged) if (taggedPresent(f, value, version)) present++;
+  w.uvarint(present);
+  if (present === 0) return;
+  for (const f of plan.tagged) {
+    if (!taggedPresent(f, value, version)) continue;
     const inner = new Writer();
-    writeType(inner, field.type, value[field.name], modeFor(field, version, flexible), field.name);
-    w.uvarint(field.tag!);
+    writeField(inner, f, value[f.name]);
+    w.uvarint(f.field.tag!);
     w.uvarint(inner.size);
     w.raw(inner.bytes());
   }

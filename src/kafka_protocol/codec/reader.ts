@@ -6,6 +6,11 @@
 import { KafkaCodecError } from "./codec_error.ts";
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Strings up to this long (client ids, topic names, group ids) are read byte by byte when they are
+ * plain ASCII, without a TextDecoder call (a call into the runtime each).
+ */
+const ASCII_FAST_BYTES_MAX = 64;
 
 export class Reader {
   readonly #view: DataView;
@@ -97,6 +102,17 @@ export class Reader {
     this.need(n);
     const start = this.position;
     this.position += n;
+    if (n <= ASCII_FAST_BYTES_MAX) {
+      const bytes = this.#bytes;
+      let s = "";
+      let i = start;
+      for (; i < start + n; i++) {
+        const b = bytes[i];
+        if (b >= 0x80) break;
+        s += String.fromCharCode(b);
+      }
+      if (i === start + n) return s;
+    }
     try {
       return textDecoder.decode(this.#bytes.subarray(start, start + n));
     } catch {

@@ -74,6 +74,14 @@ export class Writer {
     this.#reserve(1);
     this.#buf[this.length++] = byte;
   }
+  /** The characters of `s`, each one byte: only for a string of ASCII characters (asciiLength). */
+  ascii(s: string): void {
+    this.#reserve(s.length);
+    const buf = this.#buf;
+    let at = this.length;
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+    this.length = at;
+  }
   raw(bytes: Uint8Array): void {
     this.#reserve(bytes.length);
     this.#buf.set(bytes, this.length);
