@@ -17,8 +17,7 @@
  *   when it is built until the socket has taken each chunk (or the connection closes). A Fetch
  *   reserves before it reads (context.responseBytes) and reads no more than it got, past one
  *   batch. A connection serves its next request only once its socket has taken its previous
- *   responses down to RESPONSE_AHEAD_BYTES (small answers go on at once; one ready while the next
- *   request is queued waits to go out with that one's, held_answers.ts), so a client that never
+ *   responses down to RESPONSE_AHEAD_BYTES (small answers go on at once), so a client that never
  *   reads holds at most that and one response; after `idleMs` with nothing taken it is closed
  *   ("idle"), which gives that back.
  *
@@ -71,7 +70,6 @@ import {
 } from "./codec.ts";
 import { KafkaError } from "./error_codes.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { HeldAnswers } from "./held_answers.ts";
 import { API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
 import {
   REQUEST_HEADER,
@@ -195,8 +193,6 @@ class Connection {
   readonly #client: { host: string; id: string | null };
   /** Socket write callback: a chunk was taken, and its buffer is no longer held for it. */
   readonly #taken = (chunk: Uint8Array) => this.#responseBytes.release(chunk.buffer.byteLength);
-  /** Answers waiting to go out with the next one (held_answers.ts). */
-  readonly #held = new HeldAnswers((chunks) => this.#conn.write(chunks, this.#taken));
   /** What handlers see as context.responseBytes. */
   readonly #responseReservation: ResponseReservation = {
     reserve: (want: number): number => {
@@ -361,16 +357,9 @@ class Connection {
           for (const c of response) size += c.buffer.byteLength;
           if (size > reserved) this.#responseBytes.force(size - reserved);
           else this.#responseBytes.release(reserved - size);
-          // The next request is here already: this answer goes out with the next one's, in one
-          // write, unless that one waits (held_answers.ts).
-          const hold = this.#queue.length > 0 && this.#sasl.closeAfterResponse === null &&
-            this.#held.tryHold(response);
-          if (!hold) {
-            const written = this.#held.flush(response);
-            if (this.#responseBytes.held > RESPONSE_AHEAD_BYTES) await written;
-          }
+          const written = this.#conn.write(response, this.#taken);
+          if (this.#responseBytes.held > RESPONSE_AHEAD_BYTES) await written;
         }
-        if (this.#queue.length === 0 && this.#held.size > 0) void this.#held.flush();
         const after = this.#sasl.closeAfterResponse;
         if (after !== null) this.close(after.reason, after.kind, true);
       }
@@ -496,9 +485,6 @@ class Connection {
     // Whatever this connection held goes back now; write callbacks that come later give back
     // nothing twice (the leases are empty).
     this.#shared.waitingForRequestBytes.delete(this);
-    // Held answers were answered: a lingering close hands them to the socket before its end.
-    const held = this.#held.take();
-    if (linger && held.length > 0) void this.#conn.write(held, this.#taken);
     this.#reserved = 0;
     this.#responseBytes.releaseAll();
     this.#requestBytes.releaseAll();
