@@ -101,7 +101,7 @@ function deno(args: string[]): void {
   }).outputSync();
   if (!out.success) {
     const text = new TextDecoder().decode(out.stderr).trim().slice(-4000);
-    fail(`deno ${args[0]} failed:\n${text}`);
+    throw new Error(`deno ${args[0]} failed:\n${text}`);
   }
 }
 
@@ -111,7 +111,7 @@ function build(time: number): void {
   try {
     Deno.mkdirSync(OUT, { recursive: true });
   } catch (err) {
-    fail(`cannot create ${OUT}: ${(err as Error).message}`);
+    throw new Error(`cannot create ${OUT}: ${(err as Error).message}`);
   }
   deno([
     "bundle",
@@ -122,7 +122,7 @@ function build(time: number): void {
     "src/main.ts",
   ]);
   const files = [...Deno.readDirSync(temporary)].map((e) => e.name).sort();
-  if (!files.includes("main.js")) fail(`deno bundle wrote no main.js into ${temporary}`);
+  if (!files.includes("main.js")) throw new Error(`deno bundle wrote no main.js into ${temporary}`);
   // Chunks first (each name is its contents' hash: one already there is the same file), then
   // main.js, which names them, by one rename.
   const now = new Date();
@@ -157,6 +157,10 @@ if (Deno.args.includes("--force") || !upToDate(time)) {
   try {
     build(time);
   } catch (err) {
+    // A failed bundle leaves no temporary directory behind.
+    try {
+      Deno.removeSync(join(ROOT, "dist", `.server-${Deno.pid}.tmp`), { recursive: true });
+    } catch { /* not made */ }
     fail(`cannot build dist/server/: ${(err as Error).message}`);
   }
 }
