@@ -33,14 +33,14 @@ import {
   type Struct,
   type Value,
 } from "./schema.ts";
+import { ASCII_FAST_BYTES_MAX } from "./reader.ts";
 import { Writer } from "./writer.ts";
 
 const textEncoder = new TextEncoder();
-/** Strings up to this long that are plain ASCII are written char by char, without a TextEncoder call. */
-const ASCII_FAST_CHARS_MAX = 64;
 
+/** A string of at most ASCII_FAST_BYTES_MAX ASCII characters: written char by char (reader.ts). */
 function isShortAscii(s: string): boolean {
-  if (s.length > ASCII_FAST_CHARS_MAX) return false;
+  if (s.length > ASCII_FAST_BYTES_MAX) return false;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
   return true;
 }

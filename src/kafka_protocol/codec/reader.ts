@@ -7,10 +7,11 @@ import { KafkaCodecError } from "./codec_error.ts";
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 /**
- * Strings up to this long (client ids, topic names, group ids) are read byte by byte when they are
- * plain ASCII, without a TextDecoder call (a call into the runtime each).
+ * Strings up to this long (client ids, topic names, group ids) are read and written byte by byte
+ * when they are plain ASCII, without a TextDecoder or TextEncoder call (a call into the runtime
+ * each); encode.ts uses the same bound.
  */
-const ASCII_FAST_BYTES_MAX = 64;
+export const ASCII_FAST_BYTES_MAX = 64;
 
 export class Reader {
   readonly #view: DataView;

@@ -74,7 +74,7 @@ export class Writer {
     this.#reserve(1);
     this.#buf[this.length++] = byte;
   }
-  /** The characters of `s`, each one byte: only for a string of ASCII characters (asciiLength). */
+  /** The characters of `s`, each one byte: only for a string of ASCII characters (encode.ts). */
   ascii(s: string): void {
     this.#reserve(s.length);
     const buf = this.#buf;
