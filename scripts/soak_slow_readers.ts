@@ -182,6 +182,40 @@ export async function openHttpSlowReaders(
   return conns;
 }
 
+/**
+ * `n` consumer-group members (one group each, so each is assigned partition 0 of `topic`, from
+ * the earliest offset) whose JSON fetch of `maxBytes` is sent on a socket never read.
+ */
+export async function openHttpGroupSlowReaders(
+  port: number,
+  topic: string,
+  n: number,
+  maxBytes: number,
+): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < Math.min(n, SLOW_CONNECTIONS_MAX); i++) {
+    const group = `slow-reader-${i}`;
+    const joined = await fetch(`http://${HOST}:${port}/v1/groups/${group}/members`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topics: [topic], autoOffsetReset: "earliest" }),
+    });
+    const member = await joined.json() as { memberId?: string };
+    if (joined.status !== 200 || member.memberId === undefined) {
+      throw new Error(`join ${group}: ${joined.status} ${JSON.stringify(member)}`);
+    }
+    const request = new TextEncoder().encode(
+      `GET /v1/groups/${group}/members/${
+        encodeURIComponent(member.memberId)
+      }/records?maxBytes=${maxBytes} HTTP/1.1\r\nhost: ${HOST}:${port}\r\n\r\n`,
+    );
+    const conn = await Deno.connect({ hostname: HOST, port });
+    conns.push(conn);
+    await writeAll(conn, request);
+  }
+  return conns;
+}
+
 export function closeAll(conns: Deno.Conn[]): void {
   for (const c of conns) {
     try {

@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
+import type { FetchBudget } from "../broker/fetch_reader.ts";
 import type { ByteLease } from "../byte_budget.ts";
 import { SluiceError } from "../errors.ts";
 import { runtimeName } from "../runtime/serve.ts";
@@ -271,6 +272,11 @@ const BODY_TAIL_CHUNK_BYTES = 64 * 1024;
  * that never reads holds its lease (in the shared budget) until its connection closes.
  */
 export function leasedBody(bytes: Uint8Array, lease: ByteLease): ReadableStream<Uint8Array> {
+  // Held from here until the client has taken it: the buffer the body keeps alive (a JSON body is
+  // larger than the batches the fetch reserved for).
+  const held = bytes.buffer.byteLength;
+  if (held > lease.held) lease.force(held - lease.held);
+  else lease.release(lease.held - held);
   const tailAt = bytes.length > BODY_TAIL_BYTES ? bytes.length - BODY_TAIL_BYTES : 0;
   let tail: Uint8Array | undefined;
   let at = 0;
@@ -297,4 +303,26 @@ export function leasedBody(bytes: Uint8Array, lease: ByteLease): ReadableStream<
       lease.releaseAll();
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * The lease as the broker's fetch budget: each reserve gives back what the lease held and takes up
+ * to `want` (0 before a wait: nothing is held while waiting). Granted nothing, the fetch still
+ * reads its first batch (forced later) while the budget may be overdrawn, and is refused with 429
+ * past that cap.
+ */
+export function leaseBudget(lease: ByteLease): FetchBudget {
+  return {
+    reserve(want: number): number {
+      lease.releaseAll();
+      if (want <= 0) return 0;
+      const granted = lease.takeUpTo(want);
+      if (granted > 0 || lease.budget.mayOverdraw) return granted;
+      throw new SluiceError(
+        "TOO_MANY_REQUESTS",
+        "fetch responses not yet taken by their clients fill the server's response budget; retry",
+      );
+    },
+    mayOverdraw: () => lease.budget.mayOverdraw,
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Clients that ask for the largest fetch they may and never read it, against the real server
- * (both listeners): the server's RSS (VmRSS of the subprocess) and its response-budget gauges stay
+ * (both listeners, and consumer-group members' JSON fetches): the server's RSS (VmRSS of the
+ * subprocess) and its response-budget gauges stay
  * bounded, a normal consumer on another connection still gets its data meanwhile, and once the
  * slow clients close the gauges come back to 0. The attack pieces are scripts/soak_slow_readers.ts,
  * the soak's own.
@@ -8,6 +9,8 @@
 import assert from "node:assert/strict";
 import { FETCH_REQUEST, FETCH_RESPONSE } from "../../src/kafka_protocol/messages/fetch.ts";
 import {
+  BYTE_BUDGET_OVERDRAW_FACTOR,
+  HTTP_FETCH_BYTES_MAX,
   HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX,
   KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX,
   MAX_MESSAGE_BYTES_DEFAULT,
@@ -18,6 +21,7 @@ import {
   fillTopic,
   kafkaFetchBody,
   metricValue,
+  openHttpGroupSlowReaders,
   openHttpSlowReaders,
   openKafkaSlowReaders,
   readMetrics,
@@ -162,6 +166,52 @@ Deno.test("slow readers hold bounded memory, and give it back when they go", asy
           );
           assert.ok(batches.length > 0 && batches[0].baseOffset === 0, "the consumer got data");
           assert.ok(Number(headers.get("sluice-next-offset")) > 0);
+        } finally {
+          closeAll(slow);
+        }
+        const end = await waitForRelease(httpPort);
+        assert.equal(end.http, 0, "every response byte given back once the readers closed");
+      },
+    );
+
+    await t.step(
+      `HTTP: ${SLOW_CONNECTIONS} consumer-group members' JSON fetches never read`,
+      async () => {
+        const route =
+          /^sluice_http_requests_total\{route="\/v1\/groups\/:group\/members\/:member\/records",method="GET",status="(?:200|429)"\} (\d+)$/gm;
+        const answered = (text: string) =>
+          [...text.matchAll(route)].reduce((sum, m) => sum + Number(m[1]), 0);
+        const before = answered(await readMetrics(httpPort));
+        const slow = await openHttpGroupSlowReaders(
+          httpPort,
+          TOPIC,
+          SLOW_CONNECTIONS,
+          SLOW_READER_MAX_BYTES,
+        );
+        try {
+          await waitForCount(
+            httpPort,
+            "group fetches",
+            (text) => answered(text) - before,
+            SLOW_CONNECTIONS,
+          );
+          const rss = rssMiB(pid);
+          assert.ok(
+            rss - baseline < RSS_GROWTH_MAX_MIB && rss < RSS_MAX_MIB,
+            `server RSS ${rss.toFixed(0)} MiB (${baseline.toFixed(0)} MiB before the slow readers)`,
+          );
+          // The JSON bodies are held in the budget (each a few times its records' bytes, so the
+          // last one granted may take it past its cap, once), and the rest were refused.
+          const held = metricValue(
+            await readMetrics(httpPort),
+            "sluice_http_response_bytes_in_flight",
+          );
+          assert.ok(held > 0, "the unread JSON bodies are counted in the response budget");
+          assert.ok(
+            held <= BYTE_BUDGET_OVERDRAW_FACTOR * HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX +
+                4 * HTTP_FETCH_BYTES_MAX,
+            `response bytes in flight ${held}`,
+          );
         } finally {
           closeAll(slow);
         }

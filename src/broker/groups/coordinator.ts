@@ -32,6 +32,7 @@ import {
   type HeartbeatResult,
   HttpMembers,
   type JoinRequest,
+  type MemberFetchRequest,
   type MemberFetchResult,
   type MemberView,
   type PartitionBoundsSource,
@@ -43,6 +44,7 @@ export type {
   HeartbeatResult,
   JoinRequest,
   MemberFetchPart,
+  MemberFetchRequest,
   MemberFetchResult,
   MemberView,
   OffsetReset,
@@ -189,7 +191,7 @@ export class GroupCoordinator {
   fetch(
     groupId: unknown,
     memberId: unknown,
-    request: { maxBytes: number; maxWaitMs: number; signal?: AbortSignal },
+    request: MemberFetchRequest,
   ): Promise<MemberFetchResult> {
     return this.http.fetch(groupId, memberId, request);
   }

@@ -28,6 +28,7 @@ import {
 import type { Logger } from "../../logger.ts";
 import type { PartitionLog } from "../../storage/partition_log.ts";
 import {
+  type FetchBudget,
   type FetchMessagesRequest,
   type FetchPartition,
   type FetchPartitionResult,
@@ -79,6 +80,14 @@ export interface MemberFetchPart {
   partition: number;
   fromOffset: number;
   bytes: Uint8Array;
+}
+
+/** A member's fetch: bytes and wait, the client's signal, the front's response budget. */
+export interface MemberFetchRequest {
+  maxBytes: number;
+  maxWaitMs: number;
+  signal?: AbortSignal;
+  budget?: FetchBudget;
 }
 
 export interface MemberFetchResult extends HeartbeatResult {
@@ -387,12 +396,13 @@ export class HttpMembers {
   /**
    * Records from every partition assigned to the member, from its positions, fairly: each fetch
    * starts at the next partition in turn and gives each an equal share of maxBytes (at least one
-   * batch). Waits up to maxWaitMs when none has data, or until its assignment changes.
+   * batch). Waits up to maxWaitMs when none has data, or until its assignment changes. `budget`
+   * (the HTTP front's response budget) is asked right before each read, as a plain fetch's is.
    */
   async fetch(
     groupId: unknown,
     memberId: unknown,
-    request: { maxBytes: number; maxWaitMs: number; signal?: AbortSignal },
+    request: MemberFetchRequest,
   ): Promise<MemberFetchResult> {
     const { id, member, reader } = this.#member(groupId, memberId);
     member.busy++;
@@ -422,6 +432,7 @@ export class HttpMembers {
         maxBytes: request.maxBytes,
         minBytes: 1,
         maxWaitMs: request.maxWaitMs,
+        budget: request.budget,
         // A rebalance ends the wait, so the member sees its new assignment at once.
         signal: () => {
           const changed = this.consumer.changedSignal(id);

@@ -2,7 +2,8 @@
 import type { Context, Next } from "hono";
 import { FETCH_WAIT_MS_MAX, GROUPS_LIST_MAX, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
-import { readJson, readParams, readQuery } from "../body.ts";
+import { ByteLease } from "../../byte_budget.ts";
+import { leaseBudget, leasedBody, readJson, readParams, readQuery } from "../body.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
 import { encodingsOf } from "../records_json.ts";
 import { RecordsJsonWriter } from "../records_json_writer.ts";
@@ -83,7 +84,7 @@ export function describeGroupRoutes(r: OpenApiRegistry, s: SchemaModule): void {
 }
 
 export function registerGroupRoutes(
-  { app, broker, fetchBytesMax, forwarder }: AppContext,
+  { app, broker, fetchBytesMax, forwarder, responseBytes }: AppContext,
 ): void {
   const groups = broker.groups;
 
@@ -133,25 +134,40 @@ export function registerGroupRoutes(
   app.get("/v1/groups/:group/members/:member/records", async (c) => {
     const { group, member } = readParams(c, schemas().MemberParams);
     const q = readQuery(c, schemas().MemberFetchQuery);
-    const result = await groups.fetch(group, member, {
-      // Clamped as a plain fetch is (HTTP_FETCH_BYTES_MAX): a larger ask gets less, not a 400.
-      maxBytes: Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, fetchBytesMax),
-      maxWaitMs: q.maxWaitMs ?? 0,
-      signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
-    });
-    // Written straight from the batches (records_json_writer.ts): no object per record.
-    const json = new RecordsJsonWriter(encodingsOf(q));
-    json.raw('{"records":[');
-    for (const part of result.parts) {
-      const where = `"topic":${JSON.stringify(part.topic)},"partition":${part.partition},`;
-      json.writeRecords(part.bytes, part.fromOffset, where);
+    // Bounded as a plain fetch is (records.ts): the read asks the response budget, and the body
+    // holds its bytes there until the client has taken them.
+    const lease = new ByteLease(responseBytes);
+    let body: Uint8Array;
+    try {
+      const result = await groups.fetch(group, member, {
+        // Clamped as a plain fetch is (HTTP_FETCH_BYTES_MAX): a larger ask gets less, not a 400.
+        maxBytes: Math.min(q.maxBytes ?? READ_BYTES_DEFAULT, fetchBytesMax),
+        maxWaitMs: q.maxWaitMs ?? 0,
+        signal: (q.maxWaitMs ?? 0) > 0 ? c.req.raw.signal : undefined,
+        budget: leaseBudget(lease),
+      });
+      // Written straight from the batches (records_json_writer.ts): no object per record.
+      const json = new RecordsJsonWriter(encodingsOf(q));
+      json.raw('{"records":[');
+      for (const part of result.parts) {
+        const where = `"topic":${JSON.stringify(part.topic)},"partition":${part.partition},`;
+        json.writeRecords(part.bytes, part.fromOffset, where);
+      }
+      json.raw(
+        `],"generation":${JSON.stringify(result.generation)},"assignment":${
+          JSON.stringify(result.assignment)
+        },"rebalance":${JSON.stringify(result.rebalance)}}`,
+      );
+      body = json.finish();
+    } catch (err) {
+      lease.releaseAll();
+      throw err;
     }
-    json.raw(
-      `],"generation":${JSON.stringify(result.generation)},"assignment":${
-        JSON.stringify(result.assignment)
-      },"rebalance":${JSON.stringify(result.rebalance)}}`,
-    );
-    return c.body(json.finish(), 200, { "content-type": "application/json" });
+    // A stream of the writer's own buffer: the runtime copies a Uint8Array body whole first.
+    return c.body(leasedBody(body, lease), 200, {
+      "content-type": "application/json",
+      "content-length": String(body.length),
+    });
   });
 
   app.post("/v1/groups/:group/offsets", async (c) => {

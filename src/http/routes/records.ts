@@ -19,42 +19,19 @@
  */
 import type { BatchAppendResult, FetchResult, WriteOptions } from "../../broker/broker.ts";
 import type { Context } from "hono";
-import type { FetchBudget } from "../../broker/fetch_reader.ts";
 import { ByteLease } from "../../byte_budget.ts";
 import { SluiceError } from "../../errors.ts";
 import { HTTP_PRODUCE_TIMEOUT_MS_DEFAULT, READ_BYTES_DEFAULT } from "../../limits.ts";
 import type { AppContext } from "../app.ts";
 import { produceAcrossLeaders } from "../cluster_produce.ts";
 import { errorResponses, jsonResponse, type OpenApiRegistry } from "../openapi.ts";
-import { leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
+import { leaseBudget, leasedBody, readBody, readJson, readParams, readQuery } from "../body.ts";
 import { encodingsOf, toProduceRecords } from "../records_json.ts";
 import { RecordsJsonWriter } from "../records_json_writer.ts";
 import { type SchemaModule, schemas } from "../schema_loader.ts";
 
 /** Kafka RecordBatch v2 bytes, as stored on disk and sent on Kafka's wire. */
 export const RECORD_BATCH_TYPE = "application/vnd.kafka.recordbatch";
-
-/**
- * The lease as the broker's fetch budget: each reserve gives back what the lease held and takes up
- * to `want` (0 before a wait: nothing is held while waiting). Granted nothing, the fetch still
- * reads its first batch (forced later) while the budget may be overdrawn, and is refused with 429
- * past that cap.
- */
-function leaseBudget(lease: ByteLease): FetchBudget {
-  return {
-    reserve(want: number): number {
-      lease.releaseAll();
-      if (want <= 0) return 0;
-      const granted = lease.takeUpTo(want);
-      if (granted > 0 || lease.budget.mayOverdraw) return granted;
-      throw new SluiceError(
-        "TOO_MANY_REQUESTS",
-        "fetch responses not yet taken by their clients fill the server's response budget; retry",
-      );
-    },
-    mayOverdraw: () => lease.budget.mayOverdraw,
-  };
-}
 
 /** A request without a query string: acks=all and the default timeout (what zod would say). */
 const DEFAULT_WRITE: { write: Required<WriteOptions>; query: string } = Object.freeze({
@@ -245,10 +222,6 @@ export function registerRecordRoutes(ctx: AppContext): void {
         json.raw(`],"nextOffset":${result.nextOffset},"highWatermark":${result.highWatermark}}`);
         body = json.finish();
       }
-      // Held from here until the client has taken it: the buffer the body keeps alive.
-      const held = body.buffer.byteLength;
-      if (held > lease.held) lease.force(held - lease.held);
-      else lease.release(lease.held - held);
     } catch (err) {
       lease.releaseAll();
       throw err;
