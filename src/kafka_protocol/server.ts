@@ -70,6 +70,7 @@ import {
 } from "./codec.ts";
 import { KafkaError } from "./error_codes.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { intoRoom } from "./frame_room.ts";
 import { API_VERSIONS_RESPONSE } from "./messages/api_versions.ts";
 import {
   REQUEST_HEADER,
@@ -451,7 +452,8 @@ class Connection {
     const prefix = new Uint8Array(4 + header.length);
     new DataView(prefix.buffer).setInt32(0, size);
     prefix.set(header, 4);
-    return [prefix, ...chunks];
+    // A Fetch answer's framing goes into the room around its records: one write, no copy.
+    return intoRoom([prefix, ...chunks]);
   }
 
   /**

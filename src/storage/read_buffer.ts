@@ -9,13 +9,28 @@
  * Whoever gets the bytes owns them: the log keeps no reference, so a caller may hold them as long
  * as it likes (a socket write in flight, a long poll's answer). A caller done with each read
  * before the next may instead lend the read its own buffer (PartitionLog.read's `into`).
+ *
+ * Room around the bytes: fresh memory has READ_ROOM_BEFORE_BYTES of spare room before the read's
+ * bytes and READ_ROOM_AFTER_BYTES after them, in the same ArrayBuffer (byte_room.ts). The sole
+ * owner of a read may write there: the Kafka listener puts a Fetch answer's framing (its header,
+ * the fields around the records) beside the records, so the answer leaves in one socket write with
+ * the records still not copied (kafka_protocol/frame_room.ts).
+ *
+ *   ArrayBuffer: [ room before | the read's bytes (what the caller gets a view of) | room after ]
  */
-import { Buffer } from "node:buffer";
+import { bytesWithRoom } from "../byte_room.ts";
 
-/** `length` bytes of fresh, uninitialized memory: fill every byte before reading any. */
+/** Spare bytes before a fresh read's bytes: a Fetch response's header and partition fields. */
+export const READ_ROOM_BEFORE_BYTES = 512;
+/** Spare bytes after them: the fields that close a Fetch response's partition, topic, body. */
+export const READ_ROOM_AFTER_BYTES = 64;
+
+/**
+ * `length` bytes of fresh, uninitialized memory: fill every byte before reading any. The view
+ * has room before and after it in its ArrayBuffer (byte_room.ts roomAround).
+ */
 export function unfilledBytes(length: number): Uint8Array {
-  const b = Buffer.allocUnsafeSlow(length);
-  return new Uint8Array(b.buffer, b.byteOffset, length);
+  return bytesWithRoom(length, READ_ROOM_BEFORE_BYTES, READ_ROOM_AFTER_BYTES);
 }
 
 /**
