@@ -24,11 +24,10 @@ import { cpuUsage } from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { freshMemoryCost, PAGE_BYTES, reportedToHostKib } from "./runner/memory.ts";
 
-const PAGE = 4096;
 const STEP_BYTES = 512 * 1024 * 1024;
 const REWRITE_SPAN = 32 * 1024 * 1024;
-const REPORTED = "/sys/module/page_reporting/parameters/reported_kib";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -42,17 +41,9 @@ const { values } = parseArgs({
 const anonBytes = Number(values["anon-mib"]) * 1024 * 1024;
 const appendBytes = Number(values["append-gib"]) * 1024 * 1024 * 1024;
 const writeBytes = Math.round(Number(values["write-kib"]) * 1000);
-if (!(anonBytes >= PAGE) || !(appendBytes >= STEP_BYTES) || !(writeBytes > 0)) {
+if (!(anonBytes >= PAGE_BYTES) || !(appendBytes >= STEP_BYTES) || !(writeBytes > 0)) {
   console.error("memory_probe: --anon-mib >= 1, --append-gib >= 0.5 and --write-kib > 0");
   Deno.exit(2);
-}
-
-function reportedKib(): number | undefined {
-  try {
-    return Number(Deno.readTextFileSync(REPORTED).trim());
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU microseconds (user + system) spent by `fn`. */
@@ -68,7 +59,7 @@ function sync(): void {
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
-const reportedAtStart = reportedKib();
+const reportedAtStart = reportedToHostKib();
 console.log(
   `memory_probe: ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores; ` +
     (reportedAtStart === undefined
@@ -120,24 +111,15 @@ try {
 }
 // 3. Anonymous memory (last: what it touches stays taken until the process ends).
 {
-  const buf = new Uint8Array(anonBytes);
-  const pages = anonBytes / PAGE;
-  const touch = (value: number) => {
-    for (let at = 0; at < anonBytes; at += PAGE) buf[at] = value;
-  };
-  const t0 = performance.now();
-  const firstCpu = cpuOf(() => touch(1));
-  const first = (performance.now() - t0) * 1000;
-  const t1 = performance.now();
-  touch(2);
-  const again = (performance.now() - t1) * 1000;
+  const cost = freshMemoryCost(anonBytes);
   console.log(
-    `anonymous memory, ${anonBytes >> 20} MiB: first touch ${fmt(first / pages, 2)} us a page ` +
-      `(${fmt(firstCpu / pages, 2)} us of CPU), touched again ${fmt(again / pages, 3)} us a page`,
+    `anonymous memory, ${anonBytes >> 20} MiB: first touch ${
+      fmt(cost.firstTouchUsPerPage, 2)
+    } us a page, touched again ${fmt(cost.residentUsPerPage, 3)} us a page`,
   );
 }
 
-const reportedAtEnd = reportedKib();
+const reportedAtEnd = reportedToHostKib();
 if (reportedAtStart !== undefined && reportedAtEnd !== undefined) {
   console.log(
     `free page reporting: ${reportedAtEnd - reportedAtStart} KiB handed back to the host meanwhile`,

@@ -9,6 +9,7 @@
  */
 import { CLUSTER_NOTES, clusterGoals, clusterTables, loadLine } from "./cluster/results.ts";
 import { sideGoals, sidePairs } from "./kafka_side/results.ts";
+import { freshMemoryText } from "./runner/memory.ts";
 import type { BenchReportStd, KafkaReference, PeerResult, ScenarioResult } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +120,9 @@ function metaTable(report: BenchReportStd): string {
     ["cpu", `${m.cpu}, ${m.cores} cores`],
     ["memory", `${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
     ["filesystem", m.filesystem],
+    ...(m.freshMemory === undefined
+      ? []
+      : [["fresh memory", freshMemoryText(m)] as [string, string]]),
     ["commit", m.commit],
     ["started", m.startedAt],
     ["quick", m.quick ? "yes (smaller workloads: a smoke run, not the figures to quote)" : "no"],

@@ -19,6 +19,16 @@ export interface BenchMetaStd {
   commit: string;
   startedAt: string;
   quick: boolean;
+  /**
+   * What new memory costs here (bench/runner/memory.ts): microseconds to touch a 4 KiB page of
+   * fresh memory first and once resident, and whether the kernel hands freed pages back to a
+   * host. Where the first is ~10 us, write-heavy figures pay it per page of new page cache.
+   */
+  freshMemory?: {
+    firstTouchUsPerPage: number;
+    residentUsPerPage: number;
+    pagesReportedToHost: boolean;
+  };
 }
 
 /** The physical limit a scenario is compared with: the same runtime doing plain file I/O. */

@@ -7,6 +7,7 @@ import { loadCrc32c } from "../../src/record/crc32c.ts";
 import type { BenchMetaStd } from "../types.ts";
 import type { Args } from "./args.ts";
 import type { BenchRunInfo } from "./details.ts";
+import { freshMemoryCost, freshMemoryText, reportedToHostKib } from "./memory.ts";
 import { REPO_DIR } from "./paths.ts";
 
 function tryRun(file: string, args: string[]): string | undefined {
@@ -86,6 +87,10 @@ export function collectMeta(
     commit: tryRun("git", ["rev-parse", "HEAD"]) ?? "unknown",
     startedAt: new Date().toISOString(),
     quick: args.quick,
+    freshMemory: {
+      ...freshMemoryCost(),
+      pagesReportedToHost: (reportedToHostKib() ?? 0) > 0,
+    },
   };
   return { meta, run };
 }
@@ -99,6 +104,7 @@ export function formatMeta(meta: BenchMetaStd, run: BenchRunInfo): string {
       (meta.memoryBytes / 2 ** 30).toFixed(1)
     } GiB RAM`,
     `file system: ${meta.filesystem}`,
+    ...(meta.freshMemory === undefined ? [] : [`fresh memory: ${freshMemoryText(meta)}`]),
     `git: ${meta.commit}${
       run.gitDirty ? " (work tree modified)" : ""
     }; crc32c: ${run.crc32cImplementation}; quick: ${meta.quick}`,

@@ -73,6 +73,12 @@ function checkContract(report: unknown): void {
   for (const k of META_NUMBERS) assertNumber(meta[k], `meta.${k}`);
   assert.equal(meta.quick, true, "meta.quick");
   assert.ok(!Number.isNaN(Date.parse(meta.startedAt as string)), "meta.startedAt is no date");
+  // What touching new memory costs here: measured, never a placeholder.
+  const fresh = meta.freshMemory;
+  assert.ok(isObject(fresh), "meta.freshMemory");
+  assert.ok((fresh.firstTouchUsPerPage as number) > 0, "meta.freshMemory.firstTouchUsPerPage");
+  assert.ok((fresh.residentUsPerPage as number) > 0, "meta.freshMemory.residentUsPerPage");
+  assert.equal(typeof fresh.pagesReportedToHost, "boolean", "meta.freshMemory.pagesReportedToHost");
 
   const baselines = report.baselines;
   assert.ok(Array.isArray(baselines) && baselines.length > 0, "baselines");
@@ -225,6 +231,7 @@ Deno.test("bench/main.ts --quick --json prints the report contract and writes .j
     const md = Deno.readTextFileSync(`${dir}/${stem}.md`);
     assert.match(md, /published, not measured here/);
     assert.match(md, /\| `http\.produce\.100B\.batch` \|/);
+    assert.match(md, /\*\*fresh memory\*\* \| [0-9.]+ us a 4 KiB page at first touch/);
     const svg = Deno.readTextFileSync(`${dir}/${stem}.svg`);
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<\/svg>\n$/);
