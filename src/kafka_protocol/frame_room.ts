@@ -7,9 +7,9 @@
  * buffer, never copied), the few bytes that close the partition, topic and body, and so on for
  * each partition. Written as they are that is three writes or more a response, each a system call
  * and, over loopback, a wake-up of the client for a part of its answer. A read's fresh buffer has
- * room before and after its bytes (storage/read_buffer.ts, byte_room.ts): the small chunks before a records
- * view are copied into the room before it, those after it into the room after it, and the view is
- * widened over them. What does not fit stays a chunk of its own (the socket gathers small chunks,
+ * room before and after its bytes (storage/read_buffer.ts, byte_room.ts): the small chunks before
+ * a records view are copied into the room before it, those after it into the room after it, and
+ * the view is widened over them. What does not fit stays a chunk of its own (the socket gathers small chunks,
  * runtime/tcp_deno.ts), as does every chunk of memory with no room.
  *
  * The frame's handler is the read's only owner (the log keeps no reference to a fresh read), and
