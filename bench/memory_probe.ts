@@ -24,6 +24,7 @@ import { cpuUsage } from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { writeBack } from "./bench_server.ts";
 import { freshMemoryCost, PAGE_BYTES, reportedToHostKib } from "./runner/memory.ts";
 
 const STEP_BYTES = 512 * 1024 * 1024;
@@ -52,10 +53,6 @@ function cpuOf(fn: () => void): number {
   fn();
   const used = cpuUsage(before);
   return used.user + used.system;
-}
-
-function sync(): void {
-  new Deno.Command("sync").outputSync();
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -89,7 +86,7 @@ try {
     );
   }
   // 2. Appending: new pages all the way.
-  sync();
+  writeBack();
   let position = REWRITE_SPAN;
   for (let step = 0; step * STEP_BYTES < appendBytes; step++) {
     const writes = Math.floor(STEP_BYTES / writeBytes);

@@ -75,6 +75,15 @@ Deno.test("slow readers hold bounded memory, and give it back when they go", asy
     const baseline = rssMiB(pid);
     /** The slow readers' bytes past the budget: one batch each (KIP-74's minimum). */
     const overdraw = SLOW_CONNECTIONS * MAX_MESSAGE_BYTES_DEFAULT;
+    /** The server's RSS with the slow readers holding what they hold: within the bounds. */
+    const assertRssBounded = () => {
+      const rss = rssMiB(pid);
+      assert.ok(
+        rss - baseline < RSS_GROWTH_MAX_MIB && rss < RSS_MAX_MIB,
+        `server RSS ${rss.toFixed(0)} MiB (${baseline.toFixed(0)} MiB before the slow readers)`,
+      );
+    };
+    const gauge = async (name: string) => metricValue(await readMetrics(httpPort), name);
 
     await t.step(
       `Kafka: ${SLOW_CONNECTIONS} connections fetching 64 MiB and never reading`,
@@ -92,15 +101,8 @@ Deno.test("slow readers hold bounded memory, and give it back when they go", asy
             (text) => counter(text, /^sluice_kafka_requests_total\{api="Fetch"\} (\d+)$/m),
             SLOW_CONNECTIONS,
           );
-          const rss = rssMiB(pid);
-          assert.ok(
-            rss - baseline < RSS_GROWTH_MAX_MIB && rss < RSS_MAX_MIB,
-            `server RSS ${rss.toFixed(0)} MiB (${baseline.toFixed(0)} MiB before the slow readers)`,
-          );
-          const held = metricValue(
-            await readMetrics(httpPort),
-            "sluice_kafka_response_bytes_in_flight",
-          );
+          assertRssBounded();
+          const held = await gauge("sluice_kafka_response_bytes_in_flight");
           assert.ok(
             held <= KAFKA_RESPONSE_BYTES_IN_FLIGHT_MAX + overdraw,
             `response bytes in flight ${held}`,
@@ -144,15 +146,8 @@ Deno.test("slow readers hold bounded memory, and give it back when they go", asy
             (text) => counter(text, route) - before,
             SLOW_CONNECTIONS,
           );
-          const rss = rssMiB(pid);
-          assert.ok(
-            rss - baseline < RSS_GROWTH_MAX_MIB && rss < RSS_MAX_MIB,
-            `server RSS ${rss.toFixed(0)} MiB (${baseline.toFixed(0)} MiB before the slow readers)`,
-          );
-          const held = metricValue(
-            await readMetrics(httpPort),
-            "sluice_http_response_bytes_in_flight",
-          );
+          assertRssBounded();
+          const held = await gauge("sluice_http_response_bytes_in_flight");
           assert.ok(
             held <= HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX + overdraw,
             `response bytes in flight ${held}`,
@@ -195,17 +190,10 @@ Deno.test("slow readers hold bounded memory, and give it back when they go", asy
             (text) => answered(text) - before,
             SLOW_CONNECTIONS,
           );
-          const rss = rssMiB(pid);
-          assert.ok(
-            rss - baseline < RSS_GROWTH_MAX_MIB && rss < RSS_MAX_MIB,
-            `server RSS ${rss.toFixed(0)} MiB (${baseline.toFixed(0)} MiB before the slow readers)`,
-          );
+          assertRssBounded();
           // The JSON bodies are held in the budget (each a few times its records' bytes, so the
           // last one granted may take it past its cap, once), and the rest were refused.
-          const held = metricValue(
-            await readMetrics(httpPort),
-            "sluice_http_response_bytes_in_flight",
-          );
+          const held = await gauge("sluice_http_response_bytes_in_flight");
           assert.ok(held > 0, "the unread JSON bodies are counted in the response budget");
           assert.ok(
             held <= BYTE_BUDGET_OVERDRAW_FACTOR * HTTP_RESPONSE_BYTES_IN_FLIGHT_MAX +
